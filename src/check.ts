@@ -1,0 +1,106 @@
+/**
+ * Compare a kernel's out and lse with the CPU reference. The metrics are
+ * FlashMLA's (tests/kernelkit/compare.py) plus a few that catch the failures
+ * users of other WebGPU attention kernels hit most (a finite-but-wrong value,
+ * a NaN where the reference has a number):
+ *   - inf/NaN positions must match exactly;
+ *   - max abs error, and max abs error relative to max |ref|;
+ *   - cosine difference 1 - 2 sum(a r) / sum(a^2 + r^2);
+ *   - NMSE sum((a - r)^2) / sum(r^2);
+ *   - lse: +inf rows must match, max abs error of the rest.
+ */
+import type { AttentionResult } from './reference';
+
+/**
+ * The one tolerance of the GPU tests: out error <= 1e-4 of max |ref|, for f32,
+ * bf16 and FP8 caches alike (the reference runs on the dequantised values the
+ * kernel read, so quantisation error does not count here). Kernels compute in
+ * f32; FlashMLA's own bf16 kernels are held to abs 8e-4..1e-3 and cosine 5e-6.
+ */
+export const TOLERANCE = {
+  outRelToMaxRef: 1e-4,
+  cosineDiff: 1e-6,
+  lseAbs: 1e-4,
+} as const;
+
+export interface KernelOutput {
+  readonly out: Float32Array;
+  readonly lse: Float32Array;
+}
+
+export interface CheckResult {
+  readonly pass: boolean;
+  readonly maxAbsErr: number;
+  /** max |a - r| / max |r| */
+  readonly maxRelErr: number;
+  readonly cosineDiff: number;
+  readonly nmse: number;
+  readonly lseMaxAbsErr: number;
+  /** Count of inf/NaN values in the kernel's out and lse. */
+  readonly nonFinite: number;
+  /** Positions where the kernel and the reference disagree on being inf/NaN. */
+  readonly nonFiniteMismatch: number;
+  readonly maxAbsRef: number;
+  /** A short reason when pass is false. */
+  readonly failure?: string;
+}
+
+function sameNonFinite(a: number, r: number): boolean {
+  if (Number.isNaN(r)) return Number.isNaN(a);
+  if (!Number.isFinite(r)) return a === r;
+  return Number.isFinite(a);
+}
+
+export function compareToReference(gpu: KernelOutput, ref: AttentionResult): CheckResult {
+  if (gpu.out.length !== ref.out.length || gpu.lse.length !== ref.lse.length) {
+    throw new Error(`kernel output has ${gpu.out.length} out / ${gpu.lse.length} lse values, reference has ${ref.out.length} / ${ref.lse.length}`);
+  }
+  let nonFinite = 0;
+  let mismatch = 0;
+  let maxAbsErr = 0;
+  let maxAbsRef = 0;
+  let dotAR = 0;
+  let sumSq = 0;
+  let errSq = 0;
+  let refSq = 0;
+  for (let k = 0; k < ref.out.length; k++) {
+    const a = gpu.out[k];
+    const r = ref.out[k];
+    if (!Number.isFinite(a)) nonFinite++;
+    if (!sameNonFinite(a, r)) { mismatch++; continue; }
+    if (!Number.isFinite(r)) continue;
+    maxAbsErr = Math.max(maxAbsErr, Math.abs(a - r));
+    maxAbsRef = Math.max(maxAbsRef, Math.abs(r));
+    dotAR += a * r;
+    sumSq += a * a + r * r;
+    errSq += (a - r) * (a - r);
+    refSq += r * r;
+  }
+  let lseMaxAbsErr = 0;
+  for (let k = 0; k < ref.lse.length; k++) {
+    const a = gpu.lse[k];
+    const r = ref.lse[k];
+    if (!Number.isFinite(a)) nonFinite++;
+    if (!sameNonFinite(a, r)) { mismatch++; continue; }
+    if (Number.isFinite(r)) lseMaxAbsErr = Math.max(lseMaxAbsErr, Math.abs(a - r));
+  }
+  const maxRelErr = maxAbsRef > 0 ? maxAbsErr / maxAbsRef : maxAbsErr;
+  const cosineDiff = sumSq > 0 ? 1 - (2 * dotAR) / sumSq : 0;
+  const nmse = refSq > 0 ? errSq / refSq : errSq;
+  let failure: string | undefined;
+  if (mismatch > 0) failure = `${mismatch} values are inf/NaN in one of kernel and reference but not the other`;
+  else if (!(maxRelErr <= TOLERANCE.outRelToMaxRef)) failure = `out error ${maxRelErr.toExponential(2)} of max |ref| > ${TOLERANCE.outRelToMaxRef}`;
+  else if (!(cosineDiff <= TOLERANCE.cosineDiff)) failure = `cosine difference ${cosineDiff.toExponential(2)} > ${TOLERANCE.cosineDiff}`;
+  else if (!(lseMaxAbsErr <= TOLERANCE.lseAbs)) failure = `lse error ${lseMaxAbsErr.toExponential(2)} > ${TOLERANCE.lseAbs}`;
+  return {
+    pass: failure === undefined, maxAbsErr, maxRelErr, cosineDiff, nmse, lseMaxAbsErr,
+    nonFinite, nonFiniteMismatch: mismatch, maxAbsRef, failure,
+  };
+}
+
+/** One line for logs and the CLI. */
+export function formatCheck(c: CheckResult): string {
+  const verdict = c.pass ? 'PASS' : `FAIL (${c.failure})`;
+  return `${verdict}: max abs err ${c.maxAbsErr.toExponential(2)}, rel ${c.maxRelErr.toExponential(2)} of max|ref| ${c.maxAbsRef.toFixed(3)}, `
+    + `cos diff ${c.cosineDiff.toExponential(2)}, nmse ${c.nmse.toExponential(2)}, lse err ${c.lseMaxAbsErr.toExponential(2)}, non-finite ${c.nonFinite}`;
+}

@@ -1,0 +1,97 @@
+/**
+ * Seeded, reproducible inputs for one MLA decode call: q, the f32 KV rows of
+ * a paged cache (unused slots NaN), and for sparse shapes the indices.
+ */
+import { type MlaShape, validateShape } from './shape';
+import { SeededRandom } from './random';
+import { type PagedCache, buildPagedCache, slotOf } from './paged-cache';
+
+export type InputDistribution = 'normal' | 'outliers';
+export const INPUT_DISTRIBUTIONS: readonly InputDistribution[] = ['normal', 'outliers'];
+
+export interface MlaInputs {
+  readonly shape: MlaShape;
+  /** [batch, sQ, hQ, dQk] */
+  readonly q: Float32Array;
+  /** f32 [numBlocks * pageBlockSize, dQk]; NaN in every slot no request references. */
+  readonly kvRows: Float32Array;
+  readonly cache: PagedCache;
+  /** [batch, sQ, topk] global slots (block * page + offset), -1 etc. = skip; only when topk > 0. */
+  readonly indices?: Int32Array;
+  /** [hQ] attention sink logits; only when shape.attentionSink. */
+  readonly sink?: Float32Array;
+}
+
+export interface InputOptions {
+  readonly seed?: number;
+  /** 'normal': N(0,1) everywhere. 'outliers': a few latent channels 10-30x larger, as real latents have. */
+  readonly distribution?: InputDistribution;
+  /** Fraction of sparse indices replaced by invalid ones (FlashMLA's list). */
+  readonly invalidIndexFraction?: number;
+  /** Sparse query rows (b * sQ + i) whose indices are all invalid. */
+  readonly allInvalidRows?: readonly number[];
+}
+
+/** Invalid sparse indices FlashMLA's tests draw (tests/lib.py), filtered to those out of range. */
+export function invalidIndexPool(numSlots: number): number[] {
+  return [-(2 ** 31), -123456, -1, numSlots, 114514, 2 ** 31 - 1].filter((v) => v < 0 || v >= numSlots);
+}
+
+export function generateInputs(shape: MlaShape, options: InputOptions = {}): MlaInputs {
+  validateShape(shape);
+  const distribution = options.distribution ?? 'normal';
+  if (!INPUT_DISTRIBUTIONS.includes(distribution)) {
+    throw new Error(`distribution ${JSON.stringify(distribution)} is not allowed: distribution must be one of ${INPUT_DISTRIBUTIONS.join(', ')}`);
+  }
+  const rng = new SeededRandom(options.seed ?? 0);
+  const cache = buildPagedCache(shape, rng);
+  const d = shape.dQk;
+
+  const q = new Float32Array(shape.batch * shape.sQ * shape.hQ * d);
+  for (let i = 0; i < q.length; i++) q[i] = rng.normal();
+
+  const channelGain = new Float32Array(d).fill(1);
+  if (distribution === 'outliers') {
+    const count = Math.max(1, Math.round(shape.dNope / 64));
+    for (let k = 0; k < count; k++) channelGain[rng.int(0, Math.max(0, shape.dNope - 1))] = 10 + 20 * rng.uniform();
+  }
+  const numSlots = cache.numBlocks * shape.pageBlockSize;
+  const kvRows = new Float32Array(numSlots * d);
+  for (let slot = 0; slot < numSlots; slot++) {
+    for (let c = 0; c < d; c++) kvRows[slot * d + c] = cache.usedSlots[slot] ? rng.normal() * channelGain[c] : NaN;
+  }
+
+  const indices = shape.topk > 0 ? sparseIndices(shape, cache, rng, options) : undefined;
+  let sink: Float32Array | undefined;
+  if (shape.attentionSink) {
+    sink = new Float32Array(shape.hQ);
+    for (let h = 0; h < shape.hQ; h++) sink[h] = rng.normal() * 2;
+  }
+  return { shape, q, kvRows, cache, indices, sink };
+}
+
+/**
+ * For each query row, `topk` distinct positions of its request drawn at random and
+ * mapped through the block table to global slots; when the request has fewer
+ * keys than topk, the rest are -1. Then some entries become invalid values.
+ */
+function sparseIndices(shape: MlaShape, cache: PagedCache, rng: SeededRandom, options: InputOptions): Int32Array {
+  const { topk, sQ } = shape;
+  const numSlots = cache.numBlocks * shape.pageBlockSize;
+  const pool = invalidIndexPool(numSlots);
+  const fraction = options.invalidIndexFraction ?? 0.1;
+  const allInvalid = new Set(options.allInvalidRows ?? []);
+  const indices = new Int32Array(shape.batch * sQ * topk);
+  for (let b = 0; b < shape.batch; b++) {
+    for (let i = 0; i < sQ; i++) {
+      const row = b * sQ + i;
+      const positions = rng.permutation(shape.seqlens[b]);
+      for (let k = 0; k < topk; k++) {
+        let v = k < positions.length ? slotOf(cache, shape.pageBlockSize, b, positions[k]) : -1;
+        if (allInvalid.has(row) || rng.uniform() < fraction) v = pool[rng.int(0, pool.length - 1)];
+        indices[row * topk + k] = v;
+      }
+    }
+  }
+  return indices;
+}

@@ -1,0 +1,134 @@
+/**
+ * Quantise an f32 KV cache into a layout's bytes, and back. For the FP8
+ * layouts this follows FlashMLA's tests/quant.py: per tile of `quantTile`
+ * latent values,
+ *     scale = 2^ceil(log2(max(amax / 448, 1e-4)))       ('pow2', FlashMLA)
+ *     scale = max(amax / 448, 1e-4)                      ('plain', V3.2 README's wording; f32 scales only)
+ *     code  = e4m3(x / scale)          dequantised value = decode(code) * scale
+ * and the rope part is kept in bf16. All arithmetic is in f32, as torch does it.
+ * Dequantisation returns exactly the values the GPU kernels compute from the
+ * bytes (decode(code) * scale in f32), so the CPU reference can be run on them.
+ */
+
+import { decodeE4m3, encodeE4m3 } from './numerics/fp8';
+import { bf16BitsToF32, f32ToBf16Bits } from './numerics/bf16';
+import { E4M3_MAX, SCALE_FLOOR, cacheBytes, tokenOffsets, type KvLayout, type ScaleRounding } from './kv-layout';
+
+const fround = Math.fround;
+const F32_SCALE_FLOOR = fround(SCALE_FLOOR);
+
+/** Smallest power of two >= s (s > 0, finite), found exactly. */
+function powerOfTwoAtLeast(s: number): number {
+  let k = Math.ceil(Math.log2(s));
+  if (2 ** k < s) k += 1;
+  if (2 ** (k - 1) >= s) k -= 1;
+  return k;
+}
+
+/** The scale of one tile from its amax, and its ue8m0 exponent byte when it is a power of two. */
+export function tileScale(amax: number, rounding: ScaleRounding): { scale: number; ue8m0: number } {
+  if (Number.isNaN(amax)) return { scale: NaN, ue8m0: 0xff };
+  const s = Math.max(fround(fround(amax) / E4M3_MAX), F32_SCALE_FLOOR);
+  if (rounding === 'plain') return { scale: s, ue8m0: -1 };
+  const k = powerOfTwoAtLeast(s);
+  return { scale: 2 ** k, ue8m0: k + 127 };
+}
+
+/** ue8m0 byte -> scale 2^(e - 127); 0xff is NaN (float8_e8m0fnu). */
+export function decodeUe8m0(e: number): number {
+  return e === 0xff ? NaN : 2 ** (e - 127);
+}
+
+export interface QuantizeOptions {
+  /** FP8 scale rounding: 'pow2' (FlashMLA, default) or 'plain' (V3.2 f32 scales only). */
+  readonly scaleRounding?: ScaleRounding;
+}
+
+/**
+ * kvRows: f32 [numBlocks * pageBlockSize, dQk] (slot-major: slot = block * page + offset).
+ * Returns the cache bytes, cacheBytes(layout, numBlocks) long.
+ */
+export function quantizeKvCache(kvRows: Float32Array, layout: KvLayout, options: QuantizeOptions = {}): Uint8Array {
+  const d = layout.dQk;
+  const numSlots = kvRows.length / d;
+  if (!Number.isInteger(numSlots) || numSlots % layout.pageBlockSize !== 0) {
+    throw new Error(`kv cache has ${kvRows.length} values: expected a whole number of pages of ${layout.pageBlockSize} tokens x ${d}`);
+  }
+  const rounding = options.scaleRounding ?? 'pow2';
+  if (rounding !== 'pow2' && rounding !== 'plain') {
+    throw new Error(`scaleRounding ${JSON.stringify(rounding)} is not allowed: scaleRounding must be one of pow2, plain`);
+  }
+  if (rounding === 'plain' && layout.scaleEncoding === 'ue8m0' && layout.kind === 'fp8') {
+    throw new Error(`scaleRounding "plain" is not allowed for ${layout.name}: its ue8m0 scales hold only powers of two; use pow2`);
+  }
+  const bytes = new Uint8Array(cacheBytes(layout, numSlots / layout.pageBlockSize));
+  const view = new DataView(bytes.buffer);
+  for (let slot = 0; slot < numSlots; slot++) {
+    const row = slot * d;
+    const at = tokenOffsets(layout, slot);
+    switch (layout.kind) {
+      case 'f32':
+        for (let c = 0; c < d; c++) view.setFloat32(at.token + 4 * c, kvRows[row + c], true);
+        break;
+      case 'bf16':
+        for (let c = 0; c < d; c++) view.setUint16(at.token + 2 * c, f32ToBf16Bits(kvRows[row + c]), true);
+        break;
+      case 'fp8':
+        for (let tile = 0; tile < layout.numTiles; tile++) {
+          const start = row + tile * layout.quantTile;
+          let amax = 0;
+          for (let c = 0; c < layout.quantTile; c++) amax = Math.max(amax, Math.abs(kvRows[start + c]));
+          const { scale, ue8m0 } = tileScale(amax, rounding);
+          for (let c = 0; c < layout.quantTile; c++) {
+            bytes[at.token + tile * layout.quantTile + c] = encodeE4m3(fround(kvRows[start + c] / scale));
+          }
+          if (layout.scaleEncoding === 'f32') view.setFloat32(at.scales + 4 * tile, scale, true);
+          else bytes[at.scales + tile] = ue8m0;
+        }
+        for (let c = 0; c < layout.dRope; c++) {
+          view.setUint16(at.rope + 2 * c, f32ToBf16Bits(kvRows[row + layout.dNope + c]), true);
+        }
+        break;
+    }
+  }
+  return bytes;
+}
+
+/** Cache bytes -> f32 [numSlots, dQk], the values a kernel reading these bytes sees. */
+export function dequantizeKvCache(bytes: Uint8Array, layout: KvLayout): Float32Array {
+  const d = layout.dQk;
+  const numBlocks = bytes.length / layout.pageStride;
+  if (!Number.isInteger(numBlocks)) {
+    throw new Error(`kv cache has ${bytes.length} bytes: expected a multiple of the ${layout.name} page stride ${layout.pageStride}`);
+  }
+  const numSlots = numBlocks * layout.pageBlockSize;
+  const out = new Float32Array(numSlots * d);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let slot = 0; slot < numSlots; slot++) {
+    const row = slot * d;
+    const at = tokenOffsets(layout, slot);
+    switch (layout.kind) {
+      case 'f32':
+        for (let c = 0; c < d; c++) out[row + c] = view.getFloat32(at.token + 4 * c, true);
+        break;
+      case 'bf16':
+        for (let c = 0; c < d; c++) out[row + c] = bf16BitsToF32(view.getUint16(at.token + 2 * c, true));
+        break;
+      case 'fp8':
+        for (let tile = 0; tile < layout.numTiles; tile++) {
+          const scale = layout.scaleEncoding === 'f32'
+            ? view.getFloat32(at.scales + 4 * tile, true)
+            : decodeUe8m0(bytes[at.scales + tile]);
+          for (let c = 0; c < layout.quantTile; c++) {
+            const i = tile * layout.quantTile + c;
+            out[row + i] = fround(decodeE4m3(bytes[at.token + i]) * scale);
+          }
+        }
+        for (let c = 0; c < layout.dRope; c++) {
+          out[row + layout.dNope + c] = bf16BitsToF32(view.getUint16(at.rope + 2 * c, true));
+        }
+        break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,103 @@
+/**
+ * The CPU reference: MLA decode attention written as plainly as possible,
+ * accumulated in f64. It is the ground truth every GPU result is checked
+ * against, run on exactly the values the GPU saw (the dequantised cache).
+ *
+ * For request b, query token i, head h (DESIGN.md section 1):
+ *   keys     = the slots row (b, i) attends (dense: its first `validKeys`
+ *              tokens through the block table; sparse: its valid indices)
+ *   s_t      = scale * dot(q[b,i,h,:], kv[t, 0:dQk])
+ *   lse      = log(sum_t exp(s_t))          computed as m + log(sum exp(s_t - m))
+ *   out      = sum_t exp(s_t - lse) * kv[t, 0:dV]
+ *   sink     : out *= 1 / (1 + exp(sink_h - lse))     (lse itself unchanged)
+ *   no keys  : out = 0, lse = +inf                     (FlashMLA tests/ref.py)
+ */
+import { type MlaShape, softmaxScaleOf } from './shape';
+import type { PagedCache } from './paged-cache';
+import { slotOf } from './paged-cache';
+
+export interface ReferenceInputs {
+  readonly shape: MlaShape;
+  readonly q: Float32Array;
+  /** Dequantised cache rows, [numBlocks * pageBlockSize, dQk]. */
+  readonly kvRows: Float32Array;
+  readonly cache: PagedCache;
+  readonly indices?: Int32Array;
+  readonly sink?: Float32Array;
+}
+
+export interface AttentionResult {
+  /** [batch, sQ, hQ, dV] */
+  readonly out: Float64Array;
+  /** [batch, hQ, sQ], natural log; +inf for a row with no valid key. */
+  readonly lse: Float64Array;
+}
+
+/** Keys visible to query token i of a request of `seqlen` tokens (dense). */
+export function validKeys(shape: MlaShape, seqlen: number, i: number): number {
+  return shape.causal ? seqlen - shape.sQ + i + 1 : seqlen;
+}
+
+/** The cache slots that query row (b, i) attends to, in order. */
+export function attendedSlots(shape: MlaShape, cache: PagedCache, indices: Int32Array | undefined, b: number, i: number): number[] {
+  const slots: number[] = [];
+  if (shape.topk > 0) {
+    if (!indices) throw new Error('indices are required when topk > 0');
+    const numSlots = cache.numBlocks * shape.pageBlockSize;
+    for (let k = 0; k < shape.topk; k++) {
+      const idx = indices[(b * shape.sQ + i) * shape.topk + k];
+      if (idx >= 0 && idx < numSlots) slots.push(idx); // negative or past the cache: skipped
+    }
+  } else {
+    const n = validKeys(shape, cache.seqlens[b], i);
+    for (let t = 0; t < n; t++) slots.push(slotOf(cache, shape.pageBlockSize, b, t));
+  }
+  return slots;
+}
+
+/** Attention scores s_t (already scaled) of one (b, i, h) row over `slots`. */
+export function rowScores(inp: ReferenceInputs, b: number, i: number, h: number, slots: readonly number[]): number[] {
+  const { shape, q, kvRows } = inp;
+  const d = shape.dQk;
+  const qBase = ((b * shape.sQ + i) * shape.hQ + h) * d;
+  const scale = softmaxScaleOf(shape);
+  return slots.map((slot) => {
+    let dot = 0;
+    for (let c = 0; c < d; c++) dot += q[qBase + c] * kvRows[slot * d + c];
+    return scale * dot;
+  });
+}
+
+export function referenceAttention(inp: ReferenceInputs): AttentionResult {
+  const { shape, kvRows, sink } = inp;
+  const { batch, sQ, hQ, dQk, dV } = shape;
+  const out = new Float64Array(batch * sQ * hQ * dV);
+  const lse = new Float64Array(batch * hQ * sQ);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < sQ; i++) {
+      const slots = attendedSlots(shape, inp.cache, inp.indices, b, i);
+      for (let h = 0; h < hQ; h++) {
+        const outBase = ((b * sQ + i) * hQ + h) * dV;
+        const lseAt = (b * hQ + h) * sQ + i;
+        if (slots.length === 0) {
+          lse[lseAt] = Infinity; // out stays 0
+          continue;
+        }
+        const s = rowScores(inp, b, i, h, slots);
+        let m = -Infinity;
+        for (const st of s) m = Math.max(m, st);
+        let sum = 0;
+        for (const st of s) sum += Math.exp(st - m);
+        const rowLse = m + Math.log(sum);
+        lse[lseAt] = rowLse;
+        const sinkFactor = sink ? 1 / (1 + Math.exp(sink[h] - rowLse)) : 1;
+        for (let t = 0; t < slots.length; t++) {
+          const p = Math.exp(s[t] - rowLse) * sinkFactor;
+          const v = slots[t] * dQk;
+          for (let c = 0; c < dV; c++) out[outBase + c] += p * kvRows[v + c];
+        }
+      }
+    }
+  }
+  return { out, lse };
+}
