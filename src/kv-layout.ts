@@ -131,3 +131,25 @@ export function tokenOffsets(layout: KvLayout, slot: number): { token: number; r
   const token = page * layout.pageStride + t * layout.tokenStride;
   return { token, rope: token + layout.ropeOffset, scales: page * layout.pageStride + layout.scaleOffset + t * layout.scaleStride };
 }
+
+/** The shader's view of a layout: the override constants of shaders/kv_cache.wgsl, in 4-byte words. */
+export function kvLayoutOverrides(layout: KvLayout): Record<string, number> {
+  const words = (bytes: number, what: string): number => {
+    if (bytes % 4 !== 0) throw new Error(`${layout.name}: ${what} = ${bytes} bytes is not a whole number of 4-byte words`);
+    return bytes / 4;
+  };
+  const kind = { f32: 0, bf16: 1, fp8: 2 }[layout.kind];
+  return {
+    KV_KIND: kind,
+    D_QK: layout.dQk,
+    D_NOPE: layout.dNope,
+    PAGE_SIZE: layout.pageBlockSize,
+    PAGE_STRIDE_W: words(layout.pageStride, 'page stride'),
+    TOKEN_STRIDE_W: words(layout.tokenStride, 'token stride'),
+    ROPE_OFFSET_W: words(layout.ropeOffset, 'rope offset'),
+    SCALE_OFFSET_W: words(layout.scaleOffset, 'scale offset'),
+    SCALE_STRIDE_W: words(layout.scaleStride, 'scale stride'),
+    SCALE_IS_UE8M0: layout.scaleEncoding === 'ue8m0' ? 1 : 0,
+    QUANT_TILE: Math.max(1, layout.quantTile),
+  };
+}

@@ -1,0 +1,88 @@
+// kv_cache.wgsl: read the paged KV cache, in any layout, four values at a time.
+//
+// Every kernel includes this file. The cache is bound as raw bytes packed in
+// u32 words; the layout numbers below come from the one layout table in
+// src/kv-layout.ts (kvLayoutOverrides), so host, reference and shader agree:
+//
+//   page p, token t:  token words  at p * PAGE_STRIDE_W + t * TOKEN_STRIDE_W
+//                     rope (bf16)  at token words + ROPE_OFFSET_W   (FP8 only)
+//                     scales       at p * PAGE_STRIDE_W + SCALE_OFFSET_W + t * SCALE_STRIDE_W
+//
+// KV_KIND 0: f32 rows, 1 value per word.
+// KV_KIND 1: bf16 rows, 2 values per word (bf16 = the top half of an f32).
+// KV_KIND 2: FP8 latent (E4M3, 4 codes per word, one scale per QUANT_TILE
+//            values: f32 in V3.2, a ue8m0 exponent byte in MODEL1), then the
+//            rope part in bf16. Decoded with bit operations: WGSL has no 8-bit float.
+
+override KV_KIND: u32;
+override D_QK: u32;
+override D_NOPE: u32;
+override PAGE_SIZE: u32;
+override PAGE_STRIDE_W: u32;
+override TOKEN_STRIDE_W: u32;
+override ROPE_OFFSET_W: u32 = 0u;
+override SCALE_OFFSET_W: u32 = 0u;
+override SCALE_STRIDE_W: u32 = 0u;
+override SCALE_IS_UE8M0: bool = false;
+override QUANT_TILE: u32 = 1u;
+
+@group(0) @binding(0) var<storage, read> kv: array<u32>;
+
+// OCP E4M3 "fn" code -> f32. Normal codes re-bias the exponent (7 -> 127) and
+// move the 3 mantissa bits to the top of f32's 23; subnormals are m * 2^-9;
+// S.1111.111 is NaN (E4M3 has no infinity).
+fn decodeE4m3(code: u32) -> f32 {
+  let sign = (code & 0x80u) << 24u;
+  let mag = code & 0x7fu;
+  if (mag == 0x7fu) {
+    return bitcast<f32>(sign | 0x7fc00000u); // built from a runtime value: a NaN constant is a compile error
+  }
+  if (mag < 8u) {
+    return bitcast<f32>(sign | bitcast<u32>(f32(mag) * 0.001953125));
+  }
+  return bitcast<f32>(sign | ((mag << 20u) + (120u << 23u)));
+}
+
+// Four E4M3 codes packed little-endian in one word.
+fn decodeE4m3x4(word: u32) -> vec4<f32> {
+  return vec4<f32>(decodeE4m3(word & 0xffu), decodeE4m3((word >> 8u) & 0xffu),
+                   decodeE4m3((word >> 16u) & 0xffu), decodeE4m3(word >> 24u));
+}
+
+// Two bf16 values packed in one word (low half first).
+fn decodeBf16x2(word: u32) -> vec2<f32> {
+  return vec2<f32>(bitcast<f32>(word << 16u), bitcast<f32>(word & 0xffff0000u));
+}
+
+fn tokenWord(slot: u32) -> u32 {
+  return (slot / PAGE_SIZE) * PAGE_STRIDE_W + (slot % PAGE_SIZE) * TOKEN_STRIDE_W;
+}
+
+// Scale of quantisation tile `tile` of the token in `slot`.
+fn tileScale(slot: u32, tile: u32) -> f32 {
+  let at = (slot / PAGE_SIZE) * PAGE_STRIDE_W + SCALE_OFFSET_W + (slot % PAGE_SIZE) * SCALE_STRIDE_W;
+  if (SCALE_IS_UE8M0) {
+    let e = (kv[at + tile / 4u] >> (8u * (tile % 4u))) & 0xffu; // one byte per tile
+    return exp2(f32(e) - 127.0);
+  }
+  return bitcast<f32>(kv[at + tile]);
+}
+
+// Values 4j .. 4j+3 of the key in cache slot `slot` (slot = page * PAGE_SIZE + offset).
+fn loadKvQuad(slot: u32, j: u32) -> vec4<f32> {
+  let base = tokenWord(slot);
+  if (KV_KIND == 0u) {
+    let w = base + 4u * j;
+    return bitcast<vec4<f32>>(vec4<u32>(kv[w], kv[w + 1u], kv[w + 2u], kv[w + 3u]));
+  }
+  if (KV_KIND == 1u) {
+    let w = base + 2u * j;
+    return vec4<f32>(decodeBf16x2(kv[w]), decodeBf16x2(kv[w + 1u]));
+  }
+  let e = 4u * j;
+  if (e < D_NOPE) {
+    return decodeE4m3x4(kv[base + j]) * tileScale(slot, e / QUANT_TILE);
+  }
+  let w = base + ROPE_OFFSET_W + (e - D_NOPE) / 2u;
+  return vec4<f32>(decodeBf16x2(kv[w]), decodeBf16x2(kv[w + 1u]));
+}

@@ -1,0 +1,87 @@
+/**
+ * Open a WebGPU device for the kernels from any GPU object (the browser's
+ * navigator.gpu or Dawn's in Node): ask for the adapter's own maxima of the
+ * limits the kernels need and for the optional features they can use, and
+ * report what was granted. Nothing here knows which face called it.
+ */
+
+/** Limits the kernels depend on; each is requested at the adapter's maximum. */
+export const REQUESTED_LIMITS = [
+  'maxComputeWorkgroupStorageSize',
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+export type RequestedLimit = (typeof REQUESTED_LIMITS)[number];
+
+export const OPTIONAL_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups'] as const;
+
+export interface AdapterDescription {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly device: string;
+  readonly description: string;
+  /** 'core' or 'compatibility' */
+  readonly featureLevel: string;
+  /** How it was found, e.g. "SwiftShader (Vulkan, software)" or "navigator.gpu". */
+  readonly source: string;
+}
+
+export interface GpuContext {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterDescription;
+  readonly features: readonly string[];
+  readonly limits: Readonly<Record<RequestedLimit, number>>;
+  /** Resolves when the device is lost (with the reason), for a page to recover. */
+  readonly lost: Promise<GPUDeviceLostInfo>;
+}
+
+export interface OpenDeviceOptions {
+  readonly featureLevel?: 'core' | 'compatibility';
+  readonly powerPreference?: GPUPowerPreference;
+  readonly source?: string;
+}
+
+export class NoAdapterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoAdapterError';
+  }
+}
+
+export async function requestAdapter(gpu: GPU, options: OpenDeviceOptions = {}): Promise<GPUAdapter | null> {
+  const request: GPURequestAdapterOptions & { featureLevel?: string } = { powerPreference: options.powerPreference ?? 'high-performance' };
+  if (options.featureLevel) request.featureLevel = options.featureLevel;
+  return gpu.requestAdapter(request);
+}
+
+export async function openDeviceOnAdapter(adapter: GPUAdapter, options: OpenDeviceOptions = {}): Promise<GpuContext> {
+  const requiredLimits: Record<string, number> = {};
+  for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name];
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'mla-sandbox' });
+  const limits = {} as Record<RequestedLimit, number>;
+  for (const name of REQUESTED_LIMITS) limits[name] = device.limits[name];
+  const info = adapter.info;
+  const featureLevel = adapter.features.has('core-features-and-limits') ? 'core' : 'compatibility';
+  return {
+    device,
+    adapter: {
+      vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description,
+      featureLevel, source: options.source ?? 'navigator.gpu',
+    },
+    features: [...device.features].sort(),
+    limits,
+    lost: device.lost,
+  };
+}
+
+/** "SwiftShader driver 5.0.0 (google swiftshader), core" */
+export function describeAdapter(a: AdapterDescription): string {
+  const name = a.description || a.device || 'unknown adapter';
+  const who = [a.vendor, a.architecture].filter(Boolean).join(' ');
+  return `${name}${who ? ` (${who})` : ''}, ${a.featureLevel} feature level, via ${a.source}`;
+}

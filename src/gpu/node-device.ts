@@ -1,0 +1,97 @@
+/**
+ * WebGPU in Node through Dawn (the `webgpu` package), on any Linux machine,
+ * with or without a GPU. MLA_ADAPTER picks how the adapter is found:
+ *   auto (default)  the system's own GPU driver first; else SwiftShader's
+ *                   Vulkan driver (shipped with Debian's chromium package);
+ *                   else Mesa llvmpipe through OpenGL ES (compatibility mode)
+ *   native          the system's own driver only
+ *   swiftshader     SwiftShader (VK_ICD_FILENAMES set to its ICD)
+ *   llvmpipe        Mesa llvmpipe, backend=opengles, EGL_PLATFORM=surfaceless
+ */
+import { create, globals } from 'webgpu';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type GpuContext, NoAdapterError, openDeviceOnAdapter, requestAdapter } from './device';
+
+export const NODE_ADAPTER_CHOICES = ['auto', 'native', 'swiftshader', 'llvmpipe'] as const;
+export type NodeAdapterChoice = (typeof NODE_ADAPTER_CHOICES)[number];
+
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+interface Attempt {
+  readonly name: Exclude<NodeAdapterChoice, 'auto'>;
+  readonly label: string;
+  readonly prepare: () => string | undefined; // returns why it cannot be tried
+  readonly dawnFlags: string[];
+  readonly featureLevel?: 'compatibility';
+}
+
+const ATTEMPTS: Record<Exclude<NodeAdapterChoice, 'auto'>, Attempt> = {
+  native: { name: 'native', label: 'the system\'s GPU driver', prepare: () => undefined, dawnFlags: [] },
+  swiftshader: {
+    name: 'swiftshader', label: 'SwiftShader (Vulkan, software)', dawnFlags: ['backend=vulkan'],
+    prepare: () => {
+      if (!existsSync(SWIFTSHADER_ICD)) return `${SWIFTSHADER_ICD} is missing (apt-get install chromium libvulkan1)`;
+      process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+      return undefined;
+    },
+  },
+  llvmpipe: {
+    name: 'llvmpipe', label: 'Mesa llvmpipe (OpenGL ES, compatibility mode, software)', dawnFlags: ['backend=opengles'],
+    featureLevel: 'compatibility',
+    prepare: () => {
+      process.env.EGL_PLATFORM ??= 'surfaceless';
+      return undefined;
+    },
+  },
+};
+
+let globalsInstalled = false;
+/**
+ * Dawn's GPU objects must outlive their devices: if one is garbage collected,
+ * its instance goes with it and the device's next call crashes the process.
+ */
+const liveInstances: unknown[] = [];
+
+/** Dawn's WebGPU classes (GPUBufferUsage, ...) as globals, as in a browser. */
+export function installWebGpuGlobals(): void {
+  if (globalsInstalled) return;
+  Object.assign(globalThis, globals);
+  globalsInstalled = true;
+}
+
+function ensureRuntimeDir(): void {
+  if (process.env.XDG_RUNTIME_DIR) return;
+  const dir = join(tmpdir(), `mla-sandbox-xdg-${process.getuid?.() ?? 0}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  process.env.XDG_RUNTIME_DIR = dir;
+}
+
+/**
+ * Find an adapter and open a device. `choice` defaults to $MLA_ADAPTER, then 'auto'.
+ * Throws NoAdapterError listing what was tried.
+ */
+export async function openNodeDevice(choice: string = process.env.MLA_ADAPTER ?? 'auto'): Promise<GpuContext> {
+  if (!(NODE_ADAPTER_CHOICES as readonly string[]).includes(choice)) {
+    throw new Error(`MLA_ADAPTER = ${JSON.stringify(choice)} is not allowed: MLA_ADAPTER must be one of ${NODE_ADAPTER_CHOICES.join(', ')}`);
+  }
+  installWebGpuGlobals();
+  ensureRuntimeDir();
+  const order: Attempt[] = choice === 'auto'
+    ? [ATTEMPTS.native, ATTEMPTS.swiftshader, ATTEMPTS.llvmpipe]
+    : [ATTEMPTS[choice as Exclude<NodeAdapterChoice, 'auto'>]];
+  const tried: string[] = [];
+  for (const attempt of order) {
+    const why = attempt.prepare();
+    if (why) { tried.push(`${attempt.label}: ${why}`); continue; }
+    const gpu = create(attempt.dawnFlags) as unknown as GPU;
+    liveInstances.push(gpu);
+    const adapter = await requestAdapter(gpu, { featureLevel: attempt.featureLevel });
+    if (!adapter) { tried.push(`${attempt.label}: no adapter`); continue; }
+    // In auto mode a CPU adapter found through the "native" path (e.g. a
+    // system lavapipe) is fine too: it is what the machine offers.
+    return openDeviceOnAdapter(adapter, { source: `Dawn in Node, ${attempt.label}`, featureLevel: attempt.featureLevel });
+  }
+  throw new NoAdapterError(`no WebGPU adapter found in Node (MLA_ADAPTER=${choice}). Tried: ${tried.join('; ')}`);
+}

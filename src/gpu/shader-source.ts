@@ -1,0 +1,60 @@
+/**
+ * WGSL sources of the kernels, and how a kernel's module is put together.
+ *
+ * WGSL has no #include: a kernel's module is its own file appended to the
+ * shared files it needs (the cache reader, a key source). `composeShader`
+ * does that concatenation and remembers which lines came from which file, so
+ * a compile error is reported as `flash_decode.wgsl:57`, not as a line of
+ * the concatenation.
+ */
+import params from '../../shaders/params.wgsl?raw';
+import kvCache from '../../shaders/kv_cache.wgsl?raw';
+import keysDense from '../../shaders/keys_dense.wgsl?raw';
+import keysSparse from '../../shaders/keys_sparse.wgsl?raw';
+import naive from '../../shaders/naive.wgsl?raw';
+import flashDecode from '../../shaders/flash_decode.wgsl?raw';
+import combine from '../../shaders/combine.wgsl?raw';
+
+export const SHADER_FILES = {
+  'params.wgsl': params,
+  'kv_cache.wgsl': kvCache,
+  'keys_dense.wgsl': keysDense,
+  'keys_sparse.wgsl': keysSparse,
+  'naive.wgsl': naive,
+  'flash_decode.wgsl': flashDecode,
+  'combine.wgsl': combine,
+} as const;
+
+export type ShaderFileName = keyof typeof SHADER_FILES;
+export const SHADER_FILE_NAMES = Object.keys(SHADER_FILES) as ShaderFileName[];
+
+/** Replacement sources for some files (the page's editor, tests of broken shaders). */
+export type ShaderEdits = Partial<Record<ShaderFileName, string>>;
+
+export interface ComposedShader {
+  readonly code: string;
+  /** Files in order with the first line (1-based) each starts at in `code`. */
+  readonly parts: readonly { file: ShaderFileName; firstLine: number; lines: number }[];
+}
+
+export function composeShader(files: readonly ShaderFileName[], edits: ShaderEdits = {}): ComposedShader {
+  const parts: { file: ShaderFileName; firstLine: number; lines: number }[] = [];
+  const chunks: string[] = [];
+  let line = 1;
+  for (const file of files) {
+    const src = (edits[file] ?? SHADER_FILES[file]).replace(/\n?$/, '\n');
+    const lines = src.split('\n').length - 1;
+    parts.push({ file, firstLine: line, lines });
+    chunks.push(src);
+    line += lines;
+  }
+  return { code: chunks.join(''), parts };
+}
+
+/** Map a line of the composed code back to its file and line. */
+export function locateLine(shader: ComposedShader, line: number): { file: ShaderFileName; line: number } | undefined {
+  for (const p of shader.parts) {
+    if (line >= p.firstLine && line < p.firstLine + p.lines) return { file: p.file, line: line - p.firstLine + 1 };
+  }
+  return undefined;
+}

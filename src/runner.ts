@@ -1,0 +1,247 @@
+/**
+ * Run one MLA decode call on the GPU and check it against the CPU reference.
+ *
+ *   prepareAttention  quantise the cache into the chosen layout, upload,
+ *                     compile (cached per specialisation) and plan the dispatches
+ *   encode / read     record the dispatches (one compute pass each, so they can
+ *                     be timed one by one), read back out and lse
+ *   runAttention      all of it once, plus the reference on the dequantised
+ *                     cache and the comparison
+ *
+ * A call that would not fit the device's limits is refused before anything is
+ * allocated, naming the limit and what it needed; any validation or
+ * out-of-memory error the device raises is turned into an error naming the kernel.
+ */
+import { type MlaShape, fmtBytes, validateShape } from './shape';
+import { type KvFormat, type KvLayout, type ScaleRounding, KV_FORMATS, kvLayout } from './kv-layout';
+import { dequantizeKvCache, quantizeKvCache } from './kv-quant';
+import type { MlaInputs } from './inputs';
+import { type AttentionResult, referenceAttention } from './reference';
+import { type CheckResult, type KernelOutput, compareToReference } from './check';
+import type { GpuContext } from './gpu/device';
+import type { ShaderEdits } from './gpu/shader-source';
+import { type AttentionBuffers, type KernelName, type KernelPass, KERNEL_NAMES } from './kernels/kernel-plan';
+import { type AttentionSpec, callParams, makeAttentionSpec } from './kernels/attention-spec';
+import { packParams } from './kernels/call-params';
+import { type NaivePlan, naivePasses, naivePlan } from './kernels/naive-kernel';
+import { type FlashOptions, type FlashPlan, flashPasses, flashPlan } from './kernels/flash-kernel';
+
+export interface RunConfig extends FlashOptions {
+  readonly kernel: KernelName;
+  readonly kvFormat: KvFormat;
+  readonly scaleRounding?: ScaleRounding;
+  /** Replacement WGSL for some shader files (the page's editor). */
+  readonly shaderEdits?: ShaderEdits;
+}
+
+/** Bytes the runner uploads, per buffer. */
+export interface UploadBytes {
+  readonly kv: number;
+  readonly q: number;
+  readonly keyList: number;
+  readonly blockTable: number;
+  readonly sink: number;
+}
+
+export interface PreparedAttention {
+  readonly spec: AttentionSpec;
+  readonly layout: KvLayout;
+  readonly plan: NaivePlan | FlashPlan;
+  readonly passes: readonly KernelPass[];
+  readonly upload: UploadBytes;
+  /** The dequantised cache rows: exactly what the kernel reads. */
+  readonly kvSeen: Float32Array;
+  /** Record the dispatches, one compute pass each. */
+  encode(encoder: GPUCommandEncoder, timestampWrites?: (pass: number) => GPUComputePassTimestampWrites | undefined): void;
+  /** Copy out and lse back to the CPU (call after the encoded work was submitted). */
+  read(): Promise<KernelOutput>;
+  destroy(): void;
+}
+
+/** A GPU error raised while running a kernel. */
+export class GpuRunError extends Error {
+  constructor(kernel: string, what: string, cause: string) {
+    super(`kernel ${kernel}: ${what}: ${cause}`);
+    this.name = 'GpuRunError';
+  }
+}
+
+function checkConfig(shape: MlaShape, config: RunConfig): void {
+  if (!(KERNEL_NAMES as readonly string[]).includes(config.kernel)) {
+    throw new Error(`kernel ${JSON.stringify(config.kernel)} is not allowed: kernel must be one of ${KERNEL_NAMES.join(', ')}`);
+  }
+  if (!(KV_FORMATS as readonly string[]).includes(config.kvFormat)) {
+    throw new Error(`kv format ${JSON.stringify(config.kvFormat)} is not allowed: kv format must be one of ${KV_FORMATS.join(', ')}`);
+  }
+  if (config.kernel === 'flash' && shape.topk > 0) throw new Error(`kernel "flash" is dense: topk must be 0 (got ${shape.topk}); use kernel "sparse" for indices`);
+  if (config.kernel === 'sparse' && shape.topk === 0) throw new Error('kernel "sparse" needs topk > 0 (indices to attend); use "flash" for dense decode');
+}
+
+function padded(bytes: number): number {
+  return Math.max(4, Math.ceil(bytes / 4) * 4);
+}
+
+export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig): Promise<PreparedAttention> {
+  const { shape } = inputs;
+  validateShape(shape);
+  checkConfig(shape, config);
+  const { device, limits } = ctx;
+  const layout = kvLayout(config.kvFormat, shape, shape.pageBlockSize);
+  const spec = makeAttentionSpec(shape, layout, inputs.cache.numBlocks, config.shaderEdits);
+  const plan = config.kernel === 'naive' ? naivePlan(spec) : flashPlan(spec, limits, config);
+
+  const cacheBytes = quantizeKvCache(inputs.kvRows, layout, { scaleRounding: config.scaleRounding });
+  const kvSeen = dequantizeKvCache(cacheBytes, layout);
+  const rows = shape.batch * shape.sQ * shape.hQ;
+  const keyList = shape.topk > 0 ? inputs.indices : inputs.cache.seqlens;
+  if (!keyList) throw new Error('indices are required when topk > 0');
+  if (shape.attentionSink && !inputs.sink) throw new Error('attentionSink is on but the inputs have no sink values');
+
+  const sizes: [string, number][] = [
+    ['kv cache', cacheBytes.byteLength], ['q', inputs.q.byteLength], ['out', 4 * rows * shape.dV], ['lse', 4 * rows],
+    [shape.topk > 0 ? 'indices' : 'seqlens', keyList.byteLength], ['block table', inputs.cache.blockTable.byteLength],
+  ];
+  if (plan.kernel === 'naive') sizes.push(['score matrix', plan.scoreBytes]);
+  else if (plan.splits > 1) sizes.push(['split partial outputs', 4 * rows * plan.splits * shape.dV]);
+  for (const [what, bytes] of sizes) {
+    const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+    if (bytes > limit) {
+      throw new Error(`this run needs a ${fmtBytes(bytes)} ${what} buffer, over this device's maxStorageBufferBindingSize/maxBufferSize of ${fmtBytes(limit)}: make the shape smaller`);
+    }
+  }
+
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  const owned: GPUBuffer[] = [];
+  const storage = (label: string, bytes: number, data?: ArrayBufferView): GPUBuffer => {
+    const buffer = device.createBuffer({
+      label, size: padded(bytes), mappedAtCreation: data !== undefined,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    if (data) {
+      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      buffer.unmap();
+    }
+    owned.push(buffer);
+    return buffer;
+  };
+  const uniform = (label: string, data: ArrayBuffer): GPUBuffer => {
+    const buffer = device.createBuffer({ label, size: data.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(buffer, 0, data);
+    owned.push(buffer);
+    return buffer;
+  };
+  const sink = inputs.sink ?? new Float32Array(1);
+  const buffers: AttentionBuffers = {
+    kv: storage('kv cache', cacheBytes.byteLength, cacheBytes),
+    q: storage('q', inputs.q.byteLength, inputs.q),
+    out: storage('out', 4 * rows * shape.dV),
+    lse: storage('lse', 4 * rows),
+    sink: storage('sink', sink.byteLength, sink),
+    keyList: storage(shape.topk > 0 ? 'indices' : 'seqlens', keyList.byteLength, keyList),
+    blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
+    params: uniform('params', packParams(callParams(spec, plan.kernel === 'naive' ? 1 : plan.splits))),
+  };
+  let passes: KernelPass[];
+  try {
+    if (plan.kernel === 'naive') {
+      passes = await naivePasses(device, spec, plan, buffers, storage('scores', plan.scoreBytes));
+    } else {
+      const split = plan.splits > 1
+        ? { partOut: storage('split out', 4 * rows * plan.splits * shape.dV), partLse: storage('split lse', 4 * rows * plan.splits) }
+        : undefined;
+      passes = await flashPasses(device, spec, plan, buffers, split);
+    }
+  } finally {
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    const error = validation ?? oom;
+    if (error) {
+      owned.forEach((b) => b.destroy());
+      // eslint-disable-next-line no-unsafe-finally
+      throw new GpuRunError(plan.kernel, 'setting up buffers and pipelines failed', error.message);
+    }
+  }
+  for (const p of passes) {
+    if (p.workgroups.some((n) => n > limits.maxComputeWorkgroupsPerDimension)) {
+      owned.forEach((b) => b.destroy());
+      throw new Error(`${p.label} needs a grid of ${p.workgroups.join(' x ')} workgroups, over this device's maxComputeWorkgroupsPerDimension of ${limits.maxComputeWorkgroupsPerDimension}`);
+    }
+  }
+
+  const readBuffers = [
+    device.createBuffer({ label: 'read out', size: buffers.out.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+    device.createBuffer({ label: 'read lse', size: buffers.lse.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+  ];
+  owned.push(...readBuffers);
+
+  return {
+    spec, layout, plan, passes, kvSeen,
+    upload: {
+      kv: cacheBytes.byteLength, q: inputs.q.byteLength, keyList: keyList.byteLength,
+      blockTable: inputs.cache.blockTable.byteLength, sink: inputs.sink?.byteLength ?? 0,
+    },
+    encode(encoder, timestampWrites) {
+      passes.forEach((p, k) => {
+        const pass = encoder.beginComputePass({ label: p.label, timestampWrites: timestampWrites?.(k) });
+        pass.setPipeline(p.pipeline);
+        pass.setBindGroup(0, p.bindGroup);
+        pass.dispatchWorkgroups(...p.workgroups);
+        pass.end();
+      });
+    },
+    async read() {
+      const encoder = device.createCommandEncoder({ label: 'read back' });
+      encoder.copyBufferToBuffer(buffers.out, 0, readBuffers[0], 0, buffers.out.size);
+      encoder.copyBufferToBuffer(buffers.lse, 0, readBuffers[1], 0, buffers.lse.size);
+      device.queue.submit([encoder.finish()]);
+      await Promise.all(readBuffers.map((b) => b.mapAsync(GPUMapMode.READ)));
+      const out = new Float32Array(readBuffers[0].getMappedRange().slice(0, 4 * rows * shape.dV));
+      const lse = new Float32Array(readBuffers[1].getMappedRange().slice(0, 4 * rows));
+      readBuffers.forEach((b) => b.unmap());
+      return { out, lse };
+    },
+    destroy() {
+      owned.forEach((b) => b.destroy());
+    },
+  };
+}
+
+/** Submit the prepared dispatches once inside error scopes; throws GpuRunError on a device error. */
+export async function submitChecked(ctx: GpuContext, prepared: PreparedAttention): Promise<void> {
+  const { device } = ctx;
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  const encoder = device.createCommandEncoder({ label: prepared.plan.kernel });
+  prepared.encode(encoder);
+  device.queue.submit([encoder.finish()]);
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  const error = validation ?? oom;
+  if (error) throw new GpuRunError(prepared.plan.kernel, 'dispatch failed', error.message);
+}
+
+export interface AttentionRun {
+  readonly output: KernelOutput;
+  readonly reference: AttentionResult;
+  readonly check: CheckResult;
+  readonly layout: KvLayout;
+  readonly plan: NaivePlan | FlashPlan;
+  readonly upload: UploadBytes;
+}
+
+/** Prepare, run once, read back, and check against the reference on the dequantised cache. */
+export async function runAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig): Promise<AttentionRun> {
+  const prepared = await prepareAttention(ctx, inputs, config);
+  try {
+    await submitChecked(ctx, prepared);
+    const output = await prepared.read();
+    const reference = referenceAttention({ ...inputs, kvRows: prepared.kvSeen });
+    return {
+      output, reference, check: compareToReference(output, reference),
+      layout: prepared.layout, plan: prepared.plan, upload: prepared.upload,
+    };
+  } finally {
+    prepared.destroy();
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Every kernel against the CPU reference, on the dequantised cache it read:
+ * kernel x head shape (576, 512) x cache format (f32, bf16, FP8) x s_q (1, 2
+ * causal) x h_q (1, 16, 64, 128) x splits (1, several), each over a batch of
+ * uneven requests whose seqlens cover 1, 63, 64, 65, two key tiles, and more.
+ * Unused cache slots hold NaN, so a read past a seqlen or page shows up.
+ */
+import { describe, expect, it } from 'vitest';
+import { testGpu } from './support/gpu';
+import { presetShape, type PresetName } from '../src/shape';
+import { generateInputs } from '../src/inputs';
+import { runAttention } from '../src/runner';
+import { formatCheck } from '../src/check';
+import type { KvFormat } from '../src/kv-layout';
+import type { KernelName } from '../src/kernels/kernel-plan';
+
+const gpu = await testGpu();
+
+const KERNELS: KernelName[] = ['naive', 'flash', 'sparse'];
+const PRESETS: PresetName[] = ['v32', 'model1'];
+const FORMATS: KvFormat[] = ['f32', 'bf16', 'fp8'];
+const QUERY_TOKENS = [1, 2];
+const HEADS = [1, 16, 64, 128];
+const SPLITS = [1, 3];
+
+/** seqlens covering 1 (or s_q), 63, 64, 65, a two-tile boundary (28 and 30 for tiles of 14 and 15), and a long one. */
+function seqlensFor(sQ: number): number[] {
+  return [Math.max(1, sQ), 63, 64, 65, 28, 30, 150];
+}
+
+describe.skipIf(!gpu).each(KERNELS)('kernel %s', (kernel) => {
+  describe.each(PRESETS)('%s', (preset) => {
+    describe.each(FORMATS)('%s cache', (kvFormat) => {
+      const cases = QUERY_TOKENS.flatMap((sQ) => HEADS.flatMap((hQ) => SPLITS.map((splits) => ({ sQ, hQ, splits }))));
+      it.each(cases)('s_q $sQ, h_q $hQ, splits $splits', async ({ sQ, hQ, splits }) => {
+        const sparse = kernel === 'sparse';
+        const shape = presetShape(preset, {
+          seqlens: seqlensFor(sQ), sQ, hQ, topk: sparse ? 48 : 0, attentionSink: preset === 'model1' && hQ !== 16,
+        });
+        const inputs = generateInputs(shape, { seed: 1000 + hQ * 7 + sQ, allInvalidRows: sparse ? [1] : [] });
+        const run = await runAttention(gpu!, inputs, { kernel, kvFormat, splits });
+        expect(run.check.pass, formatCheck(run.check)).toBe(true);
+        if (kernel !== 'naive') expect(run.plan.kernel === 'naive' ? 1 : run.plan.splits).toBe(splits);
+      });
+    });
+  });
+});
