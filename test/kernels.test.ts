@@ -11,7 +11,9 @@ import { presetShape, type PresetName } from '../src/shape';
 import { generateInputs } from '../src/inputs';
 import { runAttention } from '../src/runner';
 import { formatCheck } from '../src/check';
-import type { KvFormat } from '../src/kv-layout';
+import { type KvFormat, kvLayout } from '../src/kv-layout';
+import { flashPlan } from '../src/kernels/flash-kernel';
+import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import type { KernelName } from '../src/kernels/kernel-plan';
 
 const gpu = await testGpu();
@@ -23,9 +25,12 @@ const QUERY_TOKENS = [1, 2];
 const HEADS = [1, 16, 64, 128];
 const SPLITS = [1, 3];
 
-/** seqlens covering 1 (or s_q), 63, 64, 65, a two-tile boundary (28 and 30 for tiles of 14 and 15), and a long one. */
-function seqlensFor(sQ: number): number[] {
-  return [Math.max(1, sQ), 63, 64, 65, 28, 30, 150];
+/**
+ * Uneven requests with seqlens 1 (or s_q), 63, 64, 65 (around the page size)
+ * and 2 tiles + 1 of the kernel's key tile on this device.
+ */
+function seqlensFor(sQ: number, tileN: number): number[] {
+  return [Math.max(1, sQ), 63, 64, 65, 2 * tileN + 1];
 }
 
 describe.skipIf(!gpu).each(KERNELS)('kernel %s', (kernel) => {
@@ -34,8 +39,10 @@ describe.skipIf(!gpu).each(KERNELS)('kernel %s', (kernel) => {
       const cases = QUERY_TOKENS.flatMap((sQ) => HEADS.flatMap((hQ) => SPLITS.map((splits) => ({ sQ, hQ, splits }))));
       it.each(cases)('s_q $sQ, h_q $hQ, splits $splits', async ({ sQ, hQ, splits }) => {
         const sparse = kernel === 'sparse';
+        const base = presetShape(preset, { seqlens: [64], sQ, hQ, topk: sparse ? 48 : 0 });
+        const { tileN } = flashPlan(makeAttentionSpec(base, kvLayout(kvFormat, base, 64), 1), gpu!.limits);
         const shape = presetShape(preset, {
-          seqlens: seqlensFor(sQ), sQ, hQ, topk: sparse ? 48 : 0, attentionSink: preset === 'model1' && hQ !== 16,
+          seqlens: seqlensFor(sQ, tileN), sQ, hQ, topk: sparse ? 48 : 0, attentionSink: preset === 'model1' && hQ !== 16,
         });
         const inputs = generateInputs(shape, { seed: 1000 + hQ * 7 + sQ, allInvalidRows: sparse ? [1] : [] });
         const run = await runAttention(gpu!, inputs, { kernel, kvFormat, splits });

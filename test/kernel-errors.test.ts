@@ -1,0 +1,71 @@
+/** Bad input and broken shaders give clear errors, never a raw GPU error or a silent zero. */
+import { describe, expect, it } from 'vitest';
+import { testGpu } from './support/gpu';
+import { presetShape } from '../src/shape';
+import { generateInputs } from '../src/inputs';
+import { prepareAttention, runAttention } from '../src/runner';
+import { ShaderCompileError } from '../src/gpu/pipelines';
+import { SHADER_FILES } from '../src/gpu/shader-source';
+import { kvLayout } from '../src/kv-layout';
+
+const gpu = await testGpu();
+
+describe.skipIf(!gpu)('errors', () => {
+  const shape = presetShape('v32', { seqlens: [20], hQ: 2 });
+  const inputs = generateInputs(shape, { seed: 1 });
+
+  it('a broken shader names the kernel, the file and the WGSL line', async () => {
+    const src = SHADER_FILES['flash_decode.wgsl'];
+    const lines = src.split('\n');
+    const at = lines.findIndex((l) => l.includes('let alpha = exp2(m - mNew);'));
+    lines[at] = '      let alpha = exp2(m - mNew) + undefinedThing;';
+    const run = runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8', shaderEdits: { 'flash_decode.wgsl': lines.join('\n') } });
+    await expect(run).rejects.toBeInstanceOf(ShaderCompileError);
+    await expect(run).rejects.toThrow(new RegExp(`^kernel flash-decode failed to compile: flash_decode.wgsl:${at + 1}:\\d+: .*undefinedThing`));
+    // the original source still compiles and passes
+    const ok = await runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8' });
+    expect(ok.check.pass).toBe(true);
+  });
+
+  it('a shader that compiles but computes garbage fails the check', async () => {
+    const wrong = SHADER_FILES['kv_cache.wgsl'].replace('return decodeE4m3x4(kv[base + j]) * tileScale(slot, e / QUANT_TILE);',
+      'return decodeE4m3x4(kv[base + j]) * tileScale(slot, 0u);');
+    const run = await runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8', shaderEdits: { 'kv_cache.wgsl': wrong } });
+    expect(run.check.pass).toBe(false);
+  });
+
+  it('refuses a run over the device limits up front, naming the limit', async () => {
+    const big = presetShape('v32', { seqlens: [64], hQ: 2 });
+    const tooBig = { ...generateInputs(big, { seed: 1 }) };
+    const fakeLimits = { ...gpu!.limits, maxStorageBufferBindingSize: 4096 };
+    await expect(prepareAttention({ ...gpu!, limits: fakeLimits }, tooBig, { kernel: 'flash', kvFormat: 'f32' }))
+      .rejects.toThrow(/needs a .* kv cache buffer, over this device's maxStorageBufferBindingSize\/maxBufferSize of 4.0 KiB/);
+    await expect(prepareAttention(gpu!, tooBig, { kernel: 'flash', kvFormat: 'f32', tileN: 1000 }))
+      .rejects.toThrow(/^tileN = 1000 is not allowed: tileN must be an integer from 1 to \d+/);
+  });
+
+  it('bad kernel, format and kernel/shape combinations name the allowed values', async () => {
+    await expect(runAttention(gpu!, inputs, { kernel: 'flashy' as 'flash', kvFormat: 'fp8' }))
+      .rejects.toThrow('kernel "flashy" is not allowed: kernel must be one of naive, flash, sparse');
+    await expect(runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'int4' as 'fp8' }))
+      .rejects.toThrow('kv format "int4" is not allowed: kv format must be one of f32, bf16, fp8');
+    await expect(runAttention(gpu!, inputs, { kernel: 'sparse', kvFormat: 'fp8' })).rejects.toThrow(/needs topk > 0/);
+    await expect(runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8', splits: 0 }))
+      .rejects.toThrow('splits = 0 is not allowed: splits must be "auto" or an integer from 1 to 256');
+  });
+
+  it('uploads only the FP8 record bytes: 656 B per token for 576, 584 B (+ page padding) for 512', async () => {
+    for (const [preset, perToken] of [['v32', 656], ['model1', 584]] as const) {
+      const s = presetShape(preset, { seqlens: [100, 28], hQ: 16 });
+      const inp = generateInputs(s, { seed: 2 });
+      const prepared = await prepareAttention(gpu!, inp, { kernel: 'flash', kvFormat: 'fp8' });
+      const layout = kvLayout('fp8', s, 64);
+      const tokens = inp.cache.numBlocks * 64;
+      expect(prepared.upload.kv).toBe(inp.cache.numBlocks * layout.pageStride);
+      expect(layout.bytesPerToken).toBe(perToken);
+      expect(prepared.upload.kv / tokens).toBeLessThanOrEqual(perToken + (preset === 'model1' ? 1 : 0));
+      process.stderr.write(`[fp8 upload] ${preset}: ${prepared.upload.kv} B for ${tokens} cache slots = ${(prepared.upload.kv / tokens).toFixed(2)} B/token (f32 would be ${4 * s.dQk})\n`);
+      prepared.destroy();
+    }
+  });
+});
