@@ -24,8 +24,8 @@ export const TOLERANCE = {
 } as const;
 
 export interface KernelOutput {
-  readonly out: Float32Array;
-  readonly lse: Float32Array;
+  readonly out: ArrayLike<number>;
+  readonly lse: ArrayLike<number>;
 }
 
 export interface CheckResult {

@@ -15,6 +15,8 @@ export interface MlaInputs {
   readonly q: Float32Array;
   /** f32 [numBlocks * pageBlockSize, dQk]; NaN in every slot no request references. */
   readonly kvRows: Float32Array;
+  /** The cache already in its byte layout (a loaded FP8 cache); when set, kvRows is not quantised. */
+  readonly cacheBytes?: Uint8Array;
   readonly cache: PagedCache;
   /** [batch, sQ, topk] global slots (block * page + offset), -1 etc. = skip; only when topk > 0. */
   readonly indices?: Int32Array;

@@ -5,8 +5,7 @@
  *                     compile (cached per specialisation) and plan the dispatches
  *   encode / read     record the dispatches (one compute pass each, so they can
  *                     be timed one by one), read back out and lse
- *   runAttention      all of it once, plus the reference on the dequantised
- *                     cache and the comparison
+ * (run-attention.ts runs it once, checks it against the reference, and times it.)
  *
  * A call that would not fit the device's limits is refused before anything is
  * allocated, naming the limit and what it needed; any validation or
@@ -16,8 +15,6 @@ import { type MlaShape, fmtBytes, validateShape } from './shape';
 import { type KvFormat, type KvLayout, type ScaleRounding, KV_FORMATS, kvLayout } from './kv-layout';
 import { dequantizeKvCache, quantizeKvCache } from './kv-quant';
 import type { MlaInputs } from './inputs';
-import { type AttentionResult, referenceAttention } from './reference';
-import { type CheckResult, type KernelOutput, compareToReference } from './check';
 import type { GpuContext } from './gpu/device';
 import type { ShaderEdits } from './gpu/shader-source';
 import { type AttentionBuffers, type KernelName, type KernelPass, KERNEL_NAMES } from './kernels/kernel-plan';
@@ -54,7 +51,7 @@ export interface PreparedAttention {
   /** Record the dispatches, one compute pass each. */
   encode(encoder: GPUCommandEncoder, timestampWrites?: (pass: number) => GPUComputePassTimestampWrites | undefined): void;
   /** Copy out and lse back to the CPU (call after the encoded work was submitted). */
-  read(): Promise<KernelOutput>;
+  read(): Promise<{ out: Float32Array; lse: Float32Array }>;
   destroy(): void;
 }
 
@@ -90,7 +87,10 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   const spec = makeAttentionSpec(shape, layout, inputs.cache.numBlocks, config.shaderEdits);
   const plan = config.kernel === 'naive' ? naivePlan(spec) : flashPlan(spec, limits, config);
 
-  const cacheBytes = quantizeKvCache(inputs.kvRows, layout, { scaleRounding: config.scaleRounding });
+  const cacheBytes = inputs.cacheBytes ?? quantizeKvCache(inputs.kvRows, layout, { scaleRounding: config.scaleRounding });
+  if (cacheBytes.byteLength !== inputs.cache.numBlocks * layout.pageStride) {
+    throw new Error(`kv cache has ${cacheBytes.byteLength} bytes, the ${layout.name} layout of ${inputs.cache.numBlocks} pages needs ${inputs.cache.numBlocks * layout.pageStride}`);
+  }
   const kvSeen = dequantizeKvCache(cacheBytes, layout);
   const rows = shape.batch * shape.sQ * shape.hQ;
   const keyList = shape.topk > 0 ? inputs.indices : inputs.cache.seqlens;
@@ -219,29 +219,4 @@ export async function submitChecked(ctx: GpuContext, prepared: PreparedAttention
   const oom = await device.popErrorScope();
   const error = validation ?? oom;
   if (error) throw new GpuRunError(prepared.plan.kernel, 'dispatch failed', error.message);
-}
-
-export interface AttentionRun {
-  readonly output: KernelOutput;
-  readonly reference: AttentionResult;
-  readonly check: CheckResult;
-  readonly layout: KvLayout;
-  readonly plan: NaivePlan | FlashPlan;
-  readonly upload: UploadBytes;
-}
-
-/** Prepare, run once, read back, and check against the reference on the dequantised cache. */
-export async function runAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig): Promise<AttentionRun> {
-  const prepared = await prepareAttention(ctx, inputs, config);
-  try {
-    await submitChecked(ctx, prepared);
-    const output = await prepared.read();
-    const reference = referenceAttention({ ...inputs, kvRows: prepared.kvSeen });
-    return {
-      output, reference, check: compareToReference(output, reference),
-      layout: prepared.layout, plan: prepared.plan, upload: prepared.upload,
-    };
-  } finally {
-    prepared.destroy();
-  }
 }

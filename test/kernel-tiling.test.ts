@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
 import { presetShape } from '../src/shape';
 import { generateInputs } from '../src/inputs';
-import { runAttention } from '../src/runner';
+import { runAttention } from '../src/run-attention';
 import { formatCheck } from '../src/check';
 import { flashPlan } from '../src/kernels/flash-kernel';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
 import { presetShape, type PresetName } from '../src/shape';
 import { generateInputs } from '../src/inputs';
-import { runAttention } from '../src/runner';
+import { runAttention } from '../src/run-attention';
 import { formatCheck } from '../src/check';
 import { type KvFormat, kvLayout } from '../src/kv-layout';
 import { flashPlan } from '../src/kernels/flash-kernel';

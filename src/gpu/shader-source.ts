@@ -14,6 +14,7 @@ import keysSparse from '../../shaders/keys_sparse.wgsl?raw';
 import naive from '../../shaders/naive.wgsl?raw';
 import flashDecode from '../../shaders/flash_decode.wgsl?raw';
 import combine from '../../shaders/combine.wgsl?raw';
+import roofline from '../../shaders/roofline.wgsl?raw';
 
 export const SHADER_FILES = {
   'params.wgsl': params,
@@ -23,6 +24,7 @@ export const SHADER_FILES = {
   'naive.wgsl': naive,
   'flash_decode.wgsl': flashDecode,
   'combine.wgsl': combine,
+  'roofline.wgsl': roofline,
 } as const;
 
 export type ShaderFileName = keyof typeof SHADER_FILES;

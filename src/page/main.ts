@@ -7,7 +7,7 @@ import { openBrowserDevice } from '../gpu/browser-device';
 import { describeAdapter } from '../gpu/device';
 import { presetShape } from '../shape';
 import { generateInputs } from '../inputs';
-import { runAttention } from '../runner';
+import { runAttention } from '../run-attention';
 import { formatCheck } from '../check';
 
 const app = document.getElementById('app')!;

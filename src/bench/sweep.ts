@@ -1,0 +1,106 @@
+/**
+ * The comparison sweep the mission asks for: 576 vs 512 heads x f32 / bf16 /
+ * FP8 caches x seqlens x h_q, for the flash and naive kernels. Every point is
+ * validated against the CPU reference before it is timed. The same sweep runs
+ * in the CLI (`mla-sandbox bench`) and on the page (Compare).
+ */
+import type { GpuContext } from '../gpu/device';
+import { type PresetName, presetShape } from '../shape';
+import type { KvFormat } from '../kv-layout';
+import type { KernelName } from '../kernels/kernel-plan';
+import { generateInputs } from '../inputs';
+import { measureAttention } from '../run-attention';
+import type { TimingOptions } from '../timing/timer';
+
+export interface SweepSpec {
+  readonly presets: readonly PresetName[];
+  readonly formats: readonly KvFormat[];
+  readonly kernels: readonly KernelName[];
+  readonly seqlens: readonly number[];
+  readonly heads: readonly number[];
+  readonly batch: number;
+  readonly seed: number;
+  readonly timing: TimingOptions;
+}
+
+/** Default: sized to finish in a few minutes on a software adapter (2-core SwiftShader). */
+export const DEFAULT_SWEEP: SweepSpec = {
+  presets: ['v32', 'model1'], formats: ['f32', 'bf16', 'fp8'], kernels: ['flash', 'naive'],
+  seqlens: [256, 1024, 4096], heads: [16, 64], batch: 1, seed: 0,
+  timing: { warmup: 1, samples: 5, minSampleMs: 10 },
+};
+
+/** --full: the whole range, for a real GPU. */
+export const FULL_SWEEP: SweepSpec = {
+  ...DEFAULT_SWEEP, seqlens: [256, 1024, 4096, 16384], heads: [16, 64, 128], batch: 2,
+  timing: { warmup: 2, samples: 10, minSampleMs: 20 },
+};
+
+export interface SweepPoint {
+  readonly preset: PresetName;
+  readonly kvFormat: KvFormat;
+  readonly kernel: KernelName;
+  readonly seqlen: number;
+  readonly hQ: number;
+}
+
+export interface SweepRow extends SweepPoint {
+  readonly dQk: number;
+  readonly bytesPerToken: number;
+  readonly pass: boolean;
+  readonly maxRelErr: number;
+  readonly cosineDiff: number;
+  /** FP8/bf16 error against the f32 cache (reference on both); 0 for f32. */
+  readonly quantRelErr: number;
+  readonly quantCosineDiff: number;
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly p90Ms: number;
+  readonly method: string;
+  readonly gbps: number;
+  readonly gflops: number;
+  readonly rooflineFraction: number;
+  readonly suspect: boolean;
+  readonly splits: number;
+}
+
+export function sweepPoints(spec: SweepSpec): SweepPoint[] {
+  const points: SweepPoint[] = [];
+  for (const preset of spec.presets) for (const kvFormat of spec.formats) for (const kernel of spec.kernels)
+    for (const seqlen of spec.seqlens) for (const hQ of spec.heads) points.push({ preset, kvFormat, kernel, seqlen, hQ });
+  return points;
+}
+
+export interface SweepProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly point: SweepPoint;
+  readonly row?: SweepRow;
+}
+
+export async function runSweep(
+  ctx: GpuContext, spec: SweepSpec, onProgress?: (p: SweepProgress) => void, signal?: AbortSignal,
+): Promise<SweepRow[]> {
+  const points = sweepPoints(spec);
+  const rows: SweepRow[] = [];
+  for (const [k, point] of points.entries()) {
+    if (signal?.aborted) throw new DOMException('sweep cancelled', 'AbortError');
+    onProgress?.({ done: k, total: points.length, point });
+    const shape = presetShape(point.preset, { seqlens: Array(spec.batch).fill(point.seqlen), hQ: point.hQ });
+    const inputs = generateInputs(shape, { seed: spec.seed });
+    const r = await measureAttention(ctx, inputs, { kernel: point.kernel, kvFormat: point.kvFormat }, {
+      timing: spec.timing, quantizationError: true,
+    });
+    const t = r.timing!;
+    const row: SweepRow = {
+      ...point, dQk: shape.dQk, bytesPerToken: r.layout.bytesPerToken, pass: r.check.pass, maxRelErr: r.check.maxRelErr,
+      cosineDiff: r.check.cosineDiff, quantRelErr: r.quantization?.maxRelErr ?? 0, quantCosineDiff: r.quantization?.cosineDiff ?? 0,
+      medianMs: t.medianMs, minMs: t.minMs, p90Ms: t.p90Ms, method: t.method,
+      gbps: r.throughput!.gbps, gflops: r.throughput!.gflops, rooflineFraction: r.throughput!.rooflineFraction,
+      suspect: r.throughput!.suspect, splits: r.plan.kernel === 'naive' ? 1 : r.plan.splits,
+    };
+    rows.push(row);
+    onProgress?.({ done: k + 1, total: points.length, point, row });
+  }
+  return rows;
+}

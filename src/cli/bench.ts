@@ -1,0 +1,47 @@
+/** `mla-sandbox bench`: the comparison sweep with a progress bar, a table, and JSON + Markdown reports. */
+import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { openNodeDevice } from '../gpu/node-device';
+import { describeAdapter } from '../gpu/device';
+import { measureRoofline } from '../timing/roofline';
+import { DEFAULT_SWEEP, FULL_SWEEP, runSweep } from '../bench/sweep';
+import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
+import { describeRoofline, fmtMs } from '../report';
+
+function bar(done: number, total: number, width = 30): string {
+  const filled = Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
+}
+
+export async function runBench(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: { full: { type: 'boolean', default: false }, out: { type: 'string' }, 'json-out': { type: 'string' } },
+  });
+  const spec = values.full ? FULL_SWEEP : DEFAULT_SWEEP;
+  const ctx = await openNodeDevice();
+  const roof = await measureRoofline(ctx);
+  const started = performance.now();
+  const tty = process.stderr.isTTY;
+  const rows = await runSweep(ctx, spec, (p) => {
+    const what = `${p.point.preset} ${p.point.kvFormat} ${p.point.kernel} seqlen ${p.point.seqlen} h_q ${p.point.hQ}`;
+    const line = `${bar(p.done, p.total)} ${p.row ? `${what}: ${fmtMs(p.row.medianMs)}` : what}`;
+    if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+    else if (p.row) process.stderr.write(`${line}\n`);
+  });
+  if (tty) process.stderr.write('\n');
+  const header = [
+    `adapter: ${describeAdapter(ctx.adapter)}`,
+    ...describeRoofline(roof),
+    `sweep: ${values.full ? 'full' : 'default'}; batch ${spec.batch}; ${rows.length} points in ${((performance.now() - started) / 1e3).toFixed(0)} s`,
+    `timing: ${rows[0]?.method ?? '-'}; ratios within this run only (a software adapter's absolute times mean little)`,
+  ];
+  process.stdout.write(`${header.join('\n')}\n\n${sweepTableMarkdown(rows)}\n`);
+  const markdown = sweepMarkdown(rows, header);
+  process.stdout.write(`\n${markdown.slice(markdown.indexOf('## Ratios'))}`);
+  if (values.out) writeFileSync(values.out, markdown);
+  if (values['json-out']) {
+    writeFileSync(values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows }, null, 2));
+  }
+  return rows.every((r) => r.pass) ? 0 : 1;
+}

@@ -1,0 +1,122 @@
+/**
+ * Command-line flags shared by `run` and `bench`, and how they become a
+ * shape and a run configuration. Every flag value is checked with a message
+ * naming the flag and what it allows.
+ */
+import { type MlaShape, PRESET_NAMES, presetShape } from '../shape';
+import { KV_FORMATS, type KvFormat } from '../kv-layout';
+import { KERNEL_NAMES, type KernelName } from '../kernels/kernel-plan';
+import { INPUT_DISTRIBUTIONS, type InputDistribution } from '../inputs';
+import type { RunConfig } from '../runner';
+
+export const SHAPE_FLAGS = {
+  preset: { type: 'string', default: 'v32' },
+  'd-qk': { type: 'string' },
+  'd-nope': { type: 'string' },
+  'd-rope': { type: 'string' },
+  'd-v': { type: 'string' },
+  'h-q': { type: 'string' },
+  's-q': { type: 'string' },
+  batch: { type: 'string' },
+  seqlens: { type: 'string' },
+  'page-block-size': { type: 'string' },
+  topk: { type: 'string' },
+  'no-causal': { type: 'boolean', default: false },
+  'softmax-scale': { type: 'string' },
+  sink: { type: 'boolean', default: false },
+  kv: { type: 'string', default: 'fp8' },
+  kernel: { type: 'string', default: 'flash' },
+  splits: { type: 'string', default: 'auto' },
+  'tile-n': { type: 'string' },
+  'heads-per-workgroup': { type: 'string' },
+  'scale-rounding': { type: 'string', default: 'pow2' },
+  seed: { type: 'string', default: '0' },
+  distribution: { type: 'string', default: 'normal' },
+  samples: { type: 'string' },
+  warmup: { type: 'string' },
+} as const;
+
+export type FlagValues = Record<string, string | boolean | undefined>;
+
+export function oneOf<T extends string>(flag: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+export function intFlag(flag: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function numberFlag(flag: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !Number.isFinite(n)) throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be a number`);
+  return n;
+}
+
+export function intList(flag: string, value: unknown): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = String(value).split(',');
+  return parts.map((p) => {
+    const n = Number(p);
+    if (p.trim() === '' || !Number.isInteger(n) || n < 0) {
+      throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be a comma-separated list of integers >= 0, e.g. 512,300`);
+    }
+    return n;
+  });
+}
+
+/** The shape the flags describe (preset first, then each explicit field). */
+export function shapeFromFlags(v: FlagValues): MlaShape {
+  const preset = oneOf('preset', v.preset, PRESET_NAMES);
+  const batch = intFlag('batch', v.batch, 1);
+  let seqlens = intList('seqlens', v.seqlens) ?? [1024];
+  if (batch !== undefined) {
+    if (v.seqlens !== undefined && seqlens.length !== 1 && seqlens.length !== batch) {
+      throw new Error(`--seqlens has ${seqlens.length} values but --batch is ${batch}: give one seqlen, or one per request`);
+    }
+    if (seqlens.length === 1) seqlens = Array(batch).fill(seqlens[0]);
+  }
+  const overrides: Partial<{ -readonly [K in keyof MlaShape]: MlaShape[K] }> = { seqlens, batch: seqlens.length };
+  const set = <K extends keyof MlaShape>(key: K, value: MlaShape[K] | undefined) => { if (value !== undefined) overrides[key] = value; };
+  set('dQk', intFlag('d-qk', v['d-qk'], 1));
+  set('dNope', intFlag('d-nope', v['d-nope'], 0));
+  set('dRope', intFlag('d-rope', v['d-rope'], 0));
+  set('dV', intFlag('d-v', v['d-v'], 1));
+  set('hQ', intFlag('h-q', v['h-q'], 1));
+  set('sQ', intFlag('s-q', v['s-q'], 1));
+  set('pageBlockSize', intFlag('page-block-size', v['page-block-size'], 1));
+  set('topk', intFlag('topk', v.topk, 0));
+  set('softmaxScale', numberFlag('softmax-scale', v['softmax-scale']));
+  overrides.causal = !v['no-causal'];
+  overrides.attentionSink = Boolean(v.sink);
+  return presetShape(preset, overrides);
+}
+
+export function configFromFlags(v: FlagValues): RunConfig {
+  const kernel = oneOf<KernelName>('kernel', v.kernel, KERNEL_NAMES);
+  const kvFormat = oneOf<KvFormat>('kv', v.kv, KV_FORMATS);
+  const splits = v.splits === 'auto' || v.splits === undefined ? 'auto' : intFlag('splits', v.splits, 1, 256);
+  return {
+    kernel,
+    kvFormat, splits,
+    tileN: intFlag('tile-n', v['tile-n'], 1),
+    headsPerWorkgroup: intFlag('heads-per-workgroup', v['heads-per-workgroup'], 1),
+    scaleRounding: oneOf('scale-rounding', v['scale-rounding'], ['pow2', 'plain'] as const),
+  };
+}
+
+export function seedFromFlags(v: FlagValues): number {
+  return intFlag('seed', v.seed, 0, 0xffffffff) ?? 0;
+}
+
+export function distributionFromFlags(v: FlagValues): InputDistribution {
+  return oneOf('distribution', v.distribution, INPUT_DISTRIBUTIONS);
+}

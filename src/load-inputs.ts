@@ -1,0 +1,97 @@
+/**
+ * Build a call's inputs from your own tensors (e.g. dumped from FlashMLA's
+ * flash_mla_with_kvcache), in FlashMLA's shapes:
+ *   q              float32 [b, s_q, h_q, d_qk]
+ *   kv cache       float32 [num_blocks, page, 1, d_qk]            (quantised here when the format is not f32)
+ *                  uint8   [num_blocks, page, 1, record bytes]     (already FP8: 656 B V3.2 / 584 B MODEL1)
+ *   block table    int32   [b, max_blocks_per_seq]                 (default: request b owns blocks b*w .. b*w+w-1)
+ *   cache seqlens  int32   [b]
+ *   indices        int32   [b, s_q, topk]                          (sparse)
+ * Every mismatch names the tensor, the expected and the found shape.
+ */
+import { type NpyArray, expectNpy } from './npy';
+import { HEAD_PRESETS, type MlaShape, validateShape } from './shape';
+import type { MlaInputs } from './inputs';
+import type { PagedCache } from './paged-cache';
+import { slotOf } from './paged-cache';
+import { type KvFormat, kvLayout } from './kv-layout';
+
+export interface TensorArrays {
+  readonly q: NpyArray;
+  readonly kvCache: NpyArray;
+  readonly cacheSeqlens: NpyArray;
+  readonly blockTable?: NpyArray;
+  readonly indices?: NpyArray;
+  /** Names to use in messages (file names). */
+  readonly names?: Partial<Record<'q' | 'kvCache' | 'cacheSeqlens' | 'blockTable' | 'indices', string>>;
+}
+
+export interface LoadOptions {
+  readonly kvFormat: KvFormat;
+  /** Shape fields the files do not carry. dNope/dRope/dV default to the preset with the same dQk. */
+  readonly shape?: Partial<Pick<MlaShape, 'dNope' | 'dRope' | 'dV' | 'causal' | 'softmaxScale' | 'attentionSink'>>;
+  readonly sink?: Float32Array;
+}
+
+export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInputs {
+  const n = { q: 'q', kvCache: 'kv cache', cacheSeqlens: 'cache seqlens', blockTable: 'block table', indices: 'indices', ...t.names };
+  expectNpy(t.q, n.q, ['float32'], [null, null, null, null], 'b, s_q, h_q, d_qk');
+  const [batch, sQ, hQ, dQk] = t.q.shape;
+  const preset = Object.values(HEAD_PRESETS).find((p) => p.dQk === dQk);
+  const dRope = options.shape?.dRope ?? preset?.dRope ?? 0;
+  const dNope = options.shape?.dNope ?? dQk - dRope;
+  const dV = options.shape?.dV ?? preset?.dV ?? dQk;
+  expectNpy(t.cacheSeqlens, n.cacheSeqlens, ['int32'], [batch], 'b');
+  const seqlens = [...(t.cacheSeqlens.data as Int32Array)];
+
+  expectNpy(t.kvCache, n.kvCache, ['float32', 'uint8'], [null, null, 1, null], 'num_blocks, page, 1, d_qk or record bytes');
+  const [numBlocks, page] = t.kvCache.shape;
+  const topk = t.indices ? t.indices.shape[2] ?? 0 : 0;
+  const shape = validateShape({
+    dQk, dNope, dRope, dV, hQ, sQ, batch, seqlens, pageBlockSize: page, topk,
+    causal: options.shape?.causal ?? true, softmaxScale: options.shape?.softmaxScale, attentionSink: options.shape?.attentionSink ?? false,
+  });
+  const layout = kvLayout(options.kvFormat, shape, page);
+  let kvRows: Float32Array;
+  let cacheBytes: Uint8Array | undefined;
+  if (t.kvCache.dtype === 'float32') {
+    expectNpy(t.kvCache, n.kvCache, ['float32'], [numBlocks, page, 1, dQk], 'num_blocks, page, 1, d_qk');
+    kvRows = t.kvCache.data as Float32Array;
+  } else {
+    if (layout.kind !== 'fp8') throw new Error(`${n.kvCache}: a uint8 cache holds FP8 records: use --kv fp8 with it (or give a float32 cache)`);
+    expectNpy(t.kvCache, n.kvCache, ['uint8'], [numBlocks, page, 1, layout.bytesPerToken], `num_blocks, page, 1, ${layout.name} record bytes`);
+    cacheBytes = new Uint8Array(numBlocks * layout.pageStride);
+    const src = t.kvCache.data as Uint8Array;
+    const perPage = page * layout.bytesPerToken; // FlashMLA's tensor view leaves out the page padding
+    for (let blk = 0; blk < numBlocks; blk++) cacheBytes.set(src.subarray(blk * perPage, (blk + 1) * perPage), blk * layout.pageStride);
+    kvRows = new Float32Array(0); // set from the bytes by the runner
+  }
+
+  const width = t.blockTable ? t.blockTable.shape[1] : Math.max(1, ...seqlens.map((l) => Math.ceil(l / page)));
+  let blockTable: Int32Array;
+  if (t.blockTable) {
+    expectNpy(t.blockTable, n.blockTable, ['int32'], [batch, null], 'b, max_blocks_per_seq');
+    blockTable = t.blockTable.data as Int32Array;
+  } else {
+    if (batch * width > numBlocks) throw new Error(`${n.blockTable}: none given, and ${numBlocks} blocks are too few to give each of ${batch} requests ${width} blocks: pass --block-table`);
+    blockTable = Int32Array.from({ length: batch * width }, (_, k) => k);
+  }
+  seqlens.forEach((len, b) => {
+    if (len > width * page) throw new Error(`${n.cacheSeqlens}[${b}] = ${len} is more than the ${width * page} tokens its block-table row holds`);
+    for (let j = 0; j < Math.ceil(len / page); j++) {
+      const blk = blockTable[b * width + j];
+      if (blk < 0 || blk >= numBlocks) throw new Error(`${n.blockTable}[${b}][${j}] = ${blk} is not allowed: it must be a block from 0 to ${numBlocks - 1}`);
+    }
+  });
+  let indices: Int32Array | undefined;
+  if (t.indices) {
+    expectNpy(t.indices, n.indices, ['int32'], [batch, sQ, null], 'b, s_q, topk');
+    indices = t.indices.data as Int32Array;
+  }
+  const cache: PagedCache = {
+    numBlocks, maxBlocksPerSeq: width, blockTable, seqlens: Int32Array.from(seqlens), poisonBlock: -1,
+    usedSlots: new Uint8Array(numBlocks * page),
+  };
+  seqlens.forEach((len, b) => { for (let k = 0; k < len; k++) cache.usedSlots[slotOf(cache, page, b, k)] = 1; });
+  return { shape, q: t.q.data as Float32Array, kvRows, cacheBytes, cache, indices, sink: options.sink };
+}

@@ -1,0 +1,80 @@
+/**
+ * Plain-text and JSON forms of a kernel report and of the device, shared by
+ * the CLI and the page's export.
+ */
+import { type MlaShape, fmtBytes, softmaxScaleOf } from './shape';
+import type { KernelReport } from './run-attention';
+import type { GpuContext } from './gpu/device';
+import { describeAdapter } from './gpu/device';
+import type { RooflineMeasurement } from './timing/roofline';
+import type { TimingResult } from './timing/timer';
+import { formatCheck } from './check';
+
+export function describeShape(s: MlaShape): string {
+  const seq = s.seqlens.length > 6 ? `${s.seqlens.slice(0, 6).join(',')},...` : s.seqlens.join(',');
+  return `d_qk ${s.dQk} (${s.dNope}+${s.dRope}), d_v ${s.dV}, h_q ${s.hQ}, s_q ${s.sQ}${s.sQ > 1 ? (s.causal ? ' causal' : ' non-causal') : ''}, `
+    + `batch ${s.batch}, seqlens ${seq}, page ${s.pageBlockSize}${s.topk > 0 ? `, topk ${s.topk}` : ''}${s.attentionSink ? ', sink' : ''}, scale ${softmaxScaleOf(s).toPrecision(4)}`;
+}
+
+/** 3 significant digits, no exponent for ordinary sizes. */
+export function fmtRate(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x >= 0.001 ? x.toPrecision(3) : x.toExponential(2);
+}
+
+export function fmtMs(ms: number): string {
+  return ms >= 100 ? `${ms.toFixed(0)} ms` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1e3).toFixed(1)} us`;
+}
+
+export function describeTiming(t: TimingResult): string {
+  return `median ${fmtMs(t.medianMs)} (min ${fmtMs(t.minMs)}, p90 ${fmtMs(t.p90Ms)}; ${t.samplesMs.length} samples x ${t.iterations} iterations, ${t.method})`;
+}
+
+export function describeRoofline(r: RooflineMeasurement): string[] {
+  return [
+    `copy bandwidth   ${fmtRate(r.copyGBps)} GB/s   (${fmtBytes(r.copyBytes)} streamed; ${describeTiming(r.copy)})`,
+    `FMA throughput   ${fmtRate(r.fmaGflops)} GFLOP/s (${describeTiming(r.fma)})`,
+    `empty dispatch   ${fmtMs(r.emptyDispatch.medianMs)} per dispatch (${r.emptyDispatch.method})`,
+  ];
+}
+
+export function describeDevice(ctx: GpuContext): string[] {
+  return [
+    `adapter  ${describeAdapter(ctx.adapter)}`,
+    `features ${ctx.features.join(', ') || '(none)'}`,
+    ...Object.entries(ctx.limits).map(([k, v]) => `limit    ${k} = ${v}`),
+  ];
+}
+
+export function describeReport(shape: MlaShape, r: KernelReport): string[] {
+  const plan = r.plan.kernel === 'naive'
+    ? `3 dispatches, score matrix ${fmtBytes(r.plan.scoreBytes)}`
+    : `tile ${r.plan.tileN} keys, ${r.plan.headsPerWorkgroup} heads/workgroup (${r.plan.workgroupSize} threads, ${fmtBytes(r.plan.workgroupBytes)} workgroup memory), ${r.plan.splits} split${r.plan.splits > 1 ? 's + combine' : ''}`;
+  const lines = [
+    `shape    ${describeShape(shape)}`,
+    `kernel   ${r.config.kernel} on a ${r.layout.name} cache (${r.layout.bytesPerToken} B/token; ${r.layout.source}): ${plan}`,
+    `upload   kv cache ${fmtBytes(r.upload.kv)}, q ${fmtBytes(r.upload.q)}`,
+    `check    ${formatCheck(r.check)}`,
+  ];
+  if (r.quantization) {
+    lines.push(`quant    ${r.layout.name} vs f32 cache (reference on both): rel err ${r.quantization.maxRelErr.toExponential(2)}, cos diff ${r.quantization.cosineDiff.toExponential(2)}, nmse ${r.quantization.nmse.toExponential(2)}`);
+  }
+  if (r.timing && r.throughput) {
+    lines.push(`time     ${describeTiming(r.timing)}`);
+    if (r.timing.passes.length > 1) lines.push(`passes   ${r.timing.passes.map((p) => `${p.label} ${fmtMs(p.medianMs)}`).join(', ')}`);
+    for (const note of r.timing.notes) lines.push(`note     ${note}`);
+    const t = r.throughput;
+    lines.push(`speed    ${fmtRate(t.gbps)} GB/s, ${fmtRate(t.gflops)} GFLOP/s; ${(100 * t.rooflineFraction).toFixed(1)}% of the roofline bound (${t.boundBy}-bound, ${fmtMs(t.boundMs)} at the ceiling)`);
+    lines.push(`work     ${(r.work.flops / 1e9).toFixed(3)} GFLOP, ${fmtBytes(r.work.bytes)} (kv ${fmtBytes(r.work.kvBytes)})${r.work.note ? `; ${r.work.note}` : ''}`);
+    if (t.suspect) lines.push('WARNING  faster than this device\'s own copy bandwidth allows: this time is suspect');
+  }
+  return lines;
+}
+
+/** The report without its large arrays, for --json. */
+export function reportJson(shape: MlaShape, r: KernelReport): Record<string, unknown> {
+  const { output: _o, reference: _r, roofline, ...rest } = r;
+  return {
+    shape, ...rest,
+    roofline: roofline && { copyGBps: roofline.copyGBps, fmaGflops: roofline.fmaGflops, emptyDispatchMs: roofline.emptyDispatch.medianMs },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Run a kernel and report on it, as every face does: validate first (the GPU output
+ * against the CPU reference on the dequantised cache), then time, then set
+ * the time against the work and the device's roofline. Optionally also the
+ * FP8/bf16 quantisation error: the reference on the dequantised cache against
+ * the reference on the original f32 cache (a separate figure from the
+ * kernel's own error).
+ */
+import type { GpuContext } from './gpu/device';
+import type { MlaInputs } from './inputs';
+import { type AttentionResult, referenceAttention } from './reference';
+import { type CheckResult, compareToReference } from './check';
+import { type PreparedAttention, type RunConfig, prepareAttention, submitChecked } from './runner';
+import { type TimingOptions, type TimingResult, timeWork } from './timing/timer';
+import { type Throughput, type Work, throughput, workOf } from './timing/work';
+import { type RooflineMeasurement, measureRoofline } from './timing/roofline';
+
+export interface QuantizationError {
+  /** max |ref(dequantised) - ref(original)| / max |ref(original)| */
+  readonly maxRelErr: number;
+  readonly cosineDiff: number;
+  readonly nmse: number;
+}
+
+export interface KernelReport {
+  readonly config: RunConfig;
+  readonly plan: PreparedAttention['plan'];
+  readonly layout: PreparedAttention['layout'];
+  /** Bytes uploaded per buffer: the cache is uploaded in its own format, never as f32. */
+  readonly upload: PreparedAttention['upload'];
+  readonly check: CheckResult;
+  readonly output: { out: Float32Array; lse: Float32Array };
+  readonly reference: AttentionResult;
+  readonly quantization?: QuantizationError;
+  readonly timing?: TimingResult;
+  readonly work: Work;
+  readonly throughput?: Throughput;
+  readonly roofline?: RooflineMeasurement;
+}
+
+export interface MeasureOptions {
+  /** Skip timing (check only). */
+  readonly time?: boolean;
+  readonly timing?: TimingOptions;
+  /** Also compute the quantisation error (one more CPU reference run). */
+  readonly quantizationError?: boolean;
+}
+
+export function quantizationError(onDequantized: AttentionResult, onOriginal: AttentionResult): QuantizationError {
+  const c = compareToReference({ out: onDequantized.out, lse: onDequantized.lse }, onOriginal);
+  return { maxRelErr: c.maxRelErr, cosineDiff: c.cosineDiff, nmse: c.nmse };
+}
+
+export async function measureAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig, options: MeasureOptions = {}): Promise<KernelReport> {
+  const prepared = await prepareAttention(ctx, inputs, config);
+  try {
+    await submitChecked(ctx, prepared);
+    const output = await prepared.read();
+    const reference = referenceAttention({ ...inputs, kvRows: prepared.kvSeen });
+    const check = compareToReference(output, reference);
+    const quantization = options.quantizationError && config.kvFormat !== 'f32' && !inputs.cacheBytes
+      ? quantizationError(reference, referenceAttention(inputs))
+      : undefined;
+    const work = workOf(inputs.shape, prepared.layout);
+    let timing: TimingResult | undefined;
+    let roofline: RooflineMeasurement | undefined;
+    let speed: Throughput | undefined;
+    if (options.time !== false) {
+      roofline = await measureRoofline(ctx, options.timing);
+      timing = await timeWork(ctx, {
+        label: `${config.kernel} ${prepared.layout.name}`,
+        passLabels: prepared.passes.map((p) => p.label),
+        encode: prepared.encode,
+      }, options.timing);
+      speed = throughput(work, timing.medianMs, roofline);
+    }
+    return {
+      config, plan: prepared.plan, layout: prepared.layout, upload: prepared.upload,
+      check, output, reference, quantization, timing, work, throughput: speed, roofline,
+    };
+  } finally {
+    prepared.destroy();
+  }
+}
+
+/** Run once and check against the reference, without timing. */
+export function runAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig): Promise<KernelReport> {
+  return measureAttention(ctx, inputs, config, { time: false });
+}
