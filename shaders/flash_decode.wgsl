@@ -19,15 +19,17 @@
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch); a
 // workgroup has HEADS_PER_WG * THREADS_PER_HEAD threads. The THREADS_PER_HEAD
 // lanes of a head each own ACC vec4 of its output row (lane + k *
-// THREADS_PER_HEAD for k < ACC) and, in the score step, the keys lane, lane +
-// THREADS_PER_HEAD, ... of the tile. Every lane of a head keeps its own copy
-// of that head's m and l, so the softmax step needs no extra barrier.
-// Workgroup memory: TILE_N * D_QK * 4 bytes of keys + HEADS_PER_WG * TILE_N
-// * 4 bytes of scores; the host fits TILE_N to the device's limit.
+// THREADS_PER_HEAD for k < ACC). In the score step all threads share the
+// HEADS_PER_WG x TILE_N dot products, DOT_PARTS threads per dot. Every lane
+// of a head keeps its own copy of that head's m and l, so the softmax step
+// needs no extra barrier. Workgroup memory: TILE_N * D_QK * 4 bytes of keys
+// + HEADS_PER_WG * TILE_N * DOT_PARTS * 4 bytes of partial scores; the host
+// fits TILE_N to the device's limit.
 
 override D_V: u32;
 override HEADS_PER_WG: u32;
 override TILE_N: u32;              // keys per tile
+override DOT_PARTS: u32;           // threads sharing one score's dot product
 
 const ACC: u32 = 4u;               // vec4 accumulators per thread: 16 output values
 const MASKED: f32 = -3.0e38;       // score of a skipped key
@@ -44,8 +46,14 @@ override WG_SIZE: u32 = HEADS_PER_WG * THREADS_PER_HEAD;
 @group(0) @binding(4) var<storage, read> sink: array<f32>;
 
 var<workgroup> keyTile: array<vec4<f32>, TILE_N * D_QK / 4u>;
-var<workgroup> scoreTile: array<f32, HEADS_PER_WG * TILE_N>;
+var<workgroup> scoreParts: array<f32, HEADS_PER_WG * TILE_N * DOT_PARTS>;
 var<workgroup> slotTile: array<i32, TILE_N>;
+
+// Score of key nn of the tile for head hl of the block (log2 units), once
+// step 2 has summed the parts into the first slot of each dot.
+fn tileScore(hl: u32, nn: u32) -> f32 {
+  return scoreParts[(hl * TILE_N + nn) * DOT_PARTS];
+}
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
@@ -89,19 +97,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
-    // 2. Scores of this head against the tile (log2 units).
-    if (headOk) {
-      for (var nn = lane; nn < TILE_N; nn += THREADS_PER_HEAD) {
-        var s = MASKED;
-        if (slotTile[nn] >= 0) {
-          var score = 0.0;
-          for (var j = 0u; j < dq4; j++) {
-            score += dot(q[row * dq4 + j], keyTile[nn * dq4 + j]);
-          }
-          s = score * params.scale_log2;
+    // 2. Scores: the HEADS_PER_WG x TILE_N dot products of the tile, spread
+    //    over all threads, each dot split in DOT_PARTS slices of the head dim
+    //    so that (nearly) every thread has work; then one thread per dot sums its parts.
+    for (var task = tid; task < HEADS_PER_WG * TILE_N * DOT_PARTS; task += WG_SIZE) {
+      let part = task % DOT_PARTS;
+      let nn = (task / DOT_PARTS) % TILE_N;
+      let hh = task / (DOT_PARTS * TILE_N);
+      let qRow = (b * params.s_q + i) * params.h_q + headBlock * HEADS_PER_WG + hh;
+      var score = 0.0;
+      if (headBlock * HEADS_PER_WG + hh < params.h_q && slotTile[nn] >= 0) {
+        let per = (dq4 + DOT_PARTS - 1u) / DOT_PARTS;
+        for (var j = part * per; j < min(dq4, (part + 1u) * per); j++) {
+          score += dot(q[qRow * dq4 + j], keyTile[nn * dq4 + j]);
         }
-        scoreTile[hl * TILE_N + nn] = s;
       }
+      scoreParts[task] = score;
+    }
+    workgroupBarrier();
+    // Sum each dot's parts into its first slot, scaled; MASKED for a skipped key.
+    for (var pair = tid; pair < HEADS_PER_WG * TILE_N; pair += WG_SIZE) {
+      var score = 0.0;
+      for (var part = 0u; part < DOT_PARTS; part++) {
+        score += scoreParts[pair * DOT_PARTS + part];
+      }
+      scoreParts[pair * DOT_PARTS] = select(MASKED, score * params.scale_log2, slotTile[pair % TILE_N] >= 0);
     }
     workgroupBarrier();
 
@@ -110,7 +130,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (headOk) {
       var mNew = m;
       for (var nn = 0u; nn < tileLen; nn++) {
-        mNew = max(mNew, scoreTile[hl * TILE_N + nn]);
+        mNew = max(mNew, tileScore(hl, nn));
       }
       let alpha = exp2(m - mNew);
       l *= alpha;
@@ -118,7 +138,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         acc[k] *= alpha;
       }
       for (var nn = 0u; nn < tileLen; nn++) {
-        let p = exp2(scoreTile[hl * TILE_N + nn] - mNew);
+        let p = exp2(tileScore(hl, nn) - mNew);
         l += p;
         for (var k = 0u; k < ACC; k++) {
           let j = lane + k * THREADS_PER_HEAD;

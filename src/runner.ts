@@ -1,5 +1,5 @@
 /**
- * Run one MLA decode call on the GPU and check it against the CPU reference.
+ * Set up one MLA decode call on the GPU.
  *
  *   prepareAttention  quantise the cache into the chosen layout, upload,
  *                     compile (cached per specialisation) and plan the dispatches
@@ -17,6 +17,7 @@ import { dequantizeKvCache, quantizeKvCache } from './kv-quant';
 import type { MlaInputs } from './inputs';
 import type { GpuContext } from './gpu/device';
 import type { ShaderEdits } from './gpu/shader-source';
+import { withErrorScopes } from './gpu/error-scopes';
 import { type AttentionBuffers, type KernelName, type KernelPass, KERNEL_NAMES } from './kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from './kernels/attention-spec';
 import { packParams } from './kernels/call-params';
@@ -110,8 +111,6 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     }
   }
 
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('validation');
   const owned: GPUBuffer[] = [];
   const storage = (label: string, bytes: number, data?: ArrayBufferView): GPUBuffer => {
     const buffer = device.createBuffer({
@@ -132,35 +131,29 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     return buffer;
   };
   const sink = inputs.sink ?? new Float32Array(1);
-  const buffers: AttentionBuffers = {
-    kv: storage('kv cache', cacheBytes.byteLength, cacheBytes),
-    q: storage('q', inputs.q.byteLength, inputs.q),
-    out: storage('out', 4 * rows * shape.dV),
-    lse: storage('lse', 4 * rows),
-    sink: storage('sink', sink.byteLength, sink),
-    keyList: storage(shape.topk > 0 ? 'indices' : 'seqlens', keyList.byteLength, keyList),
-    blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
-    params: uniform('params', packParams(callParams(spec, plan.kernel === 'naive' ? 1 : plan.splits))),
-  };
+  let buffers: AttentionBuffers;
   let passes: KernelPass[];
   try {
-    if (plan.kernel === 'naive') {
-      passes = await naivePasses(device, spec, plan, buffers, storage('scores', plan.scoreBytes));
-    } else {
+    [buffers, passes] = await withErrorScopes(device, async () => {
+      const b: AttentionBuffers = {
+        kv: storage('kv cache', cacheBytes.byteLength, cacheBytes),
+        q: storage('q', inputs.q.byteLength, inputs.q),
+        out: storage('out', 4 * rows * shape.dV),
+        lse: storage('lse', 4 * rows),
+        sink: storage('sink', sink.byteLength, sink),
+        keyList: storage(shape.topk > 0 ? 'indices' : 'seqlens', keyList.byteLength, keyList),
+        blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
+        params: uniform('params', packParams(callParams(spec, plan.kernel === 'naive' ? 1 : plan.splits))),
+      };
+      if (plan.kernel === 'naive') return [b, await naivePasses(device, spec, plan, b, storage('scores', plan.scoreBytes))] as const;
       const split = plan.splits > 1
         ? { partOut: storage('split out', 4 * rows * plan.splits * shape.dV), partLse: storage('split lse', 4 * rows * plan.splits) }
         : undefined;
-      passes = await flashPasses(device, spec, plan, buffers, split);
-    }
-  } finally {
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    const error = validation ?? oom;
-    if (error) {
-      owned.forEach((b) => b.destroy());
-      // eslint-disable-next-line no-unsafe-finally
-      throw new GpuRunError(plan.kernel, 'setting up buffers and pipelines failed', error.message);
-    }
+      return [b, await flashPasses(device, spec, plan, b, split)] as const;
+    }, (message) => new GpuRunError(plan.kernel, 'setting up buffers and pipelines failed', message));
+  } catch (e) {
+    owned.forEach((b) => b.destroy());
+    throw e;
   }
   for (const p of passes) {
     if (p.workgroups.some((n) => n > limits.maxComputeWorkgroupsPerDimension)) {
@@ -210,13 +203,9 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
 /** Submit the prepared dispatches once inside error scopes; throws GpuRunError on a device error. */
 export async function submitChecked(ctx: GpuContext, prepared: PreparedAttention): Promise<void> {
   const { device } = ctx;
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('validation');
-  const encoder = device.createCommandEncoder({ label: prepared.plan.kernel });
-  prepared.encode(encoder);
-  device.queue.submit([encoder.finish()]);
-  const validation = await device.popErrorScope();
-  const oom = await device.popErrorScope();
-  const error = validation ?? oom;
-  if (error) throw new GpuRunError(prepared.plan.kernel, 'dispatch failed', error.message);
+  await withErrorScopes(device, () => {
+    const encoder = device.createCommandEncoder({ label: prepared.plan.kernel });
+    prepared.encode(encoder);
+    device.queue.submit([encoder.finish()]);
+  }, (message) => new GpuRunError(prepared.plan.kernel, 'dispatch failed', message));
 }

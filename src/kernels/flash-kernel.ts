@@ -34,6 +34,8 @@ export interface FlashPlan {
   readonly headsPerWorkgroup: number;
   readonly threadsPerHead: number;
   readonly workgroupSize: number;
+  /** Threads sharing one dot product in the score step. */
+  readonly dotParts: number;
   readonly headBlocks: number;
   readonly splits: number;
   /** Workgroup memory one workgroup uses. */
@@ -42,8 +44,21 @@ export interface FlashPlan {
   readonly partialBytes: number;
 }
 
-function workgroupBytes(tileN: number, heads: number, dQk: number): number {
-  return 4 * (tileN * dQk + heads * tileN + tileN); // key tile + score tile + slot list
+/** Threads per dot product in the score step: spread HEADS x TILE_N dots over the whole workgroup. */
+function dotParts(tileN: number, heads: number, threads: number): number {
+  return Math.max(1, Math.floor(threads / (heads * tileN)));
+}
+
+/** Workgroup memory of flash_decode.wgsl: key tile + partial scores + slot list. */
+function workgroupBytes(tileN: number, heads: number, dQk: number, threads: number): number {
+  return 4 * (tileN * dQk + heads * tileN * dotParts(tileN, heads, threads) + tileN);
+}
+
+/** Most keys per tile that fit `storage` bytes. */
+function largestTile(storage: number, heads: number, dQk: number, threads: number): number {
+  let n = 0;
+  while (n < MAX_TILE_N && workgroupBytes(n + 1, heads, dQk, threads) <= storage) n++;
+  return n;
 }
 
 export function flashPlan(spec: AttentionSpec, limits: Readonly<Record<RequestedLimit, number>>, options: FlashOptions = {}): FlashPlan {
@@ -59,15 +74,13 @@ export function flashPlan(spec: AttentionSpec, limits: Readonly<Record<Requested
     throw new Error(`headsPerWorkgroup = ${heads} is not allowed: headsPerWorkgroup must be an integer from 1 to ${maxHeads} on this device (${threadsPerHead} threads per head, ${maxThreads} per workgroup)`);
   }
   const storage = limits.maxComputeWorkgroupStorageSize;
-  let tileN = options.tileN ?? Math.min(MAX_TILE_N, Math.floor(storage / workgroupBytes(1, heads, shape.dQk)));
-  if (options.tileN === undefined && tileN < 1) {
-    throw new Error(`one key of dQk = ${shape.dQk} does not fit this device's ${storage} bytes of workgroup memory`);
+  const threads = heads * threadsPerHead;
+  const most = largestTile(storage, heads, shape.dQk, threads);
+  if (most < 1) throw new Error(`one key of dQk = ${shape.dQk} does not fit this device's ${storage} bytes of workgroup memory`);
+  const tileN = options.tileN ?? most;
+  if (!Number.isInteger(tileN) || tileN < 1 || workgroupBytes(tileN, heads, shape.dQk, threads) > storage) {
+    throw new Error(`tileN = ${tileN} is not allowed: tileN must be an integer from 1 to ${most} (maxComputeWorkgroupStorageSize ${storage} B)`);
   }
-  if (!Number.isInteger(tileN) || tileN < 1 || workgroupBytes(tileN, heads, shape.dQk) > storage) {
-    const most = Math.floor(storage / workgroupBytes(1, heads, shape.dQk));
-    throw new Error(`tileN = ${tileN} is not allowed: tileN must be an integer from 1 to ${most} (maxComputeWorkgroupStorageSize ${storage} B, ${workgroupBytes(1, heads, shape.dQk)} B per key)`);
-  }
-  tileN = Math.floor(tileN);
   const headBlocks = Math.ceil(shape.hQ / heads);
   const baseWorkgroups = headBlocks * shape.sQ * shape.batch;
   const keys = maxKeysPerRow(shape);
@@ -83,8 +96,8 @@ export function flashPlan(spec: AttentionSpec, limits: Readonly<Record<Requested
   const rows = shape.batch * shape.sQ * shape.hQ;
   return {
     kernel: spec.sparse ? 'sparse' : 'flash', tileN, headsPerWorkgroup: heads, threadsPerHead,
-    workgroupSize: heads * threadsPerHead, headBlocks, splits,
-    workgroupBytes: workgroupBytes(tileN, heads, shape.dQk),
+    workgroupSize: threads, dotParts: dotParts(tileN, heads, threads), headBlocks, splits,
+    workgroupBytes: workgroupBytes(tileN, heads, shape.dQk, threads),
     partialBytes: splits > 1 ? 4 * rows * splits * (shape.dV + 1) : 0,
   };
 }
@@ -104,7 +117,7 @@ export async function flashPasses(
     files: [...sharedFiles(spec), 'flash_decode.wgsl'],
     entryPoint: 'main',
     edits: spec.edits,
-    constants: { ...sharedConstants(spec), D_V: shape.dV, HEADS_PER_WG: plan.headsPerWorkgroup, TILE_N: plan.tileN },
+    constants: { ...sharedConstants(spec), D_V: shape.dV, HEADS_PER_WG: plan.headsPerWorkgroup, TILE_N: plan.tileN, DOT_PARTS: plan.dotParts },
   });
   const keys = keySourceBindings(spec.sparse, buffers);
   const grid: [number, number, number] = [plan.headBlocks * plan.splits, shape.sQ, shape.batch];

@@ -13,6 +13,7 @@
  * error scopes, so an invalid pipeline reports its error instead of a time.
  */
 import type { GpuContext } from '../gpu/device';
+import { withErrorScopes } from '../gpu/error-scopes';
 
 export type TimingMethod = 'timestamp-query' | 'wall-clock';
 
@@ -98,19 +99,8 @@ const COARSE_TICK_NS = 10_000;
 /** A sample is never made longer than this to beat a coarse tick. */
 const MAX_SAMPLE_MS = 2_000;
 
-async function checked<T>(device: GPUDevice, label: string, body: () => Promise<T>): Promise<T> {
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('validation');
-  let result: T;
-  try {
-    result = await body();
-  } finally {
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    const error = validation ?? oom;
-    if (error) throw new TimingError(label, error.message); // eslint-disable-line no-unsafe-finally
-  }
-  return result;
+function checked<T>(device: GPUDevice, label: string, body: () => Promise<T>): Promise<T> {
+  return withErrorScopes(device, body, (message) => new TimingError(label, message));
 }
 
 async function wallClockSample(device: GPUDevice, work: TimedWork, iterations: number): Promise<number> {

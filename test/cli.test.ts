@@ -1,0 +1,116 @@
+/**
+ * The command line end to end on this machine's adapter: `info`, `run` on
+ * generated inputs, and `run` on tensors given as .npy files (float32 and
+ * uint8 FP8 caches), whose --out/--lse files are read back and checked
+ * against the CPU reference here.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testGpu } from './support/gpu';
+import { encodeNpy, parseNpy } from '../src/npy';
+import { presetShape } from '../src/shape';
+import { generateInputs } from '../src/inputs';
+import { referenceAttention } from '../src/reference';
+import { compareToReference } from '../src/check';
+import { kvLayout } from '../src/kv-layout';
+import { dequantizeKvCache, quantizeKvCache } from '../src/kv-quant';
+
+const gpu = await testGpu();
+const BIN = join(import.meta.dirname, '..', 'bin', 'mla-sandbox.js');
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 180_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe.skipIf(!gpu)('mla-sandbox CLI', () => {
+  let dir: string;
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'mla-cli-')); });
+  const file = (name: string, data: Parameters<typeof encodeNpy>[0]) => {
+    const path = join(dir, name);
+    writeFileSync(path, encodeNpy(data));
+    return path;
+  };
+
+  it('info --json reports the adapter, limits and a roofline', async () => {
+    const r = await cli(['info', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(16384);
+    expect(info.roofline.copyGBps).toBeGreaterThan(0);
+    expect(info.roofline.fmaGflops).toBeGreaterThan(0);
+  });
+
+  it('run prints a passing check and a roofline fraction', async () => {
+    const r = await cli(['run', '--preset', 'v32', '--kv', 'fp8', '--seqlens', '100,37', '--h-q', '4', '--samples', '2', '--warmup', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/check {4}PASS/);
+    expect(r.stdout).toMatch(/% of the roofline bound/);
+    expect(r.stdout).toMatch(/quant {4}fp8-v32 vs f32 cache/);
+  });
+
+  it('run on your own tensors: float32 cache, --out and --lse read back and checked', async () => {
+    const shape = presetShape('model1', { seqlens: [70, 9], hQ: 3, sQ: 2 });
+    const inp = generateInputs(shape, { seed: 11 });
+    const kv = inp.kvRows.map((v) => (Number.isNaN(v) ? 0 : v)); // a real dump has no NaN poison
+    const args = [
+      'run', '--kv', 'bf16', '--kernel', 'naive', '--samples', '1', '--warmup', '0', '--json',
+      '--q', file('q.npy', { dtype: 'float32', shape: [2, 2, 3, 512], data: inp.q }),
+      '--kv-cache', file('kv.npy', { dtype: 'float32', shape: [inp.cache.numBlocks, 64, 1, 512], data: kv }),
+      '--cache-seqlens', file('seqlens.npy', { dtype: 'int32', shape: [2], data: inp.cache.seqlens }),
+      '--block-table', file('bt.npy', { dtype: 'int32', shape: [2, inp.cache.maxBlocksPerSeq], data: inp.cache.blockTable }),
+      '--out', join(dir, 'out.npy'), '--lse', join(dir, 'lse.npy'),
+    ];
+    const r = await cli(args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).check.pass).toBe(true);
+    const out = parseNpy(new Uint8Array(readFileSync(join(dir, 'out.npy'))));
+    const lse = parseNpy(new Uint8Array(readFileSync(join(dir, 'lse.npy'))));
+    expect(out.shape).toEqual([2, 2, 3, 512]);
+    expect(lse.shape).toEqual([2, 3, 2]);
+    const layout = kvLayout('bf16', shape, 64);
+    const ref = referenceAttention({ ...inp, kvRows: dequantizeKvCache(quantizeKvCache(kv, layout), layout) });
+    expect(compareToReference({ out: out.data, lse: lse.data }, ref).pass).toBe(true);
+  });
+
+  it('run on an FP8 cache given as FlashMLA\'s uint8 records', async () => {
+    const shape = presetShape('v32', { seqlens: [50], hQ: 2 });
+    const inp = generateInputs(shape, { seed: 12 });
+    const layout = kvLayout('fp8', shape, 64);
+    const bytes = quantizeKvCache(inp.kvRows.map((v) => (Number.isNaN(v) ? 0 : v)), layout);
+    const r = await cli([
+      'run', '--kv', 'fp8', '--samples', '1', '--warmup', '0', '--json',
+      '--q', file('q8.npy', { dtype: 'float32', shape: [1, 1, 2, 576], data: inp.q }),
+      '--kv-cache', file('kv8.npy', { dtype: 'uint8', shape: [inp.cache.numBlocks, 64, 1, 656], data: bytes }),
+      '--cache-seqlens', file('s8.npy', { dtype: 'int32', shape: [1], data: inp.cache.seqlens }),
+      '--block-table', file('bt8.npy', { dtype: 'int32', shape: [1, 1], data: inp.cache.blockTable }),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).check.pass).toBe(true);
+  });
+
+  it('a mismatched tensor gets an error naming the file and both shapes', async () => {
+    const r = await cli([
+      'run', '--kv', 'fp8',
+      '--q', file('badq.npy', { dtype: 'float32', shape: [1, 1, 2, 576], data: new Float32Array(1152) }),
+      '--kv-cache', file('badkv.npy', { dtype: 'float32', shape: [2, 64, 1, 512], data: new Float32Array(2 * 64 * 512) }),
+      '--cache-seqlens', file('bads.npy', { dtype: 'int32', shape: [1], data: Int32Array.from([10]) }),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/badkv\.npy: expected float32 \[2, 64, 1, 576\] \(num_blocks, page, 1, d_qk\), found float32 \[2, 64, 1, 512\]/);
+  });
+
+  it('bad flags name the allowed values', async () => {
+    const r = await cli(['run', '--kv', 'fp16']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--kv "fp16" is not allowed: --kv must be one of f32, bf16, fp8');
+    const s = await cli(['run', '--h-q', '0']);
+    expect(s.stderr).toContain('--h-q "0" is not allowed: --h-q must be an integer from 1');
+  });
+});
