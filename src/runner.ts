@@ -85,7 +85,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   checkConfig(shape, config);
   const { device, limits } = ctx;
   const layout = kvLayout(config.kvFormat, shape, shape.pageBlockSize);
-  const spec = makeAttentionSpec(shape, layout, inputs.cache.numBlocks, config.shaderEdits);
+  const spec = makeAttentionSpec(shape, layout, inputs.cache.numBlocks, config.shaderEdits, inputs.cache.maxBlocksPerSeq);
   const plan = config.kernel === 'naive' ? naivePlan(spec) : flashPlan(spec, limits, config);
 
   const cacheBytes = inputs.cacheBytes ?? quantizeKvCache(inputs.kvRows, layout, { scaleRounding: config.scaleRounding });

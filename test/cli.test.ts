@@ -19,6 +19,14 @@ import { kvLayout } from '../src/kv-layout';
 import { dequantizeKvCache, quantizeKvCache } from '../src/kv-quant';
 
 const gpu = await testGpu();
+
+/** Rows of `width` entries, each padded with `extra` zeros. */
+function widen(table: Int32Array, width: number, extra: number): Int32Array {
+  const rows = table.length / width;
+  const out = new Int32Array(rows * (width + extra));
+  for (let r = 0; r < rows; r++) out.set(table.subarray(r * width, (r + 1) * width), r * (width + extra));
+  return out;
+}
 const BIN = join(import.meta.dirname, '..', 'bin', 'mla-sandbox.js');
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -64,7 +72,8 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
       '--q', file('q.npy', { dtype: 'float32', shape: [2, 2, 3, 512], data: inp.q }),
       '--kv-cache', file('kv.npy', { dtype: 'float32', shape: [inp.cache.numBlocks, 64, 1, 512], data: kv }),
       '--cache-seqlens', file('seqlens.npy', { dtype: 'int32', shape: [2], data: inp.cache.seqlens }),
-      '--block-table', file('bt.npy', { dtype: 'int32', shape: [2, inp.cache.maxBlocksPerSeq], data: inp.cache.blockTable }),
+      // a block table wider than needed (FlashMLA's max_blocks_per_seq), padded with 0
+      '--block-table', file('bt.npy', { dtype: 'int32', shape: [2, inp.cache.maxBlocksPerSeq + 3], data: widen(inp.cache.blockTable, inp.cache.maxBlocksPerSeq, 3) }),
       '--out', join(dir, 'out.npy'), '--lse', join(dir, 'lse.npy'),
     ];
     const r = await cli(args);

@@ -1,7 +1,7 @@
 /**
  * Everything a kernel needs to know about one call, in one object: the shape,
- * the cache layout, and the override constants shared by every kernel (the
- * cache reader's and the key source's).
+ * the cache layout and paging, the shared shader files, the cache reader's
+ * override constants, and the per-call uniform (shaders/params.wgsl).
  */
 import { type MlaShape, maxBlocksPerSeq, softmaxScaleOf } from '../shape';
 import type { CallParams } from './call-params';
@@ -17,8 +17,9 @@ export interface AttentionSpec {
   readonly edits?: ShaderEdits;
 }
 
-export function makeAttentionSpec(shape: MlaShape, layout: KvLayout, numBlocks: number, edits?: ShaderEdits): AttentionSpec {
-  return { shape, layout, numBlocks, maxBlocksPerSeq: maxBlocksPerSeq(shape), sparse: shape.topk > 0, edits };
+/** `blockTableWidth`: row width of the block table actually given (default: the narrowest that fits). */
+export function makeAttentionSpec(shape: MlaShape, layout: KvLayout, numBlocks: number, edits?: ShaderEdits, blockTableWidth = maxBlocksPerSeq(shape)): AttentionSpec {
+  return { shape, layout, numBlocks, maxBlocksPerSeq: blockTableWidth, sparse: shape.topk > 0, edits };
 }
 
 /** The shared files a kernel file is appended to: per-call params, cache reader, key source. */
