@@ -81,7 +81,8 @@ export async function openDeviceOnAdapter(adapter: GPUAdapter, options: OpenDevi
 
 /** "SwiftShader driver 5.0.0 (google swiftshader), core" */
 export function describeAdapter(a: AdapterDescription): string {
-  const name = a.description || a.device || 'unknown adapter';
   const who = [a.vendor, a.architecture].filter(Boolean).join(' ');
-  return `${name}${who ? ` (${who})` : ''}, ${a.featureLevel} feature level, via ${a.source}`;
+  const name = a.description || a.device;
+  const label = name ? `${name}${who ? ` (${who})` : ''}` : who || 'unnamed adapter';
+  return `${label}, ${a.featureLevel} feature level, via ${a.source}`;
 }
