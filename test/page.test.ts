@@ -37,21 +37,40 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await server?.close();
   });
 
-  it('runs the default shape (V3.2, FP8, flash) at once and shows a passing check', async () => {
-    const page = await browser.newPage();
+  async function runPage(path: string, shot: string) {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(url);
-    const check = page.locator('#check, #error, #no-webgpu');
-    await check.first().waitFor({ timeout: 180_000 });
-    await page.screenshot({ path: 'test-results/page-default.png', fullPage: true });
+    await page.goto(url + path);
+    await page.locator('#run-root[data-check], #no-webgpu').first().waitFor({ timeout: 240_000 });
+    await page.screenshot({ path: `test-results/${shot}.png`, fullPage: true });
     expect(await page.locator('#no-webgpu').count(), 'WebGPU must be available in this Chromium').toBe(0);
-    const error = page.locator('#error');
-    expect(await error.count() ? await error.textContent() : '').toBe('');
-    expect(await page.locator('#check').textContent()).toMatch(/^PASS/);
-    expect(await page.locator('#adapter').textContent()).toMatch(/navigator\.gpu/);
-    expect(errors).toEqual([]);
+    const verdict = await page.locator('#run-root').getAttribute('data-check');
+    const status = await page.locator('#status').textContent();
+    const result = await page.locator('#result').textContent();
     await page.close();
+    return { verdict, status, result, errors };
+  }
+
+  it('runs the default shape (V3.2, FP8, flash) at once and shows a passing check with timing', async () => {
+    const r = await runPage('', 'page-default');
+    expect(r.status).toMatch(/^PASS/);
+    expect(r.verdict).toBe('pass');
+    expect(r.result).toMatch(/kernel +flash on a fp8-v32 cache/);
+    expect(r.result).toMatch(/% of the roofline bound/);
+    expect(r.errors).toEqual([]);
+  });
+
+  it('runs the MODEL1 (512) preset from the URL and passes', async () => {
+    const r = await runPage('?preset=model1&h-q=8&seqlens=200', 'page-model1');
+    expect(r.status).toMatch(/^PASS/);
+    expect(r.result).toMatch(/fp8-model1 cache \(584 B\/token/);
+  });
+
+  it('a bad field gives a clear error, not a NaN', async () => {
+    const r = await runPage('?h-q=0', 'page-bad-field');
+    expect(r.verdict).toBe('error');
+    expect(r.status).toContain('--h-q "0" is not allowed');
   });
 
   it('says what is missing when the browser has no WebGPU', async () => {

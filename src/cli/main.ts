@@ -14,7 +14,7 @@ import { measureRoofline } from '../timing/roofline';
 import { describeDevice, describeReport, describeRoofline, reportJson } from '../report';
 import { encodeNpy, parseNpy } from '../npy';
 import { inputsFromArrays } from '../load-inputs';
-import { SHAPE_FLAGS, type FlagValues, configFromFlags, distributionFromFlags, intFlag, seedFromFlags, shapeFromFlags } from './options';
+import { SHAPE_FLAGS, type FlagValues, configFromFlags, distributionFromFlags, intFlag, seedFromFlags, shapeFromFlags } from '../run-options';
 import { runBench } from './bench';
 
 const USAGE = `usage: mla-sandbox <command> [flags]

@@ -1,39 +1,37 @@
 /**
- * The page (first version): run the default call, V3.2 shape with an FP8
- * cache through the flash kernel, on the visitor's GPU, and show the check
- * against the CPU reference.
+ * The page: opens the visitor's GPU and runs the shape in the URL (by
+ * default V3.2, FP8 cache, flash kernel) at once. Without WebGPU it says what
+ * is missing and how to get it. A lost device is reopened on the next run.
  */
 import { openBrowserDevice } from '../gpu/browser-device';
-import { describeAdapter } from '../gpu/device';
-import { presetShape } from '../shape';
-import { generateInputs } from '../inputs';
-import { runAttention } from '../run-attention';
-import { formatCheck } from '../check';
+import { describeAdapter, type GpuContext } from '../gpu/device';
+import { mountRunView } from './run-view';
 
 const app = document.getElementById('app')!;
+let device: Promise<GpuContext> | undefined;
 
-function show(html: string): void {
-  app.insertAdjacentHTML('beforeend', html);
-}
-
-function escape(s: string): string {
-  return s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+function getDevice(): Promise<GpuContext> {
+  device ??= openBrowserDevice().then((ctx) => {
+    document.getElementById('adapter')!.textContent = describeAdapter(ctx.adapter);
+    void ctx.lost.then(() => { device = undefined; }); // reopen on the next run
+    return ctx;
+  });
+  device.catch(() => { device = undefined; });
+  return device;
 }
 
 async function main(): Promise<void> {
-  let ctx;
+  app.innerHTML = '<p>Adapter: <code id="adapter">opening...</code></p><div id="run-root"></div>';
   try {
-    ctx = await openBrowserDevice();
+    await getDevice();
   } catch (e) {
-    show(`<p class="notice" id="no-webgpu">WebGPU is not available: ${escape((e as Error).message)}</p>`);
+    app.insertAdjacentHTML('afterbegin', `<p class="notice" id="no-webgpu"></p>`);
+    document.getElementById('no-webgpu')!.textContent = `WebGPU is not available: ${(e as Error).message}`;
+    document.getElementById('adapter')!.textContent = 'none';
     return;
   }
-  show(`<p>Adapter: <code id="adapter">${escape(describeAdapter(ctx.adapter))}</code></p>`);
-  const shape = presetShape('v32', { seqlens: [512, 300], hQ: 16 });
-  show('<p id="status">Running V3.2 (576), FP8 cache, flash kernel...</p>');
-  const run = await runAttention(ctx, generateInputs(shape, { seed: 0 }), { kernel: 'flash', kvFormat: 'fp8' });
-  document.getElementById('status')!.textContent = 'V3.2 (576), FP8 cache, flash kernel, checked against the CPU reference:';
-  show(`<p id="check" class="${run.check.pass ? 'pass' : 'fail'}">${escape(formatCheck(run.check))}</p>`);
+  const view = mountRunView(document.getElementById('run-root')!, getDevice);
+  await view.run();
 }
 
-main().catch((e: Error) => show(`<p class="fail" id="error">${escape(e.message)}</p>`));
+void main();

@@ -1,13 +1,13 @@
 /**
- * Command-line flags shared by `run` and `bench`, and how they become a
+ * Run options by name (CLI flags, the page's URL and form), and how they become a
  * shape and a run configuration. Every flag value is checked with a message
  * naming the flag and what it allows.
  */
-import { type MlaShape, PRESET_NAMES, presetShape } from '../shape';
-import { KV_FORMATS, type KvFormat } from '../kv-layout';
-import { KERNEL_NAMES, type KernelName } from '../kernels/kernel-plan';
-import { INPUT_DISTRIBUTIONS, type InputDistribution } from '../inputs';
-import type { RunConfig } from '../runner';
+import { type MlaShape, PRESET_NAMES, presetShape } from './shape';
+import { KV_FORMATS, type KvFormat } from './kv-layout';
+import { KERNEL_NAMES, type KernelName } from './kernels/kernel-plan';
+import { INPUT_DISTRIBUTIONS, type InputDistribution } from './inputs';
+import type { RunConfig } from './runner';
 
 export const SHAPE_FLAGS = {
   preset: { type: 'string', default: 'v32' },

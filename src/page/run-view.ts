@@ -1,0 +1,129 @@
+/**
+ * Run: a form for the shape and the kernel, kept in the URL (a link
+ * reproduces a run), and the result: check, time, throughput, roofline
+ * fraction, adapter. Options are parsed by the same code as the CLI's flags.
+ */
+import type { GpuContext } from '../gpu/device';
+import { describeDevice, describeReport } from '../report';
+import { SHAPE_FLAGS, type FlagValues, configFromFlags, distributionFromFlags, seedFromFlags, shapeFromFlags } from '../run-options';
+import { generateInputs } from '../inputs';
+import { measureAttention } from '../run-attention';
+import { PRESET_NAMES } from '../shape';
+import { KV_FORMATS } from '../kv-layout';
+import { KERNEL_NAMES } from '../kernels/kernel-plan';
+
+/** The page opens on this: the CLI's flag defaults (V3.2, FP8 cache, flash kernel) and a small shape. */
+const DEFAULTS: FlagValues = {
+  ...Object.fromEntries(Object.entries(SHAPE_FLAGS).flatMap(([k, f]) => ('default' in f ? [[k, f.default]] : []))),
+  'h-q': '16', 's-q': '1', seqlens: '512,300',
+};
+
+interface Field {
+  readonly name: string;
+  readonly label: string;
+  readonly choices?: readonly string[];
+  readonly checkbox?: boolean;
+  readonly hint?: string;
+}
+
+const FIELDS: Field[] = [
+  { name: 'preset', label: 'Head', choices: PRESET_NAMES, hint: 'v32: d_qk 576 = 512 latent + 64 rope, d_v 512; model1: 512 = 448 + 64, value = whole key' },
+  { name: 'kv', label: 'KV cache', choices: KV_FORMATS },
+  { name: 'kernel', label: 'Kernel', choices: KERNEL_NAMES, hint: 'sparse needs topk > 0' },
+  { name: 'h-q', label: 'Query heads h_q' },
+  { name: 's-q', label: 'Query tokens s_q' },
+  { name: 'seqlens', label: 'Seqlens (per request)', hint: 'comma-separated, e.g. 512,300' },
+  { name: 'page-block-size', label: 'Page size' },
+  { name: 'topk', label: 'topk (sparse)' },
+  { name: 'splits', label: 'KV splits', hint: 'auto or a number' },
+  { name: 'seed', label: 'Seed' },
+  { name: 'no-causal', label: 'Non-causal', checkbox: true },
+  { name: 'sink', label: 'Attention sink', checkbox: true },
+];
+
+export function valuesFromUrl(search: string): FlagValues {
+  const params = new URLSearchParams(search);
+  const values: FlagValues = { ...DEFAULTS };
+  for (const name of Object.keys(SHAPE_FLAGS)) {
+    const v = params.get(name);
+    if (v === null) continue;
+    values[name] = SHAPE_FLAGS[name as keyof typeof SHAPE_FLAGS].type === 'boolean' ? v !== '0' && v !== 'false' : v;
+  }
+  return values;
+}
+
+function urlFromValues(values: FlagValues): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || v === false || v === '' || DEFAULTS[k] === v) continue;
+    params.set(k, v === true ? '1' : String(v));
+  }
+  const q = params.toString();
+  return `${location.pathname}${q ? `?${q}` : ''}`;
+}
+
+function escape(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
+function formHtml(values: FlagValues): string {
+  const field = (f: Field) => {
+    const v = values[f.name];
+    const input = f.checkbox
+      ? `<input type="checkbox" name="${f.name}"${v ? ' checked' : ''}>`
+      : f.choices
+        ? `<select name="${f.name}">${f.choices.map((c) => `<option${c === v ? ' selected' : ''}>${c}</option>`).join('')}</select>`
+        : `<input name="${f.name}" value="${escape(String(v ?? ''))}" placeholder="${f.name === 'topk' ? '0 (dense)' : f.name === 'page-block-size' ? '64' : ''}">`;
+    return `<label title="${escape(f.hint ?? '')}"><span>${f.label}</span>${input}</label>`;
+  };
+  return `<form id="run-form">${FIELDS.map(field).join('')}<button type="submit" id="run-button">Run</button></form>`;
+}
+
+function readForm(form: HTMLFormElement): FlagValues {
+  const values: FlagValues = { ...DEFAULTS };
+  for (const f of FIELDS) {
+    const el = form.elements.namedItem(f.name) as HTMLInputElement | HTMLSelectElement;
+    values[f.name] = f.checkbox ? (el as HTMLInputElement).checked : el.value.trim() || undefined;
+  }
+  return values;
+}
+
+export function mountRunView(root: HTMLElement, getDevice: () => Promise<GpuContext>): { run: () => Promise<void> } {
+  const initial = valuesFromUrl(location.search);
+  root.innerHTML = `<section id="run"><h2>Run</h2>${formHtml(initial)}<p id="status"></p><pre id="result"></pre><details><summary>Device</summary><pre id="device"></pre></details></section>`;
+  const form = root.querySelector<HTMLFormElement>('#run-form')!;
+  const status = root.querySelector<HTMLElement>('#status')!;
+  const result = root.querySelector<HTMLElement>('#result')!;
+  let busy = false;
+
+  async function run(): Promise<void> {
+    if (busy) return;
+    busy = true;
+    const values = readForm(form);
+    history.replaceState(null, '', urlFromValues(values));
+    result.textContent = '';
+    status.className = '';
+    try {
+      const shape = shapeFromFlags(values);
+      const config = configFromFlags(values);
+      status.textContent = 'Compiling, running and checking against the CPU reference, then timing...';
+      const ctx = await getDevice();
+      root.querySelector('#device')!.textContent = describeDevice(ctx).join('\n');
+      const report = await measureAttention(ctx, generateInputs(shape, { seed: seedFromFlags(values), distribution: distributionFromFlags(values) }), config, {
+        quantizationError: true, timing: { samples: 5, warmup: 1 },
+      });
+      status.textContent = report.check.pass ? 'PASS: matches the CPU reference' : `FAIL: ${report.check.failure}`;
+      status.className = report.check.pass ? 'pass' : 'fail';
+      result.textContent = describeReport(shape, report).join('\n');
+      root.dataset.check = report.check.pass ? 'pass' : 'fail';
+    } catch (e) {
+      status.textContent = (e as Error).message;
+      status.className = 'fail';
+      root.dataset.check = 'error';
+    } finally {
+      busy = false;
+    }
+  }
+  form.addEventListener('submit', (e) => { e.preventDefault(); void run(); });
+  return { run };
+}
