@@ -44,6 +44,11 @@ export interface MeasureOptions {
   readonly timing?: TimingOptions;
   /** Also compute the quantisation error (one more CPU reference run). */
   readonly quantizationError?: boolean;
+  /**
+   * The reference on the original f32 cache, when the caller already has it
+   * (a sweep runs several formats and kernels on the same inputs).
+   */
+  readonly originalReference?: () => AttentionResult;
 }
 
 export function quantizationError(onDequantized: AttentionResult, onOriginal: AttentionResult): QuantizationError {
@@ -59,7 +64,7 @@ export async function measureAttention(ctx: GpuContext, inputs: MlaInputs, confi
     const reference = referenceAttention({ ...inputs, kvRows: prepared.kvSeen });
     const check = compareToReference(output, reference);
     const quantization = options.quantizationError && config.kvFormat !== 'f32' && !inputs.cacheBytes
-      ? quantizationError(reference, referenceAttention(inputs))
+      ? quantizationError(reference, options.originalReference?.() ?? referenceAttention(inputs))
       : undefined;
     const work = workOf(inputs.shape, prepared.layout);
     let timing: TimingResult | undefined;

@@ -10,6 +10,7 @@ import type { KvFormat } from '../kv-layout';
 import type { KernelName } from '../kernels/kernel-plan';
 import { generateInputs } from '../inputs';
 import { measureAttention } from '../run-attention';
+import { type AttentionResult, referenceAttention } from '../reference';
 import type { TimingOptions } from '../timing/timer';
 
 export interface SweepSpec {
@@ -83,13 +84,21 @@ export async function runSweep(
 ): Promise<SweepRow[]> {
   const points = sweepPoints(spec);
   const rows: SweepRow[] = [];
+  // The reference on the original f32 cache depends only on the shape: compute it once per shape.
+  const originals = new Map<string, AttentionResult>();
   for (const [k, point] of points.entries()) {
     if (signal?.aborted) throw new DOMException('sweep cancelled', 'AbortError');
     onProgress?.({ done: k, total: points.length, point });
     const shape = presetShape(point.preset, { seqlens: Array(spec.batch).fill(point.seqlen), hQ: point.hQ });
     const inputs = generateInputs(shape, { seed: spec.seed });
+    const shapeKey = `${point.preset}/${point.seqlen}/${point.hQ}`;
+    const originalReference = () => {
+      let ref = originals.get(shapeKey);
+      if (!ref) { ref = referenceAttention(inputs); originals.set(shapeKey, ref); }
+      return ref;
+    };
     const r = await measureAttention(ctx, inputs, { kernel: point.kernel, kvFormat: point.kvFormat }, {
-      timing: spec.timing, quantizationError: true,
+      timing: spec.timing, quantizationError: true, originalReference,
     });
     const t = r.timing!;
     const row: SweepRow = {

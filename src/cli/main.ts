@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { openNodeDevice } from '../gpu/node-device';
+import { describeAdapter } from '../gpu/device';
 import { generateInputs, type MlaInputs } from '../inputs';
 import { measureAttention } from '../run-attention';
 import { measureRoofline } from '../timing/roofline';
@@ -111,7 +112,7 @@ async function run(argv: string[]): Promise<number> {
   if (v.json) {
     print(JSON.stringify({ adapter: ctx.adapter, ...reportJson(shape, report) }, null, 2));
   } else {
-    print(`device   ${describeDevice(ctx)[0].slice(9)}`);
+    print(`device   ${describeAdapter(ctx.adapter)}`);
     describeReport(shape, report).forEach((l) => print(l));
   }
   return report.check.pass ? 0 : 1;
