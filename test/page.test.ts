@@ -1,13 +1,16 @@
 /**
  * The page in a real Chromium (Debian's /usr/bin/chromium, driven by
  * playwright-core) against the Vite dev server: the default run shows a
- * passing check on the browser's WebGPU; a browser without navigator.gpu
- * shows the notice. Screenshots go to test-results/.
+ * passing check on the browser's WebGPU, the 512 preset passes, a small
+ * Compare sweep draws its charts and exports, a broken shader edit shows its
+ * line-numbered error and reset recovers, Learn draws its steps (and runs
+ * the case on the GPU), and a browser without navigator.gpu shows the notice
+ * while Learn still works. Screenshots of each view go to test-results/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type ViteDevServer } from 'vite';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = [
@@ -73,8 +76,129 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(r.status).toContain('--h-q "0" is not allowed');
   });
 
-  it('says what is missing when the browser has no WebGPU', async () => {
-    const page = await browser.newPage();
+  async function openView(path: string): Promise<{ page: Page; errors: string[] }> {
+    const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url + path);
+    return { page, errors };
+  }
+
+  it('Compare: a small sweep fills the progress bar, draws its charts and exports JSON and CSV; cancel stops a sweep', async () => {
+    const { page, errors } = await openView('#compare');
+    const root = page.locator('#compare-root');
+    // 2 heads x fp8 x flash x 2 seqlens x 1 h_q = 4 points
+    for (const [name, value] of [['kv', 'f32'], ['kv', 'bf16'], ['kernel', 'naive']]) await page.uncheck(`#compare-form input[name="${name}"][value="${value}"]`);
+    await page.fill('#compare-form input[name="seqlens"]', '64,200');
+    await page.fill('#compare-form input[name="heads"]', '4');
+    await page.fill('#compare-form input[name="samples"]', '2');
+    await page.click('#compare-start');
+    await page.locator('#compare-root[data-state="done"], #compare-root[data-state="error"]').waitFor({ timeout: 240_000 });
+    await page.screenshot({ path: 'test-results/page-compare.png', fullPage: true });
+    expect(await page.locator('#compare-status').textContent()).toBe('Done: 4 points, all match the CPU reference.');
+    expect(await root.getAttribute('data-rows')).toBe('4');
+    expect(await page.locator('#compare-progress').evaluate((p: HTMLProgressElement) => [p.value, p.max])).toEqual([4, 4]);
+    // one line per configuration (576 and 512), two seqlens each
+    expect(await page.locator('#chart-time').getAttribute('data-datasets')).toBe('2');
+    expect(await page.locator('#chart-time').getAttribute('data-points')).toBe('4');
+    expect(await page.locator('#chart-gbps').getAttribute('data-points')).toBe('4');
+    expect(await page.locator('#chart-quant').getAttribute('data-points')).toBe('4');
+    expect(await page.locator('#chart-bytes').getAttribute('data-points')).toBe('6'); // 3 formats x 2 heads
+    // the chart is really drawn: coloured pixels on the canvas
+    const inked = await page.locator('#chart-time').evaluate((c: HTMLCanvasElement) => {
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2])) n++;
+      return n;
+    });
+    expect(inked).toBeGreaterThan(200);
+    expect(await page.locator('#compare-table tbody tr').count()).toBe(4);
+    const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    const csv = readFileSync(await csvDownload.path()).toString().trim().split('\n');
+    expect(csv.length).toBe(5);
+    expect(csv[0]).toMatch(/^preset,dQk,kvFormat,kernel,seqlen,hQ/);
+    expect(csv.slice(1).map((l) => l.split(',').slice(0, 5).join(','))).toEqual(
+      ['v32,576,fp8,flash,64', 'v32,576,fp8,flash,200', 'model1,512,fp8,flash,64', 'model1,512,fp8,flash,200']);
+    const [jsonDownload] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+    const json = JSON.parse(readFileSync(await jsonDownload.path()).toString());
+    expect(json.rows).toHaveLength(4);
+    expect(json.rows.every((r: { pass: boolean }) => r.pass)).toBe(true);
+    expect(json.adapter).toMatch(/swiftshader|\w/);
+
+    // Cancel: a longer sweep stops after the point in flight and keeps what it has.
+    await page.check('#compare-form input[name="kv"][value="f32"]');
+    await page.click('#compare-start');
+    await page.locator('#compare-root[data-state="running"]').waitFor();
+    await page.click('#compare-cancel');
+    await page.locator('#compare-root[data-state="cancelled"]').waitFor({ timeout: 120_000 });
+    expect(await page.locator('#compare-status').textContent()).toMatch(/^Cancelled after [01] of 8 points\.$/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('Kernel source: a broken edit shows its WGSL line and message next to the code; reset recovers and passes', async () => {
+    const { page, errors } = await openView('?h-q=4&seqlens=70#source');
+    const root = page.locator('#source-root');
+    await page.locator('#source-editor textarea').click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.type('let broken = ;');
+    await page.keyboard.press('Enter');
+    expect(await root.getAttribute('data-edited')).toBe('flash_decode.wgsl');
+    await page.click('#source-run');
+    await page.locator('#source-root[data-check]').waitFor({ timeout: 120_000 });
+    await page.screenshot({ path: 'test-results/page-source-error.png', fullPage: true });
+    expect(await root.getAttribute('data-check')).toBe('error');
+    const first = await page.locator('#source-errors li.error').first().textContent();
+    expect(first).toMatch(/^flash_decode\.wgsl:1:\d+ error: /);
+    expect(await page.locator('#source-editor .error-line').count()).toBe(1);
+
+    await page.click('#source-reset');
+    expect(await root.getAttribute('data-edited')).toBe('');
+    expect(await page.locator('#source-errors li').count()).toBe(0);
+    await page.click('#source-run');
+    await page.locator('#source-root[data-check]').waitFor({ timeout: 180_000 });
+    await page.screenshot({ path: 'test-results/page-source.png', fullPage: true });
+    expect(await page.locator('#source-status').textContent()).toBe('PASS: still matches the CPU reference');
+    expect(await page.locator('#source-result').textContent()).toMatch(/edited: nothing[\s\S]*time .* median/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('Kernel source: an edit that compiles but is wrong fails the check', async () => {
+    const { page } = await openView('?h-q=4&seqlens=70&splits=1#source');
+    // Drop the 1/l normalisation of the final output: the kernel still compiles, the numbers are wrong.
+    const source = await page.locator('#source-editor textarea').inputValue();
+    const target = source.match(/^.*\/ l\b.*$/m);
+    expect(target, 'flash_decode.wgsl normalises by l').not.toBeNull();
+    await page.locator('#source-editor textarea').evaluate((t: HTMLTextAreaElement, [from, to]) => {
+      t.focus();
+      const at = t.value.indexOf(from);
+      t.setSelectionRange(at, at + from.length);
+      document.execCommand('insertText', false, to);
+    }, [target![0], target![0].replace(/\/ l\b/, '/ (l * 2.0)')]);
+    await page.click('#source-run');
+    await page.locator('#source-root[data-check]').waitFor({ timeout: 120_000 });
+    expect(await page.locator('#source-root').getAttribute('data-check')).toBe('fail');
+    expect(await page.locator('#source-status').textContent()).toMatch(/^FAIL: /);
+    await page.close();
+  });
+
+  it('Learn: draws the steps from the core and runs the same case on the GPU', async () => {
+    const { page, errors } = await openView('#learn');
+    await page.locator('#learn-root[data-ready]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#learn-online-check').textContent()).toMatch(/max \|out - reference out\| = \d\.\de-(1[2-9]|[2-9]\d)/);
+    expect(await page.locator('#learn-split-check').textContent()).toMatch(/max \|merged out - reference out\| = \d\.\de-(1[2-9]|[2-9]\d)/);
+    expect(Number(await page.locator('#learn-scores').getAttribute('data-points'))).toBe(8 * 40);
+    await page.click('#learn-gpu');
+    await expect.poll(() => page.locator('#learn-gpu-out').textContent(), { timeout: 120_000 }).not.toMatch(/^(Running\.\.\.)?$/);
+    await page.screenshot({ path: 'test-results/page-learn.png', fullPage: true });
+    expect(await page.locator('#learn-gpu-out').textContent()).toMatch(/^PASS[\s\S]*max \|GPU out - trace out\| = \d\.\d+e-\d+/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('says what is missing when the browser has no WebGPU, and Learn still works', async () => {
+    const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
     await page.addInitScript(() => {
       Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
     });
@@ -83,6 +207,14 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await notice.waitFor({ timeout: 30_000 });
     await page.screenshot({ path: 'test-results/page-no-webgpu.png', fullPage: true });
     expect(await notice.textContent()).toMatch(/navigator\.gpu is missing/);
+    expect(await notice.textContent()).toMatch(/Learn works without it/);
+    await page.click('#tabs a[data-view="learn"]');
+    await page.locator('#learn-root[data-ready]').waitFor({ timeout: 30_000 });
+    await page.fill('#fp8-value', '1000');
+    expect(await page.locator('#fp8-decoded').textContent()).toBe('448');
+    await page.selectOption('#fp8-format', 'e5m2');
+    expect(await page.locator('#fp8-decoded').textContent()).toBe('1024');
+    await page.screenshot({ path: 'test-results/page-no-webgpu-learn.png', fullPage: true });
     await page.close();
   });
 });

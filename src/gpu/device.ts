@@ -17,6 +17,17 @@ export const REQUESTED_LIMITS = [
 ] as const;
 export type RequestedLimit = (typeof REQUESTED_LIMITS)[number];
 
+/** The WebGPU spec's default values of those limits: what every adapter offers (used to plan without a device). */
+export const WEBGPU_DEFAULT_LIMITS: Readonly<Record<RequestedLimit, number>> = {
+  maxComputeWorkgroupStorageSize: 16384,
+  maxStorageBufferBindingSize: 134217728,
+  maxBufferSize: 268435456,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxStorageBuffersPerShaderStage: 8,
+};
+
 export const OPTIONAL_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups'] as const;
 
 export interface AdapterDescription {

@@ -11,6 +11,7 @@ import { measureAttention } from '../run-attention';
 import { PRESET_NAMES } from '../shape';
 import { KV_FORMATS } from '../kv-layout';
 import { KERNEL_NAMES } from '../kernels/kernel-plan';
+import { escapeHtml, find, setQuery } from './html';
 
 /** The page opens on this: the CLI's flag defaults (V3.2, FP8 cache, flash kernel) and a small shape. */
 const DEFAULTS: FlagValues = {
@@ -52,18 +53,13 @@ export function valuesFromUrl(search: string): FlagValues {
   return values;
 }
 
-function urlFromValues(values: FlagValues): string {
+export function queryFromValues(values: FlagValues): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(values)) {
     if (v === undefined || v === false || v === '' || DEFAULTS[k] === v) continue;
     params.set(k, v === true ? '1' : String(v));
   }
-  const q = params.toString();
-  return `${location.pathname}${q ? `?${q}` : ''}`;
-}
-
-function escape(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  return params.toString();
 }
 
 function formHtml(values: FlagValues): string {
@@ -73,8 +69,8 @@ function formHtml(values: FlagValues): string {
       ? `<input type="checkbox" name="${f.name}"${v ? ' checked' : ''}>`
       : f.choices
         ? `<select name="${f.name}">${f.choices.map((c) => `<option${c === v ? ' selected' : ''}>${c}</option>`).join('')}</select>`
-        : `<input name="${f.name}" value="${escape(String(v ?? ''))}" placeholder="${f.name === 'topk' ? '0 (dense)' : f.name === 'page-block-size' ? '64' : ''}">`;
-    return `<label title="${escape(f.hint ?? '')}"><span>${f.label}</span>${input}</label>`;
+        : `<input name="${f.name}" value="${escapeHtml(String(v ?? ''))}" placeholder="${f.name === 'topk' ? '0 (dense)' : f.name === 'page-block-size' ? '64' : ''}">`;
+    return `<label title="${escapeHtml(f.hint ?? '')}"><span>${f.label}</span>${input}</label>`;
   };
   return `<form id="run-form">${FIELDS.map(field).join('')}<button type="submit" id="run-button">Run</button></form>`;
 }
@@ -88,27 +84,31 @@ function readForm(form: HTMLFormElement): FlagValues {
   return values;
 }
 
-export function mountRunView(root: HTMLElement, getDevice: () => Promise<GpuContext>): { run: () => Promise<void> } {
+export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuContext>): { run: () => Promise<void> } {
   const initial = valuesFromUrl(location.search);
-  root.innerHTML = `<section id="run"><h2>Run</h2>${formHtml(initial)}<p id="status"></p><pre id="result"></pre><details><summary>Device</summary><pre id="device"></pre></details></section>`;
-  const form = root.querySelector<HTMLFormElement>('#run-form')!;
-  const status = root.querySelector<HTMLElement>('#status')!;
-  const result = root.querySelector<HTMLElement>('#result')!;
+  view.innerHTML = `<div id="run-root"><h2>Run one kernel</h2>`
+    + `<p class="lead">Pick a shape, KV cache format and kernel. Each run is checked against the CPU reference (f64), then timed.</p>`
+    + `${formHtml(initial)}<p id="status"></p><pre id="result"></pre><details><summary>Device</summary><pre id="device"></pre></details></div>`;
+  const root = find(view, '#run-root');
+  const form = find<HTMLFormElement>(root, '#run-form');
+  const status = find(root, '#status');
+  const result = find(root, '#result');
   let busy = false;
 
   async function run(): Promise<void> {
     if (busy) return;
     busy = true;
     const values = readForm(form);
-    history.replaceState(null, '', urlFromValues(values));
+    setQuery(queryFromValues(values));
     result.textContent = '';
     status.className = '';
+    delete root.dataset.check;
     try {
       const shape = shapeFromFlags(values);
       const config = configFromFlags(values);
       status.textContent = 'Compiling, running and checking against the CPU reference, then timing...';
       const ctx = await getDevice();
-      root.querySelector('#device')!.textContent = describeDevice(ctx).join('\n');
+      find(root, '#device').textContent = describeDevice(ctx).join('\n');
       const report = await measureAttention(ctx, generateInputs(shape, { seed: seedFromFlags(values), distribution: distributionFromFlags(values) }), config, {
         quantizationError: true, timing: { samples: 5, warmup: 1 },
       });

@@ -1,0 +1,128 @@
+/**
+ * The page's charts, on Chart.js (lines, bars) and chartjs-chart-matrix
+ * (heatmaps). One place that registers what is used and sets the common
+ * look, so each view only says what to plot.
+ */
+import {
+  BarController, BarElement, CategoryScale, Chart, type ChartConfiguration, Legend, LineController, LineElement,
+  LinearScale, LogarithmicScale, PointElement, Title, Tooltip,
+} from 'chart.js';
+import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
+
+Chart.register(
+  BarController, BarElement, CategoryScale, Legend, LineController, LineElement, LinearScale, LogarithmicScale,
+  PointElement, Title, Tooltip, MatrixController, MatrixElement,
+);
+
+/** Colour-blind-safe palette (Okabe-Ito), then greys. */
+export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#F0E442', '#000000', '#777777', '#AAAAAA'];
+
+export interface Series {
+  readonly label: string;
+  readonly points: readonly { x: number; y: number }[];
+  readonly dashed?: boolean;
+}
+
+export interface Axis {
+  readonly title: string;
+  readonly log?: boolean;
+}
+
+function axis(a: Axis) {
+  return { type: a.log ? 'logarithmic' as const : 'linear' as const, title: { display: true, text: a.title } };
+}
+
+/** Ticks on cell centres 0, k, 2k, ... (at most ~16 of them) for a heatmap axis of n cells. */
+function integerTicks(n: number) {
+  const step = Math.max(1, Math.ceil(n / 16));
+  return (scale: { ticks: { value: number }[] }) => {
+    scale.ticks = Array.from({ length: Math.ceil(n / step) }, (_, k) => ({ value: k * step }));
+  };
+}
+
+/** A chart that is redrawn in place when its data changes. */
+export class ChartView {
+  private chart?: Chart;
+  constructor(readonly canvas: HTMLCanvasElement) {}
+
+  private show(config: ChartConfiguration): void {
+    this.chart?.destroy();
+    this.chart = new Chart(this.canvas, config);
+    const points = config.data.datasets.reduce((n, d) => n + d.data.length, 0);
+    this.canvas.dataset.datasets = String(config.data.datasets.length);
+    this.canvas.dataset.points = String(points);
+  }
+
+  lines(title: string, series: readonly Series[], x: Axis, y: Axis): void {
+    this.show({
+      type: 'line',
+      data: {
+        datasets: series.map((s, k) => ({
+          label: s.label, data: s.points.map((p) => ({ ...p })), borderColor: PALETTE[k % PALETTE.length],
+          backgroundColor: PALETTE[k % PALETTE.length], borderDash: s.dashed ? [6, 4] : undefined, tension: 0,
+        })),
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: { title: { display: true, text: title }, legend: { position: 'bottom', labels: { boxWidth: 24 } } },
+        scales: { x: axis(x), y: axis(y) },
+      },
+    });
+  }
+
+  bars(title: string, labels: readonly string[], series: readonly { label: string; values: readonly number[] }[], y: Axis, xTitle?: string): void {
+    this.show({
+      type: 'bar',
+      data: {
+        labels: [...labels],
+        datasets: series.map((s, k) => ({ label: s.label, data: [...s.values], backgroundColor: PALETTE[k % PALETTE.length] })),
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: { title: { display: true, text: title }, legend: { display: series.length > 1, position: 'top' } },
+        scales: { x: { title: { display: !!xTitle, text: xTitle ?? '' } }, y: axis(y) },
+      },
+    });
+  }
+
+  /**
+   * values[row][col] as coloured cells; diverging blue-white-red around 0 when
+   * `diverging`, else white-to-blue from 0 to the maximum.
+   */
+  heatmap(title: string, values: readonly (readonly number[])[], xTitle: string, yTitle: string, diverging: boolean, fmt: (v: number) => string): void {
+    const rows = values.length;
+    const cols = values[0]?.length ?? 0;
+    let top = 0;
+    for (const r of values) for (const v of r) top = Math.max(top, Math.abs(v));
+    top ||= 1;
+    const colour = (v: number) => {
+      const t = Math.min(1, Math.abs(v) / top);
+      const [r, g, b] = diverging && v < 0 ? [33, 102, 172] : diverging ? [178, 24, 43] : [8, 81, 156];
+      const mix = (c: number) => Math.round(255 + (c - 255) * t);
+      return `rgb(${mix(r)},${mix(g)},${mix(b)})`;
+    };
+    const data = values.flatMap((r, y) => r.map((v, x) => ({ x, y, v })));
+    this.show({
+      type: 'matrix',
+      data: {
+        datasets: [{
+          label: title, data,
+          backgroundColor: (c: { raw: unknown }) => colour((c.raw as { v: number }).v),
+          width: ({ chart }) => (chart.chartArea?.width ?? 0) / cols - 0.5,
+          height: ({ chart }) => (chart.chartArea?.height ?? 0) / rows - 0.5,
+        }],
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: {
+          title: { display: true, text: title }, legend: { display: false },
+          tooltip: { callbacks: { title: () => '', label: (c) => { const r = c.raw as { x: number; y: number; v: number }; return `${yTitle} ${r.y}, ${xTitle} ${r.x}: ${fmt(r.v)}`; } } },
+        },
+        scales: {
+          x: { type: 'linear', min: -0.5, max: cols - 0.5, offset: false, afterBuildTicks: integerTicks(cols), title: { display: true, text: xTitle }, grid: { display: false } },
+          y: { type: 'linear', min: -0.5, max: rows - 0.5, reverse: true, offset: false, afterBuildTicks: integerTicks(rows), title: { display: true, text: yTitle }, grid: { display: false } },
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,36 @@
+/** Small DOM helpers the views share. */
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
+/** The element matching `selector` under `root`; throws if the view's markup lacks it. */
+export function find<T extends Element = HTMLElement>(root: ParentNode, selector: string): T {
+  const el = root.querySelector<T>(selector);
+  if (!el) throw new Error(`page markup has no ${selector}`);
+  return el;
+}
+
+/** Offer `text` as a file download. */
+export function downloadText(filename: string, text: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** Replace the query string, keeping the view in the hash. */
+export function setQuery(query: string): void {
+  history.replaceState(null, '', `${location.pathname}${query ? `?${query}` : ''}${location.hash}`);
+}
+
+/** Number formatting for tables: 4 significant digits, exponent when tiny or huge. */
+export function fmtNum(v: number, digits = 4): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6)) return v.toExponential(digits - 1);
+  return Number(v.toPrecision(digits)).toString();
+}

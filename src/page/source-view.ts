@@ -1,0 +1,162 @@
+/**
+ * Kernel source: the project's WGSL, highlighted and editable
+ * (prism-code-editor). "Run with my edits" runs the Run tab's shape with the
+ * edited files (RunConfig.shaderEdits) and says at once whether the result
+ * still matches the CPU reference and how fast it is; a compile error is
+ * listed as file:line:col next to the code, with the line marked. Reset
+ * restores the shipped source.
+ */
+import { createEditor, type PrismEditor } from 'prism-code-editor';
+import { defaultKeymap, editHistory, editorCommands } from 'prism-code-editor/commands';
+import { matchBrackets } from 'prism-code-editor/match-brackets';
+import 'prism-code-editor/prism/languages/wgsl';
+import 'prism-code-editor/languages/wgsl';
+import 'prism-code-editor/layout.css';
+import 'prism-code-editor/themes/github-light.css';
+import type { GpuContext } from '../gpu/device';
+import { SHADER_FILES, type ShaderEdits, type ShaderFileName } from '../gpu/shader-source';
+import { ShaderCompileError, type ShaderMessage } from '../gpu/pipelines';
+import { KERNEL_NAMES, type KernelName } from '../kernels/kernel-plan';
+import { type FlagValues, configFromFlags, distributionFromFlags, seedFromFlags, shapeFromFlags } from '../run-options';
+import { generateInputs } from '../inputs';
+import { measureAttention } from '../run-attention';
+import { describeShape, fmtMs, fmtRate } from '../report';
+import { valuesFromUrl } from './run-view';
+import { escapeHtml, find } from './html';
+
+/** What each file is, which kernel exercises it, and whether it may be edited. */
+const FILES: { file: ShaderFileName; role: string; kernel?: KernelName; splits?: string; readOnly?: string }[] = [
+  { file: 'flash_decode.wgsl', role: 'fused decode: tile in workgroup memory, online softmax, split-KV', kernel: 'flash' },
+  { file: 'naive.wgsl', role: 'three passes: scores, softmax, weighted values', kernel: 'naive' },
+  { file: 'combine.wgsl', role: 'merges split-KV partials by lse (runs with splits > 1)', kernel: 'flash', splits: '2' },
+  { file: 'kv_cache.wgsl', role: 'reads one cache element in any layout (FP8 decoded here)' },
+  { file: 'keys_dense.wgsl', role: 'dense key source: seqlens + block table' },
+  { file: 'keys_sparse.wgsl', role: 'sparse key source: topk indices', kernel: 'sparse' },
+  { file: 'params.wgsl', role: 'per-call uniform', readOnly: 'the host reads this struct\'s field order to fill the uniform, so it is read-only here' },
+  { file: 'roofline.wgsl', role: 'copy / FMA / empty kernels for the roofline', readOnly: 'its kernels are not checked against a reference, so it is read-only here' },
+];
+
+export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuContext>): void {
+  view.innerHTML = `<div id="source-root"><h2>Kernel source</h2>
+    <p class="lead">Change a kernel and run it: the result is checked against the CPU reference and timed. The shape is the Run tab's.</p>
+    <div class="fields">
+      <label><span>File</span><select id="source-file">${FILES.map((f) => `<option value="${f.file}">${f.file}</option>`).join('')}</select></label>
+      <label><span>Kernel to run</span><select id="source-kernel">${KERNEL_NAMES.map((k) => `<option>${k}</option>`).join('')}</select></label>
+      <label><span>KV splits</span><input id="source-splits" value="auto" size="6"></label>
+      <div class="buttons"><button type="button" id="source-run">Run with my edits</button><button type="button" id="source-reset">Reset this file</button></div>
+    </div>
+    <p id="source-role" class="hint"></p>
+    <div class="source-grid"><div id="source-editor"></div>
+      <aside><p id="source-status">Not run yet.</p><ul id="source-errors"></ul><pre id="source-result"></pre></aside></div></div>`;
+  const root = find(view, '#source-root');
+  const fileSelect = find<HTMLSelectElement>(root, '#source-file');
+  const kernelSelect = find<HTMLSelectElement>(root, '#source-kernel');
+  const splitsInput = find<HTMLInputElement>(root, '#source-splits');
+  const status = find(root, '#source-status');
+  const errors = find(root, '#source-errors');
+  const result = find(root, '#source-result');
+  const edits: ShaderEdits = {};
+  /** Median time of the unedited kernel per (shape, kernel, splits), to compare an edit with. */
+  const baseline = new Map<string, number>();
+  let messages: readonly ShaderMessage[] = [];
+
+  const editor: PrismEditor = createEditor(find(root, '#source-editor'), { language: 'wgsl', value: '', tabSize: 2 },
+    editorCommands(defaultKeymap), editHistory(), matchBrackets());
+  const current = () => FILES.find((f) => f.file === fileSelect.value)!;
+
+  function markErrors(): void {
+    for (const line of editor.lines) line.classList.remove('error-line');
+    for (const m of messages) {
+      if (m.file === current().file && m.type === 'error') editor.lines[m.line]?.classList.add('error-line');
+    }
+  }
+
+  function showFile(): void {
+    const f = current();
+    editor.setOptions({ value: edits[f.file] ?? SHADER_FILES[f.file], readOnly: !!f.readOnly });
+    const values = valuesFromUrl(location.search);
+    kernelSelect.value = f.kernel ?? String(values.kernel);
+    splitsInput.value = f.splits ?? String(values.splits ?? 'auto');
+    find(root, '#source-role').textContent = `${f.file}: ${f.role}${f.readOnly ? ` (${f.readOnly})` : ''}.`;
+    markErrors();
+  }
+
+  editor.on('update', (value) => {
+    const f = current();
+    if (f.readOnly) return;
+    if (value === SHADER_FILES[f.file]) delete edits[f.file];
+    else edits[f.file] = value;
+    root.dataset.edited = Object.keys(edits).join(',');
+  });
+
+  function showMessages(list: readonly ShaderMessage[]): void {
+    messages = list;
+    errors.innerHTML = list.map((m) => `<li class="${m.type}"><a href="#source" data-file="${escapeHtml(m.file)}" data-line="${m.line}">${escapeHtml(`${m.file}:${m.line}:${m.column}`)}</a> ${m.type}: ${escapeHtml(m.message)}</li>`).join('');
+    markErrors();
+  }
+
+  errors.addEventListener('click', (e) => {
+    const a = (e.target as HTMLElement).closest('a');
+    if (!a) return;
+    e.preventDefault();
+    if (a.dataset.file && FILES.some((f) => f.file === a.dataset.file)) { fileSelect.value = a.dataset.file; showFile(); }
+    editor.lines[Number(a.dataset.line)]?.scrollIntoView({ block: 'center' });
+  });
+
+  let busy = false;
+  async function run(): Promise<void> {
+    if (busy) return;
+    busy = true;
+    delete root.dataset.check;
+    showMessages([]);
+    result.textContent = '';
+    status.className = '';
+    status.textContent = 'Compiling, running, checking against the CPU reference, timing...';
+    try {
+      const values: FlagValues = { ...valuesFromUrl(location.search), kernel: kernelSelect.value, splits: splitsInput.value.trim() || 'auto' };
+      if (values.kernel === 'sparse' && !Number(values.topk)) values.topk = '64';
+      const shape = shapeFromFlags(values);
+      const config = { ...configFromFlags(values), shaderEdits: { ...edits } };
+      const ctx = await getDevice();
+      const inputs = generateInputs(shape, { seed: seedFromFlags(values), distribution: distributionFromFlags(values) });
+      const r = await measureAttention(ctx, inputs, config, { timing: { samples: 3, warmup: 1 } });
+      const key = JSON.stringify([shape, values.kernel, values.splits, values.kv]);
+      const edited = Object.keys(edits).length > 0;
+      if (!edited) baseline.set(key, r.timing!.medianMs);
+      const base = baseline.get(key);
+      status.textContent = r.check.pass ? 'PASS: still matches the CPU reference' : `FAIL: ${r.check.failure}`;
+      status.className = r.check.pass ? 'pass' : 'fail';
+      result.textContent = [
+        `edited: ${edited ? Object.keys(edits).join(', ') : 'nothing (the shipped kernels)'}`,
+        ...describeShape(shape),
+        `kernel ${r.config.kernel}, ${r.layout.name} cache, max rel err ${r.check.maxRelErr.toExponential(2)}`,
+        `time ${fmtMs(r.timing!.medianMs)} median (${r.timing!.method}), ${fmtRate(r.throughput!.gbps)} GB/s, ${fmtRate(r.throughput!.gflops)} GFLOP/s`,
+        base !== undefined && edited ? `${(r.timing!.medianMs / base).toFixed(2)}x the time of the unedited kernel on this shape` : 'run once without edits to get a baseline time to compare with',
+      ].join('\n');
+      root.dataset.check = r.check.pass ? 'pass' : 'fail';
+    } catch (e) {
+      if (e instanceof ShaderCompileError) {
+        status.textContent = `Compile error in ${e.kernel} (nothing ran):`;
+        showMessages(e.messages.filter((m) => m.type !== 'info'));
+      } else {
+        status.textContent = (e as Error).message;
+      }
+      status.className = 'fail';
+      root.dataset.check = 'error';
+    } finally {
+      busy = false;
+    }
+  }
+
+  fileSelect.addEventListener('change', showFile);
+  find(root, '#source-run').addEventListener('click', () => void run());
+  find(root, '#source-reset').addEventListener('click', () => {
+    delete edits[current().file];
+    root.dataset.edited = Object.keys(edits).join(',');
+    showMessages(messages.filter((m) => m.file !== current().file));
+    showFile();
+    status.textContent = `${current().file} restored to the shipped source.`;
+    status.className = '';
+  });
+  showFile();
+}
