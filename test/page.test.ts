@@ -76,6 +76,31 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(r.status).toContain('--h-q "0" is not allowed');
   });
 
+  it('a lost device is reopened on the next run', async () => {
+    const page = await browser.newPage();
+    // Keep every device the page opens, so the test can lose one.
+    await page.addInitScript(() => {
+      const w = window as unknown as { devices: GPUDevice[] };
+      w.devices = [];
+      const request = GPUAdapter.prototype.requestDevice;
+      GPUAdapter.prototype.requestDevice = async function (this: GPUAdapter, d?: GPUDeviceDescriptor) {
+        const device = await request.call(this, d);
+        w.devices.push(device);
+        return device;
+      };
+    });
+    await page.goto(url + '?h-q=4&seqlens=70');
+    await page.locator('#run-root[data-check]').waitFor({ timeout: 240_000 });
+    expect(await page.locator('#run-root').getAttribute('data-check')).toBe('pass');
+    await page.evaluate(() => (window as unknown as { devices: GPUDevice[] }).devices[0].destroy());
+    await expect.poll(() => page.locator('#adapter').textContent()).toMatch(/^device lost \(destroyed/);
+    await page.click('#run-button');
+    await page.locator('#run-root[data-check]').waitFor({ timeout: 240_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/^PASS/);
+    expect(await page.evaluate(() => (window as unknown as { devices: GPUDevice[] }).devices.length)).toBe(2);
+    await page.close();
+  });
+
   async function openView(path: string): Promise<{ page: Page; errors: string[] }> {
     const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
     const errors: string[] = [];

@@ -26,7 +26,10 @@ let device: Promise<GpuContext> | undefined;
 function getDevice(): Promise<GpuContext> {
   device ??= openBrowserDevice().then((ctx) => {
     find(document, '#adapter').textContent = describeAdapter(ctx.adapter);
-    void ctx.lost.then(() => { device = undefined; }); // reopen on the next run
+    void ctx.lost.then((info) => { // reopen on the next run
+      device = undefined;
+      find(document, '#adapter').textContent = `device lost (${info.reason}${info.message ? `: ${info.message}` : ''}); it is reopened on the next run`;
+    });
     return ctx;
   });
   device.catch((e: Error) => {
