@@ -6,7 +6,7 @@
  * the reference on the original f32 cache (a separate figure from the
  * kernel's own error).
  */
-import type { GpuContext } from './gpu/device';
+import { DeviceLostError, type GpuContext } from './gpu/device';
 import type { MlaInputs } from './inputs';
 import { type AttentionResult, referenceAttention } from './reference';
 import { type CheckResult, compareToReference } from './check';
@@ -57,6 +57,16 @@ export function quantizationError(onDequantized: AttentionResult, onOriginal: At
 }
 
 export async function measureAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig, options: MeasureOptions = {}): Promise<KernelReport> {
+  try {
+    return await measureOnDevice(ctx, inputs, config, options);
+  } catch (e) {
+    // A lost device makes every later call fail with the browser's or Dawn's own words; say what happened instead.
+    const lost = ctx.lostInfo();
+    throw lost ? new DeviceLostError(lost) : e;
+  }
+}
+
+async function measureOnDevice(ctx: GpuContext, inputs: MlaInputs, config: RunConfig, options: MeasureOptions): Promise<KernelReport> {
   const prepared = await prepareAttention(ctx, inputs, config);
   try {
     await submitChecked(ctx, prepared);

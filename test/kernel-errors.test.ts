@@ -8,6 +8,8 @@ import { runAttention } from '../src/run-attention';
 import { ShaderCompileError } from '../src/gpu/pipelines';
 import { SHADER_FILES } from '../src/gpu/shader-source';
 import { kvLayout } from '../src/kv-layout';
+import { openNodeDevice } from '../src/gpu/node-device';
+import { DeviceLostError } from '../src/gpu/device';
 
 const gpu = await testGpu();
 
@@ -26,6 +28,16 @@ describe.skipIf(!gpu)('errors', () => {
     // the original source still compiles and passes
     const ok = await runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8' });
     expect(ok.check.pass).toBe(true);
+  });
+
+  it('a lost device gives a DeviceLostError that says to run again, not the runtime\'s own words', async () => {
+    const ctx = await openNodeDevice();
+    ctx.device.destroy();
+    const info = await ctx.lost;
+    expect(ctx.lostInfo()).toBe(info);
+    const run = runAttention(ctx, inputs, { kernel: 'flash', kvFormat: 'fp8' });
+    await expect(run).rejects.toBeInstanceOf(DeviceLostError);
+    await expect(run).rejects.toThrow(/^the GPU device was lost \(destroyed.*\) during the run: run again to open a new device$/);
   });
 
   it('a shader that compiles but computes garbage fails the check', async () => {

@@ -48,6 +48,16 @@ export interface GpuContext {
   readonly limits: Readonly<Record<RequestedLimit, number>>;
   /** Resolves when the device is lost (with the reason), for a page to recover. */
   readonly lost: Promise<GPUDeviceLostInfo>;
+  /** Why the device was lost, once it has been; undefined while it lives. */
+  lostInfo(): GPUDeviceLostInfo | undefined;
+}
+
+/** The device went away during a run (driver reset, GPU removed, destroyed): open a new one. */
+export class DeviceLostError extends Error {
+  constructor(info: GPUDeviceLostInfo) {
+    super(`the GPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ''}) during the run: run again to open a new device`);
+    this.name = 'DeviceLostError';
+  }
 }
 
 export interface OpenDeviceOptions {
@@ -78,6 +88,8 @@ export async function openDeviceOnAdapter(adapter: GPUAdapter, options: OpenDevi
   for (const name of REQUESTED_LIMITS) limits[name] = device.limits[name];
   const info = adapter.info;
   const featureLevel = adapter.features.has('core-features-and-limits') ? 'core' : 'compatibility';
+  let lostInfo: GPUDeviceLostInfo | undefined;
+  void device.lost.then((i) => { lostInfo = i; });
   return {
     device,
     adapter: {
@@ -87,6 +99,7 @@ export async function openDeviceOnAdapter(adapter: GPUAdapter, options: OpenDevi
     features: [...device.features].sort(),
     limits,
     lost: device.lost,
+    lostInfo: () => lostInfo,
   };
 }
 

@@ -127,8 +127,9 @@ export function mountCompareView(view: HTMLElement, getDevice: () => Promise<Gpu
   function draw(): void {
     charts.time.lines('Time per call (median) vs seqlen', seriesOf(rows, (r) => r.medianMs), { title: 'seqlen (keys)', log: true }, { title: 'time (ms)', log: true });
     charts.gbps.lines('Bandwidth (bytes moved / time) vs seqlen', seriesOf(rows, (r) => r.gbps), { title: 'seqlen (keys)', log: true }, { title: 'GB/s' });
-    const fp8Rows = rows.filter((r) => r.kvFormat !== 'f32' && r.kernel === rows.find((x) => x.kvFormat === r.kvFormat)?.kernel);
-    const quantSeries = seriesOf(fp8Rows, (r) => r.quantRelErr).map((s) => ({ ...s, label: s.label.replace(/ (flash|naive)/, ''), dashed: false }));
+    // The format's error is a property of the cache, not of the kernel: one line per head, format and h_q.
+    const oneKernel = rows.filter((r) => r.kvFormat !== 'f32' && r.kernel === rows[0].kernel);
+    const quantSeries = seriesOf(oneKernel, (r) => r.quantRelErr).map((s) => ({ ...s, label: s.label.replace(` ${rows[0].kernel}`, ''), dashed: false }));
     charts.quant.lines('Cache format error: max |out - out(f32 cache)| / max |out|', quantSeries, { title: 'seqlen (keys)', log: true }, { title: 'relative error', log: true });
     find(root, '#compare-table').innerHTML = rows.length ? rowsTable(rows) : '';
     find(root, '#compare-ratios').innerHTML = ratiosHtml(rows);
