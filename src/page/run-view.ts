@@ -53,7 +53,7 @@ export function valuesFromUrl(search: string): FlagValues {
   return values;
 }
 
-export function queryFromValues(values: FlagValues): string {
+function queryFromValues(values: FlagValues): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(values)) {
     if (v === undefined || v === false || v === '' || DEFAULTS[k] === v) continue;
