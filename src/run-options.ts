@@ -6,7 +6,7 @@
 import { type MlaShape, PRESET_NAMES, presetShape } from './shape';
 import { KV_FORMATS, type KvFormat } from './kv-layout';
 import { KERNEL_NAMES, type KernelName } from './kernels/kernel-plan';
-import { INPUT_DISTRIBUTIONS, type InputDistribution } from './inputs';
+import { INPUT_DISTRIBUTIONS, type InputDistribution, type MlaInputs, generateInputs } from './inputs';
 import type { RunConfig } from './runner';
 
 export const SHAPE_FLAGS = {
@@ -119,4 +119,9 @@ export function seedFromFlags(v: FlagValues): number {
 
 export function distributionFromFlags(v: FlagValues): InputDistribution {
   return oneOf('distribution', v.distribution, INPUT_DISTRIBUTIONS);
+}
+
+/** Generated inputs (seeded) for the shape the flags describe. */
+export function inputsFromFlags(v: FlagValues): MlaInputs {
+  return generateInputs(shapeFromFlags(v), { seed: seedFromFlags(v), distribution: distributionFromFlags(v) });
 }

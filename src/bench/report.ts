@@ -55,24 +55,41 @@ export function sweepRatios(rows: readonly SweepRow[]): SweepRatios {
   return { v32OverModel1, formatOverBf16, flashOverNaive };
 }
 
+/** The results table, one place for its columns and formatting; Markdown (CLI, docs) and HTML (the page) render it. */
+export const SWEEP_TABLE_HEAD = [
+  'head', 'kv', 'B/token', 'kernel', 'seqlen', 'h_q', 'splits', 'time (median)', 'p90', 'GB/s', 'GFLOP/s', 'roofline', 'check (rel err)', 'quant err vs f32',
+] as const;
+
+export function sweepTableCells(r: SweepRow): string[] {
+  return [
+    String(r.dQk), r.kvFormat, String(r.bytesPerToken), r.kernel, String(r.seqlen), String(r.hQ), String(r.splits), fmtMs(r.medianMs), fmtMs(r.p90Ms),
+    `${fmtRate(r.gbps)}${r.suspect ? ' (suspect)' : ''}`, fmtRate(r.gflops), `${(100 * r.rooflineFraction).toFixed(1)}%`,
+    `${r.pass ? 'pass' : 'FAIL'} (${r.maxRelErr.toExponential(1)})`, r.kvFormat === 'f32' ? '-' : r.quantRelErr.toExponential(2),
+  ];
+}
+
 export function sweepTableMarkdown(rows: readonly SweepRow[]): string {
-  const head = '| head | kv | B/token | kernel | seqlen | h_q | splits | time (median) | p90 | GB/s | GFLOP/s | roofline | check (rel err) | quant err vs f32 |';
   const sep = '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|';
-  const body = rows.map((r) => `| ${r.dQk} | ${r.kvFormat} | ${r.bytesPerToken} | ${r.kernel} | ${r.seqlen} | ${r.hQ} | ${r.splits} | ${fmtMs(r.medianMs)} | ${fmtMs(r.p90Ms)} | `
-    + `${fmtRate(r.gbps)}${r.suspect ? ' (suspect)' : ''} | ${fmtRate(r.gflops)} | ${(100 * r.rooflineFraction).toFixed(1)}% | ${r.pass ? 'pass' : 'FAIL'} (${r.maxRelErr.toExponential(1)}) | `
-    + `${r.kvFormat === 'f32' ? '-' : r.quantRelErr.toExponential(2)} |`);
-  return [head, sep, ...body].join('\n');
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(SWEEP_TABLE_HEAD), sep, ...rows.map((r) => line(sweepTableCells(r)))].join('\n');
+}
+
+/** The ratios as sentences, for the Markdown report and the page. */
+export function sweepRatioLines(rows: readonly SweepRow[]): string[] {
+  const q = sweepRatios(rows);
+  return [
+    ...q.v32OverModel1.map((x) => `${x.kernel}, ${x.kvFormat}: time 576 / time 512 = ${x.ratio.toFixed(3)} (${x.n} points)`),
+    ...q.formatOverBf16.map((x) => `${x.kernel}, ${x.preset}: time ${x.kvFormat} / time bf16 = ${x.ratio.toFixed(3)} (${x.n} points)`),
+    ...q.flashOverNaive.map((x) => `${x.preset}, ${x.kvFormat}: time flash / time naive = ${x.ratio.toFixed(3)} (${x.n} points)`),
+  ];
 }
 
 export function sweepMarkdown(rows: readonly SweepRow[], header: readonly string[]): string {
-  const q = sweepRatios(rows);
   const lines = [
     '# mla-sandbox bench', '', ...header.map((h) => `- ${h}`), '',
     '## Results', '', sweepTableMarkdown(rows), '',
     '## Ratios (geometric mean of matching points; < 1 means the first is faster)', '',
-    ...q.v32OverModel1.map((x) => `- ${x.kernel}, ${x.kvFormat}: time 576 / time 512 = ${x.ratio.toFixed(3)} (${x.n} points)`),
-    ...q.formatOverBf16.map((x) => `- ${x.kernel}, ${x.preset}: time ${x.kvFormat} / time bf16 = ${x.ratio.toFixed(3)} (${x.n} points)`),
-    ...q.flashOverNaive.map((x) => `- ${x.preset}, ${x.kvFormat}: time flash / time naive = ${x.ratio.toFixed(3)} (${x.n} points)`),
+    ...sweepRatioLines(rows).map((l) => `- ${l}`),
     '',
   ];
   return lines.join('\n');

@@ -9,13 +9,13 @@ import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
-import { generateInputs, type MlaInputs } from '../inputs';
+import type { MlaInputs } from '../inputs';
 import { measureAttention } from '../run-attention';
 import { measureRoofline } from '../timing/roofline';
 import { describeDevice, describeReport, describeRoofline, reportJson } from '../report';
 import { encodeNpy, parseNpy } from '../npy';
 import { inputsFromArrays } from '../load-inputs';
-import { SHAPE_FLAGS, type FlagValues, configFromFlags, distributionFromFlags, intFlag, seedFromFlags, shapeFromFlags } from '../run-options';
+import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, intFlag, shapeFromFlags } from '../run-options';
 import { runBench } from './bench';
 
 const USAGE = `usage: mla-sandbox <command> [flags]
@@ -96,7 +96,7 @@ async function run(argv: string[]): Promise<number> {
   const v = values as FlagValues;
   if ((v.q === undefined) !== (v['kv-cache'] === undefined)) throw new Error('--q and --kv-cache go together: give both, or neither to generate inputs');
   const config = configFromFlags(v);
-  const inputs = v.q ? loadTensors(v) : generateInputs(shapeFromFlags(v), { seed: seedFromFlags(v), distribution: distributionFromFlags(v) });
+  const inputs = v.q ? loadTensors(v) : inputsFromFlags(v);
   const shape = inputs.shape;
   const ctx = await openNodeDevice();
   const report = await measureAttention(ctx, inputs, config, {

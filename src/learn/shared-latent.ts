@@ -14,7 +14,7 @@
 import { type PresetName, presetShape } from '../shape';
 import { KV_FORMATS, type KvFormat, kvLayout } from '../kv-layout';
 import { makeAttentionSpec } from '../kernels/attention-spec';
-import { flashPlan } from '../kernels/flash-kernel';
+import { type FlashPlan, flashPlan } from '../kernels/flash-kernel';
 import { type RequestedLimit, WEBGPU_DEFAULT_LIMITS } from '../gpu/device';
 
 /** Per-head K (128 nope + 64 rope) and V (128) of DeepSeek-V3 without the latent trick, bf16. */
@@ -35,16 +35,22 @@ export interface LatentTraffic {
   readonly perHeadKvPerHead: number;
 }
 
+/** The flash kernel's plan (tile, heads per workgroup) for a head shape, without a device. */
+export function planWithoutDevice(
+  preset: PresetName, kvFormat: KvFormat, hQ: number, limits: Readonly<Record<RequestedLimit, number>> = WEBGPU_DEFAULT_LIMITS,
+): { plan: FlashPlan; bytesPerToken: number; dQk: number } {
+  const shape = presetShape(preset, { hQ, seqlens: [64] });
+  const layout = kvLayout(kvFormat, shape, shape.pageBlockSize);
+  return { plan: flashPlan(makeAttentionSpec(shape, layout, 2), limits), bytesPerToken: layout.bytesPerToken, dQk: shape.dQk };
+}
+
 export function latentTraffic(
   presets: readonly PresetName[], hQ: number, limits: Readonly<Record<RequestedLimit, number>> = WEBGPU_DEFAULT_LIMITS,
 ): LatentTraffic[] {
   return presets.flatMap((preset) => KV_FORMATS.map((kvFormat) => {
-    const shape = presetShape(preset, { hQ, seqlens: [64] });
-    const layout = kvLayout(kvFormat, shape, shape.pageBlockSize);
-    const plan = flashPlan(makeAttentionSpec(shape, layout, 2), limits);
-    const b = layout.bytesPerToken;
+    const { plan, bytesPerToken: b, dQk } = planWithoutDevice(preset, kvFormat, hQ, limits);
     return {
-      preset, dQk: shape.dQk, kvFormat, bytesPerToken: b, hQ, headsPerWorkgroup: plan.headsPerWorkgroup,
+      preset, dQk, kvFormat, bytesPerToken: b, hQ, headsPerWorkgroup: plan.headsPerWorkgroup,
       naivePerHead: b, flashPerHead: b / plan.headsPerWorkgroup, allHeadsPerHead: b / hQ, perHeadKvPerHead: PER_HEAD_KV_BYTES,
     };
   }));

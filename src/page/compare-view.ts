@@ -8,12 +8,11 @@
 import type { GpuContext } from '../gpu/device';
 import { describeAdapter } from '../gpu/device';
 import { DEFAULT_SWEEP, type SweepRow, type SweepSpec, runSweep, sweepPoints } from '../bench/sweep';
-import { sweepCsv, sweepRatios } from '../bench/report';
+import { SWEEP_TABLE_HEAD, sweepCsv, sweepRatioLines, sweepTableCells } from '../bench/report';
 import { HEAD_PRESETS, PRESET_NAMES, type PresetName, presetShape } from '../shape';
 import { KV_FORMATS, type KvFormat, kvLayout } from '../kv-layout';
 import type { KernelName } from '../kernels/kernel-plan';
 import { intFlag, intList } from '../run-options';
-import { fmtMs, fmtRate } from '../report';
 import { ChartView, type Series } from './charts';
 import { downloadText, escapeHtml, find } from './html';
 
@@ -73,24 +72,13 @@ function seriesOf(rows: readonly SweepRow[], y: (r: SweepRow) => number): Series
 }
 
 function rowsTable(rows: readonly SweepRow[]): string {
-  const head = ['head', 'kv', 'B/token', 'kernel', 'seqlen', 'h_q', 'splits', 'time (median)', 'p90', 'GB/s', 'GFLOP/s', 'roofline', 'check (rel err)', 'quant err vs f32'];
-  const body = rows.map((r) => [
-    r.dQk, r.kvFormat, r.bytesPerToken, r.kernel, r.seqlen, r.hQ, r.splits, fmtMs(r.medianMs), fmtMs(r.p90Ms),
-    fmtRate(r.gbps) + (r.suspect ? ' (suspect)' : ''), fmtRate(r.gflops), `${(100 * r.rooflineFraction).toFixed(1)}%`,
-    `<span class="${r.pass ? 'pass' : 'fail'}">${r.pass ? 'pass' : 'FAIL'}</span> (${r.maxRelErr.toExponential(1)})`,
-    r.kvFormat === 'f32' ? '-' : r.quantRelErr.toExponential(2),
-  ].map((c) => `<td>${c}</td>`).join(''));
-  return `<table class="rows"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${body.map((b) => `<tr>${b}</tr>`).join('')}</tbody></table>`;
+  const body = rows.map((r) => `<tr class="${r.pass ? '' : 'failed'}">${sweepTableCells(r).map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`);
+  return `<table class="rows"><thead><tr>${SWEEP_TABLE_HEAD.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
 }
 
 function ratiosHtml(rows: readonly SweepRow[]): string {
-  const q = sweepRatios(rows);
-  const items = [
-    ...q.v32OverModel1.map((x) => `${x.kernel}, ${x.kvFormat}: time 576 / time 512 = <b>${x.ratio.toFixed(3)}</b> (${x.n} points)`),
-    ...q.formatOverBf16.map((x) => `${x.kernel}, ${x.preset}: time ${x.kvFormat} / time bf16 = <b>${x.ratio.toFixed(3)}</b> (${x.n} points)`),
-    ...q.flashOverNaive.map((x) => `${x.preset}, ${x.kvFormat}: time flash / time naive = <b>${x.ratio.toFixed(3)}</b> (${x.n} points)`),
-  ];
-  return items.length ? `<h3>Ratios</h3><p class="hint">Geometric means over matching points; below 1 means the first is faster. Measured on this adapter in this run.</p><ul>${items.map((i) => `<li>${i}</li>`).join('')}</ul>` : '';
+  const items = sweepRatioLines(rows);
+  return items.length ? `<h3>Ratios</h3><p class="hint">Geometric means over matching points; below 1 means the first is faster. Measured on this adapter in this run.</p><ul>${items.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>` : '';
 }
 
 export function mountCompareView(view: HTMLElement, getDevice: () => Promise<GpuContext>): void {

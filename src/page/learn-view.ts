@@ -7,18 +7,15 @@
  * same case can be run on the flash kernel and compared with the trace.
  */
 import type { GpuContext } from '../gpu/device';
-import { WEBGPU_DEFAULT_LIMITS } from '../gpu/device';
 import { PRESET_NAMES, type PresetName, softmaxScaleOf } from '../shape';
 import { KV_FORMATS, type KvFormat } from '../kv-layout';
-import { makeAttentionSpec } from '../kernels/attention-spec';
-import { flashPlan } from '../kernels/flash-kernel';
 import { runAttention } from '../run-attention';
 import { formatCheck } from '../check';
 import { intFlag, oneOf } from '../run-options';
 import { type LearnCase, learnCase, softmaxRow } from '../learn/learn-case';
 import { onlineSoftmaxTrace } from '../learn/online-softmax';
 import { mergeByLse, splitPartials } from '../learn/split-merge';
-import { latentTraffic } from '../learn/shared-latent';
+import { latentTraffic, planWithoutDevice } from '../learn/shared-latent';
 import { explainFp8 } from '../learn/fp8-explorer';
 import { quantHistogram } from '../learn/quant-histogram';
 import { ChartView } from './charts';
@@ -35,15 +32,9 @@ interface LearnOptions {
   seed: number;
 }
 
-function defaultTile(preset: PresetName, hQ: number): number {
-  const c = learnCase({ preset, kvFormat: 'f32', hQ, seqlen: 1, seed: 0 });
-  return flashPlan(makeAttentionSpec(c.shape, c.layout, c.inputs.cache.numBlocks), WEBGPU_DEFAULT_LIMITS).tileN;
-}
-
 /** The head whose running max grows most often over the tiles: the best one to watch rescaling. */
-function liveliestHead(o: LearnOptions): number {
-  const c = learnCase(o);
-  const growths = c.scores.map((s) => onlineSoftmaxTrace(s, c.value, 1, o.tileN).steps.filter((st, i) => i > 0 && st.maxAfter > st.maxBefore).length);
+function liveliestHead(c: LearnCase, tileN: number): number {
+  const growths = c.scores.map((s) => onlineSoftmaxTrace(s, c.value, 1, tileN).steps.filter((st, i) => i > 0 && st.maxAfter > st.maxBefore).length);
   return growths.indexOf(Math.max(...growths));
 }
 
@@ -116,8 +107,16 @@ const SECTIONS = `
   <button type="button" id="learn-gpu">Run on the GPU</button><pre id="learn-gpu-out"></pre></section>`;
 
 export function mountLearnView(view: HTMLElement, getDevice?: () => Promise<GpuContext>): void {
-  const initial: LearnOptions = { preset: 'v32', kvFormat: 'fp8', hQ: 8, seqlen: 40, head: 0, tileN: defaultTile('v32', 8), splits: 3, seed: 0 };
-  initial.head = liveliestHead(initial);
+  const initial: LearnOptions = { preset: 'v32', kvFormat: 'fp8', hQ: 8, seqlen: 40, head: 0, tileN: planWithoutDevice('v32', 'fp8', 8).plan.tileN, splits: 3, seed: 0 };
+  /** The case depends on the head shape, format, h_q, keys and seed only; head, tile and splits reuse it. */
+  const cases = new Map<string, LearnCase>();
+  const caseOf = (o: LearnOptions) => {
+    const key = JSON.stringify([o.preset, o.kvFormat, o.hQ, o.seqlen, o.seed]);
+    let c = cases.get(key);
+    if (!c) { c = learnCase(o); cases.clear(); cases.set(key, c); }
+    return c;
+  };
+  initial.head = liveliestHead(caseOf(initial), initial.tileN);
   view.innerHTML = `<div id="learn-root"><h2>Learn: inside an MLA decode kernel</h2>
     <p class="lead">One request, one query token, a few heads and keys, computed on the CPU by the project's reference code (f64). Change the case and press Show.</p>
     ${controlsHtml(initial)}${SECTIONS}</div>`;
@@ -177,7 +176,7 @@ export function mountLearnView(view: HTMLElement, getDevice?: () => Promise<GpuC
     const error = find(root, '#learn-error');
     let o: LearnOptions;
     try { o = readOptions(form); error.textContent = ''; } catch (e) { error.textContent = (e as Error).message; return; }
-    const c = learnCase(o);
+    const c = caseOf(o);
     current = { o, c };
     const { shape } = c;
     find(root, '#learn-scale').textContent = `${fmtNum(softmaxScaleOf(shape))} (d_qk = ${shape.dQk})`;

@@ -5,8 +5,7 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { describeDevice, describeReport } from '../report';
-import { SHAPE_FLAGS, type FlagValues, configFromFlags, distributionFromFlags, seedFromFlags, shapeFromFlags } from '../run-options';
-import { generateInputs } from '../inputs';
+import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags } from '../run-options';
 import { measureAttention } from '../run-attention';
 import { PRESET_NAMES } from '../shape';
 import { KV_FORMATS } from '../kv-layout';
@@ -104,17 +103,17 @@ export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuCont
     status.className = '';
     delete root.dataset.check;
     try {
-      const shape = shapeFromFlags(values);
+      const inputs = inputsFromFlags(values);
       const config = configFromFlags(values);
       status.textContent = 'Compiling, running and checking against the CPU reference, then timing...';
       const ctx = await getDevice();
       find(root, '#device').textContent = describeDevice(ctx).join('\n');
-      const report = await measureAttention(ctx, generateInputs(shape, { seed: seedFromFlags(values), distribution: distributionFromFlags(values) }), config, {
+      const report = await measureAttention(ctx, inputs, config, {
         quantizationError: true, timing: { samples: 5, warmup: 1 },
       });
       status.textContent = report.check.pass ? 'PASS: matches the CPU reference' : `FAIL: ${report.check.failure}`;
       status.className = report.check.pass ? 'pass' : 'fail';
-      result.textContent = describeReport(shape, report).join('\n');
+      result.textContent = describeReport(inputs.shape, report).join('\n');
       root.dataset.check = report.check.pass ? 'pass' : 'fail';
     } catch (e) {
       status.textContent = (e as Error).message;

@@ -17,24 +17,28 @@ import type { GpuContext } from '../gpu/device';
 import { SHADER_FILES, type ShaderEdits, type ShaderFileName } from '../gpu/shader-source';
 import { ShaderCompileError, type ShaderMessage } from '../gpu/pipelines';
 import { KERNEL_NAMES, type KernelName } from '../kernels/kernel-plan';
-import { type FlagValues, configFromFlags, distributionFromFlags, seedFromFlags, shapeFromFlags } from '../run-options';
-import { generateInputs } from '../inputs';
+import { type FlagValues, configFromFlags, inputsFromFlags } from '../run-options';
 import { measureAttention } from '../run-attention';
 import { describeShape, fmtMs, fmtRate } from '../report';
 import { valuesFromUrl } from './run-view';
 import { escapeHtml, find } from './html';
 
-/** What each file is, which kernel exercises it, and whether it may be edited. */
-const FILES: { file: ShaderFileName; role: string; kernel?: KernelName; splits?: string; readOnly?: string }[] = [
-  { file: 'flash_decode.wgsl', role: 'fused decode: tile in workgroup memory, online softmax, split-KV', kernel: 'flash' },
-  { file: 'naive.wgsl', role: 'three passes: scores, softmax, weighted values', kernel: 'naive' },
-  { file: 'combine.wgsl', role: 'merges split-KV partials by lse (runs with splits > 1)', kernel: 'flash', splits: '2' },
-  { file: 'kv_cache.wgsl', role: 'reads one cache element in any layout (FP8 decoded here)' },
-  { file: 'keys_dense.wgsl', role: 'dense key source: seqlens + block table' },
-  { file: 'keys_sparse.wgsl', role: 'sparse key source: topk indices', kernel: 'sparse' },
-  { file: 'params.wgsl', role: 'per-call uniform', readOnly: 'the host reads this struct\'s field order to fill the uniform, so it is read-only here' },
-  { file: 'roofline.wgsl', role: 'copy / FMA / empty kernels for the roofline', readOnly: 'its kernels are not checked against a reference, so it is read-only here' },
-];
+/**
+ * What each file is, which kernel exercises it, and whether it may be edited.
+ * Keyed by every shader file, so a new file cannot be left out of the editor.
+ */
+const FILE_INFO: Record<ShaderFileName, { role: string; kernel?: KernelName; splits?: string; readOnly?: string }> = {
+  'flash_decode.wgsl': { role: 'fused decode: tile in workgroup memory, online softmax, split-KV', kernel: 'flash' },
+  'naive.wgsl': { role: 'three passes: scores, softmax, weighted values', kernel: 'naive' },
+  'combine.wgsl': { role: 'merges split-KV partials by lse (runs with splits > 1)', kernel: 'flash', splits: '2' },
+  'kv_cache.wgsl': { role: 'reads one cache element in any layout (FP8 decoded here)' },
+  'keys_dense.wgsl': { role: 'dense key source: seqlens + block table' },
+  'keys_sparse.wgsl': { role: 'sparse key source: topk indices', kernel: 'sparse' },
+  'params.wgsl': { role: 'per-call uniform', readOnly: 'the host reads this struct\'s field order to fill the uniform, so it is read-only here' },
+  'roofline.wgsl': { role: 'copy / FMA / empty kernels for the roofline', readOnly: 'its kernels are not checked against a reference, so it is read-only here' },
+};
+/** Kernels first, then the files they share, read-only ones last. */
+const FILES = (Object.keys(FILE_INFO) as ShaderFileName[]).map((file) => ({ file, ...FILE_INFO[file] }));
 
 export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuContext>): void {
   view.innerHTML = `<div id="source-root"><h2>Kernel source</h2>
@@ -115,10 +119,10 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
     try {
       const values: FlagValues = { ...valuesFromUrl(location.search), kernel: kernelSelect.value, splits: splitsInput.value.trim() || 'auto' };
       if (values.kernel === 'sparse' && !Number(values.topk)) values.topk = '64';
-      const shape = shapeFromFlags(values);
+      const inputs = inputsFromFlags(values);
+      const { shape } = inputs;
       const config = { ...configFromFlags(values), shaderEdits: { ...edits } };
       const ctx = await getDevice();
-      const inputs = generateInputs(shape, { seed: seedFromFlags(values), distribution: distributionFromFlags(values) });
       const r = await measureAttention(ctx, inputs, config, { timing: { samples: 3, warmup: 1 } });
       const key = JSON.stringify([shape, values.kernel, values.splits, values.kv]);
       const edited = Object.keys(edits).length > 0;
