@@ -103,7 +103,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     [shape.topk > 0 ? 'indices' : 'seqlens', keyList.byteLength], ['block table', inputs.cache.blockTable.byteLength],
   ];
   if (plan.kernel === 'naive') sizes.push(['score matrix', plan.scoreBytes]);
-  else if (plan.splits > 1) sizes.push(['split partial outputs', 4 * rows * plan.splits * shape.dV]);
+  else if (plan.splits > 1) sizes.push(['split partial outputs', plan.partOutBytes]);
   for (const [what, bytes] of sizes) {
     const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
     if (bytes > limit) {
@@ -147,7 +147,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
       };
       if (plan.kernel === 'naive') return [b, await naivePasses(device, spec, plan, b, storage('scores', plan.scoreBytes))] as const;
       const split = plan.splits > 1
-        ? { partOut: storage('split out', 4 * rows * plan.splits * shape.dV), partLse: storage('split lse', 4 * rows * plan.splits) }
+        ? { partOut: storage('split out', plan.partOutBytes), partLse: storage('split lse', plan.partLseBytes) }
         : undefined;
       return [b, await flashPasses(device, spec, plan, b, split)] as const;
     }, (message) => new GpuRunError(plan.kernel, 'setting up buffers and pipelines failed', message));

@@ -40,8 +40,9 @@ export interface FlashPlan {
   readonly splits: number;
   /** Workgroup memory one workgroup uses. */
   readonly workgroupBytes: number;
-  /** Partial outputs of the splits (0 when splits = 1). */
-  readonly partialBytes: number;
+  /** Buffers of the splits' partial results, out [rows, splits, dV] and lse [rows, splits] (0 when splits = 1). */
+  readonly partOutBytes: number;
+  readonly partLseBytes: number;
 }
 
 /** Threads per dot product in the score step: spread HEADS x TILE_N dots over the whole workgroup. */
@@ -98,7 +99,8 @@ export function flashPlan(spec: AttentionSpec, limits: Readonly<Record<Requested
     kernel: spec.sparse ? 'sparse' : 'flash', tileN, headsPerWorkgroup: heads, threadsPerHead,
     workgroupSize: threads, dotParts: dotParts(tileN, heads, threads), headBlocks, splits,
     workgroupBytes: workgroupBytes(tileN, heads, shape.dQk, threads),
-    partialBytes: splits > 1 ? 4 * rows * splits * (shape.dV + 1) : 0,
+    partOutBytes: splits > 1 ? 4 * rows * splits * shape.dV : 0,
+    partLseBytes: splits > 1 ? 4 * rows * splits : 0,
   };
 }
 
