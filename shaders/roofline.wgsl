@@ -27,23 +27,31 @@ fn copyStream(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 
 @compute @workgroup_size(WG)
 fn fmaChain(@builtin(global_invocation_id) gid: vec3<u32>) {
+  // Eight named vec4 chains, not an array: a private array indexed in a loop
+  // lives in memory on some compilers (SwiftShader: 9x slower), and the
+  // ceiling must be what registers can do.
   let seed = f32(gid.x & 7u) * 1.0e-3;
-  var acc: array<vec4<f32>, FMA_CHAINS>;
-  for (var c = 0u; c < FMA_CHAINS; c++) {
-    acc[c] = vec4<f32>(seed + f32(c));
-  }
+  var c0 = vec4<f32>(seed);
+  var c1 = vec4<f32>(seed + 1.0);
+  var c2 = vec4<f32>(seed + 2.0);
+  var c3 = vec4<f32>(seed + 3.0);
+  var c4 = vec4<f32>(seed + 4.0);
+  var c5 = vec4<f32>(seed + 5.0);
+  var c6 = vec4<f32>(seed + 6.0);
+  var c7 = vec4<f32>(seed + 7.0);
   let a = vec4<f32>(0.999, 0.998, 0.997, 0.996);
   let b = vec4<f32>(1.0e-3);
   for (var s = 0u; s < FMA_STEPS; s++) {
-    for (var c = 0u; c < FMA_CHAINS; c++) {
-      acc[c] = fma(acc[c], a, b);
-    }
+    c0 = fma(c0, a, b);
+    c1 = fma(c1, a, b);
+    c2 = fma(c2, a, b);
+    c3 = fma(c3, a, b);
+    c4 = fma(c4, a, b);
+    c5 = fma(c5, a, b);
+    c6 = fma(c6, a, b);
+    c7 = fma(c7, a, b);
   }
-  var total = vec4<f32>(0.0);
-  for (var c = 0u; c < FMA_CHAINS; c++) {
-    total += acc[c];
-  }
-  dst[gid.x] = total;
+  dst[gid.x] = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7));
 }
 
 @compute @workgroup_size(1)

@@ -28,6 +28,24 @@ export interface KernelOutput {
   readonly lse: ArrayLike<number>;
 }
 
+/** Sizes that turn a flat index into a position: out is [b, s_q, h_q, d_v], lse [b, h_q, s_q]. */
+export interface OutputDims {
+  readonly batch: number;
+  readonly sQ: number;
+  readonly hQ: number;
+  readonly dV: number;
+}
+
+/** Where the largest error (or the first inf/NaN disagreement) is, with both values. */
+export interface WorstElement {
+  readonly tensor: 'out' | 'lse';
+  readonly index: number;
+  /** [b, i, h, c] for out, [b, h, i] for lse, when the dims are known. */
+  readonly at?: readonly number[];
+  readonly gpu: number;
+  readonly ref: number;
+}
+
 export interface CheckResult {
   readonly pass: boolean;
   readonly maxAbsErr: number;
@@ -41,8 +59,34 @@ export interface CheckResult {
   /** Positions where the kernel and the reference disagree on being inf/NaN. */
   readonly nonFiniteMismatch: number;
   readonly maxAbsRef: number;
+  /** The out element with the largest error, or the first whose inf/NaN differs. */
+  readonly worst?: WorstElement;
+  /** The lse element with the largest error, or the first whose inf/NaN differs. */
+  readonly worstLse?: WorstElement;
   /** A short reason when pass is false. */
   readonly failure?: string;
+  /** The element that shows the failure: the first inf/NaN disagreement, or the worst error of the tensor that failed. */
+  readonly failureAt?: WorstElement;
+}
+
+function positionOf(tensor: 'out' | 'lse', index: number, d?: OutputDims): number[] | undefined {
+  if (!d) return undefined;
+  if (tensor === 'out') {
+    const c = index % d.dV;
+    const h = Math.floor(index / d.dV) % d.hQ;
+    const i = Math.floor(index / (d.dV * d.hQ)) % d.sQ;
+    return [Math.floor(index / (d.dV * d.hQ * d.sQ)), i, h, c];
+  }
+  const i = index % d.sQ;
+  const h = Math.floor(index / d.sQ) % d.hQ;
+  return [Math.floor(index / (d.sQ * d.hQ)), h, i];
+}
+
+/** "out[b 0, i 1, h 3, c 17]: gpu 0.1234 vs ref 0.4567" */
+export function formatWorst(w: WorstElement): string {
+  const names = w.tensor === 'out' ? ['b', 'i', 'h', 'c'] : ['b', 'h', 'i'];
+  const where = w.at ? w.at.map((v, k) => `${names[k]} ${v}`).join(', ') : String(w.index);
+  return `${w.tensor}[${where}]: gpu ${w.gpu.toPrecision(6)} vs ref ${w.ref.toPrecision(6)}`;
 }
 
 function sameNonFinite(a: number, r: number): boolean {
@@ -51,7 +95,7 @@ function sameNonFinite(a: number, r: number): boolean {
   return Number.isFinite(a);
 }
 
-export function compareToReference(gpu: KernelOutput, ref: AttentionResult): CheckResult {
+export function compareToReference(gpu: KernelOutput, ref: AttentionResult, dims?: OutputDims): CheckResult {
   if (gpu.out.length !== ref.out.length || gpu.lse.length !== ref.lse.length) {
     throw new Error(`kernel output has ${gpu.out.length} out / ${gpu.lse.length} lse values, reference has ${ref.out.length} / ${ref.lse.length}`);
   }
@@ -63,12 +107,15 @@ export function compareToReference(gpu: KernelOutput, ref: AttentionResult): Che
   let sumSq = 0;
   let errSq = 0;
   let refSq = 0;
+  let worstAt = -1;
+  let mismatchAt = -1;
   for (let k = 0; k < ref.out.length; k++) {
     const a = gpu.out[k];
     const r = ref.out[k];
     if (!Number.isFinite(a)) nonFinite++;
-    if (!sameNonFinite(a, r)) { mismatch++; continue; }
+    if (!sameNonFinite(a, r)) { if (mismatch++ === 0) mismatchAt = k; continue; }
     if (!Number.isFinite(r)) continue;
+    if (Math.abs(a - r) > maxAbsErr || worstAt < 0) worstAt = k;
     maxAbsErr = Math.max(maxAbsErr, Math.abs(a - r));
     maxAbsRef = Math.max(maxAbsRef, Math.abs(r));
     dotAR += a * r;
@@ -77,30 +124,56 @@ export function compareToReference(gpu: KernelOutput, ref: AttentionResult): Che
     refSq += r * r;
   }
   let lseMaxAbsErr = 0;
+  let lseWorstAt = -1;
+  let lseMismatchAt = -1;
+  const outMismatch = mismatch;
   for (let k = 0; k < ref.lse.length; k++) {
     const a = gpu.lse[k];
     const r = ref.lse[k];
     if (!Number.isFinite(a)) nonFinite++;
-    if (!sameNonFinite(a, r)) { mismatch++; continue; }
-    if (Number.isFinite(r)) lseMaxAbsErr = Math.max(lseMaxAbsErr, Math.abs(a - r));
+    if (!sameNonFinite(a, r)) { if (mismatch++ === outMismatch) lseMismatchAt = k; continue; }
+    if (!Number.isFinite(r)) continue;
+    if (Math.abs(a - r) > lseMaxAbsErr || lseWorstAt < 0) lseWorstAt = k;
+    lseMaxAbsErr = Math.max(lseMaxAbsErr, Math.abs(a - r));
   }
+  const element = (tensor: 'out' | 'lse', index: number): WorstElement | undefined => index < 0 ? undefined : {
+    tensor, index, at: positionOf(tensor, index, dims),
+    gpu: (tensor === 'out' ? gpu.out : gpu.lse)[index], ref: (tensor === 'out' ? ref.out : ref.lse)[index],
+  };
+  const worst = element('out', mismatchAt >= 0 ? mismatchAt : worstAt);
+  const worstLse = element('lse', lseMismatchAt >= 0 ? lseMismatchAt : lseWorstAt);
   const maxRelErr = maxAbsRef > 0 ? maxAbsErr / maxAbsRef : maxAbsErr;
   const cosineDiff = sumSq > 0 ? 1 - (2 * dotAR) / sumSq : 0;
   const nmse = refSq > 0 ? errSq / refSq : errSq;
   let failure: string | undefined;
-  if (mismatch > 0) failure = `${mismatch} values are inf/NaN in one of kernel and reference but not the other`;
-  else if (!(maxRelErr <= TOLERANCE.outRelToMaxRef)) failure = `out error ${maxRelErr.toExponential(2)} of max |ref| > ${TOLERANCE.outRelToMaxRef}`;
-  else if (!(cosineDiff <= TOLERANCE.cosineDiff)) failure = `cosine difference ${cosineDiff.toExponential(2)} > ${TOLERANCE.cosineDiff}`;
-  else if (!(lseMaxAbsErr <= TOLERANCE.lseAbs)) failure = `lse error ${lseMaxAbsErr.toExponential(2)} > ${TOLERANCE.lseAbs}`;
+  let failureAt: WorstElement | undefined;
+  if (mismatch > 0) {
+    failure = `${mismatch} values are inf/NaN in one of kernel and reference but not the other`;
+    failureAt = mismatchAt >= 0 ? worst : worstLse;
+  } else if (!(maxRelErr <= TOLERANCE.outRelToMaxRef)) {
+    failure = `out error ${maxRelErr.toExponential(2)} of max |ref| > ${TOLERANCE.outRelToMaxRef}`;
+    failureAt = worst;
+  } else if (!(cosineDiff <= TOLERANCE.cosineDiff)) {
+    failure = `cosine difference ${cosineDiff.toExponential(2)} > ${TOLERANCE.cosineDiff}`;
+    failureAt = worst;
+  } else if (!(lseMaxAbsErr <= TOLERANCE.lseAbs)) {
+    failure = `lse error ${lseMaxAbsErr.toExponential(2)} > ${TOLERANCE.lseAbs}`;
+    failureAt = worstLse;
+  }
   return {
     pass: failure === undefined, maxAbsErr, maxRelErr, cosineDiff, nmse, lseMaxAbsErr,
-    nonFinite, nonFiniteMismatch: mismatch, maxAbsRef, failure,
+    nonFinite, nonFiniteMismatch: mismatch, maxAbsRef, worst, worstLse, failure, failureAt,
   };
+}
+
+/** Why it failed and where, for a status line: "out error ... > 0.0001; at out[b 0, i 0, h 3, c 17]: gpu ... vs ref ...". */
+export function failureText(c: CheckResult): string {
+  return `${c.failure}${c.failureAt ? `; at ${formatWorst(c.failureAt)}` : ''}`;
 }
 
 /** One line for logs and the CLI. */
 export function formatCheck(c: CheckResult): string {
-  const verdict = c.pass ? 'PASS' : `FAIL (${c.failure})`;
+  const verdict = c.pass ? 'PASS' : `FAIL (${failureText(c)})`;
   return `${verdict}: max abs err ${c.maxAbsErr.toExponential(2)}, rel ${c.maxRelErr.toExponential(2)} of max|ref| ${c.maxAbsRef.toFixed(3)}, `
     + `cos diff ${c.cosineDiff.toExponential(2)}, nmse ${c.nmse.toExponential(2)}, lse err ${c.lseMaxAbsErr.toExponential(2)}, non-finite ${c.nonFinite}`;
 }

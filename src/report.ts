@@ -2,6 +2,7 @@
  * Plain-text and JSON forms of a kernel report and of the device, shared by
  * the CLI and the page's export.
  */
+import type { KernelPlan } from './kernels/kernel-plan';
 import { type MlaShape, fmtBytes, softmaxScaleOf } from './shape';
 import type { KernelReport } from './run-attention';
 import type { GpuContext } from './gpu/device';
@@ -45,13 +46,19 @@ export function describeDevice(ctx: GpuContext): string[] {
   ];
 }
 
+/** The plan in a line: tile, head block, threads, workgroup memory, splits; or v1's score matrix. */
+export function describePlan(plan: KernelPlan): string {
+  if (plan.tileN === 0) return `3 dispatches, ${plan.scratch.map((s) => `${s.label} ${fmtBytes(s.bytes)}`).join(', ')}`;
+  const extra = Object.entries(plan.constants).filter(([k]) => !['HEADS_PER_WG', 'TILE_N', 'WG_SIZE'].includes(k)).map(([k, v]) => `${k} ${v}`);
+  return `tile ${plan.tileN} keys, ${plan.headsPerWorkgroup} head${plan.headsPerWorkgroup > 1 ? 's' : ''}/workgroup (${plan.workgroupSize} threads, `
+    + `${fmtBytes(plan.workgroupBytes)} workgroup memory${extra.length ? `, ${extra.join(', ')}` : ''}), ${plan.splits} split${plan.splits > 1 ? 's + combine' : ''}`;
+}
+
 export function describeReport(shape: MlaShape, r: KernelReport): string[] {
-  const plan = r.plan.kernel === 'naive'
-    ? `3 dispatches, score matrix ${fmtBytes(r.plan.scoreBytes)}`
-    : `tile ${r.plan.tileN} keys, ${r.plan.headsPerWorkgroup} heads/workgroup (${r.plan.workgroupSize} threads, ${fmtBytes(r.plan.workgroupBytes)} workgroup memory), ${r.plan.splits} split${r.plan.splits > 1 ? 's + combine' : ''}`;
+  const plan = describePlan(r.plan);
   const lines = [
     `shape    ${describeShape(shape)}`,
-    `kernel   ${r.config.kernel} on a ${r.layout.name} cache (${r.layout.bytesPerToken} B/token; ${r.layout.source}): ${plan}`,
+    `kernel   ${r.version.id} ${r.version.name}${r.config.kernel === 'flash' ? ' (the best version for this device)' : ''} on a ${r.layout.name} cache (${r.layout.bytesPerToken} B/token; ${r.layout.source}): ${plan}`,
     `upload   kv cache ${fmtBytes(r.upload.kv)}, q ${fmtBytes(r.upload.q)}`,
     `check    ${formatCheck(r.check)}`,
   ];

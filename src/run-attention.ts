@@ -24,6 +24,8 @@ export interface QuantizationError {
 
 export interface KernelReport {
   readonly config: RunConfig;
+  /** The version that ran (for "flash", the one chosen for this device). */
+  readonly version: PreparedAttention['version'];
   readonly plan: PreparedAttention['plan'];
   readonly layout: PreparedAttention['layout'];
   /** Bytes uploaded per buffer: the cache is uploaded in its own format, never as f32. */
@@ -72,7 +74,7 @@ async function measureOnDevice(ctx: GpuContext, inputs: MlaInputs, config: RunCo
     await submitChecked(ctx, prepared);
     const output = await prepared.read();
     const reference = referenceAttention({ ...inputs, kvRows: prepared.kvSeen });
-    const check = compareToReference(output, reference);
+    const check = compareToReference(output, reference, inputs.shape);
     const quantization = options.quantizationError && config.kvFormat !== 'f32' && !inputs.cacheBytes
       ? quantizationError(reference, options.originalReference?.() ?? referenceAttention(inputs))
       : undefined;
@@ -90,7 +92,7 @@ async function measureOnDevice(ctx: GpuContext, inputs: MlaInputs, config: RunCo
       speed = throughput(work, timing.medianMs, roofline);
     }
     return {
-      config, plan: prepared.plan, layout: prepared.layout, upload: prepared.upload,
+      config, version: prepared.version, plan: prepared.plan, layout: prepared.layout, upload: prepared.upload,
       check, output, reference, quantization, timing, work, throughput: speed, roofline,
     };
   } finally {

@@ -5,7 +5,7 @@
  */
 import { type MlaShape, PRESET_NAMES, presetShape } from './shape';
 import { KV_FORMATS, type KvFormat } from './kv-layout';
-import { KERNEL_NAMES, type KernelName } from './kernels/kernel-plan';
+import { KERNEL_CHOICES, type KernelChoice } from './kernels/versions';
 import { INPUT_DISTRIBUTIONS, type InputDistribution, type MlaInputs, generateInputs } from './inputs';
 import type { RunConfig } from './runner';
 
@@ -29,6 +29,7 @@ export const SHAPE_FLAGS = {
   splits: { type: 'string', default: 'auto' },
   'tile-n': { type: 'string' },
   'heads-per-workgroup': { type: 'string' },
+  'dot-parts': { type: 'string' },
   'scale-rounding': { type: 'string', default: 'pow2' },
   seed: { type: 'string', default: '0' },
   distribution: { type: 'string', default: 'normal' },
@@ -101,7 +102,7 @@ export function shapeFromFlags(v: FlagValues): MlaShape {
 }
 
 export function configFromFlags(v: FlagValues): RunConfig {
-  const kernel = oneOf<KernelName>('kernel', v.kernel, KERNEL_NAMES);
+  const kernel = oneOf<KernelChoice>('kernel', v.kernel, KERNEL_CHOICES);
   const kvFormat = oneOf<KvFormat>('kv', v.kv, KV_FORMATS);
   const splits = v.splits === 'auto' || v.splits === undefined ? 'auto' : intFlag('splits', v.splits, 1, 256);
   return {
@@ -109,6 +110,7 @@ export function configFromFlags(v: FlagValues): RunConfig {
     kvFormat, splits,
     tileN: intFlag('tile-n', v['tile-n'], 1),
     headsPerWorkgroup: intFlag('heads-per-workgroup', v['heads-per-workgroup'], 1),
+    dotParts: intFlag('dot-parts', v['dot-parts'], 1),
     scaleRounding: oneOf('scale-rounding', v['scale-rounding'], ['pow2', 'plain'] as const),
   };
 }

@@ -18,14 +18,14 @@ import type { MlaInputs } from './inputs';
 import type { GpuContext } from './gpu/device';
 import type { ShaderEdits } from './gpu/shader-source';
 import { withErrorScopes } from './gpu/error-scopes';
-import { type AttentionBuffers, type KernelName, type KernelPass, KERNEL_NAMES } from './kernels/kernel-plan';
+import type { AttentionBuffers, KernelPass, KernelPlan, PlanOptions } from './kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from './kernels/attention-spec';
 import { packParams } from './kernels/call-params';
-import { type NaivePlan, naivePasses, naivePlan } from './kernels/naive-kernel';
-import { type FlashOptions, type FlashPlan, flashPasses, flashPlan } from './kernels/flash-kernel';
+import { type KernelChoice, type KernelVersion, resolveKernel } from './kernels/versions';
 
-export interface RunConfig extends FlashOptions {
-  readonly kernel: KernelName;
+export interface RunConfig extends PlanOptions {
+  /** A version's name or id (versions.ts), or "flash": the best version for the device. */
+  readonly kernel: KernelChoice;
   readonly kvFormat: KvFormat;
   readonly scaleRounding?: ScaleRounding;
   /** Replacement WGSL for some shader files (the page's editor). */
@@ -44,7 +44,9 @@ export interface UploadBytes {
 export interface PreparedAttention {
   readonly spec: AttentionSpec;
   readonly layout: KvLayout;
-  readonly plan: NaivePlan | FlashPlan;
+  /** The version that runs (for "flash", the one chosen) and its plan. */
+  readonly version: KernelVersion;
+  readonly plan: KernelPlan;
   readonly passes: readonly KernelPass[];
   readonly upload: UploadBytes;
   /** The dequantised cache rows: exactly what the kernel reads. */
@@ -64,15 +66,10 @@ export class GpuRunError extends Error {
   }
 }
 
-function checkConfig(shape: MlaShape, config: RunConfig): void {
-  if (!(KERNEL_NAMES as readonly string[]).includes(config.kernel)) {
-    throw new Error(`kernel ${JSON.stringify(config.kernel)} is not allowed: kernel must be one of ${KERNEL_NAMES.join(', ')}`);
-  }
+function checkConfig(config: RunConfig): void {
   if (!(KV_FORMATS as readonly string[]).includes(config.kvFormat)) {
     throw new Error(`kv format ${JSON.stringify(config.kvFormat)} is not allowed: kv format must be one of ${KV_FORMATS.join(', ')}`);
   }
-  if (config.kernel === 'flash' && shape.topk > 0) throw new Error(`kernel "flash" is dense: topk must be 0 (got ${shape.topk}); use kernel "sparse" for indices`);
-  if (config.kernel === 'sparse' && shape.topk === 0) throw new Error('kernel "sparse" needs topk > 0 (indices to attend); use "flash" for dense decode');
 }
 
 function padded(bytes: number): number {
@@ -82,11 +79,11 @@ function padded(bytes: number): number {
 export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig): Promise<PreparedAttention> {
   const { shape } = inputs;
   validateShape(shape);
-  checkConfig(shape, config);
+  checkConfig(config);
   const { device, limits } = ctx;
   const layout = kvLayout(config.kvFormat, shape, shape.pageBlockSize);
   const spec = makeAttentionSpec(shape, layout, inputs.cache.numBlocks, config.shaderEdits, inputs.cache.maxBlocksPerSeq);
-  const plan = config.kernel === 'naive' ? naivePlan(spec) : flashPlan(spec, limits, config);
+  const { version, plan } = resolveKernel(config.kernel, spec, limits, config);
 
   const cacheBytes = inputs.cacheBytes ?? quantizeKvCache(inputs.kvRows, layout, { scaleRounding: config.scaleRounding });
   if (cacheBytes.byteLength !== inputs.cache.numBlocks * layout.pageStride) {
@@ -102,8 +99,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     ['kv cache', cacheBytes.byteLength], ['q', inputs.q.byteLength], ['out', 4 * rows * shape.dV], ['lse', 4 * rows],
     [shape.topk > 0 ? 'indices' : 'seqlens', keyList.byteLength], ['block table', inputs.cache.blockTable.byteLength],
   ];
-  if (plan.kernel === 'naive') sizes.push(['score matrix', plan.scoreBytes]);
-  else if (plan.splits > 1) sizes.push(['split partial outputs', plan.partOutBytes]);
+  for (const s of plan.scratch) sizes.push([s.label, s.bytes]);
   for (const [what, bytes] of sizes) {
     const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
     if (bytes > limit) {
@@ -143,13 +139,10 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
         sink: storage('sink', sink.byteLength, sink),
         keyList: storage(shape.topk > 0 ? 'indices' : 'seqlens', keyList.byteLength, keyList),
         blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
-        params: uniform('params', packParams(callParams(spec, plan.kernel === 'naive' ? 1 : plan.splits))),
+        params: uniform('params', packParams(callParams(spec, plan.splits))),
       };
-      if (plan.kernel === 'naive') return [b, await naivePasses(device, spec, plan, b, storage('scores', plan.scoreBytes))] as const;
-      const split = plan.splits > 1
-        ? { partOut: storage('split out', plan.partOutBytes), partLse: storage('split lse', plan.partLseBytes) }
-        : undefined;
-      return [b, await flashPasses(device, spec, plan, b, split)] as const;
+      const scratch = plan.scratch.map((s) => storage(s.label, s.bytes));
+      return [b, await version.passes(device, spec, plan, b, scratch)] as const;
     }, (message) => new GpuRunError(plan.kernel, 'setting up buffers and pipelines failed', message));
   } catch (e) {
     owned.forEach((b) => b.destroy());
@@ -169,7 +162,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   owned.push(...readBuffers);
 
   return {
-    spec, layout, plan, passes, kvSeen,
+    spec, layout, version, plan, passes, kvSeen,
     upload: {
       kv: cacheBytes.byteLength, q: inputs.q.byteLength, keyList: keyList.byteLength,
       blockTable: inputs.cache.blockTable.byteLength, sink: inputs.sink?.byteLength ?? 0,

@@ -18,16 +18,25 @@ describe.skipIf(!gpu)('errors', () => {
   const inputs = generateInputs(shape, { seed: 1 });
 
   it('a broken shader names the kernel, the file and the WGSL line', async () => {
-    const src = SHADER_FILES['flash_decode.wgsl'];
+    const src = SHADER_FILES['v4_tiled.wgsl'];
     const lines = src.split('\n');
-    const at = lines.findIndex((l) => l.includes('let alpha = exp2(m - mNew);'));
-    lines[at] = '      let alpha = exp2(m - mNew) + undefinedThing;';
-    const run = runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8', shaderEdits: { 'flash_decode.wgsl': lines.join('\n') } });
+    const at = lines.findIndex((l) => l.includes('alpha = exp2(m - tileMax);'));
+    lines[at] = '        alpha = exp2(m - tileMax) + undefinedThing;';
+    const run = runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', shaderEdits: { 'v4_tiled.wgsl': lines.join('\n') } });
     await expect(run).rejects.toBeInstanceOf(ShaderCompileError);
-    await expect(run).rejects.toThrow(new RegExp(`^kernel flash-decode failed to compile: flash_decode.wgsl:${at + 1}:\\d+: .*undefinedThing`));
+    await expect(run).rejects.toThrow(new RegExp(`^kernel v4-tiled failed to compile: v4_tiled.wgsl:${at + 1}:\\d+: .*undefinedThing`));
     // the original source still compiles and passes
-    const ok = await runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8' });
+    const ok = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8' });
     expect(ok.check.pass).toBe(true);
+  });
+
+  it('a binding number that disagrees with the binding table fails loudly, naming the file and line', async () => {
+    const src = SHADER_FILES['fused_io.wgsl'];
+    const at = src.split('\n').findIndex((l) => l.includes('var<storage, read> sink'));
+    const moved = src.replace('@binding(4) var<storage, read> sink', '@binding(9) var<storage, read> sink');
+    const run = runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', shaderEdits: { 'fused_io.wgsl': moved } });
+    await expect(run).rejects.toBeInstanceOf(ShaderCompileError);
+    await expect(run).rejects.toThrow(`fused_io.wgsl:${at + 1}:1: sink is at binding 9, the binding table (src/kernels/bindings.ts) says 4`);
   });
 
   it('a lost device gives a DeviceLostError that says to run again, not the runtime\'s own words', async () => {
@@ -53,16 +62,18 @@ describe.skipIf(!gpu)('errors', () => {
     const fakeLimits = { ...gpu!.limits, maxStorageBufferBindingSize: 4096 };
     await expect(prepareAttention({ ...gpu!, limits: fakeLimits }, tooBig, { kernel: 'flash', kvFormat: 'f32' }))
       .rejects.toThrow(/needs a .* kv cache buffer, over this device's maxStorageBufferBindingSize\/maxBufferSize of 4.0 KiB/);
-    await expect(prepareAttention(gpu!, tooBig, { kernel: 'flash', kvFormat: 'f32', tileN: 1000 }))
+    await expect(prepareAttention(gpu!, tooBig, { kernel: 'shared-latent', kvFormat: 'f32', tileN: 1000 }))
       .rejects.toThrow(/^tileN = 1000 is not allowed: tileN must be an integer from 1 to \d+/);
+    // "flash" takes the best version; a bad option is refused, not a reason to fall back to another version
+    await expect(prepareAttention(gpu!, tooBig, { kernel: 'flash', kvFormat: 'f32', tileN: 12 }))
+      .rejects.toThrow(/^tileN = 12 is not allowed: tileN must be a multiple of 8 from 8 to \d+ for kernel tiled/);
   });
 
   it('bad kernel, format and kernel/shape combinations name the allowed values', async () => {
     await expect(runAttention(gpu!, inputs, { kernel: 'flashy' as 'flash', kvFormat: 'fp8' }))
-      .rejects.toThrow('kernel "flashy" is not allowed: kernel must be one of naive, flash, sparse');
+      .rejects.toThrow('kernel "flashy" is not allowed: kernel must be one of flash, naive, fused, shared-latent, tiled, v1, v2, v3, v4');
     await expect(runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'int4' as 'fp8' }))
       .rejects.toThrow('kv format "int4" is not allowed: kv format must be one of f32, bf16, fp8');
-    await expect(runAttention(gpu!, inputs, { kernel: 'sparse', kvFormat: 'fp8' })).rejects.toThrow(/needs topk > 0/);
     await expect(runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8', splits: 0 }))
       .rejects.toThrow('splits = 0 is not allowed: splits must be "auto" or an integer from 1 to 256');
   });

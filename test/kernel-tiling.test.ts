@@ -1,8 +1,9 @@
 /**
  * The silent-wrong-answer bugs of production WebGPU attention kernels came
  * from tile and layout corners (ONNX Runtime #28520, llama.cpp #23040 and
- * #21669): sweep the flash kernel's tile size and head block, odd page sizes,
- * odd head counts, and sparse rows with FlashMLA's invalid indices.
+ * #21669): sweep each version's tiling parameters, with values that do not
+ * divide h_q, the seqlens or d_v; odd page sizes and head counts; sparse rows
+ * with FlashMLA's invalid indices.
  */
 import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
@@ -10,64 +11,96 @@ import { presetShape } from '../src/shape';
 import { generateInputs } from '../src/inputs';
 import { runAttention } from '../src/run-attention';
 import { formatCheck } from '../src/check';
-import { flashPlan } from '../src/kernels/flash-kernel';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/kv-layout';
+import { versionByName } from '../src/kernels/versions';
+import type { PlanOptions, VersionName } from '../src/kernels/kernel-plan';
 
 const gpu = await testGpu();
 
-describe.skipIf(!gpu)('flash-decode tiling', () => {
-  const tiles = [1, 3, 7, 'max'] as const;
-  const heads = [1, 3, 8];
-  const cases = tiles.flatMap((tileN) => heads.map((headsPerWorkgroup) => ({ tileN, headsPerWorkgroup })));
-  it.each(cases)('tileN $tileN, $headsPerWorkgroup heads per workgroup (h_q 11, s_q 3)', async ({ tileN, headsPerWorkgroup }) => {
-    const shape = presetShape('v32', { seqlens: [3, 40, 17], sQ: 3, hQ: 11, pageBlockSize: 16 });
-    const layout = kvLayout('fp8', shape, 16);
-    const most = flashPlan(makeAttentionSpec(shape, layout, 1), gpu!.limits, { headsPerWorkgroup }).tileN;
-    const run = await runAttention(gpu!, generateInputs(shape, { seed: 5 }), {
-      kernel: 'flash', kvFormat: 'fp8', tileN: tileN === 'max' ? most : tileN, headsPerWorkgroup, splits: 2,
-    });
+/** The largest tile the version's planner allows for these options. */
+function largestTile(name: VersionName, shape: ReturnType<typeof presetShape>, options: PlanOptions): number {
+  return versionByName(name).plan(makeAttentionSpec(shape, kvLayout('fp8', shape, shape.pageBlockSize), 1), gpu!.limits, options).tileN;
+}
+
+describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)', () => {
+  const shape = presetShape('v32', { seqlens: [3, 40, 17], sQ: 3, hQ: 11, pageBlockSize: 16 });
+  const inputs = generateInputs(shape, { seed: 5 });
+
+  const v3 = [1, 3, 7, 'max'].flatMap((tileN) => [1, 3, 8].map((headsPerWorkgroup) => ({ tileN, headsPerWorkgroup })));
+  it.each(v3)('v3 shared-latent: tileN $tileN, $headsPerWorkgroup heads per workgroup', async ({ tileN, headsPerWorkgroup }) => {
+    const t = tileN === 'max' ? largestTile('shared-latent', shape, { headsPerWorkgroup }) : tileN as number;
+    const run = await runAttention(gpu!, inputs, { kernel: 'shared-latent', kvFormat: 'fp8', tileN: t, headsPerWorkgroup, splits: 2 });
+    expect(run.plan.tileN).toBe(t);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 
-  it.each([2, 53, 61, 69])('page size %i (not a power of two) on both layouts', async (pageBlockSize) => {
+  // v4: heads per workgroup 8 (h_q 11 spans two blocks, the second mostly past h_q) and 16;
+  // tiles of 8 and the largest; one slice of the head dim, a few, and many (uneven: 144 quads / 5, / 13).
+  const v4 = [8, 16].flatMap((headsPerWorkgroup) => [8, 'max'].flatMap((tileN) => [1, 5, 13].map((dotParts) => ({ headsPerWorkgroup, tileN, dotParts }))));
+  it.each(v4)('v4 tiled: $headsPerWorkgroup heads per workgroup, tileN $tileN, dotParts $dotParts', async ({ headsPerWorkgroup, tileN, dotParts }) => {
+    const t = tileN === 'max' ? largestTile('tiled', shape, { headsPerWorkgroup }) : tileN as number;
+    const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', tileN: t, headsPerWorkgroup, dotParts, splits: 2 });
+    expect(run.plan.constants.DOT_PARTS).toBe(dotParts);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+
+  it('v4 tiled: a d_v that is not a multiple of 16 (d_v 36: the last thread block is cut)', async () => {
+    const odd = presetShape('v32', { seqlens: [30, 9], hQ: 9, dQk: 68, dNope: 64, dRope: 4, dV: 36 });
+    for (const kernel of ['tiled', 'fused', 'shared-latent'] as const) {
+      const run = await runAttention(gpu!, generateInputs(odd, { seed: 6 }), { kernel, kvFormat: 'bf16', splits: 2 });
+      expect(run.check.pass, `${kernel}: ${formatCheck(run.check)}`).toBe(true);
+    }
+  });
+
+  it.each([2, 53, 61, 69])('page size %i (not a power of two) on both layouts, every version', async (pageBlockSize) => {
     for (const preset of ['v32', 'model1'] as const) {
-      const shape = presetShape(preset, { seqlens: [1, 100, 138], hQ: 5, pageBlockSize });
-      const inputs = generateInputs(shape, { seed: pageBlockSize });
-      for (const kernel of ['flash', 'naive'] as const) {
-        const run = await runAttention(gpu!, inputs, { kernel, kvFormat: 'fp8', splits: 2 });
+      const s = presetShape(preset, { seqlens: [1, 100, 138], hQ: 5, pageBlockSize });
+      const inp = generateInputs(s, { seed: pageBlockSize });
+      for (const kernel of ['naive', 'fused', 'shared-latent', 'tiled'] as const) {
+        const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'fp8', splits: kernel === 'naive' ? 'auto' : 2 });
         expect(run.check.pass, `${preset} ${kernel}: ${formatCheck(run.check)}`).toBe(true);
       }
     }
   });
 
-  it('sparse: FlashMLA\'s invalid indices, an all-invalid row, splits, sink', async () => {
-    const shape = presetShape('model1', { seqlens: [90, 5, 200], sQ: 2, hQ: 7, topk: 96, attentionSink: true });
-    const inputs = generateInputs(shape, { seed: 9, invalidIndexFraction: 0.3, allInvalidRows: [0, 5] });
-    for (const splits of [1, 4]) {
-      const run = await runAttention(gpu!, inputs, { kernel: 'sparse', kvFormat: 'fp8', splits });
-      expect(run.check.pass, formatCheck(run.check)).toBe(true);
-      // rows 0 (b 0, i 0) and 5 (b 2, i 1): out 0 and lse +inf, exactly as the reference
-      expect(run.output.lse[(0 * 7 + 3) * 2 + 0]).toBe(Infinity);
-      expect(run.output.lse[(2 * 7 + 3) * 2 + 1]).toBe(Infinity);
+  it('sparse with every version: FlashMLA\'s invalid indices, all-invalid rows, splits, sink', async () => {
+    const s = presetShape('model1', { seqlens: [90, 5, 200], sQ: 2, hQ: 7, topk: 96, attentionSink: true });
+    const inp = generateInputs(s, { seed: 9, invalidIndexFraction: 0.3, allInvalidRows: [0, 5] });
+    for (const kernel of ['naive', 'fused', 'shared-latent', 'tiled'] as const) {
+      for (const splits of kernel === 'naive' ? [1] : [1, 4]) {
+        const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'fp8', splits });
+        expect(run.check.pass, `${kernel} splits ${splits}: ${formatCheck(run.check)}`).toBe(true);
+        // rows 0 (b 0, i 0) and 5 (b 2, i 1): lse +inf, exactly as the reference
+        expect(run.output.lse[(0 * 7 + 3) * 2 + 0]).toBe(Infinity);
+        expect(run.output.lse[(2 * 7 + 3) * 2 + 1]).toBe(Infinity);
+      }
     }
-    const naive = await runAttention(gpu!, inputs, { kernel: 'naive', kvFormat: 'bf16' });
-    expect(naive.check.pass, formatCheck(naive.check)).toBe(true);
+  });
+
+  it('lazy rescale: a score that jumps by more than the threshold mid-row, and one that grows by less', async () => {
+    // Outlier channels make some keys score far above the rest: the running max moves in big and small steps.
+    const s = presetShape('v32', { seqlens: [300, 77], hQ: 16 });
+    const inp = generateInputs(s, { seed: 11, distribution: 'outliers' });
+    for (const kernel of ['tiled', 'shared-latent'] as const) {
+      const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'f32', splits: 1 });
+      expect(run.check.pass, `${kernel}: ${formatCheck(run.check)}`).toBe(true);
+    }
   });
 
   it('plain amax/448 scales (V3.2) and outlier channels', async () => {
-    const shape = presetShape('v32', { seqlens: [77, 130], hQ: 16 });
-    const inputs = generateInputs(shape, { seed: 3, distribution: 'outliers' });
-    const run = await runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8', scaleRounding: 'plain' });
+    const s = presetShape('v32', { seqlens: [77, 130], hQ: 16 });
+    const inp = generateInputs(s, { seed: 3, distribution: 'outliers' });
+    const run = await runAttention(gpu!, inp, { kernel: 'flash', kvFormat: 'fp8', scaleRounding: 'plain' });
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 
   it('non-causal with s_q > 1, and a custom softmax scale', async () => {
-    const shape = presetShape('model1', { seqlens: [33, 70], sQ: 4, hQ: 9, causal: false, softmaxScale: 0.3 });
-    const inputs = generateInputs(shape, { seed: 4 });
-    for (const kernel of ['flash', 'naive'] as const) {
-      const run = await runAttention(gpu!, inputs, { kernel, kvFormat: 'f32', splits: 3 });
-      expect(run.check.pass, formatCheck(run.check)).toBe(true);
+    const s = presetShape('model1', { seqlens: [33, 70], sQ: 4, hQ: 9, causal: false, softmaxScale: 0.3 });
+    const inp = generateInputs(s, { seed: 4 });
+    for (const kernel of ['naive', 'fused', 'shared-latent', 'tiled'] as const) {
+      const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'f32', splits: kernel === 'naive' ? 'auto' : 3 });
+      expect(run.check.pass, `${kernel}: ${formatCheck(run.check)}`).toBe(true);
     }
   });
 });

@@ -1,54 +1,65 @@
 /**
- * Every kernel against the CPU reference, on the dequantised cache it read:
- * kernel x head shape (576, 512) x cache format (f32, bf16, FP8) x s_q (1, 2
- * causal) x h_q (1, 16, 64, 128) x splits (1, several), each over a batch of
- * uneven requests whose seqlens cover 1, 63, 64, 65, two key tiles, and more.
- * Unused cache slots hold NaN, so a read past a seqlen or page shows up.
+ * Every version of the kernel ladder against the CPU reference, on the
+ * dequantised cache it read: version x head shape (576, 512) x cache format
+ * (f32, bf16, FP8) x s_q (1, 2 causal) x h_q (1, 16, 64, 128) x key source and
+ * splits (dense unsplit, dense in 3 splits, sparse in 2 splits; v1 has no
+ * splits), each over a batch of uneven requests whose seqlens cover 1, 63,
+ * 64, 65, two key tiles, and more. Sparse rows carry FlashMLA's invalid
+ * indices and one all-invalid row; MODEL1 runs with an attention sink at
+ * most head counts. Unused cache slots hold NaN, so a read past a seqlen, a
+ * page or an index shows up.
+ *
+ * The full matrix runs everywhere but on SwiftShader, which runs a covering
+ * subset (every value of every dimension at least once per version: its
+ * compiles take seconds); MLA_TEST_MATRIX=full|cover overrides.
  */
 import { describe, expect, it } from 'vitest';
-import { testGpu } from './support/gpu';
+import { testGpu, testMatrix } from './support/gpu';
 import { presetShape, type PresetName } from '../src/shape';
 import { generateInputs } from '../src/inputs';
 import { runAttention } from '../src/run-attention';
 import { formatCheck } from '../src/check';
-import { type KvFormat, kvLayout } from '../src/kv-layout';
-import { flashPlan } from '../src/kernels/flash-kernel';
-import { makeAttentionSpec } from '../src/kernels/attention-spec';
-import type { KernelName } from '../src/kernels/kernel-plan';
+import type { KvFormat } from '../src/kv-layout';
+import { KERNEL_VERSIONS } from '../src/kernels/versions';
 
 const gpu = await testGpu();
 
-const KERNELS: KernelName[] = ['naive', 'flash', 'sparse'];
 const PRESETS: PresetName[] = ['v32', 'model1'];
 const FORMATS: KvFormat[] = ['f32', 'bf16', 'fp8'];
 const QUERY_TOKENS = [1, 2];
 const HEADS = [1, 16, 64, 128];
-const SPLITS = [1, 3];
+const VARIANTS = [
+  { keys: 'dense', splits: 1 },
+  { keys: 'dense', splits: 3 },
+  { keys: 'sparse', splits: 2 },
+] as const;
+const TOPK = 48;
 
-/**
- * Uneven requests with seqlens 1 (or s_q), 63, 64, 65 (around the page size)
- * and 2 tiles + 1 of the kernel's key tile on this device.
- */
-function seqlensFor(sQ: number, tileN: number): number[] {
-  return [Math.max(1, sQ), 63, 64, 65, 2 * tileN + 1];
+interface Case { preset: PresetName; kvFormat: KvFormat; sQ: number; hQ: number; keys: 'dense' | 'sparse'; splits: number }
+
+function cases(splits: boolean): Case[] {
+  const variants = splits ? VARIANTS : VARIANTS.filter((v) => v.splits === 1 || v.keys === 'sparse').map((v) => ({ ...v, splits: 1 }));
+  const all = PRESETS.flatMap((preset) => FORMATS.flatMap((kvFormat) => QUERY_TOKENS.flatMap((sQ) => HEADS.flatMap((hQ) =>
+    variants.map((v) => ({ preset, kvFormat, sQ, hQ, ...v }))))));
+  if (!gpu || testMatrix(gpu) === 'full') return all;
+  // Covering subset: each (preset, format) once per variant, with s_q and h_q rotating through their values.
+  return PRESETS.flatMap((preset, p) => FORMATS.flatMap((kvFormat, f) => variants.map((v, k) => {
+    const n = (p * FORMATS.length + f) * variants.length + k;
+    return { preset, kvFormat, sQ: QUERY_TOKENS[n % QUERY_TOKENS.length], hQ: HEADS[(n + p) % HEADS.length], ...v };
+  })));
 }
 
-describe.skipIf(!gpu).each(KERNELS)('kernel %s', (kernel) => {
-  describe.each(PRESETS)('%s', (preset) => {
-    describe.each(FORMATS)('%s cache', (kvFormat) => {
-      const cases = QUERY_TOKENS.flatMap((sQ) => HEADS.flatMap((hQ) => SPLITS.map((splits) => ({ sQ, hQ, splits }))));
-      it.each(cases)('s_q $sQ, h_q $hQ, splits $splits', async ({ sQ, hQ, splits }) => {
-        const sparse = kernel === 'sparse';
-        const base = presetShape(preset, { seqlens: [64], sQ, hQ, topk: sparse ? 48 : 0 });
-        const { tileN } = flashPlan(makeAttentionSpec(base, kvLayout(kvFormat, base, 64), 1), gpu!.limits);
-        const shape = presetShape(preset, {
-          seqlens: seqlensFor(sQ, tileN), sQ, hQ, topk: sparse ? 48 : 0, attentionSink: preset === 'model1' && hQ !== 16,
-        });
-        const inputs = generateInputs(shape, { seed: 1000 + hQ * 7 + sQ, allInvalidRows: sparse ? [1] : [] });
-        const run = await runAttention(gpu!, inputs, { kernel, kvFormat, splits });
-        expect(run.check.pass, formatCheck(run.check)).toBe(true);
-        if (run.plan.kernel !== 'naive') expect(run.plan.splits).toBe(splits);
-      });
+describe.skipIf(!gpu).each(KERNEL_VERSIONS.map((v) => [`${v.id} ${v.name}`, v] as const))('%s', (_, version) => {
+  const list = cases(version.name !== 'naive');
+  it.each(list)('$preset $kvFormat, s_q $sQ, h_q $hQ, $keys, splits $splits', async ({ preset, kvFormat, sQ, hQ, keys, splits }) => {
+    const sparse = keys === 'sparse';
+    const shape = presetShape(preset, {
+      seqlens: [Math.max(1, sQ), 63, 64, 65, 129], sQ, hQ, topk: sparse ? TOPK : 0, attentionSink: preset === 'model1' && hQ !== 16,
     });
+    const inputs = generateInputs(shape, { seed: 1000 + hQ * 7 + sQ, invalidIndexFraction: sparse ? 0.2 : 0, allInvalidRows: sparse ? [1] : [] });
+    const run = await runAttention(gpu!, inputs, { kernel: version.name, kvFormat, splits });
+    expect(run.version.name).toBe(version.name);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+    expect(run.plan.splits).toBe(splits);
   });
 });

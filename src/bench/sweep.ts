@@ -7,7 +7,7 @@
 import type { GpuContext } from '../gpu/device';
 import { type PresetName, presetShape } from '../shape';
 import type { KvFormat } from '../kv-layout';
-import type { KernelName } from '../kernels/kernel-plan';
+import type { KernelChoice } from '../kernels/versions';
 import { generateInputs } from '../inputs';
 import { measureAttention } from '../run-attention';
 import { type AttentionResult, referenceAttention } from '../reference';
@@ -16,7 +16,7 @@ import type { TimingOptions } from '../timing/timer';
 export interface SweepSpec {
   readonly presets: readonly PresetName[];
   readonly formats: readonly KvFormat[];
-  readonly kernels: readonly KernelName[];
+  readonly kernels: readonly KernelChoice[];
   readonly seqlens: readonly number[];
   readonly heads: readonly number[];
   readonly batch: number;
@@ -40,12 +40,14 @@ export const FULL_SWEEP: SweepSpec = {
 export interface SweepPoint {
   readonly preset: PresetName;
   readonly kvFormat: KvFormat;
-  readonly kernel: KernelName;
+  readonly kernel: KernelChoice;
   readonly seqlen: number;
   readonly hQ: number;
 }
 
 export interface SweepRow extends SweepPoint {
+  /** The version that ran, e.g. "v4 tiled" (what "flash" chose). */
+  readonly version: string;
   readonly dQk: number;
   readonly bytesPerToken: number;
   readonly pass: boolean;
@@ -102,11 +104,11 @@ export async function runSweep(
     });
     const t = r.timing!;
     const row: SweepRow = {
-      ...point, dQk: shape.dQk, bytesPerToken: r.layout.bytesPerToken, pass: r.check.pass, maxRelErr: r.check.maxRelErr,
+      ...point, version: `${r.version.id} ${r.version.name}`, dQk: shape.dQk, bytesPerToken: r.layout.bytesPerToken, pass: r.check.pass, maxRelErr: r.check.maxRelErr,
       cosineDiff: r.check.cosineDiff, quantRelErr: r.quantization?.maxRelErr ?? 0, quantCosineDiff: r.quantization?.cosineDiff ?? 0,
       medianMs: t.medianMs, minMs: t.minMs, p90Ms: t.p90Ms, method: t.method,
       gbps: r.throughput!.gbps, gflops: r.throughput!.gflops, rooflineFraction: r.throughput!.rooflineFraction,
-      suspect: r.throughput!.suspect, splits: r.plan.kernel === 'naive' ? 1 : r.plan.splits,
+      suspect: r.throughput!.suspect, splits: r.plan.splits,
     };
     rows.push(row);
     onProgress?.({ done: k + 1, total: points.length, point, row });

@@ -6,6 +6,7 @@ import { describeAdapter } from '../gpu/device';
 import { measureRoofline } from '../timing/roofline';
 import { DEFAULT_SWEEP, FULL_SWEEP, runSweep } from '../bench/sweep';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
+import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
 import { describeRoofline, fmtMs } from '../report';
 
 function bar(done: number, total: number, width = 30): string {
@@ -16,9 +17,9 @@ function bar(done: number, total: number, width = 30): string {
 export async function runBench(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
-    options: { full: { type: 'boolean', default: false }, out: { type: 'string' }, 'json-out': { type: 'string' } },
+    options: { full: { type: 'boolean', default: false }, ladder: { type: 'boolean', default: false }, out: { type: 'string' }, 'json-out': { type: 'string' } },
   });
-  const spec = values.full ? FULL_SWEEP : DEFAULT_SWEEP;
+  const spec = values.ladder ? (values.full ? FULL_LADDER_SWEEP : LADDER_SWEEP) : (values.full ? FULL_SWEEP : DEFAULT_SWEEP);
   const ctx = await openNodeDevice();
   const roof = await measureRoofline(ctx);
   const started = performance.now();
@@ -33,9 +34,17 @@ export async function runBench(argv: string[]): Promise<number> {
   const header = [
     `adapter: ${describeAdapter(ctx.adapter)}`,
     ...describeRoofline(roof),
-    `sweep: ${values.full ? 'full' : 'default'}; batch ${spec.batch}; ${rows.length} points in ${((performance.now() - started) / 1e3).toFixed(0)} s`,
+    `${values.ladder ? 'ladder' : 'sweep'}: ${values.full ? 'full' : 'default'}; batch ${spec.batch}; ${rows.length} points in ${((performance.now() - started) / 1e3).toFixed(0)} s`,
     `timing: ${rows[0]?.method ?? '-'}; ratios within this run only (a software adapter's absolute times mean little)`,
   ];
+  if (values.ladder) {
+    const ladder = ladderRows(rows, roof);
+    const markdown = ladderMarkdown(ladder, [`command: mla-sandbox bench --ladder${values.full ? ' --full' : ''}`, ...header]);
+    process.stdout.write(markdown);
+    if (values.out) writeFileSync(values.out, markdown);
+    if (values['json-out']) writeFileSync(values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows: ladder }, null, 2));
+    return ladder.every((r) => r.pass) ? 0 : 1;
+  }
   process.stdout.write(`${header.join('\n')}\n\n${sweepTableMarkdown(rows)}\n`);
   const markdown = sweepMarkdown(rows, header);
   process.stdout.write(`\n${markdown.slice(markdown.indexOf('## Ratios'))}`);

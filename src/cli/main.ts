@@ -3,7 +3,7 @@
  *
  *   mla-sandbox info  [--json]
  *   mla-sandbox run   [shape flags] [--q q.npy --kv-cache kv.npy --cache-seqlens s.npy ...] [--out o.npy --lse l.npy] [--json]
- *   mla-sandbox bench [--full] [--out report.md] [--json-out report.json]
+ *   mla-sandbox bench [--ladder] [--full] [--out report.md] [--json-out report.json]
  */
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,19 +17,21 @@ import { encodeNpy, parseNpy } from '../npy';
 import { inputsFromArrays } from '../load-inputs';
 import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, intFlag, shapeFromFlags } from '../run-options';
 import { runBench } from './bench';
+import { KERNEL_VERSIONS } from '../kernels/versions';
 
 const USAGE = `usage: mla-sandbox <command> [flags]
 
 commands:
   info     the adapter, its features and limits, and its roofline (copy GB/s, FMA GFLOP/s)
   run      run one shape, check it against the CPU reference, time it
-  bench    the 576-vs-512 x f32/bf16/fp8 sweep; --out FILE.md, --json-out FILE.json, --full
+  bench    the 576-vs-512 x f32/bf16/fp8 sweep; --ladder: every kernel version instead;
+           --out FILE.md, --json-out FILE.json, --full
 
 shape flags (run):
   --preset v32|model1  --h-q N  --s-q N  --seqlens 512,300  --batch N  --page-block-size N
   --topk N (sparse)  --no-causal  --softmax-scale X  --sink  --d-qk/--d-nope/--d-rope/--d-v N
-  --kv f32|bf16|fp8  --kernel naive|flash|sparse  --splits auto|N  --tile-n N
-  --heads-per-workgroup N  --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
+  --kv f32|bf16|fp8  --kernel flash|naive|fused|shared-latent|tiled (or v1..v4; flash: the best for the device)
+  --splits auto|N  --tile-n N  --heads-per-workgroup N  --dot-parts N  --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
   --samples N  --warmup N
 your own tensors (run), FlashMLA's shapes:
   --q q.npy (float32 [b,s_q,h_q,d_qk])  --kv-cache kv.npy (float32 [blocks,page,1,d_qk] or uint8 FP8 records)
@@ -65,12 +67,14 @@ async function info(argv: string[]): Promise<void> {
     print(JSON.stringify({
       adapter: ctx.adapter, features: ctx.features, limits: ctx.limits,
       roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, emptyDispatchMs: roof.emptyDispatch.medianMs, method: roof.copy.method, notes: roof.copy.notes },
+      kernels: KERNEL_VERSIONS.map(({ id, name, improves, files, host, reference, tests }) => ({ id, name, improves, files, host, reference, tests })),
     }, null, 2));
     return;
   }
   describeDevice(ctx).forEach((l) => print(l));
   describeRoofline(roof).forEach((l) => print(`roofline ${l}`));
   for (const n of roof.copy.notes) print(`note     ${n}`);
+  for (const v of KERNEL_VERSIONS) print(`kernel   ${v.id} ${v.name.padEnd(13)} shaders/${v.files.join(', shaders/')}: ${v.improves}`);
 }
 
 function loadTensors(v: FlagValues): MlaInputs {

@@ -4,6 +4,7 @@
  * kernel, the WGSL file and the line.
  */
 import { type ShaderEdits, type ShaderFileName, composeShader, locateLine } from './shader-source';
+import { bindingMismatches } from '../kernels/bindings';
 
 export interface PipelineSpec {
   /** Kernel name for messages, e.g. "flash-decode". */
@@ -49,6 +50,11 @@ export function getPipeline(device: GPUDevice, spec: PipelineSpec): Promise<GPUC
 }
 
 async function compile(device: GPUDevice, spec: PipelineSpec, shader: ReturnType<typeof composeShader>): Promise<GPUComputePipeline> {
+  const mismatched = bindingMismatches(shader.code).map((m): ShaderMessage => {
+    const at = locateLine(shader, m.line);
+    return { file: at?.file ?? '(module)', line: at?.line ?? m.line, column: 1, type: 'error', message: m.message };
+  });
+  if (mismatched.length > 0) throw new ShaderCompileError(spec.kernel, mismatched);
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ code: shader.code, label: spec.kernel });
   const info = await module.getCompilationInfo();

@@ -11,8 +11,11 @@ import params from '../../shaders/params.wgsl?raw';
 import kvCache from '../../shaders/kv_cache.wgsl?raw';
 import keysDense from '../../shaders/keys_dense.wgsl?raw';
 import keysSparse from '../../shaders/keys_sparse.wgsl?raw';
-import naive from '../../shaders/naive.wgsl?raw';
-import flashDecode from '../../shaders/flash_decode.wgsl?raw';
+import fusedIo from '../../shaders/fused_io.wgsl?raw';
+import v1Naive from '../../shaders/v1_naive.wgsl?raw';
+import v2Fused from '../../shaders/v2_fused.wgsl?raw';
+import v3SharedLatent from '../../shaders/v3_shared_latent.wgsl?raw';
+import v4Tiled from '../../shaders/v4_tiled.wgsl?raw';
 import combine from '../../shaders/combine.wgsl?raw';
 import roofline from '../../shaders/roofline.wgsl?raw';
 
@@ -21,8 +24,11 @@ export const SHADER_FILES = {
   'kv_cache.wgsl': kvCache,
   'keys_dense.wgsl': keysDense,
   'keys_sparse.wgsl': keysSparse,
-  'naive.wgsl': naive,
-  'flash_decode.wgsl': flashDecode,
+  'fused_io.wgsl': fusedIo,
+  'v1_naive.wgsl': v1Naive,
+  'v2_fused.wgsl': v2Fused,
+  'v3_shared_latent.wgsl': v3SharedLatent,
+  'v4_tiled.wgsl': v4Tiled,
   'combine.wgsl': combine,
   'roofline.wgsl': roofline,
 } as const;

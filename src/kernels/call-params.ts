@@ -16,8 +16,11 @@ export function paramFields(source: string = SHADER_FILES['params.wgsl']): Param
   if (!body) throw new Error('params.wgsl: struct Params not found');
   const fields: ParamField[] = [];
   for (const line of body.split('\n')) {
-    const m = /^\s*(\w+)\s*:\s*(u32|i32|f32)\s*,?/.exec(line.replace(/\/\/.*$/, ''));
-    if (m) fields.push({ name: m[1], type: m[2] as ParamField['type'] });
+    const text = line.replace(/\/\/.*$/, '').trim();
+    if (text === '') continue;
+    const m = /^(\w+)\s*:\s*(u32|i32|f32)\s*,?$/.exec(text);
+    if (!m) throw new Error(`params.wgsl: cannot read the struct Params line "${text}": each field must be "name: u32|i32|f32," on its own line`);
+    fields.push({ name: m[1], type: m[2] as ParamField['type'] });
   }
   return fields;
 }

@@ -1,38 +1,86 @@
-/** What a kernel hands the runner: a list of dispatches, each its own compute pass. */
+/**
+ * What every kernel version gives the runner: a plan (sizes chosen for the
+ * device), the extra buffers it needs, and a list of dispatches, each its own
+ * compute pass. The versions themselves are listed in versions.ts.
+ */
+import type { RequestedLimit } from '../gpu/device';
+import { BINDINGS, type BindingName } from './bindings';
 
-export const KERNEL_NAMES = ['naive', 'flash', 'sparse'] as const;
-export type KernelName = (typeof KERNEL_NAMES)[number];
+export type DeviceLimits = Readonly<Record<RequestedLimit, number>>;
+
+/** Names of the versions, in ladder order (versions.ts holds what each is). */
+export const VERSION_NAMES = ['naive', 'fused', 'shared-latent', 'tiled'] as const;
+export type VersionName = (typeof VERSION_NAMES)[number];
+
+/** Tuning knobs a caller may set; each version uses those it has and plans the rest. */
+export interface PlanOptions {
+  /** Keys per tile. */
+  readonly tileN?: number;
+  /** Heads sharing one key tile. */
+  readonly headsPerWorkgroup?: number;
+  /** v4: slices of the head dim in the score step. */
+  readonly dotParts?: number;
+  /** KV splits per row; 'auto' (default) picks from the batch and seqlen. */
+  readonly splits?: number | 'auto';
+}
+
+export interface KernelPlan {
+  readonly kernel: VersionName;
+  /** KV splits per row (1: no combine pass). */
+  readonly splits: number;
+  /** Keys per tile (v1: 0, it has no tiles). */
+  readonly tileN: number;
+  /** Heads sharing one tile of keys (v1, v2: 1). */
+  readonly headsPerWorkgroup: number;
+  /** Threads of the main dispatch's workgroup. */
+  readonly workgroupSize: number;
+  /** Workgroup memory of the main dispatch, read from the shader's declarations. */
+  readonly workgroupBytes: number;
+  /** Other tuning values of the version, by their override names (e.g. DOT_PARTS). */
+  readonly constants: Readonly<Record<string, number>>;
+  /** Buffers the version needs besides inputs and outputs: the score matrix, the splits' partials. */
+  readonly scratch: readonly { readonly label: string; readonly bytes: number }[];
+}
+
+/** A plan that cannot fit this device's limits (as opposed to a bad option): "flash" then tries the next version down. */
+export class PlanDoesNotFit extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanDoesNotFit';
+  }
+}
 
 export interface KernelPass {
-  /** e.g. "flash-decode", "combine", "naive:scores" */
+  /** e.g. "v4-tiled", "combine", "v1-naive:scores" */
   readonly label: string;
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   readonly workgroups: readonly [number, number, number];
 }
 
-/** Device buffers of one attention call; `binding` numbers follow the shaders. */
+/** Device buffers of one attention call. */
 export interface AttentionBuffers {
-  readonly kv: GPUBuffer;        // binding 0
-  readonly q: GPUBuffer;         // binding 1
-  readonly out: GPUBuffer;       // binding 2
-  readonly lse: GPUBuffer;       // binding 3
-  readonly sink: GPUBuffer;      // binding 4
-  readonly keyList: GPUBuffer;   // binding 5: seqlens (dense) or indices (sparse)
-  readonly blockTable: GPUBuffer; // binding 6 (dense only)
-  readonly params: GPUBuffer;    // binding 8: the per-call uniform
+  readonly kv: GPUBuffer;
+  readonly q: GPUBuffer;
+  readonly out: GPUBuffer;
+  readonly lse: GPUBuffer;
+  readonly sink: GPUBuffer;
+  /** seqlens (dense) or indices (sparse) */
+  readonly keyList: GPUBuffer;
+  readonly blockTable: GPUBuffer;
+  readonly params: GPUBuffer;
 }
 
-/** A bind group for `pipeline` from (binding -> buffer) pairs. */
-export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label: string, entries: [number, GPUBuffer][]): GPUBindGroup {
+/** A bind group for `pipeline`, each buffer at its WGSL name's binding (bindings.ts). */
+export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label: string, entries: Partial<Record<BindingName, GPUBuffer>>): GPUBindGroup {
   return device.createBindGroup({
     label,
     layout: pipeline.getBindGroupLayout(0),
-    entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+    entries: Object.entries(entries).map(([name, buffer]) => ({ binding: BINDINGS[name as BindingName], resource: { buffer: buffer! } })),
   });
 }
 
-/** Bindings of the key source (dense or sparse) and the per-call params. */
-export function keySourceBindings(sparse: boolean, b: AttentionBuffers): [number, GPUBuffer][] {
-  return sparse ? [[5, b.keyList], [8, b.params]] : [[5, b.keyList], [6, b.blockTable], [8, b.params]];
+/** The key source's buffers (dense: seqlens and block table; sparse: indices) and the per-call params. */
+export function keySourceBindings(sparse: boolean, b: AttentionBuffers): Partial<Record<BindingName, GPUBuffer>> {
+  return sparse ? { indices: b.keyList, params: b.params } : { seqlens: b.keyList, block_table: b.blockTable, params: b.params };
 }

@@ -1,47 +1,49 @@
 /**
- * Host side of shaders/naive.wgsl: three dispatches (scores, softmax, P.V)
- * through a [rows, maxKeys] score matrix in device memory.
+ * Host side of shaders/v1_naive.wgsl (version 1): three dispatches (scores,
+ * softmax, P.V) through a [rows, maxKeys] score matrix in device memory.
  */
 import { getPipeline } from '../gpu/pipelines';
-import { type AttentionBuffers, type KernelPass, bindGroup, keySourceBindings } from './kernel-plan';
+import { SHADER_FILES } from '../gpu/shader-source';
+import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
+import { type AttentionBuffers, type KernelPass, type KernelPlan, bindGroup, keySourceBindings } from './kernel-plan';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
 
-const WG = 64;
+/** Threads per workgroup of all three dispatches, read from the shader. */
+const WG = wgslValue(SHADER_FILES['v1_naive.wgsl'], 'WG');
 
-export interface NaivePlan {
-  readonly kernel: 'naive';
-  readonly maxKeys: number;
-  readonly scoreBytes: number;
-}
-
-export function naivePlan(spec: AttentionSpec): NaivePlan {
-  const maxKeys = maxKeysPerRow(spec.shape);
+export function naivePlan(spec: AttentionSpec): KernelPlan {
   const { batch, sQ, hQ } = spec.shape;
-  return { kernel: 'naive', maxKeys, scoreBytes: 4 * batch * sQ * hQ * Math.max(1, maxKeys) };
+  const maxKeys = Math.max(1, maxKeysPerRow(spec.shape));
+  return {
+    kernel: 'naive', splits: 1, tileN: 0, headsPerWorkgroup: 1, workgroupSize: WG,
+    workgroupBytes: workgroupBytesOf(SHADER_FILES['v1_naive.wgsl'], {}), constants: {},
+    scratch: [{ label: 'score matrix', bytes: 4 * batch * sQ * hQ * maxKeys }],
+  };
 }
 
 export async function naivePasses(
-  device: GPUDevice, spec: AttentionSpec, plan: NaivePlan, buffers: AttentionBuffers, scores: GPUBuffer,
+  device: GPUDevice, spec: AttentionSpec, _plan: KernelPlan, buffers: AttentionBuffers, [scores]: readonly GPUBuffer[],
 ): Promise<KernelPass[]> {
   const { shape } = spec;
   const constants = { ...sharedConstants(spec), D_V: shape.dV };
-  const files = [...sharedFiles(spec), 'naive.wgsl' as const];
-  const pipeline = (entryPoint: string) => getPipeline(device, { kernel: 'naive', files, entryPoint, constants, edits: spec.edits });
+  const files = [...sharedFiles(spec), 'v1_naive.wgsl' as const];
+  const pipeline = (entryPoint: string) => getPipeline(device, { kernel: 'v1-naive', files, entryPoint, constants, edits: spec.edits });
   const [scoresP, softmaxP, pvP] = await Promise.all([pipeline('computeScores'), pipeline('softmax'), pipeline('weightedValues')]);
   const keys = keySourceBindings(spec.sparse, buffers);
   const rows = shape.batch * shape.sQ;
+  const maxKeys = Math.max(1, maxKeysPerRow(shape));
   return [
     {
-      label: 'naive:scores', pipeline: scoresP, workgroups: [Math.ceil(plan.maxKeys / WG) || 1, shape.hQ, rows],
-      bindGroup: bindGroup(device, scoresP, 'naive:scores', [[0, buffers.kv], [1, buffers.q], [7, scores], ...keys]),
+      label: 'v1-naive:scores', pipeline: scoresP, workgroups: [Math.ceil(maxKeys / WG), shape.hQ, rows],
+      bindGroup: bindGroup(device, scoresP, 'v1-naive:scores', { kv: buffers.kv, q: buffers.q, scores, ...keys }),
     },
     {
-      label: 'naive:softmax', pipeline: softmaxP, workgroups: [shape.hQ, rows, 1],
-      bindGroup: bindGroup(device, softmaxP, 'naive:softmax', [[3, buffers.lse], [4, buffers.sink], [7, scores], [8, buffers.params]]),
+      label: 'v1-naive:softmax', pipeline: softmaxP, workgroups: [shape.hQ, rows, 1],
+      bindGroup: bindGroup(device, softmaxP, 'v1-naive:softmax', { lse: buffers.lse, sink: buffers.sink, scores, params: buffers.params }),
     },
     {
-      label: 'naive:pv', pipeline: pvP, workgroups: [Math.ceil(shape.dV / 4 / WG), shape.hQ, rows],
-      bindGroup: bindGroup(device, pvP, 'naive:pv', [[0, buffers.kv], [2, buffers.out], [7, scores], ...keys]),
+      label: 'v1-naive:pv', pipeline: pvP, workgroups: [Math.ceil(shape.dV / 4 / WG), shape.hQ, rows],
+      bindGroup: bindGroup(device, pvP, 'v1-naive:pv', { kv: buffers.kv, out: buffers.out, scores, ...keys }),
     },
   ];
 }

@@ -9,12 +9,13 @@
  *   all heads share   (FlashMLA: 64 or 128 heads per CTA)      B / h_q per head
  * A model without a shared latent (per-head K and V, DeepSeek-V3's head dims
  * 192 for K and 128 for V in bf16) cannot share: 640 B per head per token.
- * H comes from the flash kernel's own planner (flashPlan) for the given limits.
+ * H comes from version 3's own planner (sharedLatentPlan) for the given limits.
  */
 import { type PresetName, presetShape } from '../shape';
 import { KV_FORMATS, type KvFormat, kvLayout } from '../kv-layout';
 import { makeAttentionSpec } from '../kernels/attention-spec';
-import { type FlashPlan, flashPlan } from '../kernels/flash-kernel';
+import type { KernelPlan } from '../kernels/kernel-plan';
+import { sharedLatentPlan } from '../kernels/shared-latent-kernel';
 import { type RequestedLimit, WEBGPU_DEFAULT_LIMITS } from '../gpu/device';
 
 /** Per-head K (128 nope + 64 rope) and V (128) of DeepSeek-V3 without the latent trick, bf16. */
@@ -26,7 +27,7 @@ export interface LatentTraffic {
   readonly kvFormat: KvFormat;
   readonly bytesPerToken: number;
   readonly hQ: number;
-  /** Heads per flash workgroup, from flashPlan. */
+  /** Heads per workgroup of version 3 (shared latent), from its planner. */
   readonly headsPerWorkgroup: number;
   /** Bytes read per head per token. */
   readonly naivePerHead: number;
@@ -38,10 +39,10 @@ export interface LatentTraffic {
 /** The flash kernel's plan (tile, heads per workgroup) for a head shape, without a device. */
 export function planWithoutDevice(
   preset: PresetName, kvFormat: KvFormat, hQ: number, limits: Readonly<Record<RequestedLimit, number>> = WEBGPU_DEFAULT_LIMITS,
-): { plan: FlashPlan; bytesPerToken: number; dQk: number } {
+): { plan: KernelPlan; bytesPerToken: number; dQk: number } {
   const shape = presetShape(preset, { hQ, seqlens: [64] });
   const layout = kvLayout(kvFormat, shape, shape.pageBlockSize);
-  return { plan: flashPlan(makeAttentionSpec(shape, layout, 2), limits), bytesPerToken: layout.bytesPerToken, dQk: shape.dQk };
+  return { plan: sharedLatentPlan(makeAttentionSpec(shape, layout, 2), limits), bytesPerToken: layout.bytesPerToken, dQk: shape.dQk };
 }
 
 export function latentTraffic(

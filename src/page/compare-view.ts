@@ -11,12 +11,12 @@ import { DEFAULT_SWEEP, type SweepRow, type SweepSpec, runSweep, sweepPoints } f
 import { SWEEP_TABLE_HEAD, sweepCsv, sweepRatioLines, sweepTableCells } from '../bench/report';
 import { HEAD_PRESETS, PRESET_NAMES, type PresetName, presetShape } from '../shape';
 import { KV_FORMATS, type KvFormat, kvLayout } from '../kv-layout';
-import type { KernelName } from '../kernels/kernel-plan';
+import type { KernelChoice } from '../kernels/versions';
 import { intFlag, intList } from '../run-options';
 import { ChartView, type Series } from './charts';
 import { downloadText, escapeHtml, find } from './html';
 
-const SWEEP_KERNELS: readonly KernelName[] = ['flash', 'naive'];
+const SWEEP_KERNELS: readonly KernelChoice[] = ['flash', 'naive'];
 
 function checkboxes(name: string, all: readonly string[], on: readonly string[], label: (v: string) => string = (v) => v): string {
   return all.map((v) => `<label class="check"><input type="checkbox" name="${name}" value="${v}"${on.includes(v) ? ' checked' : ''}>${escapeHtml(label(v))}</label>`).join('');
@@ -53,7 +53,7 @@ function readSpec(form: HTMLFormElement): SweepSpec {
     ...DEFAULT_SWEEP,
     presets: checked('preset', 'Head') as PresetName[],
     formats: checked('kv', 'KV cache') as KvFormat[],
-    kernels: checked('kernel', 'Kernel') as KernelName[],
+    kernels: checked('kernel', 'Kernel') as KernelChoice[],
     seqlens: positive('seqlens'),
     heads: positive('heads'),
     timing: { ...DEFAULT_SWEEP.timing, samples: intFlag('samples', text('samples'), 1, 100) },

@@ -4,7 +4,8 @@
  * matrix, softmax, the online softmax tile by tile, the split-KV merge by
  * lse, why a shared latent lets one tile serve every head, and an FP8
  * explorer with the quantisation error of a generated cache. With WebGPU the
- * same case can be run on the flash kernel and compared with the trace.
+ * same case can be run on version 3 (shared-latent, whose exact rescale the
+ * trace follows) and compared with the trace.
  */
 import type { GpuContext } from '../gpu/device';
 import { PRESET_NAMES, type PresetName, softmaxScaleOf } from '../shape';
@@ -81,7 +82,7 @@ const SECTIONS = `
 <section class="learn-step"><h3>2. Softmax: scores become weights</h3>
   <p>Per head, <code>p[t] = exp(s[t] - lse)</code> with <code>lse = log(sum exp(s))</code>; the output is <code>out = sum p[t] v[t]</code>, v = the first d_v dims of the key.</p>
   <figure class="chart heat"><canvas id="learn-softmax"></canvas></figure></section>
-<section class="learn-step"><h3>3. Online softmax, tile by tile (the flash kernel)</h3>
+<section class="learn-step"><h3>3. Online softmax, tile by tile (versions 2 to 4)</h3>
   <p>The kernel never holds a whole row of scores. It walks the keys in tiles, keeping a running max m, a running sum l and an accumulator acc.
   When a tile raises the max, the old l and acc are multiplied by <code>exp(m_old - m_new)</code>, so every term stays relative to the current max. At the end <code>out = acc / l</code> and <code>lse = m + log l</code>.</p>
   <label class="stepper">Tile <input type="range" id="learn-tile" min="0" value="0"> <span id="learn-tile-label"></span></label>
@@ -93,7 +94,7 @@ const SECTIONS = `
   <div id="learn-split-table"></div><p id="learn-split-check"></p></section>
 <section class="learn-step"><h3>5. Why a shared latent lets one KV tile serve every head</h3>
   <p>A KV tile loaded once is scored against every head of the workgroup, so the bytes read per head fall with the heads that share it.
-  Heads per flash workgroup come from the kernel's planner at WebGPU's default limits.</p>
+  Heads per workgroup are those of version 3 (shared-latent), from its planner at WebGPU's default limits.</p>
   <div id="learn-latent-table"></div><figure class="chart small"><canvas id="learn-latent"></canvas></figure></section>
 <section class="learn-step"><h3>6. FP8 explorer</h3>
   <p>Type a number: the encoder rounds it to the nearest FP8 code (ties to even; beyond the largest finite value it saturates). In the cache every latent value is first divided by its tile's scale, so amax lands on 448 (E4M3).</p>
@@ -103,7 +104,7 @@ const SECTIONS = `
   <h4>Quantisation error of this case's cache</h4>
   <p id="learn-hist-note"></p><figure class="chart small"><canvas id="learn-hist"></canvas></figure></section>
 <section class="learn-step"><h3>7. The same case on the GPU</h3>
-  <p>Runs the flash kernel with this case's tile size and splits and compares the followed head's output with the trace above.</p>
+  <p>Runs version 3 (shared-latent) with this case's tile size and splits and compares the followed head's output with the trace above.</p>
   <button type="button" id="learn-gpu">Run on the GPU</button><pre id="learn-gpu-out"></pre></section>`;
 
 export function mountLearnView(view: HTMLElement, getDevice?: () => Promise<GpuContext>): void {
@@ -199,10 +200,10 @@ export function mountLearnView(view: HTMLElement, getDevice?: () => Promise<GpuC
     find(root, '#learn-split-check').innerHTML = `Merged lse ${fmtNum(merged.lse, 8)} vs reference ${fmtNum(c.reference.lse[o.head], 8)}; max |merged out - reference out| = <b>${maxDiff(merged.out, refOut).toExponential(1)}</b>.`;
 
     const traffic = latentTraffic(PRESET_NAMES, o.hQ).filter((t) => t.kvFormat === o.kvFormat);
-    find(root, '#learn-latent-table').innerHTML = `<table><thead><tr><th>head</th><th>cache</th><th>B/token</th><th>naive: each head reads it</th><th>flash: shared by H heads</th><th>all ${o.hQ} heads share</th><th>no latent (per-head K,V)</th></tr></thead><tbody>`
+    find(root, '#learn-latent-table').innerHTML = `<table><thead><tr><th>head</th><th>cache</th><th>B/token</th><th>naive: each head reads it</th><th>v3 shared-latent: H heads share</th><th>all ${o.hQ} heads share</th><th>no latent (per-head K,V)</th></tr></thead><tbody>`
       + traffic.map((t) => `<tr><td>${t.dQk}</td><td>${t.kvFormat}</td><td>${t.bytesPerToken}</td><td>${fmtNum(t.naivePerHead)} B</td><td>${fmtNum(t.flashPerHead)} B (H = ${t.headsPerWorkgroup})</td>`
         + `<td>${fmtNum(t.allHeadsPerHead)} B</td><td>${t.perHeadKvPerHead} B</td></tr>`).join('') + '</tbody></table>';
-    charts.latent.bars(`Bytes read per head per token (${o.kvFormat} cache, h_q ${o.hQ})`, ['naive', 'flash (H heads share)', `all ${o.hQ} heads share`, 'no latent: per-head K,V (bf16)'],
+    charts.latent.bars(`Bytes read per head per token (${o.kvFormat} cache, h_q ${o.hQ})`, ['naive', 'v3 shared-latent (H heads share)', `all ${o.hQ} heads share`, 'no latent: per-head K,V (bf16)'],
       traffic.map((t) => ({ label: `${t.dQk} (${t.preset})`, values: [t.naivePerHead, t.flashPerHead, t.allHeadsPerHead, t.perHeadKvPerHead] })), { title: 'bytes per head per token', log: true });
 
     const h = quantHistogram(c.inputs.kvRows, c.kvSeen, c.inputs.cache.usedSlots, c.layout);
@@ -222,11 +223,11 @@ export function mountLearnView(view: HTMLElement, getDevice?: () => Promise<GpuC
     out.textContent = 'Running...';
     try {
       const ctx = await getDevice();
-      const r = await runAttention(ctx, c.inputs, { kernel: 'flash', kvFormat: o.kvFormat, tileN: o.tileN, splits: o.splits });
+      const r = await runAttention(ctx, c.inputs, { kernel: 'shared-latent', kvFormat: o.kvFormat, tileN: o.tileN, splits: o.splits });
       const gpuRow = r.output.out.subarray(o.head * c.shape.dV, (o.head + 1) * c.shape.dV);
       const trace = onlineSoftmaxTrace(c.scores[o.head], c.value, c.shape.dV, o.tileN);
       out.textContent = `${formatCheck(r.check)}\n`
-        + `plan: tile ${r.plan.kernel === 'naive' ? '-' : r.plan.tileN} keys, ${r.plan.kernel === 'naive' ? 1 : r.plan.splits} splits\n`
+        + `plan: tile ${r.plan.tileN} keys, ${r.plan.splits} splits\n`
         + `head ${o.head}: max |GPU out - trace out| = ${maxDiff(gpuRow, trace.out).toExponential(2)} (the GPU computes in f32)`;
     } catch (e) {
       out.textContent = (e as Error).message;

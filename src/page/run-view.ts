@@ -9,7 +9,8 @@ import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags } from '
 import { measureAttention } from '../run-attention';
 import { PRESET_NAMES } from '../shape';
 import { KV_FORMATS } from '../kv-layout';
-import { KERNEL_NAMES } from '../kernels/kernel-plan';
+import { KERNEL_CHOICES } from '../kernels/versions';
+import { failureText } from '../check';
 import { escapeHtml, find, setQuery } from './html';
 
 /** The page opens on this: the CLI's flag defaults (V3.2, FP8 cache, flash kernel) and a small shape. */
@@ -29,7 +30,7 @@ interface Field {
 const FIELDS: Field[] = [
   { name: 'preset', label: 'Head', choices: PRESET_NAMES, hint: 'v32: d_qk 576 = 512 latent + 64 rope, d_v 512; model1: 512 = 448 + 64, value = whole key' },
   { name: 'kv', label: 'KV cache', choices: KV_FORMATS },
-  { name: 'kernel', label: 'Kernel', choices: KERNEL_NAMES, hint: 'sparse needs topk > 0' },
+  { name: 'kernel', label: 'Kernel', choices: KERNEL_CHOICES, hint: 'flash: the best version for this GPU; topk > 0 makes any version sparse' },
   { name: 'h-q', label: 'Query heads h_q' },
   { name: 's-q', label: 'Query tokens s_q' },
   { name: 'seqlens', label: 'Seqlens (per request)', hint: 'comma-separated, e.g. 512,300' },
@@ -111,7 +112,7 @@ export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuCont
       const report = await measureAttention(ctx, inputs, config, {
         quantizationError: true, timing: { samples: 5, warmup: 1 },
       });
-      status.textContent = report.check.pass ? 'PASS: matches the CPU reference' : `FAIL: ${report.check.failure}`;
+      status.textContent = report.check.pass ? 'PASS: matches the CPU reference' : `FAIL: ${failureText(report.check)}`;
       status.className = report.check.pass ? 'pass' : 'fail';
       result.textContent = describeReport(inputs.shape, report).join('\n');
       root.dataset.check = report.check.pass ? 'pass' : 'fail';

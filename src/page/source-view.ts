@@ -16,24 +16,45 @@ import 'prism-code-editor/themes/github-light.css';
 import type { GpuContext } from '../gpu/device';
 import { SHADER_FILES, type ShaderEdits, type ShaderFileName } from '../gpu/shader-source';
 import { ShaderCompileError, type ShaderMessage } from '../gpu/pipelines';
-import { KERNEL_NAMES, type KernelName } from '../kernels/kernel-plan';
+import { type KernelVersion, KERNEL_VERSIONS } from '../kernels/versions';
+import { VERSION_NAMES, type VersionName } from '../kernels/kernel-plan';
 import { type FlagValues, configFromFlags, inputsFromFlags } from '../run-options';
 import { measureAttention } from '../run-attention';
 import { describeShape, fmtMs, fmtRate } from '../report';
 import { valuesFromUrl } from './run-view';
+import { failureText } from '../check';
 import { escapeHtml, find } from './html';
+
+interface FileInfo {
+  readonly role: string;
+  /** The version to run when this file is shown (the Run tab's otherwise). */
+  readonly kernel?: VersionName;
+  readonly splits?: string;
+  /** A topk to run with (the sparse key source). */
+  readonly topk?: string;
+  readonly readOnly?: string;
+}
+
+function versionFile(id: string): FileInfo {
+  const v = KERNEL_VERSIONS.find((k) => k.id === id) as KernelVersion;
+  return { role: `version ${v.id.slice(1)} (${v.name}): ${v.improves}`, kernel: v.name };
+}
 
 /**
  * What each file is, which kernel exercises it, and whether it may be edited.
- * Keyed by every shader file, so a new file cannot be left out of the editor.
+ * Keyed by every shader file, so a new file cannot be left out of the editor;
+ * the versions' roles come from the kernel map (kernels/versions.ts).
  */
-const FILE_INFO: Record<ShaderFileName, { role: string; kernel?: KernelName; splits?: string; readOnly?: string }> = {
-  'flash_decode.wgsl': { role: 'fused decode: tile in workgroup memory, online softmax, split-KV', kernel: 'flash' },
-  'naive.wgsl': { role: 'three passes: scores, softmax, weighted values', kernel: 'naive' },
-  'combine.wgsl': { role: 'merges split-KV partials by lse (runs with splits > 1)', kernel: 'flash', splits: '2' },
+const FILE_INFO: Record<ShaderFileName, FileInfo> = {
+  'v1_naive.wgsl': versionFile('v1'),
+  'v2_fused.wgsl': versionFile('v2'),
+  'v3_shared_latent.wgsl': versionFile('v3'),
+  'v4_tiled.wgsl': versionFile('v4'),
+  'fused_io.wgsl': { role: 'query, results and how versions 2-4 write them (with or without split-KV)', kernel: 'tiled' },
+  'combine.wgsl': { role: 'merges split-KV partials by lse (runs with splits > 1)', kernel: 'tiled', splits: '2' },
   'kv_cache.wgsl': { role: 'reads one cache element in any layout (FP8 decoded here)' },
   'keys_dense.wgsl': { role: 'dense key source: seqlens + block table' },
-  'keys_sparse.wgsl': { role: 'sparse key source: topk indices', kernel: 'sparse' },
+  'keys_sparse.wgsl': { role: 'sparse key source: topk indices (runs with topk 64)', topk: '64' },
   'params.wgsl': { role: 'per-call uniform', readOnly: 'the host reads this struct\'s field order to fill the uniform, so it is read-only here' },
   'roofline.wgsl': { role: 'copy / FMA / empty kernels for the roofline', readOnly: 'its kernels are not checked against a reference, so it is read-only here' },
 };
@@ -45,7 +66,7 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
     <p class="lead">Change a kernel and run it: the result is checked against the CPU reference and timed. The shape is the Run tab's.</p>
     <div class="fields">
       <label><span>File</span><select id="source-file">${FILES.map((f) => `<option value="${f.file}">${f.file}</option>`).join('')}</select></label>
-      <label><span>Kernel to run</span><select id="source-kernel">${KERNEL_NAMES.map((k) => `<option>${k}</option>`).join('')}</select></label>
+      <label><span>Kernel to run</span><select id="source-kernel">${['flash', ...VERSION_NAMES].map((k) => `<option>${k}</option>`).join('')}</select></label>
       <label><span>KV splits</span><input id="source-splits" value="auto" size="6"></label>
       <div class="buttons"><button type="button" id="source-run">Run with my edits</button><button type="button" id="source-reset">Reset this file</button></div>
     </div>
@@ -118,7 +139,7 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
     status.textContent = 'Compiling, running, checking against the CPU reference, timing...';
     try {
       const values: FlagValues = { ...valuesFromUrl(location.search), kernel: kernelSelect.value, splits: splitsInput.value.trim() || 'auto' };
-      if (values.kernel === 'sparse' && !Number(values.topk)) values.topk = '64';
+      if (current().topk && !Number(values.topk)) values.topk = current().topk;
       const inputs = inputsFromFlags(values);
       const { shape } = inputs;
       const config = { ...configFromFlags(values), shaderEdits: { ...edits } };
@@ -128,12 +149,12 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
       const edited = Object.keys(edits).length > 0;
       if (!edited) baseline.set(key, r.timing!.medianMs);
       const base = baseline.get(key);
-      status.textContent = r.check.pass ? 'PASS: still matches the CPU reference' : `FAIL: ${r.check.failure}`;
+      status.textContent = r.check.pass ? 'PASS: still matches the CPU reference' : `FAIL: ${failureText(r.check)}`;
       status.className = r.check.pass ? 'pass' : 'fail';
       result.textContent = [
         `edited: ${edited ? Object.keys(edits).join(', ') : 'nothing (the shipped kernels)'}`,
-        ...describeShape(shape),
-        `kernel ${r.config.kernel}, ${r.layout.name} cache, max rel err ${r.check.maxRelErr.toExponential(2)}`,
+        describeShape(shape),
+        `kernel ${r.version.id} ${r.version.name}, ${r.layout.name} cache, max rel err ${r.check.maxRelErr.toExponential(2)}`,
         `time ${fmtMs(r.timing!.medianMs)} median (${r.timing!.method}), ${fmtRate(r.throughput!.gbps)} GB/s, ${fmtRate(r.throughput!.gflops)} GFLOP/s`,
         base !== undefined && edited ? `${(r.timing!.medianMs / base).toFixed(2)}x the time of the unedited kernel on this shape` : 'run once without edits to get a baseline time to compare with',
       ].join('\n');
@@ -152,6 +173,7 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
     }
   }
 
+  fileSelect.value = 'v4_tiled.wgsl';
   fileSelect.addEventListener('change', showFile);
   find(root, '#source-run').addEventListener('click', () => void run());
   find(root, '#source-reset').addEventListener('click', () => {

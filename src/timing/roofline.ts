@@ -6,11 +6,11 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
+import { bindGroup } from '../kernels/kernel-plan';
 import { SHADER_FILES } from '../gpu/shader-source';
 import { type TimedWork, type TimingOptions, type TimingResult, timeWork } from './timer';
 import type { Roofline } from './work';
 
-const FMA_CHAINS = shaderConstant(SHADER_FILES['roofline.wgsl'], 'FMA_CHAINS');
 const WG = shaderConstant(SHADER_FILES['roofline.wgsl'], 'WG');
 const FMA_STEPS = 256;
 
@@ -64,42 +64,64 @@ async function fitSize(ctx: GpuContext, start: number, most: number, work: (size
   }
 }
 
+function ownedBuffers(device: GPUDevice) {
+  const owned: GPUBuffer[] = [];
+  return {
+    buffer(label: string, size: number): GPUBuffer {
+      const b = device.createBuffer({ label, size, usage: GPUBufferUsage.STORAGE });
+      owned.push(b);
+      return b;
+    },
+    release(): void { owned.splice(0).forEach((b) => b.destroy()); },
+  };
+}
+
+/**
+ * The FMA ceiling: `fmaChain` of roofline.wgsl (or of `source`, another form
+ * of the same kernel, as the tests use to check that the form does not
+ * change the figure), sized until a dispatch lasts MIN_DISPATCH_MS.
+ * FLOPs per thread: FMA_STEPS x FMA_CHAINS vec4 multiply-adds, FMA_CHAINS
+ * read from the source.
+ */
+export async function measureFma(ctx: GpuContext, options: TimingOptions = {}, source?: string): Promise<{ fma: TimingResult; fmaGflops: number }> {
+  const { device, limits } = ctx;
+  const code = source ?? SHADER_FILES['roofline.wgsl'];
+  const chains = shaderConstant(code, 'FMA_CHAINS');
+  const fmaP = await getPipeline(device, {
+    kernel: 'roofline', files: ['roofline.wgsl'], entryPoint: 'fmaChain', constants: { FMA_STEPS },
+    edits: source ? { 'roofline.wgsl': source } : undefined,
+  });
+  const { buffer, release } = ownedBuffers(device);
+  const fmaWork = (groups: number) => singlePass('fma', fmaP, bindGroup(device, fmaP, 'fma', { dst: buffer('fma out', 16 * groups * WG) }), groups);
+  try {
+    const groups = await fitSize(ctx, 4, limits.maxComputeWorkgroupsPerDimension, fmaWork, release);
+    const fma = await timeWork(ctx, fmaWork(groups), options);
+    const flops = groups * WG * FMA_STEPS * chains * 4 * 2;
+    return { fma, fmaGflops: flops / (fma.medianMs / 1e3) / 1e9 };
+  } finally {
+    release();
+  }
+}
+
 async function measure(ctx: GpuContext, options: TimingOptions): Promise<RooflineMeasurement> {
   const { device, limits } = ctx;
-  const spec = (entryPoint: string) => getPipeline(device, {
-    kernel: 'roofline', files: ['roofline.wgsl'], entryPoint, constants: entryPoint === 'fmaChain' ? { FMA_STEPS } : {},
-  });
-  const [copyP, fmaP, emptyP] = await Promise.all([spec('copyStream'), spec('fmaChain'), spec('empty')]);
-  const usage = GPUBufferUsage.STORAGE;
-  const owned: GPUBuffer[] = [];
-  const buffer = (label: string, size: number) => {
-    const b = device.createBuffer({ label, size, usage });
-    owned.push(b);
-    return b;
-  };
-  const release = () => { owned.splice(0).forEach((b) => b.destroy()); };
-  const bind = (p: GPUComputePipeline, entries: [number, GPUBuffer][]) => device.createBindGroup({
-    layout: p.getBindGroupLayout(0), entries: entries.map(([binding, b]) => ({ binding, resource: { buffer: b } })),
-  });
+  const spec = (entryPoint: string) => getPipeline(device, { kernel: 'roofline', files: ['roofline.wgsl'], entryPoint, constants: {} });
+  const [copyP, emptyP] = await Promise.all([spec('copyStream'), spec('empty')]);
+  const { buffer, release } = ownedBuffers(device);
   const copyGroups = Math.min(1024, limits.maxComputeWorkgroupsPerDimension);
   // Copy: 4 MiB up to 512 MiB (a real GPU's caches must be far smaller than the copy).
-  const copyWork = (bytes: number) => singlePass('copy', copyP, bind(copyP, [[0, buffer('copy src', bytes)], [1, buffer('copy dst', bytes)]]), copyGroups);
-  const fmaWork = (groups: number) => singlePass('fma', fmaP, bind(fmaP, [[1, buffer('fma out', 16 * groups * WG)]]), groups);
+  const copyWork = (bytes: number) => singlePass('copy', copyP, bindGroup(device, copyP, 'copy', { src: buffer('copy src', bytes), dst: buffer('copy dst', bytes) }), copyGroups);
   try {
     const maxCopy = Math.min(512 << 20, Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / 16) * 16);
     const copyBytes = await fitSize(ctx, Math.min(4 << 20, maxCopy), maxCopy, copyWork, release);
     const copy = await timeWork(ctx, copyWork(copyBytes), options);
     release();
-    const fmaGroups = await fitSize(ctx, 4, limits.maxComputeWorkgroupsPerDimension, fmaWork, release);
-    const fma = await timeWork(ctx, fmaWork(fmaGroups), options);
-    release();
+    const { fma, fmaGflops } = await measureFma(ctx, options);
     const emptyDispatch = await timeWork(ctx, singlePass('empty dispatch', emptyP, undefined, 1), options);
-    const fmaFlops = fmaGroups * WG * FMA_STEPS * FMA_CHAINS * 4 * 2;
     return {
       copyBytes,
       copyGBps: (2 * copyBytes) / (copy.medianMs / 1e3) / 1e9,
-      fmaGflops: fmaFlops / (fma.medianMs / 1e3) / 1e9,
-      copy, fma, emptyDispatch,
+      fmaGflops, copy, fma, emptyDispatch,
     };
   } finally {
     release();

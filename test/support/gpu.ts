@@ -22,3 +22,15 @@ export function testGpu(): Promise<GpuContext | undefined> {
   );
   return opened;
 }
+
+/**
+ * Which kernel matrix to run: MLA_TEST_MATRIX if set ('full' or 'cover'), else
+ * 'cover' (a covering subset) on SwiftShader, whose compiles take seconds
+ * each and whose every case the full matrix on llvmpipe also runs, and
+ * 'full' on every other adapter.
+ */
+export function testMatrix(ctx: GpuContext): 'full' | 'cover' {
+  const m = process.env.MLA_TEST_MATRIX ?? (/swiftshader/i.test(describeAdapter(ctx.adapter)) ? 'cover' : 'full');
+  if (m !== 'full' && m !== 'cover') throw new Error(`MLA_TEST_MATRIX = ${JSON.stringify(m)} is not allowed: MLA_TEST_MATRIX must be full or cover`);
+  return m;
+}

@@ -1,4 +1,4 @@
-// naive.wgsl: MLA decode attention the way a textbook writes it, in three
+// v1_naive.wgsl: version 1, "naive": MLA decode attention the way a textbook writes it, in three
 // dispatches with the whole score matrix in memory. The baseline: every
 // (row, key) pair reads its key from the cache on its own, so the shared
 // latent KV is read once per head (h_q times), and the scores make a round

@@ -1,20 +1,19 @@
-// flash_decode.wgsl: fused MLA decode with online softmax and split-KV.
+// v3_shared_latent.wgsl: version 3, "shared-latent": a block of heads shares
+// one key tile, decoded once into workgroup memory.
 //
-// What it improves over naive.wgsl:
-//  * One pass, no score matrix in memory: scores, softmax and P.V are fused
-//    and the softmax is computed online, tile by tile (running max m, running
-//    sum l, accumulator rescaled by exp2(m_old - m_new) when the max grows).
+// What it improves over version 2 (v2_fused.wgsl):
 //  * The shared latent is read once per block of heads, not once per head:
 //    a workgroup loads a tile of TILE_N keys into workgroup memory, decoding
 //    f32 / bf16 / FP8 bytes there exactly once, and all HEADS_PER_WG heads of
-//    the block reuse it. This reuse is what MLA's single KV head buys.
-//  * Split-KV: with num_splits > 1 each workgroup takes one contiguous chunk
-//    of the keys, so short batches still fill the GPU; it writes a partial
-//    output (already divided by its own l) and its lse, and combine.wgsl
-//    merges the chunks. With num_splits == 1 it writes the final out and lse.
-//  * Base-2 softmax as FlashMLA does it: scores are scaled by
-//    scale_log2 = scale * log2(e) and exponentiated with exp2; the lse is
-//    converted back to a natural log on output.
+//    the block reuse it, for the scores and (the value being the first D_V
+//    values of the key) for the output. This reuse is what MLA's single KV
+//    head buys: v2 reads and decodes every key twice per head.
+//  * The score dot products of the tile are spread over the whole workgroup
+//    (DOT_PARTS threads per dot), so every thread has work in that step.
+// What it still does badly (version 4 fixes it): each score is one dot and
+// each output value one running sum, so every value read feeds one or two
+// multiply-adds; every lane of a head recomputes the tile's max and exp2 per
+// key; its accumulator is a private array, which some compilers keep in memory.
 //
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch); a
 // workgroup has HEADS_PER_WG * THREADS_PER_HEAD threads. The THREADS_PER_HEAD
@@ -24,26 +23,16 @@
 // of a head keeps its own copy of that head's m and l, so the softmax step
 // needs no extra barrier. Workgroup memory: TILE_N * D_QK * 4 bytes of keys
 // + HEADS_PER_WG * TILE_N * DOT_PARTS * 4 bytes of partial scores; the host
-// fits TILE_N to the device's limit.
+// fits TILE_N to the device's limit. Results are written by fused_io.wgsl.
 
-override D_V: u32;
 override HEADS_PER_WG: u32;
 override TILE_N: u32;              // keys per tile
 override DOT_PARTS: u32;           // threads sharing one score's dot product
 
 const ACC: u32 = 4u;               // vec4 accumulators per thread: 16 output values
-const MASKED: f32 = -3.0e38;       // score of a skipped key
-const M_START: f32 = -1.0e30;      // running max start: finite, so exp2(m_old - m_new) is never NaN
-const LN2: f32 = 0.6931471805599453;
-const LOG2E: f32 = 1.4426950408889634;
 
 override THREADS_PER_HEAD: u32 = (D_V / 4u + ACC - 1u) / ACC;
 override WG_SIZE: u32 = HEADS_PER_WG * THREADS_PER_HEAD;
-
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;  // final out, or partial out per split
-@group(0) @binding(3) var<storage, read_write> lse: array<u32>;        // f32 bits: final lse, or partial log2-lse per split
-@group(0) @binding(4) var<storage, read> sink: array<f32>;
 
 var<workgroup> keyTile: array<vec4<f32>, TILE_N * D_QK / 4u>;
 var<workgroup> scoreParts: array<f32, HEADS_PER_WG * TILE_N * DOT_PARTS>;
@@ -65,15 +54,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let lane = tid % THREADS_PER_HEAD;
   let h = headBlock * HEADS_PER_WG + hl;
   let headOk = h < params.h_q;
-  let row = (b * params.s_q + i) * params.h_q + h;
   let dq4 = D_QK / 4u;
   let dv4 = D_V / 4u;
 
   // This split's chunk of the row's keys.
-  let n = keyCount(b, i);
-  let chunk = (n + params.num_splits - 1u) / params.num_splits;
-  let start = min(split * chunk, n);
-  let end = min(start + chunk, n);
+  let keys = splitChunk(keyCount(b, i), split);
+  let start = keys.x;
+  let end = keys.y;
 
   var m = M_START;
   var l = 0.0;
@@ -155,32 +142,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (!headOk) {
     return;
   }
-  let empty = l == 0.0;                  // no valid key in this chunk
-  let lse2 = m + log2(l);
-  if (params.num_splits == 1u) {
-    var factor = 1.0 / l;
-    if (params.has_sink != 0u) {
-      factor /= 1.0 + exp2(sink[h] * LOG2E - lse2);
+  let factor = outputFactor(h, m, l);
+  for (var k = 0u; k < ACC; k++) {
+    let j = lane + k * THREADS_PER_HEAD;
+    if (j < dv4) {
+      writeOutQuad(b, i, h, split, j, acc[k] * factor, l);
     }
-    for (var k = 0u; k < ACC; k++) {
-      let j = lane + k * THREADS_PER_HEAD;
-      if (j < dv4) {
-        out[row * dv4 + j] = select(acc[k] * factor, vec4<f32>(0.0), empty);
-      }
-    }
-    if (lane == 0u) {
-      lse[(b * params.h_q + h) * params.s_q + i] = select(bitcast<u32>(lse2 * LN2), 0x7f800000u, empty);
-    }
-  } else {
-    let part = row * params.num_splits + split;
-    for (var k = 0u; k < ACC; k++) {
-      let j = lane + k * THREADS_PER_HEAD;
-      if (j < dv4) {
-        out[part * dv4 + j] = select(acc[k] / l, vec4<f32>(0.0), empty);
-      }
-    }
-    if (lane == 0u) {
-      lse[part] = bitcast<u32>(select(lse2, MASKED, empty));
-    }
+  }
+  if (lane == 0u) {
+    writeLse(b, i, h, split, m, l);
   }
 }

@@ -1,0 +1,48 @@
+/**
+ * The binding numbers of group 0, by WGSL variable name: the one table the
+ * shaders and the host share. The host binds buffers through it, and every
+ * module is checked against it before it is compiled (a shader that declares
+ * `kv` at another binding, or a binding this table does not know, fails with
+ * the file and line), so the two can never silently disagree.
+ */
+export const BINDINGS = {
+  // attention kernels (kv_cache.wgsl, fused_io.wgsl, keys_*.wgsl, params.wgsl, v1_naive.wgsl)
+  kv: 0,
+  q: 1,
+  out: 2,
+  lse: 3,
+  sink: 4,
+  seqlens: 5,
+  indices: 5,
+  block_table: 6,
+  scores: 7,
+  params: 8,
+  // combine.wgsl: the splits' partial results
+  partOut: 0,
+  partLse: 1,
+  // roofline.wgsl
+  src: 0,
+  dst: 1,
+} as const;
+
+export type BindingName = keyof typeof BINDINGS;
+
+export interface BindingMismatch {
+  readonly line: number;
+  readonly message: string;
+}
+
+/** Every `@group(g) @binding(n) var<...> name` of a module that disagrees with the table. */
+export function bindingMismatches(code: string): BindingMismatch[] {
+  const found: BindingMismatch[] = [];
+  code.split('\n').forEach((text, k) => {
+    const m = /@group\((\d+)\)\s*@binding\((\d+)\)\s*var(?:<[^>]*>)?\s+(\w+)/.exec(text.replace(/\/\/.*$/, ''));
+    if (!m) return;
+    const [, group, binding, name] = m;
+    const want = (BINDINGS as Record<string, number>)[name];
+    if (group !== '0') found.push({ line: k + 1, message: `${name} is in group ${group}; every kernel binds group 0` });
+    else if (want === undefined) found.push({ line: k + 1, message: `${name} is not in the binding table (src/kernels/bindings.ts)` });
+    else if (want !== Number(binding)) found.push({ line: k + 1, message: `${name} is at binding ${binding}, the binding table (src/kernels/bindings.ts) says ${want}` });
+  });
+  return found;
+}

@@ -1,0 +1,35 @@
+/**
+ * Host side of shaders/v2_fused.wgsl (version 2): one workgroup per (query
+ * row, head, split), WG_SIZE threads, a tile of WG_SIZE keys.
+ */
+import { composeShader } from '../gpu/shader-source';
+import { workgroupBytesOf } from '../gpu/wgsl-layout';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
+import { type AttentionSpec, sharedConstants } from './attention-spec';
+import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
+
+/** At least this many threads (and keys per tile), even for a tiny d_v. */
+const MIN_THREADS = 32;
+
+export function fusedPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
+  const { shape } = spec;
+  const maxThreads = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  const threads = Math.max(MIN_THREADS, Math.ceil(shape.dV / 8));
+  if (threads > maxThreads) {
+    throw new PlanDoesNotFit(`d_v = ${shape.dV} needs ${threads} threads (two output quads each), but this device allows ${maxThreads} per workgroup`);
+  }
+  const splits = chooseSplits(spec, shape.hQ * shape.sQ * shape.batch, options.splits);
+  const constants = { WG_SIZE: threads };
+  const code = composeShader(fusedFiles(spec, 'v2_fused.wgsl'), spec.edits).code;
+  return {
+    kernel: 'fused', splits, tileN: threads, headsPerWorkgroup: 1, workgroupSize: threads,
+    workgroupBytes: workgroupBytesOf(code, { ...sharedConstants(spec), D_V: shape.dV, ...constants }),
+    constants, scratch: splitScratch(spec, splits),
+  };
+}
+
+export function fusedVersionPasses(
+  device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
+): Promise<KernelPass[]> {
+  return fusedPasses(device, spec, { label: 'v2-fused', file: 'v2_fused.wgsl', plan, headBlocks: spec.shape.hQ }, buffers, scratch);
+}

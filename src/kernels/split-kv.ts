@@ -1,0 +1,98 @@
+/**
+ * Split-KV, shared by every fused version: how many chunks a row's keys are
+ * cut into, the buffers of the chunks' partial results, and the dispatches
+ * (the decode kernel, then shaders/combine.wgsl when there is more than one
+ * chunk). See docs/kernels.md, "Split-KV".
+ */
+import { getPipeline } from '../gpu/pipelines';
+import type { ShaderFileName } from '../gpu/shader-source';
+import { type AttentionBuffers, type KernelPass, type KernelPlan, bindGroup, keySourceBindings } from './kernel-plan';
+import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
+
+/** Auto split: aim for this many workgroups in flight, but keep >= MIN_KEYS_PER_SPLIT keys per split. */
+const TARGET_WORKGROUPS = 128;
+const MIN_KEYS_PER_SPLIT = 256;
+export const MAX_SPLITS = 256;
+
+export type SplitsOption = number | 'auto';
+
+/** The split count: `option`, or for 'auto' enough chunks to fill the device without making them short. */
+export function chooseSplits(spec: AttentionSpec, workgroupsPerSplit: number, option: SplitsOption = 'auto'): number {
+  if (option === 'auto') {
+    const keys = maxKeysPerRow(spec.shape);
+    return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / workgroupsPerSplit), Math.floor(keys / MIN_KEYS_PER_SPLIT)));
+  }
+  if (!Number.isInteger(option) || option < 1 || option > MAX_SPLITS) {
+    throw new Error(`splits = ${option} is not allowed: splits must be "auto" or an integer from 1 to ${MAX_SPLITS}`);
+  }
+  return option;
+}
+
+/** Bytes of the partial results: out [rows, splits, d_v] and lse [rows, splits] (0 when splits = 1). */
+export function partialBytes(spec: AttentionSpec, splits: number): { partOutBytes: number; partLseBytes: number } {
+  const rows = spec.shape.batch * spec.shape.sQ * spec.shape.hQ;
+  return {
+    partOutBytes: splits > 1 ? 4 * rows * splits * spec.shape.dV : 0,
+    partLseBytes: splits > 1 ? 4 * rows * splits : 0,
+  };
+}
+
+/** The scratch buffers of a fused version's plan: the splits' partials, when it splits. */
+export function splitScratch(spec: AttentionSpec, splits: number): KernelPlan['scratch'] {
+  const { partOutBytes, partLseBytes } = partialBytes(spec, splits);
+  return splits > 1 ? [{ label: 'split partial out', bytes: partOutBytes }, { label: 'split partial lse', bytes: partLseBytes }] : [];
+}
+
+/** Files of a fused version's module: params, cache reader, key source, fused_io, the version's own. */
+export function fusedFiles(spec: AttentionSpec, file: ShaderFileName): ShaderFileName[] {
+  return [...sharedFiles(spec), 'fused_io.wgsl', file];
+}
+
+export interface FusedKernel {
+  /** Label of the decode dispatch, e.g. "v4-tiled". */
+  readonly label: string;
+  /** The version's own file, appended to the shared files and fused_io.wgsl. */
+  readonly file: ShaderFileName;
+  readonly plan: KernelPlan;
+  /** Workgroups along x for one split (head blocks). */
+  readonly headBlocks: number;
+}
+
+/** The decode dispatch of a fused version, then the combine when it splits. */
+export async function fusedPasses(
+  device: GPUDevice, spec: AttentionSpec, kernel: FusedKernel, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
+): Promise<KernelPass[]> {
+  const { shape } = spec;
+  const { plan } = kernel;
+  const decode = await getPipeline(device, {
+    kernel: kernel.label,
+    files: fusedFiles(spec, kernel.file),
+    entryPoint: 'main',
+    edits: spec.edits,
+    constants: { ...sharedConstants(spec), D_V: shape.dV, ...plan.constants },
+  });
+  const keys = keySourceBindings(spec.sparse, buffers);
+  const grid: [number, number, number] = [kernel.headBlocks * plan.splits, shape.sQ, shape.batch];
+  const decodePass = (out: GPUBuffer, lse: GPUBuffer): KernelPass => ({
+    label: kernel.label, pipeline: decode, workgroups: grid,
+    bindGroup: bindGroup(device, decode, kernel.label, { kv: buffers.kv, q: buffers.q, out, lse, sink: buffers.sink, ...keys }),
+  });
+  if (plan.splits === 1) return [decodePass(buffers.out, buffers.lse)];
+  const [partOut, partLse] = scratch;
+  if (!partOut || !partLse) throw new Error('split buffers are required when splits > 1');
+  const split = { partOut, partLse };
+  const combine = await getPipeline(device, {
+    kernel: 'combine',
+    files: ['params.wgsl', 'combine.wgsl'],
+    entryPoint: 'main',
+    edits: spec.edits,
+    constants: { D_V: shape.dV },
+  });
+  return [
+    decodePass(split.partOut, split.partLse),
+    {
+      label: 'combine', pipeline: combine, workgroups: [shape.hQ, shape.sQ, shape.batch],
+      bindGroup: bindGroup(device, combine, 'combine', { partOut: split.partOut, partLse: split.partLse, out: buffers.out, lse: buffers.lse, sink: buffers.sink, params: buffers.params }),
+    },
+  ];
+}

@@ -1,0 +1,71 @@
+/**
+ * Host side of shaders/v4_tiled.wgsl (version 4, the GEMM shape): choose the
+ * head block, the key tile and the slices of the score step for the device.
+ * Register blocks are fixed in the shader (8 heads x 8 keys of S, 8 heads x
+ * 16 values of O, held in mat4x4 values); what is tuned here is how many of
+ * them a workgroup holds. Workgroup memory is read from the shader's
+ * declarations (gpu/wgsl-layout.ts).
+ */
+import { composeShader } from '../gpu/shader-source';
+import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
+import { type AttentionSpec, sharedConstants } from './attention-spec';
+import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
+
+/** Heads (and keys) of one register block: the shader's 8 x 8 blocks. */
+export const TILED_BLOCK = 8;
+/** Most heads sharing a tile, and most keys per tile. */
+const MAX_HEADS = 64;
+const MAX_TILE_N = 64;
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
+  const { shape } = spec;
+  const code = composeShader(fusedFiles(spec, 'v4_tiled.wgsl'), spec.edits).code;
+  const base = { ...sharedConstants(spec), D_V: shape.dV };
+  const dimGroups = wgslValue(code, 'DIM_GROUPS', base);
+  const maxThreads = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  const maxHeads = Math.min(MAX_HEADS, Math.floor(maxThreads / dimGroups) * TILED_BLOCK);
+  if (maxHeads < TILED_BLOCK) {
+    throw new PlanDoesNotFit(`d_v = ${shape.dV} needs ${dimGroups} threads per ${TILED_BLOCK} heads, but this device allows ${maxThreads} per workgroup`);
+  }
+  const heads = options.headsPerWorkgroup ?? Math.min(maxHeads, roundUp(shape.hQ, TILED_BLOCK));
+  if (!Number.isInteger(heads) || heads < TILED_BLOCK || heads > maxHeads || heads % TILED_BLOCK !== 0) {
+    throw new Error(`headsPerWorkgroup = ${heads} is not allowed: headsPerWorkgroup must be a multiple of ${TILED_BLOCK} from ${TILED_BLOCK} to ${maxHeads} for kernel tiled on this device`);
+  }
+  const threads = (heads / TILED_BLOCK) * dimGroups;
+  const constantsFor = (tileN: number, dotParts: number) => ({ HEADS_PER_WG: heads, TILE_N: tileN, DOT_PARTS: dotParts, WG_SIZE: threads });
+  const bytes = (tileN: number, dotParts: number) => workgroupBytesOf(code, { ...base, ...constantsFor(tileN, dotParts) });
+  const storage = limits.maxComputeWorkgroupStorageSize;
+  let most = 0;
+  while (most + TILED_BLOCK <= MAX_TILE_N && bytes(most + TILED_BLOCK, 1) <= storage) most += TILED_BLOCK;
+  if (most === 0) {
+    throw new PlanDoesNotFit(`a tile of ${TILED_BLOCK} keys of d_qk = ${shape.dQk} for ${heads} heads does not fit this device's ${storage} bytes of workgroup memory`);
+  }
+  const tileN = options.tileN ?? most;
+  if (!Number.isInteger(tileN) || tileN < TILED_BLOCK || tileN % TILED_BLOCK !== 0 || bytes(tileN, 1) > storage) {
+    throw new Error(`tileN = ${tileN} is not allowed: tileN must be a multiple of ${TILED_BLOCK} from ${TILED_BLOCK} to ${most} for kernel tiled (maxComputeWorkgroupStorageSize ${storage} B)`);
+  }
+  // Score step: spread the (heads / 8) x (tileN / 8) blocks over the threads by slicing the head dim.
+  const blocks = (heads / TILED_BLOCK) * (tileN / TILED_BLOCK);
+  const dq4 = shape.dQk / 4;
+  let partsMost = 1;
+  while (partsMost < dq4 && (partsMost + 1) * blocks <= threads && bytes(tileN, partsMost + 1) <= storage) partsMost++;
+  const dotParts = options.dotParts ?? partsMost;
+  if (!Number.isInteger(dotParts) || dotParts < 1 || dotParts > dq4 || bytes(tileN, dotParts) > storage) {
+    throw new Error(`dotParts = ${dotParts} is not allowed: dotParts must be an integer from 1 to ${dq4} whose score slices fit the workgroup memory (${storage} B)`);
+  }
+  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits);
+  return {
+    kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads,
+    workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch: splitScratch(spec, splits),
+  };
+}
+
+export function tiledPasses(
+  device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
+): Promise<KernelPass[]> {
+  const headBlocks = Math.ceil(spec.shape.hQ / plan.headsPerWorkgroup);
+  return fusedPasses(device, spec, { label: 'v4-tiled', file: 'v4_tiled.wgsl', plan, headBlocks }, buffers, scratch);
+}

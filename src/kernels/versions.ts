@@ -1,0 +1,91 @@
+/**
+ * The kernel ladder: one row per version, from the textbook three-pass kernel
+ * to the GEMM-shaped one. The CLI (`--kernel`, `bench --ladder`), the page
+ * (Run's kernel list, Kernel source's file list) and the tests all read this
+ * table; docs/kernels.md explains each step and README.md shows the table.
+ *
+ * Every version is checked against the same CPU reference (src/reference.ts,
+ * plain f64 loops) on the dequantised cache it read, and reads keys through
+ * the same shared files (params, cache reader, dense or sparse key source).
+ */
+import type { ShaderFileName } from '../gpu/shader-source';
+import type { AttentionSpec } from './attention-spec';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, VERSION_NAMES, type VersionName } from './kernel-plan';
+import { naivePasses, naivePlan } from './naive-kernel';
+import { fusedPlan, fusedVersionPasses } from './fused-kernel';
+import { sharedLatentPasses, sharedLatentPlan } from './shared-latent-kernel';
+import { tiledPasses, tiledPlan } from './tiled-kernel';
+
+export interface KernelVersion {
+  readonly id: string;
+  readonly name: VersionName;
+  /** What this version adds over the one before, in a line. */
+  readonly improves: string;
+  /** Its WGSL files (its own, then combine.wgsl where it splits). */
+  readonly files: readonly ShaderFileName[];
+  readonly host: string;
+  readonly reference: string;
+  readonly tests: readonly string[];
+  plan(spec: AttentionSpec, limits: DeviceLimits, options?: PlanOptions): KernelPlan;
+  passes(device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[]): Promise<KernelPass[]>;
+}
+
+const REFERENCE = 'src/reference.ts';
+const GPU_TESTS = ['test/kernels.test.ts', 'test/kernel-tiling.test.ts'];
+
+export const KERNEL_VERSIONS: readonly KernelVersion[] = [
+  {
+    id: 'v1', name: 'naive', improves: 'the baseline: scores, softmax and P.V in three dispatches, the score matrix in memory',
+    files: ['v1_naive.wgsl'], host: 'src/kernels/naive-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    plan: (spec) => naivePlan(spec), passes: naivePasses,
+  },
+  {
+    id: 'v2', name: 'fused', improves: 'one pass with online softmax (no score matrix), split-KV + combine',
+    files: ['v2_fused.wgsl', 'combine.wgsl'], host: 'src/kernels/fused-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    plan: fusedPlan, passes: fusedVersionPasses,
+  },
+  {
+    id: 'v3', name: 'shared-latent', improves: 'a block of heads shares one key tile, decoded once into workgroup memory',
+    files: ['v3_shared_latent.wgsl', 'combine.wgsl'], host: 'src/kernels/shared-latent-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    plan: sharedLatentPlan, passes: sharedLatentPasses,
+  },
+  {
+    id: 'v4', name: 'tiled', improves: 'the GEMM shape: 8x8 / 8x16 register blocks in mat4x4, softmax once per head, lazy rescale, 64-head blocks',
+    files: ['v4_tiled.wgsl', 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    plan: tiledPlan, passes: tiledPasses,
+  },
+];
+
+/** What `--kernel` takes: a version's name or id, or "flash" for the best version this device runs. */
+export type KernelChoice = 'flash' | VersionName | `v${number}`;
+export const KERNEL_CHOICES: readonly KernelChoice[] = ['flash', ...VERSION_NAMES, ...KERNEL_VERSIONS.map((v) => v.id as KernelChoice)];
+
+export function versionByName(name: VersionName): KernelVersion {
+  const v = KERNEL_VERSIONS.find((k) => k.name === name);
+  if (!v) throw new Error(`no kernel version named ${name}`);
+  return v;
+}
+
+/**
+ * The version a choice names. "flash" is the fastest version whose plan fits
+ * this device, tried from the top of the ladder down.
+ */
+export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): { version: KernelVersion; plan: KernelPlan } {
+  if (choice === 'flash') {
+    const errors: string[] = [];
+    for (const version of [...KERNEL_VERSIONS].reverse()) {
+      try {
+        return { version, plan: version.plan(spec, limits, options) };
+      } catch (e) {
+        if (!(e instanceof PlanDoesNotFit)) throw e;
+        errors.push(`${version.name}: ${e.message}`);
+      }
+    }
+    throw new PlanDoesNotFit(`no kernel version fits this device for this shape: ${errors.join('; ')}`);
+  }
+  const version = KERNEL_VERSIONS.find((v) => v.name === choice || v.id === choice);
+  if (!version) {
+    throw new Error(`kernel ${JSON.stringify(choice)} is not allowed: kernel must be one of ${KERNEL_CHOICES.join(', ')}`);
+  }
+  return { version, plan: version.plan(spec, limits, options) };
+}

@@ -1,0 +1,67 @@
+/**
+ * Facts the host reads from the WGSL instead of restating them: binding
+ * numbers (one table, every shipped file agrees), workgroup memory (read from
+ * the declarations), the uniform's fields (a line the reader does not
+ * understand is an error, not skipped).
+ */
+import { describe, expect, it } from 'vitest';
+import { SHADER_FILES, SHADER_FILE_NAMES } from '../src/gpu/shader-source';
+import { bindingMismatches } from '../src/kernels/bindings';
+import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
+import { paramFields } from '../src/kernels/call-params';
+import { KERNEL_VERSIONS } from '../src/kernels/versions';
+
+describe('binding table', () => {
+  it('every shipped shader file agrees with it', () => {
+    for (const file of SHADER_FILE_NAMES) expect(bindingMismatches(SHADER_FILES[file]), file).toEqual([]);
+  });
+  it('names the line of a binding that disagrees, and of a name it does not know', () => {
+    const code = 'x\n@group(0) @binding(3) var<storage, read> q: array<f32>;\n@group(0) @binding(1) var<storage, read> qq: array<f32>;\n@group(1) @binding(0) var<storage> kv: array<u32>;';
+    expect(bindingMismatches(code)).toEqual([
+      { line: 2, message: 'q is at binding 3, the binding table (src/kernels/bindings.ts) says 1' },
+      { line: 3, message: 'qq is not in the binding table (src/kernels/bindings.ts)' },
+      { line: 4, message: 'kv is in group 1; every kernel binds group 0' },
+    ]);
+  });
+});
+
+describe('reading the WGSL', () => {
+  it('evaluates override expressions with u32 division, defaults and given values', () => {
+    const code = 'override A: u32;\noverride B: u32 = (A + 3u) / 4u;\nconst C: u32 = 8u;\n';
+    expect(evaluateWgsl('B * C - 1u', code, { A: 10 })).toBe(3 * 8 - 1);
+    expect(wgslValue(code, 'B', { A: 13 })).toBe(4);
+    expect(() => evaluateWgsl('A + 1u', code, {})).toThrow('WGSL name A has no value (an override the host must set?)');
+    expect(() => evaluateWgsl('A +', code, { A: 1 })).toThrow(/ends early/);
+  });
+
+  it('workgroup memory of v4 from its declarations equals the hand count', () => {
+    const code = SHADER_FILES['v4_tiled.wgsl'];
+    const o = { D_QK: 576, D_V: 512, HEADS_PER_WG: 64, TILE_N: 8, DOT_PARTS: 5, WG_SIZE: 256 };
+    // keys + score slices + slot list + three per-head statistics
+    expect(workgroupBytesOf(code, o)).toBe(4 * (8 * 576 + 5 * 64 * 8 + 8 + 3 * 64));
+  });
+
+  it('workgroup memory of v3 and v2 from their declarations', () => {
+    expect(workgroupBytesOf(SHADER_FILES['v3_shared_latent.wgsl'], { D_QK: 512, D_V: 512, HEADS_PER_WG: 8, TILE_N: 15, DOT_PARTS: 2 }))
+      .toBe(4 * (15 * 512 + 8 * 15 * 2 + 15));
+    expect(workgroupBytesOf(SHADER_FILES['v2_fused.wgsl'], { WG_SIZE: 64 })).toBe(4 * 64);
+  });
+
+  it('refuses a workgroup declaration or a uniform field line it cannot read', () => {
+    expect(() => workgroupBytesOf('var<workgroup> x: array<bool, 4>;', {})).toThrow(/element type bool is not in the size table/);
+    const bad = SHADER_FILES['params.wgsl'].replace('h_q: u32,', 'h_q: u32, s_q2: u32,');
+    expect(() => paramFields(bad)).toThrow('params.wgsl: cannot read the struct Params line "h_q: u32, s_q2: u32,"');
+    expect(paramFields().map((f) => f.name)).toContain('scale_log2');
+  });
+});
+
+describe('kernel map', () => {
+  it('lists the versions in ladder order, each with its own WGSL file that opens with "version N"', () => {
+    expect(KERNEL_VERSIONS.map((v) => v.id)).toEqual(['v1', 'v2', 'v3', 'v4']);
+    KERNEL_VERSIONS.forEach((v, k) => {
+      const src = SHADER_FILES[v.files[0]];
+      expect(src.split('\n')[0], v.files[0]).toMatch(new RegExp(`^// ${v.files[0]}: version ${k + 1}, "${v.name}"`));
+      if (k > 0) expect(src, v.files[0]).toContain(`What it improves over version ${k}`);
+    });
+  });
+});
