@@ -3,7 +3,7 @@
  * accumulated in f64. It is the ground truth every GPU result is checked
  * against, run on exactly the values the GPU saw (the dequantised cache).
  *
- * For request b, query token i, head h (DESIGN.md section 1):
+ * For request b, query token i, head h (docs/design.md section 1):
  *   keys     = the slots row (b, i) attends (dense: its first `validKeys`
  *              tokens through the block table; sparse: its valid indices)
  *   s_t      = scale * dot(q[b,i,h,:], kv[t, 0:dQk])

@@ -1,7 +1,7 @@
 /**
  * The shape of one MLA decode call, its presets, and the validator.
  *
- * Field names follow FlashMLA's `flash_mla_with_kvcache` (DESIGN.md section 1):
+ * Field names follow FlashMLA's `flash_mla_with_kvcache` (docs/design.md section 1):
  *   q            [batch, sQ, hQ, dQk]
  *   kv cache     [numBlocks, pageBlockSize, 1, dQk]  (or its FP8 byte form)
  *   block table  [batch, maxBlocksPerSeq]
@@ -51,7 +51,7 @@ export interface HeadPreset {
   readonly dV: number;
 }
 
-/** DESIGN.md section 2 (FlashMLA's V32_FP8Sparse and MODEL1_FP8Sparse). */
+/** docs/design.md section 2 (FlashMLA's V32_FP8Sparse and MODEL1_FP8Sparse). */
 export const HEAD_PRESETS: Readonly<Record<PresetName, HeadPreset>> = {
   v32: { name: 'v32', label: 'V3.2 (576)', dQk: 576, dNope: 512, dRope: 64, dV: 512 },
   model1: { name: 'model1', label: 'MODEL1 (512)', dQk: 512, dNope: 448, dRope: 64, dV: 512 },

@@ -194,14 +194,14 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.selectOption('#source-file', 'fused_io.wgsl');
     // Halve the 1/l normalisation of the final output: the kernel still compiles, the numbers are wrong.
     const source = await page.locator('#source-editor textarea').inputValue();
-    const target = source.match(/^.*\/ l\b.*$/m);
+    const target = source.match(/^\s*var factor = 1\.0 \/ l;$/m);
     expect(target, 'fused_io.wgsl normalises by l').not.toBeNull();
     await page.locator('#source-editor textarea').evaluate((t: HTMLTextAreaElement, [from, to]) => {
       t.focus();
       const at = t.value.indexOf(from);
       t.setSelectionRange(at, at + from.length);
       document.execCommand('insertText', false, to);
-    }, [target![0], target![0].replace(/\/ l\b/, '/ (l * 2.0)')]);
+    }, [target![0], target![0].replace('/ l;', '/ (l * 2.0);')]);
     await page.click('#source-run');
     await page.locator('#source-root[data-check]').waitFor({ timeout: 120_000 });
     expect(await page.locator('#source-root').getAttribute('data-check')).toBe('fail');

@@ -1,6 +1,6 @@
 /**
  * How much work one call is, counted as FlashMLA's benchmark counts it
- * (DESIGN.md section 5), and what a measured time makes of it.
+ * (docs/design.md section 5), and what a measured time makes of it.
  *
  *   keys   = sum over requests of seqlen (dense) or topk (sparse), times s_q
  *   FLOPs  = 2 * keys * h_q * (d_qk + d_v)        (one multiply-add per score and per output value)
