@@ -51,8 +51,9 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const verdict = await page.locator('#run-root').getAttribute('data-check');
     const status = await page.locator('#status').textContent();
     const result = await page.locator('#result').textContent();
+    const roofline = await page.locator('#run-roofline').getAttribute('data-points');
     await page.close();
-    return { verdict, status, result, errors };
+    return { verdict, status, result, errors, roofline };
   }
 
   it('runs the default shape (V3.2, FP8, flash) at once and shows a passing check with timing', async () => {
@@ -61,6 +62,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(r.verdict).toBe('pass');
     expect(r.result).toMatch(/kernel +v4 tiled \(the best version for this device\) on a fp8-v32 cache/);
     expect(r.result).toMatch(/% of the roofline bound/);
+    expect(r.roofline).toBe('4'); // the two ceilings (3 corners) and this run's point
     expect(r.errors).toEqual([]);
   });
 
@@ -157,6 +159,29 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.click('#compare-cancel');
     await page.locator('#compare-root[data-state="cancelled"]').waitFor({ timeout: 120_000 });
     expect(await page.locator('#compare-status').textContent()).toMatch(/^Cancelled after [01] of 8 points\.$/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('Ladder: every version on one shape, checked, timed against v1 and drawn on the roofline', async () => {
+    const { page, errors } = await openView('#ladder');
+    const root = page.locator('#ladder-root');
+    // 4 versions x v32 x fp8 x seqlen 100 x h_q 4 = 4 points
+    await page.uncheck('#ladder-form input[name="preset"][value="model1"]');
+    await page.fill('#ladder-form input[name="seqlens"]', '100');
+    await page.fill('#ladder-form input[name="heads"]', '4');
+    await page.fill('#ladder-form input[name="samples"]', '2');
+    await page.click('#ladder-start');
+    await page.locator('#ladder-root[data-state="done"], #ladder-root[data-state="error"]').waitFor({ timeout: 240_000 });
+    await page.screenshot({ path: 'test-results/page-ladder.png', fullPage: true });
+    expect(await page.locator('#ladder-status').textContent()).toBe('Done: 4 points, all match the CPU reference.');
+    expect(await root.getAttribute('data-rows')).toBe('4');
+    const cells = await page.locator('#ladder-table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(cells.map((c) => c[4])).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled']);
+    expect(cells[0][6]).toBe('1.0x'); // v1 against itself
+    for (const c of cells) expect(c[11]).toMatch(/^pass/);
+    // the ceilings and one point per version
+    expect(await page.locator('#ladder-roofline').getAttribute('data-datasets')).toBe('5');
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -70,6 +70,39 @@ export class ChartView {
     });
   }
 
+  /**
+   * A roofline: arithmetic intensity (FLOP per byte) against GFLOP/s on log
+   * axes, the device's two ceilings as lines (copy bandwidth x intensity up
+   * to the ridge, then the FMA rate), and each run a labelled point.
+   */
+  roofline(title: string, ceilings: { copyGBps: number; fmaGflops: number }, points: readonly { label: string; x: number; y: number }[]): void {
+    const xs = points.map((p) => p.x).filter((x) => x > 0);
+    const ridge = ceilings.fmaGflops / ceilings.copyGBps;
+    const lo = Math.min(ridge / 10, ...xs.map((x) => x / 2));
+    const hi = Math.max(ridge * 10, ...xs.map((x) => x * 2));
+    this.show({
+      type: 'line',
+      data: {
+        datasets: [
+          {
+            label: `ceilings: copy ${ceilings.copyGBps.toPrecision(3)} GB/s, FMA ${ceilings.fmaGflops.toPrecision(3)} GFLOP/s`,
+            data: [{ x: lo, y: lo * ceilings.copyGBps }, { x: ridge, y: ceilings.fmaGflops }, { x: hi, y: ceilings.fmaGflops }],
+            borderColor: '#777777', backgroundColor: '#777777', pointRadius: 0, borderWidth: 2, tension: 0,
+          },
+          ...points.map((p, k) => ({
+            label: p.label, data: [{ x: p.x, y: p.y }], showLine: false, pointRadius: 6, pointHoverRadius: 8,
+            borderColor: PALETTE[k % 8], backgroundColor: PALETTE[k % 8],
+          })),
+        ],
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: { title: { display: true, text: title }, legend: { position: 'bottom', labels: { boxWidth: 14 } } },
+        scales: { x: axis({ title: 'arithmetic intensity (FLOP / byte)', log: true }), y: axis({ title: 'GFLOP/s', log: true }) },
+      },
+    });
+  }
+
   bars(title: string, labels: readonly string[], series: readonly { label: string; values: readonly number[] }[], y: Axis, xTitle?: string): void {
     this.show({
       type: 'bar',

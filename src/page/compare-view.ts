@@ -9,20 +9,16 @@ import type { GpuContext } from '../gpu/device';
 import { describeAdapter } from '../gpu/device';
 import { DEFAULT_SWEEP, type SweepRow, type SweepSpec, runSweep, sweepPoints } from '../bench/sweep';
 import { SWEEP_TABLE_HEAD, sweepCsv, sweepRatioLines, sweepTableCells } from '../bench/report';
-import { HEAD_PRESETS, PRESET_NAMES, type PresetName, presetShape } from '../shape';
+import { PRESET_NAMES, type PresetName, presetShape } from '../shape';
 import { KV_FORMATS, type KvFormat, kvLayout } from '../kv-layout';
 import type { KernelChoice } from '../kernels/versions';
 import { intFlag, intList } from '../run-options';
 import { ChartView, type Series } from './charts';
-import { downloadText, escapeHtml, find } from './html';
+import { checkboxes, downloadText, escapeHtml, find, presetLabel } from './html';
 
 const SWEEP_KERNELS: readonly KernelChoice[] = ['flash', 'naive'];
 
-function checkboxes(name: string, all: readonly string[], on: readonly string[], label: (v: string) => string = (v) => v): string {
-  return all.map((v) => `<label class="check"><input type="checkbox" name="${name}" value="${v}"${on.includes(v) ? ' checked' : ''}>${escapeHtml(label(v))}</label>`).join('');
-}
 
-const presetLabel = (p: string) => `${p} (${HEAD_PRESETS[p as PresetName].dQk})`;
 
 function formHtml(): string {
   const s = DEFAULT_SWEEP;

@@ -1,4 +1,5 @@
 /** Small DOM helpers the views share. */
+import { HEAD_PRESETS, type PresetName } from '../shape';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -34,3 +35,11 @@ export function fmtNum(v: number, digits = 4): string {
   if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6)) return v.toExponential(digits - 1);
   return Number(v.toPrecision(digits)).toString();
 }
+
+/** A row of checkboxes named `name`, those in `on` ticked. */
+export function checkboxes(name: string, all: readonly string[], on: readonly string[], label: (v: string) => string = (v) => v): string {
+  return all.map((v) => `<label class="check"><input type="checkbox" name="${name}" value="${v}"${on.includes(v) ? ' checked' : ''}>${escapeHtml(label(v))}</label>`).join('');
+}
+
+/** "v32 (576)" */
+export const presetLabel = (p: string): string => `${p} (${HEAD_PRESETS[p as PresetName].dQk})`;

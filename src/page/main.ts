@@ -1,5 +1,5 @@
 /**
- * The page: four views behind tabs (Run, Compare, Learn, Kernel source), the
+ * The page: five views behind tabs (Run, Compare, Ladder, Learn, Kernel source), the
  * view named in the URL's hash. The device is opened once and shared; a lost
  * device is reopened on the next run. Without WebGPU a notice says what is
  * missing and how to get it, and Learn still works (it runs on the CPU).
@@ -9,13 +9,15 @@ import { describeAdapter, type GpuContext } from '../gpu/device';
 import { find } from './html';
 import { mountRunView } from './run-view';
 import { mountCompareView } from './compare-view';
+import { mountLadderView } from './ladder-view';
 import { mountLearnView } from './learn-view';
 import { mountSourceView } from './source-view';
 
-type ViewName = 'run' | 'compare' | 'learn' | 'source';
+type ViewName = 'run' | 'compare' | 'ladder' | 'learn' | 'source';
 const VIEWS: Record<ViewName, { title: string; mount: (root: HTMLElement, getDevice: () => Promise<GpuContext>) => void }> = {
   run: { title: 'Run', mount: (root, getDevice) => void mountRunView(root, getDevice).run() },
   compare: { title: 'Compare', mount: mountCompareView },
+  ladder: { title: 'Ladder', mount: mountLadderView },
   learn: { title: 'Learn', mount: mountLearnView },
   source: { title: 'Kernel source', mount: mountSourceView },
 };

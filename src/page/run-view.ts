@@ -12,6 +12,7 @@ import { KV_FORMATS } from '../kv-layout';
 import { KERNEL_CHOICES } from '../kernels/versions';
 import { failureText } from '../check';
 import { escapeHtml, find, setQuery } from './html';
+import { ChartView } from './charts';
 
 /** The page opens on this: the CLI's flag defaults (V3.2, FP8 cache, flash kernel) and a small shape. */
 const DEFAULTS: FlagValues = {
@@ -88,11 +89,13 @@ export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuCont
   const initial = valuesFromUrl(location.search);
   view.innerHTML = `<div id="run-root"><h2>Run one kernel</h2>`
     + `<p class="lead">Pick a shape, KV cache format and kernel. Each run is checked against the CPU reference (f64), then timed.</p>`
-    + `${formHtml(initial)}<p id="status"></p><pre id="result"></pre><details><summary>Device</summary><pre id="device"></pre></details></div>`;
+    + `${formHtml(initial)}<p id="status"></p><pre id="result"></pre>`
+    + '<figure class="chart" hidden><canvas id="run-roofline"></canvas></figure><details><summary>Device</summary><pre id="device"></pre></details></div>';
   const root = find(view, '#run-root');
   const form = find<HTMLFormElement>(root, '#run-form');
   const status = find(root, '#status');
   const result = find(root, '#result');
+  const chart = new ChartView(find<HTMLCanvasElement>(root, '#run-roofline'));
   let busy = false;
 
   async function run(): Promise<void> {
@@ -115,6 +118,14 @@ export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuCont
       status.textContent = report.check.pass ? 'PASS: matches the CPU reference' : `FAIL: ${failureText(report.check)}`;
       status.className = report.check.pass ? 'pass' : 'fail';
       result.textContent = describeReport(inputs.shape, report).join('\n');
+      if (report.roofline && report.throughput) {
+        // This run on the same roofline chart as the Ladder view's versions.
+        chart.canvas.parentElement!.hidden = false;
+        chart.roofline('This run on the roofline', report.roofline, [{
+          label: `${report.version.id} ${report.version.name} ${inputs.shape.dQk} ${report.layout.name} h_q ${inputs.shape.hQ}`,
+          x: report.work.flops / report.work.bytes, y: report.throughput.gflops,
+        }]);
+      }
       root.dataset.check = report.check.pass ? 'pass' : 'fail';
     } catch (e) {
       status.textContent = (e as Error).message;
