@@ -74,6 +74,11 @@ describe.skipIf(!gpu)('errors', () => {
       .rejects.toThrow('kernel "flashy" is not allowed: kernel must be one of flash, naive, fused, shared-latent, tiled, v1, v2, v3, v4');
     await expect(runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'int4' as 'fp8' }))
       .rejects.toThrow('kv format "int4" is not allowed: kv format must be one of f32, bf16, fp8');
+    // a tuning option the version does not have is refused, not ignored
+    await expect(runAttention(gpu!, inputs, { kernel: 'fused', kvFormat: 'fp8', tileN: 16 }))
+      .rejects.toThrow('--tile-n 16 is not used by kernel fused (v2): the options it takes are --splits');
+    await expect(runAttention(gpu!, inputs, { kernel: 'naive', kvFormat: 'fp8', splits: 2 }))
+      .rejects.toThrow('--splits 2 is not used by kernel naive (v1): the options it takes are none');
     await expect(runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8', splits: 0 }))
       .rejects.toThrow('splits = 0 is not allowed: splits must be "auto" or an integer from 1 to 256');
   });

@@ -12,7 +12,7 @@ import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from 
 /** Auto split: aim for this many workgroups in flight, but keep >= MIN_KEYS_PER_SPLIT keys per split. */
 const TARGET_WORKGROUPS = 128;
 const MIN_KEYS_PER_SPLIT = 256;
-export const MAX_SPLITS = 256;
+const MAX_SPLITS = 256;
 
 export type SplitsOption = number | 'auto';
 
@@ -28,19 +28,12 @@ export function chooseSplits(spec: AttentionSpec, workgroupsPerSplit: number, op
   return option;
 }
 
-/** Bytes of the partial results: out [rows, splits, d_v] and lse [rows, splits] (0 when splits = 1). */
-export function partialBytes(spec: AttentionSpec, splits: number): { partOutBytes: number; partLseBytes: number } {
-  const rows = spec.shape.batch * spec.shape.sQ * spec.shape.hQ;
-  return {
-    partOutBytes: splits > 1 ? 4 * rows * splits * spec.shape.dV : 0,
-    partLseBytes: splits > 1 ? 4 * rows * splits : 0,
-  };
-}
-
 /** The scratch buffers of a fused version's plan: the splits' partials, when it splits. */
 export function splitScratch(spec: AttentionSpec, splits: number): KernelPlan['scratch'] {
-  const { partOutBytes, partLseBytes } = partialBytes(spec, splits);
-  return splits > 1 ? [{ label: 'split partial out', bytes: partOutBytes }, { label: 'split partial lse', bytes: partLseBytes }] : [];
+  if (splits === 1) return [];
+  // out [rows, splits, d_v] and lse [rows, splits], f32
+  const rows = spec.shape.batch * spec.shape.sQ * spec.shape.hQ;
+  return [{ label: 'split partial out', bytes: 4 * rows * splits * spec.shape.dV }, { label: 'split partial lse', bytes: 4 * rows * splits }];
 }
 
 /** Files of a fused version's module: params, cache reader, key source, fused_io, the version's own. */

@@ -13,7 +13,7 @@ import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 
 /** Heads (and keys) of one register block: the shader's 8 x 8 blocks. */
-export const TILED_BLOCK = 8;
+const TILED_BLOCK = 8;
 /** Most heads sharing a tile, and most keys per tile. */
 const MAX_HEADS = 64;
 const MAX_TILE_N = 64;

@@ -26,6 +26,8 @@ export interface KernelVersion {
   readonly host: string;
   readonly reference: string;
   readonly tests: readonly string[];
+  /** The tuning options it takes; any other one given is refused, not ignored. */
+  readonly options: readonly (keyof PlanOptions)[];
   plan(spec: AttentionSpec, limits: DeviceLimits, options?: PlanOptions): KernelPlan;
   passes(device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[]): Promise<KernelPass[]>;
 }
@@ -36,22 +38,24 @@ const GPU_TESTS = ['test/kernels.test.ts', 'test/kernel-tiling.test.ts'];
 export const KERNEL_VERSIONS: readonly KernelVersion[] = [
   {
     id: 'v1', name: 'naive', improves: 'the baseline: scores, softmax and P.V in three dispatches, the score matrix in memory',
-    files: ['v1_naive.wgsl'], host: 'src/kernels/naive-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    files: ['v1_naive.wgsl'], host: 'src/kernels/naive-kernel.ts', reference: REFERENCE, tests: GPU_TESTS, options: [],
     plan: (spec) => naivePlan(spec), passes: naivePasses,
   },
   {
     id: 'v2', name: 'fused', improves: 'one pass with online softmax (no score matrix), split-KV + combine',
-    files: ['v2_fused.wgsl', 'combine.wgsl'], host: 'src/kernels/fused-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    files: ['v2_fused.wgsl', 'combine.wgsl'], host: 'src/kernels/fused-kernel.ts', reference: REFERENCE, tests: GPU_TESTS, options: ['splits'],
     plan: fusedPlan, passes: fusedVersionPasses,
   },
   {
     id: 'v3', name: 'shared-latent', improves: 'a block of heads shares one key tile, decoded once into workgroup memory',
     files: ['v3_shared_latent.wgsl', 'combine.wgsl'], host: 'src/kernels/shared-latent-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    options: ['tileN', 'headsPerWorkgroup', 'splits'],
     plan: sharedLatentPlan, passes: sharedLatentPasses,
   },
   {
     id: 'v4', name: 'tiled', improves: 'the GEMM shape: 8x8 / 8x16 register blocks in mat4x4, softmax once per head, lazy rescale, 64-head blocks',
     files: ['v4_tiled.wgsl', 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits'],
     plan: tiledPlan, passes: tiledPasses,
   },
 ];
@@ -66,6 +70,19 @@ export function versionByName(name: VersionName): KernelVersion {
   return v;
 }
 
+/** Option names as the CLI spells them. */
+const OPTION_FLAGS: Record<keyof PlanOptions, string> = { tileN: '--tile-n', headsPerWorkgroup: '--heads-per-workgroup', dotParts: '--dot-parts', splits: '--splits' };
+
+/** Refuse a tuning option the version does not have (splits "auto", and 1 for an unsplit version, mean "not set"). */
+function checkOptions(version: KernelVersion, options: PlanOptions): void {
+  for (const key of Object.keys(OPTION_FLAGS) as (keyof PlanOptions)[]) {
+    const value = options[key];
+    if (value === undefined || value === 'auto' || (key === 'splits' && value === 1) || version.options.includes(key)) continue;
+    const takes = version.options.length ? version.options.map((o) => OPTION_FLAGS[o]).join(', ') : 'none';
+    throw new Error(`${OPTION_FLAGS[key]} ${value} is not used by kernel ${version.name} (${version.id}): the options it takes are ${takes}`);
+  }
+}
+
 /**
  * The version a choice names. "flash" is the fastest version whose plan fits
  * this device, tried from the top of the ladder down.
@@ -75,7 +92,9 @@ export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits:
     const errors: string[] = [];
     for (const version of [...KERNEL_VERSIONS].reverse()) {
       try {
-        return { version, plan: version.plan(spec, limits, options) };
+        const plan = version.plan(spec, limits, options);
+        checkOptions(version, options);
+        return { version, plan };
       } catch (e) {
         if (!(e instanceof PlanDoesNotFit)) throw e;
         errors.push(`${version.name}: ${e.message}`);
@@ -87,5 +106,6 @@ export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits:
   if (!version) {
     throw new Error(`kernel ${JSON.stringify(choice)} is not allowed: kernel must be one of ${KERNEL_CHOICES.join(', ')}`);
   }
+  checkOptions(version, options);
   return { version, plan: version.plan(spec, limits, options) };
 }
