@@ -1,8 +1,10 @@
 // kv_cache.wgsl: read the paged KV cache, in any layout, four values at a time.
 //
-// Every kernel includes this file. The cache is bound as raw bytes packed in
-// u32 words; the layout numbers below come from the one layout table in
-// src/kv-layout.ts (kvLayoutOverrides), so host, reference and shader agree:
+// Every kernel includes this file. The cache is bound as raw bytes, read as
+// vec4<u32> (16 bytes per load: one load per f32 quad, where single u32
+// loads would take four); the layout numbers below are in u32 words and come
+// from the one layout table in src/kv-layout.ts (kvLayoutOverrides), so
+// host, reference and shader agree:
 //
 //   page p, token t:  token words  at p * PAGE_STRIDE_W + t * TOKEN_STRIDE_W
 //                     rope (bf16)  at token words + ROPE_OFFSET_W   (FP8 only)
@@ -26,7 +28,18 @@ override SCALE_STRIDE_W: u32 = 0u;
 override SCALE_IS_UE8M0: bool = false;
 override QUANT_TILE: u32 = 1u;
 
-@group(0) @binding(0) var<storage, read> kv: array<u32>;
+@group(0) @binding(0) var<storage, read> kv: array<vec4<u32>>;
+
+// Word w of the cache.
+fn kvWord(w: u32) -> u32 {
+  return kv[w / 4u][w % 4u];
+}
+
+// Words w and w + 1 (w even, so both lie in one vec4).
+fn kvWordPair(w: u32) -> vec2<u32> {
+  let v = kv[w / 4u];
+  return select(v.xy, v.zw, (w & 2u) != 0u);
+}
 
 // OCP E4M3 "fn" code -> f32. Normal codes re-bias the exponent (7 -> 127) and
 // move the 3 mantissa bits to the top of f32's 23; subnormals are m * 2^-9;
@@ -62,27 +75,26 @@ fn tokenWord(slot: u32) -> u32 {
 fn tileScale(slot: u32, tile: u32) -> f32 {
   let at = (slot / PAGE_SIZE) * PAGE_STRIDE_W + SCALE_OFFSET_W + (slot % PAGE_SIZE) * SCALE_STRIDE_W;
   if (SCALE_IS_UE8M0) {
-    let e = (kv[at + tile / 4u] >> (8u * (tile % 4u))) & 0xffu; // one byte per tile
+    let e = (kvWord(at + tile / 4u) >> (8u * (tile % 4u))) & 0xffu; // one byte per tile
     return exp2(f32(e) - 127.0);
   }
-  return bitcast<f32>(kv[at + tile]);
+  return bitcast<f32>(kvWord(at + tile));
 }
 
 // Values 4j .. 4j+3 of the key in cache slot `slot` (slot = page * PAGE_SIZE + offset).
 fn loadKvQuad(slot: u32, j: u32) -> vec4<f32> {
   let base = tokenWord(slot);
   if (KV_KIND == 0u) {
-    let w = base + 4u * j;
-    return bitcast<vec4<f32>>(vec4<u32>(kv[w], kv[w + 1u], kv[w + 2u], kv[w + 3u]));
+    return bitcast<vec4<f32>>(kv[(base + 4u * j) / 4u]); // f32 rows: a quad is one aligned vec4
   }
   if (KV_KIND == 1u) {
-    let w = base + 2u * j;
-    return vec4<f32>(decodeBf16x2(kv[w]), decodeBf16x2(kv[w + 1u]));
+    let w = kvWordPair(base + 2u * j);
+    return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
   }
   let e = 4u * j;
   if (e < D_NOPE) {
-    return decodeE4m3x4(kv[base + j]) * tileScale(slot, e / QUANT_TILE);
+    return decodeE4m3x4(kvWord(base + j)) * tileScale(slot, e / QUANT_TILE);
   }
-  let w = base + ROPE_OFFSET_W + (e - D_NOPE) / 2u;
-  return vec4<f32>(decodeBf16x2(kv[w]), decodeBf16x2(kv[w + 1u]));
+  let w = kvWordPair(base + ROPE_OFFSET_W + (e - D_NOPE) / 2u);
+  return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
 }

@@ -30,6 +30,8 @@
 // (g = t % G, G = ceil(D_V / 16)), so neighbouring threads touch neighbouring
 // quads. Per tile of TILE_N keys:
 //   1. load and decode the tile into workgroup memory once (all threads);
+//      (the next tile's cache slots are listed during step 4, so a tile costs
+//      four barriers);
 //   2. S: (HEADS_PER_WG / 8) x (TILE_N / 8) blocks x DOT_PARTS slices of the
 //      head dim, spread over the threads; partial scores to workgroup memory;
 //   3. softmax: one thread per head sums the parts, takes the max, writes P;
@@ -83,6 +85,13 @@ fn storeScores(part: u32, firstHead: u32, kk: u32, s: mat4x4<f32>) {
   scoreTile[at + TN4] = s[1];
   scoreTile[at + 2u * TN4] = s[2];
   scoreTile[at + 3u * TN4] = s[3];
+}
+
+// The cache slots of keys t0 .. t0 + TILE_N - 1 of row (b, i); -1 past `end` or for a skipped key.
+fn fillSlots(b: u32, i: u32, t0: u32, end: u32, tid: u32) {
+  for (var nn = tid; nn < TILE_N; nn += WG_SIZE) {
+    slotTile[nn] = select(-1, keySlot(b, i, t0 + nn), t0 + nn < end);
+  }
 }
 
 // Scale column c (head c of the block) by a[c].
@@ -140,14 +149,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let scoreTasks = (HEADS_PER_WG / 8u) * keyBlocks * DOT_PARTS;
   let perPart = (DQ4 + DOT_PARTS - 1u) / DOT_PARTS;
 
+  fillSlots(b, i, start, end, tid);
+  workgroupBarrier();
   for (var t0 = start; t0 < end; t0 += TILE_N) {
-    let tileLen = min(TILE_N, end - t0);
-
-    // 1. Load and decode the tile once, all threads together.
-    for (var nn = tid; nn < TILE_N; nn += WG_SIZE) {
-      slotTile[nn] = select(-1, keySlot(b, i, t0 + nn), nn < tileLen);
-    }
-    workgroupBarrier();
+    // 1. Load and decode the tile once, all threads together (its slots were
+    //    listed before the barrier that ended the previous tile).
     for (var e = tid; e < TILE_N * DQ4; e += WG_SIZE) {
       let slot = slotTile[e / DQ4];
       var v = vec4<f32>(0.0);
@@ -219,6 +225,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     // 4. O += P V: this thread's 8 heads x 16 values, four keys per step.
     //    (The value is the first D_V values of the key: the same tile.)
+    // Nobody reads slotTile in this step: list the next tile's slots now,
+    // which saves a barrier per tile.
+    fillSlots(b, i, t0 + TILE_N, end, tid);
     let h0 = ob8 * 8u;
     let alphaA = vec4<f32>(rowScale[h0], rowScale[h0 + 1u], rowScale[h0 + 2u], rowScale[h0 + 3u]);
     let alphaB = vec4<f32>(rowScale[h0 + 4u], rowScale[h0 + 5u], rowScale[h0 + 6u], rowScale[h0 + 7u]);

@@ -132,10 +132,16 @@ export function tokenOffsets(layout: KvLayout, slot: number): { token: number; r
   return { token, rope: token + layout.ropeOffset, scales: page * layout.pageStride + layout.scaleOffset + t * layout.scaleStride };
 }
 
-/** The shader's view of a layout: the override constants of shaders/kv_cache.wgsl, in 4-byte words. */
+/**
+ * The shader's view of a layout: the override constants of shaders/kv_cache.wgsl,
+ * in 4-byte words. The shader reads the cache 16 bytes at a time, so an f32
+ * quad must start on 16 bytes and a bf16 pair (bf16 rows, FP8 rope) on 8:
+ * a layout that breaks this is refused here, never read misaligned.
+ */
 export function kvLayoutOverrides(layout: KvLayout): Record<string, number> {
-  const words = (bytes: number, what: string): number => {
-    if (bytes % 4 !== 0) throw new Error(`${layout.name}: ${what} = ${bytes} bytes is not a whole number of 4-byte words`);
+  const align = layout.kind === 'f32' ? 16 : 8;
+  const words = (bytes: number, what: string, alignTo = 4): number => {
+    if (bytes % alignTo !== 0) throw new Error(`${layout.name}: ${what} = ${bytes} bytes is not a multiple of ${alignTo} bytes, which the shader's ${alignTo}-byte reads need`);
     return bytes / 4;
   };
   const kind = { f32: 0, bf16: 1, fp8: 2 }[layout.kind];
@@ -144,9 +150,9 @@ export function kvLayoutOverrides(layout: KvLayout): Record<string, number> {
     D_QK: layout.dQk,
     D_NOPE: layout.dNope,
     PAGE_SIZE: layout.pageBlockSize,
-    PAGE_STRIDE_W: words(layout.pageStride, 'page stride'),
-    TOKEN_STRIDE_W: words(layout.tokenStride, 'token stride'),
-    ROPE_OFFSET_W: words(layout.ropeOffset, 'rope offset'),
+    PAGE_STRIDE_W: words(layout.pageStride, 'page stride', align),
+    TOKEN_STRIDE_W: words(layout.tokenStride, 'token stride', align),
+    ROPE_OFFSET_W: words(layout.ropeOffset, 'rope offset', layout.kind === 'fp8' ? 8 : 4),
     SCALE_OFFSET_W: words(layout.scaleOffset, 'scale offset'),
     SCALE_STRIDE_W: words(layout.scaleStride, 'scale stride'),
     SCALE_IS_UE8M0: layout.scaleEncoding === 'ue8m0' ? 1 : 0,

@@ -72,8 +72,9 @@ function checkConfig(config: RunConfig): void {
   }
 }
 
+/** Buffer sizes are whole vec4s (the cache is read 16 bytes at a time). */
 function padded(bytes: number): number {
-  return Math.max(4, Math.ceil(bytes / 4) * 4);
+  return Math.max(16, Math.ceil(bytes / 16) * 16);
 }
 
 export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig): Promise<PreparedAttention> {

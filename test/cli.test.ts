@@ -53,6 +53,25 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(info.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(16384);
     expect(info.roofline.copyGBps).toBeGreaterThan(0);
     expect(info.roofline.fmaGflops).toBeGreaterThan(0);
+    // the kernel map, as the CLI reads it
+    expect(info.kernels.map((k: { id: string; name: string }) => `${k.id} ${k.name}`)).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled']);
+    expect(info.kernels[3].files).toEqual(['v4_tiled.wgsl', 'combine.wgsl']);
+  });
+
+  it('bench --ladder runs every version on a narrowed sweep, checked, against v1 and the ceilings', async () => {
+    const r = await cli(['bench', '--ladder', '--presets', 'model1', '--kv', 'fp8', '--seqlens', '80', '--heads', '4']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => /^\| 512 \| fp8 \| 80 \| 4 \|/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+    expect(rows.map((c) => c[5])).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled']);
+    expect(rows[0][7]).toBe('1.0x');
+    for (const c of rows) {
+      expect(c[9]).toMatch(/^\d+\.\d%$/); // % of the FMA ceiling
+      expect(c[12]).toMatch(/^pass/);
+    }
+    expect(r.stdout).toContain('command: MLA_ADAPTER=');
+    const bad = await cli(['bench', '--ladder', '--kv', 'fp4']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--kv "fp4" is not allowed: --kv must be one of f32, bf16, fp8');
   });
 
   it('run prints a passing check and a roofline fraction', async () => {

@@ -4,7 +4,10 @@ import { writeFileSync } from 'node:fs';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { measureRoofline } from '../timing/roofline';
-import { DEFAULT_SWEEP, FULL_SWEEP, runSweep } from '../bench/sweep';
+import { DEFAULT_SWEEP, FULL_SWEEP, type SweepSpec, runSweep } from '../bench/sweep';
+import { PRESET_NAMES } from '../shape';
+import { KV_FORMATS } from '../kv-layout';
+import { intList, oneOf } from '../run-options';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
 import { describeRoofline, fmtMs } from '../report';
@@ -14,12 +17,33 @@ function bar(done: number, total: number, width = 30): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
 }
 
+function listOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+  return value.split(',').map((v) => oneOf(flag, v.trim(), allowed));
+}
+
+function positiveList(flag: string, value: string | undefined): number[] | undefined {
+  const list = intList(flag, value);
+  if (list?.some((v) => v < 1)) throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be a comma-separated list of integers >= 1`);
+  return list;
+}
+
 export async function runBench(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
-    options: { full: { type: 'boolean', default: false }, ladder: { type: 'boolean', default: false }, out: { type: 'string' }, 'json-out': { type: 'string' } },
+    options: {
+      full: { type: 'boolean', default: false }, ladder: { type: 'boolean', default: false }, out: { type: 'string' }, 'json-out': { type: 'string' },
+      presets: { type: 'string' }, kv: { type: 'string' }, seqlens: { type: 'string' }, heads: { type: 'string' },
+    },
   });
-  const spec = values.ladder ? (values.full ? FULL_LADDER_SWEEP : LADDER_SWEEP) : (values.full ? FULL_SWEEP : DEFAULT_SWEEP);
+  const base = values.ladder ? (values.full ? FULL_LADDER_SWEEP : LADDER_SWEEP) : (values.full ? FULL_SWEEP : DEFAULT_SWEEP);
+  // Narrow the sweep: --presets v32,model1 --kv f32,fp8 --seqlens 4096 --heads 64
+  const spec: SweepSpec = {
+    ...base,
+    presets: values.presets === undefined ? base.presets : listOf('presets', values.presets, PRESET_NAMES),
+    formats: values.kv === undefined ? base.formats : listOf('kv', values.kv, KV_FORMATS),
+    seqlens: positiveList('seqlens', values.seqlens) ?? base.seqlens,
+    heads: positiveList('heads', values.heads) ?? base.heads,
+  };
   const ctx = await openNodeDevice();
   const roof = await measureRoofline(ctx);
   const started = performance.now();
@@ -39,7 +63,7 @@ export async function runBench(argv: string[]): Promise<number> {
   ];
   if (values.ladder) {
     const ladder = ladderRows(rows, roof);
-    const markdown = ladderMarkdown(ladder, [`command: mla-sandbox bench --ladder${values.full ? ' --full' : ''}`, ...header]);
+    const markdown = ladderMarkdown(ladder, [`command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench ${argv.join(' ')}`, ...header]);
     process.stdout.write(markdown);
     if (values.out) writeFileSync(values.out, markdown);
     if (values['json-out']) writeFileSync(values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows: ladder }, null, 2));

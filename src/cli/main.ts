@@ -25,7 +25,8 @@ commands:
   info     the adapter, its features and limits, and its roofline (copy GB/s, FMA GFLOP/s)
   run      run one shape, check it against the CPU reference, time it
   bench    the 576-vs-512 x f32/bf16/fp8 sweep; --ladder: every kernel version instead;
-           --out FILE.md, --json-out FILE.json, --full
+           --out FILE.md, --json-out FILE.json, --full; narrow it with --presets v32,model1
+           --kv f32,bf16,fp8 --seqlens 1024,4096 --heads 16,64
 
 shape flags (run):
   --preset v32|model1  --h-q N  --s-q N  --seqlens 512,300  --batch N  --page-block-size N
