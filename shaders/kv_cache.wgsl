@@ -71,12 +71,19 @@ fn tokenWord(slot: u32) -> u32 {
   return (slot / PAGE_SIZE) * PAGE_STRIDE_W + (slot % PAGE_SIZE) * TOKEN_STRIDE_W;
 }
 
+// A ue8m0 byte e -> 2^(e - 127), built from its bits (e is an f32 exponent
+// field): no exp2 per value. 0 is the subnormal 2^-127, 0xff is NaN
+// (float8_e8m0fnu), as in src/kv-quant.ts.
+fn ue8m0Scale(e: u32) -> f32 {
+  return bitcast<f32>(select(e << 23u, 0x00400000u, e == 0u) | select(0u, 0x00400000u, e == 0xffu));
+}
+
 // Scale of quantisation tile `tile` of the token in `slot`.
 fn tileScale(slot: u32, tile: u32) -> f32 {
   let at = (slot / PAGE_SIZE) * PAGE_STRIDE_W + SCALE_OFFSET_W + (slot % PAGE_SIZE) * SCALE_STRIDE_W;
   if (SCALE_IS_UE8M0) {
     let e = (kvWord(at + tile / 4u) >> (8u * (tile % 4u))) & 0xffu; // one byte per tile
-    return exp2(f32(e) - 127.0);
+    return ue8m0Scale(e);
   }
   return bitcast<f32>(kvWord(at + tile));
 }

@@ -23,7 +23,8 @@
 // of a head keeps its own copy of that head's m and l, so the softmax step
 // needs no extra barrier. Workgroup memory: TILE_N * D_QK * 4 bytes of keys
 // + HEADS_PER_WG * TILE_N * DOT_PARTS * 4 bytes of partial scores; the host
-// fits TILE_N to the device's limit. Results are written by fused_io.wgsl.
+// fits TILE_N to the device's limit. The tile is loaded by key_tile.wgsl,
+// results are written by fused_io.wgsl.
 
 override HEADS_PER_WG: u32;
 override TILE_N: u32;              // keys per tile
@@ -34,9 +35,7 @@ const ACC: u32 = 4u;               // vec4 accumulators per thread: 16 output va
 override THREADS_PER_HEAD: u32 = (D_V / 4u + ACC - 1u) / ACC;
 override WG_SIZE: u32 = HEADS_PER_WG * THREADS_PER_HEAD;
 
-var<workgroup> keyTile: array<vec4<f32>, TILE_N * D_QK / 4u>;
 var<workgroup> scoreParts: array<f32, HEADS_PER_WG * TILE_N * DOT_PARTS>;
-var<workgroup> slotTile: array<i32, TILE_N>;
 
 // Score of key nn of the tile for head hl of the block (log2 units), once
 // step 2 has summed the parts into the first slot of each dot.
@@ -69,19 +68,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var t0 = start; t0 < end; t0 += TILE_N) {
     let tileLen = min(TILE_N, end - t0);
 
-    // 1. Load and decode the tile once, all threads together.
-    for (var nn = tid; nn < TILE_N; nn += WG_SIZE) {
-      slotTile[nn] = select(-1, keySlot(b, i, t0 + nn), nn < tileLen);
-    }
+    // 1. Load and decode the tile once, all threads together (key_tile.wgsl).
+    listSlots(b, i, t0, end, tid);
     workgroupBarrier();
-    for (var e = tid; e < TILE_N * dq4; e += WG_SIZE) {
-      let slot = slotTile[e / dq4];
-      var v = vec4<f32>(0.0);
-      if (slot >= 0) {
-        v = loadKvQuad(u32(slot), e % dq4);
-      }
-      keyTile[e] = v;
-    }
+    decodeTile(tid);
     workgroupBarrier();
 
     // 2. Scores: the HEADS_PER_WG x TILE_N dot products of the tile, spread

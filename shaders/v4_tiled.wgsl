@@ -39,7 +39,7 @@
 // Workgroup memory: TILE_N * D_QK * 4 (keys) + DOT_PARTS * HEADS_PER_WG *
 // TILE_N * 4 (scores) + TILE_N * 4 + HEADS_PER_WG * 12 bytes; the host
 // (src/kernels/tiled-kernel.ts) fits TILE_N and DOT_PARTS to the device.
-// Results are written by fused_io.wgsl.
+// The tile is loaded by key_tile.wgsl, results are written by fused_io.wgsl.
 
 override HEADS_PER_WG: u32;        // a multiple of 8
 override TILE_N: u32;              // keys per tile, a multiple of 8
@@ -53,9 +53,7 @@ override DV4: u32 = D_V / 4u;      // quads per output row
 override TN4: u32 = TILE_N / 4u;   // key quads per tile
 override DIM_GROUPS: u32 = (DV4 + 3u) / 4u;
 
-var<workgroup> keyTile: array<vec4<f32>, TILE_N * D_QK / 4u>;                      // [key][quad]
 var<workgroup> scoreTile: array<vec4<f32>, DOT_PARTS * HEADS_PER_WG * TILE_N / 4u>; // [part][head][key quad]
-var<workgroup> slotTile: array<i32, TILE_N>;
 var<workgroup> rowMax: array<f32, HEADS_PER_WG>;   // m: the reference max, log2 units
 var<workgroup> rowSum: array<f32, HEADS_PER_WG>;   // l: sum of exp2(s - m)
 var<workgroup> rowScale: array<f32, HEADS_PER_WG>; // this tile's rescale factor exp2(m_old - m_new), 1 if m stayed
@@ -85,13 +83,6 @@ fn storeScores(part: u32, firstHead: u32, kk: u32, s: mat4x4<f32>) {
   scoreTile[at + TN4] = s[1];
   scoreTile[at + 2u * TN4] = s[2];
   scoreTile[at + 3u * TN4] = s[3];
-}
-
-// The cache slots of keys t0 .. t0 + TILE_N - 1 of row (b, i); -1 past `end` or for a skipped key.
-fn fillSlots(b: u32, i: u32, t0: u32, end: u32, tid: u32) {
-  for (var nn = tid; nn < TILE_N; nn += WG_SIZE) {
-    slotTile[nn] = select(-1, keySlot(b, i, t0 + nn), t0 + nn < end);
-  }
 }
 
 // Scale column c (head c of the block) by a[c].
@@ -149,19 +140,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let scoreTasks = (HEADS_PER_WG / 8u) * keyBlocks * DOT_PARTS;
   let perPart = (DQ4 + DOT_PARTS - 1u) / DOT_PARTS;
 
-  fillSlots(b, i, start, end, tid);
+  listSlots(b, i, start, end, tid);
   workgroupBarrier();
   for (var t0 = start; t0 < end; t0 += TILE_N) {
-    // 1. Load and decode the tile once, all threads together (its slots were
-    //    listed before the barrier that ended the previous tile).
-    for (var e = tid; e < TILE_N * DQ4; e += WG_SIZE) {
-      let slot = slotTile[e / DQ4];
-      var v = vec4<f32>(0.0);
-      if (slot >= 0) {
-        v = loadKvQuad(u32(slot), e % DQ4);
-      }
-      keyTile[e] = v;
-    }
+    // 1. Load and decode the tile once, all threads together (key_tile.wgsl;
+    //    its slots were listed before the barrier that ended the previous tile).
+    decodeTile(tid);
     workgroupBarrier();
 
     // 2. S = Q K^T in 8 x 8 register blocks, each over one slice of the head dim.
@@ -227,7 +211,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     //    (The value is the first D_V values of the key: the same tile.)
     // Nobody reads slotTile in this step: list the next tile's slots now,
     // which saves a barrier per tile.
-    fillSlots(b, i, t0 + TILE_N, end, tid);
+    listSlots(b, i, t0 + TILE_N, end, tid);
     let h0 = ob8 * 8u;
     let alphaA = vec4<f32>(rowScale[h0], rowScale[h0 + 1u], rowScale[h0 + 2u], rowScale[h0 + 3u]);
     let alphaB = vec4<f32>(rowScale[h0 + 4u], rowScale[h0 + 5u], rowScale[h0 + 6u], rowScale[h0 + 7u]);

@@ -11,7 +11,7 @@
  * allocated, naming the limit and what it needed; any validation or
  * out-of-memory error the device raises is turned into an error naming the kernel.
  */
-import { type MlaShape, fmtBytes, validateShape } from './shape';
+import { fmtBytes, validateShape } from './shape';
 import { type KvFormat, type KvLayout, type ScaleRounding, KV_FORMATS, kvLayout } from './kv-layout';
 import { dequantizeKvCache, quantizeKvCache } from './kv-quant';
 import type { MlaInputs } from './inputs';

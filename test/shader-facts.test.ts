@@ -5,7 +5,7 @@
  * understand is an error, not skipped).
  */
 import { describe, expect, it } from 'vitest';
-import { SHADER_FILES, SHADER_FILE_NAMES } from '../src/gpu/shader-source';
+import { SHADER_FILES, SHADER_FILE_NAMES, composeShader } from '../src/gpu/shader-source';
 import { bindingMismatches } from '../src/kernels/bindings';
 import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
 import { paramFields } from '../src/kernels/call-params';
@@ -35,14 +35,14 @@ describe('reading the WGSL', () => {
   });
 
   it('workgroup memory of v4 from its declarations equals the hand count', () => {
-    const code = SHADER_FILES['v4_tiled.wgsl'];
+    const code = composeShader(['key_tile.wgsl', 'v4_tiled.wgsl']).code;
     const o = { D_QK: 576, D_V: 512, HEADS_PER_WG: 64, TILE_N: 8, DOT_PARTS: 5, WG_SIZE: 256 };
     // keys + score slices + slot list + three per-head statistics
     expect(workgroupBytesOf(code, o)).toBe(4 * (8 * 576 + 5 * 64 * 8 + 8 + 3 * 64));
   });
 
   it('workgroup memory of v3 and v2 from their declarations', () => {
-    expect(workgroupBytesOf(SHADER_FILES['v3_shared_latent.wgsl'], { D_QK: 512, D_V: 512, HEADS_PER_WG: 8, TILE_N: 15, DOT_PARTS: 2 }))
+    expect(workgroupBytesOf(composeShader(['key_tile.wgsl', 'v3_shared_latent.wgsl']).code, { D_QK: 512, D_V: 512, HEADS_PER_WG: 8, TILE_N: 15, DOT_PARTS: 2 }))
       .toBe(4 * (15 * 512 + 8 * 15 * 2 + 15));
     expect(workgroupBytesOf(SHADER_FILES['v2_fused.wgsl'], { WG_SIZE: 64 })).toBe(4 * 64);
   });

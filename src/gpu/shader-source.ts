@@ -12,6 +12,7 @@ import kvCache from '../../shaders/kv_cache.wgsl?raw';
 import keysDense from '../../shaders/keys_dense.wgsl?raw';
 import keysSparse from '../../shaders/keys_sparse.wgsl?raw';
 import fusedIo from '../../shaders/fused_io.wgsl?raw';
+import keyTile from '../../shaders/key_tile.wgsl?raw';
 import v1Naive from '../../shaders/v1_naive.wgsl?raw';
 import v2Fused from '../../shaders/v2_fused.wgsl?raw';
 import v3SharedLatent from '../../shaders/v3_shared_latent.wgsl?raw';
@@ -25,6 +26,7 @@ export const SHADER_FILES = {
   'keys_dense.wgsl': keysDense,
   'keys_sparse.wgsl': keysSparse,
   'fused_io.wgsl': fusedIo,
+  'key_tile.wgsl': keyTile,
   'v1_naive.wgsl': v1Naive,
   'v2_fused.wgsl': v2Fused,
   'v3_shared_latent.wgsl': v3SharedLatent,

@@ -8,6 +8,9 @@ import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelP
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 
+/** This version's own WGSL files (its own first), composed after the shared ones. */
+export const FUSED_FILES = ['v2_fused.wgsl'] as const;
+
 /** At least this many threads (and keys per tile), even for a tiny d_v. */
 const MIN_THREADS = 32;
 
@@ -20,7 +23,7 @@ export function fusedPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   }
   const splits = chooseSplits(spec, shape.hQ * shape.sQ * shape.batch, options.splits);
   const constants = { WG_SIZE: threads };
-  const code = composeShader(fusedFiles(spec, 'v2_fused.wgsl'), spec.edits).code;
+  const code = composeShader(fusedFiles(spec, FUSED_FILES), spec.edits).code;
   return {
     kernel: 'fused', splits, tileN: threads, headsPerWorkgroup: 1, workgroupSize: threads,
     workgroupBytes: workgroupBytesOf(code, { ...sharedConstants(spec), D_V: shape.dV, ...constants }),
@@ -31,5 +34,5 @@ export function fusedPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
 export function fusedVersionPasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
 ): Promise<KernelPass[]> {
-  return fusedPasses(device, spec, { label: 'v2-fused', file: 'v2_fused.wgsl', plan, headBlocks: spec.shape.hQ }, buffers, scratch);
+  return fusedPasses(device, spec, { label: 'v2-fused', files: FUSED_FILES, plan, headBlocks: spec.shape.hQ }, buffers, scratch);
 }

@@ -3,10 +3,13 @@
  * softmax, P.V) through a [rows, maxKeys] score matrix in device memory.
  */
 import { getPipeline } from '../gpu/pipelines';
-import { SHADER_FILES } from '../gpu/shader-source';
+import { SHADER_FILES, composeShader } from '../gpu/shader-source';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
 import { type AttentionBuffers, type KernelPass, type KernelPlan, bindGroup, keySourceBindings } from './kernel-plan';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
+
+/** This version's own WGSL file, composed after the shared ones. */
+export const NAIVE_FILES = ['v1_naive.wgsl'] as const;
 
 /** Threads per workgroup of all three dispatches, read from the shader. */
 const WG = wgslValue(SHADER_FILES['v1_naive.wgsl'], 'WG');
@@ -16,7 +19,7 @@ export function naivePlan(spec: AttentionSpec): KernelPlan {
   const maxKeys = Math.max(1, maxKeysPerRow(spec.shape));
   return {
     kernel: 'naive', splits: 1, tileN: 0, headsPerWorkgroup: 1, workgroupSize: WG,
-    workgroupBytes: workgroupBytesOf(SHADER_FILES['v1_naive.wgsl'], {}), constants: {},
+    workgroupBytes: workgroupBytesOf(composeShader(NAIVE_FILES, spec.edits).code, {}), constants: {},
     scratch: [{ label: 'score matrix', bytes: 4 * batch * sQ * hQ * maxKeys }],
   };
 }
@@ -26,7 +29,7 @@ export async function naivePasses(
 ): Promise<KernelPass[]> {
   const { shape } = spec;
   const constants = { ...sharedConstants(spec), D_V: shape.dV };
-  const files = [...sharedFiles(spec), 'v1_naive.wgsl' as const];
+  const files = [...sharedFiles(spec), ...NAIVE_FILES];
   const pipeline = (entryPoint: string) => getPipeline(device, { kernel: 'v1-naive', files, entryPoint, constants, edits: spec.edits });
   const [scoresP, softmaxP, pvP] = await Promise.all([pipeline('computeScores'), pipeline('softmax'), pipeline('weightedValues')]);
   const keys = keySourceBindings(spec.sparse, buffers);

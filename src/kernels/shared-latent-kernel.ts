@@ -9,6 +9,9 @@ import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelP
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 
+/** This version's own WGSL files (its own first), composed after the shared ones. */
+export const SHARED_LATENT_FILES = ['v3_shared_latent.wgsl', 'key_tile.wgsl'] as const;
+
 /** Upper bound on keys per tile; more buys little once a tile fills the workgroup memory. */
 const MAX_TILE_N = 32;
 /** Default workgroup size the head block aims at. */
@@ -21,7 +24,7 @@ function dotParts(tileN: number, heads: number, threads: number): number {
 
 export function sharedLatentPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
   const { shape } = spec;
-  const code = composeShader(fusedFiles(spec, 'v3_shared_latent.wgsl'), spec.edits).code;
+  const code = composeShader(fusedFiles(spec, SHARED_LATENT_FILES), spec.edits).code;
   const base = { ...sharedConstants(spec), D_V: shape.dV };
   const threadsPerHead = wgslValue(code, 'THREADS_PER_HEAD', base);
   const maxThreads = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
@@ -55,5 +58,5 @@ export function sharedLatentPasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
 ): Promise<KernelPass[]> {
   const headBlocks = Math.ceil(spec.shape.hQ / plan.headsPerWorkgroup);
-  return fusedPasses(device, spec, { label: 'v3-shared-latent', file: 'v3_shared_latent.wgsl', plan, headBlocks }, buffers, scratch);
+  return fusedPasses(device, spec, { label: 'v3-shared-latent', files: SHARED_LATENT_FILES, plan, headBlocks }, buffers, scratch);
 }

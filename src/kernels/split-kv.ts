@@ -36,16 +36,16 @@ export function splitScratch(spec: AttentionSpec, splits: number): KernelPlan['s
   return [{ label: 'split partial out', bytes: 4 * rows * splits * spec.shape.dV }, { label: 'split partial lse', bytes: 4 * rows * splits }];
 }
 
-/** Files of a fused version's module: params, cache reader, key source, fused_io, the version's own. */
-export function fusedFiles(spec: AttentionSpec, file: ShaderFileName): ShaderFileName[] {
-  return [...sharedFiles(spec), 'fused_io.wgsl', file];
+/** Files of a fused version's module: params, cache reader, key source, fused_io, then the version's own (`files`). */
+export function fusedFiles(spec: AttentionSpec, files: readonly ShaderFileName[]): ShaderFileName[] {
+  return [...sharedFiles(spec), 'fused_io.wgsl', ...files];
 }
 
 export interface FusedKernel {
   /** Label of the decode dispatch, e.g. "v4-tiled". */
   readonly label: string;
-  /** The version's own file, appended to the shared files and fused_io.wgsl. */
-  readonly file: ShaderFileName;
+  /** The version's own files (e.g. key_tile.wgsl, v4_tiled.wgsl), appended to the shared files and fused_io.wgsl. */
+  readonly files: readonly ShaderFileName[];
   readonly plan: KernelPlan;
   /** Workgroups along x for one split (head blocks). */
   readonly headBlocks: number;
@@ -59,7 +59,7 @@ export async function fusedPasses(
   const { plan } = kernel;
   const decode = await getPipeline(device, {
     kernel: kernel.label,
-    files: fusedFiles(spec, kernel.file),
+    files: fusedFiles(spec, kernel.files),
     entryPoint: 'main',
     edits: spec.edits,
     constants: { ...sharedConstants(spec), D_V: shape.dV, ...plan.constants },

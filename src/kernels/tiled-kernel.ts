@@ -12,6 +12,9 @@ import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelP
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 
+/** This version's own WGSL files (its own first), composed after the shared ones. */
+export const TILED_FILES = ['v4_tiled.wgsl', 'key_tile.wgsl'] as const;
+
 /** Heads (and keys) of one register block: the shader's 8 x 8 blocks. */
 const TILED_BLOCK = 8;
 /** Most heads sharing a tile, and most keys per tile. */
@@ -22,7 +25,7 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
   const { shape } = spec;
-  const code = composeShader(fusedFiles(spec, 'v4_tiled.wgsl'), spec.edits).code;
+  const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits).code;
   const base = { ...sharedConstants(spec), D_V: shape.dV };
   const dimGroups = wgslValue(code, 'DIM_GROUPS', base);
   const maxThreads = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
@@ -67,5 +70,5 @@ export function tiledPasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
 ): Promise<KernelPass[]> {
   const headBlocks = Math.ceil(spec.shape.hQ / plan.headsPerWorkgroup);
-  return fusedPasses(device, spec, { label: 'v4-tiled', file: 'v4_tiled.wgsl', plan, headBlocks }, buffers, scratch);
+  return fusedPasses(device, spec, { label: 'v4-tiled', files: TILED_FILES, plan, headBlocks }, buffers, scratch);
 }

@@ -11,10 +11,10 @@
 import type { ShaderFileName } from '../gpu/shader-source';
 import type { AttentionSpec } from './attention-spec';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, VERSION_NAMES, type VersionName } from './kernel-plan';
-import { naivePasses, naivePlan } from './naive-kernel';
-import { fusedPlan, fusedVersionPasses } from './fused-kernel';
-import { sharedLatentPasses, sharedLatentPlan } from './shared-latent-kernel';
-import { tiledPasses, tiledPlan } from './tiled-kernel';
+import { NAIVE_FILES, naivePasses, naivePlan } from './naive-kernel';
+import { FUSED_FILES, fusedPlan, fusedVersionPasses } from './fused-kernel';
+import { SHARED_LATENT_FILES, sharedLatentPasses, sharedLatentPlan } from './shared-latent-kernel';
+import { TILED_FILES, tiledPasses, tiledPlan } from './tiled-kernel';
 
 export interface KernelVersion {
   readonly id: string;
@@ -38,23 +38,23 @@ const GPU_TESTS = ['test/kernels.test.ts', 'test/kernel-tiling.test.ts'];
 export const KERNEL_VERSIONS: readonly KernelVersion[] = [
   {
     id: 'v1', name: 'naive', improves: 'the baseline: scores, softmax and P.V in three dispatches, the score matrix in memory',
-    files: ['v1_naive.wgsl'], host: 'src/kernels/naive-kernel.ts', reference: REFERENCE, tests: GPU_TESTS, options: [],
+    files: NAIVE_FILES, host: 'src/kernels/naive-kernel.ts', reference: REFERENCE, tests: GPU_TESTS, options: [],
     plan: (spec) => naivePlan(spec), passes: naivePasses,
   },
   {
     id: 'v2', name: 'fused', improves: 'one pass with online softmax (no score matrix), split-KV + combine',
-    files: ['v2_fused.wgsl', 'combine.wgsl'], host: 'src/kernels/fused-kernel.ts', reference: REFERENCE, tests: GPU_TESTS, options: ['splits'],
+    files: [...FUSED_FILES, 'combine.wgsl'], host: 'src/kernels/fused-kernel.ts', reference: REFERENCE, tests: GPU_TESTS, options: ['splits'],
     plan: fusedPlan, passes: fusedVersionPasses,
   },
   {
     id: 'v3', name: 'shared-latent', improves: 'a block of heads shares one key tile, decoded once into workgroup memory',
-    files: ['v3_shared_latent.wgsl', 'combine.wgsl'], host: 'src/kernels/shared-latent-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    files: [...SHARED_LATENT_FILES, 'combine.wgsl'], host: 'src/kernels/shared-latent-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
     options: ['tileN', 'headsPerWorkgroup', 'splits'],
     plan: sharedLatentPlan, passes: sharedLatentPasses,
   },
   {
     id: 'v4', name: 'tiled', improves: 'the GEMM shape: 8x8 / 8x16 register blocks in mat4x4, softmax once per head, lazy rescale, 64-head blocks',
-    files: ['v4_tiled.wgsl', 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    files: [...TILED_FILES, 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
     options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits'],
     plan: tiledPlan, passes: tiledPasses,
   },

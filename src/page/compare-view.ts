@@ -7,53 +7,24 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { describeAdapter } from '../gpu/device';
-import { DEFAULT_SWEEP, type SweepRow, type SweepSpec, runSweep, sweepPoints } from '../bench/sweep';
+import { DEFAULT_SWEEP, type SweepRow, type SweepSpec } from '../bench/sweep';
 import { SWEEP_TABLE_HEAD, sweepCsv, sweepRatioLines, sweepTableCells } from '../bench/report';
-import { PRESET_NAMES, type PresetName, presetShape } from '../shape';
-import { KV_FORMATS, type KvFormat, kvLayout } from '../kv-layout';
+import { PRESET_NAMES, presetShape } from '../shape';
+import { KV_FORMATS, kvLayout } from '../kv-layout';
 import type { KernelChoice } from '../kernels/versions';
-import { intFlag, intList } from '../run-options';
 import { ChartView, type Series } from './charts';
-import { checkboxes, downloadText, escapeHtml, find, presetLabel } from './html';
+import { downloadText, escapeHtml, find, presetLabel } from './html';
+import { readSweepForm, sweepFields, wireSweep } from './sweep-form';
 
 const SWEEP_KERNELS: readonly KernelChoice[] = ['flash', 'naive'];
 
 
 
 function formHtml(): string {
-  const s = DEFAULT_SWEEP;
   return `<form id="compare-form" class="fields">
-    <fieldset><legend>Head</legend>${checkboxes('preset', PRESET_NAMES, s.presets, presetLabel)}</fieldset>
-    <fieldset><legend>KV cache</legend>${checkboxes('kv', KV_FORMATS, s.formats)}</fieldset>
-    <fieldset><legend>Kernel</legend>${checkboxes('kernel', SWEEP_KERNELS, s.kernels)}</fieldset>
-    <label><span>Seqlens (keys per request)</span><input name="seqlens" value="${s.seqlens.join(',')}"></label>
-    <label><span>Query heads h_q</span><input name="heads" value="${s.heads.join(',')}"></label>
-    <label><span>Timed samples per point</span><input name="samples" value="${s.timing.samples}"></label>
+    ${sweepFields(DEFAULT_SWEEP, SWEEP_KERNELS)}
     <div class="buttons"><button type="submit" id="compare-start">Run sweep</button><button type="button" id="compare-cancel" disabled>Cancel</button></div>
   </form>`;
-}
-
-function readSpec(form: HTMLFormElement): SweepSpec {
-  const checked = (name: string, field: string) => {
-    const vs = [...form.querySelectorAll<HTMLInputElement>(`input[name="${name}"]:checked`)].map((i) => i.value);
-    if (!vs.length) throw new Error(`${field}: tick at least one`);
-    return vs;
-  };
-  const text = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
-  const positive = (name: string) => {
-    const vs = intList(name, text(name)) ?? [];
-    if (vs.some((v) => v < 1)) throw new Error(`--${name} "${text(name)}" is not allowed: --${name} must be a comma-separated list of integers >= 1`);
-    return vs;
-  };
-  return {
-    ...DEFAULT_SWEEP,
-    presets: checked('preset', 'Head') as PresetName[],
-    formats: checked('kv', 'KV cache') as KvFormat[],
-    kernels: checked('kernel', 'Kernel') as KernelChoice[],
-    seqlens: positive('seqlens'),
-    heads: positive('heads'),
-    timing: { ...DEFAULT_SWEEP.timing, samples: intFlag('samples', text('samples'), 1, 100) },
-  };
 }
 
 const configLabel = (r: SweepRow) => `${r.dQk} ${r.kvFormat} ${r.kernel} h_q ${r.hQ}`;
@@ -106,7 +77,6 @@ export function mountCompareView(view: HTMLElement, getDevice: () => Promise<Gpu
   let rows: SweepRow[] = [];
   let spec: SweepSpec | undefined;
   let adapter = '';
-  let controller: AbortController | undefined;
 
   function draw(): void {
     charts.time.lines('Time per call (median) vs seqlen', seriesOf(rows, (r) => r.medianMs), { title: 'seqlen (keys)', log: true }, { title: 'time (ms)', log: true });
@@ -127,44 +97,12 @@ export function mountCompareView(view: HTMLElement, getDevice: () => Promise<Gpu
     }), { title: 'bytes per token' }, 'KV cache format');
   }
 
-  async function run(): Promise<void> {
-    let s: SweepSpec;
-    try { s = readSpec(form); } catch (e) { status.textContent = (e as Error).message; root.dataset.state = 'error'; return; }
-    spec = s;
-    rows = [];
-    draw();
-    controller = new AbortController();
-    start.disabled = true;
-    cancel.disabled = false;
-    root.dataset.state = 'running';
-    const total = sweepPoints(s).length;
-    progress.max = total;
-    progress.value = 0;
-    try {
-      const ctx = await getDevice();
-      adapter = describeAdapter(ctx.adapter);
-      await runSweep(ctx, s, (p) => {
-        progress.value = p.done;
-        if (p.row) { rows.push(p.row); draw(); }
-        status.textContent = `${p.done} / ${total} points${p.row ? '' : `: running ${p.point.preset} ${p.point.kvFormat} ${p.point.kernel}, seqlen ${p.point.seqlen}, h_q ${p.point.hQ}`}`;
-      }, controller.signal);
-      const failed = rows.filter((r) => !r.pass).length;
-      status.textContent = `Done: ${rows.length} points, ${failed ? `${failed} FAILED the check` : 'all match the CPU reference'}.`;
-      root.dataset.state = 'done';
-    } catch (e) {
-      const cancelled = (e as Error).name === 'AbortError';
-      status.textContent = cancelled ? `Cancelled after ${rows.length} of ${total} points.` : `Error: ${(e as Error).message}`;
-      root.dataset.state = cancelled ? 'cancelled' : 'error';
-    } finally {
-      root.dataset.rows = String(rows.length);
-      start.disabled = false;
-      cancel.disabled = true;
-      for (const b of exports) b.disabled = rows.length === 0;
-    }
-  }
-
-  form.addEventListener('submit', (e) => { e.preventDefault(); void run(); });
-  cancel.addEventListener('click', () => { controller?.abort(); status.textContent += ' (cancelling after this point...)'; });
+  wireSweep({ root, form, progress, status, start, cancel }, getDevice, {
+    spec: () => { spec = readSweepForm(form, DEFAULT_SWEEP); return spec; },
+    prepare: async (ctx) => { adapter = describeAdapter(ctx.adapter); },
+    onRows: (r) => { rows = [...r]; draw(); },
+    onEnd: () => { for (const b of exports) b.disabled = rows.length === 0; },
+  });
   exports[0].addEventListener('click', () => downloadText('mla-sandbox-sweep.json',
     JSON.stringify({ adapter, date: new Date().toISOString(), spec, rows }, null, 2) + '\n', 'application/json'));
   exports[1].addEventListener('click', () => downloadText('mla-sandbox-sweep.csv', sweepCsv(rows), 'text/csv'));

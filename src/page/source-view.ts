@@ -50,6 +50,7 @@ const FILE_INFO: Record<ShaderFileName, FileInfo> = {
   'v2_fused.wgsl': versionFile('v2'),
   'v3_shared_latent.wgsl': versionFile('v3'),
   'v4_tiled.wgsl': versionFile('v4'),
+  'key_tile.wgsl': { role: 'a tile of keys decoded once into workgroup memory (versions 3 and 4)', kernel: 'tiled' },
   'fused_io.wgsl': { role: 'query, results and how versions 2-4 write them (with or without split-KV)', kernel: 'tiled' },
   'combine.wgsl': { role: 'merges split-KV partials by lse (runs with splits > 1)', kernel: 'tiled', splits: '2' },
   'kv_cache.wgsl': { role: 'reads one cache element in any layout (FP8 decoded here)' },
