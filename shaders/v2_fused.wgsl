@@ -14,7 +14,13 @@
 //    of the row's keys and combine.wgsl merges the chunks by their lse.
 // What it still does badly (version 3 fixes it): every head reads and decodes
 // the shared latent cache on its own, twice (once for the scores, once for
-// the values): h_q times the cache traffic MLA's one KV head needs.
+// the values): h_q times the cache traffic MLA's one KV head needs. And every
+// thread walks the tile's scores itself (max, then exp2 per key): 64 times
+// the softmax work of v1, which is why it can lose to v1 where decoding is
+// cheap (MODEL1 FP8 below).
+// Measured (one run of `mla-sandbox bench --ladder`, llvmpipe, seqlen 4096,
+// h_q 64; docs/ladder-llvmpipe.md): 1.55x v1 (V3.2 f32), 1.40x (V3.2 FP8),
+// 1.64x (MODEL1 f32), 0.83x (MODEL1 FP8).
 //
 // Geometry: grid (h_q * num_splits, s_q, batch), WG_SIZE threads (>= D_V / 8).
 // A tile is WG_SIZE keys: thread t scores key t0 + t (one full dot product,
