@@ -1,4 +1,4 @@
-// combine.wgsl: merge the num_splits partial results of flash_decode.wgsl
+// combine.wgsl: merge the num_splits partial results of a fused version (v2-v4)
 // (FlashMLA's combine kernel). Split s of a row holds o_s (normalised by its
 // own sum) and lse_s (log2 units; -3e38 for an empty split). Then
 //     lse = log2(sum_s exp2(lse_s - max)) + max,   w_s = exp2(lse_s - lse)

@@ -1,6 +1,6 @@
 /**
  * The comparison sweep the mission asks for: 576 vs 512 heads x f32 / bf16 /
- * FP8 caches x seqlens x h_q, for the flash and naive kernels. Every point is
+ * FP8 caches x seqlens x h_q, for the flash (best) and naive kernels. Every point is
  * validated against the CPU reference before it is timed. The same sweep runs
  * in the CLI (`mla-sandbox bench`) and on the page (Compare).
  */

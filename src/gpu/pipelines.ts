@@ -7,7 +7,7 @@ import { type ShaderEdits, type ShaderFileName, composeShader, locateLine } from
 import { bindingMismatches } from '../kernels/bindings';
 
 export interface PipelineSpec {
-  /** Kernel name for messages, e.g. "flash-decode". */
+  /** Kernel name for messages, e.g. "v4-tiled". */
   readonly kernel: string;
   /** Files concatenated into the module, shared files first. */
   readonly files: readonly ShaderFileName[];

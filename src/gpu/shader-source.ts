@@ -4,7 +4,7 @@
  * WGSL has no #include: a kernel's module is its own file appended to the
  * shared files it needs (the cache reader, a key source). `composeShader`
  * does that concatenation and remembers which lines came from which file, so
- * a compile error is reported as `flash_decode.wgsl:57`, not as a line of
+ * a compile error is reported as `v4_tiled.wgsl:57`, not as a line of
  * the concatenation.
  */
 import params from '../../shaders/params.wgsl?raw';

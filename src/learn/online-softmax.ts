@@ -1,5 +1,5 @@
 /**
- * The online softmax of flash_decode.wgsl, one key tile at a time, written
+ * The online softmax of the fused kernels (v3_shared_latent.wgsl), one key tile at a time, written
  * out in f64 so each step can be shown: the tile's max, the running max, the
  * factor that rescales what was accumulated so far, the running sum and the
  * accumulator. After the last tile, out = acc / sum and lse = max + log(sum)

@@ -5,7 +5,7 @@
  * workgroup. The bytes read per head per token then fall with the number of
  * heads sharing the tile:
  *   naive kernel      each head reads the record itself        B per head
- *   flash kernel      H heads of a workgroup share one read    B / H per head
+ *   v3 shared-latent  H heads of a workgroup share one read    B / H per head
  *   all heads share   (FlashMLA: 64 or 128 heads per CTA)      B / h_q per head
  * A model without a shared latent (per-head K and V, DeepSeek-V3's head dims
  * 192 for K and 128 for V in bf16) cannot share: 640 B per head per token.
@@ -36,7 +36,7 @@ export interface LatentTraffic {
   readonly perHeadKvPerHead: number;
 }
 
-/** The flash kernel's plan (tile, heads per workgroup) for a head shape, without a device. */
+/** Version 3's plan (tile, heads per workgroup) for a head shape, without a device. */
 export function planWithoutDevice(
   preset: PresetName, kvFormat: KvFormat, hQ: number, limits: Readonly<Record<RequestedLimit, number>> = WEBGPU_DEFAULT_LIMITS,
 ): { plan: KernelPlan; bytesPerToken: number; dQk: number } {

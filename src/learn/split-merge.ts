@@ -1,5 +1,5 @@
 /**
- * Split-KV and its merge, as flash_decode.wgsl + combine.wgsl do it, in f64:
+ * Split-KV and its merge, as the fused kernels + combine.wgsl do it, in f64:
  * split s takes the contiguous chunk [s*chunk, (s+1)*chunk) of the row's keys
  * (chunk = ceil(n / splits)), and returns its own normalised output o_s and
  * log-sum-exp lse_s. The merge needs nothing else:

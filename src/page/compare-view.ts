@@ -50,7 +50,7 @@ function ratiosHtml(rows: readonly SweepRow[]): string {
 
 export function mountCompareView(view: HTMLElement, getDevice: () => Promise<GpuContext>): void {
   view.innerHTML = `<div id="compare-root"><h2>Compare head shapes and cache formats</h2>
-    <p class="lead">Runs every combination below: each point is checked against the CPU reference, then timed. Solid lines: flash kernel; dashed: naive.</p>
+    <p class="lead">Runs every combination below: each point is checked against the CPU reference, then timed. Solid lines: flash (the best kernel version for this GPU); dashed: naive (v1).</p>
     ${formHtml()}
     <div class="progress-row"><progress id="compare-progress" value="0" max="1"></progress><span id="compare-status">Not run yet.</span></div>
     <div class="charts">
