@@ -9,6 +9,7 @@ import { SHADER_FILES, SHADER_FILE_NAMES, composeShader } from '../src/gpu/shade
 import { bindingMismatches } from '../src/kernels/bindings';
 import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
 import { paramFields } from '../src/kernels/call-params';
+import { readFileSync } from 'node:fs';
 import { KERNEL_VERSIONS } from '../src/kernels/versions';
 
 describe('binding table', () => {
@@ -63,5 +64,15 @@ describe('kernel map', () => {
       expect(src.split('\n')[0], v.files[0]).toMatch(new RegExp(`^// ${v.files[0]}: version ${k + 1}, "${v.name}"`));
       if (k > 0) expect(src, v.files[0]).toContain(`What it improves over version ${k}`);
     });
+  });
+
+  it('the README\'s and docs/kernels.md\'s ladder tables say what the map says', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const doc = readFileSync(new URL('../docs/kernels.md', import.meta.url), 'utf8');
+    for (const v of KERNEL_VERSIONS) {
+      expect(readme).toContain(`| ${v.id} | \`${v.name}\` | \`shaders/${v.files[0]}\` | \`${v.host}\` |`);
+      expect(doc).toContain(`| ${v.id} | \`${v.name}\` | \`${v.files[0]}\` | \`${v.host.replace('src/kernels/', '')}\` |`);
+    }
+    expect(readme.match(/^\| v\d+ \| `/gm)).toHaveLength(KERNEL_VERSIONS.length);
   });
 });
