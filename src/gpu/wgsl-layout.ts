@@ -17,7 +17,9 @@ interface Declarations {
   readonly workgroup: readonly { name: string; type: string; count?: string }[];
 }
 
+/** Parsed modules by source; bounded, since every edit on the page is a new source. */
 const parsed = new Map<string, Declarations>();
+const MAX_PARSED = 32;
 
 function stripComments(code: string): string {
   return code.replace(/\/\/[^\n]*/g, '');
@@ -38,6 +40,7 @@ function declarations(code: string): Declarations {
     workgroup.push({ name: decl[1], type, count: decl[3] });
   }
   d = { values, workgroup };
+  if (parsed.size >= MAX_PARSED) parsed.delete(parsed.keys().next().value!);
   parsed.set(code, d);
   return d;
 }
