@@ -33,7 +33,7 @@ export function describeTiming(t: TimingResult): string {
 export function describeRoofline(r: RooflineMeasurement): string[] {
   return [
     `copy bandwidth   ${fmtRate(r.copyGBps)} GB/s   (${fmtBytes(r.copyBytes)} streamed; ${describeTiming(r.copy)})`,
-    `FMA throughput   ${fmtRate(r.fmaGflops)} GFLOP/s (${describeTiming(r.fma)})`,
+    `FMA throughput   ${fmtRate(r.fmaGflops)} GFLOP/s (${r.fmaChains} chains, the faster of ${r.fmaForms.map((f) => `${f.chains}: ${fmtRate(f.gflops)}`).join(', ')}; ${describeTiming(r.fma)})`,
     `empty dispatch   ${fmtMs(r.emptyDispatch.medianMs)} per dispatch (${r.emptyDispatch.method})`,
   ];
 }

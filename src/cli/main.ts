@@ -67,7 +67,7 @@ async function info(argv: string[]): Promise<void> {
   if (values.json) {
     print(JSON.stringify({
       adapter: ctx.adapter, features: ctx.features, limits: ctx.limits,
-      roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, emptyDispatchMs: roof.emptyDispatch.medianMs, method: roof.copy.method, notes: roof.copy.notes },
+      roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, fmaForms: roof.fmaForms, emptyDispatchMs: roof.emptyDispatch.medianMs, method: roof.copy.method, notes: roof.copy.notes },
       kernels: KERNEL_VERSIONS.map(({ id, name, improves, files, host, reference, tests }) => ({ id, name, improves, files, host, reference, tests })),
     }, null, 2));
     return;
