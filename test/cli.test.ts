@@ -55,7 +55,7 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(info.roofline.fmaGflops).toBeGreaterThan(0);
     // the kernel map, as the CLI reads it
     expect(info.kernels.map((k: { id: string; name: string }) => `${k.id} ${k.name}`)).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled']);
-    expect(info.kernels[3].files).toEqual(['v4_tiled.wgsl', 'key_tile.wgsl', 'combine.wgsl']);
+    expect(info.kernels[3].files).toEqual(['v4_tiled.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl', 'combine.wgsl']);
   });
 
   it('bench --ladder runs every version on a narrowed sweep, checked, against v1 and the ceilings', async () => {

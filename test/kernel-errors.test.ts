@@ -20,8 +20,8 @@ describe.skipIf(!gpu)('errors', () => {
   it('a broken shader names the kernel, the file and the WGSL line', async () => {
     const src = SHADER_FILES['v4_tiled.wgsl'];
     const lines = src.split('\n');
-    const at = lines.findIndex((l) => l.includes('alpha = exp2(m - tileMax);'));
-    lines[at] = '        alpha = exp2(m - tileMax) + undefinedThing;';
+    const at = lines.findIndex((l) => l.includes('let alpha = exp2(mOld - m);'));
+    lines[at] = '      let alpha = exp2(mOld - m) + undefinedThing;';
     const run = runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', shaderEdits: { 'v4_tiled.wgsl': lines.join('\n') } });
     await expect(run).rejects.toBeInstanceOf(ShaderCompileError);
     await expect(run).rejects.toThrow(new RegExp(`^kernel v4-tiled failed to compile: v4_tiled.wgsl:${at + 1}:\\d+: .*undefinedThing`));
@@ -72,7 +72,7 @@ describe.skipIf(!gpu)('errors', () => {
 
   it('bad kernel, format and kernel/shape combinations name the allowed values', async () => {
     await expect(runAttention(gpu!, inputs, { kernel: 'flashy' as 'flash', kvFormat: 'fp8' }))
-      .rejects.toThrow('kernel "flashy" is not allowed: kernel must be one of flash, naive, fused, shared-latent, tiled, v1, v2, v3, v4');
+      .rejects.toThrow('kernel "flashy" is not allowed: kernel must be one of flash, naive, fused, shared-latent, tiled, subgroups, v1, v2, v3, v4, v5');
     await expect(runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'int4' as 'fp8' }))
       .rejects.toThrow('kv format "int4" is not allowed: kv format must be one of f32, bf16, fp8');
     // a tuning option the version does not have is refused, not ignored
@@ -82,6 +82,24 @@ describe.skipIf(!gpu)('errors', () => {
       .rejects.toThrow('--splits 2 is not used by kernel naive (v1): the options it takes are none');
     await expect(runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8', splits: 0 }))
       .rejects.toThrow('splits = 0 is not allowed: splits must be "auto" or an integer from 1 to 256');
+  });
+
+  it('v5 needs subgroups: without them flash takes v4 and --kernel subgroups says why; its team size is checked', async () => {
+    const noSubgroups = { ...gpu!, limits: { ...gpu!.limits, subgroupMinSize: 0, subgroupMaxSize: 0 } };
+    const fallback = await prepareAttention(noSubgroups, inputs, { kernel: 'flash', kvFormat: 'fp8' });
+    expect(fallback.version.name).toBe('tiled');
+    fallback.destroy();
+    await expect(prepareAttention(noSubgroups, inputs, { kernel: 'subgroups', kvFormat: 'fp8' }))
+      .rejects.toThrow('kernel subgroups (v5) needs the subgroups feature, which this device does not have (flash runs v4 there)');
+    const withSubgroups = { ...gpu!, limits: { ...gpu!.limits, subgroupMinSize: 4, subgroupMaxSize: 4 } };
+    await expect(prepareAttention(withSubgroups, inputs, { kernel: 'subgroups', kvFormat: 'fp8', dotParts: 3 }))
+      .rejects.toThrow(/^dotParts = 3 is not allowed: for kernel subgroups, dotParts \(lanes per team\) must be a power of two from 1 to 4/);
+    await expect(prepareAttention(withSubgroups, inputs, { kernel: 'subgroups', kvFormat: 'fp8', dotParts: 8 }))
+      .rejects.toThrow(/^dotParts = 8 is not allowed/);
+    // On this device flash is the highest version it runs.
+    const best = await prepareAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8' });
+    expect(best.version.name).toBe(gpu!.limits.subgroupMinSize > 0 ? 'subgroups' : 'tiled');
+    best.destroy();
   });
 
   it('uploads only the FP8 record bytes: 656 B per token for 576, 584 B (+ page padding) for 512', async () => {

@@ -13,12 +13,16 @@ import { runAttention } from '../src/run-attention';
 import { formatCheck } from '../src/check';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/kv-layout';
-import { versionByName } from '../src/kernels/versions';
+import { KERNEL_VERSIONS, missingFeature, versionByName } from '../src/kernels/versions';
 import type { PlanOptions, VersionName } from '../src/kernels/kernel-plan';
 
 const gpu = await testGpu();
 /** On SwiftShader (compiles take seconds) every other point of each sweep; llvmpipe runs them all. */
 const sweep = <T>(cases: T[]): T[] => (!gpu || testMatrix(gpu) === 'full' ? cases : cases.filter((_, k) => k % 2 === 0));
+
+/** Every version this device runs (v5 needs subgroups), by name. */
+const RUNNABLE = gpu ? KERNEL_VERSIONS.filter((v) => !missingFeature(v, gpu.limits)).map((v) => v.name) : [];
+const SUBGROUPS = RUNNABLE.includes('subgroups');
 
 /** The largest tile the version's planner allows for these options. */
 function largestTile(name: VersionName, shape: ReturnType<typeof presetShape>, options: PlanOptions): number {
@@ -43,13 +47,37 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   it.each(v4)('v4 tiled: $headsPerWorkgroup heads per workgroup, tileN $tileN, dotParts $dotParts', async ({ headsPerWorkgroup, tileN, dotParts }) => {
     const t = tileN === 'max' ? largestTile('tiled', shape, { headsPerWorkgroup }) : tileN as number;
     const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', tileN: t, headsPerWorkgroup, dotParts, splits: 2 });
-    expect(run.plan.constants.DOT_PARTS).toBe(dotParts);
+    expect(run.plan.constants.SCORE_SLICES).toBe(dotParts);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+
+  // v5: lanes per team from 1 to the smallest subgroup (every team size this device allows; teams of
+  // fewer lanes than a subgroup share it), heads per workgroup 8 (h_q 11 spans two blocks) and 16.
+  const lanes = SUBGROUPS ? [1, 2, 4, 8, 16, 32].filter((n) => n <= gpu!.limits.subgroupMinSize) : [];
+  // (All of it on SwiftShader too: no other adapter here runs v5.)
+  const v5 = [8, 16].flatMap((headsPerWorkgroup) => lanes.map((dotParts) => ({ headsPerWorkgroup, dotParts })));
+  it.skipIf(!SUBGROUPS).each(v5)('v5 subgroups: $headsPerWorkgroup heads per workgroup, $dotParts lanes per team', async ({ headsPerWorkgroup, dotParts }) => {
+    const run = await runAttention(gpu!, inputs, { kernel: 'subgroups', kvFormat: 'fp8', headsPerWorkgroup, dotParts, splits: 2 });
+    expect(run.plan.constants.TEAM_LANES).toBe(dotParts);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+
+  it.skipIf(!SUBGROUPS)('v5 subgroups: a team cut short by a partial subgroup takes no work', async () => {
+    // d_v 36: 3 threads per 8 heads, so 24 heads are 9 threads, and with teams of 4 lanes the last
+    // subgroup holds lane 8 without lanes 9-11 (subgroup size 4 or more). Two teams form and share
+    // the three head blocks; a team formed from lane 8 alone would compute head block 2 wrong.
+    const odd = presetShape('v32', { seqlens: [100, 37], hQ: 17, dQk: 68, dNope: 64, dRope: 4, dV: 36 });
+    const dotParts = Math.min(4, gpu!.limits.subgroupMinSize);
+    const run = await runAttention(gpu!, generateInputs(odd, { seed: 8 }), { kernel: 'subgroups', kvFormat: 'bf16', headsPerWorkgroup: 24, dotParts, splits: 1 });
+    expect(run.plan.workgroupSize).toBe(9);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 
   it('v4 tiled: a d_v that is not a multiple of 16 (d_v 36: the last thread block is cut)', async () => {
+    // For v5 this is also a workgroup of 3 threads per 8 heads: a partial subgroup, where a team of
+    // 2 lanes forms and the third lane, whose team is cut short, takes no work.
     const odd = presetShape('v32', { seqlens: [30, 9], hQ: 9, dQk: 68, dNope: 64, dRope: 4, dV: 36 });
-    for (const kernel of ['tiled', 'fused', 'shared-latent'] as const) {
+    for (const kernel of RUNNABLE.filter((k) => k !== 'naive')) {
       const run = await runAttention(gpu!, generateInputs(odd, { seed: 6 }), { kernel, kvFormat: 'bf16', splits: 2 });
       expect(run.check.pass, `${kernel}: ${formatCheck(run.check)}`).toBe(true);
     }
@@ -59,7 +87,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     for (const preset of ['v32', 'model1'] as const) {
       const s = presetShape(preset, { seqlens: [1, 100, 138], hQ: 5, pageBlockSize });
       const inp = generateInputs(s, { seed: pageBlockSize });
-      for (const kernel of ['naive', 'fused', 'shared-latent', 'tiled'] as const) {
+      for (const kernel of RUNNABLE) {
         const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'fp8', splits: kernel === 'naive' ? 'auto' : 2 });
         expect(run.check.pass, `${preset} ${kernel}: ${formatCheck(run.check)}`).toBe(true);
       }
@@ -69,7 +97,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   it('sparse with every version: FlashMLA\'s invalid indices, all-invalid rows, splits, sink', async () => {
     const s = presetShape('model1', { seqlens: [90, 5, 200], sQ: 2, hQ: 7, topk: 96, attentionSink: true });
     const inp = generateInputs(s, { seed: 9, invalidIndexFraction: 0.3, allInvalidRows: [0, 5] });
-    for (const kernel of ['naive', 'fused', 'shared-latent', 'tiled'] as const) {
+    for (const kernel of RUNNABLE) {
       for (const splits of kernel === 'naive' ? [1] : [1, 4]) {
         const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'fp8', splits });
         expect(run.check.pass, `${kernel} splits ${splits}: ${formatCheck(run.check)}`).toBe(true);
@@ -84,7 +112,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     // Outlier channels make some keys score far above the rest: the running max moves in big and small steps.
     const s = presetShape('v32', { seqlens: [300, 77], hQ: 16 });
     const inp = generateInputs(s, { seed: 11, distribution: 'outliers' });
-    for (const kernel of ['tiled', 'shared-latent'] as const) {
+    for (const kernel of RUNNABLE.filter((k) => k === 'tiled' || k === 'shared-latent' || k === 'subgroups')) {
       const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'f32', splits: 1 });
       expect(run.check.pass, `${kernel}: ${formatCheck(run.check)}`).toBe(true);
     }
@@ -100,7 +128,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   it('non-causal with s_q > 1, and a custom softmax scale', async () => {
     const s = presetShape('model1', { seqlens: [33, 70], sQ: 4, hQ: 9, causal: false, softmaxScale: 0.3 });
     const inp = generateInputs(s, { seed: 4 });
-    for (const kernel of ['naive', 'fused', 'shared-latent', 'tiled'] as const) {
+    for (const kernel of RUNNABLE) {
       const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'f32', splits: kernel === 'naive' ? 'auto' : 3 });
       expect(run.check.pass, `${kernel}: ${formatCheck(run.check)}`).toBe(true);
     }

@@ -36,8 +36,8 @@ describe('reading the WGSL', () => {
   });
 
   it('workgroup memory of v4 from its declarations equals the hand count', () => {
-    const code = composeShader(['key_tile.wgsl', 'v4_tiled.wgsl']).code;
-    const o = { D_QK: 576, D_V: 512, HEADS_PER_WG: 64, TILE_N: 8, DOT_PARTS: 5, WG_SIZE: 256 };
+    const code = composeShader(['key_tile.wgsl', 'tiled_blocks.wgsl', 'v4_tiled.wgsl']).code;
+    const o = { D_QK: 576, D_V: 512, HEADS_PER_WG: 64, TILE_N: 8, SCORE_SLICES: 5, WG_SIZE: 256 };
     // keys + score slices + slot list + three per-head statistics
     expect(workgroupBytesOf(code, o)).toBe(4 * (8 * 576 + 5 * 64 * 8 + 8 + 3 * 64));
   });
@@ -58,7 +58,7 @@ describe('reading the WGSL', () => {
 
 describe('kernel map', () => {
   it('lists the versions in ladder order, each with its own WGSL file that opens with "version N"', () => {
-    expect(KERNEL_VERSIONS.map((v) => v.id)).toEqual(['v1', 'v2', 'v3', 'v4']);
+    expect(KERNEL_VERSIONS.map((v) => v.id)).toEqual(['v1', 'v2', 'v3', 'v4', 'v5']);
     KERNEL_VERSIONS.forEach((v, k) => {
       const src = SHADER_FILES[v.files[0]];
       expect(src.split('\n')[0], v.files[0]).toMatch(new RegExp(`^// ${v.files[0]}: version ${k + 1}, "${v.name}"`));

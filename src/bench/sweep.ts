@@ -7,7 +7,8 @@
 import type { GpuContext } from '../gpu/device';
 import { type PresetName, presetShape } from '../shape';
 import type { KvFormat } from '../kv-layout';
-import type { KernelChoice } from '../kernels/versions';
+import { KERNEL_VERSIONS, type KernelChoice, missingFeature } from '../kernels/versions';
+import type { DeviceLimits } from '../gpu/device';
 import { generateInputs } from '../inputs';
 import { measureAttention } from '../run-attention';
 import { type AttentionResult, referenceAttention } from '../reference';
@@ -72,6 +73,21 @@ export function sweepPoints(spec: SweepSpec): SweepPoint[] {
   for (const preset of spec.presets) for (const kvFormat of spec.formats) for (const kernel of spec.kernels)
     for (const seqlen of spec.seqlens) for (const hQ of spec.heads) points.push({ preset, kvFormat, kernel, seqlen, hQ });
   return points;
+}
+
+/**
+ * The spec with the kernels this device cannot run left out (v5 without
+ * subgroups), and a line for each one left out, for the report.
+ */
+export function runnableSweep(spec: SweepSpec, limits: DeviceLimits): { spec: SweepSpec; notRun: string[] } {
+  const notRun: string[] = [];
+  const kernels = spec.kernels.filter((k) => {
+    const version = KERNEL_VERSIONS.find((v) => v.name === k || v.id === k);
+    const missing = version && missingFeature(version, limits);
+    if (missing) notRun.push(`not run: ${missing}`);
+    return !missing;
+  });
+  return { spec: { ...spec, kernels }, notRun };
 }
 
 export interface SweepProgress {

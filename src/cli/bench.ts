@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { measureRoofline } from '../timing/roofline';
-import { DEFAULT_SWEEP, FULL_SWEEP, type SweepSpec, runSweep } from '../bench/sweep';
+import { DEFAULT_SWEEP, FULL_SWEEP, type SweepSpec, runSweep, runnableSweep } from '../bench/sweep';
 import { PRESET_NAMES } from '../shape';
 import { KV_FORMATS } from '../kv-layout';
 import { intList, oneOf } from '../run-options';
@@ -37,7 +37,7 @@ export async function runBench(argv: string[]): Promise<number> {
   });
   const base = values.ladder ? (values.full ? FULL_LADDER_SWEEP : LADDER_SWEEP) : (values.full ? FULL_SWEEP : DEFAULT_SWEEP);
   // Narrow the sweep: --presets v32,model1 --kv f32,fp8 --seqlens 4096 --heads 64
-  const spec: SweepSpec = {
+  const asked: SweepSpec = {
     ...base,
     presets: values.presets === undefined ? base.presets : listOf('presets', values.presets, PRESET_NAMES),
     formats: values.kv === undefined ? base.formats : listOf('kv', values.kv, KV_FORMATS),
@@ -45,6 +45,7 @@ export async function runBench(argv: string[]): Promise<number> {
     heads: positiveList('heads', values.heads) ?? base.heads,
   };
   const ctx = await openNodeDevice();
+  const { spec, notRun } = runnableSweep(asked, ctx.limits);
   const roof = await measureRoofline(ctx);
   const started = performance.now();
   const tty = process.stderr.isTTY;
@@ -60,6 +61,7 @@ export async function runBench(argv: string[]): Promise<number> {
     ...describeRoofline(roof),
     `${values.ladder ? 'ladder' : 'sweep'}: ${values.full ? 'full' : 'default'}; batch ${spec.batch}; ${rows.length} points in ${((performance.now() - started) / 1e3).toFixed(0)} s`,
     `timing: ${rows[0]?.method ?? '-'}; ratios within this run only (a software adapter's absolute times mean little)`,
+    ...notRun,
   ];
   if (values.ladder) {
     const ladder = ladderRows(rows, roof);

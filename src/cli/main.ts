@@ -15,6 +15,7 @@ import { measureRoofline } from '../timing/roofline';
 import { describeDevice, describeReport, describeRoofline, reportJson } from '../report';
 import { encodeNpy, parseNpy } from '../npy';
 import { inputsFromArrays } from '../load-inputs';
+import { VERSION_NAMES } from '../kernels/kernel-plan';
 import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, intFlag, shapeFromFlags } from '../run-options';
 import { runBench } from './bench';
 import { KERNEL_VERSIONS } from '../kernels/versions';
@@ -31,8 +32,8 @@ commands:
 shape flags (run):
   --preset v32|model1  --h-q N  --s-q N  --seqlens 512,300  --batch N  --page-block-size N
   --topk N (sparse)  --no-causal  --softmax-scale X  --sink  --d-qk/--d-nope/--d-rope/--d-v N
-  --kv f32|bf16|fp8  --kernel flash|naive|fused|shared-latent|tiled (or v1..v4; flash: the best for the device)
-  --splits auto|N  --tile-n N  --heads-per-workgroup N  --dot-parts N  --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
+  --kv f32|bf16|fp8  --kernel flash|${VERSION_NAMES.join('|')} (or v1..v${VERSION_NAMES.length}; flash: the best for the device)
+  --splits auto|N  --tile-n N  --heads-per-workgroup N  --dot-parts N (v4: score slices; v5: lanes per team)  --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
   --samples N  --warmup N
 your own tensors (run), FlashMLA's shapes:
   --q q.npy (float32 [b,s_q,h_q,d_qk])  --kv-cache kv.npy (float32 [blocks,page,1,d_qk] or uint8 FP8 records)

@@ -17,8 +17,20 @@ export const REQUESTED_LIMITS = [
 ] as const;
 export type RequestedLimit = (typeof REQUESTED_LIMITS)[number];
 
+/**
+ * What the kernels' planners know of a device: those limits, and the range of
+ * subgroup sizes it may run a kernel with (both 0 without the `subgroups`
+ * feature).
+ */
+export interface DeviceLimits extends Readonly<Record<RequestedLimit, number>> {
+  readonly subgroupMinSize: number;
+  readonly subgroupMaxSize: number;
+}
+
 /** The WebGPU spec's default values of those limits: what every adapter offers (used to plan without a device). */
-export const WEBGPU_DEFAULT_LIMITS: Readonly<Record<RequestedLimit, number>> = {
+export const WEBGPU_DEFAULT_LIMITS: DeviceLimits = {
+  subgroupMinSize: 0,
+  subgroupMaxSize: 0,
   maxComputeWorkgroupStorageSize: 16384,
   maxStorageBufferBindingSize: 134217728,
   maxBufferSize: 268435456,
@@ -45,7 +57,7 @@ export interface GpuContext {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
   readonly features: readonly string[];
-  readonly limits: Readonly<Record<RequestedLimit, number>>;
+  readonly limits: DeviceLimits;
   /** Resolves when the device is lost (with the reason), for a page to recover. */
   readonly lost: Promise<GPUDeviceLostInfo>;
   /** Why the device was lost, once it has been; undefined while it lives. */
@@ -84,9 +96,14 @@ export async function openDeviceOnAdapter(adapter: GPUAdapter, options: OpenDevi
   for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'mla-sandbox' });
-  const limits = {} as Record<RequestedLimit, number>;
-  for (const name of REQUESTED_LIMITS) limits[name] = device.limits[name];
   const info = adapter.info;
+  const subgroups = device.features.has('subgroups');
+  const limits: Record<RequestedLimit, number> & { subgroupMinSize: number; subgroupMaxSize: number } = {
+    ...WEBGPU_DEFAULT_LIMITS,
+    subgroupMinSize: subgroups ? info.subgroupMinSize ?? 0 : 0,
+    subgroupMaxSize: subgroups ? info.subgroupMaxSize ?? 0 : 0,
+  };
+  for (const name of REQUESTED_LIMITS) limits[name] = device.limits[name];
   const featureLevel = adapter.features.has('core-features-and-limits') ? 'core' : 'compatibility';
   let lostInfo: GPUDeviceLostInfo | undefined;
   void device.lost.then((i) => { lostInfo = i; });

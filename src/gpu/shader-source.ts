@@ -3,7 +3,8 @@
  *
  * WGSL has no #include: a kernel's module is its own file appended to the
  * shared files it needs (the cache reader, a key source). `composeShader`
- * does that concatenation and remembers which lines came from which file, so
+ * does that concatenation (a file of directives first) and remembers which
+ * lines came from which file, so
  * a compile error is reported as `v4_tiled.wgsl:57`, not as a line of
  * the concatenation.
  */
@@ -17,6 +18,9 @@ import v1Naive from '../../shaders/v1_naive.wgsl?raw';
 import v2Fused from '../../shaders/v2_fused.wgsl?raw';
 import v3SharedLatent from '../../shaders/v3_shared_latent.wgsl?raw';
 import v4Tiled from '../../shaders/v4_tiled.wgsl?raw';
+import tiledBlocks from '../../shaders/tiled_blocks.wgsl?raw';
+import subgroupTeams from '../../shaders/subgroup_teams.wgsl?raw';
+import v5Subgroups from '../../shaders/v5_subgroups.wgsl?raw';
 import combine from '../../shaders/combine.wgsl?raw';
 import roofline from '../../shaders/roofline.wgsl?raw';
 
@@ -30,7 +34,10 @@ export const SHADER_FILES = {
   'v1_naive.wgsl': v1Naive,
   'v2_fused.wgsl': v2Fused,
   'v3_shared_latent.wgsl': v3SharedLatent,
+  'tiled_blocks.wgsl': tiledBlocks,
   'v4_tiled.wgsl': v4Tiled,
+  'subgroup_teams.wgsl': subgroupTeams,
+  'v5_subgroups.wgsl': v5Subgroups,
   'combine.wgsl': combine,
   'roofline.wgsl': roofline,
 } as const;
@@ -47,11 +54,15 @@ export interface ComposedShader {
   readonly parts: readonly { file: ShaderFileName; firstLine: number; lines: number }[];
 }
 
+/** Files that open with module directives (`enable`, `diagnostic`), which WGSL wants before any declaration. */
+export const DIRECTIVE_FILES: readonly ShaderFileName[] = ['subgroup_teams.wgsl'];
+
 export function composeShader(files: readonly ShaderFileName[], edits: ShaderEdits = {}): ComposedShader {
   const parts: { file: ShaderFileName; firstLine: number; lines: number }[] = [];
   const chunks: string[] = [];
   let line = 1;
-  for (const file of files) {
+  const ordered = [...files.filter((f) => DIRECTIVE_FILES.includes(f)), ...files.filter((f) => !DIRECTIVE_FILES.includes(f))];
+  for (const file of ordered) {
     const src = (edits[file] ?? SHADER_FILES[file]).replace(/\n?$/, '\n');
     const lines = src.split('\n').length - 1;
     parts.push({ file, firstLine: line, lines });

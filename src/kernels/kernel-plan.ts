@@ -3,13 +3,13 @@
  * device), the extra buffers it needs, and a list of dispatches, each its own
  * compute pass. The versions themselves are listed in versions.ts.
  */
-import type { RequestedLimit } from '../gpu/device';
+import type { DeviceLimits } from '../gpu/device';
 import { BINDINGS, type BindingName } from './bindings';
 
-export type DeviceLimits = Readonly<Record<RequestedLimit, number>>;
+export type { DeviceLimits };
 
 /** Names of the versions, in ladder order (versions.ts holds what each is). */
-export const VERSION_NAMES = ['naive', 'fused', 'shared-latent', 'tiled'] as const;
+export const VERSION_NAMES = ['naive', 'fused', 'shared-latent', 'tiled', 'subgroups'] as const;
 export type VersionName = (typeof VERSION_NAMES)[number];
 
 /** Tuning knobs a caller may set; each version uses those it has and plans the rest. */
@@ -18,7 +18,7 @@ export interface PlanOptions {
   readonly tileN?: number;
   /** Heads sharing one key tile. */
   readonly headsPerWorkgroup?: number;
-  /** v4: slices of the head dim in the score step. */
+  /** v4: slices of the head dim in the score step; v5: lanes of a team (a power of two up to subgroupMinSize). */
   readonly dotParts?: number;
   /** KV splits per row; 'auto' (default) picks from the batch and seqlen. */
   readonly splits?: number | 'auto';

@@ -13,21 +13,20 @@ import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 
 /** This version's own WGSL files (its own first), composed after the shared ones. */
-export const TILED_FILES = ['v4_tiled.wgsl', 'key_tile.wgsl'] as const;
+export const TILED_FILES = ['v4_tiled.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl'] as const;
 
 /** Heads (and keys) of one register block: the shader's 8 x 8 blocks. */
-const TILED_BLOCK = 8;
+export const TILED_BLOCK = 8;
 /** Most heads sharing a tile, and most keys per tile. */
 const MAX_HEADS = 64;
 const MAX_TILE_N = 64;
 
-const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+export const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
-export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
+/** Head block and workgroup size of a tiled version (v4, v5): 8-head blocks, DIM_GROUPS threads each. */
+export function tiledHeads(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions, code: string, kernel: string): { heads: number; threads: number } {
   const { shape } = spec;
-  const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits).code;
-  const base = { ...sharedConstants(spec), D_V: shape.dV };
-  const dimGroups = wgslValue(code, 'DIM_GROUPS', base);
+  const dimGroups = wgslValue(code, 'DIM_GROUPS', { ...sharedConstants(spec), D_V: shape.dV });
   const maxThreads = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   const maxHeads = Math.min(MAX_HEADS, Math.floor(maxThreads / dimGroups) * TILED_BLOCK);
   if (maxHeads < TILED_BLOCK) {
@@ -35,10 +34,17 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   }
   const heads = options.headsPerWorkgroup ?? Math.min(maxHeads, roundUp(shape.hQ, TILED_BLOCK));
   if (!Number.isInteger(heads) || heads < TILED_BLOCK || heads > maxHeads || heads % TILED_BLOCK !== 0) {
-    throw new Error(`headsPerWorkgroup = ${heads} is not allowed: headsPerWorkgroup must be a multiple of ${TILED_BLOCK} from ${TILED_BLOCK} to ${maxHeads} for kernel tiled on this device`);
+    throw new Error(`headsPerWorkgroup = ${heads} is not allowed: headsPerWorkgroup must be a multiple of ${TILED_BLOCK} from ${TILED_BLOCK} to ${maxHeads} for kernel ${kernel} on this device`);
   }
-  const threads = (heads / TILED_BLOCK) * dimGroups;
-  const constantsFor = (tileN: number, dotParts: number) => ({ HEADS_PER_WG: heads, TILE_N: tileN, DOT_PARTS: dotParts, WG_SIZE: threads });
+  return { heads, threads: (heads / TILED_BLOCK) * dimGroups };
+}
+
+export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
+  const { shape } = spec;
+  const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits).code;
+  const base = { ...sharedConstants(spec), D_V: shape.dV };
+  const { heads, threads } = tiledHeads(spec, limits, options, code, 'tiled');
+  const constantsFor = (tileN: number, dotParts: number) => ({ HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads });
   const bytes = (tileN: number, dotParts: number) => workgroupBytesOf(code, { ...base, ...constantsFor(tileN, dotParts) });
   const storage = limits.maxComputeWorkgroupStorageSize;
   let most = 0;

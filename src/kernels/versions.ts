@@ -15,6 +15,7 @@ import { NAIVE_FILES, naivePasses, naivePlan } from './naive-kernel';
 import { FUSED_FILES, fusedPlan, fusedVersionPasses } from './fused-kernel';
 import { SHARED_LATENT_FILES, sharedLatentPasses, sharedLatentPlan } from './shared-latent-kernel';
 import { TILED_FILES, tiledPasses, tiledPlan } from './tiled-kernel';
+import { SUBGROUPS_FILES, subgroupsPasses, subgroupsPlan } from './subgroups-kernel';
 
 export interface KernelVersion {
   readonly id: string;
@@ -28,6 +29,8 @@ export interface KernelVersion {
   readonly tests: readonly string[];
   /** The tuning options it takes; any other one given is refused, not ignored. */
   readonly options: readonly (keyof PlanOptions)[];
+  /** A device feature it cannot run without. */
+  readonly needs?: 'subgroups';
   plan(spec: AttentionSpec, limits: DeviceLimits, options?: PlanOptions): KernelPlan;
   passes(device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[]): Promise<KernelPass[]>;
 }
@@ -58,6 +61,12 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
     options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits'],
     plan: tiledPlan, passes: tiledPasses,
   },
+  {
+    id: 'v5', name: 'subgroups', improves: 'the score block summed by subgroup shuffles and its softmax in registers: no partial scores in memory, three barriers a tile',
+    files: [...SUBGROUPS_FILES, 'combine.wgsl'], host: 'src/kernels/subgroups-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    options: ['headsPerWorkgroup', 'dotParts', 'splits'], needs: 'subgroups',
+    plan: subgroupsPlan, passes: subgroupsPasses,
+  },
 ];
 
 /** What `--kernel` takes: a version's name or id, or "flash" for the best version this device runs. */
@@ -70,31 +79,48 @@ export function versionByName(name: VersionName): KernelVersion {
   return v;
 }
 
+/** Why a version cannot run on a device with these limits (a feature it lacks), or undefined if it can. */
+export function missingFeature(version: KernelVersion, limits: DeviceLimits): string | undefined {
+  if (version.needs === 'subgroups' && limits.subgroupMinSize < 1) return `${version.id} ${version.name} needs the subgroups feature, which this device does not have`;
+  return undefined;
+}
+
 /** Option names as the CLI spells them. */
 const OPTION_FLAGS: Record<keyof PlanOptions, string> = { tileN: '--tile-n', headsPerWorkgroup: '--heads-per-workgroup', dotParts: '--dot-parts', splits: '--splits' };
 
-/** Refuse a tuning option the version does not have (splits "auto", and 1 for an unsplit version, mean "not set"). */
-function checkOptions(version: KernelVersion, options: PlanOptions): void {
+/** Why the version cannot take these options: one it does not have (splits "auto", and 1 for an unsplit version, mean "not set"). */
+function unusedOption(version: KernelVersion, options: PlanOptions): string | undefined {
   for (const key of Object.keys(OPTION_FLAGS) as (keyof PlanOptions)[]) {
     const value = options[key];
     if (value === undefined || value === 'auto' || (key === 'splits' && value === 1) || version.options.includes(key)) continue;
     const takes = version.options.length ? version.options.map((o) => OPTION_FLAGS[o]).join(', ') : 'none';
-    throw new Error(`${OPTION_FLAGS[key]} ${value} is not used by kernel ${version.name} (${version.id}): the options it takes are ${takes}`);
+    return `${OPTION_FLAGS[key]} ${value} is not used by kernel ${version.name} (${version.id}): the options it takes are ${takes}`;
   }
+  return undefined;
+}
+
+function checkOptions(version: KernelVersion, options: PlanOptions): void {
+  const unused = unusedOption(version, options);
+  if (unused) throw new Error(unused);
 }
 
 /**
- * The version a choice names. "flash" is the fastest version whose plan fits
- * this device, tried from the top of the ladder down.
+ * The version a choice names. "flash" is the fastest version that takes the
+ * tuning options given and whose plan fits this device, tried from the top
+ * of the ladder down (so `--tile-n` makes it skip v5, which has no tile
+ * option; a device without subgroups skips v5 too).
  */
 export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): { version: KernelVersion; plan: KernelPlan } {
   if (choice === 'flash') {
     const errors: string[] = [];
     for (const version of [...KERNEL_VERSIONS].reverse()) {
+      const unused = unusedOption(version, options);
+      if (unused) {
+        errors.push(unused);
+        continue;
+      }
       try {
-        const plan = version.plan(spec, limits, options);
-        checkOptions(version, options);
-        return { version, plan };
+        return { version, plan: version.plan(spec, limits, options) };
       } catch (e) {
         if (!(e instanceof PlanDoesNotFit)) throw e;
         errors.push(`${version.name}: ${e.message}`);

@@ -16,7 +16,7 @@ import { KV_FORMATS, type KvFormat, kvLayout } from '../kv-layout';
 import { makeAttentionSpec } from '../kernels/attention-spec';
 import type { KernelPlan } from '../kernels/kernel-plan';
 import { sharedLatentPlan } from '../kernels/shared-latent-kernel';
-import { type RequestedLimit, WEBGPU_DEFAULT_LIMITS } from '../gpu/device';
+import { type DeviceLimits, WEBGPU_DEFAULT_LIMITS } from '../gpu/device';
 
 /** Per-head K (128 nope + 64 rope) and V (128) of DeepSeek-V3 without the latent trick, bf16. */
 export const PER_HEAD_KV_BYTES = (192 + 128) * 2;
@@ -38,7 +38,7 @@ export interface LatentTraffic {
 
 /** Version 3's plan (tile, heads per workgroup) for a head shape, without a device. */
 export function planWithoutDevice(
-  preset: PresetName, kvFormat: KvFormat, hQ: number, limits: Readonly<Record<RequestedLimit, number>> = WEBGPU_DEFAULT_LIMITS,
+  preset: PresetName, kvFormat: KvFormat, hQ: number, limits: DeviceLimits = WEBGPU_DEFAULT_LIMITS,
 ): { plan: KernelPlan; bytesPerToken: number; dQk: number } {
   const shape = presetShape(preset, { hQ, seqlens: [64] });
   const layout = kvLayout(kvFormat, shape, shape.pageBlockSize);
@@ -46,7 +46,7 @@ export function planWithoutDevice(
 }
 
 export function latentTraffic(
-  presets: readonly PresetName[], hQ: number, limits: Readonly<Record<RequestedLimit, number>> = WEBGPU_DEFAULT_LIMITS,
+  presets: readonly PresetName[], hQ: number, limits: DeviceLimits = WEBGPU_DEFAULT_LIMITS,
 ): LatentTraffic[] {
   return presets.flatMap((preset) => KV_FORMATS.map((kvFormat) => {
     const { plan, bytesPerToken: b, dQk } = planWithoutDevice(preset, kvFormat, hQ, limits);

@@ -4,7 +4,7 @@
  * CLI's messages for a bad value; and the run itself, with progress and Cancel.
  */
 import type { GpuContext } from '../gpu/device';
-import { type SweepRow, type SweepSpec, runSweep, sweepPoints } from '../bench/sweep';
+import { type SweepRow, type SweepSpec, runSweep, runnableSweep, sweepPoints } from '../bench/sweep';
 import { PRESET_NAMES, type PresetName } from '../shape';
 import { KV_FORMATS, type KvFormat } from '../kv-layout';
 import type { KernelChoice } from '../kernels/versions';
@@ -75,19 +75,25 @@ export function wireSweep(ui: SweepControls, getDevice: () => Promise<GpuContext
   const { root, progress, status, start, cancel } = ui;
   let controller: AbortController | undefined;
   async function run(): Promise<void> {
-    let spec: SweepSpec;
-    try { spec = hooks.spec(); } catch (e) { status.textContent = (e as Error).message; root.dataset.state = 'error'; return; }
+    let asked: SweepSpec;
+    try { asked = hooks.spec(); } catch (e) { status.textContent = (e as Error).message; root.dataset.state = 'error'; return; }
     const rows: SweepRow[] = [];
     hooks.onRows(rows);
     controller = new AbortController();
     start.disabled = true;
     cancel.disabled = false;
     root.dataset.state = 'running';
-    const total = sweepPoints(spec).length;
+    let total = sweepPoints(asked).length;
     progress.max = total;
     progress.value = 0;
+    let notRun: string[] = [];
     try {
       const ctx = await getDevice();
+      const runnable = runnableSweep(asked, ctx.limits);
+      const spec = runnable.spec;
+      notRun = runnable.notRun;
+      total = sweepPoints(spec).length;
+      progress.max = total;
       await hooks.prepare?.(ctx);
       await runSweep(ctx, spec, (p) => {
         progress.value = p.done;
@@ -95,7 +101,7 @@ export function wireSweep(ui: SweepControls, getDevice: () => Promise<GpuContext
         status.textContent = `${p.done} / ${total} points${p.row ? '' : `: running ${p.point.preset} ${p.point.kvFormat} ${p.point.kernel}, seqlen ${p.point.seqlen}, h_q ${p.point.hQ}`}`;
       }, controller.signal);
       const failed = rows.filter((r) => !r.pass).length;
-      status.textContent = `Done: ${rows.length} points, ${failed ? `${failed} FAILED the check` : 'all match the CPU reference'}.`;
+      status.textContent = `Done: ${rows.length} points, ${failed ? `${failed} FAILED the check` : 'all match the CPU reference'}.${notRun.map((n) => ` (${n}.)`).join('')}`;
       root.dataset.state = 'done';
     } catch (e) {
       const cancelled = (e as Error).name === 'AbortError';

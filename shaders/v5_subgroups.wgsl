@@ -1,0 +1,132 @@
+// v5_subgroups.wgsl: version 5, "subgroups": version 4 with the score
+// step's cross-thread sum in registers, through subgroup shuffles, and the
+// softmax done by the thread that holds the scores.
+//
+// What it improves over version 4 (v4_tiled.wgsl):
+//  * In v4 the threads that share an 8 heads x 8 keys score block (one slice
+//    of the head dim each) meet in workgroup memory: each writes its partial
+//    block, a barrier, then one thread per head reads every slice back, sums,
+//    takes the max and writes the probabilities, and another barrier. Here
+//    the TEAM_LANES lanes of a team (subgroup_teams.wgsl) each compute one
+//    slice, sum the block with a butterfly of subgroupShuffleXor (every lane
+//    ends with the whole block, log2(TEAM_LANES) steps), and the team's first
+//    lane does the softmax of its 8 heads from registers: no partial scores
+//    in workgroup memory, one barrier fewer per tile (three), and the tile's
+//    probabilities written once.
+//  * Correct for any subgroup size from subgroupMinSize to subgroupMaxSize
+//    and any layout of subgroups in the workgroup: teams are formed from
+//    subgroup_invocation_id and numbered by an atomic counter, and a team
+//    cut short by a partial subgroup takes no work (subgroup_teams.wgsl).
+//  * Where the adapter has no `subgroups` feature the host runs v4 instead
+//    (src/kernels/versions.ts: "flash" tries v5, then v4).
+// Measured: see docs/kernels.md (only SwiftShader has subgroups here).
+//
+// Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch);
+// WG_SIZE = HEADS_PER_WG / 8 * ceil(D_V / 16) threads, each owning the output
+// of 8 heads x 16 values (tiled_blocks.wgsl). TILE_N = 8: a team's score block
+// is the whole tile for its 8 heads, so its first lane sees every score of
+// those heads. Per tile:
+//   1. load and decode the tile into workgroup memory once (all threads);
+//   2. S: team k takes head blocks k, k + teams, ...; each lane a slice of
+//      the head dim; teamSum; the first lane masks, scales, takes the max,
+//      does the lazy rescale and writes P and the statistics;
+//   3. O += P V: every thread its own 8 x 16 block (as v4), the next tile's
+//      slots listed meanwhile.
+// Workgroup memory: 8 * D_QK * 4 (keys) + HEADS_PER_WG * 8 * 4 (P) + 8 * 4 +
+// HEADS_PER_WG * 12 + 4 bytes.
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
+        @builtin(subgroup_invocation_id) lane: u32) {
+  let headBlock = wid.x / params.num_splits;
+  let split = wid.x % params.num_splits;
+  let i = wid.y;
+  let b = wid.z;
+  let headBase = headBlock * HEADS_PER_WG;
+  let row0 = rowOf(b, i, 0u);
+
+  // This split's chunk of the row's keys.
+  let keys = splitChunk(keyCount(b, i), split);
+  let start = keys.x;
+  let end = keys.y;
+
+  for (var hl = tid; hl < HEADS_PER_WG; hl += WG_SIZE) {
+    rowMax[hl] = M_START;
+    rowSum[hl] = 0.0;
+  }
+
+  // This thread's output block: heads h0 .. h0 + 7, quads g + k * DIM_GROUPS.
+  let h0 = tid / DIM_GROUPS * 8u;
+  let g = tid % DIM_GROUPS;
+  var o = OutBlock();
+
+  // This lane's team and its slice of the head dim.
+  let team = joinTeam(lane);
+  let slice = lane % TEAM_LANES;
+  let perSlice = (DQ4 + TEAM_LANES - 1u) / TEAM_LANES;
+  let j0 = min(DQ4, slice * perSlice);
+  let j1 = min(DQ4, j0 + perSlice);
+
+  listSlots(b, i, start, end, tid);
+  workgroupBarrier();
+  let teams = teamsFormed();
+  for (var t0 = start; t0 < end; t0 += TILE_N) {
+    // 1. Load and decode the tile once, all threads together.
+    decodeTile(tid);
+    workgroupBarrier();
+
+    // 2. S = Q K^T for 8 heads x the 8 keys of the tile, one slice per lane,
+    //    summed over the team; then the softmax of those heads by its first lane.
+    for (var hb = team; hb < HEADS_PER_WG / 8u; hb += teams) {
+      // sXY: keys X (0: 0-3, 1: 4-7) x heads Y (a: 0-3, b: 4-7); column c = head c.
+      var s0a = mat4x4<f32>(); var s0b = mat4x4<f32>(); var s1a = mat4x4<f32>(); var s1b = mat4x4<f32>();
+      for (var j = j0; j < j1; j++) {
+        let qa = queryQuads(row0, headBase + hb * 8u, j);
+        let qb = queryQuads(row0, headBase + hb * 8u + 4u, j);
+        let k0 = transpose(keyQuads(0u, j));
+        let k1 = transpose(keyQuads(4u, j));
+        s0a += k0 * qa; s0b += k0 * qb;
+        s1a += k1 * qa; s1b += k1 * qb;
+      }
+      s0a = teamSum(s0a); s0b = teamSum(s0b);
+      s1a = teamSum(s1a); s1b = teamSum(s1b);
+      if (slice == 0u) {
+        softmaxBlock(hb * 8u, s0a, s1a);
+        softmaxBlock(hb * 8u + 4u, s0b, s1b);
+      }
+    }
+    workgroupBarrier();
+
+    // 3. O += P V (tiled_blocks.wgsl); list the next tile's slots meanwhile.
+    listSlots(b, i, t0 + TILE_N, end, tid);
+    o = accumulatePV(o, h0, outQuad(g, 0u), outQuad(g, 1u), outQuad(g, 2u), outQuad(g, 3u));
+    workgroupBarrier(); // the next tile overwrites keyTile and scoreTile
+  }
+
+  // Output: out = acc / l per head (times the sink factor), or the split's partial.
+  writeBlock(b, i, split, headBase, h0, g, o, tid);
+}
+
+// Softmax of heads h .. h + 3 (columns) over the tile's 8 keys (rows of s0:
+// keys 0-3, of s1: keys 4-7): mask, scale, max, lazy rescale; writes P over
+// scoreTile and the heads' statistics.
+fn softmaxBlock(h: u32, s0: mat4x4<f32>, s1: mat4x4<f32>) {
+  let valid0 = validKeys(0u);
+  let valid1 = validKeys(1u);
+  for (var c = 0u; c < 4u; c++) {
+    let a = select(vec4<f32>(MASKED), s0[c] * params.scale_log2, valid0);
+    let z = select(vec4<f32>(MASKED), s1[c] * params.scale_log2, valid1);
+    let top = max(a, z);
+    let mOld = rowMax[h + c];
+    let m = lazyMax(mOld, max(max(top.x, top.y), max(top.z, top.w)));
+    let pa = exp2(a - m);
+    let pz = exp2(z - m);
+    scoreTile[(h + c) * TN4] = pa;
+    scoreTile[(h + c) * TN4 + 1u] = pz;
+    let sum = pa + pz;
+    let alpha = exp2(mOld - m);
+    rowMax[h + c] = m;
+    rowSum[h + c] = rowSum[h + c] * alpha + (sum.x + sum.y) + (sum.z + sum.w);
+    rowScale[h + c] = alpha;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Host side of shaders/v5_subgroups.wgsl (version 5): version 4's blocks with
+ * the score sum in subgroup shuffles. Runs only where the device has the
+ * `subgroups` feature; elsewhere the plan says it does not fit and "flash"
+ * takes version 4. What is tuned: the head block (as v4) and TEAM_LANES,
+ * the lanes that share one score block (a power of two no larger than the
+ * smallest subgroup the device may use).
+ */
+import { composeShader } from '../gpu/shader-source';
+import { workgroupBytesOf } from '../gpu/wgsl-layout';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
+import { type AttentionSpec, sharedConstants } from './attention-spec';
+import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
+import { TILED_BLOCK, tiledHeads } from './tiled-kernel';
+
+/** This version's own WGSL files (its own first), composed after the shared ones (subgroup_teams.wgsl, which holds the directives, goes first). */
+export const SUBGROUPS_FILES = ['v5_subgroups.wgsl', 'subgroup_teams.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl'] as const;
+
+/** A team's lanes are one 32-bit word of a subgroup ballot. */
+const MAX_TEAM_LANES = 32;
+
+const powerOfTwoAtMost = (n: number) => 2 ** Math.floor(Math.log2(n));
+
+export function subgroupsPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
+  const { shape } = spec;
+  if (limits.subgroupMinSize < 1) throw new PlanDoesNotFit('kernel subgroups (v5) needs the subgroups feature, which this device does not have (flash runs v4 there)');
+  const code = composeShader(fusedFiles(spec, SUBGROUPS_FILES), spec.edits).code;
+  const { heads, threads } = tiledHeads(spec, limits, options, code, 'subgroups');
+  const dq4 = shape.dQk / 4;
+  // Lanes per team: at most the smallest subgroup, the workgroup and the head dim's quads.
+  const lanesMost = powerOfTwoAtMost(Math.min(limits.subgroupMinSize, MAX_TEAM_LANES, threads, dq4));
+  // By default, few enough lanes that every head block has a team of its own.
+  const lanes = options.dotParts ?? Math.max(1, Math.min(lanesMost, powerOfTwoAtMost(threads / (heads / TILED_BLOCK))));
+  if (!Number.isInteger(lanes) || lanes < 1 || lanes > lanesMost || lanes !== powerOfTwoAtMost(lanes)) {
+    throw new Error(`dotParts = ${lanes} is not allowed: for kernel subgroups, dotParts (lanes per team) must be a power of two from 1 to ${lanesMost} on this device (subgroupMinSize ${limits.subgroupMinSize}, ${threads} threads per workgroup)`);
+  }
+  const constants = { HEADS_PER_WG: heads, TILE_N: TILED_BLOCK, WG_SIZE: threads, TEAM_LANES: lanes };
+  const bytes = workgroupBytesOf(code, { ...sharedConstants(spec), D_V: shape.dV, ...constants });
+  if (bytes > limits.maxComputeWorkgroupStorageSize) {
+    throw new PlanDoesNotFit(`a tile of ${TILED_BLOCK} keys of d_qk = ${shape.dQk} for ${heads} heads needs ${bytes} bytes of workgroup memory; this device has ${limits.maxComputeWorkgroupStorageSize}`);
+  }
+  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits);
+  return {
+    kernel: 'subgroups', splits, tileN: TILED_BLOCK, headsPerWorkgroup: heads, workgroupSize: threads,
+    workgroupBytes: bytes, constants, scratch: splitScratch(spec, splits),
+  };
+}
+
+export function subgroupsPasses(
+  device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
+): Promise<KernelPass[]> {
+  const headBlocks = Math.ceil(spec.shape.hQ / plan.headsPerWorkgroup);
+  return fusedPasses(device, spec, { label: 'v5-subgroups', files: SUBGROUPS_FILES, plan, headBlocks }, buffers, scratch);
+}
