@@ -11,6 +11,9 @@ import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layou
 import { paramFields } from '../src/kernels/call-params';
 import { readFileSync } from 'node:fs';
 import { KERNEL_VERSIONS } from '../src/kernels/versions';
+import { runnableSweep } from '../src/bench/sweep';
+import { LADDER_SWEEP } from '../src/bench/ladder';
+import { WEBGPU_DEFAULT_LIMITS } from '../src/gpu/device';
 
 describe('binding table', () => {
   it('every shipped shader file agrees with it', () => {
@@ -74,5 +77,14 @@ describe('kernel map', () => {
       expect(doc).toContain(`| ${v.id} | \`${v.name}\` | \`${v.files[0]}\` | \`${v.host.replace('src/kernels/', '')}\` |`);
     }
     expect(readme.match(/^\| v\d+ \| `/gm)).toHaveLength(KERNEL_VERSIONS.length);
+  });
+
+  it('a sweep on a device without subgroups leaves v5 out and says so; with them it runs every version', () => {
+    const without = runnableSweep(LADDER_SWEEP, WEBGPU_DEFAULT_LIMITS);
+    expect(without.spec.kernels).toEqual(['naive', 'fused', 'shared-latent', 'tiled']);
+    expect(without.notRun).toEqual(['not run: v5 subgroups needs the subgroups feature, which this device does not have']);
+    const withSubgroups = runnableSweep(LADDER_SWEEP, { ...WEBGPU_DEFAULT_LIMITS, subgroupMinSize: 4, subgroupMaxSize: 4 });
+    expect(withSubgroups.spec.kernels).toEqual(KERNEL_VERSIONS.map((v) => v.name));
+    expect(withSubgroups.notRun).toEqual([]);
   });
 });
