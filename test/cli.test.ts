@@ -62,7 +62,10 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     const r = await cli(['bench', '--ladder', '--presets', 'model1', '--kv', 'fp8', '--seqlens', '80', '--heads', '4']);
     expect(r.code, r.stderr).toBe(0);
     const rows = r.stdout.split('\n').filter((l) => /^\| 512 \| fp8 \| 80 \| 4 \|/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
-    expect(rows.map((c) => c[5])).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled']);
+    // v5 where the adapter has subgroups (SwiftShader), otherwise a line says it was not run
+    const subgroups = gpu!.limits.subgroupMinSize > 0;
+    expect(rows.map((c) => c[5])).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled', ...(subgroups ? ['v5 subgroups'] : [])]);
+    if (!subgroups) expect(r.stdout).toContain('- not run: v5 subgroups needs the subgroups feature');
     expect(rows[0][7]).toBe('1.0x');
     for (const c of rows) {
       expect(c[9]).toMatch(/^\d+\.\d%$/); // % of the FMA ceiling
@@ -72,6 +75,21 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     const bad = await cli(['bench', '--ladder', '--kv', 'fp4']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--kv "fp4" is not allowed: --kv must be one of f32, bf16, fp8');
+  });
+
+  it('bench --tfjs: the flash kernel against the same decode in TensorFlow.js, both checked', async () => {
+    const r = await cli(['bench', '--tfjs', '--presets', 'model1', '--kv', 'f32,fp8', '--seqlens', '90', '--heads', '4']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => /^\| 512 \| (f32|fp8) \| 90 \| 4 \|/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+    expect(rows.map((c) => c[2])).toEqual(['f32', 'fp8']);
+    for (const c of rows) {
+      expect(c[8]).toMatch(/^\d+\.\d\dx$/); // TF.js time / kernel time
+      expect(c[9]).toMatch(/^pass/);
+      expect(c[10]).toMatch(/^pass/); // TF.js agrees with the CPU reference: the same computation is timed
+    }
+    const bad = await cli(['bench', '--tfjs', '--ladder']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--tfjs is not allowed with --ladder or --full');
   });
 
   it('run prints a passing check and a roofline fraction', async () => {

@@ -11,6 +11,7 @@ import { intList, oneOf } from '../run-options';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
 import { describeRoofline, fmtMs } from '../report';
+import { LIBRARY_COMPARISON, compareWithLibrary, libraryComparisonMarkdown } from '../bench/library-baseline';
 
 function bar(done: number, total: number, width = 30): string {
   const filled = Math.round((done / total) * width);
@@ -31,10 +32,15 @@ export async function runBench(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      full: { type: 'boolean', default: false }, ladder: { type: 'boolean', default: false }, out: { type: 'string' }, 'json-out': { type: 'string' },
+      full: { type: 'boolean', default: false }, ladder: { type: 'boolean', default: false }, tfjs: { type: 'boolean', default: false },
+      out: { type: 'string' }, 'json-out': { type: 'string' },
       presets: { type: 'string' }, kv: { type: 'string' }, seqlens: { type: 'string' }, heads: { type: 'string' },
     },
   });
+  if (values.tfjs) {
+    if (values.ladder || values.full) throw new Error('--tfjs is not allowed with --ladder or --full: --tfjs is its own comparison (narrow it with --presets, --kv, --seqlens, --heads)');
+    return runLibraryComparison(argv, values);
+  }
   const base = values.ladder ? (values.full ? FULL_LADDER_SWEEP : LADDER_SWEEP) : (values.full ? FULL_SWEEP : DEFAULT_SWEEP);
   // Narrow the sweep: --presets v32,model1 --kv f32,fp8 --seqlens 4096 --heads 64
   const asked: SweepSpec = {
@@ -79,4 +85,32 @@ export async function runBench(argv: string[]): Promise<number> {
     writeFileSync(values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows }, null, 2));
   }
   return rows.every((r) => r.pass) ? 0 : 1;
+}
+
+/** `bench --tfjs`: the flash kernel against the same decode in TensorFlow.js, on the same device. */
+async function runLibraryComparison(
+  argv: string[], values: { presets?: string; kv?: string; seqlens?: string; heads?: string; out?: string; 'json-out'?: string },
+): Promise<number> {
+  const base = LIBRARY_COMPARISON;
+  const spec = {
+    ...base,
+    presets: values.presets === undefined ? base.presets : listOf('presets', values.presets, PRESET_NAMES),
+    formats: values.kv === undefined ? base.formats : listOf('kv', values.kv, KV_FORMATS),
+    seqlens: positiveList('seqlens', values.seqlens) ?? base.seqlens,
+    heads: positiveList('heads', values.heads) ?? base.heads,
+  };
+  const ctx = await openNodeDevice();
+  const rows = await compareWithLibrary(ctx, spec, (r) => {
+    process.stderr.write(`${r.preset} ${r.kvFormat} seqlen ${r.seqlen} h_q ${r.hQ}: ${r.version} ${fmtMs(r.kernel.medianMs)}, TF.js ${fmtMs(r.library.medianMs)}\n`);
+  });
+  const markdown = libraryComparisonMarkdown(rows, [
+    `command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench ${argv.join(' ')}`,
+    `adapter: ${describeAdapter(ctx.adapter)}`,
+    `TF.js: matMul, mul, logSumExp, softmax, matMul on the WebGPU backend, on the same device, the keys gathered and V sliced once outside the timing; the f32 cache for every row (a library cannot read FP8 records)`,
+    `timing: wall clock per call (${spec.warmup} warm-up, ${spec.samples} samples each), up to the results being done; ratios within this run only`,
+  ]);
+  process.stdout.write(markdown);
+  if (values.out) writeFileSync(values.out, markdown);
+  if (values['json-out']) writeFileSync(values['json-out'], JSON.stringify({ adapter: ctx.adapter, spec, rows }, null, 2));
+  return rows.every((r) => r.kernelCheck.pass && r.libraryCheck.pass) ? 0 : 1;
 }
