@@ -10,7 +10,7 @@
  * Every mismatch names the tensor, the expected and the found shape.
  */
 import { type NpyArray, expectNpy } from './npy';
-import { HEAD_PRESETS, type MlaShape, validateShape } from './shape';
+import { HEAD_PRESETS, type MlaShape, ShapeError, validateShape } from './shape';
 import type { MlaInputs } from './inputs';
 import type { PagedCache } from './paged-cache';
 import { slotOf } from './paged-cache';
@@ -34,7 +34,8 @@ export interface LoadOptions {
 }
 
 export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInputs {
-  const n = { q: 'q', kvCache: 'kv cache', cacheSeqlens: 'cache seqlens', blockTable: 'block table', indices: 'indices', ...t.names };
+  const given = Object.fromEntries(Object.entries(t.names ?? {}).filter(([, v]) => v !== undefined));
+  const n = { q: 'q', kvCache: 'kv cache', cacheSeqlens: 'cache seqlens', blockTable: '--block-table', indices: 'indices', ...given };
   expectNpy(t.q, n.q, ['float32'], [null, null, null, null], 'b, s_q, h_q, d_qk');
   const [batch, sQ, hQ, dQk] = t.q.shape;
   const preset = Object.values(HEAD_PRESETS).find((p) => p.dQk === dQk);
@@ -47,10 +48,18 @@ export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInpu
   expectNpy(t.kvCache, n.kvCache, ['float32', 'uint8'], [null, null, 1, null], 'num_blocks, page, 1, d_qk or record bytes');
   const [numBlocks, page] = t.kvCache.shape;
   const topk = t.indices ? t.indices.shape[2] ?? 0 : 0;
-  const shape = validateShape({
-    dQk, dNope, dRope, dV, hQ, sQ, batch, seqlens, pageBlockSize: page, topk,
-    causal: options.shape?.causal ?? true, softmaxScale: options.shape?.softmaxScale, attentionSink: options.shape?.attentionSink ?? false,
-  });
+  let shape: MlaShape;
+  try {
+    shape = validateShape({
+      dQk, dNope, dRope, dV, hQ, sQ, batch, seqlens, pageBlockSize: page, topk,
+      causal: options.shape?.causal ?? true, softmaxScale: options.shape?.softmaxScale, attentionSink: options.shape?.attentionSink ?? false,
+    });
+  } catch (e) {
+    // Name the file whose shape or values gave the field.
+    if (!(e instanceof ShapeError)) throw e;
+    const source = e.field.startsWith('seqlens') ? n.cacheSeqlens : e.field === 'pageBlockSize' ? n.kvCache : e.field === 'topk' ? n.indices : n.q;
+    throw new Error(`${source}: ${e.message}`);
+  }
   const layout = kvLayout(options.kvFormat, shape, page);
   let kvRows: Float32Array;
   let cacheBytes: Uint8Array | undefined;

@@ -30,7 +30,10 @@ export function parseNpy(bytes: Uint8Array, name = 'array'): NpyArray {
   const dtype = DESCR[descr];
   if (!dtype) throw new Error(`${name}: dtype ${descr} is not supported: use float32 (<f4), uint8 (|u1) or int32 (<i4), little-endian`);
   if (fortran === 'True') throw new Error(`${name}: Fortran-order arrays are not supported: save a C-order array (np.ascontiguousarray)`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const dims = shapeText.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = dims.find((d) => !/^\d+$/.test(d));
+  if (bad !== undefined) throw new Error(`${name}: the .npy header's shape (${shapeText.trim()}) has dimension ${JSON.stringify(bad)}: each must be a whole number >= 0`);
+  const shape = dims.map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
   const itemSize = dtype === 'uint8' ? 1 : 4;

@@ -3,11 +3,13 @@
  * shape and a run configuration. Every flag value is checked with a message
  * naming the flag and what it allows.
  */
-import { type MlaShape, PRESET_NAMES, presetShape } from './shape';
+import { type MlaShape, PRESET_NAMES, ShapeError, presetShape, validateShape } from './shape';
 import { KV_FORMATS, type KvFormat } from './kv-layout';
 import { KERNEL_CHOICES, type KernelChoice } from './kernels/versions';
 import { INPUT_DISTRIBUTIONS, type InputDistribution, type MlaInputs, generateInputs } from './inputs';
 import type { RunConfig } from './runner';
+import type { DeviceLimits } from './gpu/device';
+import { checkDeviceBuffers, checkHostMemory, deviceBuffers } from './run-size';
 
 export const SHAPE_FLAGS = {
   preset: { type: 'string', default: 'v32' },
@@ -74,8 +76,17 @@ export function intList(flag: string, value: unknown): number[] | undefined {
   });
 }
 
-/** The shape the flags describe (preset first, then each explicit field). */
+/** The shape the flags describe, checked; an error names the flag. */
 export function shapeFromFlags(v: FlagValues): MlaShape {
+  try {
+    return validateShape(shapeFieldsFromFlags(v));
+  } catch (e) {
+    throw e instanceof ShapeError ? flagError(e) : e;
+  }
+}
+
+/** The shape fields the flags give (preset first, then each explicit field), each flag's value checked, the whole not. */
+export function shapeFieldsFromFlags(v: FlagValues): MlaShape {
   const preset = oneOf('preset', v.preset, PRESET_NAMES);
   const batch = intFlag('batch', v.batch, 1);
   let seqlens = intList('seqlens', v.seqlens) ?? [1024];
@@ -101,6 +112,21 @@ export function shapeFromFlags(v: FlagValues): MlaShape {
   return presetShape(preset, overrides);
 }
 
+/** Shape fields by the flag that sets them. */
+const FIELD_FLAGS: Record<string, string> = {
+  dQk: 'd-qk', dNope: 'd-nope', dRope: 'd-rope', dV: 'd-v', hQ: 'h-q', sQ: 's-q', batch: 'batch', seqlens: 'seqlens',
+  pageBlockSize: 'page-block-size', topk: 'topk', softmaxScale: 'softmax-scale',
+};
+
+/** A shape field's error in the words of its flag: "--h-q 2000 is not allowed: --h-q must be ...". */
+function flagError(e: ShapeError): Error {
+  const field = e.field.replace(/\[\d+\]$/, '');
+  const flag = FIELD_FLAGS[field];
+  if (!flag) return e;
+  if (field !== e.field) return new Error(`--${flag}: ${e.message}`); // seqlens[b]: keep which one
+  return new Error(`--${flag} ${Array.isArray(e.value) ? e.value.join(',') : String(e.value)} is not allowed: --${flag} must be ${e.allowed}`);
+}
+
 export function configFromFlags(v: FlagValues): RunConfig {
   const kernel = oneOf<KernelChoice>('kernel', v.kernel, KERNEL_CHOICES);
   const kvFormat = oneOf<KvFormat>('kv', v.kv, KV_FORMATS);
@@ -123,7 +149,24 @@ export function distributionFromFlags(v: FlagValues): InputDistribution {
   return oneOf('distribution', v.distribution, INPUT_DISTRIBUTIONS);
 }
 
-/** Generated inputs (seeded) for the shape the flags describe. */
-export function inputsFromFlags(v: FlagValues): MlaInputs {
-  return generateInputs(shapeFromFlags(v), { seed: seedFromFlags(v), distribution: distributionFromFlags(v) });
+/** Host memory a run may take, and where that figure comes from (for the message). */
+export interface MemoryBudget {
+  readonly bytes: number;
+  readonly where: string;
+}
+
+/** The page's budget: a browser tab holds a few GiB at most. */
+export const PAGE_MEMORY_BUDGET: MemoryBudget = { bytes: 1 << 30, where: 'the page allows (1 GiB)' };
+
+/**
+ * Generated inputs (seeded) for the shape the flags describe, after checking
+ * that the shape fits the memory budget and the device's buffer limits:
+ * nothing is allocated for a shape that cannot run.
+ */
+export function inputsFromFlags(v: FlagValues, limits: DeviceLimits, budget: MemoryBudget): MlaInputs {
+  const shape = shapeFromFlags(v);
+  const { kvFormat } = configFromFlags(v);
+  checkHostMemory(shape, budget.bytes, budget.where);
+  checkDeviceBuffers(deviceBuffers(shape, kvFormat), limits);
+  return generateInputs(shape, { seed: seedFromFlags(v), distribution: distributionFromFlags(v) });
 }

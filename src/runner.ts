@@ -11,7 +11,8 @@
  * allocated, naming the limit and what it needed; any validation or
  * out-of-memory error the device raises is turned into an error naming the kernel.
  */
-import { fmtBytes, validateShape } from './shape';
+import { checkDeviceBuffers } from './run-size';
+import { validateShape } from './shape';
 import { type KvFormat, type KvLayout, type ScaleRounding, KV_FORMATS, kvLayout } from './kv-layout';
 import { dequantizeKvCache, quantizeKvCache } from './kv-quant';
 import type { MlaInputs } from './inputs';
@@ -101,12 +102,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     [shape.topk > 0 ? 'indices' : 'seqlens', keyList.byteLength], ['block table', inputs.cache.blockTable.byteLength],
   ];
   for (const s of plan.scratch) sizes.push([s.label, s.bytes]);
-  for (const [what, bytes] of sizes) {
-    const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-    if (bytes > limit) {
-      throw new Error(`this run needs a ${fmtBytes(bytes)} ${what} buffer, over this device's maxStorageBufferBindingSize/maxBufferSize of ${fmtBytes(limit)}: make the shape smaller`);
-    }
-  }
+  checkDeviceBuffers(sizes, limits);
 
   const owned: GPUBuffer[] = [];
   const storage = (label: string, bytes: number, data?: ArrayBufferView): GPUBuffer => {

@@ -1,6 +1,5 @@
 /** `mla-sandbox bench`: the comparison sweep with a progress bar, a table, and JSON + Markdown reports. */
 import { parseArgs } from 'node:util';
-import { writeFileSync } from 'node:fs';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { measureRoofline } from '../timing/roofline';
@@ -11,6 +10,7 @@ import { intList, oneOf } from '../run-options';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
 import { describeRoofline, fmtMs } from '../report';
+import { checkOutputPaths, writeOutput } from './output-paths';
 import { LIBRARY_COMPARISON, compareWithLibrary, libraryComparisonMarkdown } from '../bench/library-baseline';
 
 function bar(done: number, total: number, width = 30): string {
@@ -28,15 +28,19 @@ function positiveList(flag: string, value: string | undefined): number[] | undef
   return list;
 }
 
-export async function runBench(argv: string[]): Promise<number> {
+export async function runBench(argv: string[], usage: string): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
       full: { type: 'boolean', default: false }, ladder: { type: 'boolean', default: false }, tfjs: { type: 'boolean', default: false },
-      out: { type: 'string' }, 'json-out': { type: 'string' },
+      out: { type: 'string' }, 'json-out': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       presets: { type: 'string' }, kv: { type: 'string' }, seqlens: { type: 'string' }, heads: { type: 'string' },
     },
   });
+  if (values.help) { process.stdout.write(`${usage}\n`); return 0; }
+  checkOutputPaths(
+    (['out', 'json-out'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), [],
+  );
   if (values.tfjs) {
     if (values.ladder || values.full) throw new Error('--tfjs is not allowed with --ladder or --full: --tfjs is its own comparison (narrow it with --presets, --kv, --seqlens, --heads)');
     return runLibraryComparison(argv, values);
@@ -73,16 +77,16 @@ export async function runBench(argv: string[]): Promise<number> {
     const ladder = ladderRows(rows, roof);
     const markdown = ladderMarkdown(ladder, [`command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench ${argv.join(' ')}`, ...header]);
     process.stdout.write(markdown);
-    if (values.out) writeFileSync(values.out, markdown);
-    if (values['json-out']) writeFileSync(values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows: ladder }, null, 2));
+    if (values.out) writeOutput('out', values.out, markdown);
+    if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows: ladder }, null, 2));
     return ladder.every((r) => r.pass) ? 0 : 1;
   }
   process.stdout.write(`${header.join('\n')}\n\n${sweepTableMarkdown(rows)}\n`);
   const markdown = sweepMarkdown(rows, header);
   process.stdout.write(`\n${markdown.slice(markdown.indexOf('## Ratios'))}`);
-  if (values.out) writeFileSync(values.out, markdown);
+  if (values.out) writeOutput('out', values.out, markdown);
   if (values['json-out']) {
-    writeFileSync(values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows }, null, 2));
+    writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows }, null, 2));
   }
   return rows.every((r) => r.pass) ? 0 : 1;
 }
@@ -110,7 +114,7 @@ async function runLibraryComparison(
     `timing: wall clock per call (${spec.warmup} warm-up, ${spec.samples} samples each), up to the results being done; ratios within this run only`,
   ]);
   process.stdout.write(markdown);
-  if (values.out) writeFileSync(values.out, markdown);
-  if (values['json-out']) writeFileSync(values['json-out'], JSON.stringify({ adapter: ctx.adapter, spec, rows }, null, 2));
+  if (values.out) writeOutput('out', values.out, markdown);
+  if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, spec, rows }, null, 2));
   return rows.every((r) => r.kernelCheck.pass && r.libraryCheck.pass) ? 0 : 1;
 }

@@ -6,9 +6,10 @@
  *   mla-sandbox bench [--ladder] [--full] [--out report.md] [--json-out report.json]
  */
 import { parseArgs } from 'node:util';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { openNodeDevice } from '../gpu/node-device';
-import { describeAdapter } from '../gpu/device';
+import { type GpuContext, describeAdapter } from '../gpu/device';
 import type { MlaInputs } from '../inputs';
 import { measureAttention } from '../run-attention';
 import { measureRoofline } from '../timing/roofline';
@@ -16,7 +17,12 @@ import { describeDevice, describeReport, describeRoofline, reportJson } from '..
 import { encodeNpy, parseNpy } from '../npy';
 import { inputsFromArrays } from '../load-inputs';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
-import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, intFlag, shapeFromFlags } from '../run-options';
+import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, intFlag, shapeFieldsFromFlags, shapeFromFlags } from '../run-options';
+import { HEAD_PRESETS, type MlaShape, type PresetName } from '../shape';
+import { kvLayout } from '../kv-layout';
+import { dequantizeKvCache } from '../kv-quant';
+import { checkInputValues } from '../input-scan';
+import { checkOutputPaths, writeOutput } from './output-paths';
 import { runBench } from './bench';
 import { KERNEL_VERSIONS } from '../kernels/versions';
 
@@ -62,7 +68,8 @@ function readNpy(path: string) {
 }
 
 async function info(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) { print(USAGE); return; }
   const ctx = await openNodeDevice();
   const roof = await measureRoofline(ctx);
   if (values.json) {
@@ -79,41 +86,95 @@ async function info(argv: string[]): Promise<void> {
   for (const v of KERNEL_VERSIONS) print(`kernel   ${v.id} ${v.name.padEnd(13)} shaders/${v.files.join(', shaders/')}: ${v.improves}`);
 }
 
-function loadTensors(v: FlagValues): MlaInputs {
-  if (!v['cache-seqlens']) throw new Error('--kv-cache needs --cache-seqlens (int32 [b]) as well');
+/** Input files, by flag. */
+const INPUT_FILES = ['q', 'kv-cache', 'cache-seqlens', 'block-table', 'indices'] as const;
+/** Flags only your own tensors use, and flags only generated inputs use. */
+const OWN_TENSOR_FLAGS = ['cache-seqlens', 'block-table', 'indices'] as const;
+const GENERATION_FLAGS = { seed: 'it seeds generated inputs', distribution: 'it shapes generated inputs', sink: 'no file carries sink values' } as const;
+/** Shape flags the files decide: given with --q, each must agree with them. */
+const FILE_SHAPE_FLAGS: Record<string, (s: MlaShape) => string> = {
+  batch: (s) => String(s.batch), seqlens: (s) => s.seqlens.join(','), 'h-q': (s) => String(s.hQ), 's-q': (s) => String(s.sQ),
+  'd-qk': (s) => String(s.dQk), 'page-block-size': (s) => String(s.pageBlockSize), topk: (s) => String(s.topk),
+  preset: (s) => (Object.keys(HEAD_PRESETS) as PresetName[]).find((p) => HEAD_PRESETS[p].dQk === s.dQk) ?? `none (d_qk ${s.dQk})`,
+};
+
+/** Refuse flags that would be ignored: own-tensor files without --q, generation flags with it. */
+function checkFlagUse(v: FlagValues, given: ReadonlySet<string>): void {
+  const own = v.q !== undefined;
+  if ((v.q === undefined) !== (v['kv-cache'] === undefined)) throw new Error('--q and --kv-cache go together: give both, or neither to generate inputs');
+  if (!own) {
+    for (const f of OWN_TENSOR_FLAGS) {
+      if (given.has(f)) throw new Error(`--${f} is only used with your own tensors (--q and --kv-cache); without them the inputs are generated from the shape flags`);
+    }
+    return;
+  }
+  if (!given.has('cache-seqlens')) throw new Error('--kv-cache needs --cache-seqlens (int32 [b]) as well');
+  for (const [f, why] of Object.entries(GENERATION_FLAGS)) {
+    if (given.has(f)) throw new Error(`--${f} is not used with your own tensors (--q, --kv-cache): ${why}`);
+  }
+}
+
+function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs: MlaInputs; names: Record<string, string> } {
   const path = (k: string) => v[k] as string;
-  const shape = shapeFromFlags({ ...v, seqlens: undefined, batch: undefined });
-  return inputsFromArrays({
+  const names = Object.fromEntries(INPUT_FILES.filter((f) => typeof v[f] === 'string').map((f) => [f, path(f)]));
+  const flags = shapeFieldsFromFlags({ ...v, seqlens: undefined, batch: undefined });
+  const inputs = inputsFromArrays({
     q: readNpy(path('q')), kvCache: readNpy(path('kv-cache')), cacheSeqlens: readNpy(path('cache-seqlens')),
     blockTable: v['block-table'] ? readNpy(path('block-table')) : undefined,
     indices: v.indices ? readNpy(path('indices')) : undefined,
-    names: { q: path('q'), kvCache: path('kv-cache'), cacheSeqlens: path('cache-seqlens'), blockTable: path('block-table'), indices: path('indices') },
+    names: { q: names.q, kvCache: names['kv-cache'], cacheSeqlens: names['cache-seqlens'], blockTable: names['block-table'], indices: names.indices },
   }, {
     kvFormat: configFromFlags(v).kvFormat,
     shape: {
-      dNope: v['d-nope'] !== undefined ? shape.dNope : undefined, dRope: v['d-rope'] !== undefined ? shape.dRope : undefined,
-      dV: v['d-v'] !== undefined ? shape.dV : undefined, causal: shape.causal, softmaxScale: shape.softmaxScale,
+      dNope: given.has('d-nope') ? flags.dNope : undefined, dRope: given.has('d-rope') ? flags.dRope : undefined,
+      dV: given.has('d-v') ? flags.dV : undefined, causal: flags.causal, softmaxScale: flags.softmaxScale,
     },
   });
+  // A shape flag next to your own tensors is a statement about them: it must hold.
+  for (const [f, fromFiles] of Object.entries(FILE_SHAPE_FLAGS)) {
+    if (!given.has(f)) continue;
+    const said = String(v[f]).split(',').map((x) => x.trim()).join(',');
+    if (said !== fromFiles(inputs.shape)) {
+      throw new Error(`--${f} ${v[f]} disagrees with your tensors, whose shapes give ${f} ${fromFiles(inputs.shape)} (q ${names.q}, cache seqlens ${names['cache-seqlens']}): drop --${f} or fix the files`);
+    }
+  }
+  return { inputs, names };
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...SHAPE_FLAGS, ...FILE_FLAGS, json: { type: 'boolean', default: false } }, strict: true });
-  const v = values as FlagValues;
-  if ((v.q === undefined) !== (v['kv-cache'] === undefined)) throw new Error('--q and --kv-cache go together: give both, or neither to generate inputs');
-  const config = configFromFlags(v);
-  const inputs = v.q ? loadTensors(v) : inputsFromFlags(v);
-  const shape = inputs.shape;
-  const ctx = await openNodeDevice();
-  const report = await measureAttention(ctx, inputs, config, {
-    quantizationError: true,
-    timing: { samples: intFlag('samples', v.samples, 1, 1000), warmup: intFlag('warmup', v.warmup, 0, 1000) },
+  const { values, tokens } = parseArgs({
+    args: argv, options: { ...SHAPE_FLAGS, ...FILE_FLAGS, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }, strict: true, tokens: true,
   });
+  if (values.help) { print(USAGE); return 0; }
+  const v = values as FlagValues;
+  const given = new Set(tokens.filter((t) => t.kind === 'option').map((t) => t.name));
+  checkFlagUse(v, given);
+  const config = configFromFlags(v);
+  const timing = { samples: intFlag('samples', v.samples, 1, 1000), warmup: intFlag('warmup', v.warmup, 0, 1000) };
+  // Outputs: writable, distinct, never an input; checked before any work.
+  const outputs = (['out', 'lse'] as const).filter((f) => typeof v[f] === 'string').map((flag) => ({ flag, path: v[flag] as string }));
+  checkOutputPaths(outputs, INPUT_FILES.filter((f) => typeof v[f] === 'string').map((flag) => ({ flag, path: v[flag] as string })));
+  let inputs: MlaInputs;
+  let ctx: GpuContext;
+  if (v.q) {
+    const loaded = loadTensors(v, given);
+    inputs = loaded.inputs;
+    const layout = kvLayout(config.kvFormat, inputs.shape, inputs.shape.pageBlockSize);
+    const kvRows = inputs.cacheBytes ? dequantizeKvCache(inputs.cacheBytes, layout) : inputs.kvRows;
+    checkInputValues(inputs, kvRows, { q: loaded.names.q, kvCache: loaded.names['kv-cache'] });
+    ctx = await openNodeDevice();
+  } else {
+    shapeFromFlags(v); // a bad shape flag is refused before the device is opened
+    ctx = await openNodeDevice();
+    inputs = inputsFromFlags(v, ctx.limits, { bytes: Math.floor(freemem() / 2), where: 'this machine can spare (half its free memory)' });
+  }
+  const shape = inputs.shape;
+  const report = await measureAttention(ctx, inputs, config, { quantizationError: true, timing });
   if (typeof v.out === 'string') {
-    writeFileSync(v.out, encodeNpy({ dtype: 'float32', shape: [shape.batch, shape.sQ, shape.hQ, shape.dV], data: report.output.out }));
+    writeOutput('out', v.out, encodeNpy({ dtype: 'float32', shape: [shape.batch, shape.sQ, shape.hQ, shape.dV], data: report.output.out }));
   }
   if (typeof v.lse === 'string') {
-    writeFileSync(v.lse, encodeNpy({ dtype: 'float32', shape: [shape.batch, shape.hQ, shape.sQ], data: report.output.lse }));
+    writeOutput('lse', v.lse, encodeNpy({ dtype: 'float32', shape: [shape.batch, shape.hQ, shape.sQ], data: report.output.lse }));
   }
   if (v.json) {
     print(JSON.stringify({ adapter: ctx.adapter, ...reportJson(shape, report) }, null, 2));
@@ -130,12 +191,14 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'info': await info(rest); return 0;
       case 'run': return await run(rest);
-      case 'bench': return await runBench(rest);
+      case 'bench': return await runBench(rest, USAGE);
       case undefined: case '-h': case '--help': case 'help': print(USAGE); return command === undefined ? 2 : 0;
       default: throw new Error(`command ${JSON.stringify(command)} is not allowed: command must be one of info, run, bench`);
     }
   } catch (e) {
     process.stderr.write(`mla-sandbox: error: ${(e as Error).message}\n`);
+    // A flag the command does not know: show what it takes.
+    if (String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) process.stderr.write(`\n${USAGE}\n`);
     return 2;
   }
 }

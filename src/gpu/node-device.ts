@@ -9,8 +9,8 @@
  *   llvmpipe        Mesa llvmpipe, backend=opengles, EGL_PLATFORM=surfaceless
  */
 import { create, globals } from 'webgpu';
-import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type GpuContext, NoAdapterError, openDeviceOnAdapter, requestAdapter } from './device';
 
@@ -28,7 +28,7 @@ interface Attempt {
 }
 
 const ATTEMPTS: Record<Exclude<NodeAdapterChoice, 'auto'>, Attempt> = {
-  native: { name: 'native', label: 'the system\'s GPU driver', prepare: () => undefined, dawnFlags: [] },
+  native: { name: 'native', label: 'the system\'s GPU driver', prepare: () => missingVulkanDriver(), dawnFlags: [] },
   swiftshader: {
     name: 'swiftshader', label: 'SwiftShader (Vulkan, software)', dawnFlags: ['backend=vulkan'],
     prepare: () => {
@@ -46,6 +46,26 @@ const ATTEMPTS: Record<Exclude<NodeAdapterChoice, 'auto'>, Attempt> = {
     },
   },
 };
+
+/** Where the Vulkan loader looks for drivers (ICD files) on Linux. */
+function vulkanIcdDirs(): string[] {
+  const data = (process.env.XDG_DATA_DIRS ?? '/usr/local/share:/usr/share').split(':');
+  const config = (process.env.XDG_CONFIG_DIRS ?? '/etc/xdg').split(':');
+  return [...new Set([...config, '/etc', ...data, join(homedir(), '.local/share')].map((d) => join(d, 'vulkan/icd.d')))];
+}
+
+/**
+ * Why the native path is not worth trying on Linux: no Vulkan driver is
+ * installed, so Dawn would only print the loader's "Found no drivers!"
+ * warning (which reads as an error). Undefined where one may be there.
+ */
+function missingVulkanDriver(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  if (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES || process.env.VK_ADD_DRIVER_FILES) return undefined;
+  const dirs = vulkanIcdDirs();
+  const found = dirs.some((d) => existsSync(d) && readdirSync(d).some((f) => f.endsWith('.json')));
+  return found ? undefined : `no Vulkan driver installed (no ICD file in ${dirs.join(', ')})`;
+}
 
 let globalsInstalled = false;
 /**

@@ -5,7 +5,7 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { describeDevice, describeReport } from '../report';
-import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags } from '../run-options';
+import { SHAPE_FLAGS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, inputsFromFlags, shapeFromFlags } from '../run-options';
 import { measureAttention } from '../run-attention';
 import { PRESET_NAMES } from '../shape';
 import { KV_FORMATS } from '../kv-layout';
@@ -107,10 +107,11 @@ export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuCont
     status.className = '';
     delete root.dataset.check;
     try {
-      const inputs = inputsFromFlags(values);
       const config = configFromFlags(values);
-      status.textContent = 'Compiling, running and checking against the CPU reference, then timing...';
+      shapeFromFlags(values); // a bad field is refused before the device is asked for
       const ctx = await getDevice();
+      const inputs = inputsFromFlags(values, ctx.limits, PAGE_MEMORY_BUDGET);
+      status.textContent = 'Compiling, running and checking against the CPU reference, then timing...';
       find(root, '#device').textContent = describeDevice(ctx).join('\n');
       const report = await measureAttention(ctx, inputs, config, {
         quantizationError: true, timing: { samples: 5, warmup: 1 },

@@ -18,7 +18,7 @@ import { SHADER_FILES, type ShaderEdits, type ShaderFileName } from '../gpu/shad
 import { ShaderCompileError, type ShaderMessage } from '../gpu/pipelines';
 import { type KernelVersion, KERNEL_VERSIONS } from '../kernels/versions';
 import { VERSION_NAMES, type VersionName } from '../kernels/kernel-plan';
-import { type FlagValues, configFromFlags, inputsFromFlags } from '../run-options';
+import { type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, inputsFromFlags, shapeFromFlags } from '../run-options';
 import { measureAttention } from '../run-attention';
 import { describeShape, fmtMs, fmtRate } from '../report';
 import { valuesFromUrl } from './run-view';
@@ -144,10 +144,11 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
     try {
       const values: FlagValues = { ...valuesFromUrl(location.search), kernel: kernelSelect.value, splits: splitsInput.value.trim() || 'auto' };
       if (current().topk && !Number(values.topk)) values.topk = current().topk;
-      const inputs = inputsFromFlags(values);
-      const { shape } = inputs;
       const config = { ...configFromFlags(values), shaderEdits: { ...edits } };
+      shapeFromFlags(values); // a bad field is refused before the device is asked for
       const ctx = await getDevice();
+      const inputs = inputsFromFlags(values, ctx.limits, PAGE_MEMORY_BUDGET);
+      const { shape } = inputs;
       const r = await measureAttention(ctx, inputs, config, { timing: { samples: 3, warmup: 1 } });
       const key = JSON.stringify([shape, values.kernel, values.splits, values.kv]);
       const edited = Object.keys(edits).length > 0;
