@@ -50,8 +50,9 @@ export function oneOf<T extends string>(flag: string, value: unknown, allowed: r
 
 export function intFlag(flag: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== 'string' || value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+  // Plain decimal digits only: "0x10", "1e3", " 5" and "1.0" are refused, not read as 16, 1000, 5 and 1.
+  const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be an integer from ${min} to ${max}`);
   }
   return n;
@@ -59,8 +60,9 @@ export function intFlag(flag: string, value: unknown, min: number, max = Number.
 
 function numberFlag(flag: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== 'string' || !Number.isFinite(n)) throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be a number`);
+  const decimal = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+  const n = typeof value === 'string' && decimal.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n)) throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be a decimal number, e.g. 0.0417`);
   return n;
 }
 
@@ -68,8 +70,8 @@ export function intList(flag: string, value: unknown): number[] | undefined {
   if (value === undefined) return undefined;
   const parts = String(value).split(',');
   return parts.map((p) => {
-    const n = Number(p);
-    if (p.trim() === '' || !Number.isInteger(n) || n < 0) {
+    const n = /^\d+$/.test(p.trim()) ? Number(p) : NaN;
+    if (!Number.isSafeInteger(n)) {
       throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be a comma-separated list of integers >= 0, e.g. 512,300`);
     }
     return n;

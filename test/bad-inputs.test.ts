@@ -103,8 +103,8 @@ const FLAG_VALUES: Case[] = [
   ['--page-block-size', '5000', '--page-block-size must be an integer from 1 to 4096'],
   ['--topk', '-1', '--topk must be an integer from 0'],
   ['--softmax-scale', '0', '--softmax-scale must be a finite number > 0'],
-  ['--softmax-scale', 'NaN', '--softmax-scale must be a number'],
-  ['--softmax-scale', 'Infinity', '--softmax-scale must be a number'],
+  ['--softmax-scale', 'NaN', '--softmax-scale must be a decimal number'],
+  ['--softmax-scale', 'Infinity', '--softmax-scale must be a decimal number'],
   ['--softmax-scale', '-1', '--softmax-scale must be a finite number > 0'],
   ['--d-qk', '6', '--d-qk must be a multiple of 4'],
   ['--d-qk', '4096', '--d-qk must be an integer from 4 to 1024'],
@@ -123,6 +123,11 @@ const FLAG_VALUES: Case[] = [
   ['--distribution', 'uniform', '--distribution must be one of normal, outliers'],
   ['--samples', '0', '--samples must be an integer from 1 to 1000'],
   ['--warmup', '-1', '--warmup must be an integer from 0 to 1000'],
+  ['--h-q', '0x10', '--h-q must be an integer from 1'],
+  ['--h-q', '1e3', '--h-q must be an integer from 1'],
+  ['--seqlens', '0x40', '--seqlens must be a comma-separated list of integers >= 0'],
+  ['--softmax-scale', '0x1', '--softmax-scale must be a decimal number'],
+  ['--softmax-scale', '', '--softmax-scale must be a decimal number'],
 ].map(([flag, value, words]) => ({ name: `run ${flag}=${JSON.stringify(value)}`, args: ['run', `${flag}=${value}`], code: 2, words: [flag, words] }));
 
 /** Flags that clash with each other or with the command. */

@@ -69,15 +69,18 @@ function formHtml(values: FlagValues): string {
     const input = f.checkbox
       ? `<input type="checkbox" name="${f.name}"${v ? ' checked' : ''}>`
       : f.choices
-        ? `<select name="${f.name}">${f.choices.map((c) => `<option${c === v ? ' selected' : ''}>${c}</option>`).join('')}</select>`
+        // A value from the URL that is not a choice stays selected, so the run refuses it by name instead of running another.
+        ? `<select name="${f.name}">${[...f.choices, ...(typeof v === 'string' && !f.choices.includes(v) ? [v] : [])]
+          .map((c) => `<option${c === v ? ' selected' : ''}>${escapeHtml(c)}</option>`).join('')}</select>`
         : `<input name="${f.name}" value="${escapeHtml(String(v ?? ''))}" placeholder="${f.name === 'topk' ? '0 (dense)' : f.name === 'page-block-size' ? '64' : ''}">`;
     return `<label title="${escapeHtml(f.hint ?? '')}"><span>${f.label}</span>${input}</label>`;
   };
   return `<form id="run-form">${FIELDS.map(field).join('')}<button type="submit" id="run-button">Run</button></form>`;
 }
 
-function readForm(form: HTMLFormElement): FlagValues {
-  const values: FlagValues = { ...DEFAULTS };
+/** The form's values over `base` (the URL's values of flags the form has no field for, e.g. d-qk). */
+function readForm(form: HTMLFormElement, base: FlagValues): FlagValues {
+  const values: FlagValues = { ...DEFAULTS, ...base };
   for (const f of FIELDS) {
     const el = form.elements.namedItem(f.name) as HTMLInputElement | HTMLSelectElement;
     values[f.name] = f.checkbox ? (el as HTMLInputElement).checked : el.value.trim() || undefined;
@@ -87,6 +90,8 @@ function readForm(form: HTMLFormElement): FlagValues {
 
 export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuContext>): { run: () => Promise<void> } {
   const initial = valuesFromUrl(location.search);
+  // Flags the URL may set that have no field here (d-qk, softmax-scale, ...): kept, not dropped.
+  const urlOnly = Object.fromEntries(Object.entries(initial).filter(([k, v]) => !FIELDS.some((f) => f.name === k) && v !== DEFAULTS[k]));
   view.innerHTML = `<div id="run-root"><h2>Run one kernel</h2>`
     + `<p class="lead">Pick a shape, KV cache format and kernel. Each run is checked against the CPU reference (f64), then timed.</p>`
     + `${formHtml(initial)}<p id="status"></p><pre id="result"></pre>`
@@ -101,7 +106,7 @@ export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuCont
   async function run(): Promise<void> {
     if (busy) return;
     busy = true;
-    const values = readForm(form);
+    const values = readForm(form, urlOnly);
     setQuery(queryFromValues(values));
     result.textContent = '';
     status.className = '';
