@@ -15,10 +15,12 @@ export default defineConfig({
     hookTimeout: 120_000,
     fileParallelism: false,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...KERNEL_TESTS, ...TOOL_TESTS, ...PAGE_TESTS] } },
+      { extends: true, test: { name: 'unit', include: ['test/*.test.ts'], exclude: [...KERNEL_TESTS, ...TOOL_TESTS, ...PAGE_TESTS] } },
       { extends: true, test: { name: 'kernels', include: KERNEL_TESTS } },
       { extends: true, test: { name: 'tools', include: TOOL_TESTS } },
       { extends: true, test: { name: 'page', include: PAGE_TESTS } },
+      // Kept apart from npm test: npm run test:catalogue.
+      { extends: true, test: { name: 'catalogue', include: ['test/catalogue/**/*.test.ts'] } },
     ],
   },
 });
