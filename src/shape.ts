@@ -174,6 +174,7 @@ export function shapeF32Bytes(shape: MlaShape): number {
 }
 
 export function fmtBytes(n: number): string {
+  if (n >= 2 ** 40) return `${(n / 2 ** 40).toFixed(2)} TiB`;
   if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
   if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;

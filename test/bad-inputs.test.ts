@@ -221,6 +221,17 @@ const SIZES: Case[] = [
   { name: 'a cache over the binding limit', args: ['run', '--seqlens', '1048576', '--kv', 'f32', '--h-q', '1'], code: 2, words: [/kv cache buffer, over this device's maxStorageBufferBindingSize|GiB of memory/] },
 ];
 
+const MEMORY: Case[] = [
+  { name: 'memory --contexts=0', args: ['memory', '--contexts=0'], code: 2, words: ['--contexts 0 is not allowed', 'from 1 to 16777216'] },
+  { name: 'memory --contexts=abc', args: ['memory', '--contexts=abc'], code: 2, words: ['--contexts "abc" is not allowed', 'comma-separated list of integers'] },
+  { name: 'memory --contexts=99999999', args: ['memory', '--contexts=99999999'], code: 2, words: ['--contexts 99999999 is not allowed'] },
+  { name: 'memory --layers=0', args: ['memory', '--layers=0'], code: 2, words: ['--layers "0" is not allowed', 'from 1 to 1024'] },
+  { name: 'memory --groups above --heads', args: ['memory', '--heads=8', '--groups=16'], code: 2, words: ['--groups 16 is not allowed', 'from 1 to 8'] },
+  { name: 'memory --element=fp4', args: ['memory', '--element=fp4'], code: 2, words: ['--element "fp4" is not allowed', 'f32, bf16, fp8, int8'] },
+  { name: 'memory --kv (a flag of run)', args: ['memory', '--kv', 'fp8'], code: 2, words: ["Unknown option '--kv'", 'usage: mla-sandbox'] },
+  { name: 'memory --json', args: ['memory', '--json', '--contexts', '1048576'], code: 0, words: [`"bytesPerTokenPerLayer": 656`, `${656 * 61 * 2 ** 20}`] },
+];
+
 const MESSAGES: Case[] = [
   { name: 'run --help', args: ['run', '--help'], code: 0, words: ['usage: mla-sandbox', '--kernel'] },
   { name: 'bench -h', args: ['bench', '-h'], code: 0, words: ['usage: mla-sandbox', '--ladder'] },
@@ -229,7 +240,7 @@ const MESSAGES: Case[] = [
 ];
 
 /** Cases that end before a GPU is needed. */
-const EARLY = [...FLAG_VALUES, ...FLAG_COMBINATIONS, ...FLAG_USE, ...FILES, ...NON_FINITE, ...OUTPUTS, ...MESSAGES];
+const EARLY = [...FLAG_VALUES, ...FLAG_COMBINATIONS, ...FLAG_USE, ...FILES, ...NON_FINITE, ...OUTPUTS, ...MEMORY, ...MESSAGES];
 
 const results = new Map<string, Result>();
 
@@ -259,7 +270,7 @@ describe('bad-input catalogue', () => {
 
   describe.each([
     ['flag values', FLAG_VALUES], ['flag combinations', FLAG_COMBINATIONS], ['flags next to your own tensors', FLAG_USE],
-    ['files', FILES], ['non-finite and extreme values', NON_FINITE], ['outputs', OUTPUTS], ['messages', MESSAGES],
+    ['files', FILES], ['non-finite and extreme values', NON_FINITE], ['outputs', OUTPUTS], ['memory', MEMORY], ['messages', MESSAGES],
   ] as const)('%s', (_, cases) => {
     it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => expectCase(c, results.get(c.name)!));
   });

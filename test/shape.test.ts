@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { presetShape, validateShape, type MlaShape } from '../src/shape';
+import { readFileSync } from 'node:fs';
+import { SHAPE_LIMITS, presetShape, validateShape, type MlaShape } from '../src/shape';
 
 describe('validateShape', () => {
   const good = presetShape('v32', { seqlens: [100, 7], sQ: 2 });
@@ -35,5 +36,13 @@ describe('validateShape', () => {
 
   it('rejects an unknown preset', () => {
     expect(() => presetShape('v4')).toThrow(/^preset = "v4" is not allowed: preset must be one of v32, model1$/);
+  });
+});
+
+describe('README', () => {
+  it('states the shape limits the code enforces', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+    const L = SHAPE_LIMITS;
+    expect(readme).toContain(`(d_qk up to ${L.maxHeadDim}, h_q up to ${L.maxHeads}, s_q up to ${L.maxQueryTokens}, batch up to ${L.maxBatch}, seqlen up to 2^${Math.log2(L.maxSeqlen)}, page up to ${L.maxPageBlockSize}, topk up to ${L.maxTopk})`);
   });
 });

@@ -24,6 +24,7 @@ import { dequantizeKvCache } from '../kv-quant';
 import { checkInputValues } from '../input-scan';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { runBench } from './bench';
+import { runMemory } from './memory';
 import { KERNEL_VERSIONS } from '../kernels/versions';
 
 const USAGE = `usage: mla-sandbox <command> [flags]
@@ -32,8 +33,12 @@ commands:
   info     the adapter, its features and limits, and its roofline (copy GB/s, FMA GFLOP/s)
   run      run one shape, check it against the CPU reference, time it
   bench    the 576-vs-512 x f32/bf16/fp8 sweep; --ladder: every kernel version instead;
+           --tfjs: the best kernel against the same decode in TensorFlow.js;
            --out FILE.md, --json-out FILE.json, --full; narrow it with --presets v32,model1
            --kv f32,bf16,fp8 --seqlens 1024,4096 --heads 16,64
+  memory   KV-cache bytes per token and in total: MHA/GQA/MQA against MLA's layouts (no GPU);
+           --contexts 4096,131072,1048576 --layers 61 --heads 128 --groups 8 --d-k 128 --d-v 128
+           --element f32|bf16|fp8|int8 --json
 
 shape flags (run):
   --preset v32|model1  --h-q N  --s-q N  --seqlens 512,300  --batch N  --page-block-size N
@@ -192,8 +197,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'info': await info(rest); return 0;
       case 'run': return await run(rest);
       case 'bench': return await runBench(rest, USAGE);
+      case 'memory': return runMemory(rest, USAGE);
       case undefined: case '-h': case '--help': case 'help': print(USAGE); return command === undefined ? 2 : 0;
-      default: throw new Error(`command ${JSON.stringify(command)} is not allowed: command must be one of info, run, bench`);
+      default: throw new Error(`command ${JSON.stringify(command)} is not allowed: command must be one of info, run, bench, memory`);
     }
   } catch (e) {
     process.stderr.write(`mla-sandbox: error: ${(e as Error).message}\n`);

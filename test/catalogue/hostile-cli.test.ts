@@ -1,6 +1,6 @@
 /**
  * The larger hostile-input catalogue, kept apart from `npm test` (run it with
- * `npm run test:catalogue`): every value flag of `run` and `bench` with a set
+ * `npm run test:catalogue`): every value flag of `run`, `bench` and `memory` with a set
  * of values that are not what the flag takes, and every way of cutting a
  * .npy file short, each run as its own process against the built CLI.
  *
@@ -53,6 +53,9 @@ const runCases: Case[] = [
   ...NOT_A_LIST.map((v) => ({ name: `run --seqlens=${JSON.stringify(v)}`, args: ['run', `--seqlens=${v}`], names: ['--seqlens'] })),
   ...['presets', 'kv'].flatMap((f) => NOT_A_CHOICE_LIST.map((v) => ({ name: `bench --${f}=${JSON.stringify(v)}`, args: ['bench', `--${f}=${v}`], names: [`--${f}`] }))),
   ...['seqlens', 'heads'].flatMap((f) => NOT_A_LIST.map((v) => ({ name: `bench --${f}=${JSON.stringify(v)}`, args: ['bench', `--${f}=${v}`], names: [`--${f}`] }))),
+  ...['layers', 'heads', 'groups', 'd-k', 'd-v'].flatMap((f) => NOT_AN_INTEGER.map((v) => ({ name: `memory --${f}=${JSON.stringify(v)}`, args: ['memory', `--${f}=${v}`], names: [`--${f}`] }))),
+  ...NOT_A_LIST.map((v) => ({ name: `memory --contexts=${JSON.stringify(v)}`, args: ['memory', `--contexts=${v}`], names: ['--contexts'] })),
+  ...NOT_A_CHOICE.map((v) => ({ name: `memory --element=${JSON.stringify(v)}`, args: ['memory', `--element=${v}`], names: ['--element'] })),
 ];
 
 // Every prefix of a valid q.npy shorter than the file, at 8-byte steps and every byte of the header.
