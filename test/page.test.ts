@@ -223,6 +223,29 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.close();
   });
 
+  it('Memory: the calculator\'s table, the FP8 claim against the layouts, the chart; a bad field is refused by name', async () => {
+    const { page, errors } = await openView('#memory');
+    const root = page.locator('#memory-root');
+    await page.locator('#memory-root[data-state="done"]').waitFor({ timeout: 60_000 });
+    const rows = await page.locator('#memory-table tbody tr').evaluateAll((trs) => trs.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+    const v32fp8 = rows.find((r) => r[0] === 'MLA V3.2 fp8')!;
+    expect(v32fp8[1]).toBe('656');
+    expect(v32fp8[5]).toBe('39.08 GiB'); // 656 B x 61 layers x 2^20 tokens
+    expect(await page.locator('#memory-claims').textContent()).toContain('V3.2 bf16 1152 B → FP8 656 B a token per layer, 43 % less');
+    // 8 schemes + 24 GB + 80 GB (+ this adapter's maxBufferSize once the device is open)
+    expect(Number(await page.locator('#memory-chart').getAttribute('data-datasets'))).toBeGreaterThanOrEqual(10);
+    await page.fill('#memory-form input[name="layers"]', '0');
+    await page.click('#memory-update');
+    expect(await root.getAttribute('data-state')).toBe('error');
+    expect(await page.locator('#memory-status').textContent()).toBe('--layers "0" is not allowed: --layers must be an integer from 1 to 1024');
+    await page.fill('#memory-form input[name="layers"]', '1');
+    await page.click('#memory-update');
+    expect(await root.getAttribute('data-state')).toBe('done');
+    await page.screenshot({ path: 'test-results/page-memory.png', fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('Kernel source: a broken edit shows its WGSL line and message next to the code; reset recovers and passes', async () => {
     const { page, errors } = await openView('?h-q=4&seqlens=70#source');
     const root = page.locator('#source-root');
@@ -297,7 +320,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await notice.waitFor({ timeout: 30_000 });
     await page.screenshot({ path: 'test-results/page-no-webgpu.png', fullPage: true });
     expect(await notice.textContent()).toMatch(/navigator\.gpu is missing/);
-    expect(await notice.textContent()).toMatch(/Learn works without it/);
+    expect(await notice.textContent()).toMatch(/Learn and Memory work without it/);
     await page.click('#tabs a[data-view="learn"]');
     await page.locator('#learn-root[data-ready]').waitFor({ timeout: 30_000 });
     await page.fill('#fp8-value', '1000');

@@ -1,5 +1,5 @@
 /**
- * The page: five views behind tabs (Run, Compare, Ladder, Learn, Kernel source), the
+ * The page: six views behind tabs (Run, Compare, Ladder, Memory, Learn, Kernel source), the
  * view named in the URL's hash. The device is opened once and shared; a lost
  * device is reopened on the next run. Without WebGPU a notice says what is
  * missing and how to get it, and Learn still works (it runs on the CPU).
@@ -12,12 +12,14 @@ import { mountCompareView } from './compare-view';
 import { mountLadderView } from './ladder-view';
 import { mountLearnView } from './learn-view';
 import { mountSourceView } from './source-view';
+import { mountMemoryView } from './memory-view';
 
-type ViewName = 'run' | 'compare' | 'ladder' | 'learn' | 'source';
+type ViewName = 'run' | 'compare' | 'ladder' | 'memory' | 'learn' | 'source';
 const VIEWS: Record<ViewName, { title: string; mount: (root: HTMLElement, getDevice: () => Promise<GpuContext>) => void }> = {
   run: { title: 'Run', mount: (root, getDevice) => void mountRunView(root, getDevice).run() },
   compare: { title: 'Compare', mount: mountCompareView },
   ladder: { title: 'Ladder', mount: mountLadderView },
+  memory: { title: 'Memory', mount: mountMemoryView },
   learn: { title: 'Learn', mount: mountLearnView },
   source: { title: 'Kernel source', mount: mountSourceView },
 };
@@ -50,7 +52,7 @@ function showNoWebGpu(message: string): void {
     notice.className = 'notice';
     app.before(notice);
   }
-  notice.innerHTML = '<strong>WebGPU is not available.</strong> <span></span><br>Run, Compare and Kernel source need it; <a href="#learn">Learn</a> works without it (it runs the CPU reference).';
+  notice.innerHTML = '<strong>WebGPU is not available.</strong> <span></span><br>Run, Compare, Ladder and Kernel source need it; <a href="#learn">Learn</a> and <a href="#memory">Memory</a> work without it (they run on the CPU).';
   notice.querySelector('span')!.textContent = message;
 }
 
