@@ -24,6 +24,24 @@ var<workgroup> rowMax: array<f32, HEADS_PER_WG>;   // m: the reference max, log2
 var<workgroup> rowSum: array<f32, HEADS_PER_WG>;   // l: sum of exp2(s - m)
 var<workgroup> rowScale: array<f32, HEADS_PER_WG>; // this tile's rescale factor exp2(m_old - m_new), 1 if m stayed
 
+// What a workgroup does: query row (b, i), heads headBase .. + HEADS_PER_WG,
+// keys start .. end of the row (this split's chunk); row0 is head 0's row.
+struct Work {
+  b: u32, i: u32, split: u32, headBase: u32, row0: u32, start: u32, end: u32,
+}
+
+// The workgroup's work from its id (grid: head blocks x splits, s_q, batch);
+// also starts every head's statistics (call from every thread, before a barrier).
+fn workOf(wid: vec3<u32>, tid: u32) -> Work {
+  let split = wid.x % params.num_splits;
+  let keys = splitChunk(keyCount(wid.z, wid.y), split);
+  for (var hl = tid; hl < HEADS_PER_WG; hl += WG_SIZE) {
+    rowMax[hl] = M_START;
+    rowSum[hl] = 0.0;
+  }
+  return Work(wid.z, wid.y, split, wid.x / params.num_splits * HEADS_PER_WG, rowOf(wid.z, wid.y, 0u), keys.x, keys.y);
+}
+
 // First quad of head h's query row, row0 being head 0's row (heads past h_q
 // read the last head: finite, and never written).
 fn qBase(row0: u32, h: u32) -> u32 {

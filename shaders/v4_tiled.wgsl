@@ -53,22 +53,7 @@
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
-  let headBlock = wid.x / params.num_splits;
-  let split = wid.x % params.num_splits;
-  let i = wid.y;
-  let b = wid.z;
-  let headBase = headBlock * HEADS_PER_WG;
-  let row0 = rowOf(b, i, 0u);
-
-  // This split's chunk of the row's keys.
-  let keys = splitChunk(keyCount(b, i), split);
-  let start = keys.x;
-  let end = keys.y;
-
-  for (var hl = tid; hl < HEADS_PER_WG; hl += WG_SIZE) {
-    rowMax[hl] = M_START;
-    rowSum[hl] = 0.0;
-  }
+  let w = workOf(wid, tid);
 
   // This thread's output block: heads h0 .. h0 + 7, quads g + k * DIM_GROUPS.
   let h0 = tid / DIM_GROUPS * 8u;
@@ -79,9 +64,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let scoreTasks = (HEADS_PER_WG / 8u) * keyBlocks * SCORE_SLICES;
   let perSlice = (DQ4 + SCORE_SLICES - 1u) / SCORE_SLICES;
 
-  listSlots(b, i, start, end, tid);
+  listSlots(w.b, w.i, w.start, w.end, tid);
   workgroupBarrier();
-  for (var t0 = start; t0 < end; t0 += TILE_N) {
+  for (var t0 = w.start; t0 < w.end; t0 += TILE_N) {
     // 1. Load and decode the tile once, all threads together (key_tile.wgsl;
     //    its slots were listed before the barrier that ended the previous tile).
     decodeTile(tid);
@@ -95,8 +80,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // sXY: keys X (0: 0-3, 1: 4-7) x heads Y (a: 0-3, b: 4-7); column c = head c.
       var s0a = mat4x4<f32>(); var s0b = mat4x4<f32>(); var s1a = mat4x4<f32>(); var s1b = mat4x4<f32>();
       for (var j = slice * perSlice; j < min(DQ4, (slice + 1u) * perSlice); j++) {
-        let qa = queryQuads(row0, headBase + hb * 8u, j);
-        let qb = queryQuads(row0, headBase + hb * 8u + 4u, j);
+        let qa = queryQuads(w.row0, w.headBase + hb * 8u, j);
+        let qb = queryQuads(w.row0, w.headBase + hb * 8u + 4u, j);
         let k0 = transpose(keyQuads(kb * 8u, j));
         let k1 = transpose(keyQuads(kb * 8u + 4u, j));
         s0a += k0 * qa; s0b += k0 * qb;
@@ -140,11 +125,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // 4. O += P V: this thread's 8 heads x 16 values, four keys per step.
     // Nobody reads slotTile in this step: list the next tile's slots now,
     // which saves a barrier per tile.
-    listSlots(b, i, t0 + TILE_N, end, tid);
+    listSlots(w.b, w.i, t0 + TILE_N, w.end, tid);
     o = accumulatePV(o, h0, outQuad(g, 0u), outQuad(g, 1u), outQuad(g, 2u), outQuad(g, 3u));
     workgroupBarrier(); // the next tile overwrites keyTile and scoreTile
   }
 
   // Output: out = acc / l per head (times the sink factor), or the split's partial.
-  writeBlock(b, i, split, headBase, h0, g, o, tid);
+  writeBlock(w.b, w.i, w.split, w.headBase, h0, g, o, tid);
 }

@@ -38,22 +38,7 @@
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
         @builtin(subgroup_invocation_id) lane: u32) {
-  let headBlock = wid.x / params.num_splits;
-  let split = wid.x % params.num_splits;
-  let i = wid.y;
-  let b = wid.z;
-  let headBase = headBlock * HEADS_PER_WG;
-  let row0 = rowOf(b, i, 0u);
-
-  // This split's chunk of the row's keys.
-  let keys = splitChunk(keyCount(b, i), split);
-  let start = keys.x;
-  let end = keys.y;
-
-  for (var hl = tid; hl < HEADS_PER_WG; hl += WG_SIZE) {
-    rowMax[hl] = M_START;
-    rowSum[hl] = 0.0;
-  }
+  let w = workOf(wid, tid);
 
   // This thread's output block: heads h0 .. h0 + 7, quads g + k * DIM_GROUPS.
   let h0 = tid / DIM_GROUPS * 8u;
@@ -67,10 +52,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let j0 = min(DQ4, slice * perSlice);
   let j1 = min(DQ4, j0 + perSlice);
 
-  listSlots(b, i, start, end, tid);
+  listSlots(w.b, w.i, w.start, w.end, tid);
   workgroupBarrier();
   let teams = teamsFormed();
-  for (var t0 = start; t0 < end; t0 += TILE_N) {
+  for (var t0 = w.start; t0 < w.end; t0 += TILE_N) {
     // 1. Load and decode the tile once, all threads together.
     decodeTile(tid);
     workgroupBarrier();
@@ -81,8 +66,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // sXY: keys X (0: 0-3, 1: 4-7) x heads Y (a: 0-3, b: 4-7); column c = head c.
       var s0a = mat4x4<f32>(); var s0b = mat4x4<f32>(); var s1a = mat4x4<f32>(); var s1b = mat4x4<f32>();
       for (var j = j0; j < j1; j++) {
-        let qa = queryQuads(row0, headBase + hb * 8u, j);
-        let qb = queryQuads(row0, headBase + hb * 8u + 4u, j);
+        let qa = queryQuads(w.row0, w.headBase + hb * 8u, j);
+        let qb = queryQuads(w.row0, w.headBase + hb * 8u + 4u, j);
         let k0 = transpose(keyQuads(0u, j));
         let k1 = transpose(keyQuads(4u, j));
         s0a += k0 * qa; s0b += k0 * qb;
@@ -98,13 +83,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
 
     // 3. O += P V (tiled_blocks.wgsl); list the next tile's slots meanwhile.
-    listSlots(b, i, t0 + TILE_N, end, tid);
+    listSlots(w.b, w.i, t0 + TILE_N, w.end, tid);
     o = accumulatePV(o, h0, outQuad(g, 0u), outQuad(g, 1u), outQuad(g, 2u), outQuad(g, 3u));
     workgroupBarrier(); // the next tile overwrites keyTile and scoreTile
   }
 
   // Output: out = acc / l per head (times the sink factor), or the split's partial.
-  writeBlock(b, i, split, headBase, h0, g, o, tid);
+  writeBlock(w.b, w.i, w.split, w.headBase, h0, g, o, tid);
 }
 
 // Softmax of heads h .. h + 3 (columns) over the tile's 8 keys (rows of s0:

@@ -4,8 +4,8 @@ import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { measureRoofline } from '../timing/roofline';
 import { DEFAULT_SWEEP, FULL_SWEEP, type SweepSpec, runSweep, runnableSweep } from '../bench/sweep';
-import { PRESET_NAMES } from '../shape';
-import { KV_FORMATS } from '../kv-layout';
+import { PRESET_NAMES, type PresetName } from '../shape';
+import { KV_FORMATS, type KvFormat } from '../kv-layout';
 import { intList, oneOf } from '../run-options';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
@@ -28,6 +28,20 @@ function positiveList(flag: string, value: string | undefined): number[] | undef
   return list;
 }
 
+/** The flags that narrow a sweep or comparison: --presets v32,model1 --kv f32,fp8 --seqlens 4096 --heads 64. */
+interface NarrowFlags { presets?: string; kv?: string; seqlens?: string; heads?: string }
+interface Narrowable { presets: readonly PresetName[]; formats: readonly KvFormat[]; seqlens: readonly number[]; heads: readonly number[] }
+
+function narrowed<T extends Narrowable>(base: T, values: NarrowFlags): T {
+  return {
+    ...base,
+    presets: values.presets === undefined ? base.presets : listOf('presets', values.presets, PRESET_NAMES),
+    formats: values.kv === undefined ? base.formats : listOf('kv', values.kv, KV_FORMATS),
+    seqlens: positiveList('seqlens', values.seqlens) ?? base.seqlens,
+    heads: positiveList('heads', values.heads) ?? base.heads,
+  };
+}
+
 export async function runBench(argv: string[], usage: string): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
@@ -47,13 +61,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
   }
   const base = values.ladder ? (values.full ? FULL_LADDER_SWEEP : LADDER_SWEEP) : (values.full ? FULL_SWEEP : DEFAULT_SWEEP);
   // Narrow the sweep: --presets v32,model1 --kv f32,fp8 --seqlens 4096 --heads 64
-  const asked: SweepSpec = {
-    ...base,
-    presets: values.presets === undefined ? base.presets : listOf('presets', values.presets, PRESET_NAMES),
-    formats: values.kv === undefined ? base.formats : listOf('kv', values.kv, KV_FORMATS),
-    seqlens: positiveList('seqlens', values.seqlens) ?? base.seqlens,
-    heads: positiveList('heads', values.heads) ?? base.heads,
-  };
+  const asked: SweepSpec = narrowed(base, values);
   const ctx = await openNodeDevice();
   const { spec, notRun } = runnableSweep(asked, ctx.limits);
   const roof = await measureRoofline(ctx);
@@ -93,16 +101,9 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
 
 /** `bench --tfjs`: the flash kernel against the same decode in TensorFlow.js, on the same device. */
 async function runLibraryComparison(
-  argv: string[], values: { presets?: string; kv?: string; seqlens?: string; heads?: string; out?: string; 'json-out'?: string },
+  argv: string[], values: NarrowFlags & { out?: string; 'json-out'?: string },
 ): Promise<number> {
-  const base = LIBRARY_COMPARISON;
-  const spec = {
-    ...base,
-    presets: values.presets === undefined ? base.presets : listOf('presets', values.presets, PRESET_NAMES),
-    formats: values.kv === undefined ? base.formats : listOf('kv', values.kv, KV_FORMATS),
-    seqlens: positiveList('seqlens', values.seqlens) ?? base.seqlens,
-    heads: positiveList('heads', values.heads) ?? base.heads,
-  };
+  const spec = narrowed(LIBRARY_COMPARISON, values);
   const ctx = await openNodeDevice();
   const rows = await compareWithLibrary(ctx, spec, (r) => {
     process.stderr.write(`${r.preset} ${r.kvFormat} seqlen ${r.seqlen} h_q ${r.hQ}: ${r.version} ${fmtMs(r.kernel.medianMs)}, TF.js ${fmtMs(r.library.medianMs)}\n`);
