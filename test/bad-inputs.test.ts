@@ -216,9 +216,9 @@ const OUTPUTS: Case[] = [
 ];
 
 const SIZES: Case[] = [
-  { name: 'a million tokens for 1024 heads', args: ['run', '--seqlens', '1000000', '--h-q', '1024', '--kv', 'f32'], code: 2, words: [/this shape needs about [\d.]+ GiB of memory|over this device's maxStorageBufferBindingSize/, 'make'] },
-  { name: '1024 requests of a million tokens', args: ['run', '--batch', '1024', '--seqlens', '1048576'], code: 2, words: [/needs about [\d.]+ GiB of memory|maxStorageBufferBindingSize/] },
-  { name: 'a cache over the binding limit', args: ['run', '--seqlens', '1048576', '--kv', 'f32', '--h-q', '1'], code: 2, words: [/kv cache buffer, over this device's maxStorageBufferBindingSize|GiB of memory/] },
+  { name: 'a million tokens for 1024 heads', args: ['run', '--seqlens', '1000000', '--h-q', '1024', '--kv', 'f32'], code: 2, words: [/this shape needs about [\d.]+ [GT]iB of memory|over this device's maxStorageBufferBindingSize/, 'make'] },
+  { name: '1024 requests of a million tokens', args: ['run', '--batch', '1024', '--seqlens', '1048576'], code: 2, words: [/needs about [\d.]+ [GT]iB of memory|maxStorageBufferBindingSize/] },
+  { name: 'a cache over the binding limit', args: ['run', '--seqlens', '1048576', '--kv', 'f32', '--h-q', '1'], code: 2, words: [/kv cache buffer, over this device's maxStorageBufferBindingSize|[GT]iB of memory/] },
 ];
 
 const MEMORY: Case[] = [

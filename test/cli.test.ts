@@ -54,7 +54,8 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(info.roofline.copyGBps).toBeGreaterThan(0);
     expect(info.roofline.fmaGflops).toBeGreaterThan(0);
     // the kernel map, as the CLI reads it
-    expect(info.kernels.map((k: { id: string; name: string }) => `${k.id} ${k.name}`)).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled']);
+    expect(info.kernels.map((k: { id: string; name: string }) => `${k.id} ${k.name}`)).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled', 'v5 subgroups']);
+    if (gpu!.limits.subgroupMinSize > 0) expect(info.features).toContain('subgroups'); // requested where the adapter has it (SwiftShader; llvmpipe has none)
     expect(info.kernels[3].files).toEqual(['v4_tiled.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl', 'combine.wgsl']);
   });
 
