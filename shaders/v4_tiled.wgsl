@@ -30,9 +30,9 @@
 //    thread against 1024 multiply-adds and 24 quad reads per tile. It pays
 //    where the rescale is dearer than here (FlashMLA's tensor-core kernels).
 //  * Bigger head blocks (up to 64 heads share one decoded key tile, v3 fits 8).
-// Measured (same run as v2's figures, llvmpipe, seqlen 4096, h_q 64): 5.2x
-// v3 (V3.2 f32 and FP8), 5.1x (MODEL1 f32), 4.6x (MODEL1 FP8); 9.3x, 13.3x,
-// 10.0x and 4.5x v1; 11-12 % of the FMA ceiling (7 % MODEL1 FP8).
+// Measured (docs/ladder-llvmpipe.md, one run, seqlen 4096, h_q 64): 5.1x v3
+// (V3.2 f32), 5.3x (V3.2 FP8), 5.0x (MODEL1 f32), 6.6x (MODEL1 FP8); 9.0x,
+// 9.7x, 9.1x and 11.2x v1; 7-9 % of the FMA ceiling (117 GFLOP/s).
 //
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch);
 // WG_SIZE = HEADS_PER_WG / 8 * ceil(D_V / 16) threads, each owning the output

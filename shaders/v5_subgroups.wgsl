@@ -19,7 +19,13 @@
 //    cut short by a partial subgroup takes no work (subgroup_teams.wgsl).
 //  * Where the adapter has no `subgroups` feature the host runs v4 instead
 //    (src/kernels/versions.ts: "flash" tries v5, then v4).
-// Measured: see docs/kernels.md (only SwiftShader has subgroups here).
+// Measured (docs/ladder-swiftshader.md, one run, seqlen 4096, h_q 64; only
+// SwiftShader has subgroups here, with subgroups of 4): 1.00x v4 (V3.2 f32),
+// 0.99x (V3.2 FP8), 1.02x (MODEL1 f32), 1.10x (MODEL1 FP8): within this
+// machine's noise. Neither a barrier nor the slices' round trip through workgroup
+// memory is what costs on a CPU: the loads and multiply-adds of the blocks
+// are, and they are v4's. On a GPU, with 32-lane teams and no partial
+// scores to store, the step should count for more; no GPU has measured it.
 //
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch);
 // WG_SIZE = HEADS_PER_WG / 8 * ceil(D_V / 16) threads, each owning the output
