@@ -32,14 +32,18 @@ export function checkHostMemory(shape: MlaShape, budget: number, where: string):
   }
 }
 
-/** The GPU buffers of a run and their sizes (split scratch aside, which the planner checks). */
-export function deviceBuffers(shape: MlaShape, kvFormat: KvFormat, numBlocks = generatedPages(shape)): [string, number][] {
+/**
+ * The GPU buffers of a run and their sizes (split scratch aside, which comes
+ * with the plan): for generated inputs by default, else for a cache of
+ * `numBlocks` pages and a block table `tableWidth` wide.
+ */
+export function deviceBuffers(shape: MlaShape, kvFormat: KvFormat, numBlocks = generatedPages(shape), tableWidth = maxBlocksPerSeq(shape)): [string, number][] {
   const layout = kvLayout(kvFormat, shape, shape.pageBlockSize);
   const rows = shape.batch * shape.sQ * shape.hQ;
   return [
     ['kv cache', numBlocks * layout.pageStride], ['q', 4 * rows * shape.dQk], ['out', 4 * rows * shape.dV], ['lse', 4 * rows],
     [shape.topk > 0 ? 'indices' : 'seqlens', 4 * (shape.topk > 0 ? shape.batch * shape.sQ * shape.topk : shape.batch)],
-    ['block table', 4 * shape.batch * maxBlocksPerSeq(shape)],
+    ['block table', 4 * shape.batch * tableWidth],
   ];
 }
 

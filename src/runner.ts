@@ -11,7 +11,7 @@
  * allocated, naming the limit and what it needed; any validation or
  * out-of-memory error the device raises is turned into an error naming the kernel.
  */
-import { checkDeviceBuffers } from './run-size';
+import { checkDeviceBuffers, deviceBuffers } from './run-size';
 import { validateShape } from './shape';
 import { type KvFormat, type KvLayout, type ScaleRounding, KV_FORMATS, kvLayout } from './kv-layout';
 import { dequantizeKvCache, quantizeKvCache } from './kv-quant';
@@ -86,6 +86,11 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   const layout = kvLayout(config.kvFormat, shape, shape.pageBlockSize);
   const spec = makeAttentionSpec(shape, layout, inputs.cache.numBlocks, config.shaderEdits, inputs.cache.maxBlocksPerSeq);
   const { version, plan } = resolveKernel(config.kernel, spec, limits, config);
+  // Every buffer against the device's limits, before the cache is quantised.
+  checkDeviceBuffers([
+    ...deviceBuffers(shape, config.kvFormat, inputs.cache.numBlocks, inputs.cache.maxBlocksPerSeq),
+    ...plan.scratch.map((s): [string, number] => [s.label, s.bytes]),
+  ], limits);
 
   const cacheBytes = inputs.cacheBytes ?? quantizeKvCache(inputs.kvRows, layout, { scaleRounding: config.scaleRounding });
   if (cacheBytes.byteLength !== inputs.cache.numBlocks * layout.pageStride) {
@@ -96,13 +101,6 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   const keyList = shape.topk > 0 ? inputs.indices : inputs.cache.seqlens;
   if (!keyList) throw new Error('indices are required when topk > 0');
   if (shape.attentionSink && !inputs.sink) throw new Error('attentionSink is on but the inputs have no sink values');
-
-  const sizes: [string, number][] = [
-    ['kv cache', cacheBytes.byteLength], ['q', inputs.q.byteLength], ['out', 4 * rows * shape.dV], ['lse', 4 * rows],
-    [shape.topk > 0 ? 'indices' : 'seqlens', keyList.byteLength], ['block table', inputs.cache.blockTable.byteLength],
-  ];
-  for (const s of plan.scratch) sizes.push([s.label, s.bytes]);
-  checkDeviceBuffers(sizes, limits);
 
   const owned: GPUBuffer[] = [];
   const storage = (label: string, bytes: number, data?: ArrayBufferView): GPUBuffer => {

@@ -119,11 +119,10 @@ export function maxBlocksPerSeq(shape: MlaShape): number {
 }
 
 /**
- * Check a shape. Throws a ShapeError naming the first bad field.
- * `byteBudget`, when given, bounds the f32 bytes of q + kv + out + the naive
- * score matrix, so an absurd shape is refused before anything is allocated.
+ * Check a shape. Throws a ShapeError naming the first bad field. What a shape
+ * costs in memory is checked by run-size.ts.
  */
-export function validateShape(shape: MlaShape, byteBudget?: number): MlaShape {
+export function validateShape(shape: MlaShape): MlaShape {
   const L = SHAPE_LIMITS;
   if (shape === null || typeof shape !== 'object') throw new ShapeError('shape', shape, 'an object');
   requireInt('dQk', shape.dQk, 4, L.maxHeadDim);
@@ -155,22 +154,7 @@ export function validateShape(shape: MlaShape, byteBudget?: number): MlaShape {
   if (shape.softmaxScale !== undefined && !(Number.isFinite(shape.softmaxScale) && shape.softmaxScale > 0)) {
     throw new ShapeError('softmaxScale', shape.softmaxScale, 'a finite number > 0 (or unset for 1/sqrt(dQk))');
   }
-  if (byteBudget !== undefined) {
-    const bytes = shapeF32Bytes(shape);
-    if (bytes > byteBudget) {
-      throw new ShapeError('seqlens', shape.seqlens,
-        `small enough to fit the byte budget: this shape needs ${fmtBytes(bytes)} (q + cache + out + scores in f32), budget is ${fmtBytes(byteBudget)}`);
-    }
-  }
   return shape;
-}
-
-/** f32 bytes of q, the cache, out and the naive score matrix: an upper bound used by the budget check. */
-export function shapeF32Bytes(shape: MlaShape): number {
-  const cacheTokens = pagesPerRequest(shape).reduce((a, b) => a + b, 0) * shape.pageBlockSize;
-  const rows = shape.batch * shape.sQ * shape.hQ;
-  const keysPerRow = shape.topk > 0 ? shape.topk : Math.max(...shape.seqlens);
-  return 4 * (rows * shape.dQk + cacheTokens * shape.dQk + rows * shape.dV + rows * keysPerRow);
 }
 
 export function fmtBytes(n: number): string {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { SHAPE_LIMITS, presetShape, validateShape, type MlaShape } from '../src/shape';
+import { checkHostMemory } from '../src/run-size';
 
 describe('validateShape', () => {
   const good = presetShape('v32', { seqlens: [100, 7], sQ: 2 });
@@ -31,7 +32,7 @@ describe('validateShape', () => {
 
   it('rejects a shape over the byte budget, saying how much it needs', () => {
     const huge = presetShape('v32', { seqlens: [1 << 20], hQ: 128 });
-    expect(() => validateShape(huge, 1 << 30)).toThrow(/this shape needs .* GiB .* budget is 1.00 GiB/);
+    expect(() => checkHostMemory(huge, 1 << 30, 'the budget')).toThrow(/this shape needs about .* GiB .* over the 1.00 GiB the budget/);
   });
 
   it('rejects an unknown preset', () => {

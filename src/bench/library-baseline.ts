@@ -27,6 +27,7 @@ import { type AttentionResult, referenceAttention } from '../reference';
 import { generateInputs } from '../inputs';
 import { measureAttention } from '../run-attention';
 import { fmtMs } from '../report';
+import type { SweepSpec } from './sweep';
 import { type TimingResult, summarize } from '../timing/timer';
 
 export const TFJS_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'] as const;
@@ -137,14 +138,10 @@ export interface LibraryComparisonRow {
   readonly speedup: number;
 }
 
-export interface LibraryComparisonSpec {
-  readonly presets: readonly PresetName[];
-  readonly formats: readonly KvFormat[];
-  readonly seqlens: readonly number[];
-  readonly heads: readonly number[];
+/** The sweep's shape axes (batch 1, the flash kernel only), and the samples each side is timed with. */
+export interface LibraryComparisonSpec extends Pick<SweepSpec, 'presets' | 'formats' | 'seqlens' | 'heads' | 'seed'> {
   readonly warmup: number;
   readonly samples: number;
-  readonly seed: number;
 }
 
 /** The shapes: both heads, f32 and FP8 cache, seqlen 4096, h_q 64. */

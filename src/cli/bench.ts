@@ -4,8 +4,8 @@ import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { measureRoofline } from '../timing/roofline';
 import { DEFAULT_SWEEP, FULL_SWEEP, type SweepSpec, runSweep, runnableSweep } from '../bench/sweep';
-import { PRESET_NAMES, type PresetName } from '../shape';
-import { KV_FORMATS, type KvFormat } from '../kv-layout';
+import { PRESET_NAMES } from '../shape';
+import { KV_FORMATS } from '../kv-layout';
 import { intList, oneOf } from '../run-options';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
@@ -30,7 +30,7 @@ function positiveList(flag: string, value: string | undefined): number[] | undef
 
 /** The flags that narrow a sweep or comparison: --presets v32,model1 --kv f32,fp8 --seqlens 4096 --heads 64. */
 interface NarrowFlags { presets?: string; kv?: string; seqlens?: string; heads?: string }
-interface Narrowable { presets: readonly PresetName[]; formats: readonly KvFormat[]; seqlens: readonly number[]; heads: readonly number[] }
+type Narrowable = Pick<SweepSpec, 'presets' | 'formats' | 'seqlens' | 'heads'>;
 
 function narrowed<T extends Narrowable>(base: T, values: NarrowFlags): T {
   return {

@@ -9,6 +9,7 @@
  */
 import { type KvFormat, kvLayout } from '../kv-layout';
 import { type PresetName, fmtBytes, presetShape } from '../shape';
+import { intFlag, intList, oneOf } from '../run-options';
 
 /** Element types of the MHA/GQA/MQA caches, and their bytes. */
 export const ELEMENT_BYTES = { f32: 4, bf16: 2, fp8: 1, int8: 1 } as const;
@@ -97,6 +98,25 @@ export function validateMemorySpec(spec: MemorySpec): MemorySpec {
   positiveInt('d-v', spec.mha.dV, 1024);
   if (!(spec.mha.element in ELEMENT_BYTES)) throw new Error(`--element ${JSON.stringify(spec.mha.element)} is not allowed: --element must be one of ${Object.keys(ELEMENT_BYTES).join(', ')}`);
   return spec;
+}
+
+/** Flag values by name (the CLI's flags, the page's fields): contexts, layers, heads, groups, d-k, d-v, element. */
+export type MemoryFlags = Readonly<Partial<Record<'contexts' | 'layers' | 'heads' | 'groups' | 'd-k' | 'd-v' | 'element', string>>>;
+
+/** The spec the flags give; a flag not given takes DEFAULT_MEMORY's value. */
+export function memorySpecFromFlags(v: MemoryFlags): MemorySpec {
+  const d = DEFAULT_MEMORY;
+  return {
+    contexts: intList('contexts', v.contexts) ?? d.contexts,
+    layers: intFlag('layers', v.layers, 1, 1024) ?? d.layers,
+    mha: {
+      heads: intFlag('heads', v.heads, 1, 1024) ?? d.mha.heads,
+      groups: intFlag('groups', v.groups, 1, 1024) ?? d.mha.groups,
+      dK: intFlag('d-k', v['d-k'], 1, 1024) ?? d.mha.dK,
+      dV: intFlag('d-v', v['d-v'], 1, 1024) ?? d.mha.dV,
+      element: v.element === undefined ? d.mha.element : oneOf<ElementType>('element', v.element, Object.keys(ELEMENT_BYTES) as ElementType[]),
+    },
+  };
 }
 
 export function memoryRows(spec: MemorySpec): MemoryRow[] {

@@ -7,8 +7,7 @@
  * device is open.
  */
 import type { GpuContext } from '../gpu/device';
-import { DEFAULT_MEMORY, ELEMENT_BYTES, type ElementType, GPU_MEMORY_MARKS, MAX_CONTEXT, type MemoryRow, type MemorySpec, fp8Claims, memoryRows } from '../memory/kv-memory';
-import { intFlag, intList, oneOf } from '../run-options';
+import { DEFAULT_MEMORY, ELEMENT_BYTES, GPU_MEMORY_MARKS, MAX_CONTEXT, type MemoryRow, type MemorySpec, fp8Claims, memoryRows, memorySpecFromFlags } from '../memory/kv-memory';
 import { fmtBytes } from '../shape';
 import { ChartView, type Series } from './charts';
 import { escapeHtml, find } from './html';
@@ -24,15 +23,7 @@ const FIELDS = [
 
 function readSpec(form: HTMLFormElement): MemorySpec {
   const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value.trim();
-  return {
-    contexts: intList('contexts', value('contexts')) ?? DEFAULT_MEMORY.contexts,
-    layers: intFlag('layers', value('layers'), 1, 1024)!,
-    mha: {
-      heads: intFlag('heads', value('heads'), 1, 1024)!, groups: intFlag('groups', value('groups'), 1, 1024)!,
-      dK: intFlag('d-k', value('d-k'), 1, 1024)!, dV: intFlag('d-v', value('d-v'), 1, 1024)!,
-      element: oneOf<ElementType>('element', value('element'), Object.keys(ELEMENT_BYTES) as ElementType[]),
-    },
-  };
+  return memorySpecFromFlags(Object.fromEntries([...FIELDS.map(([name]) => name), 'element'].map((name) => [name, value(name)])));
 }
 
 /** Powers of two from 1K to 16M tokens: the chart's x values. */
