@@ -10,6 +10,12 @@
 //                     rope (bf16)  at token words + ROPE_OFFSET_W   (FP8 only)
 //                     scales       at p * PAGE_STRIDE_W + SCALE_OFFSET_W + t * SCALE_STRIDE_W
 //
+// A cache larger than one storage binding (maxStorageBufferBindingSize) is
+// split into shards of SHARD_PAGES whole pages: page p lives in shard
+// p / SHARD_PAGES, as page p % SHARD_PAGES of it, and the addresses above are
+// taken within that shard. kv_shards.wgsl says which buffer holds a shard
+// (kvVec); with one shard it is always `kv`. See docs/long-context.md.
+//
 // KV_KIND 0: f32 rows, 1 value per word.
 // KV_KIND 1: bf16 rows, 2 values per word (bf16 = the top half of an f32).
 // KV_KIND 2: FP8 latent (E4M3, 4 codes per word, one scale per QUANT_TILE
@@ -27,18 +33,31 @@ override SCALE_OFFSET_W: u32 = 0u;
 override SCALE_STRIDE_W: u32 = 0u;
 override SCALE_IS_UE8M0: bool = false;
 override QUANT_TILE: u32 = 1u;
+override SHARD_PAGES: u32;
 
+// Shard 0 of the cache (the whole cache when it fits one binding).
 @group(0) @binding(0) var<storage, read> kv: array<vec4<u32>>;
 
-// Word w of the cache.
-fn kvWord(w: u32) -> u32 {
-  return kv[w / 4u][w % 4u];
+// Word w of shard `shard`.
+fn kvWord(shard: u32, w: u32) -> u32 {
+  return kvVec(shard, w / 4u)[w % 4u];
 }
 
-// Words w and w + 1 (w even, so both lie in one vec4).
-fn kvWordPair(w: u32) -> vec2<u32> {
-  let v = kv[w / 4u];
+// Words w and w + 1 of shard `shard` (w even, so both lie in one vec4).
+fn kvWordPair(shard: u32, w: u32) -> vec2<u32> {
+  let v = kvVec(shard, w / 4u);
   return select(v.xy, v.zw, (w & 2u) != 0u);
+}
+
+// Where the page of a slot lives: its shard, and the page's first word in that shard.
+struct KvPage {
+  shard: u32,
+  word: u32,
+}
+
+fn pageOf(slot: u32) -> KvPage {
+  let page = slot / PAGE_SIZE;
+  return KvPage(page / SHARD_PAGES, (page % SHARD_PAGES) * PAGE_STRIDE_W);
 }
 
 // OCP E4M3 "fn" code -> f32. Normal codes re-bias the exponent (7 -> 127) and
@@ -67,10 +86,6 @@ fn decodeBf16x2(word: u32) -> vec2<f32> {
   return vec2<f32>(bitcast<f32>(word << 16u), bitcast<f32>(word & 0xffff0000u));
 }
 
-fn tokenWord(slot: u32) -> u32 {
-  return (slot / PAGE_SIZE) * PAGE_STRIDE_W + (slot % PAGE_SIZE) * TOKEN_STRIDE_W;
-}
-
 // A ue8m0 byte e -> 2^(e - 127), built from its bits (e is an f32 exponent
 // field): no exp2 per value. 0 is the subnormal 2^-127, 0xff is NaN
 // (float8_e8m0fnu), as in src/kv-quant.ts.
@@ -78,30 +93,31 @@ fn ue8m0Scale(e: u32) -> f32 {
   return bitcast<f32>(select(e << 23u, 0x00400000u, e == 0u) | select(0u, 0x00400000u, e == 0xffu));
 }
 
-// Scale of quantisation tile `tile` of the token in `slot`.
-fn tileScale(slot: u32, tile: u32) -> f32 {
-  let at = (slot / PAGE_SIZE) * PAGE_STRIDE_W + SCALE_OFFSET_W + (slot % PAGE_SIZE) * SCALE_STRIDE_W;
+// Scale of quantisation tile `tile` of the token in `slot` (its page at `p`).
+fn tileScale(p: KvPage, slot: u32, tile: u32) -> f32 {
+  let at = p.word + SCALE_OFFSET_W + (slot % PAGE_SIZE) * SCALE_STRIDE_W;
   if (SCALE_IS_UE8M0) {
-    let e = (kvWord(at + tile / 4u) >> (8u * (tile % 4u))) & 0xffu; // one byte per tile
+    let e = (kvWord(p.shard, at + tile / 4u) >> (8u * (tile % 4u))) & 0xffu; // one byte per tile
     return ue8m0Scale(e);
   }
-  return bitcast<f32>(kvWord(at + tile));
+  return bitcast<f32>(kvWord(p.shard, at + tile));
 }
 
 // Values 4j .. 4j+3 of the key in cache slot `slot` (slot = page * PAGE_SIZE + offset).
 fn loadKvQuad(slot: u32, j: u32) -> vec4<f32> {
-  let base = tokenWord(slot);
+  let p = pageOf(slot);
+  let base = p.word + (slot % PAGE_SIZE) * TOKEN_STRIDE_W;
   if (KV_KIND == 0u) {
-    return bitcast<vec4<f32>>(kv[(base + 4u * j) / 4u]); // f32 rows: a quad is one aligned vec4
+    return bitcast<vec4<f32>>(kvVec(p.shard, (base + 4u * j) / 4u)); // f32 rows: a quad is one aligned vec4
   }
   if (KV_KIND == 1u) {
-    let w = kvWordPair(base + 2u * j);
+    let w = kvWordPair(p.shard, base + 2u * j);
     return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
   }
   let e = 4u * j;
   if (e < D_NOPE) {
-    return decodeE4m3x4(kvWord(base + j)) * tileScale(slot, e / QUANT_TILE);
+    return decodeE4m3x4(kvWord(p.shard, base + j)) * tileScale(p, slot, e / QUANT_TILE);
   }
-  let w = kvWordPair(base + ROPE_OFFSET_W + (e - D_NOPE) / 2u);
+  let w = kvWordPair(p.shard, base + ROPE_OFFSET_W + (e - D_NOPE) / 2u);
   return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
 }

@@ -5,6 +5,8 @@
 import { type MlaShape, validateShape } from './shape';
 import { SeededRandom } from './random';
 import { type PagedCache, buildPagedCache, slotOf } from './paged-cache';
+import { type KvLayout, type ScaleRounding, cacheBytes as cacheBytesOf } from './kv-layout';
+import { quantizeSlots } from './kv-quant';
 
 export type InputDistribution = 'normal' | 'outliers';
 export const INPUT_DISTRIBUTIONS: readonly InputDistribution[] = ['normal', 'outliers'];
@@ -13,10 +15,18 @@ export interface MlaInputs {
   readonly shape: MlaShape;
   /** [batch, sQ, hQ, dQk] */
   readonly q: Float32Array;
-  /** f32 [numBlocks * pageBlockSize, dQk]; NaN in every slot no request references. */
+  /**
+   * f32 [numBlocks * pageBlockSize, dQk]; NaN in every slot no request
+   * references. Empty when the cache comes as bytes (cacheBytes).
+   */
   readonly kvRows: Float32Array;
-  /** The cache already in its byte layout (a loaded FP8 cache); when set, kvRows is not quantised. */
+  /**
+   * The cache already in its byte layout: a loaded FP8 cache, or a long one
+   * generated straight into its format. When set, kvRows is empty and not used.
+   */
   readonly cacheBytes?: Uint8Array;
+  /** The layout of cacheBytes. */
+  readonly cacheLayout?: KvLayout;
   readonly cache: PagedCache;
   /** [batch, sQ, topk] global slots (block * page + offset), -1 etc. = skip; only when topk > 0. */
   readonly indices?: Int32Array;
@@ -32,7 +42,19 @@ export interface InputOptions {
   readonly invalidIndexFraction?: number;
   /** Sparse query rows (b * sQ + i) whose indices are all invalid. */
   readonly allInvalidRows?: readonly number[];
+  /**
+   * Generate the cache straight into this layout, a chunk of slots at a time,
+   * never as a whole f32 array (a million-token cache). The values are the
+   * same as without it, then quantised.
+   */
+  readonly cacheLayout?: KvLayout;
+  readonly scaleRounding?: ScaleRounding;
+  /** Called after each chunk of the cache with the slots done and the slots in all. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
+
+/** Slots generated at a time when the cache goes straight into its layout. */
+const GENERATE_CHUNK_SLOTS = 4096;
 
 /** Invalid sparse indices FlashMLA's tests draw (tests/lib.py), filtered to those out of range. */
 export function invalidIndexPool(numSlots: number): number[] {
@@ -58,9 +80,29 @@ export function generateInputs(shape: MlaShape, options: InputOptions = {}): Mla
     for (let k = 0; k < count; k++) channelGain[rng.int(0, Math.max(0, shape.dNope - 1))] = 10 + 20 * rng.uniform();
   }
   const numSlots = cache.numBlocks * shape.pageBlockSize;
-  const kvRows = new Float32Array(numSlots * d);
-  for (let slot = 0; slot < numSlots; slot++) {
-    for (let c = 0; c < d; c++) kvRows[slot * d + c] = cache.usedSlots[slot] ? rng.normal() * channelGain[c] : NaN;
+  // Rows of slots first .. first + rows.length / d - 1, in slot order: the same values whole or in chunks.
+  const fillRows = (rows: Float32Array, first: number) => {
+    for (let k = 0; k < rows.length / d; k++) {
+      const used = cache.usedSlots[first + k] === 1;
+      for (let c = 0; c < d; c++) rows[k * d + c] = used ? rng.normal() * channelGain[c] : NaN;
+    }
+  };
+  let kvRows: Float32Array;
+  let bytes: Uint8Array | undefined;
+  const layout = options.cacheLayout;
+  if (layout) {
+    kvRows = new Float32Array(0);
+    bytes = new Uint8Array(cacheBytesOf(layout, cache.numBlocks));
+    const rows = new Float32Array(GENERATE_CHUNK_SLOTS * d);
+    for (let first = 0; first < numSlots; first += GENERATE_CHUNK_SLOTS) {
+      const chunk = rows.subarray(0, Math.min(GENERATE_CHUNK_SLOTS, numSlots - first) * d);
+      fillRows(chunk, first);
+      quantizeSlots(chunk, first, bytes, layout, { scaleRounding: options.scaleRounding });
+      options.onProgress?.(first + chunk.length / d, numSlots);
+    }
+  } else {
+    kvRows = new Float32Array(numSlots * d);
+    fillRows(kvRows, 0);
   }
 
   const indices = shape.topk > 0 ? sparseIndices(shape, cache, rng, options) : undefined;
@@ -69,7 +111,7 @@ export function generateInputs(shape: MlaShape, options: InputOptions = {}): Mla
     sink = new Float32Array(shape.hQ);
     for (let h = 0; h < shape.hQ; h++) sink[h] = rng.normal() * 2;
   }
-  return { shape, q, kvRows, cache, indices, sink };
+  return { shape, q, kvRows, cacheBytes: bytes, cacheLayout: bytes ? layout : undefined, cache, indices, sink };
 }
 
 /**

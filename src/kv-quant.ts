@@ -44,6 +44,17 @@ export interface QuantizeOptions {
   readonly scaleRounding?: ScaleRounding;
 }
 
+function checkRounding(layout: KvLayout, options: QuantizeOptions): ScaleRounding {
+  const rounding = options.scaleRounding ?? 'pow2';
+  if (rounding !== 'pow2' && rounding !== 'plain') {
+    throw new Error(`scaleRounding ${JSON.stringify(rounding)} is not allowed: scaleRounding must be one of pow2, plain`);
+  }
+  if (rounding === 'plain' && layout.scaleEncoding === 'ue8m0' && layout.kind === 'fp8') {
+    throw new Error(`scaleRounding "plain" is not allowed for ${layout.name}: its ue8m0 scales hold only powers of two; use pow2`);
+  }
+  return rounding;
+}
+
 /**
  * kvRows: f32 [numBlocks * pageBlockSize, dQk] (slot-major: slot = block * page + offset).
  * Returns the cache bytes, cacheBytes(layout, numBlocks) long.
@@ -54,18 +65,24 @@ export function quantizeKvCache(kvRows: Float32Array, layout: KvLayout, options:
   if (!Number.isInteger(numSlots) || numSlots % layout.pageBlockSize !== 0) {
     throw new Error(`kv cache has ${kvRows.length} values: expected a whole number of pages of ${layout.pageBlockSize} tokens x ${d}`);
   }
-  const rounding = options.scaleRounding ?? 'pow2';
-  if (rounding !== 'pow2' && rounding !== 'plain') {
-    throw new Error(`scaleRounding ${JSON.stringify(rounding)} is not allowed: scaleRounding must be one of pow2, plain`);
-  }
-  if (rounding === 'plain' && layout.scaleEncoding === 'ue8m0' && layout.kind === 'fp8') {
-    throw new Error(`scaleRounding "plain" is not allowed for ${layout.name}: its ue8m0 scales hold only powers of two; use pow2`);
-  }
   const bytes = new Uint8Array(cacheBytes(layout, numSlots / layout.pageBlockSize));
-  const view = new DataView(bytes.buffer);
-  for (let slot = 0; slot < numSlots; slot++) {
-    const row = slot * d;
-    const at = tokenOffsets(layout, slot);
+  quantizeSlots(kvRows, 0, bytes, layout, options);
+  return bytes;
+}
+
+/**
+ * Quantise the f32 rows of slots firstSlot, firstSlot + 1, ... (kvRows holds
+ * whole rows of dQk) into their places in `bytes`: a cache built a chunk at
+ * a time, never held as f32 whole.
+ */
+export function quantizeSlots(kvRows: Float32Array, firstSlot: number, bytes: Uint8Array, layout: KvLayout, options: QuantizeOptions = {}): void {
+  const d = layout.dQk;
+  const rounding = checkRounding(layout, options);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = kvRows.length / d;
+  for (let k = 0; k < count; k++) {
+    const row = k * d;
+    const at = tokenOffsets(layout, firstSlot + k);
     switch (layout.kind) {
       case 'f32':
         for (let c = 0; c < d; c++) view.setFloat32(at.token + 4 * c, kvRows[row + c], true);
@@ -91,22 +108,29 @@ export function quantizeKvCache(kvRows: Float32Array, layout: KvLayout, options:
         break;
     }
   }
-  return bytes;
 }
 
 /** Cache bytes -> f32 [numSlots, dQk], the values a kernel reading these bytes sees. */
 export function dequantizeKvCache(bytes: Uint8Array, layout: KvLayout): Float32Array {
-  const d = layout.dQk;
   const numBlocks = bytes.length / layout.pageStride;
   if (!Number.isInteger(numBlocks)) {
     throw new Error(`kv cache has ${bytes.length} bytes: expected a multiple of the ${layout.name} page stride ${layout.pageStride}`);
   }
-  const numSlots = numBlocks * layout.pageBlockSize;
-  const out = new Float32Array(numSlots * d);
+  const slots = Array.from({ length: numBlocks * layout.pageBlockSize }, (_, s) => s);
+  return dequantizeSlots(bytes, layout, slots);
+}
+
+/**
+ * The rows of the listed slots, decoded from the cache bytes into f32
+ * [slots.length, dQk] (into `out` when given): a long cache is checked a
+ * chunk of keys at a time.
+ */
+export function dequantizeSlots(bytes: Uint8Array, layout: KvLayout, slots: ArrayLike<number>, out = new Float32Array(slots.length * layout.dQk)): Float32Array {
+  const d = layout.dQk;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let slot = 0; slot < numSlots; slot++) {
-    const row = slot * d;
-    const at = tokenOffsets(layout, slot);
+  for (let k = 0; k < slots.length; k++) {
+    const row = k * d;
+    const at = tokenOffsets(layout, slots[k]);
     switch (layout.kind) {
       case 'f32':
         for (let c = 0; c < d; c++) out[row + c] = view.getFloat32(at.token + 4 * c, true);

@@ -102,5 +102,5 @@ export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInpu
     usedSlots: new Uint8Array(numBlocks * page),
   };
   seqlens.forEach((len, b) => { for (let k = 0; k < len; k++) cache.usedSlots[slotOf(cache, page, b, k)] = 1; });
-  return { shape, q: t.q.data as Float32Array, kvRows, cacheBytes, cache, indices, sink: options.sink };
+  return { shape, q: t.q.data as Float32Array, kvRows, cacheBytes, cacheLayout: cacheBytes ? layout : undefined, cache, indices, sink: options.sink };
 }

@@ -31,6 +31,8 @@ export interface AttentionResult {
   readonly out: Float64Array;
   /** [batch, hQ, sQ], natural log; +inf for a row with no valid key. */
   readonly lse: Float64Array;
+  /** The heads computed, when only a sample was (a long cache): the check compares only these. */
+  readonly heads?: readonly number[];
 }
 
 /** Keys visible to query token i of a request of `seqlen` tokens (dense). */
@@ -68,6 +70,40 @@ export function rowScores(inp: ReferenceInputs, b: number, i: number, h: number,
   });
 }
 
+/**
+ * Softmax attention of one query row (q[qBase .. qBase + dQk)) over the keys
+ * in `rows` at row indices `keys` (each row dQk wide): the formula above,
+ * without the sink. `keys` must not be empty.
+ */
+export function attendRow(shape: MlaShape, q: Float32Array, qBase: number, rows: Float32Array, keys: ArrayLike<number>): { out: Float64Array; lse: number } {
+  const { dQk, dV } = shape;
+  const scale = softmaxScaleOf(shape);
+  const s = new Float64Array(keys.length);
+  let m = -Infinity;
+  for (let t = 0; t < keys.length; t++) {
+    let dot = 0;
+    const k = keys[t] * dQk;
+    for (let c = 0; c < dQk; c++) dot += q[qBase + c] * rows[k + c];
+    s[t] = scale * dot;
+    m = Math.max(m, s[t]);
+  }
+  let sum = 0;
+  for (let t = 0; t < keys.length; t++) sum += Math.exp(s[t] - m);
+  const lse = m + Math.log(sum);
+  const out = new Float64Array(dV);
+  for (let t = 0; t < keys.length; t++) {
+    const p = Math.exp(s[t] - lse);
+    const v = keys[t] * dQk;
+    for (let c = 0; c < dV; c++) out[c] += p * rows[v + c];
+  }
+  return { out, lse };
+}
+
+/** The sink's factor on out: 1 / (1 + exp(sink_h - lse)) (1 without a sink). */
+export function sinkFactor(sink: Float32Array | undefined, h: number, lse: number): number {
+  return sink ? 1 / (1 + Math.exp(sink[h] - lse)) : 1;
+}
+
 export function referenceAttention(inp: ReferenceInputs): AttentionResult {
   const { shape, kvRows, sink } = inp;
   const { batch, sQ, hQ, dQk, dV } = shape;
@@ -83,19 +119,10 @@ export function referenceAttention(inp: ReferenceInputs): AttentionResult {
           lse[lseAt] = Infinity; // out stays 0
           continue;
         }
-        const s = rowScores(inp, b, i, h, slots);
-        let m = -Infinity;
-        for (const st of s) m = Math.max(m, st);
-        let sum = 0;
-        for (const st of s) sum += Math.exp(st - m);
-        const rowLse = m + Math.log(sum);
-        lse[lseAt] = rowLse;
-        const sinkFactor = sink ? 1 / (1 + Math.exp(sink[h] - rowLse)) : 1;
-        for (let t = 0; t < slots.length; t++) {
-          const p = Math.exp(s[t] - rowLse) * sinkFactor;
-          const v = slots[t] * dQk;
-          for (let c = 0; c < dV; c++) out[outBase + c] += p * kvRows[v + c];
-        }
+        const row = attendRow(shape, inp.q, ((b * sQ + i) * hQ + h) * dQk, kvRows, slots);
+        lse[lseAt] = row.lse;
+        const f = sinkFactor(sink, h, row.lse);
+        for (let c = 0; c < dV; c++) out[outBase + c] = row.out[c] * f;
       }
     }
   }

@@ -10,6 +10,8 @@ import { describeAdapter } from './gpu/device';
 import type { RooflineMeasurement } from './timing/roofline';
 import type { TimingResult } from './timing/timer';
 import { formatCheck } from './check';
+import type { AttentionResult } from './reference';
+import { REFERENCE_BUDGET } from './reference-chunked';
 
 export function describeShape(s: MlaShape): string {
   const seq = s.seqlens.length > 6 ? `${s.seqlens.slice(0, 6).join(',')},...` : s.seqlens.join(',');
@@ -54,13 +56,28 @@ export function describePlan(plan: KernelPlan): string {
     + `${fmtBytes(plan.workgroupBytes)} workgroup memory${extra.length ? `, ${extra.join(', ')}` : ''}), ${plan.splits} split${plan.splits > 1 ? 's + combine' : ''}`;
 }
 
+/** " in 5 shards of at most 183 KiB (the shard cap ...)", or nothing for one buffer. */
+export function describeShards(u: KernelReport['upload']): string {
+  if (u.kvShards.length < 2) return '';
+  return ` in ${u.kvShards.length} shards of at most ${fmtBytes(Math.max(...u.kvShards))} (${u.kvShardLimit})`;
+}
+
+/** What the reference covered: every key, and every head or a sample of them. */
+export function describeCoverage(shape: MlaShape, ref: AttentionResult): string {
+  const heads = ref.heads
+    ? `heads ${ref.heads.join(', ')} of ${shape.hQ} (a sample: all heads would cost more than ${REFERENCE_BUDGET.toExponential(1)} multiply-adds; the check compares these)`
+    : `all ${shape.hQ} heads`;
+  return `f64 over every key each row attends, ${heads}`;
+}
+
 export function describeReport(shape: MlaShape, r: KernelReport): string[] {
   const plan = describePlan(r.plan);
   const lines = [
     `shape    ${describeShape(shape)}`,
     `kernel   ${r.version.id} ${r.version.name}${r.config.kernel === 'flash' ? ' (the best version for this device)' : ''} on a ${r.layout.name} cache (${r.layout.bytesPerToken} B/token; ${r.layout.source}): ${plan}`,
-    `upload   kv cache ${fmtBytes(r.upload.kv)}, q ${fmtBytes(r.upload.q)}`,
+    `upload   kv cache ${fmtBytes(r.upload.kv)}${describeShards(r.upload)}, q ${fmtBytes(r.upload.q)}`,
     `check    ${formatCheck(r.check)}`,
+    `ref      ${describeCoverage(shape, r.reference)}`,
   ];
   if (r.quantization) {
     lines.push(`quant    ${r.layout.name} vs f32 cache (reference on both): rel err ${r.quantization.maxRelErr.toExponential(2)}, cos diff ${r.quantization.cosineDiff.toExponential(2)}, nmse ${r.quantization.nmse.toExponential(2)}`);
@@ -81,7 +98,7 @@ export function describeReport(shape: MlaShape, r: KernelReport): string[] {
 export function reportJson(shape: MlaShape, r: KernelReport): Record<string, unknown> {
   const { output: _o, reference: _r, roofline, ...rest } = r;
   return {
-    shape, ...rest,
+    shape, ...rest, referenceHeads: r.reference.heads ?? 'all',
     roofline: roofline && { copyGBps: roofline.copyGBps, fmaGflops: roofline.fmaGflops, emptyDispatchMs: roofline.emptyDispatch.medianMs },
   };
 }

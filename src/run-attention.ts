@@ -9,6 +9,8 @@
 import { DeviceLostError, type GpuContext } from './gpu/device';
 import type { MlaInputs } from './inputs';
 import { type AttentionResult, referenceAttention } from './reference';
+import { type ChunkedReferenceOptions, referenceOnCache } from './reference-chunked';
+import type { KvLayout } from './kv-layout';
 import { type CheckResult, compareToReference } from './check';
 import { type PreparedAttention, type RunConfig, prepareAttention, submitChecked } from './runner';
 import { type TimingOptions, type TimingResult, timeWork } from './timing/timer';
@@ -51,7 +53,19 @@ export interface MeasureOptions {
    * (a sweep runs several formats and kernels on the same inputs).
    */
   readonly originalReference?: () => AttentionResult;
+  /**
+   * The reference on the cache as the kernel read it. Default: referenceOnCache
+   * here, chunk by chunk; the page passes one that runs in a Web Worker.
+   */
+  readonly reference?: ReferenceRunner;
+  /** Stops the run between its steps (and between timing samples) with an AbortError. */
+  readonly signal?: AbortSignal;
+  /** Progress of the reference (keys done of all), when the default runs. */
+  readonly onReferenceProgress?: ChunkedReferenceOptions['onProgress'];
 }
+
+/** Computes the reference for a run on the cache bytes it uploaded. */
+export type ReferenceRunner = (inputs: MlaInputs, cacheBytes: Uint8Array, layout: KvLayout) => Promise<AttentionResult>;
 
 export function quantizationError(onDequantized: AttentionResult, onOriginal: AttentionResult): QuantizationError {
   const c = compareToReference({ out: onDequantized.out, lse: onDequantized.lse }, onOriginal);
@@ -69,11 +83,18 @@ export async function measureAttention(ctx: GpuContext, inputs: MlaInputs, confi
 }
 
 async function measureOnDevice(ctx: GpuContext, inputs: MlaInputs, config: RunConfig, options: MeasureOptions): Promise<KernelReport> {
+  const { signal } = options;
+  signal?.throwIfAborted();
   const prepared = await prepareAttention(ctx, inputs, config);
   try {
+    signal?.throwIfAborted();
     await submitChecked(ctx, prepared);
     const output = await prepared.read();
-    const reference = referenceAttention({ ...inputs, kvRows: prepared.kvSeen });
+    signal?.throwIfAborted();
+    const reference = options.reference
+      ? await options.reference(inputs, prepared.cacheBytes, prepared.layout)
+      : referenceOnCache(inputs, prepared.cacheBytes, prepared.layout, { onProgress: options.onReferenceProgress });
+    signal?.throwIfAborted();
     const check = compareToReference(output, reference, inputs.shape);
     const quantization = options.quantizationError && config.kvFormat !== 'f32' && !inputs.cacheBytes
       ? quantizationError(reference, options.originalReference?.() ?? referenceAttention(inputs))
@@ -88,7 +109,7 @@ async function measureOnDevice(ctx: GpuContext, inputs: MlaInputs, config: RunCo
         label: `${config.kernel} ${prepared.layout.name}`,
         passLabels: prepared.passes.map((p) => p.label),
         encode: prepared.encode,
-      }, options.timing);
+      }, { ...options.timing, signal });
       speed = throughput(work, timing.medianMs, roofline);
     }
     return {

@@ -3,13 +3,13 @@
  * shape and a run configuration. Every flag value is checked with a message
  * naming the flag and what it allows.
  */
-import { type MlaShape, PRESET_NAMES, ShapeError, presetShape, validateShape } from './shape';
+import { type MlaShape, PRESET_NAMES, ShapeError, maxBlocksPerSeq, presetShape, validateShape } from './shape';
 import { KV_FORMATS, type KvFormat } from './kv-layout';
 import { KERNEL_CHOICES, type KernelChoice } from './kernels/versions';
-import { INPUT_DISTRIBUTIONS, type InputDistribution, type MlaInputs, generateInputs } from './inputs';
-import type { RunConfig } from './runner';
+import { INPUT_DISTRIBUTIONS, type InputDistribution, type InputOptions, type MlaInputs, generateInputs } from './inputs';
+import { type RunConfig, planCall } from './runner';
 import type { DeviceLimits } from './gpu/device';
-import { checkDeviceBuffers, checkHostMemory, deviceBuffers } from './run-size';
+import { checkHostMemory, generatedPages, generatesStraightIntoFormat } from './run-size';
 
 export const SHAPE_FLAGS = {
   preset: { type: 'string', default: 'v32' },
@@ -32,6 +32,7 @@ export const SHAPE_FLAGS = {
   'tile-n': { type: 'string' },
   'heads-per-workgroup': { type: 'string' },
   'dot-parts': { type: 'string' },
+  'shard-mib': { type: 'string' },
   'scale-rounding': { type: 'string', default: 'pow2' },
   seed: { type: 'string', default: '0' },
   distribution: { type: 'string', default: 'normal' },
@@ -133,7 +134,10 @@ export function configFromFlags(v: FlagValues): RunConfig {
   const kernel = oneOf<KernelChoice>('kernel', v.kernel, KERNEL_CHOICES);
   const kvFormat = oneOf<KvFormat>('kv', v.kv, KV_FORMATS);
   const splits = v.splits === 'auto' || v.splits === undefined ? 'auto' : intFlag('splits', v.splits, 1, 256);
+  const shardMib = numberFlag('shard-mib', v['shard-mib']);
+  if (shardMib !== undefined && !(shardMib > 0)) throw new Error(`--shard-mib ${v['shard-mib']} is not allowed: --shard-mib must be a size in MiB above 0, e.g. 16 or 0.5`);
   return {
+    shardBytes: shardMib === undefined ? undefined : Math.floor(shardMib * 2 ** 20),
     kernel,
     kvFormat, splits,
     tileN: intFlag('tile-n', v['tile-n'], 1),
@@ -160,15 +164,35 @@ export interface MemoryBudget {
 /** The page's budget: a browser tab holds a few GiB at most. */
 export const PAGE_MEMORY_BUDGET: MemoryBudget = { bytes: 1 << 30, where: 'the page allows (1 GiB)' };
 
+/** What generateInputs is to be called with: the shape and its options (no callbacks: it can be posted to a worker). */
+export interface GenerationRequest {
+  readonly shape: MlaShape;
+  readonly options: Omit<InputOptions, 'onProgress'>;
+}
+
 /**
- * Generated inputs (seeded) for the shape the flags describe, after checking
- * that the shape fits the memory budget and the device's buffer limits:
- * nothing is allocated for a shape that cannot run.
+ * The generated inputs the flags ask for, after checking that the shape fits
+ * the memory budget and the call fits the device (every buffer, shard and
+ * binding): nothing is allocated for a shape that cannot run. A cache too
+ * large to keep in f32 is generated straight into its format (run-size.ts,
+ * F32_CACHE_LIMIT).
  */
-export function inputsFromFlags(v: FlagValues, limits: DeviceLimits, budget: MemoryBudget): MlaInputs {
+export function generationFromFlags(v: FlagValues, limits: DeviceLimits, budget: MemoryBudget): GenerationRequest {
   const shape = shapeFromFlags(v);
-  const { kvFormat } = configFromFlags(v);
-  checkHostMemory(shape, budget.bytes, budget.where);
-  checkDeviceBuffers(deviceBuffers(shape, kvFormat), limits);
-  return generateInputs(shape, { seed: seedFromFlags(v), distribution: distributionFromFlags(v) });
+  const config = configFromFlags(v);
+  const { layout } = planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), config, limits);
+  checkHostMemory(shape, layout, budget.bytes, budget.where);
+  return {
+    shape,
+    options: {
+      seed: seedFromFlags(v), distribution: distributionFromFlags(v),
+      cacheLayout: generatesStraightIntoFormat(shape) ? layout : undefined, scaleRounding: config.scaleRounding,
+    },
+  };
+}
+
+/** Generated inputs (seeded) for the flags, checked first (generationFromFlags). */
+export function inputsFromFlags(v: FlagValues, limits: DeviceLimits, budget: MemoryBudget, onProgress?: InputOptions['onProgress']): MlaInputs {
+  const { shape, options } = generationFromFlags(v, limits, budget);
+  return generateInputs(shape, { ...options, onProgress });
 }

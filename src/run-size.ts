@@ -5,43 +5,59 @@
  * allocate gigabytes first). See README, "Non-finite values and sizes".
  */
 import { type MlaShape, fmtBytes, maxBlocksPerSeq, pagesPerRequest } from './shape';
-import { type KvFormat, kvLayout } from './kv-layout';
 import type { DeviceLimits } from './gpu/device';
+import type { KvLayout } from './kv-layout';
+import { REFERENCE_CHUNK_KEYS } from './reference-chunked';
 
 /** Pages a generated cache has: every request's pages, a spare and the poison page (paged-cache.ts). */
-function generatedPages(shape: MlaShape): number {
+export function generatedPages(shape: MlaShape): number {
   return pagesPerRequest(shape).reduce((a, b) => a + b, 0) + 2;
 }
 
 /**
- * Host bytes of a run on generated inputs: q, the f32 cache, its quantised
- * bytes and the dequantised copy the check uses, the output read back and
- * the f64 reference.
+ * A generated cache whose f32 form would be larger than this is generated
+ * straight into its format, a chunk at a time (inputs.ts, cacheLayout): a
+ * million-token FP8 cache never exists as 2 GiB of f32. Below it the f32
+ * cache is kept, so the quantisation error can be measured.
  */
-export function hostBytesOf(shape: MlaShape): number {
+export const F32_CACHE_LIMIT = 256 * 2 ** 20;
+
+/** Whether generated inputs of this shape skip the f32 cache (see F32_CACHE_LIMIT). */
+export function generatesStraightIntoFormat(shape: MlaShape): boolean {
+  return generatedPages(shape) * shape.pageBlockSize * shape.dQk * 4 > F32_CACHE_LIMIT;
+}
+
+/**
+ * Host bytes of a run on generated inputs: q, the cache (f32 and its bytes,
+ * or its bytes alone: generatesStraightIntoFormat), the reference's chunk of
+ * decoded keys and the per-slot flags, the output read back and the f64
+ * reference.
+ */
+export function hostBytesOf(shape: MlaShape, layout: KvLayout): number {
   const rows = shape.batch * shape.sQ * shape.hQ;
   const slots = generatedPages(shape) * shape.pageBlockSize;
-  return 4 * rows * shape.dQk + slots * (12 * shape.dQk + 1) + rows * (shape.dV + 1) * (4 + 8);
+  const f32Cache = generatesStraightIntoFormat(shape) ? 0 : slots * 4 * shape.dQk;
+  const chunk = REFERENCE_CHUNK_KEYS * 4 * shape.dQk;
+  return 4 * rows * shape.dQk + f32Cache + generatedPages(shape) * layout.pageStride + chunk + slots + rows * (shape.dV + 1) * (4 + 8);
 }
 
 /** Refuse a shape whose inputs and results would not fit in `budget` bytes of host memory. */
-export function checkHostMemory(shape: MlaShape, budget: number, where: string): void {
-  const bytes = hostBytesOf(shape);
+export function checkHostMemory(shape: MlaShape, layout: KvLayout, budget: number, where: string): void {
+  const bytes = hostBytesOf(shape, layout);
   if (bytes > budget) {
     throw new Error(`this shape needs about ${fmtBytes(bytes)} of memory for its inputs, cache and reference, over the ${fmtBytes(budget)} ${where}: make seqlens, batch or h_q smaller`);
   }
 }
 
 /**
- * The GPU buffers of a run and their sizes (split scratch aside, which comes
- * with the plan): for generated inputs by default, else for a cache of
- * `numBlocks` pages and a block table `tableWidth` wide.
+ * The GPU buffers of a run and their sizes, the cache aside (it is cut into
+ * shards that fit: kernels/kv-shards.ts) and the split scratch aside (it
+ * comes with the plan), for a block table `tableWidth` wide.
  */
-export function deviceBuffers(shape: MlaShape, kvFormat: KvFormat, numBlocks = generatedPages(shape), tableWidth = maxBlocksPerSeq(shape)): [string, number][] {
-  const layout = kvLayout(kvFormat, shape, shape.pageBlockSize);
+export function deviceBuffers(shape: MlaShape, tableWidth = maxBlocksPerSeq(shape)): [string, number][] {
   const rows = shape.batch * shape.sQ * shape.hQ;
   return [
-    ['kv cache', numBlocks * layout.pageStride], ['q', 4 * rows * shape.dQk], ['out', 4 * rows * shape.dV], ['lse', 4 * rows],
+    ['q', 4 * rows * shape.dQk], ['out', 4 * rows * shape.dV], ['lse', 4 * rows],
     [shape.topk > 0 ? 'indices' : 'seqlens', 4 * (shape.topk > 0 ? shape.batch * shape.sQ * shape.topk : shape.batch)],
     ['block table', 4 * shape.batch * tableWidth],
   ];

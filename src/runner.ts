@@ -12,17 +12,18 @@
  * out-of-memory error the device raises is turned into an error naming the kernel.
  */
 import { checkDeviceBuffers, deviceBuffers } from './run-size';
-import { validateShape } from './shape';
+import { type MlaShape, validateShape } from './shape';
 import { type KvFormat, type KvLayout, type ScaleRounding, KV_FORMATS, kvLayout } from './kv-layout';
-import { dequantizeKvCache, quantizeKvCache } from './kv-quant';
+import { quantizeKvCache } from './kv-quant';
 import type { MlaInputs } from './inputs';
-import type { GpuContext } from './gpu/device';
+import type { DeviceLimits, GpuContext } from './gpu/device';
 import type { ShaderEdits } from './gpu/shader-source';
 import { withErrorScopes } from './gpu/error-scopes';
 import type { AttentionBuffers, KernelPass, KernelPlan, PlanOptions } from './kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from './kernels/attention-spec';
 import { packParams } from './kernels/call-params';
-import { type KernelChoice, type KernelVersion, resolveKernel } from './kernels/versions';
+import { type KernelChoice, type KernelVersion, checkStorageBuffers, resolveKernel } from './kernels/versions';
+import { planKvShards } from './kernels/kv-shards';
 
 export interface RunConfig extends PlanOptions {
   /** A version's name or id (versions.ts), or "flash": the best version for the device. */
@@ -31,11 +32,21 @@ export interface RunConfig extends PlanOptions {
   readonly scaleRounding?: ScaleRounding;
   /** Replacement WGSL for some shader files (the page's editor). */
   readonly shaderEdits?: ShaderEdits;
+  /**
+   * Largest cache shard in bytes, below the device's binding limit: a cache
+   * larger than this is split across several buffers (kernels/kv-shards.ts).
+   * Lets tests and demos exercise sharding on small caches.
+   */
+  readonly shardBytes?: number;
 }
 
 /** Bytes the runner uploads, per buffer. */
 export interface UploadBytes {
   readonly kv: number;
+  /** Bytes of each shard the cache was cut into (one entry: one buffer). */
+  readonly kvShards: readonly number[];
+  /** What capped the shards' size (kernels/kv-shards.ts), when there are several. */
+  readonly kvShardLimit?: string;
   readonly q: number;
   readonly keyList: number;
   readonly blockTable: number;
@@ -50,8 +61,8 @@ export interface PreparedAttention {
   readonly plan: KernelPlan;
   readonly passes: readonly KernelPass[];
   readonly upload: UploadBytes;
-  /** The dequantised cache rows: exactly what the kernel reads. */
-  readonly kvSeen: Float32Array;
+  /** The cache's bytes in its layout: exactly what the kernel reads (the reference decodes them). */
+  readonly cacheBytes: Uint8Array;
   /** Record the dispatches, one compute pass each. */
   encode(encoder: GPUCommandEncoder, timestampWrites?: (pass: number) => GPUComputePassTimestampWrites | undefined): void;
   /** Copy out and lse back to the CPU (call after the encoded work was submitted). */
@@ -78,25 +89,46 @@ function padded(bytes: number): number {
   return Math.max(16, Math.ceil(bytes / 16) * 16);
 }
 
-export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig): Promise<PreparedAttention> {
-  const { shape } = inputs;
+/** A call planned against a device: the layout, how the cache is sharded, the version and its plan. */
+export interface PlannedCall {
+  readonly layout: KvLayout;
+  readonly spec: AttentionSpec;
+  readonly version: KernelVersion;
+  readonly plan: KernelPlan;
+}
+
+/**
+ * Plan a call of `shape` on a cache of `numBlocks` pages and a block table
+ * `tableWidth` wide, and check every buffer, shard and binding against the
+ * device's limits: all from sizes, before anything is generated or allocated.
+ */
+export function planCall(shape: MlaShape, numBlocks: number, tableWidth: number, config: RunConfig, limits: DeviceLimits): PlannedCall {
   validateShape(shape);
   checkConfig(config);
-  const { device, limits } = ctx;
   const layout = kvLayout(config.kvFormat, shape, shape.pageBlockSize);
-  const spec = makeAttentionSpec(shape, layout, inputs.cache.numBlocks, config.shaderEdits, inputs.cache.maxBlocksPerSeq);
+  const shards = planKvShards(layout, numBlocks, limits, config.shardBytes);
+  const spec = makeAttentionSpec(shape, layout, numBlocks, config.shaderEdits, tableWidth, shards);
   const { version, plan } = resolveKernel(config.kernel, spec, limits, config);
-  // Every buffer against the device's limits, before the cache is quantised.
+  checkStorageBuffers(version, spec, limits);
   checkDeviceBuffers([
-    ...deviceBuffers(shape, config.kvFormat, inputs.cache.numBlocks, inputs.cache.maxBlocksPerSeq),
+    ...deviceBuffers(shape, tableWidth),
     ...plan.scratch.map((s): [string, number] => [s.label, s.bytes]),
   ], limits);
+  return { layout, spec, version, plan };
+}
 
+export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig): Promise<PreparedAttention> {
+  const { shape } = inputs;
+  const { device, limits } = ctx;
+  const { layout, spec, version, plan } = planCall(shape, inputs.cache.numBlocks, inputs.cache.maxBlocksPerSeq, config, limits);
+  const { shards } = spec;
+  if (inputs.cacheLayout && inputs.cacheLayout.name !== layout.name) {
+    throw new Error(`the inputs' cache is already in the ${inputs.cacheLayout.name} layout; this run asks for ${layout.name}`);
+  }
   const cacheBytes = inputs.cacheBytes ?? quantizeKvCache(inputs.kvRows, layout, { scaleRounding: config.scaleRounding });
   if (cacheBytes.byteLength !== inputs.cache.numBlocks * layout.pageStride) {
     throw new Error(`kv cache has ${cacheBytes.byteLength} bytes, the ${layout.name} layout of ${inputs.cache.numBlocks} pages needs ${inputs.cache.numBlocks * layout.pageStride}`);
   }
-  const kvSeen = dequantizeKvCache(cacheBytes, layout);
   const rows = shape.batch * shape.sQ * shape.hQ;
   const keyList = shape.topk > 0 ? inputs.indices : inputs.cache.seqlens;
   if (!keyList) throw new Error('indices are required when topk > 0');
@@ -126,8 +158,14 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   let passes: KernelPass[];
   try {
     [buffers, passes] = await withErrorScopes(device, async () => {
+      let first = 0;
+      const kv = shards.bytes.map((bytes, k) => {
+        const part = cacheBytes.subarray(first, first + bytes);
+        first += bytes;
+        return storage(shards.count > 1 ? `kv cache shard ${k}` : 'kv cache', bytes, part);
+      });
       const b: AttentionBuffers = {
-        kv: storage('kv cache', cacheBytes.byteLength, cacheBytes),
+        kv,
         q: storage('q', inputs.q.byteLength, inputs.q),
         out: storage('out', 4 * rows * shape.dV),
         lse: storage('lse', 4 * rows),
@@ -157,9 +195,9 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   owned.push(...readBuffers);
 
   return {
-    spec, layout, version, plan, passes, kvSeen,
+    spec, layout, version, plan, passes, cacheBytes,
     upload: {
-      kv: cacheBytes.byteLength, q: inputs.q.byteLength, keyList: keyList.byteLength,
+      kv: cacheBytes.byteLength, kvShards: shards.bytes, kvShardLimit: shards.count > 1 ? shards.limitName : undefined, q: inputs.q.byteLength, keyList: keyList.byteLength,
       blockTable: inputs.cache.blockTable.byteLength, sink: inputs.sink?.byteLength ?? 0,
     },
     encode(encoder, timestampWrites) {

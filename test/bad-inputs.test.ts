@@ -128,6 +128,9 @@ const FLAG_VALUES: Case[] = [
   ['--seqlens', '0x40', '--seqlens must be a comma-separated list of integers >= 0'],
   ['--softmax-scale', '0x1', '--softmax-scale must be a decimal number'],
   ['--softmax-scale', '', '--softmax-scale must be a decimal number'],
+  ['--shard-mib', '0', '--shard-mib must be a size in MiB above 0'],
+  ['--shard-mib', '-4', '--shard-mib must be a size in MiB above 0'],
+  ['--shard-mib', '16MiB', '--shard-mib must be a decimal number'],
 ].map(([flag, value, words]) => ({ name: `run ${flag}=${JSON.stringify(value)}`, args: ['run', `${flag}=${value}`], code: 2, words: [flag, words] }));
 
 /** Flags that clash with each other or with the command. */
@@ -216,9 +219,11 @@ const OUTPUTS: Case[] = [
 ];
 
 const SIZES: Case[] = [
-  { name: 'a million tokens for 1024 heads', args: ['run', '--seqlens', '1000000', '--h-q', '1024', '--kv', 'f32'], code: 2, words: [/this shape needs about [\d.]+ [GT]iB of memory|over this device's maxStorageBufferBindingSize/, 'make'] },
+  { name: 'four million-token f32 requests for 1024 heads', args: ['run', '--batch', '4', '--seqlens', '1000000', '--h-q', '1024', '--kv', 'f32'], code: 2, words: [/this shape needs about [\d.]+ [GT]iB of memory|needs \d+ shards of at most/, 'make'] },
   { name: '1024 requests of a million tokens', args: ['run', '--batch', '1024', '--seqlens', '1048576'], code: 2, words: [/needs about [\d.]+ [GT]iB of memory|maxStorageBufferBindingSize/] },
-  { name: 'a cache over the binding limit', args: ['run', '--seqlens', '1048576', '--kv', 'f32', '--h-q', '1'], code: 2, words: [/kv cache buffer, over this device's maxStorageBufferBindingSize|[GT]iB of memory/] },
+  { name: 'a cache over what 8 shards hold', args: ['run', '--batch', '4', '--seqlens', '1048576', '--kv', 'f32', '--h-q', '1'], code: 2, words: [/needs \d+ shards of at most this device's maxStorageBufferBindingSize\/maxBufferSize .*; the kernels bind at most 8|[GT]iB of memory/] },
+  { name: 'a shard cap below one page', args: ['run', '--shard-mib', '0.01'], code: 2, words: ['one page of the fp8-v32 cache is 41.0 KiB (64 tokens), over the shard cap (10.2 KiB)', '--page-block-size smaller'] },
+  { name: 'a shard cap that makes too many shards', args: ['run', '--shard-mib', '0.05', '--seqlens', '1024'], code: 2, words: ['needs 18 shards of at most the shard cap', 'raise the cap'] },
 ];
 
 const MEMORY: Case[] = [

@@ -101,6 +101,15 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(r.stdout).toMatch(/quant {4}fp8-v32 vs f32 cache/);
   });
 
+  it('run --shard-mib cuts the cache into shards, and still passes', async () => {
+    // 300 + 37 tokens in pages of 16: 19 + 3 + 2 = 24 pages of 9.6 KiB (MODEL1 FP8), 5 to a 0.05 MiB shard: 5 shards
+    const r = await cli(['run', '--preset', 'model1', '--kv', 'fp8', '--seqlens', '300,37', '--h-q', '2', '--page-block-size', '16', '--shard-mib', '0.05', '--samples', '1', '--warmup', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/upload {3}kv cache 229.5 KiB in 5 shards of at most 47.8 KiB \(the shard cap \(51.2 KiB\)\)/);
+    expect(r.stdout).toMatch(/check {4}PASS/);
+    expect(r.stdout).toMatch(/ref {6}f64 over every key each row attends, all 2 heads/);
+  });
+
   it('run on your own tensors: float32 cache, --out and --lse read back and checked', async () => {
     const shape = presetShape('model1', { seqlens: [70, 9], hQ: 3, sQ: 2 });
     const inp = generateInputs(shape, { seed: 11 });

@@ -50,8 +50,8 @@ describe.skipIf(!gpu)('errors', () => {
   });
 
   it('a shader that compiles but computes garbage fails the check', async () => {
-    const wrong = SHADER_FILES['kv_cache.wgsl'].replace('return decodeE4m3x4(kvWord(base + j)) * tileScale(slot, e / QUANT_TILE);',
-      'return decodeE4m3x4(kvWord(base + j)) * tileScale(slot, 0u);');
+    const wrong = SHADER_FILES['kv_cache.wgsl'].replace('return decodeE4m3x4(kvWord(p.shard, base + j)) * tileScale(p, slot, e / QUANT_TILE);',
+      'return decodeE4m3x4(kvWord(p.shard, base + j)) * tileScale(p, slot, 0u);');
     expect(wrong).not.toBe(SHADER_FILES['kv_cache.wgsl']); // the edit must land, or this test proves nothing
     const run = await runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8', shaderEdits: { 'kv_cache.wgsl': wrong } });
     expect(run.check.pass).toBe(false);
@@ -62,7 +62,11 @@ describe.skipIf(!gpu)('errors', () => {
     const tooBig = { ...generateInputs(big, { seed: 1 }) };
     const fakeLimits = { ...gpu!.limits, maxStorageBufferBindingSize: 4096 };
     await expect(prepareAttention({ ...gpu!, limits: fakeLimits }, tooBig, { kernel: 'flash', kvFormat: 'f32' }))
-      .rejects.toThrow(/needs a .* kv cache buffer, over this device's maxStorageBufferBindingSize\/maxBufferSize of 4.0 KiB/);
+      .rejects.toThrow(/^one page of the f32 cache is 144.0 KiB \(64 tokens\), over this device's maxStorageBufferBindingSize\/maxBufferSize \(4.0 KiB\)/);
+    // A cache over the limit is sharded; a buffer that cannot be (the split partials) is refused by name.
+    const wide = { ...gpu!.limits, maxStorageBufferBindingSize: 3000 * 1024 };
+    await expect(prepareAttention({ ...gpu!, limits: wide }, generateInputs(presetShape('v32', { seqlens: [64], hQ: 1024 }), { seed: 1 }), { kernel: 'fused', kvFormat: 'f32', splits: 256 }))
+      .rejects.toThrow(/needs a .* split partial out buffer, over this device's maxStorageBufferBindingSize\/maxBufferSize of 2.9 MiB/);
     await expect(prepareAttention(gpu!, tooBig, { kernel: 'shared-latent', kvFormat: 'f32', tileN: 1000 }))
       .rejects.toThrow(/^tileN = 1000 is not allowed: tileN must be an integer from 1 to \d+/);
     // "flash" takes the best version; a bad option is refused, not a reason to fall back to another version

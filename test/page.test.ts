@@ -106,9 +106,54 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
   });
 
   it('a shape too big for the page is refused before anything is allocated', async () => {
-    const r = await runPage('?seqlens=1000000&h-q=1024', 'page-too-big');
+    // Three requests of a million tokens: a 1.9 GiB FP8 cache, over the page's 1 GiB.
+    const r = await runPage('?seqlens=1000000,1000000,1000000&h-q=1024', 'page-too-big');
     expect(r.verdict).toBe('error');
     expect(r.status).toMatch(/this shape needs about [\d.]+ GiB of memory .* over the 1.00 GiB the page allows|over this device's maxStorageBufferBindingSize/);
+  });
+
+  /** The status line, read with a deadline: a page whose main thread is busy does not answer in time. */
+  async function statusWithin(page: Page, ms: number): Promise<string> {
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the page did not answer within ${ms} ms`)), ms));
+    return Promise.race([page.evaluate(() => document.querySelector('#status')?.textContent ?? ''), timeout]);
+  }
+
+  const LONG = '?preset=model1&kv=fp8&seqlens=262144&shard-mib=100&samples=1&warmup=0';
+
+  it('decodes 256K tokens of a MODEL1 FP8 cache in 2 shards (cap from the URL), checked in a worker, answering throughout', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url + LONG);
+    await page.locator('#run-root[data-running]').waitFor({ timeout: 60_000 });
+    const seen = new Set<string>();
+    while (await page.locator('#run-root[data-running]').count() > 0) {
+      seen.add((await statusWithin(page, 3000)).replace(/\d+%/, 'N%'));
+      await page.waitForTimeout(500);
+    }
+    await page.screenshot({ path: 'test-results/page-long-context.png', fullPage: true });
+    expect(await page.locator('#run-root').getAttribute('data-check'), await page.locator('#status').textContent() ?? '').toBe('pass');
+    expect([...seen]).toEqual(expect.arrayContaining(['Generating the inputs: N%', 'Checking against the f64 CPU reference (in a worker): N%']));
+    const result = await page.locator('#result').textContent();
+    expect(result).toContain('seqlens 262144');
+    expect(result).toMatch(/kv cache 146\.\d MiB in 2 shards of at most \d+\.\d MiB \(the shard cap \(100\.0 MiB\)\)/);
+    expect(result).toContain('all 16 heads');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('Cancel stops a long run at once, and the page runs again', async () => {
+    const page = await browser.newPage();
+    await page.goto(url + LONG);
+    await expect.poll(() => statusWithin(page, 3000), { timeout: 60_000 }).toMatch(/^Generating the inputs: [1-9]/);
+    await page.click('#run-cancel');
+    await page.locator('#run-root[data-check]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#run-root').getAttribute('data-check')).toBe('cancelled');
+    expect(await page.locator('#status').textContent()).toMatch(/^Cancelled/);
+    await page.fill('input[name="seqlens"]', '300');
+    await page.click('#run-button');
+    await page.locator('#run-root[data-check="pass"]').waitFor({ timeout: 240_000 });
+    await page.close();
   });
 
   it('a lost device is reopened on the next run', async () => {

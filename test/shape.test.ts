@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { SHAPE_LIMITS, presetShape, validateShape, type MlaShape } from '../src/shape';
 import { checkHostMemory } from '../src/run-size';
+import { kvLayout } from '../src/kv-layout';
 
 describe('validateShape', () => {
   const good = presetShape('v32', { seqlens: [100, 7], sQ: 2 });
@@ -31,8 +32,8 @@ describe('validateShape', () => {
   });
 
   it('rejects a shape over the byte budget, saying how much it needs', () => {
-    const huge = presetShape('v32', { seqlens: [1 << 20], hQ: 128 });
-    expect(() => checkHostMemory(huge, 1 << 30, 'the budget')).toThrow(/this shape needs about .* GiB .* over the 1.00 GiB the budget/);
+    const huge = presetShape('v32', { seqlens: [1 << 22], hQ: 128 });
+    expect(() => checkHostMemory(huge, kvLayout('fp8', huge, huge.pageBlockSize), 1 << 30, 'the budget')).toThrow(/this shape needs about .* GiB .* over the 1.00 GiB the budget/);
   });
 
   it('rejects an unknown preset', () => {

@@ -23,6 +23,7 @@ import { kvLayout } from '../kv-layout';
 import { dequantizeKvCache } from '../kv-quant';
 import { checkInputValues } from '../input-scan';
 import { checkOutputPaths, writeOutput } from './output-paths';
+import { progressLine } from './progress';
 import { runBench } from './bench';
 import { runMemory } from './memory';
 import { KERNEL_VERSIONS } from '../kernels/versions';
@@ -171,10 +172,10 @@ async function run(argv: string[]): Promise<number> {
   } else {
     shapeFromFlags(v); // a bad shape flag is refused before the device is opened
     ctx = await openNodeDevice();
-    inputs = inputsFromFlags(v, ctx.limits, { bytes: Math.floor(freemem() / 2), where: 'this machine can spare (half its free memory)' });
+    inputs = inputsFromFlags(v, ctx.limits, { bytes: Math.floor(freemem() / 2), where: 'this machine can spare (half its free memory)' }, progressLine('generating the cache (slots)'));
   }
   const shape = inputs.shape;
-  const report = await measureAttention(ctx, inputs, config, { quantizationError: true, timing });
+  const report = await measureAttention(ctx, inputs, config, { quantizationError: true, timing, onReferenceProgress: progressLine('f64 reference (keys)') });
   if (typeof v.out === 'string') {
     writeOutput('out', v.out, encodeNpy({ dtype: 'float32', shape: [shape.batch, shape.sQ, shape.hQ, shape.dV], data: report.output.out }));
   }

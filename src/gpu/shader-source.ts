@@ -10,6 +10,7 @@
  */
 import params from '../../shaders/params.wgsl?raw';
 import kvCache from '../../shaders/kv_cache.wgsl?raw';
+import kvShards from '../../shaders/kv_shards.wgsl?raw';
 import keysDense from '../../shaders/keys_dense.wgsl?raw';
 import keysSparse from '../../shaders/keys_sparse.wgsl?raw';
 import fusedIo from '../../shaders/fused_io.wgsl?raw';
@@ -27,6 +28,7 @@ import roofline from '../../shaders/roofline.wgsl?raw';
 export const SHADER_FILES = {
   'params.wgsl': params,
   'kv_cache.wgsl': kvCache,
+  'kv_shards.wgsl': kvShards,
   'keys_dense.wgsl': keysDense,
   'keys_sparse.wgsl': keysSparse,
   'fused_io.wgsl': fusedIo,

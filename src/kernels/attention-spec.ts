@@ -6,7 +6,8 @@
 import { type MlaShape, maxBlocksPerSeq, softmaxScaleOf } from '../shape';
 import type { CallParams } from './call-params';
 import { type KvLayout, kvLayoutOverrides } from '../kv-layout';
-import type { ShaderEdits, ShaderFileName } from '../gpu/shader-source';
+import { SHADER_FILES, type ShaderEdits, type ShaderFileName } from '../gpu/shader-source';
+import { type KvShards, kvShardsSource } from './kv-shards';
 
 export interface AttentionSpec {
   readonly shape: MlaShape;
@@ -14,22 +15,44 @@ export interface AttentionSpec {
   readonly numBlocks: number;
   readonly maxBlocksPerSeq: number;
   readonly sparse: boolean;
+  /** How the cache is cut into buffers (kv-shards.ts). */
+  readonly shards: KvShards;
+  /** Shader files replaced for this call: the caller's edits, and kv_shards.wgsl written for several shards. */
   readonly edits?: ShaderEdits;
 }
 
-/** `blockTableWidth`: row width of the block table actually given (default: the narrowest that fits). */
-export function makeAttentionSpec(shape: MlaShape, layout: KvLayout, numBlocks: number, edits?: ShaderEdits, blockTableWidth = maxBlocksPerSeq(shape)): AttentionSpec {
-  return { shape, layout, numBlocks, maxBlocksPerSeq: blockTableWidth, sparse: shape.topk > 0, edits };
+/** The cache in one buffer. */
+export function oneShard(layout: KvLayout, numBlocks: number): KvShards {
+  const bytes = numBlocks * layout.pageStride;
+  return { count: 1, pagesPerShard: Math.max(1, numBlocks), bytes: [bytes], limitBytes: bytes, limitName: 'the whole cache' };
 }
 
-/** The shared files a kernel file is appended to: per-call params, cache reader, key source. */
+/**
+ * `blockTableWidth`: row width of the block table actually given (default: the narrowest that fits);
+ * `shards`: how the cache is cut into buffers (default: one buffer).
+ */
+export function makeAttentionSpec(
+  shape: MlaShape, layout: KvLayout, numBlocks: number, edits?: ShaderEdits, blockTableWidth = maxBlocksPerSeq(shape),
+  shards: KvShards = oneShard(layout, numBlocks),
+): AttentionSpec {
+  let allEdits = edits;
+  if (shards.count > 1) {
+    if (edits?.['kv_shards.wgsl'] !== undefined) {
+      throw new Error(`kv_shards.wgsl is written by the host when the cache is split into shards (${shards.count} here): edit it only for a cache in one buffer`);
+    }
+    allEdits = { ...edits, 'kv_shards.wgsl': kvShardsSource(shards.count, SHADER_FILES['kv_shards.wgsl']) };
+  }
+  return { shape, layout, numBlocks, maxBlocksPerSeq: blockTableWidth, sparse: shape.topk > 0, shards, edits: allEdits };
+}
+
+/** The shared files a kernel file is appended to: per-call params, cache reader and its shards, key source. */
 export function sharedFiles(spec: AttentionSpec): ShaderFileName[] {
-  return ['params.wgsl', 'kv_cache.wgsl', spec.sparse ? 'keys_sparse.wgsl' : 'keys_dense.wgsl'];
+  return ['params.wgsl', 'kv_cache.wgsl', 'kv_shards.wgsl', spec.sparse ? 'keys_sparse.wgsl' : 'keys_dense.wgsl'];
 }
 
-/** Override constants of kv_cache.wgsl (the cache layout). */
+/** Override constants of kv_cache.wgsl (the cache layout and its shards). */
 export function sharedConstants(spec: AttentionSpec): Record<string, number> {
-  return kvLayoutOverrides(spec.layout);
+  return { ...kvLayoutOverrides(spec.layout), SHARD_PAGES: spec.shards.pagesPerShard };
 }
 
 /** The per-call uniform (shaders/params.wgsl) for this call. */

@@ -17,6 +17,14 @@ export const BINDINGS = {
   block_table: 6,
   scores: 7,
   params: 8,
+  // kv_shards.wgsl: shards 1..7 of a cache split across buffers (shard 0 is `kv`)
+  kv1: 9,
+  kv2: 10,
+  kv3: 11,
+  kv4: 12,
+  kv5: 13,
+  kv6: 14,
+  kv7: 15,
   // combine.wgsl: the splits' partial results
   partOut: 0,
   partLse: 1,

@@ -60,7 +60,8 @@ export interface KernelPass {
 
 /** Device buffers of one attention call. */
 export interface AttentionBuffers {
-  readonly kv: GPUBuffer;
+  /** The cache's shards, in order (one buffer when it fits one binding). */
+  readonly kv: readonly GPUBuffer[];
   readonly q: GPUBuffer;
   readonly out: GPUBuffer;
   readonly lse: GPUBuffer;

@@ -6,6 +6,7 @@ import { getPipeline } from '../gpu/pipelines';
 import { SHADER_FILES, composeShader } from '../gpu/shader-source';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
 import { type AttentionBuffers, type KernelPass, type KernelPlan, bindGroup, keySourceBindings } from './kernel-plan';
+import { kvShardBindings } from './kv-shards';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
 
 /** This version's own WGSL file, composed after the shared ones. */
@@ -38,7 +39,7 @@ export async function naivePasses(
   return [
     {
       label: 'v1-naive:scores', pipeline: scoresP, workgroups: [Math.ceil(maxKeys / WG), shape.hQ, rows],
-      bindGroup: bindGroup(device, scoresP, 'v1-naive:scores', { kv: buffers.kv, q: buffers.q, scores, ...keys }),
+      bindGroup: bindGroup(device, scoresP, 'v1-naive:scores', { ...kvShardBindings(buffers.kv), q: buffers.q, scores, ...keys }),
     },
     {
       label: 'v1-naive:softmax', pipeline: softmaxP, workgroups: [shape.hQ, rows, 1],
@@ -46,7 +47,7 @@ export async function naivePasses(
     },
     {
       label: 'v1-naive:pv', pipeline: pvP, workgroups: [Math.ceil(shape.dV / 4 / WG), shape.hQ, rows],
-      bindGroup: bindGroup(device, pvP, 'v1-naive:pv', { kv: buffers.kv, out: buffers.out, scores, ...keys }),
+      bindGroup: bindGroup(device, pvP, 'v1-naive:pv', { ...kvShardBindings(buffers.kv), out: buffers.out, scores, ...keys }),
     },
   ];
 }

@@ -7,6 +7,7 @@
 import { getPipeline } from '../gpu/pipelines';
 import type { ShaderFileName } from '../gpu/shader-source';
 import { type AttentionBuffers, type KernelPass, type KernelPlan, bindGroup, keySourceBindings } from './kernel-plan';
+import { kvShardBindings } from './kv-shards';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
 
 /** Auto split: aim for this many workgroups in flight, but keep >= MIN_KEYS_PER_SPLIT keys per split. */
@@ -68,7 +69,7 @@ export async function fusedPasses(
   const grid: [number, number, number] = [kernel.headBlocks * plan.splits, shape.sQ, shape.batch];
   const decodePass = (out: GPUBuffer, lse: GPUBuffer): KernelPass => ({
     label: kernel.label, pipeline: decode, workgroups: grid,
-    bindGroup: bindGroup(device, decode, kernel.label, { kv: buffers.kv, q: buffers.q, out, lse, sink: buffers.sink, ...keys }),
+    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, sink: buffers.sink, ...keys }),
   });
   if (plan.splits === 1) return [decodePass(buffers.out, buffers.lse)];
   const [partOut, partLse] = scratch;

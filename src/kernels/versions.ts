@@ -8,8 +8,9 @@
  * plain f64 loops) on the dequantised cache it read, and reads keys through
  * the same shared files (params, cache reader, dense or sparse key source).
  */
-import type { ShaderFileName } from '../gpu/shader-source';
-import type { AttentionSpec } from './attention-spec';
+import { type ShaderFileName, composeShader } from '../gpu/shader-source';
+import { type AttentionSpec, sharedFiles } from './attention-spec';
+import { fusedFiles } from './split-kv';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, VERSION_NAMES, type VersionName } from './kernel-plan';
 import { NAIVE_FILES, naivePasses, naivePlan } from './naive-kernel';
 import { FUSED_FILES, fusedPlan, fusedVersionPasses } from './fused-kernel';
@@ -134,4 +135,20 @@ export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits:
   }
   checkOptions(version, options);
   return { version, plan: version.plan(spec, limits, options) };
+}
+
+/** Storage buffers a version's decode module declares (the cache's shards included). */
+export function storageBuffersOf(version: KernelVersion, spec: AttentionSpec): number {
+  const own = version.files.filter((f) => f !== 'combine.wgsl');
+  const files = version.name === 'naive' ? [...sharedFiles(spec), ...own] : fusedFiles(spec, own);
+  const code = composeShader(files, spec.edits).code.replace(/\/\/.*$/gm, '');
+  return (code.match(/var\s*<\s*storage\b/g) ?? []).length;
+}
+
+/** Refuse a call whose module binds more storage buffers than the device allows per shader stage. */
+export function checkStorageBuffers(version: KernelVersion, spec: AttentionSpec, limits: DeviceLimits): void {
+  const n = storageBuffersOf(version, spec);
+  if (n > limits.maxStorageBuffersPerShaderStage) {
+    throw new Error(`kernel ${version.id} ${version.name} with the cache in ${spec.shards.count} shards binds ${n} storage buffers, over this device's maxStorageBuffersPerShaderStage of ${limits.maxStorageBuffersPerShaderStage}: allow larger shards (a larger --shard-mib) or make the cache smaller`);
+  }
 }

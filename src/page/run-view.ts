@@ -5,7 +5,7 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { describeDevice, describeReport } from '../report';
-import { SHAPE_FLAGS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, inputsFromFlags, shapeFromFlags } from '../run-options';
+import { SHAPE_FLAGS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, generationFromFlags, intFlag, shapeFromFlags } from '../run-options';
 import { measureAttention } from '../run-attention';
 import { PRESET_NAMES } from '../shape';
 import { KV_FORMATS } from '../kv-layout';
@@ -13,6 +13,7 @@ import { KERNEL_CHOICES } from '../kernels/versions';
 import { failureText } from '../check';
 import { escapeHtml, find, setQuery } from './html';
 import { ChartView } from './charts';
+import { generateInWorker, referenceInWorker } from './cpu-worker';
 
 /** The page opens on this: the CLI's flag defaults (V3.2, FP8 cache, flash kernel) and a small shape. */
 const DEFAULTS: FlagValues = {
@@ -75,7 +76,8 @@ function formHtml(values: FlagValues): string {
         : `<input name="${f.name}" value="${escapeHtml(String(v ?? ''))}" placeholder="${f.name === 'topk' ? '0 (dense)' : f.name === 'page-block-size' ? '64' : ''}">`;
     return `<label title="${escapeHtml(f.hint ?? '')}"><span>${f.label}</span>${input}</label>`;
   };
-  return `<form id="run-form">${FIELDS.map(field).join('')}<button type="submit" id="run-button">Run</button></form>`;
+  return `<form id="run-form">${FIELDS.map(field).join('')}<div class="buttons"><button type="submit" id="run-button">Run</button>`
+    + '<button type="button" id="run-cancel" disabled>Cancel</button></div></form>';
 }
 
 /** The form's values over `base` (the URL's values of flags the form has no field for, e.g. d-qk). */
@@ -101,25 +103,42 @@ export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuCont
   const status = find(root, '#status');
   const result = find(root, '#result');
   const chart = new ChartView(find<HTMLCanvasElement>(root, '#run-roofline'));
-  let busy = false;
+  const cancel = find<HTMLButtonElement>(root, '#run-cancel');
+  let running: AbortController | undefined;
+  const say = (text: string) => { status.textContent = text; };
+  cancel.addEventListener('click', () => {
+    if (!running) return;
+    running.abort(new DOMException('the run was cancelled', 'AbortError'));
+    say('Cancelling: the CPU work stops now, a GPU dispatch already submitted runs to its end...');
+  });
+  const percent = (what: string) => (done: number, total: number) => say(`${what}: ${Math.floor((100 * done) / total)}%`);
 
   async function run(): Promise<void> {
-    if (busy) return;
-    busy = true;
+    if (running) return;
+    const controller = new AbortController();
+    const { signal } = controller;
+    running = controller;
+    cancel.disabled = false;
     const values = readForm(form, urlOnly);
     setQuery(queryFromValues(values));
     result.textContent = '';
     status.className = '';
     delete root.dataset.check;
+    root.dataset.running = '1';
     try {
       const config = configFromFlags(values);
+      const timing = { samples: intFlag('samples', values.samples, 1, 1000) ?? 5, warmup: intFlag('warmup', values.warmup, 0, 1000) ?? 1 };
       shapeFromFlags(values); // a bad field is refused before the device is asked for
       const ctx = await getDevice();
-      const inputs = inputsFromFlags(values, ctx.limits, PAGE_MEMORY_BUDGET);
-      status.textContent = 'Compiling, running and checking against the CPU reference, then timing...';
+      const request = generationFromFlags(values, ctx.limits, PAGE_MEMORY_BUDGET);
       find(root, '#device').textContent = describeDevice(ctx).join('\n');
+      // The CPU's share (inputs, reference) runs in a worker: the page answers, and Cancel works, throughout.
+      const inputs = await generateInWorker(request, percent('Generating the inputs'), signal);
+      say('Compiling and running on the GPU...');
       const report = await measureAttention(ctx, inputs, config, {
-        quantizationError: true, timing: { samples: 5, warmup: 1 },
+        quantizationError: true, timing, signal,
+        reference: (i, bytes, layout) => referenceInWorker(i, bytes, layout, percent('Checking against the f64 CPU reference (in a worker)'), signal)
+          .finally(() => say('Timing...')),
       });
       status.textContent = report.check.pass ? 'PASS: matches the CPU reference' : `FAIL: ${failureText(report.check)}`;
       status.className = report.check.pass ? 'pass' : 'fail';
@@ -134,11 +153,14 @@ export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuCont
       }
       root.dataset.check = report.check.pass ? 'pass' : 'fail';
     } catch (e) {
-      status.textContent = (e as Error).message;
-      status.className = 'fail';
-      root.dataset.check = 'error';
+      const aborted = signal.aborted;
+      status.textContent = aborted ? 'Cancelled: the run was stopped; nothing was checked or timed.' : (e as Error).message;
+      status.className = aborted ? '' : 'fail';
+      root.dataset.check = aborted ? 'cancelled' : 'error';
     } finally {
-      busy = false;
+      running = undefined;
+      cancel.disabled = true;
+      delete root.dataset.running;
     }
   }
   form.addEventListener('submit', (e) => { e.preventDefault(); void run(); });

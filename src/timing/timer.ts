@@ -33,6 +33,8 @@ export interface TimingOptions {
   readonly samples?: number;
   /** Repetitions per sample; 'auto' (default) makes a sample last >= minSampleMs and >= 50 ticks. */
   readonly iterations?: number | 'auto';
+  /** Stops between samples with an AbortError. */
+  readonly signal?: AbortSignal;
   readonly minSampleMs?: number;
   /** Force the wall-clock method even when timestamps exist. */
   readonly method?: 'auto' | 'wall-clock';
@@ -94,6 +96,11 @@ export function timestampTick(stamps: readonly bigint[]): number | undefined {
   return Number(g);
 }
 
+/** Timing a call with the default sample count aims to take about this long at most. */
+const DEFAULT_BUDGET_MS = 20_000;
+/** Fewest samples of a long call. */
+const MIN_LONG_SAMPLES = 3;
+
 /** Ticks coarser than this are reported, and samples are lengthened to span many of them. */
 const COARSE_TICK_NS = 10_000;
 /** A sample is never made longer than this to beat a coarse tick. */
@@ -154,8 +161,8 @@ async function timestampSample(device: GPUDevice, work: TimedWork, iterations: n
 
 export async function timeWork(ctx: GpuContext, work: TimedWork, options: TimingOptions = {}): Promise<TimingResult> {
   const { device } = ctx;
-  const warmup = options.warmup ?? 2;
-  const samples = options.samples ?? 10;
+  let warmup = options.warmup ?? 2;
+  let samples = options.samples ?? 10;
   const minSampleMs = options.minSampleMs ?? 20;
   const passes = work.passLabels.length;
   const notes: string[] = [];
@@ -168,6 +175,13 @@ export async function timeWork(ctx: GpuContext, work: TimedWork, options: Timing
 
   // Size the sample: one probe repetition (also the first warm-up).
   const probeMs = await checked(device, work.label, () => wallClockSample(device, work, 1));
+  // A long call (a million-token decode) is sampled fewer times unless the caller chose.
+  const fitting = Math.floor(DEFAULT_BUDGET_MS / probeMs);
+  if (options.samples === undefined && fitting < warmup + samples) {
+    warmup = Math.min(warmup, 1);
+    samples = Math.max(MIN_LONG_SAMPLES, fitting - warmup);
+    notes.push(`a long call (${(probeMs / 1000).toFixed(1)} s): ${samples} samples after ${warmup} warm-up, to stay near ${DEFAULT_BUDGET_MS / 1000} s of timing (--samples sets it)`);
+  }
   let iterations = options.iterations === undefined || options.iterations === 'auto'
     ? Math.max(1, Math.ceil(minSampleMs / Math.max(probeMs, 1e-3)))
     : options.iterations;
@@ -193,6 +207,7 @@ export async function timeWork(ctx: GpuContext, work: TimedWork, options: Timing
   const times: number[] = [];
   const passTimes: number[][] = Array.from({ length: passes }, () => []);
   for (let s = 0; s < warmup + samples; s++) {
+    options.signal?.throwIfAborted();
     if (method === 'timestamp-query') {
       const sample = await checked(device, work.label, () => timestampSample(device, work, iterations));
       if (s >= warmup) {

@@ -41,14 +41,14 @@ const NOT_A_LIST = ['', ',', '1,', ',1', '1,,2', 'a,b', '1;2', '1 2', '0x10', '1
 
 const CHOICE_FLAGS = ['preset', 'kv', 'kernel', 'scale-rounding', 'distribution'];
 /** Every other value flag of run takes an integer. */
-const INTEGER_FLAGS = Object.entries(SHAPE_FLAGS).filter(([f, spec]) => spec.type === 'string' && ![...CHOICE_FLAGS, 'seqlens', 'softmax-scale', 'splits'].includes(f)).map(([f]) => f);
+const INTEGER_FLAGS = Object.entries(SHAPE_FLAGS).filter(([f, spec]) => spec.type === 'string' && ![...CHOICE_FLAGS, 'seqlens', 'softmax-scale', 'shard-mib', 'splits'].includes(f)).map(([f]) => f);
 
 interface Case { readonly name: string; readonly args: readonly string[]; readonly names: readonly string[] }
 
 const runCases: Case[] = [
   ...INTEGER_FLAGS.flatMap((f) => NOT_AN_INTEGER.map((v) => ({ name: `run --${f}=${JSON.stringify(v)}`, args: ['run', `--${f}=${v}`], names: [`--${f}`] }))),
   ...NOT_AN_INTEGER.filter((v) => v !== 'auto').map((v) => ({ name: `run --splits=${JSON.stringify(v)}`, args: ['run', `--splits=${v}`], names: ['--splits'] })),
-  ...NOT_A_NUMBER.map((v) => ({ name: `run --softmax-scale=${JSON.stringify(v)}`, args: ['run', `--softmax-scale=${v}`], names: ['--softmax-scale'] })),
+  ...['softmax-scale', 'shard-mib'].flatMap((f) => NOT_A_NUMBER.map((v) => ({ name: `run --${f}=${JSON.stringify(v)}`, args: ['run', `--${f}=${v}`], names: [`--${f}`] }))),
   ...CHOICE_FLAGS.flatMap((f) => NOT_A_CHOICE.map((v) => ({ name: `run --${f}=${JSON.stringify(v)}`, args: ['run', `--${f}=${v}`], names: [`--${f}`] }))),
   ...NOT_A_LIST.map((v) => ({ name: `run --seqlens=${JSON.stringify(v)}`, args: ['run', `--seqlens=${v}`], names: ['--seqlens'] })),
   ...['presets', 'kv'].flatMap((f) => NOT_A_CHOICE_LIST.map((v) => ({ name: `bench --${f}=${JSON.stringify(v)}`, args: ['bench', `--${f}=${v}`], names: [`--${f}`] }))),

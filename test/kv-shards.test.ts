@@ -1,0 +1,109 @@
+/**
+ * A cache cut into shards (several storage buffers): every version, every
+ * cache format, dense and sparse keys, against the same CPU reference, with a
+ * shard cap of a few pages so that any adapter exercises it. The caches have
+ * an odd page count (the last shard holds fewer pages) and shuffled block
+ * tables, so a request's pages straddle shards in no order.
+ */
+import { describe, expect, it } from 'vitest';
+import { testGpu, testMatrix } from './support/gpu';
+import { presetShape, type PresetName } from '../src/shape';
+import { generateInputs } from '../src/inputs';
+import { runAttention } from '../src/run-attention';
+import { prepareAttention } from '../src/runner';
+import { formatCheck } from '../src/check';
+import { type KvFormat, kvLayout } from '../src/kv-layout';
+import { KERNEL_VERSIONS, missingFeature } from '../src/kernels/versions';
+import { planKvShards } from '../src/kernels/kv-shards';
+import { SHADER_FILES } from '../src/gpu/shader-source';
+
+const gpu = await testGpu();
+
+const FORMATS: KvFormat[] = ['f32', 'bf16', 'fp8'];
+const PAGE = 16;
+const PAGES_PER_SHARD = 4;
+// 1 + 4 + 7 + 3 pages of requests, a spare and the poison page: 17 pages, 5 shards, the last with 1 page
+const SEQLENS = [1, 63, 100, 37];
+
+function shardedCase(preset: PresetName, kvFormat: KvFormat, sparse: boolean, hQ: number) {
+  const shape = presetShape(preset, { seqlens: SEQLENS, hQ, pageBlockSize: PAGE, topk: sparse ? 40 : 0, attentionSink: preset === 'model1' });
+  const inputs = generateInputs(shape, { seed: 77, invalidIndexFraction: sparse ? 0.2 : 0, allInvalidRows: sparse ? [2] : [] });
+  const shardBytes = PAGES_PER_SHARD * kvLayout(kvFormat, shape, PAGE).pageStride;
+  return { inputs, shardBytes };
+}
+
+interface Case { preset: PresetName; kvFormat: KvFormat; sparse: boolean }
+const ALL: Case[] = (['v32', 'model1'] as PresetName[]).flatMap((preset) => FORMATS.flatMap((kvFormat) => [false, true].map((sparse) => ({ preset, kvFormat, sparse }))));
+
+describe.skipIf(!gpu).each(KERNEL_VERSIONS.map((v) => [`${v.id} ${v.name}`, v] as const))('sharded cache, %s', (_, version) => {
+  if (gpu && missingFeature(version, gpu.limits)) {
+    it.skip(`${missingFeature(version, gpu.limits)}`, () => {});
+    return;
+  }
+  // SwiftShader (compiles take seconds): each format once, preset and key source rotating.
+  const list = gpu && testMatrix(gpu) === 'full' ? ALL : FORMATS.map((kvFormat, k) => ({ preset: (['v32', 'model1'] as const)[k % 2], kvFormat, sparse: k === 1 }));
+  it.each(list)('$preset $kvFormat, sparse $sparse', async ({ preset, kvFormat, sparse }) => {
+    const { inputs, shardBytes } = shardedCase(preset, kvFormat, sparse, 16);
+    const run = await runAttention(gpu!, inputs, { kernel: version.name, kvFormat, shardBytes, splits: version.name === 'naive' ? undefined : 2 });
+    expect(run.upload.kvShards).toHaveLength(5);
+    expect(run.upload.kvShards.at(-1)).toBe(run.upload.kvShards[0] / PAGES_PER_SHARD);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+});
+
+describe.skipIf(!gpu)('sharded cache: failures', () => {
+  it('a kernel that reads every page from the first shard fails the check', async () => {
+    const { inputs, shardBytes } = shardedCase('model1', 'fp8', false, 16);
+    const right = 'return KvPage(page / SHARD_PAGES, (page % SHARD_PAGES) * PAGE_STRIDE_W);';
+    const wrong = SHADER_FILES['kv_cache.wgsl'].replace(right, 'return KvPage(0u, (page % SHARD_PAGES) * PAGE_STRIDE_W);');
+    expect(wrong).not.toBe(SHADER_FILES['kv_cache.wgsl']); // the edit must land, or this test proves nothing
+    const run = await runAttention(gpu!, inputs, { kernel: 'fused', kvFormat: 'fp8', shardBytes, shaderEdits: { 'kv_cache.wgsl': wrong } });
+    expect(run.check.pass).toBe(false);
+  });
+
+  it('refuses more shards than the kernels bind, before any upload', async () => {
+    // One page per shard: 17 shards.
+    const { inputs, shardBytes } = shardedCase('model1', 'fp8', false, 16);
+    await expect(prepareAttention(gpu!, inputs, { kernel: 'fused', kvFormat: 'fp8', shardBytes: shardBytes / PAGES_PER_SHARD }))
+      .rejects.toThrow(/needs 17 shards of at most the shard cap .*; the kernels bind at most 8/);
+  });
+
+  it('refuses more shards than the device binds storage buffers, before any upload', async () => {
+    const { inputs, shardBytes } = shardedCase('model1', 'fp8', false, 16);
+    const limits = { ...gpu!.limits, maxStorageBuffersPerShaderStage: 10 };
+    await expect(prepareAttention({ ...gpu!, limits }, inputs, { kernel: 'naive', kvFormat: 'fp8', shardBytes }))
+      .rejects.toThrow(/kernel v1 naive with the cache in 5 shards binds 12 storage buffers, over this device's maxStorageBuffersPerShaderStage of 10/);
+  });
+
+  it('an edit of kv_shards.wgsl is refused when the host writes that file', async () => {
+    const { inputs, shardBytes } = shardedCase('model1', 'fp8', false, 16);
+    await expect(runAttention(gpu!, inputs, { kernel: 'fused', kvFormat: 'fp8', shardBytes, shaderEdits: { 'kv_shards.wgsl': '// mine' } }))
+      .rejects.toThrow(/kv_shards.wgsl is written by the host when the cache is split into shards \(5 here\)/);
+  });
+});
+
+describe('planKvShards', () => {
+  const shape = presetShape('model1', { seqlens: [1 << 20], hQ: 16 });
+  const layout = kvLayout('fp8', shape, 64);
+  const limits128 = { maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 2 ** 31 } as Parameters<typeof planKvShards>[2];
+
+  it('cuts a 1M-token MODEL1 FP8 cache into 5 shards of whole pages under a 128 MiB binding', () => {
+    const pages = (1 << 20) / 64 + 2;
+    const s = planKvShards(layout, pages, limits128);
+    expect(layout.pageStride).toBe(37440); // 64 x 584, rounded up to 576
+    expect(s.pagesPerShard).toBe(Math.floor((128 * 2 ** 20) / 37440)); // 3584
+    expect(s.count).toBe(5);
+    expect(s.bytes.reduce((a, b) => a + b, 0)).toBe(pages * 37440);
+    expect(Math.max(...s.bytes)).toBeLessThanOrEqual(128 * 2 ** 20);
+  });
+
+  it('keeps a cache that fits in one buffer, and takes the smaller of cap and limit', () => {
+    expect(planKvShards(layout, 10, limits128)).toMatchObject({ count: 1, pagesPerShard: 10 });
+    expect(planKvShards(layout, 10, limits128, 3 * 37440 + 100)).toMatchObject({ count: 4, pagesPerShard: 3, bytes: [3 * 37440, 3 * 37440, 3 * 37440, 37440] });
+    expect(planKvShards(layout, 10, limits128, 2 ** 40).count).toBe(1);
+  });
+
+  it('refuses a cap below one page, naming the page size', () => {
+    expect(() => planKvShards(layout, 10, limits128, 1000)).toThrow(/one page of the fp8-model1 cache is 36.6 KiB \(64 tokens\), over the shard cap/);
+  });
+});
