@@ -241,6 +241,29 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.close();
   });
 
+  it('Compare: the long-context sweep fills the form; a point past 256 MiB of f32 is generated straight into FP8 in a worker and passes', async () => {
+    const { page, errors } = await openView('#compare');
+    await page.click('#compare-long');
+    expect(await page.inputValue('#compare-form input[name="seqlens"]')).toBe('4096,16384,65536,262144,1048576');
+    const ticked = (name: string) => page.locator(`#compare-form input[name="${name}"]:checked`).evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+    expect(await ticked('kv')).toEqual(['bf16', 'fp8']);
+    expect(await ticked('kernel')).toEqual(['flash']);
+    expect(await ticked('preset')).toEqual(['v32', 'model1']);
+    // Narrowed to two points: MODEL1 FP8 at 4096 and 140000 keys (140000 x 512 f32 is over 256 MiB: generated straight into FP8).
+    await page.uncheck('#compare-form input[name="preset"][value="v32"]');
+    await page.uncheck('#compare-form input[name="kv"][value="bf16"]');
+    await page.fill('#compare-form input[name="seqlens"]', '4096,140000');
+    await page.click('#compare-start');
+    await page.locator('#compare-root[data-state="done"], #compare-root[data-state="error"]').waitFor({ timeout: 400_000 });
+    expect(await page.locator('#compare-status').textContent()).toBe('Done: 2 points, all match the CPU reference.');
+    expect(await page.locator('#chart-time').getAttribute('data-points')).toBe('2');
+    const cells = await page.locator('#compare-table tbody tr').evaluateAll((rows) => rows.map((r) => r.textContent ?? ''));
+    expect(cells[1]).toContain('140000');
+    expect(cells[1]).toContain('n/a (no f32 cache)');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('Ladder: every version on one shape, checked, timed against v1 and drawn on the roofline', async () => {
     const { page, errors } = await openView('#ladder');
     const root = page.locator('#ladder-root');

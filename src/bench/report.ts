@@ -64,7 +64,7 @@ export function sweepTableCells(r: SweepRow): string[] {
   return [
     String(r.dQk), r.kvFormat, String(r.bytesPerToken), r.kernel, String(r.seqlen), String(r.hQ), String(r.splits), fmtMs(r.medianMs), fmtMs(r.p90Ms),
     `${fmtRate(r.gbps)}${r.suspect ? ' (suspect)' : ''}`, fmtRate(r.gflops), `${(100 * r.rooflineFraction).toFixed(1)}%`,
-    `${r.pass ? 'pass' : 'FAIL'} (${r.maxRelErr.toExponential(1)})`, r.kvFormat === 'f32' ? '-' : r.quantRelErr.toExponential(2),
+    `${r.pass ? 'pass' : 'FAIL'} (${r.maxRelErr.toExponential(1)})`, r.kvFormat === 'f32' ? '-' : Number.isNaN(r.quantRelErr) ? 'n/a (no f32 cache)' : r.quantRelErr.toExponential(2),
   ];
 }
 

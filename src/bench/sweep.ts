@@ -5,14 +5,16 @@
  * in the CLI (`mla-sandbox bench`) and on the page (Compare).
  */
 import type { GpuContext } from '../gpu/device';
-import { type PresetName, presetShape } from '../shape';
+import { type MlaShape, type PresetName, maxBlocksPerSeq, presetShape } from '../shape';
 import type { KvFormat } from '../kv-layout';
 import { KERNEL_VERSIONS, type KernelChoice, missingFeature } from '../kernels/versions';
 import type { DeviceLimits } from '../gpu/device';
-import { generateInputs } from '../inputs';
-import { measureAttention } from '../run-attention';
+import { type InputOptions, type MlaInputs, generateInputs } from '../inputs';
+import { type ReferenceRunner, measureAttention } from '../run-attention';
 import { type AttentionResult, referenceAttention } from '../reference';
 import type { TimingOptions } from '../timing/timer';
+import { planCall } from '../runner';
+import { checkHostMemory, generatedPages, generatesStraightIntoFormat } from '../run-size';
 
 export interface SweepSpec {
   readonly presets: readonly PresetName[];
@@ -38,6 +40,18 @@ export const FULL_SWEEP: SweepSpec = {
   timing: { warmup: 2, samples: 10, minSampleMs: 20 },
 };
 
+/**
+ * The long-context sweep: 4K to 1M keys, both heads, FP8 and bf16, the best
+ * kernel, 16 heads, one timed sample (a 1M-token call takes seconds on a
+ * software adapter). Caches past one binding are sharded; a point that does
+ * not fit the memory budget is skipped with the reason.
+ */
+export const LONG_CONTEXT_SWEEP: SweepSpec = {
+  presets: ['v32', 'model1'], formats: ['fp8', 'bf16'], kernels: ['flash'],
+  seqlens: [4096, 16384, 65536, 262144, 1048576], heads: [16], batch: 1, seed: 0,
+  timing: { warmup: 0, samples: 1, minSampleMs: 0 },
+};
+
 export interface SweepPoint {
   readonly preset: PresetName;
   readonly kvFormat: KvFormat;
@@ -54,7 +68,7 @@ export interface SweepRow extends SweepPoint {
   readonly pass: boolean;
   readonly maxRelErr: number;
   readonly cosineDiff: number;
-  /** FP8/bf16 error against the f32 cache (reference on both); 0 for f32. */
+  /** FP8/bf16 error against the f32 cache (reference on both); 0 for f32; NaN when not measured (a long cache, never built in f32). */
   readonly quantRelErr: number;
   readonly quantCosineDiff: number;
   readonly medianMs: number;
@@ -95,33 +109,58 @@ export interface SweepProgress {
   readonly total: number;
   readonly point: SweepPoint;
   readonly row?: SweepRow;
+  /** Why this point was not run (it does not fit the device or the memory budget). */
+  readonly skipped?: string;
+}
+
+/** How a sweep does its CPU work; the page moves it to a Web Worker. */
+export interface SweepRunOptions {
+  /** Generate a point's inputs (default: generateInputs, here). */
+  readonly generate?: (shape: MlaShape, options: InputOptions) => Promise<MlaInputs>;
+  /** The reference of a point (default: the chunked reference, here). */
+  readonly reference?: ReferenceRunner;
+  /** Host memory a point may take, and where that figure comes from; a point over it is skipped. */
+  readonly memory?: { readonly bytes: number; readonly where: string };
 }
 
 export async function runSweep(
-  ctx: GpuContext, spec: SweepSpec, onProgress?: (p: SweepProgress) => void, signal?: AbortSignal,
+  ctx: GpuContext, spec: SweepSpec, onProgress?: (p: SweepProgress) => void, signal?: AbortSignal, options: SweepRunOptions = {},
 ): Promise<SweepRow[]> {
   const points = sweepPoints(spec);
   const rows: SweepRow[] = [];
+  const generate = options.generate ?? (async (shape: MlaShape, o: InputOptions) => generateInputs(shape, o));
   // The reference on the original f32 cache depends only on the shape: compute it once per shape.
   const originals = new Map<string, AttentionResult>();
   for (const [k, point] of points.entries()) {
     if (signal?.aborted) throw new DOMException('sweep cancelled', 'AbortError');
     onProgress?.({ done: k, total: points.length, point });
     const shape = presetShape(point.preset, { seqlens: Array(spec.batch).fill(point.seqlen), hQ: point.hQ });
-    const inputs = generateInputs(shape, { seed: spec.seed });
+    const config = { kernel: point.kernel, kvFormat: point.kvFormat };
+    let straightInto;
+    try {
+      // Checked before anything is generated: a point too large for this device or budget is skipped, not fatal.
+      const { layout } = planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), config, ctx.limits);
+      if (options.memory) checkHostMemory(shape, layout, options.memory.bytes, options.memory.where);
+      straightInto = generatesStraightIntoFormat(shape) ? layout : undefined;
+    } catch (e) {
+      onProgress?.({ done: k + 1, total: points.length, point, skipped: (e as Error).message });
+      continue;
+    }
+    // A long cache is generated straight into its format (no f32 cache, so no quantisation error).
+    const inputs = await generate(shape, { seed: spec.seed, cacheLayout: straightInto });
     const shapeKey = `${point.preset}/${point.seqlen}/${point.hQ}`;
     const originalReference = () => {
       let ref = originals.get(shapeKey);
       if (!ref) { ref = referenceAttention(inputs); originals.set(shapeKey, ref); }
       return ref;
     };
-    const r = await measureAttention(ctx, inputs, { kernel: point.kernel, kvFormat: point.kvFormat }, {
-      timing: spec.timing, quantizationError: true, originalReference,
+    const r = await measureAttention(ctx, inputs, config, {
+      timing: spec.timing, quantizationError: true, originalReference, reference: options.reference, signal,
     });
     const t = r.timing!;
     const row: SweepRow = {
       ...point, version: `${r.version.id} ${r.version.name}`, dQk: shape.dQk, bytesPerToken: r.layout.bytesPerToken, pass: r.check.pass, maxRelErr: r.check.maxRelErr,
-      cosineDiff: r.check.cosineDiff, quantRelErr: r.quantization?.maxRelErr ?? 0, quantCosineDiff: r.quantization?.cosineDiff ?? 0,
+      cosineDiff: r.check.cosineDiff, quantRelErr: quantOr(r.quantization?.maxRelErr, point.kvFormat), quantCosineDiff: quantOr(r.quantization?.cosineDiff, point.kvFormat),
       medianMs: t.medianMs, minMs: t.minMs, p90Ms: t.p90Ms, method: t.method,
       gbps: r.throughput!.gbps, gflops: r.throughput!.gflops, rooflineFraction: r.throughput!.rooflineFraction,
       suspect: r.throughput!.suspect, splits: r.plan.splits,
@@ -130,4 +169,9 @@ export async function runSweep(
     onProgress?.({ done: k + 1, total: points.length, point, row });
   }
   return rows;
+}
+
+/** The quantisation error measured, 0 for an f32 cache, NaN when it was not measured. */
+function quantOr(measured: number | undefined, kvFormat: KvFormat): number {
+  return measured ?? (kvFormat === 'f32' ? 0 : NaN);
 }

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { measureRoofline } from '../timing/roofline';
-import { DEFAULT_SWEEP, FULL_SWEEP, type SweepSpec, runSweep, runnableSweep } from '../bench/sweep';
+import { DEFAULT_SWEEP, FULL_SWEEP, LONG_CONTEXT_SWEEP, type SweepSpec, runSweep, runnableSweep } from '../bench/sweep';
+import { cliMemoryBudget } from './memory-budget';
 import { PRESET_NAMES } from '../shape';
 import { KV_FORMATS } from '../kv-layout';
 import { intList, oneOf } from '../run-options';
@@ -47,6 +48,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
     args: argv, strict: true,
     options: {
       full: { type: 'boolean', default: false }, ladder: { type: 'boolean', default: false }, tfjs: { type: 'boolean', default: false },
+      long: { type: 'boolean', default: false },
       out: { type: 'string' }, 'json-out': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       presets: { type: 'string' }, kv: { type: 'string' }, seqlens: { type: 'string' }, heads: { type: 'string' },
     },
@@ -55,11 +57,14 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
   checkOutputPaths(
     (['out', 'json-out'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), [],
   );
+  if (values.long && (values.ladder || values.full || values.tfjs)) {
+    throw new Error('--long is not allowed with --ladder, --full or --tfjs: --long is its own sweep (narrow it with --presets, --kv, --seqlens, --heads)');
+  }
   if (values.tfjs) {
     if (values.ladder || values.full) throw new Error('--tfjs is not allowed with --ladder or --full: --tfjs is its own comparison (narrow it with --presets, --kv, --seqlens, --heads)');
     return runLibraryComparison(argv, values);
   }
-  const base = values.ladder ? (values.full ? FULL_LADDER_SWEEP : LADDER_SWEEP) : (values.full ? FULL_SWEEP : DEFAULT_SWEEP);
+  const base = values.long ? LONG_CONTEXT_SWEEP : values.ladder ? (values.full ? FULL_LADDER_SWEEP : LADDER_SWEEP) : (values.full ? FULL_SWEEP : DEFAULT_SWEEP);
   // Narrow the sweep: --presets v32,model1 --kv f32,fp8 --seqlens 4096 --heads 64
   const asked: SweepSpec = narrowed(base, values);
   const ctx = await openNodeDevice();
@@ -67,19 +72,22 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
   const roof = await measureRoofline(ctx);
   const started = performance.now();
   const tty = process.stderr.isTTY;
+  const skipped: string[] = [];
   const rows = await runSweep(ctx, spec, (p) => {
+    if (p.skipped) skipped.push(`skipped ${p.point.preset} ${p.point.kvFormat} ${p.point.kernel} seqlen ${p.point.seqlen} h_q ${p.point.hQ}: ${p.skipped}`);
     const what = `${p.point.preset} ${p.point.kvFormat} ${p.point.kernel} seqlen ${p.point.seqlen} h_q ${p.point.hQ}`;
     const line = `${bar(p.done, p.total)} ${p.row ? `${what}: ${fmtMs(p.row.medianMs)}` : what}`;
     if (tty) process.stderr.write(`\r\x1b[2K${line}`);
     else if (p.row) process.stderr.write(`${line}\n`);
-  });
+  }, undefined, { memory: cliMemoryBudget() });
   if (tty) process.stderr.write('\n');
   const header = [
     `adapter: ${describeAdapter(ctx.adapter)}`,
     ...describeRoofline(roof),
-    `${values.ladder ? 'ladder' : 'sweep'}: ${values.full ? 'full' : 'default'}; batch ${spec.batch}; ${rows.length} points in ${((performance.now() - started) / 1e3).toFixed(0)} s`,
+    `${values.ladder ? 'ladder' : 'sweep'}: ${values.long ? 'long context' : values.full ? 'full' : 'default'}; batch ${spec.batch}; ${rows.length} points in ${((performance.now() - started) / 1e3).toFixed(0)} s`,
     `timing: ${rows[0]?.method ?? '-'}; ratios within this run only (a software adapter's absolute times mean little)`,
     ...notRun,
+    ...skipped,
   ];
   if (values.ladder) {
     const ladder = ladderRows(rows, roof);

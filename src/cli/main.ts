@@ -7,7 +7,6 @@
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { freemem } from 'node:os';
 import { openNodeDevice } from '../gpu/node-device';
 import { type GpuContext, describeAdapter } from '../gpu/device';
 import type { MlaInputs } from '../inputs';
@@ -24,6 +23,7 @@ import { dequantizeKvCache } from '../kv-quant';
 import { checkInputValues } from '../input-scan';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { progressLine } from './progress';
+import { cliMemoryBudget } from './memory-budget';
 import { runBench } from './bench';
 import { runMemory } from './memory';
 import { KERNEL_VERSIONS } from '../kernels/versions';
@@ -35,6 +35,7 @@ commands:
   run      run one shape, check it against the CPU reference, time it
   bench    the 576-vs-512 x f32/bf16/fp8 sweep; --ladder: every kernel version instead;
            --tfjs: the best kernel against the same decode in TensorFlow.js;
+           --long: the long-context sweep, 4K..1M keys, FP8 and bf16 (sharded caches);
            --out FILE.md, --json-out FILE.json, --full; narrow it with --presets v32,model1
            --kv f32,bf16,fp8 --seqlens 1024,4096 --heads 16,64
   memory   KV-cache bytes per token and in total: MHA/GQA/MQA against MLA's layouts (no GPU);
@@ -46,7 +47,7 @@ shape flags (run):
   --topk N (sparse)  --no-causal  --softmax-scale X  --sink  --d-qk/--d-nope/--d-rope/--d-v N
   --kv f32|bf16|fp8  --kernel flash|${VERSION_NAMES.join('|')} (or v1..v${VERSION_NAMES.length}; flash: the best for the device)
   --splits auto|N  --tile-n N  --heads-per-workgroup N  --dot-parts N (v4: score slices; v5: lanes per team)  --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
-  --samples N  --warmup N
+  --samples N  --warmup N  --shard-mib X (split the cache into shards of at most X MiB; default: the device's binding limit)
 your own tensors (run), FlashMLA's shapes:
   --q q.npy (float32 [b,s_q,h_q,d_qk])  --kv-cache kv.npy (float32 [blocks,page,1,d_qk] or uint8 FP8 records)
   --cache-seqlens s.npy (int32 [b])  --block-table bt.npy (int32 [b,w])  --indices i.npy (int32 [b,s_q,topk])
@@ -172,7 +173,7 @@ async function run(argv: string[]): Promise<number> {
   } else {
     shapeFromFlags(v); // a bad shape flag is refused before the device is opened
     ctx = await openNodeDevice();
-    inputs = inputsFromFlags(v, ctx.limits, { bytes: Math.floor(freemem() / 2), where: 'this machine can spare (half its free memory)' }, progressLine('generating the cache (slots)'));
+    inputs = inputsFromFlags(v, ctx.limits, cliMemoryBudget(), progressLine('generating the cache (slots)'));
   }
   const shape = inputs.shape;
   const report = await measureAttention(ctx, inputs, config, { quantizationError: true, timing, onReferenceProgress: progressLine('f64 reference (keys)') });

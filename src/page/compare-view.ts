@@ -7,23 +7,22 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { describeAdapter } from '../gpu/device';
-import { DEFAULT_SWEEP, type SweepRow, type SweepSpec } from '../bench/sweep';
+import { DEFAULT_SWEEP, LONG_CONTEXT_SWEEP, type SweepRow, type SweepSpec } from '../bench/sweep';
 import { SWEEP_TABLE_HEAD, sweepCsv, sweepRatioLines, sweepTableCells } from '../bench/report';
 import { PRESET_NAMES, presetShape } from '../shape';
 import { KV_FORMATS, kvLayout } from '../kv-layout';
 import type { KernelChoice } from '../kernels/versions';
 import { ChartView, type Series } from './charts';
 import { downloadText, escapeHtml, find, presetLabel } from './html';
-import { readSweepForm, sweepFields, wireSweep } from './sweep-form';
+import { fillSweepForm, readSweepForm, sweepFields, wireSweep } from './sweep-form';
 
 const SWEEP_KERNELS: readonly KernelChoice[] = ['flash', 'naive'];
-
-
 
 function formHtml(): string {
   return `<form id="compare-form" class="fields">
     ${sweepFields(DEFAULT_SWEEP, SWEEP_KERNELS)}
-    <div class="buttons"><button type="submit" id="compare-start">Run sweep</button><button type="button" id="compare-cancel" disabled>Cancel</button></div>
+    <div class="buttons"><button type="submit" id="compare-start">Run sweep</button><button type="button" id="compare-cancel" disabled>Cancel</button>
+    <button type="button" id="compare-long" title="4K to 1M keys, both heads, FP8 and bf16, flash, h_q 16, one sample: caches past one binding are sharded; a point over the page's memory is skipped">Long-context sweep</button></div>
   </form>`;
 }
 
@@ -76,6 +75,13 @@ export function mountCompareView(view: HTMLElement, getDevice: () => Promise<Gpu
   };
   let rows: SweepRow[] = [];
   let spec: SweepSpec | undefined;
+  // The sweep the form started from: its timing (the long-context one takes one sample, no warm-up).
+  let base = DEFAULT_SWEEP;
+  find<HTMLButtonElement>(root, '#compare-long').addEventListener('click', () => {
+    base = LONG_CONTEXT_SWEEP;
+    fillSweepForm(form, base);
+    status.textContent = 'Long-context sweep set: press Run sweep (a million-token point takes minutes on a software adapter).';
+  });
   let adapter = '';
 
   function draw(): void {
@@ -98,7 +104,7 @@ export function mountCompareView(view: HTMLElement, getDevice: () => Promise<Gpu
   }
 
   wireSweep({ root, form, progress, status, start, cancel }, getDevice, {
-    spec: () => { spec = readSweepForm(form, DEFAULT_SWEEP); return spec; },
+    spec: () => { spec = readSweepForm(form, base); return spec; },
     prepare: async (ctx) => { adapter = describeAdapter(ctx.adapter); },
     onRows: (r) => { rows = [...r]; draw(); },
     onEnd: () => { for (const b of exports) b.disabled = rows.length === 0; },

@@ -18,6 +18,7 @@ import { SHADER_FILES, type ShaderEdits, type ShaderFileName } from '../gpu/shad
 import { ShaderCompileError, type ShaderMessage } from '../gpu/pipelines';
 import { type KernelVersion, KERNEL_VERSIONS } from '../kernels/versions';
 import { VERSION_NAMES, type VersionName } from '../kernels/kernel-plan';
+import { kvShardsSource } from '../kernels/kv-shards';
 import { type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, inputsFromFlags, shapeFromFlags } from '../run-options';
 import { measureAttention } from '../run-attention';
 import { describeShape, fmtMs, fmtRate } from '../report';
@@ -163,6 +164,11 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
         `kernel ${r.version.id} ${r.version.name}, ${r.layout.name} cache, max rel err ${r.check.maxRelErr.toExponential(2)}`,
         `time ${fmtMs(r.timing!.medianMs)} median (${r.timing!.method}), ${fmtRate(r.throughput!.gbps)} GB/s, ${fmtRate(r.throughput!.gflops)} GFLOP/s`,
         base !== undefined && edited ? `${(r.timing!.medianMs / base).toFixed(2)}x the time of the unedited kernel on this shape` : 'run once without edits to get a baseline time to compare with',
+        // A sharded cache: the one file the host writes, as this run used it.
+        ...(r.upload.kvShards.length > 1
+          ? [`\nthe cache was in ${r.upload.kvShards.length} shards (${r.upload.kvShardLimit}); kv_shards.wgsl as the host wrote it for this run:\n`,
+            kvShardsSource(r.upload.kvShards.length, SHADER_FILES['kv_shards.wgsl'])]
+          : []),
       ].join('\n');
       root.dataset.check = r.check.pass ? 'pass' : 'fail';
     } catch (e) {

@@ -8,8 +8,9 @@ import { type SweepRow, type SweepSpec, runSweep, runnableSweep, sweepPoints } f
 import { PRESET_NAMES, type PresetName } from '../shape';
 import { KV_FORMATS, type KvFormat } from '../kv-layout';
 import type { KernelChoice } from '../kernels/versions';
-import { intFlag, intList } from '../run-options';
+import { PAGE_MEMORY_BUDGET, intFlag, intList } from '../run-options';
 import { checkboxes, presetLabel } from './html';
+import { generateInWorker, referenceInWorker } from './cpu-worker';
 
 /** The form's fields for `spec`; `kernels` adds a row of kernel checkboxes. */
 export function sweepFields(spec: SweepSpec, kernels?: readonly KernelChoice[]): string {
@@ -19,6 +20,20 @@ export function sweepFields(spec: SweepSpec, kernels?: readonly KernelChoice[]):
     <label><span>Seqlens (keys per request)</span><input name="seqlens" value="${spec.seqlens.join(',')}"></label>
     <label><span>Query heads h_q</span><input name="heads" value="${spec.heads.join(',')}"></label>
     <label><span>Timed samples per point</span><input name="samples" value="${spec.timing.samples}"></label>`;
+}
+
+/** Set the form's fields to `spec` (e.g. the long-context sweep). */
+export function fillSweepForm(form: HTMLFormElement, spec: SweepSpec): void {
+  const tick = (name: string, values: readonly string[]) => {
+    for (const box of form.querySelectorAll<HTMLInputElement>(`input[name="${name}"]`)) box.checked = values.includes(box.value);
+  };
+  tick('preset', spec.presets);
+  tick('kv', spec.formats);
+  tick('kernel', spec.kernels);
+  const set = (name: string, value: string) => { (form.elements.namedItem(name) as HTMLInputElement).value = value; };
+  set('seqlens', spec.seqlens.join(','));
+  set('heads', spec.heads.join(','));
+  set('samples', String(spec.timing.samples));
 }
 
 /** The spec the form describes, on top of `base` (kernels from the form when it has them). */
@@ -87,6 +102,7 @@ export function wireSweep(ui: SweepControls, getDevice: () => Promise<GpuContext
     progress.max = total;
     progress.value = 0;
     let notRun: string[] = [];
+    const skipped: string[] = [];
     try {
       const ctx = await getDevice();
       const runnable = runnableSweep(asked, ctx.limits);
@@ -95,13 +111,25 @@ export function wireSweep(ui: SweepControls, getDevice: () => Promise<GpuContext
       total = sweepPoints(spec).length;
       progress.max = total;
       await hooks.prepare?.(ctx);
+      const { signal } = controller;
+      let point = '';
+      const stage = (what: string) => (done: number, all: number) => {
+        status.textContent = `${progress.value} / ${total} points: ${point}: ${what} ${Math.floor((100 * done) / all)}%`;
+      };
       await runSweep(ctx, spec, (p) => {
         progress.value = p.done;
         if (p.row) { rows.push(p.row); hooks.onRows(rows); }
-        status.textContent = `${p.done} / ${total} points${p.row ? '' : `: running ${p.point.preset} ${p.point.kvFormat} ${p.point.kernel}, seqlen ${p.point.seqlen}, h_q ${p.point.hQ}`}`;
-      }, controller.signal);
+        if (p.skipped) skipped.push(`${p.point.preset} ${p.point.kvFormat} seqlen ${p.point.seqlen} h_q ${p.point.hQ}: ${p.skipped}`);
+        point = `${p.point.preset} ${p.point.kvFormat} ${p.point.kernel}, seqlen ${p.point.seqlen}, h_q ${p.point.hQ}`;
+        status.textContent = `${p.done} / ${total} points${p.row || p.skipped ? '' : `: running ${point}`}`;
+      }, signal, {
+        // The CPU's share in a worker: the page answers and Cancel stops a point at once, even a million-token one.
+        generate: (shape, options) => generateInWorker({ shape, options }, stage('generating the inputs'), signal),
+        reference: (inputs, bytes, layout) => referenceInWorker(inputs, bytes, layout, stage('f64 reference'), signal),
+        memory: PAGE_MEMORY_BUDGET,
+      });
       const failed = rows.filter((r) => !r.pass).length;
-      status.textContent = `Done: ${rows.length} points, ${failed ? `${failed} FAILED the check` : 'all match the CPU reference'}.${notRun.map((n) => ` (${n}.)`).join('')}`;
+      status.textContent = `Done: ${rows.length} points, ${failed ? `${failed} FAILED the check` : 'all match the CPU reference'}.${[...notRun, ...skipped.map((k) => `skipped ${k}`)].map((n) => ` (${n}.)`).join('')}`;
       root.dataset.state = 'done';
     } catch (e) {
       const cancelled = (e as Error).name === 'AbortError';
