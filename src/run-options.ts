@@ -8,6 +8,7 @@ import { KV_FORMATS, type KvFormat } from './kv-layout';
 import { KERNEL_CHOICES, type KernelChoice } from './kernels/versions';
 import { INPUT_DISTRIBUTIONS, type InputDistribution, type InputOptions, type MlaInputs, generateInputs } from './inputs';
 import { type RunConfig, planCall } from './runner';
+import { MAX_SPLITS } from './kernels/split-kv';
 import type { DeviceLimits } from './gpu/device';
 import { checkHostMemory, generatedPages, generatesStraightIntoFormat } from './run-size';
 
@@ -133,7 +134,7 @@ function flagError(e: ShapeError): Error {
 export function configFromFlags(v: FlagValues): RunConfig {
   const kernel = oneOf<KernelChoice>('kernel', v.kernel, KERNEL_CHOICES);
   const kvFormat = oneOf<KvFormat>('kv', v.kv, KV_FORMATS);
-  const splits = v.splits === 'auto' || v.splits === undefined ? 'auto' : intFlag('splits', v.splits, 1, 256);
+  const splits = v.splits === 'auto' || v.splits === undefined ? 'auto' : intFlag('splits', v.splits, 1, MAX_SPLITS);
   const shardMib = numberFlag('shard-mib', v['shard-mib']);
   if (shardMib !== undefined && !(shardMib > 0)) throw new Error(`--shard-mib ${v['shard-mib']} is not allowed: --shard-mib must be a size in MiB above 0, e.g. 16 or 0.5`);
   return {

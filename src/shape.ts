@@ -97,7 +97,7 @@ export const SHAPE_LIMITS = {
   maxHeads: 1024,
   maxQueryTokens: 64,
   maxBatch: 1024,
-  maxSeqlen: 1 << 20,
+  maxSeqlen: 1 << 22,
   maxPageBlockSize: 4096,
   maxTopk: 1 << 16,
 } as const;

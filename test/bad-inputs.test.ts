@@ -111,9 +111,9 @@ const FLAG_VALUES: Case[] = [
   ['--d-v', '700', '--d-v must be an integer from 4 to 576'],
   ['--d-v', '30', '--d-v must be a multiple of 4'],
   ['--d-rope', '600', '--d-rope must be an integer from 0 to 576'],
-  ['--splits', '0', '--splits must be an integer from 1 to 256'],
-  ['--splits', '300', '--splits must be an integer from 1 to 256'],
-  ['--splits', 'some', '--splits must be an integer from 1 to 256'],
+  ['--splits', '0', '--splits must be an integer from 1 to 1024'],
+  ['--splits', '3000', '--splits must be an integer from 1 to 1024'],
+  ['--splits', 'some', '--splits must be an integer from 1 to 1024'],
   ['--tile-n', '0', '--tile-n must be an integer from 1'],
   ['--heads-per-workgroup', '-8', '--heads-per-workgroup must be an integer from 1'],
   ['--dot-parts', '0', '--dot-parts must be an integer from 1'],
@@ -221,7 +221,7 @@ const OUTPUTS: Case[] = [
 const SIZES: Case[] = [
   { name: 'four million-token f32 requests for 1024 heads', args: ['run', '--batch', '4', '--seqlens', '1000000', '--h-q', '1024', '--kv', 'f32'], code: 2, words: [/this shape needs about [\d.]+ [GT]iB of memory|needs \d+ shards of at most/, 'make'] },
   { name: '1024 requests of a million tokens', args: ['run', '--batch', '1024', '--seqlens', '1048576'], code: 2, words: [/needs about [\d.]+ [GT]iB of memory|maxStorageBufferBindingSize/] },
-  { name: 'a cache over what 8 shards hold', args: ['run', '--batch', '4', '--seqlens', '1048576', '--kv', 'f32', '--h-q', '1'], code: 2, words: [/needs \d+ shards of at most this device's maxStorageBufferBindingSize\/maxBufferSize .*; the kernels bind at most 8|[GT]iB of memory/] },
+  { name: 'a cache over what 12 shards hold', args: ['run', '--batch', '4', '--seqlens', '1048576', '--kv', 'f32', '--h-q', '1'], code: 2, words: [/needs \d+ shards of at most this device's maxStorageBufferBindingSize\/maxBufferSize .*; the kernels bind at most 12|[GT]iB of memory/] },
   { name: 'a shard cap below one page', args: ['run', '--shard-mib', '0.01'], code: 2, words: ['one page of the fp8-v32 cache is 41.0 KiB (64 tokens), over the shard cap (10.2 KiB)', '--page-block-size smaller'] },
   { name: 'a shard cap that makes too many shards', args: ['run', '--shard-mib', '0.05', '--seqlens', '1024'], code: 2, words: ['needs 18 shards of at most the shard cap', 'raise the cap'] },
 ];

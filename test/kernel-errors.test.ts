@@ -9,7 +9,8 @@ import { ShaderCompileError } from '../src/gpu/pipelines';
 import { SHADER_FILES } from '../src/gpu/shader-source';
 import { kvLayout } from '../src/kv-layout';
 import { openNodeDevice } from '../src/gpu/node-device';
-import { DeviceLostError } from '../src/gpu/device';
+import { DeviceLostError, describeAdapter } from '../src/gpu/device';
+import { formatCheck } from '../src/check';
 
 const gpu = await testGpu();
 
@@ -85,7 +86,7 @@ describe.skipIf(!gpu)('errors', () => {
     await expect(runAttention(gpu!, inputs, { kernel: 'naive', kvFormat: 'fp8', splits: 2 }))
       .rejects.toThrow('--splits 2 is not used by kernel naive (v1): the options it takes are none');
     await expect(runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'fp8', splits: 0 }))
-      .rejects.toThrow('splits = 0 is not allowed: splits must be "auto" or an integer from 1 to 256');
+      .rejects.toThrow('splits = 0 is not allowed: splits must be "auto" or an integer from 1 to 1024');
   });
 
   it('v5 needs subgroups: without them flash takes v4 and --kernel subgroups says why; its team size is checked', async () => {
@@ -119,5 +120,36 @@ describe.skipIf(!gpu)('errors', () => {
       process.stderr.write(`[fp8 upload] ${preset}: ${prepared.upload.kv} B for ${tokens} cache slots = ${(prepared.upload.kv / tokens).toFixed(2)} B/token (f32 would be ${4 * s.dQk})\n`);
       prepared.destroy();
     }
+  });
+});
+
+describe.skipIf(!gpu)('devices that stop long loops (llvmpipe: 65535 iterations per invocation)', () => {
+  const llvmpipe = gpu ? /llvmpipe/i.test(describeAdapter(gpu.adapter)) : false;
+  // A small head, 128 heads, 40000 keys: one split by the old rule, and v2's thread would loop about 123000 times.
+  const shape = { ...presetShape('v32', { seqlens: [40000], hQ: 128 }), dQk: 16, dNope: 16, dRope: 0, dV: 16, softmaxScale: 0.25 };
+  const inputs = gpu ? generateInputs(shape, { seed: 3 }) : undefined;
+
+  it('the probe finds the limit on llvmpipe and none elsewhere', () => {
+    expect(gpu!.limits.maxLoopIterations).toBe(llvmpipe ? 65535 : 0);
+  });
+
+  it('a long row is split so that no thread passes the limit, and passes', async () => {
+    const run = await runAttention(gpu!, inputs!, { kernel: 'fused', kvFormat: 'f32' });
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+    if (llvmpipe) expect(run.plan.splits).toBeGreaterThanOrEqual(4);
+  });
+
+  it.skipIf(!llvmpipe)('with the limit ignored, the same run fails the check: the loops were cut short', async () => {
+    const blind = { ...gpu!, limits: { ...gpu!.limits, maxLoopIterations: 0 } };
+    const run = await runAttention(blind, inputs!, { kernel: 'fused', kvFormat: 'f32' });
+    expect(run.plan.splits).toBe(1);
+    expect(run.check.pass).toBe(false);
+  });
+
+  it.skipIf(!llvmpipe)('too few splits asked, or v1 on a long row, is refused with the reason', async () => {
+    await expect(runAttention(gpu!, inputs!, { kernel: 'fused', kvFormat: 'f32', splits: 1 }))
+      .rejects.toThrow(/^splits = 1 is too few: this device stops a shader invocation's loops after 65535 iterations .*, so 40000 keys need at least \d+ splits/);
+    await expect(runAttention(gpu!, inputs!, { kernel: 'naive', kvFormat: 'f32' }))
+      .rejects.toThrow(/v1 walks all 40000 keys of a row in one thread: use a fused version/);
   });
 });

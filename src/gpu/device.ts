@@ -5,6 +5,8 @@
  * report what was granted. Nothing here knows which face called it.
  */
 
+import { probeLoopLimit } from './loop-limit';
+
 /** Limits the kernels depend on; each is requested at the adapter's maximum. */
 export const REQUESTED_LIMITS = [
   'maxComputeWorkgroupStorageSize',
@@ -25,12 +27,19 @@ export type RequestedLimit = (typeof REQUESTED_LIMITS)[number];
 export interface DeviceLimits extends Readonly<Record<RequestedLimit, number>> {
   readonly subgroupMinSize: number;
   readonly subgroupMaxSize: number;
+  /**
+   * Loop iterations one shader invocation may run before the device stops its
+   * loops silently (Mesa llvmpipe: 65535), found by a probe when the device
+   * is opened (gpu/loop-limit.ts); 0 when the probe found no limit.
+   */
+  readonly maxLoopIterations: number;
 }
 
 /** The WebGPU spec's default values of those limits: what every adapter offers (used to plan without a device). */
 export const WEBGPU_DEFAULT_LIMITS: DeviceLimits = {
   subgroupMinSize: 0,
   subgroupMaxSize: 0,
+  maxLoopIterations: 0,
   maxComputeWorkgroupStorageSize: 16384,
   maxStorageBufferBindingSize: 134217728,
   maxBufferSize: 268435456,
@@ -98,10 +107,11 @@ export async function openDeviceOnAdapter(adapter: GPUAdapter, options: OpenDevi
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'mla-sandbox' });
   const info = adapter.info;
   const subgroups = device.features.has('subgroups');
-  const limits: Record<RequestedLimit, number> & { subgroupMinSize: number; subgroupMaxSize: number } = {
+  const limits: { -readonly [K in keyof DeviceLimits]: number } = {
     ...WEBGPU_DEFAULT_LIMITS,
     subgroupMinSize: subgroups ? info.subgroupMinSize ?? 0 : 0,
     subgroupMaxSize: subgroups ? info.subgroupMaxSize ?? 0 : 0,
+    maxLoopIterations: await probeLoopLimit(device),
   };
   for (const name of REQUESTED_LIMITS) limits[name] = device.limits[name];
   const featureLevel = adapter.features.has('core-features-and-limits') ? 'core' : 'compatibility';

@@ -24,6 +24,7 @@ import subgroupTeams from '../../shaders/subgroup_teams.wgsl?raw';
 import v5Subgroups from '../../shaders/v5_subgroups.wgsl?raw';
 import combine from '../../shaders/combine.wgsl?raw';
 import roofline from '../../shaders/roofline.wgsl?raw';
+import loopProbe from '../../shaders/loop_probe.wgsl?raw';
 
 export const SHADER_FILES = {
   'params.wgsl': params,
@@ -42,6 +43,7 @@ export const SHADER_FILES = {
   'v5_subgroups.wgsl': v5Subgroups,
   'combine.wgsl': combine,
   'roofline.wgsl': roofline,
+  'loop_probe.wgsl': loopProbe,
 } as const;
 
 export type ShaderFileName = keyof typeof SHADER_FILES;

@@ -17,7 +17,7 @@ export const BINDINGS = {
   block_table: 6,
   scores: 7,
   params: 8,
-  // kv_shards.wgsl: shards 1..7 of a cache split across buffers (shard 0 is `kv`)
+  // kv_shards.wgsl: shards 1..11 of a cache split across buffers (shard 0 is `kv`)
   kv1: 9,
   kv2: 10,
   kv3: 11,
@@ -25,12 +25,19 @@ export const BINDINGS = {
   kv5: 13,
   kv6: 14,
   kv7: 15,
+  kv8: 16,
+  kv9: 17,
+  kv10: 18,
+  kv11: 19,
   // combine.wgsl: the splits' partial results
   partOut: 0,
   partLse: 1,
   // roofline.wgsl
   src: 0,
   dst: 1,
+  // loop_probe.wgsl
+  probeOut: 0,
+  probeIn: 1,
 } as const;
 
 export type BindingName = keyof typeof BINDINGS;

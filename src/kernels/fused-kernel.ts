@@ -21,7 +21,9 @@ export function fusedPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   if (threads > maxThreads) {
     throw new PlanDoesNotFit(`d_v = ${shape.dV} needs ${threads} threads (two output quads each), but this device allows ${maxThreads} per workgroup`);
   }
-  const splits = chooseSplits(spec, shape.hQ * shape.sQ * shape.batch, options.splits);
+  // Per tile of `threads` keys a thread loops: the tile, its key's dot (dq4), the max and P.V over the tile.
+  const loops = { keysPerTile: threads, loopsPerTile: 1 + shape.dQk / 4 + 3 * threads };
+  const splits = chooseSplits(spec, shape.hQ * shape.sQ * shape.batch, options.splits, limits, loops);
   const constants = { WG_SIZE: threads };
   const code = composeShader(fusedFiles(spec, FUSED_FILES), spec.edits).code;
   return {

@@ -5,7 +5,8 @@
 import { getPipeline } from '../gpu/pipelines';
 import { SHADER_FILES, composeShader } from '../gpu/shader-source';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
-import { type AttentionBuffers, type KernelPass, type KernelPlan, bindGroup, keySourceBindings } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, bindGroup, keySourceBindings } from './kernel-plan';
+import { loopBudget } from './split-kv';
 import { kvShardBindings } from './kv-shards';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
 
@@ -15,9 +16,14 @@ export const NAIVE_FILES = ['v1_naive.wgsl'] as const;
 /** Threads per workgroup of all three dispatches, read from the shader. */
 const WG = wgslValue(SHADER_FILES['v1_naive.wgsl'], 'WG');
 
-export function naivePlan(spec: AttentionSpec): KernelPlan {
+export function naivePlan(spec: AttentionSpec, limits?: DeviceLimits): KernelPlan {
   const { batch, sQ, hQ } = spec.shape;
   const maxKeys = Math.max(1, maxKeysPerRow(spec.shape));
+  // P.V: one thread walks every key of its row (softmax: three passes over the row, WG threads sharing it).
+  const loops = maxKeys + 3 * Math.ceil(maxKeys / WG) + Math.log2(WG);
+  if (loops > loopBudget(limits)) {
+    throw new PlanDoesNotFit(`this device stops a shader invocation's loops after ${limits?.maxLoopIterations} iterations (shaders/loop_probe.wgsl); v1 walks all ${maxKeys} keys of a row in one thread: use a fused version (they split the keys)`);
+  }
   return {
     kernel: 'naive', splits: 1, tileN: 0, headsPerWorkgroup: 1, workgroupSize: WG,
     workgroupBytes: workgroupBytesOf(composeShader(NAIVE_FILES, spec.edits).code, {}), constants: {},

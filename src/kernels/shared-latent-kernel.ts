@@ -47,7 +47,16 @@ export function sharedLatentPlan(spec: AttentionSpec, limits: DeviceLimits, opti
   if (!Number.isInteger(tileN) || tileN < 1 || tileN > MAX_TILE_N || bytes(tileN) > storage) {
     throw new Error(`tileN = ${tileN} is not allowed: tileN must be an integer from 1 to ${most} for this kernel (maxComputeWorkgroupStorageSize ${storage} B)`);
   }
-  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits);
+  // Per tile a thread loops: list and decode, its score tasks (each a slice of the dot), the part sums, the head's max and P.V.
+  const parts = dotParts(tileN, heads, threads);
+  const dq4 = shape.dQk / 4;
+  const c = (n: number) => Math.ceil(n / threads);
+  const acc = wgslValue(code, 'ACC', { ...base, ...constantsFor(tileN) });
+  const loops = {
+    keysPerTile: tileN,
+    loopsPerTile: 1 + c(tileN) + c(tileN * dq4) + c(heads * tileN * parts) * (1 + Math.ceil(dq4 / parts)) + c(heads * tileN) * (1 + parts) + 2 * tileN * (1 + acc) + acc,
+  };
+  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, loops);
   return {
     kernel: 'shared-latent', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads,
     workgroupBytes: bytes(tileN), constants: constantsFor(tileN), scratch: splitScratch(spec, splits),

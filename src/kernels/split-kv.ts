@@ -6,26 +6,60 @@
  */
 import { getPipeline } from '../gpu/pipelines';
 import type { ShaderFileName } from '../gpu/shader-source';
-import { type AttentionBuffers, type KernelPass, type KernelPlan, bindGroup, keySourceBindings } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, bindGroup, keySourceBindings } from './kernel-plan';
 import { kvShardBindings } from './kv-shards';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
 
 /** Auto split: aim for this many workgroups in flight, but keep >= MIN_KEYS_PER_SPLIT keys per split. */
 const TARGET_WORKGROUPS = 128;
 const MIN_KEYS_PER_SPLIT = 256;
-const MAX_SPLITS = 256;
+export const MAX_SPLITS = 1024;
 
 export type SplitsOption = number | 'auto';
 
-/** The split count: `option`, or for 'auto' enough chunks to fill the device without making them short. */
-export function chooseSplits(spec: AttentionSpec, workgroupsPerSplit: number, option: SplitsOption = 'auto'): number {
+/**
+ * How many loop iterations one thread of a version runs per tile of keys:
+ * an upper bound read off its shader's loops, for devices that stop long
+ * loops (DeviceLimits.maxLoopIterations; shaders/loop_probe.wgsl).
+ */
+export interface LoopCost {
+  readonly keysPerTile: number;
+  readonly loopsPerTile: number;
+}
+
+/** Share of the device's loop budget a plan may use: the costs are estimates, the rest is margin. */
+const LOOP_SHARE = 0.5;
+
+/** Loop iterations a plan may give one thread on this device (Infinity where no limit was found). */
+export function loopBudget(limits: DeviceLimits | undefined): number {
+  return limits?.maxLoopIterations ? LOOP_SHARE * limits.maxLoopIterations : Infinity;
+}
+
+/** The fewest splits that keep every thread's loops within the device's budget (1 where there is none). */
+function splitsForLoops(spec: AttentionSpec, limits: DeviceLimits | undefined, cost: LoopCost | undefined): number {
+  if (!limits?.maxLoopIterations || !cost) return 1;
+  const tiles = Math.max(1, Math.floor(loopBudget(limits) / cost.loopsPerTile));
+  return Math.ceil(maxKeysPerRow(spec.shape) / (tiles * cost.keysPerTile));
+}
+
+/**
+ * The split count: `option`, or for 'auto' enough chunks to fill the device
+ * without making them short, and short enough for a device that stops long
+ * loops (llvmpipe: a thread may loop 65535 times in all).
+ */
+export function chooseSplits(spec: AttentionSpec, workgroupsPerSplit: number, option: SplitsOption = 'auto', limits?: DeviceLimits, cost?: LoopCost): number {
+  const fewest = splitsForLoops(spec, limits, cost);
+  const why = () => `this device stops a shader invocation's loops after ${limits?.maxLoopIterations} iterations (shaders/loop_probe.wgsl), so ${maxKeysPerRow(spec.shape)} keys need at least ${fewest} splits`;
   if (option === 'auto') {
     const keys = maxKeysPerRow(spec.shape);
-    return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / workgroupsPerSplit), Math.floor(keys / MIN_KEYS_PER_SPLIT)));
+    const splits = Math.max(fewest, 1, Math.min(Math.ceil(TARGET_WORKGROUPS / workgroupsPerSplit), Math.floor(keys / MIN_KEYS_PER_SPLIT)));
+    if (splits > MAX_SPLITS) throw new PlanDoesNotFit(`${why()}, over the ${MAX_SPLITS} a call may have`);
+    return splits;
   }
   if (!Number.isInteger(option) || option < 1 || option > MAX_SPLITS) {
     throw new Error(`splits = ${option} is not allowed: splits must be "auto" or an integer from 1 to ${MAX_SPLITS}`);
   }
+  if (option < fewest) throw new PlanDoesNotFit(`splits = ${option} is too few: ${why()}`);
   return option;
 }
 

@@ -11,7 +11,7 @@ import { workgroupBytesOf } from '../gpu/wgsl-layout';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
-import { TILED_BLOCK, tiledHeads } from './tiled-kernel';
+import { TILED_BLOCK, tiledHeads, tiledLoops } from './tiled-kernel';
 
 /** This version's own WGSL files (its own first), composed after the shared ones (subgroup_teams.wgsl, which holds the directives, goes first). */
 export const SUBGROUPS_FILES = ['v5_subgroups.wgsl', 'subgroup_teams.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl'] as const;
@@ -39,7 +39,10 @@ export function subgroupsPlan(spec: AttentionSpec, limits: DeviceLimits, options
   if (bytes > limits.maxComputeWorkgroupStorageSize) {
     throw new PlanDoesNotFit(`a tile of ${TILED_BLOCK} keys of d_qk = ${shape.dQk} for ${heads} heads needs ${bytes} bytes of workgroup memory; this device has ${limits.maxComputeWorkgroupStorageSize}`);
   }
-  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits);
+  // Teams of `lanes` threads share the head blocks; each walks its slice of the dot, then the butterfly.
+  const teams = Math.max(1, Math.floor(threads / lanes));
+  const perTeam = Math.ceil(heads / TILED_BLOCK / teams) * (1 + Math.ceil(dq4 / lanes) + Math.log2(lanes));
+  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops(TILED_BLOCK, heads, threads, dq4, threads, perTeam, 1));
   return {
     kernel: 'subgroups', splits, tileN: TILED_BLOCK, headsPerWorkgroup: heads, workgroupSize: threads,
     workgroupBytes: bytes, constants, scratch: splitScratch(spec, splits),

@@ -10,7 +10,7 @@ import { composeShader } from '../gpu/shader-source';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
-import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
+import { type LoopCost, chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 
 /** This version's own WGSL files (its own first), composed after the shared ones. */
 export const TILED_FILES = ['v4_tiled.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl'] as const;
@@ -39,6 +39,18 @@ export function tiledHeads(spec: AttentionSpec, limits: DeviceLimits, options: P
   return { heads, threads: (heads / TILED_BLOCK) * dimGroups };
 }
 
+/**
+ * Loop iterations per tile of a tiled version's thread (v4, v5): list and
+ * decode the tile, `tasks` score tasks of `perTask` iterations each (over
+ * the threads), the softmax loops of a head over the tile's quads (summing
+ * `slices` partial scores), and P.V's four keys a step.
+ */
+export function tiledLoops(tileN: number, heads: number, threads: number, dq4: number, tasks: number, perTask: number, slices: number): LoopCost {
+  const c = (n: number) => Math.ceil(n / threads);
+  const softmax = 2 + (tileN / 4) * (2 + slices);
+  return { keysPerTile: tileN, loopsPerTile: 1 + c(tileN) + c(tileN * dq4) + c(tasks) * (1 + perTask) + c(heads) * softmax + tileN + 4 };
+}
+
 export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
   const { shape } = spec;
   const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits).code;
@@ -65,7 +77,7 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   if (!Number.isInteger(dotParts) || dotParts < 1 || dotParts > dq4 || bytes(tileN, dotParts) > storage) {
     throw new Error(`dotParts = ${dotParts} is not allowed: dotParts must be an integer from 1 to ${dq4} whose score slices fit the workgroup memory (${storage} B)`);
   }
-  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits);
+  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops(tileN, heads, threads, dq4, blocks * dotParts, Math.ceil(dq4 / dotParts), dotParts));
   return {
     kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads,
     workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch: splitScratch(spec, splits),

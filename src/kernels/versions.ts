@@ -43,7 +43,7 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
   {
     id: 'v1', name: 'naive', improves: 'the baseline: scores, softmax and P.V in three dispatches, the score matrix in memory',
     files: NAIVE_FILES, host: 'src/kernels/naive-kernel.ts', reference: REFERENCE, tests: GPU_TESTS, options: [],
-    plan: (spec) => naivePlan(spec), passes: naivePasses,
+    plan: (spec, limits) => naivePlan(spec, limits), passes: naivePasses,
   },
   {
     id: 'v2', name: 'fused', improves: 'one pass with online softmax (no score matrix), split-KV + combine',

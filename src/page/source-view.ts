@@ -63,6 +63,7 @@ const FILE_INFO: Record<ShaderFileName, FileInfo> = {
   'keys_sparse.wgsl': { role: 'sparse key source: topk indices (runs with topk 64)', topk: '64' },
   'params.wgsl': { role: 'per-call uniform', readOnly: 'the host reads this struct\'s field order to fill the uniform, so it is read-only here' },
   'roofline.wgsl': { role: 'copy / FMA / empty kernels for the roofline', readOnly: 'its kernels are not checked against a reference, so it is read-only here' },
+  'loop_probe.wgsl': { role: 'finds whether the device cuts long loops short (llvmpipe does, at 65535 iterations)', readOnly: 'it runs when the device is opened, so it is read-only here' },
 };
 /** Kernels first, then the files they share, read-only ones last. */
 const FILES = (Object.keys(FILE_INFO) as ShaderFileName[]).map((file) => ({ file, ...FILE_INFO[file] }));
