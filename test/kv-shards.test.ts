@@ -98,7 +98,7 @@ describe('planKvShards', () => {
   });
 
   it('keeps a cache that fits in one buffer, and takes the smaller of cap and limit', () => {
-    expect(planKvShards(layout, 10, limits128)).toMatchObject({ count: 1, pagesPerShard: 10 });
+    expect(planKvShards(layout, 10, limits128)).toMatchObject({ count: 1, pagesPerShard: 10, capped: false });
     expect(planKvShards(layout, 10, limits128, 3 * 37440 + 100)).toMatchObject({ count: 4, pagesPerShard: 3, bytes: [3 * 37440, 3 * 37440, 3 * 37440, 37440] });
     expect(planKvShards(layout, 10, limits128, 2 ** 40).count).toBe(1);
   });

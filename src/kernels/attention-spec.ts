@@ -24,7 +24,7 @@ export interface AttentionSpec {
 /** The cache in one buffer. */
 export function oneShard(layout: KvLayout, numBlocks: number): KvShards {
   const bytes = numBlocks * layout.pageStride;
-  return { count: 1, pagesPerShard: Math.max(1, numBlocks), bytes: [bytes], limitBytes: bytes, limitName: 'the whole cache' };
+  return { count: 1, pagesPerShard: Math.max(1, numBlocks), bytes: [bytes], limitBytes: bytes, limitName: 'the whole cache', capped: false };
 }
 
 /**

@@ -34,6 +34,8 @@ export interface KvShards {
   readonly limitBytes: number;
   /** What set that limit, for messages: "maxStorageBufferBindingSize" or "the shard cap". */
   readonly limitName: string;
+  /** Whether a cap smaller than the device's limit set the shard size. */
+  readonly capped: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export function planKvShards(layout: KvLayout, numBlocks: number, limits: Device
     throw new Error(`the ${layout.name} cache of ${numBlocks} pages (${fmtBytes(numBlocks * layout.pageStride)}) needs ${count} shards of at most ${limitName}; the kernels bind at most ${MAX_KV_SHARDS}: make seqlens or batch smaller${capped ? ', or raise the cap' : ''}`);
   }
   const bytes = Array.from({ length: count }, (_, k) => Math.min(pagesPerShard, numBlocks - k * pagesPerShard) * layout.pageStride);
-  return { count, pagesPerShard: count === 1 ? Math.max(1, numBlocks) : pagesPerShard, bytes, limitBytes, limitName };
+  return { count, pagesPerShard: count === 1 ? Math.max(1, numBlocks) : pagesPerShard, bytes, limitBytes, limitName, capped };
 }
 
 /** shaders/kv_shards.wgsl for `count` shards (count 1: the shipped file, unchanged). */

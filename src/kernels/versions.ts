@@ -149,6 +149,6 @@ export function storageBuffersOf(version: KernelVersion, spec: AttentionSpec): n
 export function checkStorageBuffers(version: KernelVersion, spec: AttentionSpec, limits: DeviceLimits): void {
   const n = storageBuffersOf(version, spec);
   if (n > limits.maxStorageBuffersPerShaderStage) {
-    throw new Error(`kernel ${version.id} ${version.name} with the cache in ${spec.shards.count} shards binds ${n} storage buffers, over this device's maxStorageBuffersPerShaderStage of ${limits.maxStorageBuffersPerShaderStage}: allow larger shards (a larger --shard-mib) or make the cache smaller`);
+    throw new Error(`kernel ${version.id} ${version.name} with the cache in ${spec.shards.count} shards binds ${n} storage buffers, over this device's maxStorageBuffersPerShaderStage of ${limits.maxStorageBuffersPerShaderStage}: ${spec.shards.capped ? 'allow larger shards (a larger --shard-mib) or make' : 'make'} the cache smaller (fewer or shorter requests)`);
   }
 }
