@@ -62,7 +62,10 @@ export function planKvShards(layout: KvLayout, numBlocks: number, limits: Device
 /** shaders/kv_shards.wgsl for `count` shards (count 1: the shipped file, unchanged). */
 export function kvShardsSource(count: number, shipped: string): string {
   if (count === 1) return shipped;
-  const header = shipped.slice(0, shipped.indexOf('// The vec4 at index i'));
+  // Keep the shipped file's opening comment; its one-buffer kvVec is replaced.
+  const body = shipped.indexOf('// The vec4 at index i');
+  if (body < 0) throw new Error('shaders/kv_shards.wgsl no longer has its "// The vec4 at index i" line, after which the host writes the shards\' kvVec');
+  const header = shipped.slice(0, body);
   const vars = KV_SHARD_BINDINGS.slice(1, count).map((name) => `@group(0) @binding(${BINDINGS[name]}) var<storage, read> ${name}: array<vec4<u32>>;`);
   const cases = KV_SHARD_BINDINGS.slice(1, count).map((name, k) => `    case ${k + 1}u: { return ${name}[i]; }`);
   return `${header}// Written by the host for ${count} shards.\n${vars.join('\n')}\n\n// The vec4 at index i of shard \`shard\`.\nfn kvVec(shard: u32, i: u32) -> vec4<u32> {\n  switch shard {\n${cases.join('\n')}\n    default: { return kv[i]; }\n  }\n}\n`;
