@@ -12,6 +12,14 @@
 //             faster: no form of the same work may beat the ceiling. The
 //             result is stored (and checked by test/roofline.test.ts) so the
 //             compiler cannot drop the work. grid: (WORKGROUPS), 256 threads.
+// readCost    what one vec4 read costs, in multiply-adds: READ_STEPS reads
+//             per thread, each feeding one multiply-add (4 independent
+//             chains), from workgroup memory (READ_FROM 0) or a storage
+//             buffer (1). Addresses differ from lane to lane, as a kernel's
+//             do, within a 16 KiB window that caches hold: this times issuing
+//             reads, not bandwidth. time per read x the FMA ceiling = how many
+//             register multiply-adds one read costs (src/timing/read-cost.ts).
+//             grid: (WORKGROUPS), 256 threads.
 // empty       does nothing: timing it gives the fixed cost of one dispatch.
 
 const WG: u32 = 256u;
@@ -61,6 +69,40 @@ fn fmaChain(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
   dst[gid.x] = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7));
+}
+
+override READ_FROM: u32 = 0u;  // 0: workgroup memory, 1: the storage buffer `src`
+override READ_STEPS: u32 = 256u; // a multiple of 4; set by the host
+const READ_WINDOW: u32 = 1024u;  // vec4 (16 KiB)
+var<workgroup> readTile: array<vec4<f32>, READ_WINDOW>;
+
+// The vec4 read at step s by thread `lane`: a different one for every lane and step.
+fn readAt(lane: u32, s: u32) -> vec4<f32> {
+  let i = (lane * 7u + s * 13u) % READ_WINDOW;
+  if (READ_FROM == 0u) {
+    return readTile[i];
+  }
+  return src[i];
+}
+
+@compute @workgroup_size(WG)
+fn readCost(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  for (var i = lid; i < READ_WINDOW; i += WG) {
+    readTile[i] = vec4<f32>(f32(i) * 1.0e-3);
+  }
+  workgroupBarrier();
+  let a = vec4<f32>(0.5);
+  var c0 = vec4<f32>(0.0);
+  var c1 = vec4<f32>(0.0);
+  var c2 = vec4<f32>(0.0);
+  var c3 = vec4<f32>(0.0);
+  for (var s = 0u; s < READ_STEPS; s += 4u) {
+    c0 = fma(c0, a, readAt(lid, s));
+    c1 = fma(c1, a, readAt(lid, s + 1u));
+    c2 = fma(c2, a, readAt(lid, s + 2u));
+    c3 = fma(c3, a, readAt(lid, s + 3u));
+  }
+  dst[gid.x] = (c0 + c1) + (c2 + c3);
 }
 
 @compute @workgroup_size(1)

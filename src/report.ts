@@ -8,6 +8,7 @@ import type { KernelReport } from './run-attention';
 import type { GpuContext } from './gpu/device';
 import { describeAdapter } from './gpu/device';
 import type { RooflineMeasurement } from './timing/roofline';
+import type { ReadCost } from './timing/read-cost';
 import type { TimingResult } from './timing/timer';
 import { formatCheck } from './check';
 import type { AttentionResult } from './reference';
@@ -38,6 +39,11 @@ export function describeRoofline(r: RooflineMeasurement): string[] {
     `FMA throughput   ${fmtRate(r.fmaGflops)} GFLOP/s (${r.fmaChains} chains, the faster of ${r.fmaForms.map((f) => `${f.chains}: ${fmtRate(f.gflops)}`).join(', ')}; ${describeTiming(r.fma)})`,
     `empty dispatch   ${fmtMs(r.emptyDispatch.medianMs)} per dispatch (${r.emptyDispatch.method})`,
   ];
+}
+
+/** What a read costs (src/timing/read-cost.ts), as one line. */
+export function describeReadCost(c: ReadCost): string {
+  return `read cost        one vec4 read takes as long as ${c.workgroup.toFixed(1)} vec4 multiply-adds from workgroup memory, ${c.storage.toFixed(1)} from a storage buffer (addresses differing by lane; a kernel doing r multiply-adds per read reaches at most about r / (r + cost) of the FMA ceiling)`;
 }
 
 export function describeDevice(ctx: GpuContext): string[] {

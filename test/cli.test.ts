@@ -53,6 +53,9 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(info.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(16384);
     expect(info.roofline.copyGBps).toBeGreaterThan(0);
     expect(info.roofline.fmaGflops).toBeGreaterThan(0);
+    expect(Object.keys(info.roofline.readCost).sort()).toEqual(['storage', 'workgroup']); // what a read costs, in multiply-adds
+    expect(info.roofline.readCost.workgroup).toBeGreaterThan(0);
+    expect(info.roofline.readCost.storage).toBeGreaterThan(0);
     // the kernel map, as the CLI reads it
     expect(info.kernels.map((k: { id: string; name: string }) => `${k.id} ${k.name}`)).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled', 'v5 subgroups']);
     if (gpu!.limits.subgroupMinSize > 0) expect(info.features).toContain('subgroups'); // requested where the adapter has it (SwiftShader; llvmpipe has none)

@@ -6,11 +6,14 @@
  * 30 % between runs). What is tested: every form does the work it is
  * credited with (its output matches the chains computed here, so the
  * compiler dropped nothing and the host's FLOP count is the shader's), and
- * the ceiling reported is the fastest form measured.
+ * the ceiling reported is the fastest form measured. The same for readCost,
+ * the kernel behind "what a read costs": its output is the chains of reads
+ * computed here, from workgroup memory and from a storage buffer.
  */
 import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
 import { FMA_CHAIN_FORMS, FMA_STEPS, fmaPipeline, measureRoofline } from '../src/timing/roofline';
+import { READ_SOURCES, READ_STEPS, measureReadCost, readPipeline } from '../src/timing/read-cost';
 import { bindGroup } from '../src/kernels/kernel-plan';
 import { shaderConstant } from '../src/gpu/pipelines';
 import { SHADER_FILES } from '../src/gpu/shader-source';
@@ -34,26 +37,69 @@ function expectedOutput(t: number, chains: number): number[] {
   });
 }
 
+const READ_WINDOW = shaderConstant(SHADER_FILES['roofline.wgsl'], 'READ_WINDOW');
+/** The value readCost's window holds at i (the shader fills workgroup memory with it; the test fills `src`). */
+const windowValue = (i: number) => Math.fround(Math.fround(i) * Math.fround(1e-3));
+
+/** What thread `t` of readCost stores: four chains c = c * 0.5 + x, x read at (7 t + 13 s) % READ_WINDOW. */
+function expectedReads(t: number): number {
+  let total = 0;
+  for (let k = 0; k < 4; k++) {
+    let c = 0;
+    for (let s = k; s < READ_STEPS; s += 4) c = Math.fround(c * 0.5 + windowValue((t * 7 + s * 13) % READ_WINDOW));
+    total += c;
+  }
+  return total;
+}
+
+async function runOneGroup(device: GPUDevice, pipeline: GPUComputePipeline, entries: Parameters<typeof bindGroup>[3], dst: GPUBuffer): Promise<Float32Array> {
+  const read = device.createBuffer({ size: dst.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup(device, pipeline, 'roofline test', entries));
+  pass.dispatchWorkgroups(1);
+  pass.end();
+  encoder.copyBufferToBuffer(dst, 0, read, 0, dst.size);
+  device.queue.submit([encoder.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(read.getMappedRange().slice(0));
+  read.unmap();
+  read.destroy();
+  return out;
+}
+
+describe.skipIf(!gpu)('what a read costs', () => {
+  it.each(READ_SOURCES)('readCost from %s memory computes what it is credited with', async (from) => {
+    const { device } = gpu!;
+    const src = device.createBuffer({ size: 16 * READ_WINDOW, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    // The storage window holds what the shader writes into workgroup memory, so both sources give one answer.
+    device.queue.writeBuffer(src, 0, Float32Array.from({ length: 4 * READ_WINDOW }, (_, e) => windowValue(Math.floor(e / 4))));
+    const dst = device.createBuffer({ size: 16 * WG, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const out = await runOneGroup(device, await readPipeline(device, from), { src, dst }, dst);
+    src.destroy();
+    dst.destroy();
+    for (const t of [0, 1, 7, WG - 1]) {
+      for (let k = 0; k < 4; k++) expect(out[4 * t + k], `thread ${t} lane ${k}`).toBeCloseTo(expectedReads(t), 3);
+    }
+  });
+
+  it('is measured for every source, in multiply-adds of the same run\'s ceiling', async () => {
+    const roof = await measureRoofline(gpu!, { warmup: 1, samples: 3 });
+    const cost = await measureReadCost(gpu!, roof, { warmup: 1, samples: 3 });
+    process.stderr.write(`[read cost] ${READ_SOURCES.map((f) => `${f} ${cost[f].toFixed(1)}`).join(', ')} vec4 multiply-adds per vec4 read\n`);
+    expect(Object.keys(cost).sort()).toEqual([...READ_SOURCES].sort());
+    for (const f of READ_SOURCES) expect(Number.isFinite(cost[f]) && cost[f] > 0, f).toBe(true);
+  });
+});
+
 describe.skipIf(!gpu)('FMA ceiling', () => {
   it.each(FMA_CHAIN_FORMS)('the %i-chain form computes what it is credited with', async (chains) => {
     const { device } = gpu!;
     const pipeline = await fmaPipeline(device, chains);
-    const bytes = 16 * WG;
-    const dst = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const read = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup(device, pipeline, 'fma', { dst }));
-    pass.dispatchWorkgroups(1);
-    pass.end();
-    encoder.copyBufferToBuffer(dst, 0, read, 0, bytes);
-    device.queue.submit([encoder.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
-    const out = new Float32Array(read.getMappedRange().slice(0));
-    read.unmap();
+    const dst = device.createBuffer({ size: 16 * WG, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const out = await runOneGroup(device, pipeline, { dst }, dst);
     dst.destroy();
-    read.destroy();
     for (const t of [0, 1, 7, WG - 1]) {
       const want = expectedOutput(t, chains);
       for (let k = 0; k < 4; k++) expect(out[4 * t + k], `thread ${t} lane ${k}`).toBeCloseTo(want[k], 3);

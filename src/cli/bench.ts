@@ -10,7 +10,8 @@ import { KV_FORMATS } from '../kv-layout';
 import { intList, oneOf } from '../run-options';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
-import { describeRoofline, fmtMs } from '../report';
+import { describeReadCost, describeRoofline, fmtMs } from '../report';
+import { measureReadCost } from '../timing/read-cost';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { LIBRARY_COMPARISON, compareWithLibrary, libraryComparisonMarkdown } from '../bench/library-baseline';
 
@@ -70,6 +71,8 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
   const ctx = await openNodeDevice();
   const { spec, notRun } = runnableSweep(asked, ctx.limits);
   const roof = await measureRoofline(ctx);
+  // What a read costs explains the ladder's fraction of the FMA ceiling; only the ladder prints it.
+  const readCost = values.ladder ? await measureReadCost(ctx, roof) : undefined;
   const started = performance.now();
   const tty = process.stderr.isTTY;
   const skipped: string[] = [];
@@ -84,6 +87,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
   const header = [
     `adapter: ${describeAdapter(ctx.adapter)}`,
     ...describeRoofline(roof),
+    ...(readCost ? [describeReadCost(readCost)] : []),
     `${values.ladder ? 'ladder' : 'sweep'}: ${values.long ? 'long context' : values.full ? 'full' : 'default'}; batch ${spec.batch}; ${rows.length} points in ${((performance.now() - started) / 1e3).toFixed(0)} s`,
     `timing: ${rows[0]?.method ?? '-'}; ratios within this run only (a software adapter's absolute times mean little)`,
     ...notRun,
@@ -94,7 +98,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
     const markdown = ladderMarkdown(ladder, [`command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench ${argv.join(' ')}`, ...header]);
     process.stdout.write(markdown);
     if (values.out) writeOutput('out', values.out, markdown);
-    if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows: ladder }, null, 2));
+    if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, readCost }, spec, rows: ladder }, null, 2));
     return ladder.every((r) => r.pass) ? 0 : 1;
   }
   process.stdout.write(`${header.join('\n')}\n\n${sweepTableMarkdown(rows)}\n`);

@@ -12,7 +12,8 @@ import { type GpuContext, describeAdapter } from '../gpu/device';
 import type { MlaInputs } from '../inputs';
 import { measureAttention } from '../run-attention';
 import { measureRoofline } from '../timing/roofline';
-import { describeDevice, describeReport, describeRoofline, reportJson } from '../report';
+import { describeDevice, describeReadCost, describeReport, describeRoofline, reportJson } from '../report';
+import { measureReadCost } from '../timing/read-cost';
 import { encodeNpy, parseNpy } from '../npy';
 import { inputsFromArrays } from '../load-inputs';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
@@ -79,16 +80,18 @@ async function info(argv: string[]): Promise<void> {
   if (values.help) { print(USAGE); return; }
   const ctx = await openNodeDevice();
   const roof = await measureRoofline(ctx);
+  const readCost = await measureReadCost(ctx, roof);
   if (values.json) {
     print(JSON.stringify({
       adapter: ctx.adapter, features: ctx.features, limits: ctx.limits,
-      roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, fmaForms: roof.fmaForms, emptyDispatchMs: roof.emptyDispatch.medianMs, method: roof.copy.method, notes: roof.copy.notes },
+      roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, fmaForms: roof.fmaForms, emptyDispatchMs: roof.emptyDispatch.medianMs, readCost, method: roof.copy.method, notes: roof.copy.notes },
       kernels: KERNEL_VERSIONS.map(({ id, name, improves, files, host, reference, tests }) => ({ id, name, improves, files, host, reference, tests })),
     }, null, 2));
     return;
   }
   describeDevice(ctx).forEach((l) => print(l));
   describeRoofline(roof).forEach((l) => print(`roofline ${l}`));
+  print(`roofline ${describeReadCost(readCost)}`);
   for (const n of roof.copy.notes) print(`note     ${n}`);
   for (const v of KERNEL_VERSIONS) print(`kernel   ${v.id} ${v.name.padEnd(13)} shaders/${v.files.join(', shaders/')}: ${v.improves}`);
 }

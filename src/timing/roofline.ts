@@ -11,7 +11,7 @@ import { SHADER_FILES } from '../gpu/shader-source';
 import { type TimedWork, type TimingOptions, type TimingResult, timeWork } from './timer';
 import type { Roofline } from './work';
 
-const WG = shaderConstant(SHADER_FILES['roofline.wgsl'], 'WG');
+export const WG = shaderConstant(SHADER_FILES['roofline.wgsl'], 'WG');
 
 export interface RooflineMeasurement extends Roofline {
   readonly copyBytes: number;
@@ -37,7 +37,7 @@ export function measureRoofline(ctx: GpuContext, options: TimingOptions = {}): P
   return m;
 }
 
-function singlePass(label: string, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup | undefined, groups: number): TimedWork {
+export function singlePass(label: string, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup | undefined, groups: number): TimedWork {
   return {
     label, passLabels: [label],
     encode(encoder, timestampWrites) {
@@ -57,7 +57,7 @@ const MIN_DISPATCH_MS = 20;
  * Grow a problem size by 4x from `start` until one dispatch lasts
  * MIN_DISPATCH_MS (wall clock) or `most` is reached; returns the size.
  */
-async function fitSize(ctx: GpuContext, start: number, most: number, work: (size: number) => TimedWork, cleanup: () => void): Promise<number> {
+export async function fitSize(ctx: GpuContext, start: number, most: number, work: (size: number) => TimedWork, cleanup: () => void): Promise<number> {
   let size = start;
   for (;;) {
     const probe = await timeWork(ctx, work(size), { method: 'wall-clock', warmup: 0, samples: 1, iterations: 1 });
@@ -67,7 +67,7 @@ async function fitSize(ctx: GpuContext, start: number, most: number, work: (size
   }
 }
 
-function ownedBuffers(device: GPUDevice) {
+export function ownedBuffers(device: GPUDevice) {
   const owned: GPUBuffer[] = [];
   return {
     buffer(label: string, size: number): GPUBuffer {
