@@ -71,8 +71,8 @@ fn fmaChain(@builtin(global_invocation_id) gid: vec3<u32>) {
   dst[gid.x] = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7));
 }
 
-override READ_FROM: u32 = 0u;  // 0: workgroup memory, 1: the storage buffer `src`
-override READ_STEPS: u32 = 256u; // a multiple of 4; set by the host
+override READ_FROM: u32;  // 0: workgroup memory, 1: the storage buffer `src`
+override READ_STEPS: u32; // a multiple of 4; set by the host (src/timing/read-cost.ts)
 const READ_WINDOW: u32 = 1024u;  // vec4 (16 KiB)
 var<workgroup> readTile: array<vec4<f32>, READ_WINDOW>;
 
