@@ -8,7 +8,14 @@
 // key past the chunk or skipped by the key source is -1 in slotTile and
 // zeros in keyTile. TILE_N and WG_SIZE are the version's overrides.
 
-var<workgroup> keyTile: array<vec4<f32>, TILE_N * D_QK / 4u>;   // [key][quad]
+// KEYS_FROM_CACHE (version 4, `--keys cache`; the default for f32 and bf16
+// caches): the keys are not decoded into keyTile, which then holds one key
+// (KEY_TILE_KEYS = 1, set by the host); each head block reads them from the
+// cache where it uses them (cacheRow finds a key once, cacheQuad reads and
+// decodes a quad of it). Slots are still listed, for the softmax's mask.
+override KEYS_FROM_CACHE: bool = false;
+override KEY_TILE_KEYS: u32 = TILE_N;
+var<workgroup> keyTile: array<vec4<f32>, KEY_TILE_KEYS * D_QK / 4u>;   // [key][quad]
 var<workgroup> slotTile: array<i32, TILE_N>;
 
 // Slots of keys t0 .. t0 + TILE_N - 1 of row (b, i); -1 at or past `end` or for a skipped key.
@@ -20,6 +27,9 @@ fn listSlots(b: u32, i: u32, t0: u32, end: u32, tid: u32) {
 
 // Decode the listed keys into keyTile (call after a barrier that follows listSlots).
 fn decodeTile(tid: u32) {
+  if (KEYS_FROM_CACHE) {
+    return;
+  }
   let dq4 = D_QK / 4u;
   for (var e = tid; e < TILE_N * dq4; e += WG_SIZE) {
     let slot = slotTile[e / dq4];
@@ -29,4 +39,29 @@ fn decodeTile(tid: u32) {
     }
     keyTile[e] = v;
   }
+}
+
+// Where key t of row (b, i) lives in the cache, for reading it straight from
+// there (KEYS_FROM_CACHE): x = its slot, y = its page's first word, z = its
+// shard, w = 1 if it is read, 0 at or past `end` or for a skipped key.
+fn cacheRow(b: u32, i: u32, t: u32, end: u32) -> vec4<u32> {
+  let slot = select(-1, keySlot(b, i, t), t < end);
+  if (slot < 0) {
+    return vec4<u32>(0u);
+  }
+  let p = pageOf(u32(slot));
+  return vec4<u32>(u32(slot), p.word, p.shard, 1u);
+}
+
+// Quad j of the key at `row` (zeros for a key not read).
+fn cacheQuad(row: vec4<u32>, j: u32) -> vec4<f32> {
+  if (row.w == 0u) {
+    return vec4<f32>(0.0);
+  }
+  return kvQuadInPage(KvPage(row.z, row.y), row.x, j);
+}
+
+// Four keys (rows r0..r3) as the columns of a matrix (rows: 4 dims of quad j).
+fn cacheQuads(r0: vec4<u32>, r1: vec4<u32>, r2: vec4<u32>, r3: vec4<u32>, j: u32) -> mat4x4<f32> {
+  return mat4x4<f32>(cacheQuad(r0, j), cacheQuad(r1, j), cacheQuad(r2, j), cacheQuad(r3, j));
 }

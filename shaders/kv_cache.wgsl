@@ -105,7 +105,12 @@ fn tileScale(p: KvPage, slot: u32, tile: u32) -> f32 {
 
 // Values 4j .. 4j+3 of the key in cache slot `slot` (slot = page * PAGE_SIZE + offset).
 fn loadKvQuad(slot: u32, j: u32) -> vec4<f32> {
-  let p = pageOf(slot);
+  return kvQuadInPage(pageOf(slot), slot, j);
+}
+
+// The same, the slot's page already found (pageOf(slot)): a kernel that reads
+// many quads of one key finds its page once.
+fn kvQuadInPage(p: KvPage, slot: u32, j: u32) -> vec4<f32> {
   let base = p.word + (slot % PAGE_SIZE) * TOKEN_STRIDE_W;
   if (KV_KIND == 0u) {
     return bitcast<vec4<f32>>(kvVec(p.shard, (base + 4u * j) / 4u)); // f32 rows: a quad is one aligned vec4

@@ -65,6 +65,50 @@ fn probQuads(firstHead: u32, kk: u32) -> mat4x4<f32> {
   return mat4x4<f32>(scoreTile[at], scoreTile[at + TN4], scoreTile[at + 2u * TN4], scoreTile[at + 3u * TN4]);
 }
 
+// A block of S = Q K^T: keys X (0: 0-3, 1: 4-7) x heads Y (a: 0-3, b: 4-7);
+// column c = head c.
+struct ScoreBlock {
+  s0a: mat4x4<f32>, s0b: mat4x4<f32>, s1a: mat4x4<f32>, s1b: mat4x4<f32>,
+}
+
+// S for heads hb * 8 .. + 7 of the workgroup and keys kFirst .. + 7 of the
+// tile starting at key t0, over quads j0 .. j1 - 1 of the head dim: from the
+// decoded tile, or straight from the cache (KEYS_FROM_CACHE), whose eight
+// keys are found once and then read quad by quad.
+fn scoreBlock(w: Work, hb: u32, kFirst: u32, t0: u32, j0: u32, j1: u32) -> ScoreBlock {
+  var s = ScoreBlock();
+  let h = w.headBase + hb * 8u;
+  if (KEYS_FROM_CACHE) {
+    let t = t0 + kFirst;
+    let r0 = cacheRow(w.b, w.i, t, w.end);
+    let r1 = cacheRow(w.b, w.i, t + 1u, w.end);
+    let r2 = cacheRow(w.b, w.i, t + 2u, w.end);
+    let r3 = cacheRow(w.b, w.i, t + 3u, w.end);
+    let r4 = cacheRow(w.b, w.i, t + 4u, w.end);
+    let r5 = cacheRow(w.b, w.i, t + 5u, w.end);
+    let r6 = cacheRow(w.b, w.i, t + 6u, w.end);
+    let r7 = cacheRow(w.b, w.i, t + 7u, w.end);
+    for (var j = j0; j < j1; j++) {
+      let qa = queryQuads(w.row0, h, j);
+      let qb = queryQuads(w.row0, h + 4u, j);
+      let k0 = transpose(cacheQuads(r0, r1, r2, r3, j));
+      let k1 = transpose(cacheQuads(r4, r5, r6, r7, j));
+      s.s0a += k0 * qa; s.s0b += k0 * qb;
+      s.s1a += k1 * qa; s.s1b += k1 * qb;
+    }
+    return s;
+  }
+  for (var j = j0; j < j1; j++) {
+    let qa = queryQuads(w.row0, h, j);
+    let qb = queryQuads(w.row0, h + 4u, j);
+    let k0 = transpose(keyQuads(kFirst, j));
+    let k1 = transpose(keyQuads(kFirst + 4u, j));
+    s.s0a += k0 * qa; s.s0b += k0 * qb;
+    s.s1a += k1 * qa; s.s1b += k1 * qb;
+  }
+  return s;
+}
+
 // Store a 4 keys x 4 heads block (column c = head firstHead + c) at key quad kk of slice `slice`.
 fn storeScores(slice: u32, firstHead: u32, kk: u32, s: mat4x4<f32>) {
   let at = (slice * HEADS_PER_WG + firstHead) * TN4 + kk;
@@ -100,7 +144,7 @@ fn rescaleColumns(o: mat4x4<f32>, a: vec4<f32>) -> mat4x4<f32> {
 // O += P V for heads h0 .. h0 + 7 over the tile, after applying this tile's
 // rescale factors (rowScale, 1 where m stayed). cK: the block's quad K.
 // (The value is the first D_V values of the key: the same tile.)
-fn accumulatePV(acc: OutBlock, h0: u32, c0: u32, c1: u32, c2: u32, c3: u32) -> OutBlock {
+fn accumulatePV(acc: OutBlock, h0: u32, c0: u32, c1: u32, c2: u32, c3: u32, w: Work, t0: u32) -> OutBlock {
   var o = acc;
   let alphaA = vec4<f32>(rowScale[h0], rowScale[h0 + 1u], rowScale[h0 + 2u], rowScale[h0 + 3u]);
   let alphaB = vec4<f32>(rowScale[h0 + 4u], rowScale[h0 + 5u], rowScale[h0 + 6u], rowScale[h0 + 7u]);
@@ -113,6 +157,22 @@ fn accumulatePV(acc: OutBlock, h0: u32, c0: u32, c1: u32, c2: u32, c3: u32) -> O
   for (var kk = 0u; kk < TN4; kk++) {
     let pa = probQuads(h0, kk);
     let pb = probQuads(h0 + 4u, kk);
+    if (KEYS_FROM_CACHE) {
+      let t = t0 + 4u * kk;
+      let r0 = cacheRow(w.b, w.i, t, w.end);
+      let r1 = cacheRow(w.b, w.i, t + 1u, w.end);
+      let r2 = cacheRow(w.b, w.i, t + 2u, w.end);
+      let r3 = cacheRow(w.b, w.i, t + 3u, w.end);
+      let v0 = cacheQuads(r0, r1, r2, r3, c0);
+      o.o0a += v0 * pa; o.o0b += v0 * pb;
+      let v1 = cacheQuads(r0, r1, r2, r3, c1);
+      o.o1a += v1 * pa; o.o1b += v1 * pb;
+      let v2 = cacheQuads(r0, r1, r2, r3, c2);
+      o.o2a += v2 * pa; o.o2b += v2 * pb;
+      let v3 = cacheQuads(r0, r1, r2, r3, c3);
+      o.o3a += v3 * pa; o.o3b += v3 * pb;
+      continue;
+    }
     let v0 = keyQuads(4u * kk, c0);
     o.o0a += v0 * pa; o.o0b += v0 * pb;
     let v1 = keyQuads(4u * kk, c1);

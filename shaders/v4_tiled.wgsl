@@ -37,15 +37,17 @@
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch);
 // WG_SIZE = HEADS_PER_WG / 8 * ceil(D_V / 16) threads, each owning the output
 // of 8 heads x 16 values (tiled_blocks.wgsl). Per tile of TILE_N keys:
-//   1. load and decode the tile into workgroup memory once (all threads);
-//      (the next tile's cache slots are listed during step 4, so a tile costs
-//      four barriers);
+//   1. load and decode the tile into workgroup memory once (all threads),
+//      unless the keys are read from the cache (KEYS_FROM_CACHE); the next
+//      tile's cache slots are listed during step 4, so a tile costs four
+//      barriers;
 //   2. S: (HEADS_PER_WG / 8) x (TILE_N / 8) blocks x SCORE_SLICES slices of
 //      the head dim, spread over the threads; partial scores to workgroup
 //      memory;
 //   3. softmax: one thread per head sums the parts, takes the max, writes P;
 //   4. O += P V: every thread its own 8 x 16 block.
-// Workgroup memory: TILE_N * D_QK * 4 (keys) + SCORE_SLICES * HEADS_PER_WG *
+// Workgroup memory: KEY_TILE_KEYS * D_QK * 4 (keys: TILE_N of them, or 1
+// when they are read from the cache) + SCORE_SLICES * HEADS_PER_WG *
 // TILE_N * 4 (scores) + TILE_N * 4 + HEADS_PER_WG * 12 bytes; the host
 // (src/kernels/tiled-kernel.ts) fits TILE_N and SCORE_SLICES to the device.
 // The tile is loaded by key_tile.wgsl, the overrides, statistics and output
@@ -77,20 +79,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let slice = task % SCORE_SLICES;
       let kb = (task / SCORE_SLICES) % keyBlocks;
       let hb = task / (SCORE_SLICES * keyBlocks);
-      // sXY: keys X (0: 0-3, 1: 4-7) x heads Y (a: 0-3, b: 4-7); column c = head c.
-      var s0a = mat4x4<f32>(); var s0b = mat4x4<f32>(); var s1a = mat4x4<f32>(); var s1b = mat4x4<f32>();
-      for (var j = slice * perSlice; j < min(DQ4, (slice + 1u) * perSlice); j++) {
-        let qa = queryQuads(w.row0, w.headBase + hb * 8u, j);
-        let qb = queryQuads(w.row0, w.headBase + hb * 8u + 4u, j);
-        let k0 = transpose(keyQuads(kb * 8u, j));
-        let k1 = transpose(keyQuads(kb * 8u + 4u, j));
-        s0a += k0 * qa; s0b += k0 * qb;
-        s1a += k1 * qa; s1b += k1 * qb;
-      }
-      storeScores(slice, hb * 8u, kb * 2u, s0a);
-      storeScores(slice, hb * 8u, kb * 2u + 1u, s1a);
-      storeScores(slice, hb * 8u + 4u, kb * 2u, s0b);
-      storeScores(slice, hb * 8u + 4u, kb * 2u + 1u, s1b);
+      let s = scoreBlock(w, hb, kb * 8u, t0, slice * perSlice, min(DQ4, (slice + 1u) * perSlice));
+      storeScores(slice, hb * 8u, kb * 2u, s.s0a);
+      storeScores(slice, hb * 8u, kb * 2u + 1u, s.s1a);
+      storeScores(slice, hb * 8u + 4u, kb * 2u, s.s0b);
+      storeScores(slice, hb * 8u + 4u, kb * 2u + 1u, s.s1b);
     }
     workgroupBarrier();
 
@@ -126,7 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // Nobody reads slotTile in this step: list the next tile's slots now,
     // which saves a barrier per tile.
     listSlots(w.b, w.i, t0 + TILE_N, w.end, tid);
-    o = accumulatePV(o, h0, outQuad(g, 0u), outQuad(g, 1u), outQuad(g, 2u), outQuad(g, 3u));
+    o = accumulatePV(o, h0, outQuad(g, 0u), outQuad(g, 1u), outQuad(g, 2u), outQuad(g, 3u), w, t0);
     workgroupBarrier(); // the next tile overwrites keyTile and scoreTile
   }
 

@@ -69,18 +69,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // 2. S = Q K^T for 8 heads x the 8 keys of the tile, one slice per lane,
     //    summed over the team; then the softmax of those heads by its first lane.
     for (var hb = team; hb < HEADS_PER_WG / 8u; hb += teams) {
-      // sXY: keys X (0: 0-3, 1: 4-7) x heads Y (a: 0-3, b: 4-7); column c = head c.
-      var s0a = mat4x4<f32>(); var s0b = mat4x4<f32>(); var s1a = mat4x4<f32>(); var s1b = mat4x4<f32>();
-      for (var j = j0; j < j1; j++) {
-        let qa = queryQuads(w.row0, w.headBase + hb * 8u, j);
-        let qb = queryQuads(w.row0, w.headBase + hb * 8u + 4u, j);
-        let k0 = transpose(keyQuads(0u, j));
-        let k1 = transpose(keyQuads(4u, j));
-        s0a += k0 * qa; s0b += k0 * qb;
-        s1a += k1 * qa; s1b += k1 * qb;
-      }
-      s0a = teamSum(s0a); s0b = teamSum(s0b);
-      s1a = teamSum(s1a); s1b = teamSum(s1b);
+      let s = scoreBlock(w, hb, 0u, t0, j0, j1);
+      let s0a = teamSum(s.s0a); let s0b = teamSum(s.s0b);
+      let s1a = teamSum(s.s1a); let s1b = teamSum(s.s1b);
       if (slice == 0u) {
         softmaxBlock(hb * 8u, s0a, s1a);
         softmaxBlock(hb * 8u + 4u, s0b, s1b);
@@ -90,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     // 3. O += P V (tiled_blocks.wgsl); list the next tile's slots meanwhile.
     listSlots(w.b, w.i, t0 + TILE_N, w.end, tid);
-    o = accumulatePV(o, h0, outQuad(g, 0u), outQuad(g, 1u), outQuad(g, 2u), outQuad(g, 3u));
+    o = accumulatePV(o, h0, outQuad(g, 0u), outQuad(g, 1u), outQuad(g, 2u), outQuad(g, 3u), w, t0);
     workgroupBarrier(); // the next tile overwrites keyTile and scoreTile
   }
 

@@ -41,9 +41,14 @@ export function describeRoofline(r: RooflineMeasurement): string[] {
   ];
 }
 
-/** What a read costs (src/timing/read-cost.ts), as one line. */
+/** What a read costs (src/timing/read-cost.ts), as a sentence. */
+export function readCostSentence(c: ReadCost): string {
+  return `One vec4 read takes as long as ${c.workgroup.toFixed(1)} vec4 multiply-adds from workgroup memory, ${c.storage.toFixed(1)} from a storage buffer (addresses differing by lane; a kernel doing r multiply-adds per read reaches at most about r / (r + cost) of the FMA ceiling).`;
+}
+
+/** The same, as a line of the roofline's report. */
 export function describeReadCost(c: ReadCost): string {
-  return `read cost        one vec4 read takes as long as ${c.workgroup.toFixed(1)} vec4 multiply-adds from workgroup memory, ${c.storage.toFixed(1)} from a storage buffer (addresses differing by lane; a kernel doing r multiply-adds per read reaches at most about r / (r + cost) of the FMA ceiling)`;
+  return `read cost        ${readCostSentence(c)}`;
 }
 
 export function describeDevice(ctx: GpuContext): string[] {
@@ -57,8 +62,9 @@ export function describeDevice(ctx: GpuContext): string[] {
 /** The plan in a line: tile, head block, threads, workgroup memory, splits; or v1's score matrix. */
 export function describePlan(plan: KernelPlan): string {
   if (plan.tileN === 0) return `3 dispatches, ${plan.scratch.map((s) => `${s.label} ${fmtBytes(s.bytes)}`).join(', ')}`;
-  const extra = Object.entries(plan.constants).filter(([k]) => !['HEADS_PER_WG', 'TILE_N', 'WG_SIZE'].includes(k)).map(([k, v]) => `${k} ${v}`);
-  return `tile ${plan.tileN} keys, ${plan.headsPerWorkgroup} head${plan.headsPerWorkgroup > 1 ? 's' : ''}/workgroup (${plan.workgroupSize} threads, `
+  const extra = Object.entries(plan.constants).filter(([k]) => !['HEADS_PER_WG', 'TILE_N', 'WG_SIZE', 'KEYS_FROM_CACHE', 'KEY_TILE_KEYS'].includes(k)).map(([k, v]) => `${k} ${v}`);
+  const keys = plan.keys === 'cache' ? ' read from the cache' : plan.keys === 'tile' ? ' decoded into workgroup memory' : '';
+  return `tile ${plan.tileN} keys${keys}, ${plan.headsPerWorkgroup} head${plan.headsPerWorkgroup > 1 ? 's' : ''}/workgroup (${plan.workgroupSize} threads, `
     + `${fmtBytes(plan.workgroupBytes)} workgroup memory${extra.length ? `, ${extra.join(', ')}` : ''}), ${plan.splits} split${plan.splits > 1 ? 's + combine' : ''}`;
 }
 

@@ -9,6 +9,7 @@ import { KERNEL_CHOICES, type KernelChoice } from './kernels/versions';
 import { INPUT_DISTRIBUTIONS, type InputDistribution, type InputOptions, type MlaInputs, generateInputs } from './inputs';
 import { type RunConfig, planCall } from './runner';
 import { MAX_SPLITS } from './kernels/split-kv';
+import { KEY_READS, type KeyReads } from './kernels/kernel-plan';
 import type { DeviceLimits } from './gpu/device';
 import { checkHostMemory, generatedPages, generatesStraightIntoFormat } from './run-size';
 
@@ -33,6 +34,7 @@ export const SHAPE_FLAGS = {
   'tile-n': { type: 'string' },
   'heads-per-workgroup': { type: 'string' },
   'dot-parts': { type: 'string' },
+  keys: { type: 'string' },
   'shard-mib': { type: 'string' },
   'scale-rounding': { type: 'string', default: 'pow2' },
   seed: { type: 'string', default: '0' },
@@ -144,6 +146,7 @@ export function configFromFlags(v: FlagValues): RunConfig {
     tileN: intFlag('tile-n', v['tile-n'], 1),
     headsPerWorkgroup: intFlag('heads-per-workgroup', v['heads-per-workgroup'], 1),
     dotParts: intFlag('dot-parts', v['dot-parts'], 1),
+    keys: v.keys === undefined ? undefined : oneOf<KeyReads>('keys', v.keys, KEY_READS),
     scaleRounding: oneOf('scale-rounding', v['scale-rounding'], ['pow2', 'plain'] as const),
   };
 }

@@ -57,6 +57,17 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 
+  // v4's two key reads on every format: decoded into the tile, or read from the cache where used
+  // (the default for f32 and bf16), at tiles of 8 and the largest the plan allows (64 from the cache).
+  const keyReads = sweep((['f32', 'bf16', 'fp8'] as const).flatMap((kvFormat) => (['tile', 'cache'] as const).flatMap((keys) => [8, 'max'].map((tileN) => ({ kvFormat, keys, tileN })))));
+  it.each(keyReads)('v4 tiled: keys from the $keys, $kvFormat cache, tileN $tileN', async ({ kvFormat, keys, tileN }) => {
+    const t = tileN === 'max' ? versionByName('tiled').plan(makeAttentionSpec(shape, kvLayout(kvFormat, shape, shape.pageBlockSize), 1), gpu!.limits, { keys }).tileN : tileN as number;
+    const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat, keys, tileN: t, splits: 2 });
+    expect(run.plan.keys).toBe(keys);
+    expect(run.plan.constants.KEYS_FROM_CACHE).toBe(keys === 'cache' ? 1 : 0);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+
   // v5: lanes per team from 1 to the smallest subgroup (every team size this device allows; teams of
   // fewer lanes than a subgroup share it), heads per workgroup 8 (h_q 11 spans two blocks) and 16.
   const lanes = SUBGROUPS ? [1, 2, 4, 8, 16, 32].filter((n) => n <= gpu!.limits.subgroupMinSize) : [];

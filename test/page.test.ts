@@ -287,6 +287,8 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     for (const c of cells) expect(c[11]).toMatch(/^pass/);
     // the ceilings and one point per version
     expect(await page.locator('#ladder-roofline').getAttribute('data-datasets')).toBe(String(versions.length + 1));
+    // what a read costs, measured on the same device
+    expect(await page.locator('#ladder-read-cost').textContent()).toMatch(/^What a read costs on this GPU: One vec4 read takes as long as \d+\.\d vec4 multiply-adds from workgroup memory, \d+\.\d from a storage buffer/);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -47,7 +47,9 @@ shape flags (run):
   --preset v32|model1  --h-q N  --s-q N  --seqlens 512,300  --batch N  --page-block-size N
   --topk N (sparse)  --no-causal  --softmax-scale X  --sink  --d-qk/--d-nope/--d-rope/--d-v N
   --kv f32|bf16|fp8  --kernel flash|${VERSION_NAMES.join('|')} (or v1..v${VERSION_NAMES.length}; flash: the best for the device)
-  --splits auto|N  --tile-n N  --heads-per-workgroup N  --dot-parts N (v4: score slices; v5: lanes per team)  --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
+  --splits auto|N  --tile-n N  --heads-per-workgroup N  --dot-parts N (v4: score slices; v5: lanes per team)
+  --keys tile|cache (v4: keys decoded once per tile into workgroup memory, or read from the cache where used; default: cache for f32 and bf16, tile for fp8)
+  --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
   --samples N  --warmup N  --shard-mib X (split the cache into shards of at most X MiB; default: the device's binding limit)
 your own tensors (run), FlashMLA's shapes:
   --q q.npy (float32 [b,s_q,h_q,d_qk])  --kv-cache kv.npy (float32 [blocks,page,1,d_qk] or uint8 FP8 records)

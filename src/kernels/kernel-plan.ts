@@ -22,7 +22,17 @@ export interface PlanOptions {
   readonly dotParts?: number;
   /** KV splits per row; 'auto' (default) picks from the batch and seqlen. */
   readonly splits?: number | 'auto';
+  /** v4: where keys are read, the decoded tile or the cache itself (KEY_READS); by default per format (tiled-kernel.ts). */
+  readonly keys?: KeyReads;
 }
+
+/**
+ * Where v4 reads its keys: 'tile', decoded once per tile into workgroup
+ * memory and read from there by every head block; 'cache', straight from the
+ * cache each time a head block uses them (decoding them each time).
+ */
+export const KEY_READS = ['tile', 'cache'] as const;
+export type KeyReads = (typeof KEY_READS)[number];
 
 export interface KernelPlan {
   readonly kernel: VersionName;
@@ -36,6 +46,8 @@ export interface KernelPlan {
   readonly workgroupSize: number;
   /** Workgroup memory of the main dispatch, read from the shader's declarations. */
   readonly workgroupBytes: number;
+  /** v4: where keys are read (the decoded tile or the cache); absent for other versions. */
+  readonly keys?: KeyReads;
   /** Other tuning values of the version, by their override names (e.g. DOT_PARTS). */
   readonly constants: Readonly<Record<string, number>>;
   /** Buffers the version needs besides inputs and outputs: the score matrix, the splits' partials. */

@@ -8,7 +8,8 @@
  */
 import { composeShader } from '../gpu/shader-source';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
+import type { KvFormat } from '../kv-layout';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { type LoopCost, chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 
@@ -20,6 +21,18 @@ export const TILED_BLOCK = 8;
 /** Most heads sharing a tile, and most keys per tile. */
 const MAX_HEADS = 64;
 const MAX_TILE_N = 64;
+
+/**
+ * Where v4 reads keys unless told (--keys). Decoding once into workgroup
+ * memory pays where decoding costs more than reading: FP8 (a byte per value,
+ * bit operations and a scale each). An f32 or bf16 key costs one read either
+ * way, and a read from the cache is no dearer than one from workgroup memory
+ * (llvmpipe) or several times cheaper (SwiftShader: docs/kernels.md, "What a
+ * read costs"), so those are read where used, and the tile can hold 64 keys:
+ * 4 barriers per 64 keys instead of per 8. Measured (V3.2, h_q 64, seqlen
+ * 4096; docs/kernels.md, "Keys from the tile or the cache").
+ */
+export const DEFAULT_KEY_READS: Readonly<Record<KvFormat, KeyReads>> = { f32: 'cache', bf16: 'cache', fp8: 'tile' };
 
 export const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
@@ -56,7 +69,11 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits).code;
   const base = { ...sharedConstants(spec), D_V: shape.dV };
   const { heads, threads } = tiledHeads(spec, limits, options, code, 'tiled');
-  const constantsFor = (tileN: number, dotParts: number) => ({ HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads });
+  const keys = options.keys ?? DEFAULT_KEY_READS[spec.layout.format];
+  const fromCache = keys === 'cache';
+  const constantsFor = (tileN: number, dotParts: number) => ({
+    HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads, KEYS_FROM_CACHE: fromCache ? 1 : 0, KEY_TILE_KEYS: fromCache ? 1 : tileN,
+  });
   const bytes = (tileN: number, dotParts: number) => workgroupBytesOf(code, { ...base, ...constantsFor(tileN, dotParts) });
   const storage = limits.maxComputeWorkgroupStorageSize;
   let most = 0;
@@ -79,7 +96,7 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   }
   const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops(tileN, heads, threads, dq4, blocks * dotParts, Math.ceil(dq4 / dotParts), dotParts));
   return {
-    kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads,
+    kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads, keys,
     workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch: splitScratch(spec, splits),
   };
 }

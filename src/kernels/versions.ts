@@ -15,7 +15,7 @@ import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelP
 import { NAIVE_FILES, naivePasses, naivePlan } from './naive-kernel';
 import { FUSED_FILES, fusedPlan, fusedVersionPasses } from './fused-kernel';
 import { SHARED_LATENT_FILES, sharedLatentPasses, sharedLatentPlan } from './shared-latent-kernel';
-import { TILED_FILES, tiledPasses, tiledPlan } from './tiled-kernel';
+import { DEFAULT_KEY_READS, TILED_FILES, tiledPasses, tiledPlan } from './tiled-kernel';
 import { SUBGROUPS_FILES, subgroupsPasses, subgroupsPlan } from './subgroups-kernel';
 
 export interface KernelVersion {
@@ -32,6 +32,8 @@ export interface KernelVersion {
   readonly options: readonly (keyof PlanOptions)[];
   /** A device feature it cannot run without. */
   readonly needs?: 'subgroups';
+  /** Why "flash" passes over it for this shape though it fits (a version below is faster there), or undefined. */
+  flashSkips?(spec: AttentionSpec): string | undefined;
   plan(spec: AttentionSpec, limits: DeviceLimits, options?: PlanOptions): KernelPlan;
   passes(device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[]): Promise<KernelPass[]>;
 }
@@ -59,13 +61,16 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
   {
     id: 'v4', name: 'tiled', improves: 'the GEMM shape: 8x8 / 8x16 register blocks in mat4x4, softmax once per head, lazy rescale, 64-head blocks',
     files: [...TILED_FILES, 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
-    options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits'],
+    options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits', 'keys'],
     plan: tiledPlan, passes: tiledPasses,
   },
   {
     id: 'v5', name: 'subgroups', improves: 'the score block summed by subgroup shuffles and its softmax in registers: no partial scores in memory, three barriers a tile',
     files: [...SUBGROUPS_FILES, 'combine.wgsl'], host: 'src/kernels/subgroups-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
     options: ['headsPerWorkgroup', 'dotParts', 'splits'], needs: 'subgroups',
+    // v5 reads keys from its decoded 8-key tile; where v4 reads them from the cache (f32, bf16) in 64-key tiles, v4 is faster.
+    flashSkips: (spec) => (DEFAULT_KEY_READS[spec.layout.format] === 'cache'
+      ? `v4 reads ${spec.layout.format} keys straight from the cache, faster than v5's decoded tile` : undefined),
     plan: subgroupsPlan, passes: subgroupsPasses,
   },
 ];
@@ -87,7 +92,7 @@ export function missingFeature(version: KernelVersion, limits: DeviceLimits): st
 }
 
 /** Option names as the CLI spells them. */
-const OPTION_FLAGS: Record<keyof PlanOptions, string> = { tileN: '--tile-n', headsPerWorkgroup: '--heads-per-workgroup', dotParts: '--dot-parts', splits: '--splits' };
+const OPTION_FLAGS: Record<keyof PlanOptions, string> = { tileN: '--tile-n', headsPerWorkgroup: '--heads-per-workgroup', dotParts: '--dot-parts', splits: '--splits', keys: '--keys' };
 
 /** Why the version cannot take these options: one it does not have (splits "auto", and 1 for an unsplit version, mean "not set"). */
 function unusedOption(version: KernelVersion, options: PlanOptions): string | undefined {
@@ -115,7 +120,7 @@ export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits:
   if (choice === 'flash') {
     const errors: string[] = [];
     for (const version of [...KERNEL_VERSIONS].reverse()) {
-      const unused = unusedOption(version, options);
+      const unused = unusedOption(version, options) ?? version.flashSkips?.(spec);
       if (unused) {
         errors.push(unused);
         continue;

@@ -14,7 +14,8 @@ import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { SHADER_FILES } from '../gpu/shader-source';
 import { bindGroup } from '../kernels/kernel-plan';
 import { type TimingOptions, timeWork } from './timer';
-import { type RooflineMeasurement, WG, fitSize, ownedBuffers, singlePass } from './roofline';
+import { WG, fitSize, ownedBuffers, singlePass } from './roofline';
+import type { Roofline } from './work';
 
 /** Where readCost reads from (its READ_FROM override: the index in this list). */
 export const READ_SOURCES = ['workgroup', 'storage'] as const;
@@ -31,8 +32,8 @@ export function readPipeline(device: GPUDevice, from: ReadSource): Promise<GPUCo
   return getPipeline(device, { kernel: 'roofline', files: ['roofline.wgsl'], entryPoint: 'readCost', constants: { READ_FROM: READ_SOURCES.indexOf(from), READ_STEPS } });
 }
 
-/** Both sources, timed against `roof`'s FMA ceiling in the same session. */
-export async function measureReadCost(ctx: GpuContext, roof: RooflineMeasurement, options: TimingOptions = {}): Promise<ReadCost> {
+/** Both sources, timed against `roof`'s FMA ceiling, measured in the same session. */
+export async function measureReadCost(ctx: GpuContext, roof: Roofline, options: TimingOptions = {}): Promise<ReadCost> {
   const cost: Partial<Record<ReadSource, number>> = {};
   const { device, limits } = ctx;
   const vec4FmasPerMs = (roof.fmaGflops * 1e9) / 8 / 1e3;
