@@ -30,9 +30,20 @@
 //    thread against 1024 multiply-adds and 24 quad reads per tile. It pays
 //    where the rescale is dearer than here (FlashMLA's tensor-core kernels).
 //  * Bigger head blocks (up to 64 heads share one decoded key tile, v3 fits 8).
-// Measured (docs/ladder-llvmpipe.md, one run, seqlen 4096, h_q 64): 5.1x v3
-// (V3.2 f32), 5.3x (V3.2 FP8), 5.0x (MODEL1 f32), 6.6x (MODEL1 FP8); 9.0x,
-// 9.7x, 9.1x and 11.2x v1; 7-9 % of the FMA ceiling (117 GFLOP/s).
+//  * Keys read where they are used, for f32 and bf16 caches (KEYS_FROM_CACHE,
+//    `--keys cache`, their default; key_tile.wgsl): such a key costs one read
+//    from the cache or one from workgroup memory, and on SwiftShader the
+//    second costs several of the first (docs/kernels.md, "What a read
+//    costs"). With no decoded keys in workgroup memory a tile holds 64 keys:
+//    four barriers per 64 keys, not per 8. FP8 keys stay decoded once into the
+//    tile: decoding them in every head block costs more than it saves.
+//    Measured (docs/kernels.md, "Keys from the tile or the cache"; h_q 64,
+//    seqlen 4096): 13-27 % faster for f32 and bf16 on SwiftShader, 0-13 % on
+//    llvmpipe; FP8 from the cache 1.5-2x slower on both.
+// Measured (docs/ladder-llvmpipe.md, one run, seqlen 4096, h_q 64): 5.6x v3
+// (V3.2 f32), 4.9x (V3.2 FP8), 5.5x (MODEL1 f32), 4.8x (MODEL1 FP8); 9.7x,
+// 11.9x, 9.5x and 14.2x v1; 7-9 % of the FMA ceiling (123 GFLOP/s), which
+// what a read costs there bounds (docs/kernels.md, "What a read costs").
 //
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch);
 // WG_SIZE = HEADS_PER_WG / 8 * ceil(D_V / 16) threads, each owning the output

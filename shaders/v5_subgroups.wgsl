@@ -18,14 +18,16 @@
 //    subgroup_invocation_id and numbered by an atomic counter, and a team
 //    cut short by a partial subgroup takes no work (subgroup_teams.wgsl).
 //  * Where the adapter has no `subgroups` feature the host runs v4 instead
-//    (src/kernels/versions.ts: "flash" tries v5, then v4).
+//    (src/kernels/versions.ts: "flash" tries v5, then v4), and for f32 and
+//    bf16 caches too: v4 reads those keys straight from the cache in 64-key
+//    tiles, v5 decodes 8-key tiles into workgroup memory.
 // Measured (docs/ladder-swiftshader.md, one run, seqlen 4096, h_q 64; only
-// SwiftShader has subgroups here, with subgroups of 4): 1.00x v4 (V3.2 f32),
-// 0.99x (V3.2 FP8), 1.02x (MODEL1 f32), 1.10x (MODEL1 FP8): within this
-// machine's noise. Neither a barrier nor the slices' round trip through workgroup
-// memory is what costs on a CPU: the loads and multiply-adds of the blocks
-// are, and they are v4's. On a GPU, with 32-lane teams and no partial
-// scores to store, the step should count for more; no GPU has measured it.
+// SwiftShader has subgroups here, with subgroups of 4): 0.97x v4 (V3.2 FP8),
+// 0.96x (MODEL1 FP8), within this machine's noise; 0.90x and 0.73x for f32,
+// where v4 reads keys from the cache. What costs on a CPU is the loads and
+// multiply-adds of the blocks, and they are v4's. On a GPU, with 32-lane
+// teams and no partial scores to store, the step should count for more; no
+// GPU has measured it.
 //
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch);
 // WG_SIZE = HEADS_PER_WG / 8 * ceil(D_V / 16) threads, each owning the output

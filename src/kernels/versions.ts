@@ -59,7 +59,7 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
     plan: sharedLatentPlan, passes: sharedLatentPasses,
   },
   {
-    id: 'v4', name: 'tiled', improves: 'the GEMM shape: 8x8 / 8x16 register blocks in mat4x4, softmax once per head, lazy rescale, 64-head blocks',
+    id: 'v4', name: 'tiled', improves: 'the GEMM shape: 8x8 / 8x16 register blocks in mat4x4, softmax once per head, lazy rescale, 64-head blocks; f32 and bf16 keys read from the cache where used',
     files: [...TILED_FILES, 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
     options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits', 'keys'],
     plan: tiledPlan, passes: tiledPasses,
