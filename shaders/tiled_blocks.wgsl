@@ -71,38 +71,47 @@ struct ScoreBlock {
   s0a: mat4x4<f32>, s0b: mat4x4<f32>, s1a: mat4x4<f32>, s1b: mat4x4<f32>,
 }
 
+// Four keys of the tile, from tile position `first` (key t0 + first of the
+// row): where each lives in the cache when keys are read from there
+// (KEYS_FROM_CACHE, key_tile.wgsl's cacheRow, found once per block), nothing
+// more when they come from the decoded tile.
+struct FourKeys {
+  first: u32, r0: vec4<u32>, r1: vec4<u32>, r2: vec4<u32>, r3: vec4<u32>,
+}
+
+fn fourKeys(w: Work, t0: u32, first: u32) -> FourKeys {
+  var k = FourKeys(first, vec4<u32>(0u), vec4<u32>(0u), vec4<u32>(0u), vec4<u32>(0u));
+  if (KEYS_FROM_CACHE) {
+    let t = t0 + first;
+    k.r0 = cacheRow(w.b, w.i, t, w.end);
+    k.r1 = cacheRow(w.b, w.i, t + 1u, w.end);
+    k.r2 = cacheRow(w.b, w.i, t + 2u, w.end);
+    k.r3 = cacheRow(w.b, w.i, t + 3u, w.end);
+  }
+  return k;
+}
+
+// Quad j of the four keys as the columns of a matrix (rows: 4 dims, columns:
+// 4 keys), read from the cache or from the decoded tile.
+fn fourKeyQuads(k: FourKeys, j: u32) -> mat4x4<f32> {
+  if (KEYS_FROM_CACHE) {
+    return cacheQuads(k.r0, k.r1, k.r2, k.r3, j);
+  }
+  return keyQuads(k.first, j);
+}
+
 // S for heads hb * 8 .. + 7 of the workgroup and keys kFirst .. + 7 of the
-// tile starting at key t0, over quads j0 .. j1 - 1 of the head dim: from the
-// decoded tile, or straight from the cache (KEYS_FROM_CACHE), whose eight
-// keys are found once and then read quad by quad.
+// tile starting at key t0, over quads j0 .. j1 - 1 of the head dim.
 fn scoreBlock(w: Work, hb: u32, kFirst: u32, t0: u32, j0: u32, j1: u32) -> ScoreBlock {
   var s = ScoreBlock();
   let h = w.headBase + hb * 8u;
-  if (KEYS_FROM_CACHE) {
-    let t = t0 + kFirst;
-    let r0 = cacheRow(w.b, w.i, t, w.end);
-    let r1 = cacheRow(w.b, w.i, t + 1u, w.end);
-    let r2 = cacheRow(w.b, w.i, t + 2u, w.end);
-    let r3 = cacheRow(w.b, w.i, t + 3u, w.end);
-    let r4 = cacheRow(w.b, w.i, t + 4u, w.end);
-    let r5 = cacheRow(w.b, w.i, t + 5u, w.end);
-    let r6 = cacheRow(w.b, w.i, t + 6u, w.end);
-    let r7 = cacheRow(w.b, w.i, t + 7u, w.end);
-    for (var j = j0; j < j1; j++) {
-      let qa = queryQuads(w.row0, h, j);
-      let qb = queryQuads(w.row0, h + 4u, j);
-      let k0 = transpose(cacheQuads(r0, r1, r2, r3, j));
-      let k1 = transpose(cacheQuads(r4, r5, r6, r7, j));
-      s.s0a += k0 * qa; s.s0b += k0 * qb;
-      s.s1a += k1 * qa; s.s1b += k1 * qb;
-    }
-    return s;
-  }
+  let keysA = fourKeys(w, t0, kFirst);
+  let keysB = fourKeys(w, t0, kFirst + 4u);
   for (var j = j0; j < j1; j++) {
     let qa = queryQuads(w.row0, h, j);
     let qb = queryQuads(w.row0, h + 4u, j);
-    let k0 = transpose(keyQuads(kFirst, j));
-    let k1 = transpose(keyQuads(kFirst + 4u, j));
+    let k0 = transpose(fourKeyQuads(keysA, j));
+    let k1 = transpose(fourKeyQuads(keysB, j));
     s.s0a += k0 * qa; s.s0b += k0 * qb;
     s.s1a += k1 * qa; s.s1b += k1 * qb;
   }
@@ -143,7 +152,7 @@ fn rescaleColumns(o: mat4x4<f32>, a: vec4<f32>) -> mat4x4<f32> {
 
 // O += P V for heads h0 .. h0 + 7 over the tile, after applying this tile's
 // rescale factors (rowScale, 1 where m stayed). cK: the block's quad K.
-// (The value is the first D_V values of the key: the same tile.)
+// (The value is the first D_V values of the key: the same keys as S.)
 fn accumulatePV(acc: OutBlock, h0: u32, c0: u32, c1: u32, c2: u32, c3: u32, w: Work, t0: u32) -> OutBlock {
   var o = acc;
   let alphaA = vec4<f32>(rowScale[h0], rowScale[h0 + 1u], rowScale[h0 + 2u], rowScale[h0 + 3u]);
@@ -157,29 +166,14 @@ fn accumulatePV(acc: OutBlock, h0: u32, c0: u32, c1: u32, c2: u32, c3: u32, w: W
   for (var kk = 0u; kk < TN4; kk++) {
     let pa = probQuads(h0, kk);
     let pb = probQuads(h0 + 4u, kk);
-    if (KEYS_FROM_CACHE) {
-      let t = t0 + 4u * kk;
-      let r0 = cacheRow(w.b, w.i, t, w.end);
-      let r1 = cacheRow(w.b, w.i, t + 1u, w.end);
-      let r2 = cacheRow(w.b, w.i, t + 2u, w.end);
-      let r3 = cacheRow(w.b, w.i, t + 3u, w.end);
-      let v0 = cacheQuads(r0, r1, r2, r3, c0);
-      o.o0a += v0 * pa; o.o0b += v0 * pb;
-      let v1 = cacheQuads(r0, r1, r2, r3, c1);
-      o.o1a += v1 * pa; o.o1b += v1 * pb;
-      let v2 = cacheQuads(r0, r1, r2, r3, c2);
-      o.o2a += v2 * pa; o.o2b += v2 * pb;
-      let v3 = cacheQuads(r0, r1, r2, r3, c3);
-      o.o3a += v3 * pa; o.o3b += v3 * pb;
-      continue;
-    }
-    let v0 = keyQuads(4u * kk, c0);
+    let keys = fourKeys(w, t0, 4u * kk);
+    let v0 = fourKeyQuads(keys, c0);
     o.o0a += v0 * pa; o.o0b += v0 * pb;
-    let v1 = keyQuads(4u * kk, c1);
+    let v1 = fourKeyQuads(keys, c1);
     o.o1a += v1 * pa; o.o1b += v1 * pb;
-    let v2 = keyQuads(4u * kk, c2);
+    let v2 = fourKeyQuads(keys, c2);
     o.o2a += v2 * pa; o.o2b += v2 * pb;
-    let v3 = keyQuads(4u * kk, c3);
+    let v3 = fourKeyQuads(keys, c3);
     o.o3a += v3 * pa; o.o3b += v3 * pb;
   }
   return o;
