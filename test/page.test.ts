@@ -380,6 +380,44 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.close();
   });
 
+  it('Kernel source: an edit that never ends: the page says the GPU is not answering, refuses new GPU runs by saying so, and Learn still works', async () => {
+    // Its own browser: SwiftShader runs the endless dispatch until its GPU process goes, and that process is the browser's.
+    const own = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    try {
+      const page = await own.newPage({ viewport: { width: 1300, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(url + '?h-q=4&seqlens=70#source');
+      // A loop whose exit test always fails: every thread of the kernel spins for ever.
+      const source = await page.locator('#source-editor textarea').inputValue();
+      const target = source.match(/^\s*let w = workOf\(wid, tid\);$/m);
+      expect(target, 'v4_tiled.wgsl starts its kernel with workOf').not.toBeNull();
+      await page.locator('#source-editor textarea').evaluate((t: HTMLTextAreaElement, [from, to]) => {
+        t.focus();
+        const at = t.value.indexOf(from);
+        t.setSelectionRange(at, at + from.length);
+        document.execCommand('insertText', false, to);
+      }, [target![0], `${target![0]}\n  loop { if (lse[0] == 0xffffffffu) { break; } lse[0] = 0u; }`]);
+      await page.click('#source-run');
+      const notice = page.locator('#gpu-stalled');
+      await notice.waitFor({ timeout: 120_000 });
+      await page.screenshot({ path: 'test-results/page-gpu-stalled.png', fullPage: true });
+      expect(await notice.textContent()).toMatch(/^The GPU is not answering\. The GPU has not finished work submitted \d+ s ago: .*never ends.*reload the page/);
+      expect(await page.locator('#source-root').getAttribute('data-check'), 'the edited run has not ended').toBeNull();
+      // Another GPU run is refused at once, with the reason, not queued behind the endless one.
+      await page.click('#tabs a[data-view="run"]');
+      await page.locator('#run-root[data-check]').waitFor({ timeout: 30_000 });
+      expect(await page.locator('#run-root').getAttribute('data-check')).toBe('error');
+      expect(await page.locator('#status').textContent()).toMatch(/^Not run: the GPU has not finished work submitted \d+ s ago/);
+      // Learn runs on the CPU: it still draws its steps.
+      await page.click('#tabs a[data-view="learn"]');
+      await page.locator('#learn-root[data-ready]').waitFor({ timeout: 30_000 });
+      expect(errors).toEqual([]);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('Learn: draws the steps from the core and runs the same case on the GPU', async () => {
     const { page, errors } = await openView('#learn');
     await page.locator('#learn-root[data-ready]').waitFor({ timeout: 30_000 });

@@ -1,8 +1,10 @@
 /**
  * The page: six views behind tabs (Run, Compare, Ladder, Memory, Learn, Kernel source), the
  * view named in the URL's hash. The device is opened once and shared; a lost
- * device is reopened on the next run. Without WebGPU a notice says what is
- * missing and how to get it, and Learn still works (it runs on the CPU).
+ * device is reopened on the next run. Every submit is watched (gpu-watch.ts):
+ * work the GPU has not finished after a while is reported in a notice, and
+ * new GPU runs are refused until it finishes. Without WebGPU a notice says
+ * what is missing and how to get it, and Learn still works (it runs on the CPU).
  */
 import { openBrowserDevice } from '../gpu/browser-device';
 import { describeAdapter, type GpuContext } from '../gpu/device';
@@ -13,6 +15,7 @@ import { mountLadderView } from './ladder-view';
 import { mountLearnView } from './learn-view';
 import { mountSourceView } from './source-view';
 import { mountMemoryView } from './memory-view';
+import { GpuStalledError, GpuWatch, stallMessage } from './gpu-watch';
 
 type ViewName = 'run' | 'compare' | 'ladder' | 'memory' | 'learn' | 'source';
 const VIEWS: Record<ViewName, { title: string; mount: (root: HTMLElement, getDevice: () => Promise<GpuContext>) => void }> = {
@@ -26,9 +29,16 @@ const VIEWS: Record<ViewName, { title: string; mount: (root: HTMLElement, getDev
 
 const app = find(document, '#app');
 let device: Promise<GpuContext> | undefined;
+const gpuWatch = new GpuWatch((waitedMs) => {
+  if (waitedMs === undefined) removeNotice('gpu-stalled');
+  else showNotice('gpu-stalled', '<strong>The GPU is not answering.</strong> <span></span>', stallMessage(waitedMs));
+});
 
 function getDevice(): Promise<GpuContext> {
+  const waited = gpuWatch.stalledFor();
+  if (waited !== undefined) return Promise.reject(new GpuStalledError(waited));
   device ??= openBrowserDevice().then((ctx) => {
+    gpuWatch.watch(ctx.device.queue);
     find(document, '#adapter').textContent = describeAdapter(ctx.adapter);
     void ctx.lost.then((info) => { // reopen on the next run
       device = undefined;
@@ -45,15 +55,24 @@ function getDevice(): Promise<GpuContext> {
 
 function showNoWebGpu(message: string): void {
   find(document, '#adapter').textContent = 'none';
-  let notice = document.getElementById('no-webgpu');
+  showNotice('no-webgpu', '<strong>WebGPU is not available.</strong> <span></span><br>Run, Compare, Ladder and Kernel source need it; <a href="#learn">Learn</a> and <a href="#memory">Memory</a> work without it (they run on the CPU).', message);
+}
+
+/** A notice above the views: `html` with `text` put in its span. */
+function showNotice(id: string, html: string, text: string): void {
+  let notice = document.getElementById(id);
   if (!notice) {
     notice = document.createElement('div');
-    notice.id = 'no-webgpu';
+    notice.id = id;
     notice.className = 'notice';
+    notice.innerHTML = html;
     app.before(notice);
   }
-  notice.innerHTML = '<strong>WebGPU is not available.</strong> <span></span><br>Run, Compare, Ladder and Kernel source need it; <a href="#learn">Learn</a> and <a href="#memory">Memory</a> work without it (they run on the CPU).';
-  notice.querySelector('span')!.textContent = message;
+  notice.querySelector('span')!.textContent = text;
+}
+
+function removeNotice(id: string): void {
+  document.getElementById(id)?.remove();
 }
 
 const mounted = new Set<ViewName>();
