@@ -42,7 +42,7 @@ export function subgroupsPlan(spec: AttentionSpec, limits: DeviceLimits, options
   // Teams of `lanes` threads share the head blocks; each walks its slice of the dot, then the butterfly.
   const teams = Math.max(1, Math.floor(threads / lanes));
   const perTeam = Math.ceil(heads / TILED_BLOCK / teams) * (1 + Math.ceil(dq4 / lanes) + Math.log2(lanes));
-  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops(TILED_BLOCK, heads, threads, dq4, threads, perTeam, 1));
+  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops({ tileN: TILED_BLOCK, heads, threads, dq4, tasks: threads, perTask: perTeam, slices: 1, decoded: true }));
   return {
     kernel: 'subgroups', splits, tileN: TILED_BLOCK, headsPerWorkgroup: heads, workgroupSize: threads,
     workgroupBytes: bytes, constants, scratch: splitScratch(spec, splits),

@@ -52,16 +52,33 @@ export function tiledHeads(spec: AttentionSpec, limits: DeviceLimits, options: P
   return { heads, threads: (heads / TILED_BLOCK) * dimGroups };
 }
 
+/** What sets a tiled version's loop count per tile (tiledLoops). */
+export interface TiledLoopShape {
+  readonly tileN: number;
+  readonly heads: number;
+  readonly threads: number;
+  /** Quads of d_qk. */
+  readonly dq4: number;
+  /** Score tasks of `perTask` iterations each, spread over the threads. */
+  readonly tasks: number;
+  readonly perTask: number;
+  /** Partial scores the softmax sums per key. */
+  readonly slices: number;
+  /** Whether the tile is decoded into workgroup memory (false: keys read from the cache where used). */
+  readonly decoded: boolean;
+}
+
 /**
- * Loop iterations per tile of a tiled version's thread (v4, v5): list and
- * decode the tile, `tasks` score tasks of `perTask` iterations each (over
- * the threads), the softmax loops of a head over the tile's quads (summing
- * `slices` partial scores), and P.V's four keys a step.
+ * Loop iterations per tile of a tiled version's thread (v4, v5): list the
+ * tile, decode it (unless its keys are read from the cache), the score
+ * tasks, the softmax loops of a head over the tile's quads, and P.V's four
+ * keys a step.
  */
-export function tiledLoops(tileN: number, heads: number, threads: number, dq4: number, tasks: number, perTask: number, slices: number): LoopCost {
-  const c = (n: number) => Math.ceil(n / threads);
-  const softmax = 2 + (tileN / 4) * (2 + slices);
-  return { keysPerTile: tileN, loopsPerTile: 1 + c(tileN) + c(tileN * dq4) + c(tasks) * (1 + perTask) + c(heads) * softmax + tileN + 4 };
+export function tiledLoops(t: TiledLoopShape): LoopCost {
+  const c = (n: number) => Math.ceil(n / t.threads);
+  const softmax = 2 + (t.tileN / 4) * (2 + t.slices);
+  const decode = t.decoded ? c(t.tileN * t.dq4) : 0;
+  return { keysPerTile: t.tileN, loopsPerTile: 1 + c(t.tileN) + decode + c(t.tasks) * (1 + t.perTask) + c(t.heads) * softmax + t.tileN + 4 };
 }
 
 export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
@@ -94,7 +111,7 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   if (!Number.isInteger(dotParts) || dotParts < 1 || dotParts > dq4 || bytes(tileN, dotParts) > storage) {
     throw new Error(`dotParts = ${dotParts} is not allowed: dotParts must be an integer from 1 to ${dq4} whose score slices fit the workgroup memory (${storage} B)`);
   }
-  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops(tileN, heads, threads, dq4, blocks * dotParts, Math.ceil(dq4 / dotParts), dotParts));
+  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops({ tileN, heads, threads, dq4, tasks: blocks * dotParts, perTask: Math.ceil(dq4 / dotParts), slices: dotParts, decoded: !fromCache }));
   return {
     kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads, keys,
     workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch: splitScratch(spec, splits),
