@@ -345,19 +345,24 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.close();
   });
 
-  it('Kernel source: an edit that compiles but is wrong fails the check', async () => {
-    const { page } = await openView('?h-q=4&seqlens=70&splits=1#source');
-    await page.selectOption('#source-file', 'fused_io.wgsl');
-    // Halve the 1/l normalisation of the final output: the kernel still compiles, the numbers are wrong.
-    const source = await page.locator('#source-editor textarea').inputValue();
-    const target = source.match(/^\s*var factor = 1\.0 \/ l;$/m);
-    expect(target, 'fused_io.wgsl normalises by l').not.toBeNull();
-    await page.locator('#source-editor textarea').evaluate((t: HTMLTextAreaElement, [from, to]) => {
+  /** In the Kernel source editor, replace the shown file's line matching `line` by `edit(line)`, as typing would. */
+  async function editLine(page: Page, line: RegExp, edit: (line: string) => string): Promise<void> {
+    const editor = page.locator('#source-editor textarea');
+    const found = (await editor.inputValue()).match(line);
+    expect(found, `the file shown has a line matching ${line}`).not.toBeNull();
+    await editor.evaluate((t: HTMLTextAreaElement, [from, to]) => {
       t.focus();
       const at = t.value.indexOf(from);
       t.setSelectionRange(at, at + from.length);
       document.execCommand('insertText', false, to);
-    }, [target![0], target![0].replace('/ l;', '/ (l * 2.0);')]);
+    }, [found![0], edit(found![0])]);
+  }
+
+  it('Kernel source: an edit that compiles but is wrong fails the check', async () => {
+    const { page } = await openView('?h-q=4&seqlens=70&splits=1#source');
+    await page.selectOption('#source-file', 'fused_io.wgsl');
+    // Halve the 1/l normalisation of the final output: the kernel still compiles, the numbers are wrong.
+    await editLine(page, /^\s*var factor = 1\.0 \/ l;$/m, (line) => line.replace('/ l;', '/ (l * 2.0);'));
     await page.click('#source-run');
     await page.locator('#source-root[data-check]').waitFor({ timeout: 120_000 });
     expect(await page.locator('#source-root').getAttribute('data-check')).toBe('fail');
@@ -389,15 +394,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(url + '?h-q=4&seqlens=70#source');
       // A loop whose exit test always fails: every thread of the kernel spins for ever.
-      const source = await page.locator('#source-editor textarea').inputValue();
-      const target = source.match(/^\s*let w = workOf\(wid, tid\);$/m);
-      expect(target, 'v4_tiled.wgsl starts its kernel with workOf').not.toBeNull();
-      await page.locator('#source-editor textarea').evaluate((t: HTMLTextAreaElement, [from, to]) => {
-        t.focus();
-        const at = t.value.indexOf(from);
-        t.setSelectionRange(at, at + from.length);
-        document.execCommand('insertText', false, to);
-      }, [target![0], `${target![0]}\n  loop { if (lse[0] == 0xffffffffu) { break; } lse[0] = 0u; }`]);
+      await editLine(page, /^\s*let w = workOf\(wid, tid\);$/m, (line) => `${line}\n  loop { if (lse[0] == 0xffffffffu) { break; } lse[0] = 0u; }`);
       await page.click('#source-run');
       const notice = page.locator('#gpu-stalled');
       await notice.waitFor({ timeout: 120_000 });
