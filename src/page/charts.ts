@@ -29,7 +29,23 @@ export interface Axis {
 }
 
 function axis(a: Axis) {
-  return { type: a.log ? 'logarithmic' as const : 'linear' as const, title: { display: true, text: a.title } };
+  if (!a.log) return { type: 'linear' as const, title: { display: true, text: a.title } };
+  return { type: 'logarithmic' as const, title: { display: true, text: a.title }, ticks: { callback: logTickLabel } };
+}
+
+/**
+ * On a log axis, a label at 1, 2 and 5 of each decade only (grid lines stay
+ * at every tick): all nine crowd. Past 1e5 and under 1e-3 as 2e6, 5e-4.
+ */
+export function logTickLabel(value: number | string): string {
+  const v = Number(value);
+  if (!(v > 0)) return '';
+  let exponent = Math.floor(Math.log10(v));
+  let mantissa = v / 10 ** exponent;
+  if (mantissa >= 9.5) { mantissa /= 10; exponent += 1; } // log10 rounds 1000 to 2.9999...
+  const m = [1, 2, 5].find((k) => Math.abs(mantissa - k) < 1e-6 * k);
+  if (m === undefined) return '';
+  return v >= 1e5 || v < 1e-3 ? `${m}e${exponent}` : String(Number(v.toPrecision(3)));
 }
 
 /** Ticks on cell centres 0, k, 2k, ... (at most ~16 of them) for a heatmap axis of n cells. */
