@@ -8,13 +8,14 @@
 // key past the chunk or skipped by the key source is -1 in slotTile and
 // zeros in keyTile. TILE_N and WG_SIZE are the version's overrides.
 
-// KEYS_FROM_CACHE (version 4, `--keys cache`; the default for f32 and bf16
-// caches): the keys are not decoded into keyTile, which then holds one key
-// (KEY_TILE_KEYS = 1, set by the host); each head block reads them from the
-// cache where it uses them (cacheRow finds a key once, cacheQuad reads and
-// decodes a quad of it). Slots are still listed, for the softmax's mask.
-override KEYS_FROM_CACHE: bool = false;
-override KEY_TILE_KEYS: u32 = TILE_N;
+// KEYS_FROM_CACHE = 1 (version 4, `--keys cache`; the default for f32 and
+// bf16 caches): the keys are not decoded into keyTile, which then holds one
+// key (KEY_TILE_KEYS); each head block reads them from the cache where it
+// uses them (cacheRow finds a key once, cacheQuad reads and decodes a quad
+// of it). Slots are still listed, for the softmax's mask. A u32, not a bool,
+// so that KEY_TILE_KEYS is arithmetic the host reads too (workgroup bytes).
+override KEYS_FROM_CACHE: u32 = 0u;
+override KEY_TILE_KEYS: u32 = TILE_N - KEYS_FROM_CACHE * (TILE_N - 1u); // TILE_N, or 1 from the cache
 var<workgroup> keyTile: array<vec4<f32>, KEY_TILE_KEYS * D_QK / 4u>;   // [key][quad]
 var<workgroup> slotTile: array<i32, TILE_N>;
 
@@ -27,7 +28,7 @@ fn listSlots(b: u32, i: u32, t0: u32, end: u32, tid: u32) {
 
 // Decode the listed keys into keyTile (call after a barrier that follows listSlots).
 fn decodeTile(tid: u32) {
-  if (KEYS_FROM_CACHE) {
+  if (KEYS_FROM_CACHE == 1u) {
     return;
   }
   let dq4 = D_QK / 4u;

@@ -81,7 +81,7 @@ struct FourKeys {
 
 fn fourKeys(w: Work, t0: u32, first: u32) -> FourKeys {
   var k = FourKeys(first, vec4<u32>(0u), vec4<u32>(0u), vec4<u32>(0u), vec4<u32>(0u));
-  if (KEYS_FROM_CACHE) {
+  if (KEYS_FROM_CACHE == 1u) {
     let t = t0 + first;
     k.r0 = cacheRow(w.b, w.i, t, w.end);
     k.r1 = cacheRow(w.b, w.i, t + 1u, w.end);
@@ -94,7 +94,7 @@ fn fourKeys(w: Work, t0: u32, first: u32) -> FourKeys {
 // Quad j of the four keys as the columns of a matrix (rows: 4 dims, columns:
 // 4 keys), read from the cache or from the decoded tile.
 fn fourKeyQuads(k: FourKeys, j: u32) -> mat4x4<f32> {
-  if (KEYS_FROM_CACHE) {
+  if (KEYS_FROM_CACHE == 1u) {
     return cacheQuads(k.r0, k.r1, k.r2, k.r3, j);
   }
   return keyQuads(k.first, j);

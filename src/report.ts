@@ -62,7 +62,7 @@ export function describeDevice(ctx: GpuContext): string[] {
 /** The plan in a line: tile, head block, threads, workgroup memory, splits; or v1's score matrix. */
 export function describePlan(plan: KernelPlan): string {
   if (plan.tileN === 0) return `3 dispatches, ${plan.scratch.map((s) => `${s.label} ${fmtBytes(s.bytes)}`).join(', ')}`;
-  const extra = Object.entries(plan.constants).filter(([k]) => !['HEADS_PER_WG', 'TILE_N', 'WG_SIZE', 'KEYS_FROM_CACHE', 'KEY_TILE_KEYS'].includes(k)).map(([k, v]) => `${k} ${v}`);
+  const extra = Object.entries(plan.constants).filter(([k]) => !['HEADS_PER_WG', 'TILE_N', 'WG_SIZE', 'KEYS_FROM_CACHE'].includes(k)).map(([k, v]) => `${k} ${v}`);
   const keys = plan.keys === 'cache' ? ' read from the cache' : plan.keys === 'tile' ? ' decoded into workgroup memory' : '';
   return `tile ${plan.tileN} keys${keys}, ${plan.headsPerWorkgroup} head${plan.headsPerWorkgroup > 1 ? 's' : ''}/workgroup (${plan.workgroupSize} threads, `
     + `${fmtBytes(plan.workgroupBytes)} workgroup memory${extra.length ? `, ${extra.join(', ')}` : ''}), ${plan.splits} split${plan.splits > 1 ? 's + combine' : ''}`;

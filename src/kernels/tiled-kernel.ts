@@ -89,7 +89,7 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const keys = options.keys ?? DEFAULT_KEY_READS[spec.layout.format];
   const fromCache = keys === 'cache';
   const constantsFor = (tileN: number, dotParts: number) => ({
-    HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads, KEYS_FROM_CACHE: fromCache ? 1 : 0, KEY_TILE_KEYS: fromCache ? 1 : tileN,
+    HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads, KEYS_FROM_CACHE: fromCache ? 1 : 0,
   });
   const bytes = (tileN: number, dotParts: number) => workgroupBytesOf(code, { ...base, ...constantsFor(tileN, dotParts) });
   const storage = limits.maxComputeWorkgroupStorageSize;
