@@ -9,6 +9,7 @@ import type { GpuContext } from './gpu/device';
 import { describeAdapter } from './gpu/device';
 import type { RooflineMeasurement } from './timing/roofline';
 import type { ReadCost } from './timing/read-cost';
+import type { PlainMatmul } from './timing/plain-matmul';
 import type { TimingResult } from './timing/timer';
 import { formatCheck } from './check';
 import type { AttentionResult } from './reference';
@@ -49,6 +50,17 @@ export function readCostSentence(c: ReadCost): string {
 /** The same, as a line of the roofline's report. */
 export function describeReadCost(c: ReadCost): string {
   return `read cost        ${readCostSentence(c)}`;
+}
+
+/** The plain matmul yardstick (src/timing/plain-matmul.ts), as a sentence. */
+export function plainMatmulSentence(m: PlainMatmul): string {
+  const forms = m.forms.map((f) => `${fmtRate(f.gflops)} GFLOP/s with ${f.block}x${f.block} blocks${f.block === 8 ? ' (v4\'s)' : ''}, ${(100 * f.fmaFraction).toFixed(1)} % of the FMA ceiling`);
+  return `S = Q K^T alone (${m.size.heads} heads x ${m.size.keys} keys x ${4 * m.size.dq4}, read from storage, no softmax, no P V): ${forms.join('; ')}. A kernel whose score step uses such blocks cannot beat it.`;
+}
+
+/** The same, as a line of the roofline's report. */
+export function describePlainMatmul(m: PlainMatmul): string {
+  return `plain matmul     ${plainMatmulSentence(m)}`;
 }
 
 export function describeDevice(ctx: GpuContext): string[] {

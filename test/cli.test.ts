@@ -56,6 +56,10 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(Object.keys(info.roofline.readCost).sort()).toEqual(['storage', 'workgroup']); // what a read costs, in multiply-adds
     expect(info.roofline.readCost.workgroup).toBeGreaterThan(0);
     expect(info.roofline.readCost.storage).toBeGreaterThan(0);
+    // the plain matmul yardstick: the ladder's score step, v4's blocks and 16 x 16
+    expect(info.roofline.plainMatmul.size).toEqual({ heads: 64, keys: 4096, dq4: 144 });
+    expect(info.roofline.plainMatmul.forms.map((f: { block: number }) => f.block)).toEqual([8, 16]);
+    for (const f of info.roofline.plainMatmul.forms) expect(f.gflops).toBeGreaterThan(0);
     // the kernel map, as the CLI reads it
     expect(info.kernels.map((k: { id: string; name: string }) => `${k.id} ${k.name}`)).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled', 'v5 subgroups']);
     if (gpu!.limits.subgroupMinSize > 0) expect(info.features).toContain('subgroups'); // requested where the adapter has it (SwiftShader; llvmpipe has none)

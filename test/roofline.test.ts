@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
 import { FMA_CHAIN_FORMS, FMA_STEPS, fmaPipeline, measureRoofline } from '../src/timing/roofline';
 import { READ_SOURCES, READ_STEPS, measureReadCost, readPipeline } from '../src/timing/read-cost';
+import { MATMUL_BLOCKS, type MatmulSize, matmulPipeline, matmulWorkgroups, measurePlainMatmul } from '../src/timing/plain-matmul';
 import { bindGroup } from '../src/kernels/kernel-plan';
 import { shaderConstant } from '../src/gpu/pipelines';
 import { SHADER_FILES } from '../src/gpu/shader-source';
@@ -55,13 +56,13 @@ function expectedReads(t: number): number {
   return Math.fround(Math.fround(c[0] + c[1]) + Math.fround(c[2] + c[3]));
 }
 
-async function runOneGroup(device: GPUDevice, pipeline: GPUComputePipeline, entries: Parameters<typeof bindGroup>[3], dst: GPUBuffer): Promise<Float32Array> {
+async function runOneGroup(device: GPUDevice, pipeline: GPUComputePipeline, entries: Parameters<typeof bindGroup>[3], dst: GPUBuffer, groups = 1): Promise<Float32Array> {
   const read = device.createBuffer({ size: dst.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup(device, pipeline, 'roofline test', entries));
-  pass.dispatchWorkgroups(1);
+  pass.dispatchWorkgroups(groups);
   pass.end();
   encoder.copyBufferToBuffer(dst, 0, read, 0, dst.size);
   device.queue.submit([encoder.finish()]);
@@ -115,5 +116,48 @@ describe.skipIf(!gpu)('FMA ceiling', () => {
     expect(roof.fmaForms.map((f) => f.chains)).toEqual([...FMA_CHAIN_FORMS]);
     expect(roof.fmaGflops).toBe(Math.max(...roof.fmaForms.map((f) => f.gflops)));
     expect(roof.fmaForms.find((f) => f.chains === roof.fmaChains)?.gflops).toBe(roof.fmaGflops);
+  });
+});
+
+describe.skipIf(!gpu)('plain matmul (the score step alone)', () => {
+  // Heads and keys in several blocks of each form, and more threads than blocks (the grid is whole workgroups).
+  const size: MatmulSize = { heads: 32, keys: 48, dq4: 5 };
+  const qValue = (h: number, d: number) => Math.fround(((h * 7 + d * 3) % 11) * 0.125 - 0.5);
+  const kValue = (n: number, d: number) => Math.fround(((n * 5 + d * 13) % 17) * 0.0625 - 0.5);
+
+  it.each(MATMUL_BLOCKS.map((b) => [b, b] as const))('the %ix%i form computes S = Q K^T, every element', async (block) => {
+    const { device } = gpu!;
+    const filled = (rows: number, value: (r: number, d: number) => number) => {
+      const b = device.createBuffer({ size: 16 * rows * size.dq4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(b, 0, Float32Array.from({ length: 4 * rows * size.dq4 }, (_, e) => value(Math.floor(e / (4 * size.dq4)), e % (4 * size.dq4))));
+      return b;
+    };
+    const q = filled(size.heads, qValue);
+    const keys = filled(size.keys, kValue);
+    const scores = device.createBuffer({ size: 4 * size.heads * size.keys, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const out = await runOneGroup(device, await matmulPipeline(device, block, size), { q, keys, scores }, scores, matmulWorkgroups(block, size));
+    [q, keys, scores].forEach((b) => b.destroy());
+    for (let h = 0; h < size.heads; h++) {
+      for (let n = 0; n < size.keys; n++) {
+        let want = 0;
+        for (let d = 0; d < 4 * size.dq4; d++) want += qValue(h, d) * kValue(n, d);
+        expect(out[h * size.keys + n], `S[${h}, ${n}]`).toBeCloseTo(want, 4);
+      }
+    }
+  });
+
+  it('refuses a size its blocks do not tile, naming both', async () => {
+    await expect(matmulPipeline(gpu!.device, 16, { heads: 24, keys: 48, dq4: 5 })).rejects.toThrow('plain matmul: heads 24 and keys 48 must be multiples of the block (16)');
+  });
+
+  it('is measured in every form, against the same run\'s ceiling', async () => {
+    const roof = await measureRoofline(gpu!, { warmup: 1, samples: 3 });
+    const m = await measurePlainMatmul(gpu!, roof, { warmup: 1, samples: 3 }, { heads: 64, keys: 512, dq4: 144 });
+    process.stderr.write(`[plain matmul] ${m.forms.map((f) => `${f.block}x${f.block} ${f.gflops.toFixed(2)} GFLOP/s`).join(', ')}\n`);
+    expect(m.forms.map((f) => f.block)).toEqual([...MATMUL_BLOCKS]);
+    for (const f of m.forms) {
+      expect(Number.isFinite(f.gflops) && f.gflops > 0, `${f.block}`).toBe(true);
+      expect(f.fmaFraction).toBeCloseTo(f.gflops / roof.fmaGflops, 12);
+    }
   });
 });

@@ -10,8 +10,9 @@ import { KV_FORMATS } from '../kv-layout';
 import { intList, oneOf } from '../run-options';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
-import { describeReadCost, describeRoofline, fmtMs } from '../report';
+import { describePlainMatmul, describeReadCost, describeRoofline, fmtMs } from '../report';
 import { measureReadCost } from '../timing/read-cost';
+import { measurePlainMatmul } from '../timing/plain-matmul';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { LIBRARY_COMPARISON, compareWithLibrary, libraryComparisonMarkdown } from '../bench/library-baseline';
 
@@ -71,8 +72,10 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
   const ctx = await openNodeDevice();
   const { spec, notRun } = runnableSweep(asked, ctx.limits);
   const roof = await measureRoofline(ctx);
-  // What a read costs explains the ladder's fraction of the FMA ceiling; only the ladder prints it.
+  // What a read costs, and a plain matmul of the score step, explain the
+  // ladder's fraction of the FMA ceiling; only the ladder prints them.
   const readCost = values.ladder ? await measureReadCost(ctx, roof) : undefined;
+  const plainMatmul = values.ladder ? await measurePlainMatmul(ctx, roof) : undefined;
   const started = performance.now();
   const tty = process.stderr.isTTY;
   const skipped: string[] = [];
@@ -88,6 +91,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
     `adapter: ${describeAdapter(ctx.adapter)}`,
     ...describeRoofline(roof),
     ...(readCost ? [describeReadCost(readCost)] : []),
+    ...(plainMatmul ? [describePlainMatmul(plainMatmul)] : []),
     `${values.ladder ? 'ladder' : 'sweep'}: ${values.long ? 'long context' : values.full ? 'full' : 'default'}; batch ${spec.batch}; ${rows.length} points in ${((performance.now() - started) / 1e3).toFixed(0)} s`,
     `timing: ${rows[0]?.method ?? '-'}; ratios within this run only (a software adapter's absolute times mean little)`,
     ...notRun,
@@ -98,7 +102,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
     const markdown = ladderMarkdown(ladder, [`command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench ${argv.join(' ')}`, ...header]);
     process.stdout.write(markdown);
     if (values.out) writeOutput('out', values.out, markdown);
-    if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, readCost }, spec, rows: ladder }, null, 2));
+    if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, readCost, plainMatmul }, spec, rows: ladder }, null, 2));
     return ladder.every((r) => r.pass) ? 0 : 1;
   }
   process.stdout.write(`${header.join('\n')}\n\n${sweepTableMarkdown(rows)}\n`);

@@ -12,8 +12,9 @@ import { type GpuContext, describeAdapter } from '../gpu/device';
 import type { MlaInputs } from '../inputs';
 import { measureAttention } from '../run-attention';
 import { measureRoofline } from '../timing/roofline';
-import { describeDevice, describeReadCost, describeReport, describeRoofline, reportJson } from '../report';
+import { describeDevice, describePlainMatmul, describeReadCost, describeReport, describeRoofline, reportJson } from '../report';
 import { measureReadCost } from '../timing/read-cost';
+import { measurePlainMatmul } from '../timing/plain-matmul';
 import { encodeNpy, parseNpy } from '../npy';
 import { inputsFromArrays } from '../load-inputs';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
@@ -32,7 +33,7 @@ import { KERNEL_VERSIONS } from '../kernels/versions';
 const USAGE = `usage: mla-sandbox <command> [flags]
 
 commands:
-  info     the adapter, its features and limits, and its roofline (copy GB/s, FMA GFLOP/s)
+  info     the adapter, its features and limits, its roofline (copy GB/s, FMA GFLOP/s), what a read costs and a plain matmul of the score step
   run      run one shape, check it against the CPU reference, time it
   bench    the 576-vs-512 x f32/bf16/fp8 sweep; --ladder: every kernel version instead;
            --tfjs: the best kernel against the same decode in TensorFlow.js;
@@ -83,10 +84,11 @@ async function info(argv: string[]): Promise<void> {
   const ctx = await openNodeDevice();
   const roof = await measureRoofline(ctx);
   const readCost = await measureReadCost(ctx, roof);
+  const plainMatmul = await measurePlainMatmul(ctx, roof);
   if (values.json) {
     print(JSON.stringify({
       adapter: ctx.adapter, features: ctx.features, limits: ctx.limits,
-      roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, fmaForms: roof.fmaForms, emptyDispatchMs: roof.emptyDispatch.medianMs, readCost, method: roof.copy.method, notes: roof.copy.notes },
+      roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, fmaForms: roof.fmaForms, emptyDispatchMs: roof.emptyDispatch.medianMs, readCost, plainMatmul, method: roof.copy.method, notes: roof.copy.notes },
       kernels: KERNEL_VERSIONS.map(({ id, name, improves, files, host, reference, tests }) => ({ id, name, improves, files, host, reference, tests })),
     }, null, 2));
     return;
@@ -94,6 +96,7 @@ async function info(argv: string[]): Promise<void> {
   describeDevice(ctx).forEach((l) => print(l));
   describeRoofline(roof).forEach((l) => print(`roofline ${l}`));
   print(`roofline ${describeReadCost(readCost)}`);
+  print(`roofline ${describePlainMatmul(plainMatmul)}`);
   for (const n of roof.copy.notes) print(`note     ${n}`);
   for (const v of KERNEL_VERSIONS) print(`kernel   ${v.id} ${v.name.padEnd(13)} shaders/${v.files.join(', shaders/')}: ${v.improves}`);
 }

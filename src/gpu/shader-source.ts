@@ -25,6 +25,7 @@ import v5Subgroups from '../../shaders/v5_subgroups.wgsl?raw';
 import combine from '../../shaders/combine.wgsl?raw';
 import roofline from '../../shaders/roofline.wgsl?raw';
 import loopProbe from '../../shaders/loop_probe.wgsl?raw';
+import plainMatmul from '../../shaders/plain_matmul.wgsl?raw';
 
 export const SHADER_FILES = {
   'params.wgsl': params,
@@ -44,6 +45,7 @@ export const SHADER_FILES = {
   'combine.wgsl': combine,
   'roofline.wgsl': roofline,
   'loop_probe.wgsl': loopProbe,
+  'plain_matmul.wgsl': plainMatmul,
 } as const;
 
 export type ShaderFileName = keyof typeof SHADER_FILES;

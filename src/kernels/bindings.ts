@@ -35,6 +35,8 @@ export const BINDINGS = {
   // roofline.wgsl
   src: 0,
   dst: 1,
+  // plain_matmul.wgsl (also q and scores, above)
+  keys: 0,
   // loop_probe.wgsl
   probeOut: 0,
   probeIn: 1,

@@ -10,7 +10,8 @@ import type { SweepRow, SweepSpec } from '../bench/sweep';
 import { LADDER_SWEEP, LADDER_TABLE_HEAD, type LadderRow, ladderRows, ladderTableCells } from '../bench/ladder';
 import { measureRoofline } from '../timing/roofline';
 import { measureReadCost } from '../timing/read-cost';
-import { readCostSentence } from '../report';
+import { measurePlainMatmul } from '../timing/plain-matmul';
+import { plainMatmulSentence, readCostSentence } from '../report';
 import type { Roofline } from '../timing/work';
 import { ChartView } from './charts';
 import { escapeHtml, find } from './html';
@@ -34,6 +35,7 @@ export function mountLadderView(view: HTMLElement, getDevice: () => Promise<GpuC
     <div class="progress-row"><progress id="ladder-progress" value="0" max="1"></progress><span id="ladder-status">Not run yet.</span></div>
     <figure class="chart"><canvas id="ladder-roofline"></canvas></figure>
     <p id="ladder-read-cost" class="hint"></p>
+    <p id="ladder-plain-matmul" class="hint"></p>
     <div id="ladder-table"></div></div>`;
   const root = find(view, '#ladder-root');
   const form = find<HTMLFormElement>(root, '#ladder-form');
@@ -57,10 +59,12 @@ export function mountLadderView(view: HTMLElement, getDevice: () => Promise<GpuC
   wireSweep({ root, form, progress, status, start, cancel }, getDevice, {
     spec: () => readSweepForm(form, PAGE_LADDER),
     prepare: async (ctx) => {
-      status.textContent = 'Measuring this GPU\'s ceilings (copy bandwidth, FMA rate, what a read costs)...';
+      status.textContent = 'Measuring this GPU\'s ceilings (copy bandwidth, FMA rate, what a read costs, a plain matrix multiply)...';
       const measured = await measureRoofline(ctx);
       roof = measured;
       find(root, '#ladder-read-cost').textContent = `What a read costs on this GPU: ${readCostSentence(await measureReadCost(ctx, measured))}`;
+      const matmul = await measurePlainMatmul(ctx, measured, { warmup: 1, samples: 3 });
+      find(root, '#ladder-plain-matmul').textContent = `A plain matrix multiply on this GPU: ${plainMatmulSentence(matmul)}`;
     },
     onRows: draw,
   });

@@ -1,0 +1,84 @@
+/**
+ * A yardstick between the FMA ceiling and the kernels: how fast a plain
+ * matrix multiply of the decode's score step, S = Q K^T, runs on this device
+ * with its operands read from storage buffers (shaders/plain_matmul.wgsl).
+ * No softmax, no P V, no barriers: a version of the ladder whose score step
+ * uses the same register blocks cannot beat it. Timed with v4's 8 x 8 blocks
+ * and with 16 x 16 ones. See docs/kernels.md, "What a read costs".
+ */
+import type { GpuContext } from '../gpu/device';
+import { getPipeline, shaderConstant } from '../gpu/pipelines';
+import { SHADER_FILES } from '../gpu/shader-source';
+import { bindGroup } from '../kernels/kernel-plan';
+import { HEAD_PRESETS } from '../shape';
+import { type TimingOptions, timeWork } from './timer';
+import { ownedBuffers, singlePass } from './roofline';
+import type { Roofline } from './work';
+
+const WG = shaderConstant(SHADER_FILES['plain_matmul.wgsl'], 'WG');
+
+/** The register blocks timed (the shader's BLOCK override): v4's, and one four times larger. */
+export const MATMUL_BLOCKS = [8, 16] as const;
+export type MatmulBlock = (typeof MATMUL_BLOCKS)[number];
+
+/** A product's size: HEADS x DQ4 quads times KEYS x DQ4 quads. */
+export interface MatmulSize {
+  readonly heads: number;
+  readonly keys: number;
+  /** Quads per row (d_qk / 4). */
+  readonly dq4: number;
+}
+
+/** The size timed: the score step of the ladder's main point (V3.2, h_q 64, seqlen 4096). */
+export const LADDER_SCORE_STEP: MatmulSize = { heads: 64, keys: 4096, dq4: HEAD_PRESETS.v32.dQk / 4 };
+
+export interface PlainMatmulForm {
+  readonly block: MatmulBlock;
+  readonly gflops: number;
+  /** gflops / the same run's FMA ceiling. */
+  readonly fmaFraction: number;
+}
+
+export interface PlainMatmul {
+  readonly size: MatmulSize;
+  readonly forms: readonly PlainMatmulForm[];
+}
+
+export async function matmulPipeline(device: GPUDevice, block: MatmulBlock, size: MatmulSize): Promise<GPUComputePipeline> {
+  if (size.heads % block !== 0 || size.keys % block !== 0) {
+    throw new Error(`plain matmul: heads ${size.heads} and keys ${size.keys} must be multiples of the block (${block})`);
+  }
+  return getPipeline(device, {
+    kernel: 'plain-matmul', files: ['plain_matmul.wgsl'], entryPoint: 'scoresOnly',
+    constants: { BLOCK: block, HEADS: size.heads, KEYS: size.keys, DQ4: size.dq4 },
+  });
+}
+
+/** Workgroups for one product: one thread per block. */
+export function matmulWorkgroups(block: MatmulBlock, size: MatmulSize): number {
+  return Math.ceil((size.heads / block) * (size.keys / block) / WG);
+}
+
+/** Every block form at `size`, timed against `roof`'s FMA ceiling of the same session. */
+export async function measurePlainMatmul(ctx: GpuContext, roof: Roofline, options: TimingOptions = {}, size: MatmulSize = LADDER_SCORE_STEP): Promise<PlainMatmul> {
+  const { device } = ctx;
+  const flops = 2 * size.heads * size.keys * size.dq4 * 4;
+  const forms: PlainMatmulForm[] = [];
+  const { buffer, release } = ownedBuffers(device);
+  try {
+    // The values do not matter to the time: zero-filled buffers.
+    const q = buffer('matmul q', 16 * size.heads * size.dq4);
+    const keys = buffer('matmul keys', 16 * size.keys * size.dq4);
+    const scores = buffer('matmul scores', 4 * size.heads * size.keys);
+    for (const block of MATMUL_BLOCKS) {
+      const pipeline = await matmulPipeline(device, block, size);
+      const work = singlePass(`plain matmul ${block}x${block}`, pipeline, bindGroup(device, pipeline, 'plain matmul', { q, keys, scores }), matmulWorkgroups(block, size));
+      const t = await timeWork(ctx, work, options);
+      const gflops = flops / (t.medianMs / 1e3) / 1e9;
+      forms.push({ block, gflops, fmaFraction: gflops / roof.fmaGflops });
+    }
+  } finally {
+    release();
+  }
+  return { size, forms };
+}
