@@ -7,7 +7,8 @@
 // read. A kernel must read its operands, and where a read costs dozens of
 // multiply-adds (llvmpipe: docs/kernels.md, "What a read costs") even a
 // matrix multiply with no softmax, no P V and no barrier stays far below
-// that ceiling. This kernel measures how far, with v4's register blocks:
+// that ceiling. This kernel measures how far, with v4's register blocks
+// (the score step of a version is this product and more):
 //   BLOCK 8:  8 heads x 8 keys per thread, four mat4x4 accumulators, 8 query
 //             and 8 key quads read per step for 64 quad products (v4's S);
 //   BLOCK 16: 16 x 16, sixteen mat4x4, 16 + 16 quads for 256 products: what
@@ -16,7 +17,7 @@
 // s += transpose(K) * Q, column c of an accumulator = one head.
 //
 // Geometry: one thread per block, 64 threads a workgroup, grid
-// (HEADS / BLOCK) * (KEYS / BLOCK) / 64 workgroups; HEADS and KEYS are
+// ceil((HEADS / BLOCK) * (KEYS / BLOCK) / 64) workgroups; HEADS and KEYS are
 // multiples of BLOCK (the host picks them, src/timing/plain-matmul.ts).
 // q: [HEADS][DQ4] quads, keys: [KEYS][DQ4] quads, scores: [HEADS][KEYS] f32.
 

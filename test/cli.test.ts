@@ -7,9 +7,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testGpu } from './support/gpu';
+import { isSoftwareAdapter } from '../src/gpu/device';
 import { encodeNpy, parseNpy } from '../src/npy';
 import { presetShape } from '../src/shape';
 import { generateInputs } from '../src/inputs';
@@ -51,6 +52,8 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(r.code, r.stderr).toBe(0);
     const info = JSON.parse(r.stdout);
     expect(info.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(16384);
+    // a software adapter (this machine's) reports the CPU threads it runs on, for the auto split; a GPU 0
+    expect(info.limits.cpuThreads).toBe(isSoftwareAdapter(info.adapter) ? availableParallelism() : 0);
     expect(info.roofline.copyGBps).toBeGreaterThan(0);
     expect(info.roofline.fmaGflops).toBeGreaterThan(0);
     expect(Object.keys(info.roofline.readCost).sort()).toEqual(['storage', 'workgroup']); // what a read costs, in multiply-adds

@@ -10,5 +10,5 @@ export async function openBrowserDevice(): Promise<GpuContext> {
   if (!adapter) {
     throw new NoAdapterError('navigator.gpu found no adapter: the GPU may be blocklisted or hardware acceleration turned off (see chrome://gpu)');
   }
-  return openDeviceOnAdapter(adapter, { source: 'navigator.gpu' });
+  return openDeviceOnAdapter(adapter, { source: 'navigator.gpu', cpuThreads: navigator.hardwareConcurrency });
 }

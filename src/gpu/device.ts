@@ -33,6 +33,13 @@ export interface DeviceLimits extends Readonly<Record<RequestedLimit, number>> {
    * is opened (gpu/loop-limit.ts); 0 when the probe found no limit.
    */
   readonly maxLoopIterations: number;
+  /**
+   * On a software adapter, one that runs the kernels on this computer's CPU
+   * (SwiftShader, Mesa llvmpipe; isSoftwareAdapter), the CPU threads it
+   * spreads workgroups over, as the face that opened the device reports them;
+   * 0 on a GPU. Split-KV sizes its auto split by it (kernels/split-kv.ts).
+   */
+  readonly cpuThreads: number;
 }
 
 /** The WebGPU spec's default values of those limits: what every adapter offers (used to plan without a device). */
@@ -40,6 +47,7 @@ export const WEBGPU_DEFAULT_LIMITS: DeviceLimits = {
   subgroupMinSize: 0,
   subgroupMaxSize: 0,
   maxLoopIterations: 0,
+  cpuThreads: 0,
   maxComputeWorkgroupStorageSize: 16384,
   maxStorageBufferBindingSize: 134217728,
   maxBufferSize: 268435456,
@@ -85,6 +93,21 @@ export interface OpenDeviceOptions {
   readonly featureLevel?: 'core' | 'compatibility';
   readonly powerPreference?: GPUPowerPreference;
   readonly source?: string;
+  /** This computer's CPU threads (navigator.hardwareConcurrency, os.availableParallelism()): cpuThreads on a software adapter. */
+  readonly cpuThreads?: number;
+}
+
+/** What an adapter says of itself, as far as telling a software adapter goes. */
+export type AdapterIdentity = Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'device' | 'description'> & { readonly isFallbackAdapter?: boolean };
+
+/**
+ * Whether the adapter runs on the CPU: the browser's fallback adapter, or a
+ * software rasteriser known by name (SwiftShader, Mesa's llvmpipe, lavapipe
+ * and softpipe, Windows' WARP, "Microsoft Basic Render Driver").
+ */
+export function isSoftwareAdapter(info: AdapterIdentity): boolean {
+  if (info.isFallbackAdapter) return true;
+  return /swiftshader|llvmpipe|lavapipe|softpipe|warp|basic render/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
 }
 
 export class NoAdapterError extends Error {
@@ -112,6 +135,7 @@ export async function openDeviceOnAdapter(adapter: GPUAdapter, options: OpenDevi
     subgroupMinSize: subgroups ? info.subgroupMinSize ?? 0 : 0,
     subgroupMaxSize: subgroups ? info.subgroupMaxSize ?? 0 : 0,
     maxLoopIterations: await probeLoopLimit(device),
+    cpuThreads: isSoftwareAdapter(info) ? options.cpuThreads ?? 0 : 0,
   };
   for (const name of REQUESTED_LIMITS) limits[name] = device.limits[name];
   const featureLevel = adapter.features.has('core-features-and-limits') ? 'core' : 'compatibility';

@@ -10,7 +10,7 @@
  */
 import { create, globals } from 'webgpu';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type GpuContext, NoAdapterError, openDeviceOnAdapter, requestAdapter } from './device';
 
@@ -111,7 +111,7 @@ export async function openNodeDevice(choice: string = process.env.MLA_ADAPTER ??
     if (!adapter) { tried.push(`${attempt.label}: no adapter`); continue; }
     // In auto mode a CPU adapter found through the "native" path (e.g. a
     // system lavapipe) is fine too: it is what the machine offers.
-    return openDeviceOnAdapter(adapter, { source: `Dawn in Node, ${attempt.label}`, featureLevel: attempt.featureLevel });
+    return openDeviceOnAdapter(adapter, { source: `Dawn in Node, ${attempt.label}`, featureLevel: attempt.featureLevel, cpuThreads: availableParallelism() });
   }
   throw new NoAdapterError(`no WebGPU adapter found in Node (MLA_ADAPTER=${choice}). Tried: ${tried.join('; ')}`);
 }

@@ -10,9 +10,22 @@ import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelP
 import { kvShardBindings } from './kv-shards';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
 
-/** Auto split: aim for this many workgroups in flight, but keep >= MIN_KEYS_PER_SPLIT keys per split. */
-const TARGET_WORKGROUPS = 128;
+/** Auto split on a GPU: aim for this many workgroups in flight, but keep >= MIN_KEYS_PER_SPLIT keys per split. */
+const GPU_TARGET_WORKGROUPS = 128;
+/**
+ * On a software adapter (DeviceLimits.cpuThreads > 0), this many workgroups
+ * per CPU thread instead: a CPU runs a few workgroups at a time, and every
+ * split adds its setup, its partial output and its share of the combine.
+ * Measured (docs/kernels.md, "Split-KV and combine"): 16 splits, the GPU
+ * rule's answer at h_q 64 and seqlen 4096, was the slowest of 4, 8 and 16.
+ */
+const WORKGROUPS_PER_CPU_THREAD = 4;
 const MIN_KEYS_PER_SPLIT = 256;
+
+/** Workgroups the auto split aims to have in flight on this device. */
+export function targetWorkgroups(limits: DeviceLimits | undefined): number {
+  return limits?.cpuThreads ? WORKGROUPS_PER_CPU_THREAD * limits.cpuThreads : GPU_TARGET_WORKGROUPS;
+}
 export const MAX_SPLITS = 1024;
 
 export type SplitsOption = number | 'auto';
@@ -44,15 +57,16 @@ function splitsForLoops(spec: AttentionSpec, limits: DeviceLimits | undefined, c
 
 /**
  * The split count: `option`, or for 'auto' enough chunks to fill the device
- * without making them short, and short enough for a device that stops long
- * loops (llvmpipe: a thread may loop 65535 times in all).
+ * (targetWorkgroups) without making them short, and short enough for a
+ * device that stops long loops (llvmpipe: a thread may loop 65535 times in
+ * all).
  */
 export function chooseSplits(spec: AttentionSpec, workgroupsPerSplit: number, option: SplitsOption = 'auto', limits?: DeviceLimits, cost?: LoopCost): number {
   const fewest = splitsForLoops(spec, limits, cost);
   const why = () => `this device stops a shader invocation's loops after ${limits?.maxLoopIterations} iterations (shaders/loop_probe.wgsl), so ${maxKeysPerRow(spec.shape)} keys need at least ${fewest} splits`;
   if (option === 'auto') {
     const keys = maxKeysPerRow(spec.shape);
-    const splits = Math.max(fewest, 1, Math.min(Math.ceil(TARGET_WORKGROUPS / workgroupsPerSplit), Math.floor(keys / MIN_KEYS_PER_SPLIT)));
+    const splits = Math.max(fewest, 1, Math.min(Math.ceil(targetWorkgroups(limits) / workgroupsPerSplit), Math.floor(keys / MIN_KEYS_PER_SPLIT)));
     if (splits > MAX_SPLITS) throw new PlanDoesNotFit(`${why()}, over the ${MAX_SPLITS} a call may have`);
     return splits;
   }

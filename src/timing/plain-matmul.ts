@@ -2,9 +2,10 @@
  * A yardstick between the FMA ceiling and the kernels: how fast a plain
  * matrix multiply of the decode's score step, S = Q K^T, runs on this device
  * with its operands read from storage buffers (shaders/plain_matmul.wgsl).
- * No softmax, no P V, no barriers: a version of the ladder whose score step
- * uses the same register blocks cannot beat it. Timed with v4's 8 x 8 blocks
- * and with 16 x 16 ones. See docs/kernels.md, "What a read costs".
+ * No softmax, no P V, no barriers, no cache lookups: the score step of a
+ * version with the same register blocks is this product and more. Timed with
+ * v4's 8 x 8 blocks and with 16 x 16 ones. See docs/kernels.md, "What a read
+ * costs".
  */
 import type { GpuContext } from '../gpu/device';
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
@@ -20,6 +21,8 @@ const WG = shaderConstant(SHADER_FILES['plain_matmul.wgsl'], 'WG');
 /** The register blocks timed (the shader's BLOCK override): v4's, and one four times larger. */
 export const MATMUL_BLOCKS = [8, 16] as const;
 export type MatmulBlock = (typeof MATMUL_BLOCKS)[number];
+/** How reports name each block. */
+export const MATMUL_BLOCK_NAMES: Readonly<Record<MatmulBlock, string>> = { 8: '8x8 blocks (v4\'s)', 16: '16x16 blocks' };
 
 /** A product's size: HEADS x DQ4 quads times KEYS x DQ4 quads. */
 export interface MatmulSize {
