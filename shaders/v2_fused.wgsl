@@ -16,11 +16,11 @@
 // the shared latent cache on its own, twice (once for the scores, once for
 // the values): h_q times the cache traffic MLA's one KV head needs. And every
 // thread walks the tile's scores itself (max, then exp2 per key): 64 times
-// the softmax work of v1, which is why it can lose to v1 where decoding is
-// cheap (MODEL1 FP8 below).
+// the softmax work of v1, which is why it can lose to v1 (FP8 below).
 // Measured (one run of `mla-sandbox bench --ladder`, llvmpipe, seqlen 4096,
-// h_q 64; docs/ladder-llvmpipe.md): 1.55x v1 (V3.2 f32), 1.40x (V3.2 FP8),
-// 1.64x (MODEL1 f32), 0.83x (MODEL1 FP8).
+// h_q 64; docs/ladder-llvmpipe.md): 1.08x v1 (V3.2 f32), 0.91x (V3.2 FP8),
+// 1.71x (MODEL1 f32), 0.90x (MODEL1 FP8); an earlier run gave 1.55x, 1.40x,
+// 1.64x and 0.83x: v1, bound by memory, moves most from run to run.
 //
 // Geometry: grid (h_q * num_splits, s_q, batch), WG_SIZE threads (>= D_V / 8).
 // A tile is WG_SIZE keys: thread t scores key t0 + t (one full dot product,

@@ -14,13 +14,14 @@
 // each output value one running sum, so every value read feeds one or two
 // multiply-adds; every lane of a head recomputes the tile's max and exp2 per
 // key; its accumulator is a private array, which some compilers keep in memory.
-// Measured (same run as v2's figures, llvmpipe, seqlen 4096, h_q 64): 1.15x
-// v2 (V3.2 f32), 1.84x (V3.2 FP8, where decoding once per 8 heads instead of
-// twice per head pays most), 1.21x (MODEL1 f32), 1.20x (MODEL1 FP8). On
-// SwiftShader it is slower than v2 with f32 and bf16 caches (0.6-0.7x,
-// docs/ladder-swiftshader.md): there decoding is cheap, while its four
-// barriers per 13-key tile and its accumulator array (kept in memory by that
-// compiler) cost; with FP8, where decoding once pays, it is 1.7-1.8x v2.
+// Measured (same run as v2's figures, llvmpipe, seqlen 4096, h_q 64): 1.27x
+// v2 (V3.2 f32), 3.11x (V3.2 FP8, where decoding once per 8 heads instead of
+// twice per head pays most), 1.28x (MODEL1 f32), 1.92x (MODEL1 FP8). On
+// SwiftShader it is no faster than v2 with f32 and bf16 caches (0.96-1.13x,
+// docs/ladder-swiftshader.md; 0.6-0.7x in an earlier run): there decoding is
+// cheap, while its four barriers per 13-key tile and its accumulator array
+// (kept in memory by that compiler) cost; with FP8, where decoding once
+// pays, it is 2.5x v2.
 //
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch); a
 // workgroup has HEADS_PER_WG * THREADS_PER_HEAD threads. The THREADS_PER_HEAD

@@ -40,10 +40,12 @@
 //    Measured (docs/kernels.md, "Keys from the tile or the cache"; h_q 64,
 //    seqlen 4096): 13-27 % faster for f32 and bf16 on SwiftShader, 0-13 % on
 //    llvmpipe; FP8 from the cache 1.5-2x slower on both.
-// Measured (docs/ladder-llvmpipe.md, one run, seqlen 4096, h_q 64): 5.6x v3
-// (V3.2 f32), 4.9x (V3.2 FP8), 5.5x (MODEL1 f32), 4.8x (MODEL1 FP8); 9.7x,
-// 11.9x, 9.5x and 14.2x v1; 7-9 % of the FMA ceiling (123 GFLOP/s), which
-// what a read costs there bounds (docs/kernels.md, "What a read costs").
+// Measured (docs/ladder-llvmpipe.md, one run, seqlen 4096, h_q 64): 6.0x v3
+// (V3.2 f32), 5.3x (V3.2 FP8), 5.7x (MODEL1 f32), 5.1x (MODEL1 FP8); 8.2x,
+// 15.0x, 12.4x and 8.8x v1; 7-10 % of the FMA ceiling (136 GFLOP/s), which
+// what a read costs there bounds: the same run's plain S = Q K^T with these
+// 8 x 8 blocks and nothing else reached 16.5 % (docs/kernels.md, "What a
+// read costs").
 //
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch);
 // WG_SIZE = HEADS_PER_WG / 8 * ceil(D_V / 16) threads, each owning the output

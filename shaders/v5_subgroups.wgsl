@@ -22,8 +22,8 @@
 //    bf16 caches too: v4 reads those keys straight from the cache in 64-key
 //    tiles, v5 decodes 8-key tiles into workgroup memory.
 // Measured (docs/ladder-swiftshader.md, one run, seqlen 4096, h_q 64; only
-// SwiftShader has subgroups here, with subgroups of 4): 0.97x v4 (V3.2 FP8),
-// 0.96x (MODEL1 FP8), within this machine's noise; 0.90x and 0.73x for f32,
+// SwiftShader has subgroups here, with subgroups of 4): 0.95x v4 (V3.2 FP8),
+// 1.03x (MODEL1 FP8), within this machine's noise; 0.75x and 0.85x for f32,
 // where v4 reads keys from the cache. What costs on a CPU is the loads and
 // multiply-adds of the blocks, and they are v4's. On a GPU, with 32-lane
 // teams and no partial scores to store, the step should count for more; no

@@ -107,7 +107,7 @@ export type AdapterIdentity = Pick<GPUAdapterInfo, 'vendor' | 'architecture' | '
  */
 export function isSoftwareAdapter(info: AdapterIdentity): boolean {
   if (info.isFallbackAdapter) return true;
-  return /swiftshader|llvmpipe|lavapipe|softpipe|warp|basic render/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+  return /swiftshader|llvmpipe|lavapipe|softpipe|\bwarp\b|basic render/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
 }
 
 export class NoAdapterError extends Error {

@@ -26,6 +26,7 @@ const MIN_KEYS_PER_SPLIT = 256;
 export function targetWorkgroups(limits: DeviceLimits | undefined): number {
   return limits?.cpuThreads ? WORKGROUPS_PER_CPU_THREAD * limits.cpuThreads : GPU_TARGET_WORKGROUPS;
 }
+
 export const MAX_SPLITS = 1024;
 
 export type SplitsOption = number | 'auto';
