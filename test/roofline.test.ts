@@ -8,7 +8,9 @@
  * compiler dropped nothing and the host's FLOP count is the shader's), and
  * the ceiling reported is the fastest form measured. The same for readCost,
  * the kernel behind "what a read costs": its output is the chains of reads
- * computed here, from workgroup memory and from a storage buffer.
+ * computed here, from workgroup memory and from a storage buffer. And for
+ * plain_matmul.wgsl, the yardstick beside them: every element of its
+ * product, in both block forms, is the one computed here.
  */
 import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
@@ -56,7 +58,8 @@ function expectedReads(t: number): number {
   return Math.fround(Math.fround(c[0] + c[1]) + Math.fround(c[2] + c[3]));
 }
 
-async function runOneGroup(device: GPUDevice, pipeline: GPUComputePipeline, entries: Parameters<typeof bindGroup>[3], dst: GPUBuffer, groups = 1): Promise<Float32Array> {
+/** Dispatch `groups` workgroups of the pipeline and read `dst` back. */
+async function runAndRead(device: GPUDevice, pipeline: GPUComputePipeline, entries: Parameters<typeof bindGroup>[3], dst: GPUBuffer, groups = 1): Promise<Float32Array> {
   const read = device.createBuffer({ size: dst.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
@@ -80,7 +83,7 @@ describe.skipIf(!gpu)('what a read costs', () => {
     // The storage window holds what the shader writes into workgroup memory, so both sources give one answer.
     device.queue.writeBuffer(src, 0, Float32Array.from({ length: 4 * READ_WINDOW }, (_, e) => windowValue(Math.floor(e / 4))));
     const dst = device.createBuffer({ size: 16 * WG, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const out = await runOneGroup(device, await readPipeline(device, from), { src, dst }, dst);
+    const out = await runAndRead(device, await readPipeline(device, from), { src, dst }, dst);
     src.destroy();
     dst.destroy();
     for (const t of [0, 1, 7, WG - 1]) {
@@ -102,7 +105,7 @@ describe.skipIf(!gpu)('FMA ceiling', () => {
     const { device } = gpu!;
     const pipeline = await fmaPipeline(device, chains);
     const dst = device.createBuffer({ size: 16 * WG, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const out = await runOneGroup(device, pipeline, { dst }, dst);
+    const out = await runAndRead(device, pipeline, { dst }, dst);
     dst.destroy();
     for (const t of [0, 1, 7, WG - 1]) {
       const want = expectedOutput(t, chains);
@@ -135,7 +138,7 @@ describe.skipIf(!gpu)('plain matmul (the score step alone)', () => {
     const q = filled(size.heads, qValue);
     const keys = filled(size.keys, kValue);
     const scores = device.createBuffer({ size: 4 * size.heads * size.keys, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const out = await runOneGroup(device, await matmulPipeline(device, block, size), { q, keys, scores }, scores, matmulWorkgroups(block, size));
+    const out = await runAndRead(device, await matmulPipeline(device, block, size), { q, keys, scores }, scores, matmulWorkgroups(block, size));
     [q, keys, scores].forEach((b) => b.destroy());
     for (let h = 0; h < size.heads; h++) {
       for (let n = 0; n < size.keys; n++) {
