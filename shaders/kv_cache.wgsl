@@ -3,7 +3,7 @@
 // Every kernel includes this file. The cache is bound as raw bytes, read as
 // vec4<u32> (16 bytes per load: one load per f32 quad, where single u32
 // loads would take four); the layout numbers below are in u32 words and come
-// from the one layout table in src/kv-layout.ts (kvLayoutOverrides), so
+// from the one layout table in src/mla/kv-layout.ts (kvLayoutOverrides), so
 // host, reference and shader agree:
 //
 //   page p, token t:  token words  at p * PAGE_STRIDE_W + t * TOKEN_STRIDE_W
@@ -88,7 +88,7 @@ fn decodeBf16x2(word: u32) -> vec2<f32> {
 
 // A ue8m0 byte e -> 2^(e - 127), built from its bits (e is an f32 exponent
 // field): no exp2 per value. 0 is the subnormal 2^-127, 0xff is NaN
-// (float8_e8m0fnu), as in src/kv-quant.ts.
+// (float8_e8m0fnu), as in src/mla/kv-quant.ts.
 fn ue8m0Scale(e: u32) -> f32 {
   return bitcast<f32>(select(e << 23u, 0x00400000u, e == 0u) | select(0u, 0x00400000u, e == 0xffu));
 }

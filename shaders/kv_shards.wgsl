@@ -6,7 +6,7 @@
 // shards of whole pages (kv_cache.wgsl, SHARD_PAGES), each in its own
 // buffer. WGSL has no array of buffers, so for N shards the host writes this
 // file anew (src/kernels/kv-shards.ts, kvShardsSource): one `var` per shard,
-// kv1 .. kv11 at the bindings src/kernels/bindings.ts names, and a switch:
+// kv1 .. kv11 at the bindings src/gpu/bindings.ts names, and a switch:
 //
 //   @group(0) @binding(9) var<storage, read> kv1: array<vec4<u32>>;
 //   fn kvVec(shard: u32, i: u32) -> vec4<u32> {

@@ -15,11 +15,11 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testGpu } from './support/gpu';
-import { type NpyArray, encodeNpy } from '../src/npy';
-import { presetShape } from '../src/shape';
-import { generateInputs } from '../src/inputs';
-import { kvLayout } from '../src/kv-layout';
-import { quantizeKvCache } from '../src/kv-quant';
+import { type NpyArray, encodeNpy } from '../src/run/npy';
+import { presetShape } from '../src/mla/shape';
+import { generateInputs } from '../src/mla/inputs';
+import { kvLayout } from '../src/mla/kv-layout';
+import { quantizeKvCache } from '../src/mla/kv-quant';
 
 const gpu = await testGpu();
 const BIN = join(import.meta.dirname, '..', 'bin', 'mla-sandbox.js');

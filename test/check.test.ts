@@ -1,6 +1,6 @@
 /** The check names where it failed: the worst element's [b, i, h, c] with both values. */
 import { describe, expect, it } from 'vitest';
-import { compareToReference, formatCheck } from '../src/check';
+import { compareToReference, formatCheck } from '../src/reference/check';
 
 const dims = { batch: 2, sQ: 2, hQ: 3, dV: 4 };
 const n = dims.batch * dims.sQ * dims.hQ * dims.dV;

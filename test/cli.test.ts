@@ -11,13 +11,13 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testGpu } from './support/gpu';
 import { isSoftwareAdapter } from '../src/gpu/device';
-import { encodeNpy, parseNpy } from '../src/npy';
-import { presetShape } from '../src/shape';
-import { generateInputs } from '../src/inputs';
-import { referenceAttention } from '../src/reference';
-import { compareToReference } from '../src/check';
-import { kvLayout } from '../src/kv-layout';
-import { dequantizeKvCache, quantizeKvCache } from '../src/kv-quant';
+import { encodeNpy, parseNpy } from '../src/run/npy';
+import { presetShape } from '../src/mla/shape';
+import { generateInputs } from '../src/mla/inputs';
+import { referenceAttention } from '../src/reference/reference';
+import { compareToReference } from '../src/reference/check';
+import { kvLayout } from '../src/mla/kv-layout';
+import { dequantizeKvCache, quantizeKvCache } from '../src/mla/kv-quant';
 
 const gpu = await testGpu();
 

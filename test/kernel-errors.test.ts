@@ -1,16 +1,16 @@
 /** Bad input and broken shaders give clear errors, never a raw GPU error or a silent zero. */
 import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
-import { presetShape } from '../src/shape';
-import { generateInputs } from '../src/inputs';
-import { prepareAttention } from '../src/runner';
-import { runAttention } from '../src/run-attention';
+import { presetShape } from '../src/mla/shape';
+import { generateInputs } from '../src/mla/inputs';
+import { prepareAttention } from '../src/run/runner';
+import { runAttention } from '../src/run/run-attention';
 import { ShaderCompileError } from '../src/gpu/pipelines';
 import { SHADER_FILES } from '../src/gpu/shader-source';
-import { kvLayout } from '../src/kv-layout';
+import { kvLayout } from '../src/mla/kv-layout';
 import { openNodeDevice } from '../src/gpu/node-device';
 import { DeviceLostError, describeAdapter } from '../src/gpu/device';
-import { formatCheck } from '../src/check';
+import { formatCheck } from '../src/reference/check';
 
 const gpu = await testGpu();
 
@@ -37,7 +37,7 @@ describe.skipIf(!gpu)('errors', () => {
     const moved = src.replace('@binding(4) var<storage, read> sink', '@binding(9) var<storage, read> sink');
     const run = runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', shaderEdits: { 'fused_io.wgsl': moved } });
     await expect(run).rejects.toBeInstanceOf(ShaderCompileError);
-    await expect(run).rejects.toThrow(`fused_io.wgsl:${at + 1}:1: sink is at binding 9, the binding table (src/kernels/bindings.ts) says 4`);
+    await expect(run).rejects.toThrow(`fused_io.wgsl:${at + 1}:1: sink is at binding 9, the binding table (src/gpu/bindings.ts) says 4`);
   });
 
   it('a lost device gives a DeviceLostError that says to run again, not the runtime\'s own words', async () => {

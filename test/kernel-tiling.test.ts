@@ -7,12 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { testGpu, testMatrix } from './support/gpu';
-import { presetShape } from '../src/shape';
-import { generateInputs } from '../src/inputs';
-import { runAttention } from '../src/run-attention';
-import { formatCheck } from '../src/check';
+import { presetShape } from '../src/mla/shape';
+import { generateInputs } from '../src/mla/inputs';
+import { runAttention } from '../src/run/run-attention';
+import { formatCheck } from '../src/reference/check';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
-import { kvLayout } from '../src/kv-layout';
+import { kvLayout } from '../src/mla/kv-layout';
 import { KERNEL_VERSIONS, missingFeature, versionByName } from '../src/kernels/versions';
 import type { PlanOptions, VersionName } from '../src/kernels/kernel-plan';
 

@@ -17,11 +17,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { testGpu, testMatrix } from './support/gpu';
-import { presetShape, type PresetName } from '../src/shape';
-import { generateInputs } from '../src/inputs';
-import { runAttention } from '../src/run-attention';
-import { formatCheck } from '../src/check';
-import type { KvFormat } from '../src/kv-layout';
+import { presetShape, type PresetName } from '../src/mla/shape';
+import { generateInputs } from '../src/mla/inputs';
+import { runAttention } from '../src/run/run-attention';
+import { formatCheck } from '../src/reference/check';
+import type { KvFormat } from '../src/mla/kv-layout';
 import { KERNEL_VERSIONS, missingFeature } from '../src/kernels/versions';
 
 const gpu = await testGpu();

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { kvLayout, cacheBytes, tokenOffsets } from '../src/kv-layout';
-import { quantizeKvCache, dequantizeKvCache, tileScale } from '../src/kv-quant';
-import { HEAD_PRESETS } from '../src/shape';
+import { kvLayout, cacheBytes, tokenOffsets } from '../src/mla/kv-layout';
+import { quantizeKvCache, dequantizeKvCache, tileScale } from '../src/mla/kv-quant';
+import { HEAD_PRESETS } from '../src/mla/shape';
 import { decodeE4m3 } from '../src/numerics/fp8';
-import { SeededRandom } from '../src/random';
+import { SeededRandom } from '../src/mla/random';
 
 const v32 = HEAD_PRESETS.v32;
 const m1 = HEAD_PRESETS.model1;

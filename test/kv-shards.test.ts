@@ -7,12 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { testGpu, testMatrix } from './support/gpu';
-import { presetShape, type PresetName } from '../src/shape';
-import { generateInputs } from '../src/inputs';
-import { runAttention } from '../src/run-attention';
-import { prepareAttention } from '../src/runner';
-import { formatCheck } from '../src/check';
-import { type KvFormat, kvLayout } from '../src/kv-layout';
+import { presetShape, type PresetName } from '../src/mla/shape';
+import { generateInputs } from '../src/mla/inputs';
+import { runAttention } from '../src/run/run-attention';
+import { prepareAttention } from '../src/run/runner';
+import { formatCheck } from '../src/reference/check';
+import { type KvFormat, kvLayout } from '../src/mla/kv-layout';
 import { KERNEL_VERSIONS, missingFeature } from '../src/kernels/versions';
 import { planKvShards } from '../src/kernels/kv-shards';
 import { SHADER_FILES } from '../src/gpu/shader-source';

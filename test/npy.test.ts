@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeNpy, expectNpy, parseNpy } from '../src/npy';
+import { encodeNpy, expectNpy, parseNpy } from '../src/run/npy';
 
 /** A .npy header as numpy writes it, for hand-made files. */
 function npyFile(header: string, data: Uint8Array): Uint8Array {

@@ -4,13 +4,13 @@
  * its format against the f32 cache quantised whole.
  */
 import { describe, expect, it } from 'vitest';
-import { referenceAttention } from '../src/reference';
-import { SAMPLED_HEADS, referenceCost, referenceHeads, referenceOnCache } from '../src/reference-chunked';
-import { presetShape, type PresetName } from '../src/shape';
-import { generateInputs } from '../src/inputs';
-import { type KvFormat, kvLayout } from '../src/kv-layout';
-import { dequantizeKvCache, quantizeKvCache } from '../src/kv-quant';
-import { compareToReference } from '../src/check';
+import { referenceAttention } from '../src/reference/reference';
+import { SAMPLED_HEADS, referenceCost, referenceHeads, referenceOnCache } from '../src/reference/reference-chunked';
+import { presetShape, type PresetName } from '../src/mla/shape';
+import { generateInputs } from '../src/mla/inputs';
+import { type KvFormat, kvLayout } from '../src/mla/kv-layout';
+import { dequantizeKvCache, quantizeKvCache } from '../src/mla/kv-quant';
+import { compareToReference } from '../src/reference/check';
 
 const CASES: { preset: PresetName; kvFormat: KvFormat; sparse: boolean; sink: boolean }[] = [
   { preset: 'v32', kvFormat: 'fp8', sparse: false, sink: false },

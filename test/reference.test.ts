@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { referenceAttention, attendedSlots, type ReferenceInputs } from '../src/reference';
-import { presetShape, type MlaShape } from '../src/shape';
-import { generateInputs } from '../src/inputs';
-import type { PagedCache } from '../src/paged-cache';
+import { referenceAttention, attendedSlots, type ReferenceInputs } from '../src/reference/reference';
+import { presetShape, type MlaShape } from '../src/mla/shape';
+import { generateInputs } from '../src/mla/inputs';
+import type { PagedCache } from '../src/mla/paged-cache';
 
 /** A cache with one page of `rows.length` tokens, identity block table. */
 function tinyInputs(shape: MlaShape, q: number[], rows: number[][]): ReferenceInputs {

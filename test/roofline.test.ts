@@ -17,7 +17,7 @@ import { testGpu } from './support/gpu';
 import { FMA_CHAIN_FORMS, FMA_STEPS, fmaPipeline, measureRoofline } from '../src/timing/roofline';
 import { READ_SOURCES, READ_STEPS, measureReadCost, readPipeline } from '../src/timing/read-cost';
 import { MATMUL_BLOCKS, type MatmulSize, matmulPipeline, matmulWorkgroups, measurePlainMatmul } from '../src/timing/plain-matmul';
-import { bindGroup } from '../src/kernels/kernel-plan';
+import { bindGroup } from '../src/gpu/bindings';
 import { shaderConstant } from '../src/gpu/pipelines';
 import { SHADER_FILES } from '../src/gpu/shader-source';
 

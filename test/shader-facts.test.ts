@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SHADER_FILES, SHADER_FILE_NAMES, composeShader } from '../src/gpu/shader-source';
-import { bindingMismatches } from '../src/kernels/bindings';
+import { bindingMismatches } from '../src/gpu/bindings';
 import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
 import { paramFields } from '../src/kernels/call-params';
 import { readFileSync } from 'node:fs';
@@ -22,8 +22,8 @@ describe('binding table', () => {
   it('names the line of a binding that disagrees, and of a name it does not know', () => {
     const code = 'x\n@group(0) @binding(3) var<storage, read> q: array<f32>;\n@group(0) @binding(1) var<storage, read> qq: array<f32>;\n@group(1) @binding(0) var<storage> kv: array<u32>;';
     expect(bindingMismatches(code)).toEqual([
-      { line: 2, message: 'q is at binding 3, the binding table (src/kernels/bindings.ts) says 1' },
-      { line: 3, message: 'qq is not in the binding table (src/kernels/bindings.ts)' },
+      { line: 2, message: 'q is at binding 3, the binding table (src/gpu/bindings.ts) says 1' },
+      { line: 3, message: 'qq is not in the binding table (src/gpu/bindings.ts)' },
       { line: 4, message: 'kv is in group 1; every kernel binds group 0' },
     ]);
   });

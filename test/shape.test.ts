@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { SHAPE_LIMITS, presetShape, validateShape, type MlaShape } from '../src/shape';
-import { checkHostMemory } from '../src/run-size';
-import { kvLayout } from '../src/kv-layout';
+import { SHAPE_LIMITS, presetShape, validateShape, type MlaShape } from '../src/mla/shape';
+import { checkHostMemory } from '../src/run/run-size';
+import { kvLayout } from '../src/mla/kv-layout';
 
 describe('validateShape', () => {
   const good = presetShape('v32', { seqlens: [100, 7], sQ: 2 });

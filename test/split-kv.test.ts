@@ -1,7 +1,7 @@
 /** Split-KV's count, and how it keeps every thread under a device's loop limit (no GPU needed). */
 import { describe, expect, it } from 'vitest';
-import { presetShape } from '../src/shape';
-import { kvLayout } from '../src/kv-layout';
+import { presetShape } from '../src/mla/shape';
+import { kvLayout } from '../src/mla/kv-layout';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { MAX_SPLITS, chooseSplits, loopBudget, targetWorkgroups } from '../src/kernels/split-kv';
 import { WEBGPU_DEFAULT_LIMITS, isSoftwareAdapter } from '../src/gpu/device';

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { summarize, timestampTick } from '../src/timing/timer';
 import { throughput, workOf } from '../src/timing/work';
-import { presetShape } from '../src/shape';
-import { kvLayout } from '../src/kv-layout';
+import { presetShape } from '../src/mla/shape';
+import { kvLayout } from '../src/mla/kv-layout';
 
 describe('summarize', () => {
   it('gives median, min and p90 by linear interpolation', () => {

@@ -9,7 +9,7 @@ import { VERSION_NAMES } from '../kernels/kernel-plan';
 import { KERNEL_VERSIONS } from '../kernels/versions';
 import type { Roofline } from '../timing/work';
 import { DEFAULT_SWEEP, type SweepRow, type SweepSpec } from './sweep';
-import { fmtMs, fmtRate } from '../report';
+import { fmtMs, fmtRate } from '../run/report';
 
 /** Default: seqlen 4096 at h_q 16/64/128, sized for a software adapter. */
 export const LADDER_SWEEP: SweepSpec = {

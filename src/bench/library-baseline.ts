@@ -18,15 +18,15 @@
  * TensorFlow.js is an optional (dev) dependency, loaded only here.
  */
 import type { GpuContext } from '../gpu/device';
-import type { MlaInputs } from '../inputs';
-import { slotOf } from '../paged-cache';
-import { type PresetName, presetShape, softmaxScaleOf } from '../shape';
-import type { KvFormat } from '../kv-layout';
-import { type CheckResult, compareToReference } from '../check';
-import { type AttentionResult, referenceAttention } from '../reference';
-import { generateInputs } from '../inputs';
-import { measureAttention } from '../run-attention';
-import { fmtMs } from '../report';
+import type { MlaInputs } from '../mla/inputs';
+import { slotOf } from '../mla/paged-cache';
+import { type PresetName, presetShape, softmaxScaleOf } from '../mla/shape';
+import type { KvFormat } from '../mla/kv-layout';
+import { type CheckResult, compareToReference } from '../reference/check';
+import { type AttentionResult, referenceAttention } from '../reference/reference';
+import { generateInputs } from '../mla/inputs';
+import { measureAttention } from '../run/run-attention';
+import { fmtMs } from '../run/report';
 import type { SweepSpec } from './sweep';
 import { type TimingResult, summarize } from '../timing/timer';
 

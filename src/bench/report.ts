@@ -1,6 +1,6 @@
 /** The sweep's results as a Markdown report, CSV, and the ratios the mission asks about. */
 import type { SweepPoint, SweepRow } from './sweep';
-import { fmtMs, fmtRate } from '../report';
+import { fmtMs, fmtRate } from '../run/report';
 
 export const CSV_COLUMNS: (keyof SweepRow)[] = [
   'preset', 'dQk', 'kvFormat', 'kernel', 'seqlen', 'hQ', 'splits', 'bytesPerToken', 'pass', 'maxRelErr', 'cosineDiff',

@@ -5,16 +5,16 @@
  * in the CLI (`mla-sandbox bench`) and on the page (Compare).
  */
 import type { GpuContext } from '../gpu/device';
-import { type MlaShape, type PresetName, maxBlocksPerSeq, presetShape } from '../shape';
-import type { KvFormat } from '../kv-layout';
+import { type MlaShape, type PresetName, maxBlocksPerSeq, presetShape } from '../mla/shape';
+import type { KvFormat } from '../mla/kv-layout';
 import { KERNEL_VERSIONS, type KernelChoice, missingFeature } from '../kernels/versions';
 import type { DeviceLimits } from '../gpu/device';
-import { type InputOptions, type MlaInputs, generateInputs } from '../inputs';
-import { type ReferenceRunner, measureAttention } from '../run-attention';
-import { type AttentionResult, referenceAttention } from '../reference';
+import { type InputOptions, type MlaInputs, generateInputs } from '../mla/inputs';
+import { type ReferenceRunner, measureAttention } from '../run/run-attention';
+import { type AttentionResult, referenceAttention } from '../reference/reference';
 import type { TimingOptions } from '../timing/timer';
-import { planCall } from '../runner';
-import { checkHostMemory, generatedPages, generatesStraightIntoFormat } from '../run-size';
+import { planCall } from '../run/runner';
+import { checkHostMemory, generatedPages, generatesStraightIntoFormat } from '../run/run-size';
 
 export interface SweepSpec {
   readonly presets: readonly PresetName[];

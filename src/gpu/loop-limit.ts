@@ -6,7 +6,7 @@
  * counts what ran; the planners keep each invocation well under it.
  */
 import { getPipeline } from './pipelines';
-import { bindGroup } from '../kernels/kernel-plan';
+import { bindGroup } from './bindings';
 
 /** Iterations the probe asks for: more than any limiter known. */
 const ASKED = 1 << 20;

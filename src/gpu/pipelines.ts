@@ -4,7 +4,7 @@
  * kernel, the WGSL file and the line.
  */
 import { type ShaderEdits, type ShaderFileName, composeShader, locateLine } from './shader-source';
-import { bindingMismatches } from '../kernels/bindings';
+import { bindingMismatches } from './bindings';
 
 export interface PipelineSpec {
   /** Kernel name for messages, e.g. "v4-tiled". */

@@ -3,9 +3,9 @@
  * the cache layout and paging, the shared shader files, the cache reader's
  * override constants, and the per-call uniform (shaders/params.wgsl).
  */
-import { type MlaShape, maxBlocksPerSeq, softmaxScaleOf } from '../shape';
+import { type MlaShape, maxBlocksPerSeq, softmaxScaleOf } from '../mla/shape';
 import type { CallParams } from './call-params';
-import { type KvLayout, kvLayoutOverrides } from '../kv-layout';
+import { type KvLayout, kvLayoutOverrides } from '../mla/kv-layout';
 import { SHADER_FILES, type ShaderEdits, type ShaderFileName } from '../gpu/shader-source';
 import { type KvShards, kvShardsSource } from './kv-shards';
 

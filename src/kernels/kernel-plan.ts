@@ -4,7 +4,7 @@
  * compute pass. The versions themselves are listed in versions.ts.
  */
 import type { DeviceLimits } from '../gpu/device';
-import { BINDINGS, type BindingName } from './bindings';
+import type { BindingName } from '../gpu/bindings';
 
 export type { DeviceLimits };
 
@@ -82,15 +82,6 @@ export interface AttentionBuffers {
   readonly keyList: GPUBuffer;
   readonly blockTable: GPUBuffer;
   readonly params: GPUBuffer;
-}
-
-/** A bind group for `pipeline`, each buffer at its WGSL name's binding (bindings.ts). */
-export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label: string, entries: Partial<Record<BindingName, GPUBuffer>>): GPUBindGroup {
-  return device.createBindGroup({
-    label,
-    layout: pipeline.getBindGroupLayout(0),
-    entries: Object.entries(entries).map(([name, buffer]) => ({ binding: BINDINGS[name as BindingName], resource: { buffer: buffer! } })),
-  });
 }
 
 /** The key source's buffers (dense: seqlens and block table; sparse: indices) and the per-call params. */

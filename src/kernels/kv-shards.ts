@@ -13,10 +13,10 @@
  * (kvShardsSource). It is the one WGSL text the host writes. See
  * docs/long-context.md.
  */
-import { fmtBytes } from '../shape';
-import type { KvLayout } from '../kv-layout';
+import { fmtBytes } from '../mla/shape';
+import type { KvLayout } from '../mla/kv-layout';
 import type { DeviceLimits } from '../gpu/device';
-import { BINDINGS, type BindingName } from './bindings';
+import { BINDINGS, type BindingName } from '../gpu/bindings';
 
 /** The cache's bindings in shard order: kv, kv1, kv2, ... (bindings.ts). */
 export const KV_SHARD_BINDINGS = (Object.keys(BINDINGS) as BindingName[]).filter((n) => /^kv\d*$/.test(n));

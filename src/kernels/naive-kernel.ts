@@ -5,7 +5,8 @@
 import { getPipeline } from '../gpu/pipelines';
 import { SHADER_FILES, composeShader } from '../gpu/shader-source';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, bindGroup, keySourceBindings } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, keySourceBindings } from './kernel-plan';
+import { bindGroup } from '../gpu/bindings';
 import { loopBudget } from './split-kv';
 import { kvShardBindings } from './kv-shards';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';

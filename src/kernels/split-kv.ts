@@ -6,7 +6,8 @@
  */
 import { getPipeline } from '../gpu/pipelines';
 import type { ShaderFileName } from '../gpu/shader-source';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, bindGroup, keySourceBindings } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, keySourceBindings } from './kernel-plan';
+import { bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
 

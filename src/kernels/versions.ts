@@ -4,7 +4,7 @@
  * (Run's kernel list, Kernel source's file list) and the tests all read this
  * table; docs/kernels.md explains each step and README.md shows the table.
  *
- * Every version is checked against the same CPU reference (src/reference.ts,
+ * Every version is checked against the same CPU reference (src/reference/reference.ts,
  * plain f64 loops) on the dequantised cache it read, and reads keys through
  * the same shared files (params, cache reader, dense or sparse key source).
  */
@@ -38,7 +38,7 @@ export interface KernelVersion {
   passes(device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[]): Promise<KernelPass[]>;
 }
 
-const REFERENCE = 'src/reference.ts';
+const REFERENCE = 'src/reference/reference.ts';
 const GPU_TESTS = ['test/kernels.test.ts', 'test/kernel-tiling.test.ts'];
 
 export const KERNEL_VERSIONS: readonly KernelVersion[] = [

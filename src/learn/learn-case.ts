@@ -4,11 +4,11 @@
  * computed by the core on the CPU (inputs, quantisation, reference), so the
  * pictures are real runs, and the view works without WebGPU.
  */
-import { type MlaShape, type PresetName, presetShape } from '../shape';
-import { type KvFormat, type KvLayout, kvLayout } from '../kv-layout';
-import { dequantizeKvCache, quantizeKvCache } from '../kv-quant';
-import { type MlaInputs, generateInputs } from '../inputs';
-import { type AttentionResult, attendedSlots, referenceAttention, rowScores } from '../reference';
+import { type MlaShape, type PresetName, presetShape } from '../mla/shape';
+import { type KvFormat, type KvLayout, kvLayout } from '../mla/kv-layout';
+import { dequantizeKvCache, quantizeKvCache } from '../mla/kv-quant';
+import { type MlaInputs, generateInputs } from '../mla/inputs';
+import { type AttentionResult, attendedSlots, referenceAttention, rowScores } from '../reference/reference';
 
 export interface LearnCaseOptions {
   readonly preset: PresetName;

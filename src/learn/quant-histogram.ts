@@ -7,7 +7,7 @@
  * format's subnormal range (after the tile scale) can err more; they are
  * counted apart. The rope part of an FP8 cache is bf16 and is left out.
  */
-import type { KvLayout } from '../kv-layout';
+import type { KvLayout } from '../mla/kv-layout';
 import { E4M3 } from '../numerics/fp8';
 
 export interface QuantHistogram {

@@ -11,8 +11,8 @@
  * 192 for K and 128 for V in bf16) cannot share: 640 B per head per token.
  * H comes from version 3's own planner (sharedLatentPlan) for the given limits.
  */
-import { type PresetName, presetShape } from '../shape';
-import { KV_FORMATS, type KvFormat, kvLayout } from '../kv-layout';
+import { type PresetName, presetShape } from '../mla/shape';
+import { KV_FORMATS, type KvFormat, kvLayout } from '../mla/kv-layout';
 import { makeAttentionSpec } from '../kernels/attention-spec';
 import type { KernelPlan } from '../kernels/kernel-plan';
 import { sharedLatentPlan } from '../kernels/shared-latent-kernel';

@@ -7,9 +7,9 @@
  * layout table (kv-layout.ts), not typed again: V3.2 FP8 is 656 B a token
  * (512 FP8 latent + 4 f32 scales + 64 bf16 rope), MODEL1 FP8 584 B.
  */
-import { type KvFormat, kvLayout } from '../kv-layout';
-import { type PresetName, fmtBytes, presetShape } from '../shape';
-import { intFlag, intList, oneOf } from '../run-options';
+import { type KvFormat, kvLayout } from '../mla/kv-layout';
+import { type PresetName, fmtBytes, presetShape } from '../mla/shape';
+import { intFlag, intList, oneOf } from '../run/run-options';
 
 /** Element types of the MHA/GQA/MQA caches, and their bytes. */
 export const ELEMENT_BYTES = { f32: 4, bf16: 2, fp8: 1, int8: 1 } as const;

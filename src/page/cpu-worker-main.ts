@@ -2,8 +2,8 @@
  * The Web Worker behind cpu-worker.ts: runs one job (generate inputs, or the
  * chunked f64 reference), posting progress, then the result.
  */
-import { generateInputs } from '../inputs';
-import { referenceOnCache } from '../reference-chunked';
+import { generateInputs } from '../mla/inputs';
+import { referenceOnCache } from '../reference/reference-chunked';
 import type { CpuReply, CpuRequest } from './cpu-worker';
 
 const post = (reply: CpuReply, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(reply, transfer);

@@ -5,10 +5,10 @@
  * (cpu-worker-main.ts), so the page keeps answering while they run and
  * Cancel ends them at once (the worker is terminated).
  */
-import type { MlaInputs } from '../inputs';
-import type { AttentionResult } from '../reference';
-import type { KvLayout } from '../kv-layout';
-import type { GenerationRequest } from '../run-options';
+import type { MlaInputs } from '../mla/inputs';
+import type { AttentionResult } from '../reference/reference';
+import type { KvLayout } from '../mla/kv-layout';
+import type { GenerationRequest } from '../run/run-options';
 
 /** What the page posts to the worker. */
 export type CpuRequest =

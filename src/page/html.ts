@@ -1,5 +1,5 @@
 /** Small DOM helpers the views share. */
-import { HEAD_PRESETS, type PresetName } from '../shape';
+import { HEAD_PRESETS, type PresetName } from '../mla/shape';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);

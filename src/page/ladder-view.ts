@@ -11,7 +11,7 @@ import { LADDER_SWEEP, LADDER_TABLE_HEAD, type LadderRow, ladderRows, ladderTabl
 import { measureRoofline } from '../timing/roofline';
 import { measureReadCost } from '../timing/read-cost';
 import { measurePlainMatmul } from '../timing/plain-matmul';
-import { plainMatmulSentence, readCostSentence } from '../report';
+import { plainMatmulSentence, readCostSentence } from '../run/report';
 import type { Roofline } from '../timing/work';
 import { ChartView } from './charts';
 import { escapeHtml, find } from './html';

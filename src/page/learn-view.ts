@@ -8,11 +8,11 @@
  * trace follows) and compared with the trace.
  */
 import type { GpuContext } from '../gpu/device';
-import { PRESET_NAMES, type PresetName, softmaxScaleOf } from '../shape';
-import { KV_FORMATS, type KvFormat } from '../kv-layout';
-import { runAttention } from '../run-attention';
-import { formatCheck } from '../check';
-import { intFlag, oneOf } from '../run-options';
+import { PRESET_NAMES, type PresetName, softmaxScaleOf } from '../mla/shape';
+import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
+import { runAttention } from '../run/run-attention';
+import { formatCheck } from '../reference/check';
+import { intFlag, oneOf } from '../run/run-options';
 import { type LearnCase, learnCase, softmaxRow } from '../learn/learn-case';
 import { onlineSoftmaxTrace } from '../learn/online-softmax';
 import { mergeByLse, splitPartials } from '../learn/split-merge';

@@ -8,7 +8,7 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { DEFAULT_MEMORY, ELEMENT_BYTES, GPU_MEMORY_MARKS, MAX_CONTEXT, type MemoryRow, type MemorySpec, fp8Claims, memoryRows, memorySpecFromFlags } from '../memory/kv-memory';
-import { fmtBytes } from '../shape';
+import { fmtBytes } from '../mla/shape';
 import { ChartView, type Series } from './charts';
 import { escapeHtml, find } from './html';
 

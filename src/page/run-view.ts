@@ -4,13 +4,13 @@
  * fraction, adapter. Options are parsed by the same code as the CLI's flags.
  */
 import type { GpuContext } from '../gpu/device';
-import { describeDevice, describeReport } from '../report';
-import { SHAPE_FLAGS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, generationFromFlags, intFlag, shapeFromFlags } from '../run-options';
-import { measureAttention } from '../run-attention';
-import { PRESET_NAMES } from '../shape';
-import { KV_FORMATS } from '../kv-layout';
+import { describeDevice, describeReport } from '../run/report';
+import { SHAPE_FLAGS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, generationFromFlags, intFlag, shapeFromFlags } from '../run/run-options';
+import { measureAttention } from '../run/run-attention';
+import { PRESET_NAMES } from '../mla/shape';
+import { KV_FORMATS } from '../mla/kv-layout';
 import { KERNEL_CHOICES } from '../kernels/versions';
-import { failureText } from '../check';
+import { failureText } from '../reference/check';
 import { escapeHtml, find, setQuery } from './html';
 import { ChartView } from './charts';
 import { generateInWorker, referenceInWorker } from './cpu-worker';

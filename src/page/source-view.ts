@@ -19,11 +19,11 @@ import { ShaderCompileError, type ShaderMessage } from '../gpu/pipelines';
 import { type KernelVersion, KERNEL_VERSIONS } from '../kernels/versions';
 import { VERSION_NAMES, type VersionName } from '../kernels/kernel-plan';
 import { kvShardsSource } from '../kernels/kv-shards';
-import { type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, inputsFromFlags, shapeFromFlags } from '../run-options';
-import { measureAttention } from '../run-attention';
-import { describeShape, fmtMs, fmtRate } from '../report';
+import { type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, inputsFromFlags, shapeFromFlags } from '../run/run-options';
+import { measureAttention } from '../run/run-attention';
+import { describeShape, fmtMs, fmtRate } from '../run/report';
 import { valuesFromUrl } from './run-view';
-import { failureText } from '../check';
+import { failureText } from '../reference/check';
 import { escapeHtml, find } from './html';
 
 interface FileInfo {

@@ -5,10 +5,10 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { type SweepRow, type SweepSpec, runSweep, runnableSweep, sweepPoints } from '../bench/sweep';
-import { PRESET_NAMES, type PresetName } from '../shape';
-import { KV_FORMATS, type KvFormat } from '../kv-layout';
+import { PRESET_NAMES, type PresetName } from '../mla/shape';
+import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
 import type { KernelChoice } from '../kernels/versions';
-import { PAGE_MEMORY_BUDGET, intFlag, intList } from '../run-options';
+import { PAGE_MEMORY_BUDGET, intFlag, intList } from '../run/run-options';
 import { checkboxes, presetLabel } from './html';
 import { generateInWorker, referenceInWorker } from './cpu-worker';
 

@@ -10,8 +10,8 @@
 import type { GpuContext } from '../gpu/device';
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { SHADER_FILES } from '../gpu/shader-source';
-import { bindGroup } from '../kernels/kernel-plan';
-import { HEAD_PRESETS } from '../shape';
+import { bindGroup } from '../gpu/bindings';
+import { HEAD_PRESETS } from '../mla/shape';
 import { type TimingOptions, timeWork } from './timer';
 import { ownedBuffers, singlePass } from './roofline';
 import type { Roofline } from './work';

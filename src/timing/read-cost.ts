@@ -12,7 +12,7 @@
 import type { GpuContext } from '../gpu/device';
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { SHADER_FILES } from '../gpu/shader-source';
-import { bindGroup } from '../kernels/kernel-plan';
+import { bindGroup } from '../gpu/bindings';
 import { type TimingOptions, timeWork } from './timer';
 import { WG, fitSize, ownedBuffers, singlePass } from './roofline';
 import type { Roofline } from './work';

@@ -6,7 +6,7 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
-import { bindGroup } from '../kernels/kernel-plan';
+import { bindGroup } from '../gpu/bindings';
 import { SHADER_FILES } from '../gpu/shader-source';
 import { type TimedWork, type TimingOptions, type TimingResult, timeWork } from './timer';
 import type { Roofline } from './work';

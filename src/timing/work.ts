@@ -9,8 +9,8 @@
  * FlashMLA counts MODEL1 at 576 B per token (it leaves out the 8 scale
  * bytes); this counts the real 584 and says so in `note`.
  */
-import type { MlaShape } from '../shape';
-import type { KvLayout } from '../kv-layout';
+import type { MlaShape } from '../mla/shape';
+import type { KvLayout } from '../mla/kv-layout';
 
 export interface Work {
   readonly flops: number;

@@ -14,8 +14,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SHAPE_FLAGS } from '../../src/run-options';
-import { encodeNpy } from '../../src/npy';
+import { SHAPE_FLAGS } from '../../src/run/run-options';
+import { encodeNpy } from '../../src/run/npy';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'mla-sandbox.js');
 const HANG_MS = 60_000;

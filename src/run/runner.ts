@@ -12,18 +12,18 @@
  * out-of-memory error the device raises is turned into an error naming the kernel.
  */
 import { checkDeviceBuffers, deviceBuffers } from './run-size';
-import { type MlaShape, validateShape } from './shape';
-import { type KvFormat, type KvLayout, type ScaleRounding, KV_FORMATS, kvLayout } from './kv-layout';
-import { quantizeKvCache } from './kv-quant';
-import type { MlaInputs } from './inputs';
-import type { DeviceLimits, GpuContext } from './gpu/device';
-import type { ShaderEdits } from './gpu/shader-source';
-import { withErrorScopes } from './gpu/error-scopes';
-import type { AttentionBuffers, KernelPass, KernelPlan, PlanOptions } from './kernels/kernel-plan';
-import { type AttentionSpec, callParams, makeAttentionSpec } from './kernels/attention-spec';
-import { packParams } from './kernels/call-params';
-import { type KernelChoice, type KernelVersion, checkStorageBuffers, resolveKernel } from './kernels/versions';
-import { planKvShards } from './kernels/kv-shards';
+import { type MlaShape, validateShape } from '../mla/shape';
+import { type KvFormat, type KvLayout, type ScaleRounding, KV_FORMATS, kvLayout } from '../mla/kv-layout';
+import { quantizeKvCache } from '../mla/kv-quant';
+import type { MlaInputs } from '../mla/inputs';
+import type { DeviceLimits, GpuContext } from '../gpu/device';
+import type { ShaderEdits } from '../gpu/shader-source';
+import { withErrorScopes } from '../gpu/error-scopes';
+import type { AttentionBuffers, KernelPass, KernelPlan, PlanOptions } from '../kernels/kernel-plan';
+import { type AttentionSpec, callParams, makeAttentionSpec } from '../kernels/attention-spec';
+import { packParams } from '../kernels/call-params';
+import { type KernelChoice, type KernelVersion, checkStorageBuffers, resolveKernel } from '../kernels/versions';
+import { planKvShards } from '../kernels/kv-shards';
 
 export interface RunConfig extends PlanOptions {
   /** A version's name or id (versions.ts), or "flash": the best version for the device. */

@@ -58,8 +58,17 @@ export function bindingMismatches(code: string): BindingMismatch[] {
     const [, group, binding, name] = m;
     const want = (BINDINGS as Record<string, number>)[name];
     if (group !== '0') found.push({ line: k + 1, message: `${name} is in group ${group}; every kernel binds group 0` });
-    else if (want === undefined) found.push({ line: k + 1, message: `${name} is not in the binding table (src/kernels/bindings.ts)` });
-    else if (want !== Number(binding)) found.push({ line: k + 1, message: `${name} is at binding ${binding}, the binding table (src/kernels/bindings.ts) says ${want}` });
+    else if (want === undefined) found.push({ line: k + 1, message: `${name} is not in the binding table (src/gpu/bindings.ts)` });
+    else if (want !== Number(binding)) found.push({ line: k + 1, message: `${name} is at binding ${binding}, the binding table (src/gpu/bindings.ts) says ${want}` });
   });
   return found;
+}
+
+/** A bind group for `pipeline`, each buffer at its WGSL name's binding (this table). */
+export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label: string, entries: Partial<Record<BindingName, GPUBuffer>>): GPUBindGroup {
+  return device.createBindGroup({
+    label,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: Object.entries(entries).map(([name, buffer]) => ({ binding: BINDINGS[name as BindingName], resource: { buffer: buffer! } })),
+  });
 }

@@ -12,9 +12,9 @@
  * multiply-adds, a sample of heads is computed (always the first and the
  * last) and the result says which (AttentionResult.heads).
  */
-import { type MlaShape } from './shape';
-import type { KvLayout } from './kv-layout';
-import { dequantizeSlots } from './kv-quant';
+import { type MlaShape } from '../mla/shape';
+import type { KvLayout } from '../mla/kv-layout';
+import { dequantizeSlots } from '../mla/kv-quant';
 import { type AttentionResult, type ReferenceInputs, attendRow, attendedSlots, sinkFactor } from './reference';
 
 /** Keys decoded at a time: 8192 keys of 576 f32 is 18 MiB. */

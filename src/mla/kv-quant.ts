@@ -10,8 +10,8 @@
  * bytes (decode(code) * scale in f32), so the CPU reference can be run on them.
  */
 
-import { decodeE4m3, encodeE4m3 } from './numerics/fp8';
-import { bf16BitsToF32, f32ToBf16Bits } from './numerics/bf16';
+import { decodeE4m3, encodeE4m3 } from '../numerics/fp8';
+import { bf16BitsToF32, f32ToBf16Bits } from '../numerics/bf16';
 import { E4M3_MAX, SCALE_FLOOR, cacheBytes, tokenOffsets, type KvLayout, type ScaleRounding } from './kv-layout';
 
 const fround = Math.fround;

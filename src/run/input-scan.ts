@@ -11,8 +11,8 @@
  * Slots no request reads may hold anything (the generated caches put NaN
  * there on purpose).
  */
-import type { MlaInputs } from './inputs';
-import { softmaxScaleOf } from './shape';
+import type { MlaInputs } from '../mla/inputs';
+import { softmaxScaleOf } from '../mla/shape';
 
 /** Largest score the check accepts as input: f32's max (3.4e38) with room for the sums of a softmax. */
 export const F32_SCORE_LIMIT = 1e37;

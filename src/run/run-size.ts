@@ -4,10 +4,10 @@
  * anything is built (a URL or a flag asking for a million tokens must not
  * allocate gigabytes first). See README, "Non-finite values and sizes".
  */
-import { type MlaShape, fmtBytes, maxBlocksPerSeq, pagesPerRequest } from './shape';
-import type { DeviceLimits } from './gpu/device';
-import type { KvLayout } from './kv-layout';
-import { REFERENCE_CHUNK_KEYS } from './reference-chunked';
+import { type MlaShape, fmtBytes, maxBlocksPerSeq, pagesPerRequest } from '../mla/shape';
+import type { DeviceLimits } from '../gpu/device';
+import type { KvLayout } from '../mla/kv-layout';
+import { REFERENCE_CHUNK_KEYS } from '../reference/reference-chunked';
 
 /** Pages a generated cache has: every request's pages, a spare and the poison page (paged-cache.ts). */
 export function generatedPages(shape: MlaShape): number {

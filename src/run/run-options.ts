@@ -3,14 +3,14 @@
  * shape and a run configuration. Every flag value is checked with a message
  * naming the flag and what it allows.
  */
-import { type MlaShape, PRESET_NAMES, ShapeError, maxBlocksPerSeq, presetShape, validateShape } from './shape';
-import { KV_FORMATS, type KvFormat } from './kv-layout';
-import { KERNEL_CHOICES, type KernelChoice } from './kernels/versions';
-import { INPUT_DISTRIBUTIONS, type InputDistribution, type InputOptions, type MlaInputs, generateInputs } from './inputs';
+import { type MlaShape, PRESET_NAMES, ShapeError, maxBlocksPerSeq, presetShape, validateShape } from '../mla/shape';
+import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
+import { KERNEL_CHOICES, type KernelChoice } from '../kernels/versions';
+import { INPUT_DISTRIBUTIONS, type InputDistribution, type InputOptions, type MlaInputs, generateInputs } from '../mla/inputs';
 import { type RunConfig, planCall } from './runner';
-import { MAX_SPLITS } from './kernels/split-kv';
-import { KEY_READS, type KeyReads } from './kernels/kernel-plan';
-import type { DeviceLimits } from './gpu/device';
+import { MAX_SPLITS } from '../kernels/split-kv';
+import { KEY_READS, type KeyReads } from '../kernels/kernel-plan';
+import type { DeviceLimits } from '../gpu/device';
 import { checkHostMemory, generatedPages, generatesStraightIntoFormat } from './run-size';
 
 export const SHAPE_FLAGS = {

@@ -10,11 +10,11 @@
  * Every mismatch names the tensor, the expected and the found shape.
  */
 import { type NpyArray, expectNpy } from './npy';
-import { HEAD_PRESETS, type MlaShape, ShapeError, validateShape } from './shape';
-import type { MlaInputs } from './inputs';
-import type { PagedCache } from './paged-cache';
-import { slotOf } from './paged-cache';
-import { type KvFormat, kvLayout } from './kv-layout';
+import { HEAD_PRESETS, type MlaShape, ShapeError, validateShape } from '../mla/shape';
+import type { MlaInputs } from '../mla/inputs';
+import type { PagedCache } from '../mla/paged-cache';
+import { slotOf } from '../mla/paged-cache';
+import { type KvFormat, kvLayout } from '../mla/kv-layout';
 
 export interface TensorArrays {
   readonly q: NpyArray;

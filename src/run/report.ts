@@ -2,18 +2,18 @@
  * Plain-text and JSON forms of a kernel report and of the device, shared by
  * the CLI and the page's export.
  */
-import type { KernelPlan } from './kernels/kernel-plan';
-import { type MlaShape, fmtBytes, softmaxScaleOf } from './shape';
+import type { KernelPlan } from '../kernels/kernel-plan';
+import { type MlaShape, fmtBytes, softmaxScaleOf } from '../mla/shape';
 import type { KernelReport } from './run-attention';
-import type { GpuContext } from './gpu/device';
-import { describeAdapter } from './gpu/device';
-import type { RooflineMeasurement } from './timing/roofline';
-import type { ReadCost } from './timing/read-cost';
-import { MATMUL_BLOCK_NAMES, type PlainMatmul } from './timing/plain-matmul';
-import type { TimingResult } from './timing/timer';
-import { formatCheck } from './check';
-import type { AttentionResult } from './reference';
-import { REFERENCE_BUDGET } from './reference-chunked';
+import type { GpuContext } from '../gpu/device';
+import { describeAdapter } from '../gpu/device';
+import type { RooflineMeasurement } from '../timing/roofline';
+import type { ReadCost } from '../timing/read-cost';
+import { MATMUL_BLOCK_NAMES, type PlainMatmul } from '../timing/plain-matmul';
+import type { TimingResult } from '../timing/timer';
+import { formatCheck } from '../reference/check';
+import type { AttentionResult } from '../reference/reference';
+import { REFERENCE_BUDGET } from '../reference/reference-chunked';
 
 export function describeShape(s: MlaShape): string {
   const seq = s.seqlens.length > 6 ? `${s.seqlens.slice(0, 6).join(',')},...` : s.seqlens.join(',');

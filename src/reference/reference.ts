@@ -12,9 +12,9 @@
  *   sink     : out *= 1 / (1 + exp(sink_h - lse))     (lse itself unchanged)
  *   no keys  : out = 0, lse = +inf                     (FlashMLA tests/ref.py)
  */
-import { type MlaShape, softmaxScaleOf } from './shape';
-import type { PagedCache } from './paged-cache';
-import { slotOf } from './paged-cache';
+import { type MlaShape, softmaxScaleOf } from '../mla/shape';
+import type { PagedCache } from '../mla/paged-cache';
+import { slotOf } from '../mla/paged-cache';
 
 export interface ReferenceInputs {
   readonly shape: MlaShape;

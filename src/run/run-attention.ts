@@ -6,16 +6,16 @@
  * the reference on the original f32 cache (a separate figure from the
  * kernel's own error).
  */
-import { DeviceLostError, type GpuContext } from './gpu/device';
-import type { MlaInputs } from './inputs';
-import { type AttentionResult, referenceAttention } from './reference';
-import { type ChunkedReferenceOptions, referenceOnCache } from './reference-chunked';
-import type { KvLayout } from './kv-layout';
-import { type CheckResult, compareToReference } from './check';
+import { DeviceLostError, type GpuContext } from '../gpu/device';
+import type { MlaInputs } from '../mla/inputs';
+import { type AttentionResult, referenceAttention } from '../reference/reference';
+import { type ChunkedReferenceOptions, referenceOnCache } from '../reference/reference-chunked';
+import type { KvLayout } from '../mla/kv-layout';
+import { type CheckResult, compareToReference } from '../reference/check';
 import { type PreparedAttention, type RunConfig, prepareAttention, submitChecked } from './runner';
-import { type TimingOptions, type TimingResult, timeWork } from './timing/timer';
-import { type Throughput, type Work, throughput, workOf } from './timing/work';
-import { type RooflineMeasurement, measureRoofline } from './timing/roofline';
+import { type TimingOptions, type TimingResult, timeWork } from '../timing/timer';
+import { type Throughput, type Work, throughput, workOf } from '../timing/work';
+import { type RooflineMeasurement, measureRoofline } from '../timing/roofline';
 
 export interface QuantizationError {
   /** max |ref(dequantised) - ref(original)| / max |ref(original)| */
