@@ -90,7 +90,7 @@ const FLAG_VALUES: Case[] = [
   ['--h-q', '', '--h-q must be an integer from 1'],
   ['--h-q', '2000', '--h-q 2000 is not allowed: --h-q must be an integer from 1 to 1024'],
   ['--s-q', '0', '--s-q must be an integer from 1'],
-  ['--s-q', '65', '--s-q must be an integer from 1 to 64'],
+  ['--s-q', '129', '--s-q must be an integer from 1 to 128'],
   ['--batch', '0', '--batch must be an integer from 1'],
   ['--batch', '2000', '--batch must be an integer from 1 to 1024'],
   ['--seqlens', '', '--seqlens must be a comma-separated list of integers >= 0'],

@@ -17,6 +17,9 @@ import { generateInputs } from '../src/mla/inputs';
 import { referenceAttention } from '../src/reference/reference';
 import { compareToReference } from '../src/reference/check';
 import { kvLayout } from '../src/mla/kv-layout';
+import { SeededRandom } from '../src/mla/random';
+import { LAYER_CONFIGS } from '../src/layer/layer-config';
+import { referenceNaive } from '../src/layer/layer-reference';
 import { dequantizeKvCache, quantizeKvCache } from '../src/mla/kv-quant';
 
 const gpu = await testGpu();
@@ -170,6 +173,69 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/badkv\.npy: expected float32 \[2, 64, 1, 576\] \(num_blocks, page, 1, d_qk\), found float32 \[2, 64, 1, 512\]/);
+  });
+
+  it('layer --json: the seeded small layer both ways, every check passing, every stage timed', async () => {
+    const r = await cli(['layer', '--seqlen', '100', '--s-q', '3', '--kv', 'bf16', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.pass).toBe(true);
+    expect([j.keys, j.sQ, j.dims.heads, j.layout]).toEqual([100, 3, 16, 'bf16']);
+    expect(j.agreement).toBeLessThanOrEqual(1e-5);
+    expect(j.mha.check.pass && j.mqa.check.pass && j.mqa.ladder.pass && j.front.cache.pass).toBe(true);
+    expect(j.stages.map((s: { way: string }) => s.way)).toEqual(['front', 'front', 'mha', 'mha', 'mha', 'mha', 'mqa', 'mqa', 'mqa', 'out']);
+    expect(j.costs.map((c: { way: string }) => c.way)).toEqual(['mha-materialised', 'mha-recomputed', 'absorbed']);
+  });
+
+  it('layer on your own core tensors: --out read back and checked against the f64 naive formula', async () => {
+    const rng = new SeededRandom(11);
+    const h = 2, sQ = 2, L = 30;
+    const fill = (n: number, sc = 1) => Float32Array.from({ length: n }, () => sc * rng.normal());
+    const t = {
+      uk: fill(h * 128 * 512, 512 ** -0.5), uv: fill(h * 128 * 512, 512 ** -0.5), qn: fill(sQ * h * 128), qp: fill(sQ * h * 64), lat: fill(L * 512), kpe: fill(L * 64),
+    };
+    const out = join(dir, 'layer-o.npy');
+    const r = await cli([
+      'layer', '--softmax-scale', '0.1', '--out', out,
+      '--w-uk', file('uk.npy', { dtype: 'float32', shape: [h, 128, 512], data: t.uk }), '--w-uv', file('uv.npy', { dtype: 'float32', shape: [h, 128, 512], data: t.uv }),
+      '--q-nope', file('qn.npy', { dtype: 'float32', shape: [sQ, h, 128], data: t.qn }), '--q-pe', file('qp.npy', { dtype: 'float32', shape: [sQ, h, 64], data: t.qp }),
+      '--latent', file('lat.npy', { dtype: 'float32', shape: [L, 512], data: t.lat }), '--k-pe', file('kpe.npy', { dtype: 'float32', shape: [L, 64], data: t.kpe }),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/verdict  PASS/);
+    const o = parseNpy(new Uint8Array(readFileSync(out)), out);
+    expect(o.shape).toEqual([sQ, h, 128]);
+    const q = new Float32Array(sQ * h * 192);
+    for (let k = 0; k < sQ * h; k++) { q.set(t.qn.subarray(k * 128, k * 128 + 128), k * 192); q.set(t.qp.subarray(k * 64, k * 64 + 64), k * 192 + 128); }
+    const rows = new Float32Array(L * 576);
+    for (let k = 0; k < L; k++) { rows.set(t.lat.subarray(k * 512, k * 512 + 512), k * 576); rows.set(t.kpe.subarray(k * 64, k * 64 + 64), k * 576 + 512); }
+    const ref = referenceNaive({
+      dims: { heads: h, qkNope: 128, qkRope: 64, vHead: 128, kvLoraRank: 512 }, sQ, keys: L, q, latentRows: rows, wUK: t.uk, wUV: t.uv,
+      softmaxScale: 0.1, rope: 'decoupled', yarn: LAYER_CONFIGS.v3.yarn,
+    });
+    expect(compareToReference({ out: o.data as Float32Array, lse: [] }, { out: ref.o, lse: new Float64Array(0) }).pass).toBe(true);
+  });
+
+  it('layer refuses a bad .npy shape naming the file and the dims, and flags that do not fit', async () => {
+    const f = (name: string, shape: number[]) => file(name, { dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    const six = (over: Record<string, string> = {}) => Object.entries({
+      'w-uk': f('l-uk.npy', [2, 128, 512]), 'w-uv': f('l-uv.npy', [2, 128, 512]), 'q-nope': f('l-qn.npy', [1, 2, 128]),
+      'q-pe': f('l-qp.npy', [1, 2, 64]), latent: f('l-lat.npy', [8, 512]), 'k-pe': f('l-kpe.npy', [8, 64]), ...over,
+    }).flatMap(([k, v]) => [`--${k}`, v]);
+    const bad = await cli(['layer', ...six({ 'w-uv': f('l-uv-bad.npy', [2, 64, 512]) })]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--w-uv .*l-uv-bad\.npy: expected float32 \[2, 128, 512\] \(h, 128, 512\), found float32 \[2, 64, 512\]/);
+    const kpe = await cli(['layer', ...six({ 'k-pe': f('l-kpe-bad.npy', [9, 64]) })]);
+    expect(kpe.stderr).toMatch(/l-kpe-bad\.npy: expected float32 \[8, 64\] \(L, 64\), found float32 \[9, 64\]/);
+    const missing = await cli(['layer', '--w-uk', f('l-uk2.npy', [2, 128, 512])]);
+    expect(missing.stderr).toContain('your own tensors go together: --w-uv, --q-nope, --q-pe, --latent, --k-pe missing');
+    const config = await cli(['layer', ...six(), '--config', 'v3']);
+    expect(config.stderr).toContain('--config is not used with your own tensors');
+    const model1 = await cli(['layer', '--config', 'model1']);
+    expect(model1.code).toBe(2);
+    expect(model1.stderr).toMatch(/--config model1 is not offered: MODEL1 .* has no published up-projections/);
+    const long = await cli(['layer', '--seqlen', '40000']);
+    expect(long.stderr).toContain('--seqlen "40000" is not allowed: --seqlen must be an integer from 1 to 32768');
   });
 
   it('bad flags name the allowed values', async () => {

@@ -416,6 +416,35 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     }
   });
 
+  it('Layer: the flow and costs at once, absorption on the CPU, both ways on the GPU at the default, passing, and time against L drawn', async () => {
+    const { page, errors } = await openView('#layer');
+    const root = page.locator('#layer-root');
+    await page.locator('#layer-root[data-cpu]').waitFor({ timeout: 30_000 });
+    expect(await root.getAttribute('data-cpu')).toBe('pass');
+    expect(await page.locator('#layer-flow').textContent()).toContain('[512, 576]'); // the latent cache of the default L
+    expect(await page.locator('#layer-model1').textContent()).toMatch(/no published up-projections/);
+    expect(await page.locator('#layer-costs tbody tr').count()).toBe(3);
+    await page.click('#layer-run');
+    await page.locator('#layer-root[data-check]').waitFor({ timeout: 240_000 });
+    expect(await page.locator('#layer-status').textContent()).toBe('Done: every check passes.');
+    expect(await root.getAttribute('data-check')).toBe('pass');
+    expect(await page.locator('#layer-winner').textContent()).toMatch(/^MHA mode [\d.]+ ms, MQA mode [\d.]+ ms: (MHA|MQA) mode is [\d.]+x faster here\.$/);
+    await page.click('#layer-sweep');
+    await page.locator('#layer-root[data-sweep]').waitFor({ timeout: 240_000 });
+    expect(await root.getAttribute('data-sweep')).toBe('pass');
+    // 2 ways x (s_q 1 and the chunk) over 3 lengths
+    expect(await page.locator('#layer-chart').getAttribute('data-datasets')).toBe('4');
+    expect(await page.locator('#layer-chart').getAttribute('data-points')).toBe('12');
+    await page.screenshot({ path: 'test-results/page-layer.png', fullPage: true });
+    // A bad field is refused by name.
+    await page.fill('#layer-form input[name="s-q"]', '600');
+    await page.click('#layer-run');
+    await expect.poll(() => root.getAttribute('data-state')).toBe('error');
+    expect(await page.locator('#layer-status').textContent()).toBe('--s-q "600" is not allowed: --s-q must be an integer from 1 to 128');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('Learn: draws the steps from the core and runs the same case on the GPU', async () => {
     const { page, errors } = await openView('#learn');
     await page.locator('#learn-root[data-ready]').waitFor({ timeout: 30_000 });
@@ -440,7 +469,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await notice.waitFor({ timeout: 30_000 });
     await page.screenshot({ path: 'test-results/page-no-webgpu.png', fullPage: true });
     expect(await notice.textContent()).toMatch(/navigator\.gpu is missing/);
-    expect(await notice.textContent()).toMatch(/Learn and Memory work without it/);
+    expect(await notice.textContent()).toMatch(/Learn and Memory work without it .*Layer.s data flow/);
     await page.click('#tabs a[data-view="learn"]');
     await page.locator('#learn-root[data-ready]').waitFor({ timeout: 30_000 });
     await page.fill('#fp8-value', '1000');

@@ -40,6 +40,18 @@ export const BINDINGS = {
   // loop_probe.wgsl
   probeOut: 0,
   probeIn: 1,
+  // layer_gemm.wgsl
+  mat_a: 0,
+  mat_b: 1,
+  mat_c: 2,
+  gemm: 3,
+  // layer_rows.wgsl
+  rows: 0,
+  norm_weight: 1,
+  rope_table: 2,
+  row_op: 3,
+  rope_in: 4,
+  key_mask: 5,
 } as const;
 
 export type BindingName = keyof typeof BINDINGS;

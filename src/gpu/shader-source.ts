@@ -26,6 +26,8 @@ import combine from '../../shaders/combine.wgsl?raw';
 import roofline from '../../shaders/roofline.wgsl?raw';
 import loopProbe from '../../shaders/loop_probe.wgsl?raw';
 import plainMatmul from '../../shaders/plain_matmul.wgsl?raw';
+import layerGemm from '../../shaders/layer_gemm.wgsl?raw';
+import layerRows from '../../shaders/layer_rows.wgsl?raw';
 
 export const SHADER_FILES = {
   'params.wgsl': params,
@@ -46,6 +48,8 @@ export const SHADER_FILES = {
   'roofline.wgsl': roofline,
   'loop_probe.wgsl': loopProbe,
   'plain_matmul.wgsl': plainMatmul,
+  'layer_gemm.wgsl': layerGemm,
+  'layer_rows.wgsl': layerRows,
 } as const;
 
 export type ShaderFileName = keyof typeof SHADER_FILES;

@@ -103,3 +103,48 @@ export function workgroupBytesOf(code: string, overrides: Readonly<Record<string
 export function wgslValue(code: string, name: string, given: Readonly<Record<string, number>> = {}): number {
   return evaluateWgsl(name, code, given);
 }
+
+/** A field of a uniform struct: a 4-byte scalar. */
+export interface ParamField {
+  readonly name: string;
+  readonly type: 'u32' | 'i32' | 'f32';
+}
+
+/**
+ * Fields of a uniform struct of 4-byte scalars, in order, read from the WGSL
+ * (`name: u32|i32|f32,` a line each): the shader is where the order is written.
+ */
+export function uniformFields(source: string, struct: string, file: string): ParamField[] {
+  const body = new RegExp(`struct\\s+${struct}\\s*\\{([^}]*)\\}`).exec(source)?.[1];
+  if (!body) throw new Error(`${file}: struct ${struct} not found`);
+  const fields: ParamField[] = [];
+  for (const line of body.split('\n')) {
+    const text = line.replace(/\/\/.*$/, '').trim();
+    if (text === '') continue;
+    const m = /^(\w+)\s*:\s*(u32|i32|f32)\s*,?$/.exec(text);
+    if (!m) throw new Error(`${file}: cannot read the struct ${struct} line "${text}": each field must be "name: u32|i32|f32," on its own line`);
+    fields.push({ name: m[1], type: m[2] as ParamField['type'] });
+  }
+  return fields;
+}
+
+/** Values by field name, as a uniform's bytes. */
+export type UniformValues = Readonly<Record<string, number>>;
+
+/** Pack values by field name into a uniform's bytes (padded to 16); a missing or unknown field is an error naming `file`. */
+export function packUniform(values: UniformValues, fields: readonly ParamField[], file: string): ArrayBuffer {
+  const known = new Set(fields.map((f) => f.name));
+  for (const key of Object.keys(values)) {
+    if (!known.has(key)) throw new Error(`${file} has no field ${key}`);
+  }
+  const bytes = new ArrayBuffer(Math.ceil((4 * fields.length) / 16) * 16);
+  const view = new DataView(bytes);
+  fields.forEach((f, k) => {
+    const v = values[f.name];
+    if (v === undefined) throw new Error(`${file} field ${f.name} was not given a value`);
+    if (f.type === 'f32') view.setFloat32(4 * k, v, true);
+    else if (f.type === 'i32') view.setInt32(4 * k, v, true);
+    else view.setUint32(4 * k, v, true);
+  });
+  return bytes;
+}

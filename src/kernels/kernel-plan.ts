@@ -88,3 +88,14 @@ export interface AttentionBuffers {
 export function keySourceBindings(sparse: boolean, b: AttentionBuffers): Partial<Record<BindingName, GPUBuffer>> {
   return sparse ? { indices: b.keyList, params: b.params } : { seqlens: b.keyList, block_table: b.blockTable, params: b.params };
 }
+
+/** Record passes, each its own compute pass (so a timer can stamp each). */
+export function encodePasses(passes: readonly KernelPass[], encoder: GPUCommandEncoder, timestampWrites?: (pass: number) => GPUComputePassTimestampWrites | undefined): void {
+  passes.forEach((p, k) => {
+    const pass = encoder.beginComputePass({ label: p.label, timestampWrites: timestampWrites?.(k) });
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, p.bindGroup);
+    pass.dispatchWorkgroups(...p.workgroups);
+    pass.end();
+  });
+}

@@ -95,7 +95,7 @@ function formatValue(v: unknown): string {
 export const SHAPE_LIMITS = {
   maxHeadDim: 1024,
   maxHeads: 1024,
-  maxQueryTokens: 64,
+  maxQueryTokens: 128,
   maxBatch: 1024,
   maxSeqlen: 1 << 22,
   maxPageBlockSize: 4096,

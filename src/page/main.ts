@@ -1,10 +1,10 @@
 /**
- * The page: six views behind tabs (Run, Compare, Ladder, Memory, Learn, Kernel source), the
+ * The page: seven views behind tabs (Run, Compare, Ladder, Layer, Memory, Learn, Kernel source), the
  * view named in the URL's hash. The device is opened once and shared; a lost
  * device is reopened on the next run. Every submit is watched (gpu-watch.ts):
  * work the GPU has not finished after a while is reported in a notice, and
  * new GPU runs are refused until it finishes. Without WebGPU a notice says
- * what is missing and how to get it, and Learn still works (it runs on the CPU).
+ * what is missing and how to get it, and Learn, Memory and Layer's CPU part still work.
  */
 import { openBrowserDevice } from '../gpu/browser-device';
 import { describeAdapter, type GpuContext } from '../gpu/device';
@@ -15,13 +15,15 @@ import { mountLadderView } from './ladder-view';
 import { mountLearnView } from './learn-view';
 import { mountSourceView } from './source-view';
 import { mountMemoryView } from './memory-view';
+import { mountLayerView } from './layer-view';
 import { GpuStalledError, GpuWatch, stallMessage } from './gpu-watch';
 
-type ViewName = 'run' | 'compare' | 'ladder' | 'memory' | 'learn' | 'source';
+type ViewName = 'run' | 'compare' | 'ladder' | 'layer' | 'memory' | 'learn' | 'source';
 const VIEWS: Record<ViewName, { title: string; mount: (root: HTMLElement, getDevice: () => Promise<GpuContext>) => void }> = {
   run: { title: 'Run', mount: (root, getDevice) => void mountRunView(root, getDevice).run() },
   compare: { title: 'Compare', mount: mountCompareView },
   ladder: { title: 'Ladder', mount: mountLadderView },
+  layer: { title: 'Layer', mount: mountLayerView },
   memory: { title: 'Memory', mount: mountMemoryView },
   learn: { title: 'Learn', mount: mountLearnView },
   source: { title: 'Kernel source', mount: mountSourceView },
@@ -55,7 +57,7 @@ function getDevice(): Promise<GpuContext> {
 
 function showNoWebGpu(message: string): void {
   find(document, '#adapter').textContent = 'none';
-  showNotice('no-webgpu', '<strong>WebGPU is not available.</strong> <span></span><br>Run, Compare, Ladder and Kernel source need it; <a href="#learn">Learn</a> and <a href="#memory">Memory</a> work without it (they run on the CPU).', message);
+  showNotice('no-webgpu', '<strong>WebGPU is not available.</strong> <span></span><br>Run, Compare, Ladder and Kernel source need it; <a href="#learn">Learn</a> and <a href="#memory">Memory</a> work without it (they run on the CPU), and so does <a href="#layer">Layer</a>\'s data flow, costs and CPU check.', message);
 }
 
 /** A notice above the views: `html` with `text` put in its span. */

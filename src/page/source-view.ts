@@ -64,6 +64,8 @@ const FILE_INFO: Record<ShaderFileName, FileInfo> = {
   'params.wgsl': { role: 'per-call uniform', readOnly: 'the host reads this struct\'s field order to fill the uniform, so it is read-only here' },
   'roofline.wgsl': { role: 'copy / FMA / empty kernels for the roofline', readOnly: 'its kernels are not checked against a reference, so it is read-only here' },
   'plain_matmul.wgsl': { role: 'S = Q K^T alone with v4\'s register blocks: how fast a plain matrix multiply of the decode\'s shape runs here (`mla-sandbox info`, the ladder)', readOnly: 'it is a yardstick timed beside the ceilings, not a kernel the page checks, so it is read-only here' },
+  'layer_gemm.wgsl': { role: 'the MLA layer\'s matrix multiply (projections, MHA mode\'s decompression, Q K^T and P V, the absorption): run from the Layer tab', readOnly: 'the Layer tab runs it, not the Run tab\'s shape, so it is read-only here' },
+  'layer_rows.wgsl': { role: 'the MLA layer\'s row steps: RMSNorm, RoPE, MHA mode\'s softmax: run from the Layer tab', readOnly: 'the Layer tab runs it, not the Run tab\'s shape, so it is read-only here' },
   'loop_probe.wgsl': { role: 'finds whether the device cuts long loops short (llvmpipe does, at 65535 iterations)', readOnly: 'it runs when the device is opened, so it is read-only here' },
 };
 /** Kernels first, then the files they share, read-only ones last. */

@@ -62,7 +62,7 @@ export function intFlag(flag: string, value: unknown, min: number, max = Number.
   return n;
 }
 
-function numberFlag(flag: string, value: unknown): number | undefined {
+export function numberFlag(flag: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const decimal = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
   const n = typeof value === 'string' && decimal.test(value) ? Number(value) : NaN;

@@ -19,7 +19,7 @@ import type { MlaInputs } from '../mla/inputs';
 import type { DeviceLimits, GpuContext } from '../gpu/device';
 import type { ShaderEdits } from '../gpu/shader-source';
 import { withErrorScopes } from '../gpu/error-scopes';
-import type { AttentionBuffers, KernelPass, KernelPlan, PlanOptions } from '../kernels/kernel-plan';
+import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, encodePasses } from '../kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from '../kernels/attention-spec';
 import { packParams } from '../kernels/call-params';
 import { type KernelChoice, type KernelVersion, checkStorageBuffers, resolveKernel } from '../kernels/versions';
@@ -63,6 +63,8 @@ export interface PreparedAttention {
   readonly upload: UploadBytes;
   /** The cache's bytes in its layout: exactly what the kernel reads (the reference decodes them). */
   readonly cacheBytes: Uint8Array;
+  /** The buffer the kernel writes out into, [b, s_q, h_q, d_v] f32: a later pass may read it on the GPU. */
+  readonly outBuffer: GPUBuffer;
   /** Record the dispatches, one compute pass each. */
   encode(encoder: GPUCommandEncoder, timestampWrites?: (pass: number) => GPUComputePassTimestampWrites | undefined): void;
   /** Copy out and lse back to the CPU (call after the encoded work was submitted). */
@@ -117,7 +119,13 @@ export function planCall(shape: MlaShape, numBlocks: number, tableWidth: number,
   return { layout, spec, version, plan };
 }
 
-export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig): Promise<PreparedAttention> {
+/** Buffers a caller already holds on the device, used instead of uploading the inputs' copy. */
+export interface DeviceInputs {
+  /** q, [b, s_q, h_q, d_qk] f32, written by earlier passes (the layer's absorbed query). */
+  readonly q?: GPUBuffer;
+}
+
+export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig, onDevice: DeviceInputs = {}): Promise<PreparedAttention> {
   const { shape } = inputs;
   const { device, limits } = ctx;
   const { layout, spec, version, plan } = planCall(shape, inputs.cache.numBlocks, inputs.cache.maxBlocksPerSeq, config, limits);
@@ -130,6 +138,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     throw new Error(`kv cache has ${cacheBytes.byteLength} bytes, the ${layout.name} layout of ${inputs.cache.numBlocks} pages needs ${inputs.cache.numBlocks * layout.pageStride}`);
   }
   const rows = shape.batch * shape.sQ * shape.hQ;
+  if (onDevice.q && onDevice.q.size < inputs.q.byteLength) throw new Error(`the q buffer given has ${onDevice.q.size} bytes, the call's q needs ${inputs.q.byteLength}`);
   const keyList = shape.topk > 0 ? inputs.indices : inputs.cache.seqlens;
   if (!keyList) throw new Error('indices are required when topk > 0');
   if (shape.attentionSink && !inputs.sink) throw new Error('attentionSink is on but the inputs have no sink values');
@@ -166,7 +175,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
       });
       const b: AttentionBuffers = {
         kv,
-        q: storage('q', inputs.q.byteLength, inputs.q),
+        q: onDevice.q ?? storage('q', inputs.q.byteLength, inputs.q),
         out: storage('out', 4 * rows * shape.dV),
         lse: storage('lse', 4 * rows),
         sink: storage('sink', sink.byteLength, sink),
@@ -195,19 +204,13 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   owned.push(...readBuffers);
 
   return {
-    spec, layout, version, plan, passes, cacheBytes,
+    spec, layout, version, plan, passes, cacheBytes, outBuffer: buffers.out,
     upload: {
       kv: cacheBytes.byteLength, kvShards: shards.bytes, kvShardLimit: shards.count > 1 ? shards.limitName : undefined, q: inputs.q.byteLength, keyList: keyList.byteLength,
       blockTable: inputs.cache.blockTable.byteLength, sink: inputs.sink?.byteLength ?? 0,
     },
     encode(encoder, timestampWrites) {
-      passes.forEach((p, k) => {
-        const pass = encoder.beginComputePass({ label: p.label, timestampWrites: timestampWrites?.(k) });
-        pass.setPipeline(p.pipeline);
-        pass.setBindGroup(0, p.bindGroup);
-        pass.dispatchWorkgroups(...p.workgroups);
-        pass.end();
-      });
+      encodePasses(passes, encoder, timestampWrites);
     },
     async read() {
       const encoder = device.createCommandEncoder({ label: 'read back' });

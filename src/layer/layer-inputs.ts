@@ -1,0 +1,112 @@
+/**
+ * What a layer run starts from: either the whole layer, seeded (weights in
+ * the model's names and the hidden states of L tokens, the last s_q of them
+ * the query tokens), or the attention core's own tensors, as a user dumps
+ * them from a model:
+ *
+ *   W_UK     float32 [h, 128, 512]   wkv_b.view(h, 256, 512)[:, :128]
+ *   W_UV     float32 [h, 128, 512]   wkv_b.view(h, 256, 512)[:, 128:]
+ *   q_nope   float32 [s_q, h, 128]
+ *   q_pe     float32 [s_q, h, 64]    after RoPE
+ *   latent   float32 [L, 512]        after kv_norm
+ *   k_pe     float32 [L, 64]         after RoPE
+ *
+ * Each file's shape is checked against the others before anything runs; a
+ * mismatch names the file, the expected and the found dims.
+ */
+import { type NpyArray, expectNpy } from '../run/npy';
+import { SHAPE_LIMITS } from '../mla/shape';
+import { type LayerConfig, LAYER_CONFIGS, layerSoftmaxScale } from './layer-config';
+import { type LayerWeights, generateHidden, generateWeights } from './layer-weights';
+import type { CoreTensors } from './layer-reference';
+
+/** Most cached tokens a layer run takes (the hidden states of V3 at this length are 940 MB on the host). */
+export const LAYER_MAX_KEYS = 32768;
+
+export interface GeneratedLayer {
+  readonly kind: 'generated';
+  readonly weights: LayerWeights;
+  /** [keys, dim]; token t at position t; the last sQ tokens are the queries. */
+  readonly hidden: Float32Array;
+  readonly keys: number;
+  readonly sQ: number;
+}
+
+export interface CoreOnly {
+  readonly kind: 'tensors';
+  /** RoPE is decoupled: q_pe and k_pe arrive rotated. */
+  readonly core: CoreTensors;
+}
+
+export type LayerInput = GeneratedLayer | CoreOnly;
+
+export function checkLayerSize(keys: number, sQ: number, flags = { keys: '--seqlen', sQ: '--s-q' }): void {
+  if (!Number.isInteger(keys) || keys < 1 || keys > LAYER_MAX_KEYS) throw new Error(`${flags.keys} = ${keys} is not allowed: ${flags.keys} must be an integer from 1 to ${LAYER_MAX_KEYS}`);
+  if (!Number.isInteger(sQ) || sQ < 1 || sQ > SHAPE_LIMITS.maxQueryTokens) throw new Error(`${flags.sQ} = ${sQ} is not allowed: ${flags.sQ} must be an integer from 1 to ${SHAPE_LIMITS.maxQueryTokens}`);
+  if (sQ > keys) throw new Error(`${flags.sQ} = ${sQ} is more than ${flags.keys} = ${keys}: the query tokens are the last s_q of the cached ones`);
+}
+
+export function generateLayer(config: LayerConfig, keys: number, sQ: number, seed: number): GeneratedLayer {
+  checkLayerSize(keys, sQ);
+  return { kind: 'generated', weights: generateWeights(config, seed), hidden: generateHidden(config, keys, seed + 1), keys, sQ };
+}
+
+/** The same weights and hidden states over the first `keys` tokens (a sweep over L draws them once). */
+export function firstTokens(layer: GeneratedLayer, keys: number, sQ: number): GeneratedLayer {
+  checkLayerSize(keys, sQ);
+  if (keys > layer.keys) throw new Error(`the layer has hidden states for ${layer.keys} tokens, not ${keys}`);
+  return { ...layer, hidden: layer.hidden.subarray(0, keys * layer.weights.config.dim), keys, sQ };
+}
+
+export interface CoreArrays {
+  readonly wUK: NpyArray;
+  readonly wUV: NpyArray;
+  readonly qNope: NpyArray;
+  readonly qPe: NpyArray;
+  readonly latent: NpyArray;
+  readonly kPe: NpyArray;
+  /** Names for messages (the files). */
+  readonly names: Readonly<Record<'wUK' | 'wUV' | 'qNope' | 'qPe' | 'latent' | 'kPe', string>>;
+}
+
+/** The core's tensors from files, checked against V3's per-head dims (128 nope, 64 rope, 128 v, 512 latent). */
+export function coreFromArrays(a: CoreArrays, softmaxScale?: number): CoreTensors {
+  const v3 = LAYER_CONFIGS.v3;
+  const { qkNope: dn, qkRope: dr, vHead: dv, kvLoraRank: dc } = v3;
+  const n = a.names;
+  expectNpy(a.wUK, n.wUK, ['float32'], [null, dn, dc], `h, ${dn}, ${dc}`);
+  const heads = a.wUK.shape[0];
+  if (heads > SHAPE_LIMITS.maxHeads) throw new Error(`${n.wUK}: ${heads} heads is over the ${SHAPE_LIMITS.maxHeads} a call takes`);
+  expectNpy(a.wUV, n.wUV, ['float32'], [heads, dv, dc], `h, ${dv}, ${dc}`);
+  expectNpy(a.qNope, n.qNope, ['float32'], [null, heads, dn], `s_q, h, ${dn}`);
+  const sQ = a.qNope.shape[0];
+  expectNpy(a.qPe, n.qPe, ['float32'], [sQ, heads, dr], `s_q, h, ${dr}`);
+  expectNpy(a.latent, n.latent, ['float32'], [null, dc], `L, ${dc}`);
+  const keys = a.latent.shape[0];
+  expectNpy(a.kPe, n.kPe, ['float32'], [keys, dr], `L, ${dr}`);
+  checkLayerSize(keys, sQ, { keys: `${n.latent}'s L`, sQ: `${n.qNope}'s s_q` });
+  const q = new Float32Array(sQ * heads * (dn + dr));
+  const qNope = a.qNope.data as Float32Array;
+  const qPe = a.qPe.data as Float32Array;
+  for (let r = 0; r < sQ * heads; r++) {
+    q.set(qNope.subarray(r * dn, (r + 1) * dn), r * (dn + dr));
+    q.set(qPe.subarray(r * dr, (r + 1) * dr), r * (dn + dr) + dn);
+  }
+  const latentRows = new Float32Array(keys * (dc + dr));
+  const latent = a.latent.data as Float32Array;
+  const kPe = a.kPe.data as Float32Array;
+  for (let t = 0; t < keys; t++) {
+    latentRows.set(latent.subarray(t * dc, (t + 1) * dc), t * (dc + dr));
+    latentRows.set(kPe.subarray(t * dr, (t + 1) * dr), t * (dc + dr) + dc);
+  }
+  const scan = (arr: Float32Array, name: string) => {
+    const bad = arr.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`${name}: value ${bad} is ${arr[bad]}: every value must be finite`);
+  };
+  [[a.wUK, n.wUK], [a.wUV, n.wUV], [a.qNope, n.qNope], [a.qPe, n.qPe], [a.latent, n.latent], [a.kPe, n.kPe]].forEach(([arr, name]) => scan((arr as NpyArray).data as Float32Array, name as string));
+  return {
+    dims: { heads, qkNope: dn, qkRope: dr, vHead: dv, kvLoraRank: dc },
+    sQ, keys, q, latentRows, wUK: a.wUK.data as Float32Array, wUV: a.wUV.data as Float32Array,
+    softmaxScale: softmaxScale ?? layerSoftmaxScale(v3), rope: 'decoupled', yarn: v3.yarn,
+  };
+}
