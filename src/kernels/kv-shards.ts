@@ -53,7 +53,9 @@ export function planKvShards(layout: KvLayout, numBlocks: number, limits: Device
   }
   const count = Math.max(1, Math.ceil(numBlocks / pagesPerShard));
   if (count > MAX_KV_SHARDS) {
-    throw new Error(`the ${layout.name} cache of ${numBlocks} pages (${fmtBytes(numBlocks * layout.pageStride)}) needs ${count} shards of at most ${limitName}; the kernels bind at most ${MAX_KV_SHARDS}: make seqlens or batch smaller${capped ? ', or raise the cap' : ''}`);
+    const fit = Math.max(0, MAX_KV_SHARDS * pagesPerShard - 2) * layout.pageBlockSize; // less a generated cache's spare and poison pages
+    throw new Error(`the ${layout.name} cache of ${numBlocks} pages (${fmtBytes(numBlocks * layout.pageStride)}) needs ${count} shards of at most ${limitName}; the kernels bind at most ${MAX_KV_SHARDS} `
+      + `(${fmtBytes(MAX_KV_SHARDS * pagesPerShard * layout.pageStride)}): at most about ${fit} cached tokens fit; make seqlens or batch smaller${capped ? ', or raise the cap' : ''}`);
   }
   const bytes = Array.from({ length: count }, (_, k) => Math.min(pagesPerShard, numBlocks - k * pagesPerShard) * layout.pageStride);
   return { count, pagesPerShard: count === 1 ? Math.max(1, numBlocks) : pagesPerShard, bytes, limitBytes, limitName, capped };

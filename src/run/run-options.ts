@@ -4,14 +4,14 @@
  * naming the flag and what it allows.
  */
 import { type MlaShape, PRESET_NAMES, ShapeError, maxBlocksPerSeq, presetShape, validateShape } from '../mla/shape';
-import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
+import { KV_FORMATS, type KvFormat, kvLayout } from '../mla/kv-layout';
 import { KERNEL_CHOICES, type KernelChoice } from '../kernels/versions';
 import { INPUT_DISTRIBUTIONS, type InputDistribution, type InputOptions, type MlaInputs, generateInputs } from '../mla/inputs';
 import { type RunConfig, planCall } from './runner';
 import { MAX_SPLITS } from '../kernels/split-kv';
 import { KEY_READS, type KeyReads } from '../kernels/kernel-plan';
 import type { DeviceLimits } from '../gpu/device';
-import { checkHostMemory, generatedPages, generatesStraightIntoFormat } from './run-size';
+import { checkCacheSize, checkHostMemory, generatedPages, generatesStraightIntoFormat } from './run-size';
 
 export const SHAPE_FLAGS = {
   preset: { type: 'string', default: 'v32' },
@@ -184,6 +184,7 @@ export interface GenerationRequest {
 export function generationFromFlags(v: FlagValues, limits: DeviceLimits, budget: MemoryBudget): GenerationRequest {
   const shape = shapeFromFlags(v);
   const config = configFromFlags(v);
+  checkCacheSize(shape, kvLayout(config.kvFormat, shape, shape.pageBlockSize), limits, config.shardBytes);
   const { layout } = planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), config, limits);
   checkHostMemory(shape, layout, budget.bytes, budget.where);
   return {

@@ -8,6 +8,7 @@ import { type MlaShape, fmtBytes, maxBlocksPerSeq, pagesPerRequest } from '../ml
 import type { DeviceLimits } from '../gpu/device';
 import type { KvLayout } from '../mla/kv-layout';
 import { REFERENCE_CHUNK_KEYS } from '../reference/reference-chunked';
+import { MAX_KV_SHARDS } from '../kernels/kv-shards';
 
 /** Pages a generated cache has: every request's pages, a spare and the poison page (paged-cache.ts). */
 export function generatedPages(shape: MlaShape): number {
@@ -47,6 +48,32 @@ export function checkHostMemory(shape: MlaShape, layout: KvLayout, budget: numbe
   if (bytes > budget) {
     throw new Error(`this shape needs about ${fmtBytes(bytes)} of memory for its inputs, cache and reference, over the ${fmtBytes(budget)} ${where}: make seqlens, batch or h_q smaller`);
   }
+}
+
+/** The most bytes one array holds on the host: V8 (Node, Chrome) allocates at most 4 GiB in one ArrayBuffer. */
+export const MAX_HOST_ARRAY_BYTES = 2 ** 32;
+
+/** Cached tokens that `bytes` of cache hold, less a generated cache's spare and poison pages. */
+export function tokensThatFit(bytes: number, layout: KvLayout): number {
+  return Math.max(0, Math.floor(bytes / layout.pageStride) - 2) * layout.pageBlockSize;
+}
+
+/**
+ * Refuse a generated cache larger than one array on the host can be (its
+ * bytes are one ArrayBuffer), before it is allocated, naming its bytes, the
+ * limit and how many tokens would fit. The device's limit (shards x binding)
+ * is checked by the plan (kernels/kv-shards.ts), with the same count of what fits.
+ */
+export function checkCacheSize(shape: MlaShape, layout: KvLayout, limits: DeviceLimits, capBytes?: number): void {
+  const pages = generatedPages(shape);
+  const bytes = pages * layout.pageStride;
+  if (bytes <= MAX_HOST_ARRAY_BYTES) return;
+  const binding = Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, capBytes ?? Infinity) / 16) * 16;
+  const deviceBytes = MAX_KV_SHARDS * Math.floor(binding / layout.pageStride) * layout.pageStride;
+  const fit = tokensThatFit(Math.min(deviceBytes, MAX_HOST_ARRAY_BYTES), layout);
+  throw new Error(`the ${layout.name} cache of this shape is ${fmtBytes(bytes)} (${pages} pages of ${shape.pageBlockSize} tokens), over the ${fmtBytes(MAX_HOST_ARRAY_BYTES)} one array holds on the host `
+    + `(the JavaScript engine's limit; the kernels could bind ${MAX_KV_SHARDS} shards x ${fmtBytes(binding)} = ${fmtBytes(deviceBytes)}): at most about ${fit} cached tokens fit `
+    + `(seqlens summed over the batch); make seqlens or batch smaller${layout.kind === 'fp8' ? '' : ', or use a smaller --kv format (fp8)'}`);
 }
 
 /**
