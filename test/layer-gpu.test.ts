@@ -10,7 +10,7 @@ import type { GpuContext } from '../src/gpu/device';
 import { withErrorScopes } from '../src/gpu/error-scopes';
 import { encodePasses } from '../src/kernels/kernel-plan';
 import { LAYER_CONFIGS } from '../src/layer/layer-config';
-import { deviceBuffers } from '../src/layer/layer-buffers';
+import { bufferOwner } from '../src/gpu/buffer-owner';
 import { gemmPass } from '../src/layer/layer-kernels';
 import { firstTokens, generateLayer } from '../src/layer/layer-inputs';
 import { type LayerReport, runLayer } from '../src/layer/layer-run';
@@ -53,7 +53,7 @@ describe('layer_gemm.wgsl', () => {
       const a = fill(4 + t.batches * aBatch);
       const b = fill(8 + t.batches * bBatch);
       const c0 = fill(2 + t.batches * cBatch);
-      const bufs = deviceBuffers(ctx);
+      const bufs = bufferOwner(ctx);
       try {
         const cBuf = bufs.storage('C', 4 * c0.length, c0);
         const pass = await gemmPass(bufs, {

@@ -11,7 +11,8 @@ import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { SHADER_FILES } from '../gpu/shader-source';
 import { packUniform, uniformFields } from '../gpu/wgsl-layout';
 import type { KernelPass } from '../kernels/kernel-plan';
-import type { BlockedMatrix, PassOwner } from './layer-buffers';
+import type { PassOwner } from '../gpu/buffer-owner';
+import type { BlockedMatrix } from './layer-buffers';
 
 const GEMM_FIELDS = uniformFields(SHADER_FILES['layer_gemm.wgsl'], 'Gemm', 'layer_gemm.wgsl');
 const ROW_FIELDS = uniformFields(SHADER_FILES['layer_rows.wgsl'], 'RowOp', 'layer_rows.wgsl');

@@ -32,7 +32,8 @@ import { referenceOnCache } from '../reference/reference-chunked';
 import { type TimingOptions, timeWork } from '../timing/timer';
 import { GpuRunError, prepareAttention } from '../run/runner';
 import { cacheWidth, qkHead } from './layer-config';
-import { type DeviceBuffers, deviceBuffers, uploadBlocked } from './layer-buffers';
+import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
+import { uploadBlocked } from './layer-buffers';
 import { type LayerReference, checkHeads, checkTensor, layerReference, spreadHeads } from './layer-check';
 import { gemmPass, linearPasses, rowPass } from './layer-kernels';
 import type { LayerInput } from './layer-inputs';
@@ -148,7 +149,7 @@ interface Front {
   readonly check: NonNullable<LayerReport['front']>;
 }
 
-async function runFront(b: DeviceBuffers, input: Extract<LayerInput, { kind: 'generated' }>, rope: RopeMode, onStep: (s: string) => void): Promise<Front> {
+async function runFront(b: BufferOwner, input: Extract<LayerInput, { kind: 'generated' }>, rope: RopeMode, onStep: (s: string) => void): Promise<Front> {
   const { weights: w, hidden, keys, sQ } = input;
   const c = w.config;
   const width = cacheWidth(c);
@@ -265,7 +266,7 @@ function headsPerBlock(ctx: GpuContext, core: CoreTensors, keysPadded: number): 
 }
 
 export async function runLayer(ctx: GpuContext, input: LayerInput, config: LayerRunConfig): Promise<LayerReport> {
-  const b = deviceBuffers(ctx);
+  const b = bufferOwner(ctx);
   const onStep = config.onStep ?? (() => {});
   const rope = config.rope ?? 'decoupled';
   try {

@@ -19,6 +19,7 @@ import type { MlaInputs } from '../mla/inputs';
 import type { DeviceLimits, GpuContext } from '../gpu/device';
 import type { ShaderEdits } from '../gpu/shader-source';
 import { withErrorScopes } from '../gpu/error-scopes';
+import { bufferOwner } from '../gpu/buffer-owner';
 import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, encodePasses } from '../kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from '../kernels/attention-spec';
 import { packParams } from '../kernels/call-params';
@@ -86,11 +87,6 @@ function checkConfig(config: RunConfig): void {
   }
 }
 
-/** Buffer sizes are whole vec4s (the cache is read 16 bytes at a time). */
-function padded(bytes: number): number {
-  return Math.max(16, Math.ceil(bytes / 16) * 16);
-}
-
 /** A call planned against a device: the layout, how the cache is sharded, the version and its plan. */
 export interface PlannedCall {
   readonly layout: KvLayout;
@@ -143,25 +139,8 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   if (!keyList) throw new Error('indices are required when topk > 0');
   if (shape.attentionSink && !inputs.sink) throw new Error('attentionSink is on but the inputs have no sink values');
 
-  const owned: GPUBuffer[] = [];
-  const storage = (label: string, bytes: number, data?: ArrayBufferView): GPUBuffer => {
-    const buffer = device.createBuffer({
-      label, size: padded(bytes), mappedAtCreation: data !== undefined,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    });
-    if (data) {
-      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      buffer.unmap();
-    }
-    owned.push(buffer);
-    return buffer;
-  };
-  const uniform = (label: string, data: ArrayBuffer): GPUBuffer => {
-    const buffer = device.createBuffer({ label, size: data.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    device.queue.writeBuffer(buffer, 0, data);
-    owned.push(buffer);
-    return buffer;
-  };
+  const alloc = bufferOwner(ctx);
+  const { storage, uniform } = alloc;
   const sink = inputs.sink ?? new Float32Array(1);
   let buffers: AttentionBuffers;
   let passes: KernelPass[];
@@ -187,12 +166,12 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
       return [b, await version.passes(device, spec, plan, b, scratch)] as const;
     }, (message) => new GpuRunError(plan.kernel, 'setting up buffers and pipelines failed', message));
   } catch (e) {
-    owned.forEach((b) => b.destroy());
+    alloc.destroy();
     throw e;
   }
   for (const p of passes) {
     if (p.workgroups.some((n) => n > limits.maxComputeWorkgroupsPerDimension)) {
-      owned.forEach((b) => b.destroy());
+      alloc.destroy();
       throw new Error(`${p.label} needs a grid of ${p.workgroups.join(' x ')} workgroups, over this device's maxComputeWorkgroupsPerDimension of ${limits.maxComputeWorkgroupsPerDimension}`);
     }
   }
@@ -201,7 +180,6 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     device.createBuffer({ label: 'read out', size: buffers.out.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
     device.createBuffer({ label: 'read lse', size: buffers.lse.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
   ];
-  owned.push(...readBuffers);
 
   return {
     spec, layout, version, plan, passes, cacheBytes, outBuffer: buffers.out,
@@ -224,7 +202,8 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
       return { out, lse };
     },
     destroy() {
-      owned.forEach((b) => b.destroy());
+      alloc.destroy();
+      readBuffers.forEach((b) => b.destroy());
     },
   };
 }
