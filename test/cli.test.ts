@@ -238,6 +238,27 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(long.stderr).toContain('--seqlen "40000" is not allowed: --seqlen must be an integer from 1 to 32768');
   });
 
+  it('sparse --json: indexer, top-k and the sparse decode checked, the planted tokens found, the dense decode beside', async () => {
+    const r = await cli(['sparse', '--seqlens', '3000', '--h-q', '8', '--topk', '128', '--plant', '3', '--no-time', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.pass).toBe(true);
+    expect([j.keys, j.topk, j.hQ, j.layout]).toEqual([3000, 128, 8, 'fp8-v32']);
+    expect(j.indexer.check.pass && j.topkCheck.pass && j.sparse.pass && j.dense.check.pass).toBe(true);
+    expect(j.recall).toEqual({ planted: 3, found: 3, of: 3 });
+    expect(j.ms).toBeUndefined(); // --no-time
+  });
+
+  it('sparse refuses what it cannot run, by flag', async () => {
+    const two = await cli(['sparse', '--seqlens', '100,200']);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toContain('--seqlens 100,200 is not allowed: the sparse pipeline runs one request');
+    const k = await cli(['sparse', '--topk', '0']);
+    expect(k.stderr).toContain('--topk "0" is not allowed: --topk must be an integer from 1 to 65536');
+    const plant = await cli(['sparse', '--seqlens', '100', '--plant', '101']);
+    expect(plant.stderr).toContain('--plant "101" is not allowed: --plant must be an integer from 0 to 100');
+  });
+
   it('bad flags name the allowed values', async () => {
     const r = await cli(['run', '--kv', 'fp16']);
     expect(r.code).toBe(2);

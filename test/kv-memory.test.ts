@@ -18,6 +18,9 @@ describe('KV-memory calculator', () => {
   it('totals are bytes per token x layers x context: V3.2 FP8 at 1M tokens and 61 layers is 656 x 61 x 2^20', () => {
     expect(DEFAULT_MEMORY.contexts).toEqual([4096, 131072, 1048576]);
     expect(row('MLA V3.2 fp8').totals[2]).toBe(656 * 61 * 2 ** 20);
+    // sparse configurations carry the indexer's key cache too: 132 B a token a layer
+    expect(row('MLA V3.2 fp8 + indexer').bytesPerTokenPerLayer).toBe(656 + 132);
+    expect(row('MLA MODEL1 fp8 + indexer').bytesPerTokenPerLayer).toBe(584 + 132);
     expect(row('MLA MODEL1 fp8').totals[0]).toBe(584 * 61 * 4096);
   });
 

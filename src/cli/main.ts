@@ -5,6 +5,7 @@
  *   mla-sandbox run   [shape flags] [--q q.npy --kv-cache kv.npy --cache-seqlens s.npy ...] [--out o.npy --lse l.npy] [--json]
  *   mla-sandbox bench [--ladder] [--full] [--out report.md] [--json-out report.json]
  *   mla-sandbox layer [--config v3|small] [--seqlen L] [--s-q N] [--sweep 256,1024] [--json]
+ *   mla-sandbox sparse [--seqlens L] [--h-q N] [--topk K] [--plant N] [--json]
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { cliMemoryBudget } from './memory-budget';
 import { runBench } from './bench';
 import { runMemory } from './memory';
 import { runLayerCommand } from './layer';
+import { runSparseCommand } from './sparse';
 import { KERNEL_VERSIONS } from '../kernels/versions';
 
 const USAGE = `usage: mla-sandbox <command> [flags]
@@ -43,6 +45,7 @@ commands:
            --out FILE.md, --json-out FILE.json, --full; narrow it with --presets v32,model1
            --kv f32,bf16,fp8 --seqlens 1024,4096 --heads 16,64
   layer    one MLA layer in MHA mode and in absorbed MQA mode, both checked and timed (mla-sandbox layer --help)
+  sparse   the lightning indexer -> top-k -> sparse decode over one request, each checked, against the dense decode (mla-sandbox sparse --help)
   memory   KV-cache bytes per token and in total: MHA/GQA/MQA against MLA's layouts (no GPU);
            --contexts 4096,131072,1048576 --layers 61 --heads 128 --groups 8 --d-k 128 --d-v 128
            --element f32|bf16|fp8|int8 --json
@@ -212,8 +215,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'bench': return await runBench(rest, USAGE);
       case 'memory': return runMemory(rest, USAGE);
       case 'layer': return await runLayerCommand(rest);
+      case 'sparse': return await runSparseCommand(rest);
       case undefined: case '-h': case '--help': case 'help': print(USAGE); return command === undefined ? 2 : 0;
-      default: throw new Error(`command ${JSON.stringify(command)} is not allowed: command must be one of info, run, bench, layer, memory`);
+      default: throw new Error(`command ${JSON.stringify(command)} is not allowed: command must be one of info, run, bench, layer, sparse, memory`);
     }
   } catch (e) {
     process.stderr.write(`mla-sandbox: error: ${(e as Error).message}\n`);

@@ -52,6 +52,16 @@ export const BINDINGS = {
   row_op: 3,
   rope_in: 4,
   key_mask: 5,
+  // indexer_decode.wgsl, indexer_scores.wgsl (and block_table, above)
+  index_cache: 0,
+  index_keys: 1,
+  index_scales: 2,
+  index_call: 3,
+  index_q: 4,
+  index_weights: 5,
+  index_scores: 7,
+  // topk.wgsl (and index_scores, block_table, indices, above)
+  topk_call: 3,
 } as const;
 
 export type BindingName = keyof typeof BINDINGS;

@@ -9,6 +9,7 @@
  * the concatenation.
  */
 import params from '../../shaders/params.wgsl?raw';
+import fp8 from '../../shaders/fp8.wgsl?raw';
 import kvCache from '../../shaders/kv_cache.wgsl?raw';
 import kvShards from '../../shaders/kv_shards.wgsl?raw';
 import keysDense from '../../shaders/keys_dense.wgsl?raw';
@@ -28,9 +29,13 @@ import loopProbe from '../../shaders/loop_probe.wgsl?raw';
 import plainMatmul from '../../shaders/plain_matmul.wgsl?raw';
 import layerGemm from '../../shaders/layer_gemm.wgsl?raw';
 import layerRows from '../../shaders/layer_rows.wgsl?raw';
+import indexerDecode from '../../shaders/indexer_decode.wgsl?raw';
+import indexerScores from '../../shaders/indexer_scores.wgsl?raw';
+import topk from '../../shaders/topk.wgsl?raw';
 
 export const SHADER_FILES = {
   'params.wgsl': params,
+  'fp8.wgsl': fp8,
   'kv_cache.wgsl': kvCache,
   'kv_shards.wgsl': kvShards,
   'keys_dense.wgsl': keysDense,
@@ -50,6 +55,9 @@ export const SHADER_FILES = {
   'plain_matmul.wgsl': plainMatmul,
   'layer_gemm.wgsl': layerGemm,
   'layer_rows.wgsl': layerRows,
+  'indexer_decode.wgsl': indexerDecode,
+  'indexer_scores.wgsl': indexerScores,
+  'topk.wgsl': topk,
 } as const;
 
 export type ShaderFileName = keyof typeof SHADER_FILES;

@@ -45,9 +45,9 @@ export function makeAttentionSpec(
   return { shape, layout, numBlocks, maxBlocksPerSeq: blockTableWidth, sparse: shape.topk > 0, shards, edits: allEdits };
 }
 
-/** The shared files a kernel file is appended to: per-call params, cache reader and its shards, key source. */
+/** The shared files a kernel file is appended to: per-call params, the FP8 decoder, cache reader and its shards, key source. */
 export function sharedFiles(spec: AttentionSpec): ShaderFileName[] {
-  return ['params.wgsl', 'kv_cache.wgsl', 'kv_shards.wgsl', spec.sparse ? 'keys_sparse.wgsl' : 'keys_dense.wgsl'];
+  return ['params.wgsl', 'fp8.wgsl', 'kv_cache.wgsl', 'kv_shards.wgsl', spec.sparse ? 'keys_sparse.wgsl' : 'keys_dense.wgsl'];
 }
 
 /** Override constants of kv_cache.wgsl (the cache layout and its shards). */

@@ -5,8 +5,10 @@
  * MHA 2 n_h d_h l, GQA 2 n_g d_h l, MQA 2 d_h l, MLA (d_c + d_R) l) and for
  * the MLA cache layouts this project runs. The MLA figures come from the
  * layout table (kv-layout.ts), not typed again: V3.2 FP8 is 656 B a token
- * (512 FP8 latent + 4 f32 scales + 64 bf16 rope), MODEL1 FP8 584 B.
+ * (512 FP8 latent + 4 f32 scales + 64 bf16 rope), MODEL1 FP8 584 B; a
+ * sparse configuration adds the lightning indexer's 132 B key (indexer-shape.ts).
  */
+import { INDEXER } from '../mla/indexer-shape';
 import { type KvFormat, kvLayout } from '../mla/kv-layout';
 import { type PresetName, fmtBytes, presetShape } from '../mla/shape';
 import { intFlag, intList, oneOf } from '../run/run-options';
@@ -80,7 +82,22 @@ export function memorySchemes(mha: HeadsConfig): MemoryScheme[] {
     { name: `GQA ${mha.groups} groups ${mha.element}`, family: 'GQA', formula: `${mha.groups} groups x ${per}`, bytesPerTokenPerLayer: kv(mha.groups) },
     { name: `MQA ${mha.element}`, family: 'MQA', formula: `1 x ${per}`, bytesPerTokenPerLayer: kv(1) },
     ...MLA_LAYOUTS.map(([preset, format]) => mlaScheme(preset, format)),
+    ...(['v32', 'model1'] as const).map((preset) => sparseScheme(preset)),
   ];
+}
+
+/**
+ * A sparse (DSA) configuration's cache: the FP8 latent cache plus the
+ * lightning indexer's key cache, 132 B a token (128 FP8 codes and an f32
+ * scale), both per layer.
+ */
+export function sparseScheme(preset: PresetName): MemoryScheme {
+  const latent = mlaScheme(preset, 'fp8').bytesPerTokenPerLayer;
+  return {
+    name: `MLA ${PRESET_LABEL[preset]} fp8 + indexer`, family: 'MLA',
+    formula: `${latent} B latent (fp8) + ${INDEXER.bytesPerToken} B indexer key (${INDEXER.headDim} FP8 + f32 scale)`,
+    bytesPerTokenPerLayer: latent + INDEXER.bytesPerToken,
+  };
 }
 
 /** Fields are named as the CLI flags and the page's fields are. */

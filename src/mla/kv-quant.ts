@@ -17,8 +17,8 @@ import { E4M3_MAX, SCALE_FLOOR, cacheBytes, tokenOffsets, type KvLayout, type Sc
 const fround = Math.fround;
 const F32_SCALE_FLOOR = fround(SCALE_FLOOR);
 
-/** Smallest power of two >= s (s > 0, finite), found exactly. */
-function powerOfTwoAtLeast(s: number): number {
+/** The exponent k of the smallest power of two 2^k >= s (s > 0, finite), found exactly. */
+export function powerOfTwoAtLeast(s: number): number {
   let k = Math.ceil(Math.log2(s));
   if (2 ** k < s) k += 1;
   if (2 ** (k - 1) >= s) k -= 1;

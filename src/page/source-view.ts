@@ -57,7 +57,8 @@ const FILE_INFO: Record<ShaderFileName, FileInfo> = {
   'key_tile.wgsl': { role: 'a tile of keys decoded once into workgroup memory (versions 3 to 5)', kernel: 'tiled' },
   'fused_io.wgsl': { role: 'query, results and how versions 2-4 write them (with or without split-KV)', kernel: 'tiled' },
   'combine.wgsl': { role: 'merges split-KV partials by lse (runs with splits > 1)', kernel: 'tiled', splits: '2' },
-  'kv_cache.wgsl': { role: 'reads one cache element in any layout (FP8 decoded here), from the shard that holds its page' },
+  'fp8.wgsl': { role: 'FP8 E4M3 code -> f32, shared by the cache reader and the indexer' },
+  'kv_cache.wgsl': { role: 'reads one cache element in any layout (FP8 through fp8.wgsl), from the shard that holds its page' },
   'kv_shards.wgsl': { role: 'which buffer holds a cache shard (this is the one-buffer file; the host writes it for a sharded cache)' },
   'keys_dense.wgsl': { role: 'dense key source: seqlens + block table' },
   'keys_sparse.wgsl': { role: 'sparse key source: topk indices (runs with topk 64)', topk: '64' },
@@ -66,6 +67,9 @@ const FILE_INFO: Record<ShaderFileName, FileInfo> = {
   'plain_matmul.wgsl': { role: 'S = Q K^T alone with v4\'s register blocks: how fast a plain matrix multiply of the decode\'s shape runs here (`mla-sandbox info`, the ladder)', readOnly: 'it is a yardstick timed beside the ceilings, not a kernel the page checks, so it is read-only here' },
   'layer_gemm.wgsl': { role: 'the MLA layer\'s matrix multiply (projections, MHA mode\'s decompression, Q K^T and P V, the absorption): run from the Layer tab', readOnly: 'the Layer tab runs it, not the Run tab\'s shape, so it is read-only here' },
   'layer_rows.wgsl': { role: 'the MLA layer\'s row steps: RMSNorm, RoPE, MHA mode\'s softmax: run from the Layer tab', readOnly: 'the Layer tab runs it, not the Run tab\'s shape, so it is read-only here' },
+  'indexer_decode.wgsl': { role: 'the lightning indexer\'s FP8 keys, from their paged cache, decoded for a chunk of tokens', readOnly: 'the indexer is run from the CLI and its tests, not the Run tab, so it is read-only here' },
+  'indexer_scores.wgsl': { role: 'the lightning indexer\'s scores: ReLU(q . k) per head, weighted and summed, register-blocked', readOnly: 'the indexer is run from the CLI and its tests, not the Run tab, so it is read-only here' },
+  'topk.wgsl': { role: 'the top k indexer scores of each query token by an exact radix select, written as FlashMLA\'s sparse indices', readOnly: 'the indexer is run from the CLI and its tests, not the Run tab, so it is read-only here' },
   'loop_probe.wgsl': { role: 'finds whether the device cuts long loops short (llvmpipe does, at 65535 iterations)', readOnly: 'it runs when the device is opened, so it is read-only here' },
 };
 /** Kernels first, then the files they share, read-only ones last. */

@@ -119,6 +119,8 @@ export function planCall(shape: MlaShape, numBlocks: number, tableWidth: number,
 export interface DeviceInputs {
   /** q, [b, s_q, h_q, d_qk] f32, written by earlier passes (the layer's absorbed query). */
   readonly q?: GPUBuffer;
+  /** Sparse indices, [b, s_q, topk] i32, written by earlier passes (the indexer's top-k). */
+  readonly indices?: GPUBuffer;
 }
 
 export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig, onDevice: DeviceInputs = {}): Promise<PreparedAttention> {
@@ -136,7 +138,9 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   const rows = shape.batch * shape.sQ * shape.hQ;
   if (onDevice.q && onDevice.q.size < inputs.q.byteLength) throw new Error(`the q buffer given has ${onDevice.q.size} bytes, the call's q needs ${inputs.q.byteLength}`);
   const keyList = shape.topk > 0 ? inputs.indices : inputs.cache.seqlens;
-  if (!keyList) throw new Error('indices are required when topk > 0');
+  if (!keyList && !(shape.topk > 0 && onDevice.indices)) throw new Error('indices are required when topk > 0');
+  const indexBytes = 4 * shape.batch * shape.sQ * shape.topk;
+  if (onDevice.indices && (shape.topk === 0 || onDevice.indices.size < indexBytes)) throw new Error(`the indices buffer given has ${onDevice.indices.size} bytes, the call's indices need ${indexBytes} (topk ${shape.topk})`);
   if (shape.attentionSink && !inputs.sink) throw new Error('attentionSink is on but the inputs have no sink values');
 
   const alloc = bufferOwner(ctx);
@@ -158,7 +162,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
         out: storage('out', 4 * rows * shape.dV),
         lse: storage('lse', 4 * rows),
         sink: storage('sink', sink.byteLength, sink),
-        keyList: storage(shape.topk > 0 ? 'indices' : 'seqlens', keyList.byteLength, keyList),
+        keyList: onDevice.indices ?? storage(shape.topk > 0 ? 'indices' : 'seqlens', keyList!.byteLength, keyList!),
         blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
         params: uniform('params', packParams(callParams(spec, plan.splits))),
       };
@@ -184,7 +188,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   return {
     spec, layout, version, plan, passes, cacheBytes, outBuffer: buffers.out,
     upload: {
-      kv: cacheBytes.byteLength, kvShards: shards.bytes, kvShardLimit: shards.count > 1 ? shards.limitName : undefined, q: inputs.q.byteLength, keyList: keyList.byteLength,
+      kv: cacheBytes.byteLength, kvShards: shards.bytes, kvShardLimit: shards.count > 1 ? shards.limitName : undefined, q: inputs.q.byteLength, keyList: onDevice.indices ? 0 : keyList!.byteLength,
       blockTable: inputs.cache.blockTable.byteLength, sink: inputs.sink?.byteLength ?? 0,
     },
     encode(encoder, timestampWrites) {

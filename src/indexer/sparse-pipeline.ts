@@ -1,0 +1,223 @@
+/**
+ * Sparse attention end to end, in one submit: the lightning indexer scores
+ * every cached token (indexer-run.ts), top-k keeps the best k of each query
+ * token as FlashMLA indices (topk.ts), and the ladder's sparse decode attends
+ * only those (run/runner.ts, the indices never leaving the GPU). Each stage
+ * is checked: the indexer against its f64 reference (a spread of tokens on a
+ * long cache), top-k against the CPU's top-k of the same scores, the decode
+ * against the reference on the chosen indices. Beside it, optionally, the
+ * dense decode of the same cache: its own check, the sparse output's error
+ * against it (none when k >= L), and the time of each.
+ */
+import type { GpuContext } from '../gpu/device';
+import { bufferOwner } from '../gpu/buffer-owner';
+import { withErrorScopes } from '../gpu/error-scopes';
+import { type KernelPass, encodePasses } from '../kernels/kernel-plan';
+import { type MlaInputs, generateInputs } from '../mla/inputs';
+import { kvLayout } from '../mla/kv-layout';
+import { quantizeSlots } from '../mla/kv-quant';
+import { slotOf } from '../mla/paged-cache';
+import { SeededRandom } from '../mla/random';
+import { type MlaShape, validateShape } from '../mla/shape';
+import { type CheckResult, compareToReference } from '../reference/check';
+import { referenceOnCache } from '../reference/reference-chunked';
+import { type TimingOptions, timeWork } from '../timing/timer';
+import { GpuRunError, type RunConfig, prepareAttention, submitChecked } from '../run/runner';
+import { type IndexerInputs, generateIndexerInputs } from './indexer-inputs';
+import { indexerReferenceAt } from './indexer-reference';
+import { prepareIndexer } from './indexer-run';
+import { type TopkCheck, checkTopk, topkPass } from './topk';
+
+export interface SparseCase {
+  /** The dense call: batch 1, causal, L cached tokens. */
+  readonly dense: MlaInputs;
+  readonly indexer: IndexerInputs;
+  /** Tokens planted relevant in both caches (visible to every query token). */
+  readonly planted: readonly number[];
+}
+
+export interface SparseCaseOptions {
+  readonly seed?: number;
+  /** Relevant tokens to plant. */
+  readonly plant?: number;
+  /** Generate the attention cache straight into this layout's format (a long cache). */
+  readonly kvFormat?: string;
+  readonly straightIntoFormat?: boolean;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** How strongly a planted latent key points along the queries, against a drawn key's length. */
+const PLANT_GAIN = 3;
+
+/**
+ * The attention cache and the indexer's inputs for one request. A planted
+ * token's latent key is the mean of every query head, scaled to 3 times
+ * a drawn key's length, so every head attends it; its indexer key is set the
+ * same way (indexer-inputs.ts).
+ */
+export function generateSparseCase(shape: MlaShape, options: SparseCaseOptions = {}): SparseCase {
+  validateShape(shape);
+  if (shape.batch !== 1 || shape.topk !== 0) throw new Error('the sparse pipeline takes one dense request (batch 1, no topk): the indexer chooses the keys');
+  const L = shape.seqlens[0];
+  const seed = options.seed ?? 0;
+  const layout = options.straightIntoFormat ? kvLayout(options.kvFormat ?? 'fp8', shape, shape.pageBlockSize) : undefined;
+  const dense = generateInputs(shape, { seed, cacheLayout: layout, onProgress: options.onProgress });
+  const count = options.plant ?? 0;
+  const visibleToAll = L - shape.sQ + 1;
+  if (!Number.isInteger(count) || count < 0 || count > visibleToAll) throw new Error(`plant = ${count} is not allowed: plant must be an integer from 0 to ${visibleToAll} (the tokens every query token sees)`);
+  const planted = new SeededRandom(seed + 2).permutation(visibleToAll).slice(0, count).sort((a, b) => a - b);
+  if (planted.length > 0) {
+    const d = shape.dQk;
+    const row = new Float32Array(d);
+    const heads = shape.sQ * shape.hQ; // every head of every query token (batch 1)
+    for (let r = 0; r < heads; r++) for (let c = 0; c < d; c++) row[c] += dense.q[r * d + c] / heads;
+    const norm = Math.hypot(...row);
+    for (let c = 0; c < d; c++) row[c] *= (PLANT_GAIN * Math.sqrt(d)) / norm;
+    for (const t of planted) {
+      const slot = slotOf(dense.cache, shape.pageBlockSize, 0, t);
+      if (dense.cacheBytes && dense.cacheLayout) quantizeSlots(row, slot, dense.cacheBytes, dense.cacheLayout);
+      else dense.kvRows.set(row, slot * d);
+    }
+  }
+  return { dense, indexer: generateIndexerInputs(L, shape.sQ, { seed: seed + 1, planted }), planted };
+}
+
+export interface SparseRunConfig extends RunConfig {
+  readonly topk: number;
+  /** Run the dense decode of the same cache beside it (default true). */
+  readonly compareDense?: boolean;
+  readonly time?: boolean;
+  readonly timing?: TimingOptions;
+  /** Multiply-adds the f64 references may spend (sampled heads past it). */
+  readonly referenceBudget?: number;
+  /** Tokens the indexer's check compares (spread over the cache, planted ones included). */
+  readonly indexerCheckTokens?: number;
+  readonly onStep?: (step: string) => void;
+}
+
+export interface StageMs {
+  readonly indexer: number;
+  readonly topk: number;
+  readonly sparse: number;
+  /** The three together, one submit. */
+  readonly pipeline: number;
+  readonly dense?: number;
+}
+
+export interface SparseReport {
+  readonly keys: number;
+  readonly sQ: number;
+  readonly hQ: number;
+  readonly topk: number;
+  readonly layout: string;
+  readonly kernel: string;
+  readonly indexer: { readonly check: CheckResult; readonly tokens: number };
+  readonly topkCheck: TopkCheck;
+  /** Planted tokens chosen, over all query tokens and planted tokens. */
+  readonly recall?: { readonly planted: number; readonly found: number; readonly of: number };
+  /** The sparse decode against the reference on the chosen indices. */
+  readonly sparse: CheckResult;
+  readonly dense?: {
+    readonly check: CheckResult;
+    /** The sparse output against the dense decode's reference: what sparsity changes (nothing when k >= L). */
+    readonly sparseError: CheckResult;
+  };
+  readonly ms?: StageMs;
+}
+
+const DEFAULT_CHECK_TOKENS = 4096;
+const DEFAULT_BUDGET = 2 ** 32;
+
+function spread(count: number, n: number, must: readonly number[]): number[] {
+  const picks = new Set(must);
+  for (let k = 0; k < n; k++) picks.add(Math.round((k * (count - 1)) / Math.max(1, n - 1)));
+  return [...picks].filter((t) => t < count).sort((a, b) => a - b);
+}
+
+export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: SparseRunConfig): Promise<SparseReport> {
+  const { dense, indexer } = c;
+  const shape = dense.shape;
+  const L = shape.seqlens[0];
+  const { sQ } = shape;
+  const k = config.topk;
+  if (indexer.keys !== L || indexer.sQ !== sQ) throw new Error(`the indexer's inputs (${indexer.keys} tokens, s_q ${indexer.sQ}) do not match the cache (${L} tokens, s_q ${sQ})`);
+  const step = config.onStep ?? (() => {});
+  const budget = config.referenceBudget ?? DEFAULT_BUDGET;
+  const owner = bufferOwner(ctx);
+  const sparseShape: MlaShape = validateShape({ ...shape, topk: k, causal: false });
+  const tableRow = dense.cache.blockTable.subarray(0, dense.cache.maxBlocksPerSeq);
+  const slot = (t: number) => slotOf(dense.cache, shape.pageBlockSize, 0, t);
+  try {
+    step('indexer and top-k: buffers and pipelines');
+    const idx = await prepareIndexer(ctx, indexer, { owner });
+    const { pass: topk, indices } = await topkPass(owner, idx.scores, {
+      keys: L, sQ, k, page: shape.pageBlockSize, blockTable: owner.storage('block table (top-k)', tableRow.byteLength, tableRow),
+    });
+    const sparseInputs: MlaInputs = { ...dense, shape: sparseShape, indices: undefined };
+    const sparse = await prepareAttention(ctx, sparseInputs, config, { indices });
+    try {
+      const all: KernelPass[] = [...idx.passes, topk, ...sparse.passes];
+      step('indexer -> top-k -> sparse decode');
+      await withErrorScopes(ctx.device, () => {
+        const encoder = ctx.device.createCommandEncoder({ label: 'sparse pipeline' });
+        encodePasses(all, encoder);
+        ctx.device.queue.submit([encoder.finish()]);
+      }, (message) => new GpuRunError('sparse pipeline', 'dispatch failed', message));
+      const scores = await idx.readScores();
+      const chosen = new Int32Array((await owner.read(indices, 4 * sQ * k)).buffer);
+      const out = await sparse.read();
+
+      step('check the indexer, top-k and the sparse decode');
+      const tokens = spread(L, Math.min(L, config.indexerCheckTokens ?? DEFAULT_CHECK_TOKENS), c.planted);
+      const refScores = indexerReferenceAt(indexer, tokens);
+      const gpuAt = new Float32Array(sQ * tokens.length);
+      for (let i = 0; i < sQ; i++) tokens.forEach((t, at) => { gpuAt[i * tokens.length + at] = scores[i * L + t]; });
+      const indexerCheck = compareToReference({ out: gpuAt, lse: [] }, { out: refScores, lse: new Float64Array(0) });
+      const topkCheck = checkTopk(scores, L, sQ, k, chosen, slot);
+      let recall: SparseReport['recall'];
+      if (c.planted.length > 0) {
+        let found = 0;
+        for (let i = 0; i < sQ; i++) {
+          const row = new Set(chosen.subarray(i * k, (i + 1) * k));
+          found += c.planted.filter((t) => row.has(slot(t))).length;
+        }
+        recall = { planted: c.planted.length, found, of: c.planted.length * sQ };
+      }
+      const sparseRef = referenceOnCache({ shape: sparseShape, q: dense.q, cache: dense.cache, indices: chosen }, sparse.cacheBytes, sparse.layout, { budget });
+      const sparseCheck = compareToReference(out, sparseRef, sparseShape);
+
+      let ms: StageMs | undefined;
+      const time = async (label: string, passes: readonly KernelPass[]) => (await timeWork(ctx, {
+        label, passLabels: passes.map((p) => p.label), encode: (e, tw) => encodePasses(passes, e, tw),
+      }, { warmup: 1, samples: 3, iterations: 1, ...config.timing })).medianMs;
+      if (config.time) {
+        step('time each stage');
+        ms = { indexer: await time('indexer', idx.passes), topk: await time('top-k', [topk]), sparse: await time('sparse decode', sparse.passes), pipeline: await time('sparse pipeline', all) };
+      }
+      sparse.destroy(); // its cache copy goes before the dense call uploads another (destroy is idempotent)
+
+      let denseResult: SparseReport['dense'];
+      if (config.compareDense !== false) {
+        step(`dense decode of the same ${L} tokens`);
+        const prepared = await prepareAttention(ctx, dense, config);
+        try {
+          await submitChecked(ctx, prepared);
+          const denseOut = await prepared.read();
+          const denseRef = referenceOnCache(dense, prepared.cacheBytes, prepared.layout, { budget });
+          denseResult = { check: compareToReference(denseOut, denseRef, shape), sparseError: compareToReference({ out: out.out, lse: out.lse }, denseRef, shape) };
+          if (ms) ms = { ...ms, dense: await time('dense decode', prepared.passes) };
+        } finally {
+          prepared.destroy();
+        }
+      }
+      return {
+        keys: L, sQ, hQ: shape.hQ, topk: k, layout: sparse.layout.name, kernel: sparse.version.name,
+        indexer: { check: indexerCheck, tokens: tokens.length }, topkCheck, recall, sparse: sparseCheck, dense: denseResult, ms,
+      };
+    } finally {
+      sparse.destroy();
+    }
+  } finally {
+    owner.destroy();
+  }
+}
