@@ -259,6 +259,17 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(plant.stderr).toContain('--plant "101" is not allowed: --plant must be an integer from 0 to 100');
   });
 
+  it('claims --json: the nine claims with their verdicts, computed without a device', async () => {
+    const r = await cli(['claims', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.rows.map((row: { verdict: string }) => row.verdict)).toEqual(['wrong', 'partly', 'partly', 'partly', 'not measurable here', 'not measurable here', 'wrong', 'holds', 'not measurable here']);
+    expect(j.rows[5].numbers.model1Fp8At1M).toBe(37_354_471_424);
+    const bad = await cli(['claims', '--long-tokens', '1000']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--long-tokens is only used with --measure');
+  });
+
   it('bad flags name the allowed values', async () => {
     const r = await cli(['run', '--kv', 'fp16']);
     expect(r.code).toBe(2);

@@ -445,6 +445,25 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.close();
   });
 
+  it('Claims: nine rows at once, the measured ones run on this GPU, every run checked and passing', async () => {
+    const { page, errors } = await openView('#claims');
+    const root = page.locator('#claims-root');
+    await page.locator('#claims-root[data-rows]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#claims-table tbody tr').count()).toBe(9);
+    expect(await page.locator('#claims-table tbody tr.pending').count()).toBe(4);
+    expect(await page.locator('#claims-table tr[data-id="3"] td.verdict').textContent()).toBe('partly');
+    expect(await page.locator('#claims-table tr[data-id="3"]').textContent()).toContain('43 % less');
+    await page.click('#claims-measure');
+    await page.locator('#claims-root[data-state="done"], #claims-root[data-state="error"]').waitFor({ timeout: 300_000 });
+    expect(await page.locator('#claims-status').textContent()).toMatch(/^Measured on .*: 8 runs, every one checked and passing\.$/);
+    expect(await root.getAttribute('data-measured')).toBe('pass');
+    expect(await page.locator('#claims-table tbody tr.pending').count()).toBe(0);
+    expect(await page.locator('#claims-table tr[data-id="6"]').textContent()).toMatch(/This device decoded 32,768 tokens \(model1, FP8, h_q 16\) in [\d.]+ ms, checked: pass/);
+    await page.screenshot({ path: 'test-results/page-claims.png', fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('Learn: draws the steps from the core and runs the same case on the GPU', async () => {
     const { page, errors } = await openView('#learn');
     await page.locator('#learn-root[data-ready]').waitFor({ timeout: 30_000 });

@@ -1,5 +1,5 @@
 /**
- * The page: seven views behind tabs (Run, Compare, Ladder, Layer, Memory, Learn, Kernel source), the
+ * The page: eight views behind tabs (Run, Compare, Ladder, Layer, Claims, Memory, Learn, Kernel source), the
  * view named in the URL's hash. The device is opened once and shared; a lost
  * device is reopened on the next run. Every submit is watched (gpu-watch.ts):
  * work the GPU has not finished after a while is reported in a notice, and
@@ -16,14 +16,16 @@ import { mountLearnView } from './learn-view';
 import { mountSourceView } from './source-view';
 import { mountMemoryView } from './memory-view';
 import { mountLayerView } from './layer-view';
+import { mountClaimsView } from './claims-view';
 import { GpuStalledError, GpuWatch, stallMessage } from './gpu-watch';
 
-type ViewName = 'run' | 'compare' | 'ladder' | 'layer' | 'memory' | 'learn' | 'source';
+type ViewName = 'run' | 'compare' | 'ladder' | 'layer' | 'claims' | 'memory' | 'learn' | 'source';
 const VIEWS: Record<ViewName, { title: string; mount: (root: HTMLElement, getDevice: () => Promise<GpuContext>) => void }> = {
   run: { title: 'Run', mount: (root, getDevice) => void mountRunView(root, getDevice).run() },
   compare: { title: 'Compare', mount: mountCompareView },
   ladder: { title: 'Ladder', mount: mountLadderView },
   layer: { title: 'Layer', mount: mountLayerView },
+  claims: { title: 'Claims', mount: mountClaimsView },
   memory: { title: 'Memory', mount: mountMemoryView },
   learn: { title: 'Learn', mount: mountLearnView },
   source: { title: 'Kernel source', mount: mountSourceView },
