@@ -257,6 +257,25 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(k.stderr).toContain('--topk "0" is not allowed: --topk must be an integer from 1 to 65536');
     const plant = await cli(['sparse', '--seqlens', '100', '--plant', '101']);
     expect(plant.stderr).toContain('--plant "101" is not allowed: --plant must be an integer from 0 to 100');
+    const badK = await cli(['sparse', '--index-q', file('iq-bad.npy', { dtype: 'float32', shape: [1, 64, 128], data: new Float32Array(8192) }),
+      '--index-k', file('ik-bad.npy', { dtype: 'float32', shape: [300, 64], data: new Float32Array(300 * 64) }),
+      '--index-weights', file('iw-bad.npy', { dtype: 'float32', shape: [1, 64], data: new Float32Array(64) })]);
+    expect(badK.code).toBe(2);
+    expect(badK.stderr).toMatch(/--index-k .*ik-bad\.npy: expected float32 \[\?, 128\] \(L, 128\), found float32 \[300, 64\]/);
+    const some = await cli(['sparse', '--index-q', file('iq-only.npy', { dtype: 'float32', shape: [1, 64, 128], data: new Float32Array(8192) })]);
+    expect(some.stderr).toContain('your own indexer tensors go together: --index-k, --index-weights missing');
+  });
+
+  it('sparse on your own indexer tensors: they give L and s_q, and every stage passes', async () => {
+    const rng = new SeededRandom(12);
+    const fill = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+    const r = await cli(['sparse', '--h-q', '4', '--topk', '32', '--no-time', '--no-dense', '--json',
+      '--index-q', file('iq.npy', { dtype: 'float32', shape: [2, 64, 128], data: fill(2 * 8192) }),
+      '--index-k', file('ik.npy', { dtype: 'float32', shape: [500, 128], data: fill(500 * 128) }),
+      '--index-weights', file('iw.npy', { dtype: 'float32', shape: [2, 64], data: fill(128) })]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect([j.keys, j.sQ, j.pass]).toEqual([500, 2, true]);
   });
 
   it('claims --json: the nine claims with their verdicts, computed without a device', async () => {

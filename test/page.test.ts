@@ -470,6 +470,9 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(await page.locator('#learn-online-check').textContent()).toMatch(/max \|out - reference out\| = \d\.\de-(1[2-9]|[2-9]\d)/);
     expect(await page.locator('#learn-split-check').textContent()).toMatch(/max \|merged out - reference out\| = \d\.\de-(1[2-9]|[2-9]\d)/);
     expect(Number(await page.locator('#learn-scores').getAttribute('data-points'))).toBe(8 * 40);
+    // step 8: the indexer's scores and the keys top-k keeps, planted ones found
+    expect(Number(await page.locator('#learn-index-scores').getAttribute('data-points'))).toBe(4 * 96);
+    expect(await page.locator('#learn-index-recall').textContent()).toMatch(/^Planted tokens 9, 40, 77: kept 12 times of 12 \(recall 100 %\)/);
     await page.click('#learn-gpu');
     await expect.poll(() => page.locator('#learn-gpu-out').textContent(), { timeout: 120_000 }).not.toMatch(/^(Running\.\.\.)?$/);
     await page.screenshot({ path: 'test-results/page-learn.png', fullPage: true });

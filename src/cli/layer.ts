@@ -5,12 +5,12 @@
  * prefill chunk. Your own core tensors (.npy) replace the seeded layer.
  */
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readNpyFile } from './read-npy';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { KERNEL_CHOICES, type KernelChoice } from '../kernels/versions';
 import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
-import { encodeNpy, parseNpy } from '../run/npy';
+import { encodeNpy } from '../run/npy';
 import { SHAPE_LIMITS } from '../mla/shape';
 import { type FlagValues, intFlag, intList, numberFlag, oneOf } from '../run/run-options';
 import { LAYER_CONFIG_NAMES, layerConfig } from '../layer/layer-config';
@@ -47,15 +47,6 @@ function print(line = ''): void {
   process.stdout.write(line + '\n');
 }
 
-function readNpy(flag: string, path: string) {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new Error(`--${flag} ${path}: cannot read: ${(e as Error).message}`);
-  }
-  return parseNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
-}
 
 function progress(line: string): void {
   process.stderr.write(`layer: ${line}\n`);
@@ -120,7 +111,7 @@ export async function runLayerCommand(argv: string[]): Promise<number> {
 
   let input: LayerInput;
   if (own) {
-    const arrays = Object.fromEntries(TENSOR_FLAG_NAMES.map((f) => [TENSOR_FLAGS[f], readNpy(f, v[f] as string)])) as Omit<CoreArrays, 'names'>;
+    const arrays = Object.fromEntries(TENSOR_FLAG_NAMES.map((f) => [TENSOR_FLAGS[f], readNpyFile(f, v[f] as string)])) as Omit<CoreArrays, 'names'>;
     const names = Object.fromEntries(TENSOR_FLAG_NAMES.map((f) => [TENSOR_FLAGS[f], `--${f} ${v[f] as string}`])) as CoreArrays['names'];
     input = { kind: 'tensors', core: coreFromArrays({ ...arrays, names }, numberFlag('softmax-scale', v['softmax-scale'])) };
   } else {

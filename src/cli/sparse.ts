@@ -5,13 +5,17 @@
  * cache, and each stage's time.
  */
 import { parseArgs } from 'node:util';
+import { readNpyFile } from './read-npy';
+import { type IndexerInputs, indexerInputsFromArrays } from '../indexer/indexer-inputs';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { INDEXER, INDEXER_FLOPS_PER_TOKEN } from '../mla/indexer-shape';
 import { generateSparseCase, runSparsePipeline, type SparseReport } from '../indexer/sparse-pipeline';
 import { kvLayout } from '../mla/kv-layout';
 import { formatCheck } from '../reference/check';
-import { type FlagValues, configFromFlags, intFlag, shapeFromFlags } from '../run/run-options';
+import { type FlagValues, configFromFlags, intFlag, intList, oneOf, shapeFromFlags } from '../run/run-options';
+import { PRESET_NAMES, type PresetName } from '../mla/shape';
+import { indexerCrossover, sparseSweepMarkdown, sweepSparse } from '../indexer/sparse-sweep';
 import { checkCacheSize, checkHostMemory, generatesStraightIntoFormat } from '../run/run-size';
 import { cliMemoryBudget } from './memory-budget';
 import { progressLine } from './progress';
@@ -22,7 +26,15 @@ export const SPARSE_USAGE = `mla-sandbox sparse: the lightning indexer -> top-k 
   --topk K (default ${INDEXER.topk})  --kv f32|bf16|fp8 (default fp8)  --kernel K (default flash)
   --plant N             plant N relevant tokens (in both caches) and report the indexer's recall of them
   --no-dense            skip the dense decode (its time and the sparse output's error against it)
-  --no-time  --seed N  --json`;
+  --index-q q.npy --index-k k.npy --index-weights w.npy
+                        your own indexer tensors (float32 [s_q, 64, 128], [L, 128], [s_q, 64], before the Hadamard
+                        transform and FP8, which the tool applies); they give L and s_q; the attention cache is generated
+  --no-time  --seed N  --json
+  --sweep 4096,65536,1048576   dense against the pipeline at each length (every stage checked and timed once), and the crossover
+                               where the indexer overtakes the sparse decode`;
+
+const INDEX_FILES = ['index-q', 'index-k', 'index-weights'] as const;
+
 
 function print(line = ''): void {
   process.stdout.write(line + '\n');
@@ -55,31 +67,71 @@ export function sparsePasses(r: SparseReport): boolean {
 }
 
 export async function runSparseCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv, strict: true,
+  const { values, tokens } = parseArgs({
+    args: argv, strict: true, tokens: true,
     options: {
       preset: { type: 'string', default: 'v32' }, 'h-q': { type: 'string', default: '64' }, 's-q': { type: 'string', default: '1' },
       seqlens: { type: 'string', default: '65536' }, topk: { type: 'string', default: String(INDEXER.topk) }, kv: { type: 'string', default: 'fp8' },
       kernel: { type: 'string', default: 'flash' }, plant: { type: 'string', default: '0' }, seed: { type: 'string', default: '0' },
-      'no-dense': { type: 'boolean', default: false }, 'no-time': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      sweep: { type: 'string' }, 'no-dense': { type: 'boolean', default: false },
+      'index-q': { type: 'string' }, 'index-k': { type: 'string' }, 'index-weights': { type: 'string' }, 'no-time': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { print(SPARSE_USAGE); return 0; }
   const v = values as FlagValues;
+  const given = new Set<string>(tokens.filter((t) => t.kind === 'option').map((t) => t.name));
+  const files = INDEX_FILES.filter((f) => given.has(f));
+  let own: IndexerInputs | undefined;
+  if (files.length > 0) {
+    if (files.length < INDEX_FILES.length) throw new Error(`your own indexer tensors go together: ${INDEX_FILES.filter((f) => !given.has(f)).map((f) => `--${f}`).join(', ')} missing`);
+    if (v.sweep !== undefined) throw new Error('--sweep generates its inputs at each length: it does not take your own indexer tensors');
+    if (given.has('plant')) throw new Error('--plant is for generated indexer inputs: your own keys decide what is relevant');
+    own = indexerInputsFromArrays({
+      q: readNpyFile('index-q', v['index-q'] as string), k: readNpyFile('index-k', v['index-k'] as string), weights: readNpyFile('index-weights', v['index-weights'] as string),
+      names: { q: `--index-q ${v['index-q'] as string}`, k: `--index-k ${v['index-k'] as string}`, weights: `--index-weights ${v['index-weights'] as string}` },
+    }, { seed: intFlag('seed', v.seed, 0, 0xffffffff)! });
+    for (const [flag, fromFiles] of [['seqlens', own.keys], ['s-q', own.sQ]] as const) {
+      if (given.has(flag) && Number(v[flag]) !== fromFiles) throw new Error(`--${flag} ${v[flag]} disagrees with your indexer tensors, which give ${fromFiles}: drop --${flag} or fix the files`);
+    }
+    v.seqlens = String(own.keys);
+    v['s-q'] = String(own.sQ);
+  }
   const topk = intFlag('topk', v.topk, 1, 1 << 16)!;
   if (String(v.seqlens).includes(',')) throw new Error(`--seqlens ${v.seqlens} is not allowed: the sparse pipeline runs one request, --seqlens must be one length`);
   const shape = shapeFromFlags({ preset: v.preset, 'h-q': v['h-q'], 's-q': v['s-q'], seqlens: v.seqlens });
   const config = configFromFlags({ kv: v.kv, kernel: v.kernel, 'scale-rounding': 'pow2', splits: 'auto' });
   const plant = intFlag('plant', v.plant, 0, shape.seqlens[0] - shape.sQ + 1)!;
   const seed = intFlag('seed', v.seed, 0, 0xffffffff)!;
+  if (v.sweep !== undefined) {
+    if (plant > 0 || v['no-dense'] || v['no-time']) throw new Error('--plant, --no-dense and --no-time are not used with --sweep: each point runs the pipeline and the dense decode, timed');
+    if (given.has('seqlens')) throw new Error('--seqlens is not used with --sweep: the sweep\'s lengths are the contexts');
+    const lengths = intList('sweep', v.sweep)!;
+    const shapes = lengths.map((L) => shapeFromFlags({ preset: v.preset, 'h-q': v['h-q'], 's-q': v['s-q'], seqlens: String(L) }));
+    const ctx = await openNodeDevice();
+    const budget = cliMemoryBudget();
+    for (const s of shapes) {
+      const layout = kvLayout(config.kvFormat, s, s.pageBlockSize);
+      checkCacheSize(s, layout, ctx.limits);
+      checkHostMemory(s, layout, budget.bytes, budget.where);
+    }
+    const rows = await sweepSparse(ctx, { preset: oneOf<PresetName>('preset', v.preset, PRESET_NAMES), hQ: shape.hQ, sQ: shape.sQ, kvFormat: config.kvFormat, kernel: config.kernel, topk, seed, lengths }, (row, done, total) => {
+      if (!v.json) process.stderr.write(`sparse: ${done}/${total}: L ${row.keys}: pipeline ${row.pipelineMs.toFixed(2)} ms, dense ${row.denseMs.toFixed(2)} ms\n`);
+    });
+    if (v.json) print(JSON.stringify({ adapter: ctx.adapter, topk, rows, crossover: indexerCrossover(rows) ?? null }, null, 2));
+    else {
+      print(`device   ${describeAdapter(ctx.adapter)}`);
+      print(sparseSweepMarkdown(rows));
+    }
+    return rows.every((r) => r.pass) ? 0 : 1;
+  }
   const ctx = await openNodeDevice();
   const layout = kvLayout(config.kvFormat, shape, shape.pageBlockSize);
   checkCacheSize(shape, layout, ctx.limits);
   const budget = cliMemoryBudget();
   checkHostMemory(shape, layout, budget.bytes, budget.where);
   const progress = v.json ? undefined : progressLine('generating the cache (slots)');
-  const sc = generateSparseCase(shape, { seed, plant, kvFormat: config.kvFormat, straightIntoFormat: generatesStraightIntoFormat(shape), onProgress: progress });
+  const sc = generateSparseCase(shape, { seed, plant, kvFormat: config.kvFormat, straightIntoFormat: generatesStraightIntoFormat(shape), onProgress: progress, indexer: own });
   const report = await runSparsePipeline(ctx, sc, {
     ...config, topk, compareDense: !v['no-dense'], time: !v['no-time'],
     onStep: v.json ? undefined : (s) => process.stderr.write(`sparse: ${s}\n`),

@@ -8,6 +8,7 @@
  * block table, so a kernel that ignores the table reads the wrong keys.
  */
 import { SeededRandom } from '../mla/random';
+import { type NpyArray, expectNpy } from '../run/npy';
 import { decodeE4m3 } from '../numerics/fp8';
 import { hadamard } from './hadamard';
 import { type IndexerScaleFormat, quantizeBlock } from './indexer-quant';
@@ -49,23 +50,25 @@ export function checkIndexerSize(keys: number, sQ: number): void {
 
 const SQRT3 = Math.sqrt(3);
 
-/**
- * Vectors of 128, uniform with unit variance (or `fixed(r)` where it gives
- * one), Hadamard-transformed, quantised block by block into codes; returns
- * the scales.
- */
-function quantizedVectors(rng: SeededRandom, count: number, codes: Uint8Array, format: IndexerScaleFormat, fixed?: (r: number) => Float64Array | undefined): Float32Array {
+/** Writes row r's raw values (before the Hadamard transform) into v. */
+type RowSource = (r: number, v: Float64Array) => void;
+
+/** Rows of 128 from `fill`, Hadamard-transformed, quantised block by block into codes; returns the scales. */
+function quantizedVectors(count: number, codes: Uint8Array, format: IndexerScaleFormat, fill: RowSource): Float32Array {
   const d = INDEXER.headDim;
   const v = new Float64Array(d);
   const scales = new Float32Array(count);
   for (let r = 0; r < count; r++) {
-    for (let k = 0; k < d; k++) v[k] = SQRT3 * (2 * rng.uniform() - 1);
-    const f = fixed?.(r);
-    if (f) v.set(f);
+    fill(r, v);
     hadamard(v, 0, d);
     scales[r] = quantizeBlock(v, 0, d, codes, r * d, format);
   }
   return scales;
+}
+
+/** Uniform values with unit variance, one draw each. */
+function drawn(rng: SeededRandom): RowSource {
+  return (_r, v) => { for (let k = 0; k < v.length; k++) v[k] = SQRT3 * (2 * rng.uniform() - 1); };
 }
 
 /** How strongly a planted key points along the query: its length against a drawn key's (sqrt(128)). */
@@ -74,8 +77,8 @@ const PLANT_GAIN = 3;
 /**
  * A key that scores high for every query token: the sum of their heads'
  * (decoded) queries, each signed by its head's weight, so ReLU keeps the
- * heads that count positively. Given before the Hadamard transform, which is its own
- * inverse: after it, the key is that sum.
+ * heads that count positively. Given before the Hadamard transform, which is
+ * its own inverse: after it, the key is that sum.
  */
 function plantedDirection(qCodes: Uint8Array, weights: Float32Array): Float64Array {
   const D = INDEXER.headDim;
@@ -90,32 +93,97 @@ function plantedDirection(qCodes: Uint8Array, weights: Float32Array): Float64Arr
   return u;
 }
 
-export function generateIndexerInputs(keys: number, sQ: number, options: IndexerOptions = {}): IndexerInputs {
+interface Sources {
+  readonly keys: number;
+  readonly sQ: number;
+  readonly q: RowSource;
+  readonly weights: Float32Array;
+  /** Given q's codes, the keys' rows (a planted key is aimed at the quantised queries). */
+  readonly k: (qCodes: Uint8Array) => RowSource;
+  /** Shuffles the block table. */
+  readonly rng: SeededRandom;
+}
+
+function buildIndexerInputs(src: Sources, options: IndexerOptions): IndexerInputs {
+  const { keys, sQ } = src;
   checkIndexerSize(keys, sQ);
-  const rng = new SeededRandom(options.seed ?? 0);
   const format = options.scaleFormat ?? 'ue8m0';
   const layout = indexerCacheLayout(options.pageBlockSize ?? 64);
-  const H = INDEXER.heads;
   const D = INDEXER.headDim;
-  const qCodes = new Uint8Array(sQ * H * D);
-  const qScales = quantizedVectors(rng, sQ * H, qCodes, format);
-  const weights = Float32Array.from({ length: sQ * H }, () => rng.normal());
-  const planted = new Set(options.planted ?? []);
-  for (const t of planted) {
-    if (!Number.isInteger(t) || t < 0 || t > keys - sQ) throw new Error(`planted token ${t} is not allowed: a planted token must be visible to every query token (0 to ${keys - sQ})`);
-  }
-  const plantedKey = plantedDirection(qCodes, weights);
+  const qCodes = new Uint8Array(sQ * INDEXER.heads * D);
+  const qScales = quantizedVectors(sQ * INDEXER.heads, qCodes, format, src.q);
   const kCodes = new Uint8Array(keys * D);
-  const kScales = quantizedVectors(rng, keys, kCodes, format, (t) => (planted.has(t) ? plantedKey : undefined));
+  const kScales = quantizedVectors(keys, kCodes, format, src.k(qCodes));
   const pages = Math.ceil(keys / layout.pageBlockSize);
-  const blockTable = Int32Array.from(rng.permutation(pages));
+  const blockTable = Int32Array.from(src.rng.permutation(pages));
   const cache = new Uint8Array(pages * layout.pageStride);
   const scaleBytes = new Uint8Array(kScales.buffer);
   for (let t = 0; t < keys; t++) {
     const slot = blockTable[Math.floor(t / layout.pageBlockSize)] * layout.pageBlockSize + (t % layout.pageBlockSize);
     const at = indexerOffsets(layout, slot);
-    cache.set(kCodes.subarray(t * INDEXER.headDim, (t + 1) * INDEXER.headDim), at.key);
+    cache.set(kCodes.subarray(t * D, (t + 1) * D), at.key);
     cache.set(scaleBytes.subarray(4 * t, 4 * t + 4), at.scale);
   }
-  return { keys, sQ, layout, scaleFormat: format, qCodes, qScales, weights, cache, blockTable };
+  return { keys, sQ, layout, scaleFormat: format, qCodes, qScales, weights: src.weights, cache, blockTable };
+}
+
+/** Rows of a flat array, 128 values each. */
+function rowsOf(values: ArrayLike<number>): RowSource {
+  return (r, v) => { for (let k = 0; k < v.length; k++) v[k] = values[r * v.length + k]; };
+}
+
+export function generateIndexerInputs(keys: number, sQ: number, options: IndexerOptions = {}): IndexerInputs {
+  checkIndexerSize(keys, sQ);
+  const rng = new SeededRandom(options.seed ?? 0);
+  const planted = new Set(options.planted ?? []);
+  for (const t of planted) {
+    if (!Number.isInteger(t) || t < 0 || t > keys - sQ) throw new Error(`planted token ${t} is not allowed: a planted token must be visible to every query token (0 to ${keys - sQ})`);
+  }
+  // The seed fixes q, then the weights, then the keys (drawn as they are quantised: a million keys are never held raw).
+  const qRaw = new Float64Array(sQ * INDEXER.heads * INDEXER.headDim);
+  drawn(rng)(0, qRaw);
+  const weights = Float32Array.from({ length: sQ * INDEXER.heads }, () => rng.normal());
+  return buildIndexerInputs({
+    keys, sQ, rng, q: rowsOf(qRaw), weights,
+    k: (qCodes) => {
+      const key = drawn(rng);
+      const aim = planted.size > 0 ? plantedDirection(qCodes, weights) : undefined;
+      return (t, v) => { key(t, v); if (aim && planted.has(t)) v.set(aim); };
+    },
+  }, options);
+}
+
+export interface IndexerArrays {
+  /** float32 [s_q, 64, 128], before the Hadamard transform and FP8. */
+  readonly q: NpyArray;
+  /** float32 [L, 128], the same. */
+  readonly k: NpyArray;
+  /** float32 [s_q, 64] */
+  readonly weights: NpyArray;
+  readonly names: Readonly<Record<'q' | 'k' | 'weights', string>>;
+}
+
+/** Your own indexer tensors, checked, then transformed and quantised as generated ones are. */
+export function indexerInputsFromArrays(a: IndexerArrays, options: IndexerOptions = {}): IndexerInputs {
+  const { heads: H, headDim: D } = INDEXER;
+  expectNpy(a.q, a.names.q, ['float32'], [null, H, D], `s_q, ${H}, ${D}`);
+  const sQ = a.q.shape[0];
+  expectNpy(a.weights, a.names.weights, ['float32'], [sQ, H], `s_q, ${H}`);
+  expectNpy(a.k, a.names.k, ['float32'], [null, D], `L, ${D}`);
+  const keys = a.k.shape[0];
+  try {
+    checkIndexerSize(keys, sQ);
+  } catch (e) {
+    throw new Error(`${a.names.k} (L ${keys}) and ${a.names.q} (s_q ${sQ}): ${(e as Error).message}`);
+  }
+  for (const [arr, name] of [[a.q, a.names.q], [a.k, a.names.k], [a.weights, a.names.weights]] as const) {
+    const data = arr.data as Float32Array;
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`${name}: value ${bad} is ${data[bad]}: every value must be finite`);
+  }
+  if (options.planted?.length) throw new Error('planted tokens are for generated indexer inputs: your own keys decide what is relevant');
+  return buildIndexerInputs({
+    keys, sQ, rng: new SeededRandom(options.seed ?? 0), q: rowsOf(a.q.data as Float32Array), weights: a.weights.data as Float32Array,
+    k: () => rowsOf(a.k.data as Float32Array),
+  }, options);
 }

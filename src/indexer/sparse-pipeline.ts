@@ -44,6 +44,8 @@ export interface SparseCaseOptions {
   readonly kvFormat?: string;
   readonly straightIntoFormat?: boolean;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Your own indexer inputs (their L and s_q must be the shape's); default: generated. */
+  readonly indexer?: IndexerInputs;
 }
 
 /** How strongly a planted latent key points along the queries, against a drawn key's length. */
@@ -79,7 +81,11 @@ export function generateSparseCase(shape: MlaShape, options: SparseCaseOptions =
       else dense.kvRows.set(row, slot * d);
     }
   }
-  return { dense, indexer: generateIndexerInputs(L, shape.sQ, { seed: seed + 1, planted }), planted };
+  if (options.indexer && (options.indexer.keys !== L || options.indexer.sQ !== shape.sQ)) {
+    throw new Error(`the indexer's inputs have L ${options.indexer.keys} and s_q ${options.indexer.sQ}; the cache has ${L} and ${shape.sQ}`);
+  }
+  if (options.indexer && planted.length > 0) throw new Error('planted tokens are for generated indexer inputs: your own keys decide what is relevant');
+  return { dense, indexer: options.indexer ?? generateIndexerInputs(L, shape.sQ, { seed: seed + 1, planted }), planted };
 }
 
 export interface SparseRunConfig extends RunConfig {

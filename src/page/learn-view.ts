@@ -3,7 +3,8 @@
  * computed by the core on the CPU (so it works without WebGPU): the score
  * matrix, softmax, the online softmax tile by tile, the split-KV merge by
  * lse, why a shared latent lets one tile serve every head, and an FP8
- * explorer with the quantisation error of a generated cache. With WebGPU the
+ * explorer with the quantisation error of a generated cache, and which keys
+ * sparse attention's indexer keeps (learn-indexer.ts). With WebGPU the
  * same case can be run on version 3 (shared-latent, whose exact rescale the
  * trace follows) and compared with the trace.
  */
@@ -20,6 +21,7 @@ import { latentTraffic, planWithoutDevice } from '../learn/shared-latent';
 import { explainFp8 } from '../learn/fp8-explorer';
 import { quantHistogram } from '../learn/quant-histogram';
 import { ChartView } from './charts';
+import { INDEXER_STEP, showIndexerStep } from './learn-indexer';
 import { escapeHtml, find, fmtNum } from './html';
 
 interface LearnOptions {
@@ -105,7 +107,8 @@ const SECTIONS = `
   <p id="learn-hist-note"></p><figure class="chart small"><canvas id="learn-hist"></canvas></figure></section>
 <section class="learn-step"><h3>7. The same case on the GPU</h3>
   <p>Runs version 3 (shared-latent) with this case's tile size and splits and compares the followed head's output with the trace above.</p>
-  <button type="button" id="learn-gpu">Run on the GPU</button><pre id="learn-gpu-out"></pre></section>`;
+  <button type="button" id="learn-gpu">Run on the GPU</button><pre id="learn-gpu-out"></pre></section>
+${INDEXER_STEP}`;
 
 export function mountLearnView(view: HTMLElement, getDevice?: () => Promise<GpuContext>): void {
   const initial: LearnOptions = { preset: 'v32', kvFormat: 'fp8', hQ: 8, seqlen: 40, head: 0, tileN: planWithoutDevice('v32', 'fp8', 8).plan.tileN, splits: 3, seed: 0 };
@@ -241,4 +244,5 @@ export function mountLearnView(view: HTMLElement, getDevice?: () => Promise<GpuC
   find(root, '#learn-gpu').addEventListener('click', () => void runOnGpu());
   show();
   showFp8();
+  showIndexerStep(root);
 }
