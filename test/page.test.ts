@@ -421,7 +421,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const root = page.locator('#layer-root');
     await page.locator('#layer-root[data-cpu]').waitFor({ timeout: 30_000 });
     expect(await root.getAttribute('data-cpu')).toBe('pass');
-    expect(await page.locator('#layer-flow').textContent()).toContain('[512, 576]'); // the latent cache of the default L
+    expect(await page.locator('#layer-flow').textContent()).toContain('[256, 576]'); // the latent cache of the default L
     expect(await page.locator('#layer-model1').textContent()).toMatch(/no published up-projections/);
     expect(await page.locator('#layer-costs tbody tr').count()).toBe(3);
     await page.click('#layer-run');
@@ -432,9 +432,9 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.click('#layer-sweep');
     await page.locator('#layer-root[data-sweep]').waitFor({ timeout: 240_000 });
     expect(await root.getAttribute('data-sweep')).toBe('pass');
-    // 2 ways x (s_q 1 and the chunk) over 3 lengths
+    // 2 ways x (s_q 1 and the chunk) over 2 lengths
     expect(await page.locator('#layer-chart').getAttribute('data-datasets')).toBe('4');
-    expect(await page.locator('#layer-chart').getAttribute('data-points')).toBe('12');
+    expect(await page.locator('#layer-chart').getAttribute('data-points')).toBe('8');
     await page.screenshot({ path: 'test-results/page-layer.png', fullPage: true });
     // A bad field is refused by name.
     await page.fill('#layer-form input[name="s-q"]', '600');
@@ -458,7 +458,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(await page.locator('#claims-status').textContent()).toMatch(/^Measured on .*: 8 runs, every one checked and passing\.$/);
     expect(await root.getAttribute('data-measured')).toBe('pass');
     expect(await page.locator('#claims-table tbody tr.pending').count()).toBe(0);
-    expect(await page.locator('#claims-table tr[data-id="6"]').textContent()).toMatch(/This device decoded 32,768 tokens \(model1, FP8, h_q 16\) in [\d.]+ ms, checked: pass/);
+    expect(await page.locator('#claims-table tr[data-id="6"]').textContent()).toMatch(/This device decoded 16,384 tokens \(model1, FP8, h_q 16\) in [\d.]+ ms, checked: pass/);
     await page.screenshot({ path: 'test-results/page-claims.png', fullPage: true });
     expect(errors).toEqual([]);
     await page.close();

@@ -30,7 +30,7 @@ export interface MeasureSpec {
 
 export const CLI_MEASURE: MeasureSpec = { seqlen: 4096, memoryBoundHeads: 8, computeBoundHeads: 64, longTokens: 1 << 18 };
 /** The page's: smaller, for a browser tab and a software adapter. */
-export const PAGE_MEASURE: MeasureSpec = { seqlen: 2048, memoryBoundHeads: 8, computeBoundHeads: 64, longTokens: 1 << 15, timing: { warmup: 1, samples: 3 } };
+export const PAGE_MEASURE: MeasureSpec = { seqlen: 1024, memoryBoundHeads: 8, computeBoundHeads: 64, longTokens: 1 << 14, timing: { warmup: 1, samples: 2 } };
 
 export interface RatioAtTwoShapes {
   readonly memoryBound: number;

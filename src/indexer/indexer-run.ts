@@ -8,6 +8,7 @@
 import type { GpuContext } from '../gpu/device';
 import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
 import { bindGroup } from '../gpu/bindings';
+import { grid2d } from '../gpu/grid';
 import { getPipeline } from '../gpu/pipelines';
 import { SHADER_FILES } from '../gpu/shader-source';
 import { packUniform, uniformFields } from '../gpu/wgsl-layout';
@@ -67,11 +68,6 @@ export interface PreparedIndexer {
   destroy(): void;
 }
 
-function grid(count: number, limit: number): [number, number, number] {
-  const x = Math.min(count, limit);
-  return [Math.max(1, x), Math.ceil(count / x), 1];
-}
-
 export async function prepareIndexer(ctx: GpuContext, inp: IndexerInputs, options: IndexerPlanOptions & { owner?: BufferOwner } = {}): Promise<PreparedIndexer> {
   const b = options.owner ?? bufferOwner(ctx);
   const { device, limits } = ctx;
@@ -101,7 +97,7 @@ export async function prepareIndexer(ctx: GpuContext, inp: IndexerInputs, option
         out.push({
           label: `indexer decode${tag}${shards.length > 1 ? ` shard ${shard.first / plan.shardPages}` : ''}`, pipeline: decode,
           bindGroup: bindGroup(device, decode, 'indexer decode', { index_cache: shard.buffer, block_table: table, index_keys: decoded, index_scales: scales, index_call: call }),
-          workgroups: grid(Math.ceil(count / WG), limits.maxComputeWorkgroupsPerDimension),
+          workgroups: grid2d(Math.ceil(count / WG), limits.maxComputeWorkgroupsPerDimension, 'indexer decode'),
         });
       }
       const call = b.uniform('indexer call', packUniform({ keys, first, count, queries: sQ, shard_first: 0, shard_pages: 0 }, CALL_FIELDS, 'indexer_scores.wgsl'));

@@ -7,6 +7,7 @@
  * too large) are refused here, naming the pass.
  */
 import { bindGroup } from '../gpu/bindings';
+import { grid2d } from '../gpu/grid';
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { SHADER_FILES } from '../gpu/shader-source';
 import { packUniform, uniformFields } from '../gpu/wgsl-layout';
@@ -42,14 +43,6 @@ export interface GemmCall {
   readonly bKN?: boolean;
   readonly c: Operand;
   readonly accumulate?: boolean;
-}
-
-/** A 2-D grid of at least `count` workgroups within the device's per-dimension limit. */
-export function grid2d(count: number, limit: number, label: string, z = 1): [number, number, number] {
-  const x = Math.min(count, limit);
-  const y = Math.ceil(count / x);
-  if (y > limit || z > limit) throw new Error(`${label}: ${count} x ${z} workgroups do not fit this device's grid (maxComputeWorkgroupsPerDimension ${limit})`);
-  return [Math.max(1, x), Math.max(1, y), z];
 }
 
 function requireQuads(label: string, what: string, value: number): void {

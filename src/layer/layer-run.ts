@@ -31,7 +31,7 @@ import { type CheckResult, compareToReference } from '../reference/check';
 import { referenceOnCache } from '../reference/reference-chunked';
 import { type TimingOptions, timeWork } from '../timing/timer';
 import { GpuRunError, prepareAttention } from '../run/runner';
-import { cacheWidth, qkHead } from './layer-config';
+import { cacheWidth, layerSoftmaxScale, qkHead } from './layer-config';
 import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
 import { uploadBlocked } from './layer-buffers';
 import { type LayerReference, checkHeads, checkTensor, layerReference, spreadHeads } from './layer-check';
@@ -196,18 +196,12 @@ async function runFront(b: BufferOwner, input: Extract<LayerInput, { kind: 'gene
   };
   const core: CoreTensors = {
     dims: c, sQ, keys, q: qHost, latentRows, wUK: wUK(c, w.wkv_b), wUV: wUV(c, w.wkv_b),
-    softmaxScale: layerScale(input), rope, yarn: c.yarn,
+    softmaxScale: layerSoftmaxScale(c), rope, yarn: c.yarn,
   };
   return {
     core, q, check,
     stages: [{ stage: 'cache rows: wkv_a, kv_norm, RoPE', way: 'front', passes: cachePasses }, { stage: 'query: wq_a, q_norm, wq_b, RoPE', way: 'front', passes: queryPasses }],
   };
-}
-
-function layerScale(input: Extract<LayerInput, { kind: 'generated' }>): number {
-  const c = input.weights.config;
-  const m = c.yarn.maxSeqLen > c.yarn.originalSeqLen ? 0.1 * c.yarn.mscale * Math.log(c.yarn.ropeFactor) + 1 : 1;
-  return (c.qkNope + c.qkRope) ** -0.5 * m * m;
 }
 
 /**

@@ -37,9 +37,11 @@ interface LayerForm {
   readonly chunk: number;
 }
 
-const DEFAULTS = { config: 'small', seqlen: '512', 's-q': '1', kv: 'f32', kernel: 'flash', rope: 'decoupled', topk: '0', sweep: '64,128,256', chunk: '16' };
+const DEFAULTS = { config: 'small', seqlen: '256', 's-q': '1', kv: 'f32', kernel: 'flash', rope: 'decoupled', topk: '0', sweep: '64,256', chunk: '16' };
 /** The page keeps the f64 reference to a fraction of a second: the absorbed formula for every head, the naive one on a sample. */
 const PAGE_REFERENCE_BUDGET = 2 ** 27;
+/** A warm-up and two samples a stage: a browser tab on a software adapter. */
+const PAGE_TIMING = { warmup: 1, samples: 2 };
 
 function readForm(form: HTMLFormElement): LayerForm {
   const v: FlagValues = Object.fromEntries(Object.keys(DEFAULTS).map((k) => [k, (form.elements.namedItem(k) as HTMLInputElement).value.trim()]));
@@ -219,7 +221,7 @@ export function mountLayerView(view: HTMLElement, getDevice: () => Promise<GpuCo
       status.textContent = `Seeding the ${f.config.name} layer's weights and ${f.keys} tokens...`;
       const input = generateLayer(f.config, f.keys, f.sQ, 0);
       const r = await runLayer(ctx, input, {
-        kernel: f.kernel, kvFormat: f.kvFormat, rope: f.rope, topk: f.topk, seed: 0, time: true, referenceBudget: PAGE_REFERENCE_BUDGET,
+        kernel: f.kernel, kvFormat: f.kvFormat, rope: f.rope, topk: f.topk, seed: 0, time: true, timing: PAGE_TIMING, referenceBudget: PAGE_REFERENCE_BUDGET,
         onStep: (s) => { status.textContent = `Running: ${s}...`; },
       });
       find(root, '#layer-result').innerHTML = resultHtml(r);
@@ -229,7 +231,7 @@ export function mountLayerView(view: HTMLElement, getDevice: () => Promise<GpuCo
   });
   find(root, '#layer-sweep').addEventListener('click', () => {
     void busy(async (ctx, f) => {
-      const points = await sweepLayer(ctx, f.config, f.sweep, [1, f.chunk], 0, { kernel: f.kernel, kvFormat: f.kvFormat, rope: f.rope, topk: f.topk }, (p, done, total) => {
+      const points = await sweepLayer(ctx, f.config, f.sweep, [1, f.chunk], 0, { kernel: f.kernel, kvFormat: f.kvFormat, rope: f.rope, topk: f.topk, timing: PAGE_TIMING }, (p, done, total) => {
         status.textContent = `Time against L: ${done} of ${total} (L ${p.keys}, s_q ${p.sQ})...`;
       });
       const series = (sQ: number) => [
