@@ -1,7 +1,8 @@
 // topk.wgsl: the k best-scored tokens of each query token's row of indexer
 // scores (indexer_scores.wgsl), written as FlashMLA's sparse indices:
 // block_table[t / PAGE] * PAGE + t % PAGE for the chosen token t, -1 after
-// the last when fewer than k tokens are visible.
+// the last when fewer than k tokens are visible. Rows are `stride` apart: the
+// columns past k are left to other indices (MODEL1's extra cache).
 //
 // An exact radix select, one workgroup per row. A score becomes a u32 whose
 // order is the floats' order (flip the sign bit of a positive, every bit of a
@@ -23,6 +24,7 @@ struct TopkCall {
   keys: u32,     // cached tokens (L): the row length
   queries: u32,  // s_q: query token i sees tokens 0 .. keys - queries + i
   k: u32,        // indices per row (topk)
+  stride: u32,   // entries from one row of `indices` to the next (k, or more when other indices follow: MODEL1's extra cache)
 }
 
 @group(0) @binding(7) var<storage, read> index_scores: array<f32>;
@@ -91,15 +93,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var t = lane; t < visible; t += WG) {
     let u = orderKey(index_scores[row + t]);
     if (u > threshold) {
-      indices[i * topk_call.k + atomicAdd(&above, 1u)] = slotOf(t);
+      indices[i * topk_call.stride + atomicAdd(&above, 1u)] = slotOf(t);
     } else if (u == threshold) {
       let n = atomicAdd(&tied, 1u);
       if (n < need) {
-        indices[i * topk_call.k + over + n] = slotOf(t);
+        indices[i * topk_call.stride + over + n] = slotOf(t);
       }
     }
   }
   for (var j = k + lane; j < topk_call.k; j += WG) {
-    indices[i * topk_call.k + j] = -1;
+    indices[i * topk_call.stride + j] = -1;
   }
 }

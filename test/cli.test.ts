@@ -264,6 +264,8 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(badK.stderr).toMatch(/--index-k .*ik-bad\.npy: expected float32 \[\?, 128\] \(L, 128\), found float32 \[300, 64\]/);
     const some = await cli(['sparse', '--index-q', file('iq-only.npy', { dtype: 'float32', shape: [1, 64, 128], data: new Float32Array(8192) })]);
     expect(some.stderr).toContain('your own indexer tensors go together: --index-k, --index-weights missing');
+    const extra = await cli(['sparse', '--extra-topk', '5']);
+    expect(extra.stderr).toContain('--extra-seqlens and --extra-topk go together');
   });
 
   it('sparse on your own indexer tensors: they give L and s_q, and every stage passes', async () => {

@@ -124,11 +124,23 @@ describe('indexer -> top-k -> sparse decode', () => {
     expect(small.sparse.pass, small.sparse.failure).toBe(true);
     expect(small.recall).toEqual({ planted: 3, found: 6, of: 6 });
     expect(small.dense?.check.pass).toBe(true);
-    expect(small.dense?.sparseError.pass).toBe(false); // 64 of 700 keys: not the dense answer
+    expect(small.dense?.sparseError?.pass).toBe(false); // 64 of 700 keys: not the dense answer
     if (testMatrix(ctx) !== 'full') return; // the rest on the full matrix's adapter (llvmpipe in CI)
     const all = await runSparsePipeline(ctx, sc, { kernel: 'v2', kvFormat: 'fp8', topk: 1024 });
     expect(all.topkCheck.pass, all.topkCheck.firstProblem).toBe(true);
     expect(all.sparse.pass).toBe(true);
-    expect(all.dense?.sparseError.pass, all.dense?.sparseError.failure).toBe(true); // every key chosen: the dense answer
+    expect(all.dense?.sparseError?.pass, all.dense?.sparseError?.failure).toBe(true); // every key chosen: the dense answer
+  });
+});
+
+describe('the pipeline with MODEL1\'s extra cache', () => {
+  it('top-k fills the first k columns, the extra indices follow, one softmax over both caches', async (c) => {
+    if (!ctx) return c.skip();
+    const shape = presetShape('model1', { seqlens: [600], hQ: 4, sQ: 2 });
+    const sc = generateSparseCase(shape, { seed: 9, extra: { seqlen: 200, topk: 48, topkLength: 30 } });
+    const r = await runSparsePipeline(ctx, sc, { kernel: 'flash', kvFormat: 'fp8', topk: 64, compareDense: false });
+    expect(r.topkCheck.pass, r.topkCheck.firstProblem).toBe(true);
+    expect(r.extra).toEqual({ topk: 48, tokens: 384 }); // 200 tokens in 4 pages of 64, a spare page and the poison page
+    expect(r.sparse.pass, r.sparse.failure).toBe(true);
   });
 });

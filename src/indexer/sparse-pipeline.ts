@@ -7,7 +7,10 @@
  * long cache), top-k against the CPU's top-k of the same scores, the decode
  * against the reference on the chosen indices. Beside it, optionally, the
  * dense decode of the same cache: its own check, the sparse output's error
- * against it (none when k >= L), and the time of each.
+ * against it (none when k >= L), and the time of each. With MODEL1's extra
+ * cache, top-k fills the first k columns of a combined index buffer whose
+ * other columns already hold the extra indices, and the decode attends both
+ * caches in one softmax (mla/extra-cache.ts).
  */
 import type { GpuContext } from '../gpu/device';
 import { bufferOwner } from '../gpu/buffer-owner';
@@ -15,7 +18,9 @@ import { withErrorScopes } from '../gpu/error-scopes';
 import { type KernelPass, encodePasses } from '../kernels/kernel-plan';
 import { type MlaInputs, generateInputs } from '../mla/inputs';
 import { kvLayout } from '../mla/kv-layout';
-import { quantizeSlots } from '../mla/kv-quant';
+import { type ExtraSource, combineSources } from '../mla/extra-cache';
+import { dequantizeKvCache, quantizeSlots } from '../mla/kv-quant';
+import { referenceTwoSources } from '../reference/reference-two-sources';
 import { slotOf } from '../mla/paged-cache';
 import { SeededRandom } from '../mla/random';
 import { type MlaShape, validateShape } from '../mla/shape';
@@ -34,6 +39,8 @@ export interface SparseCase {
   readonly indexer: IndexerInputs;
   /** Tokens planted relevant in both caches (visible to every query token). */
   readonly planted: readonly number[];
+  /** MODEL1's second KV source, attended in the same softmax as the chosen keys. */
+  readonly extra?: ExtraSource;
 }
 
 export interface SparseCaseOptions {
@@ -46,6 +53,8 @@ export interface SparseCaseOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Your own indexer inputs (their L and s_q must be the shape's); default: generated. */
   readonly indexer?: IndexerInputs;
+  /** An extra cache of `seqlen` tokens with `topk` random indices per query token, `topkLength` of them used per request. */
+  readonly extra?: { readonly seqlen: number; readonly topk: number; readonly topkLength?: number };
 }
 
 /** How strongly a planted latent key points along the queries, against a drawn key's length. */
@@ -85,7 +94,14 @@ export function generateSparseCase(shape: MlaShape, options: SparseCaseOptions =
     throw new Error(`the indexer's inputs have L ${options.indexer.keys} and s_q ${options.indexer.sQ}; the cache has ${L} and ${shape.sQ}`);
   }
   if (options.indexer && planted.length > 0) throw new Error('planted tokens are for generated indexer inputs: your own keys decide what is relevant');
-  return { dense, indexer: options.indexer ?? generateIndexerInputs(L, shape.sQ, { seed: seed + 1, planted }), planted };
+  let extra: ExtraSource | undefined;
+  if (options.extra) {
+    if (layout) throw new Error('the extra cache is combined as f32 rows: a cache generated straight into its format (a long one) cannot take it');
+    const e = options.extra;
+    const inputs = generateInputs({ ...shape, seqlens: [e.seqlen], topk: e.topk, causal: false }, { seed: seed + 3, invalidIndexFraction: 0 });
+    extra = { kvRows: inputs.kvRows, numBlocks: inputs.cache.numBlocks, indices: inputs.indices!, topk: e.topk, topkLength: e.topkLength === undefined ? undefined : Int32Array.of(e.topkLength) };
+  }
+  return { dense, indexer: options.indexer ?? generateIndexerInputs(L, shape.sQ, { seed: seed + 1, planted }), planted, extra };
 }
 
 export interface SparseRunConfig extends RunConfig {
@@ -115,6 +131,8 @@ export interface SparseReport {
   readonly sQ: number;
   readonly hQ: number;
   readonly topk: number;
+  /** MODEL1's extra cache: its indices per query token and tokens. */
+  readonly extra?: { readonly topk: number; readonly tokens: number };
   readonly layout: string;
   readonly kernel: string;
   readonly indexer: { readonly check: CheckResult; readonly tokens: number };
@@ -125,8 +143,8 @@ export interface SparseReport {
   readonly sparse: CheckResult;
   readonly dense?: {
     readonly check: CheckResult;
-    /** The sparse output against the dense decode's reference: what sparsity changes (nothing when k >= L). */
-    readonly sparseError: CheckResult;
+    /** The sparse output against the dense decode's reference: what sparsity changes (nothing when k >= L); none with an extra cache, which the dense decode does not read. */
+    readonly sparseError?: CheckResult;
   };
   readonly ms?: StageMs;
 }
@@ -151,6 +169,10 @@ export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: 
   const budget = config.referenceBudget ?? DEFAULT_BUDGET;
   const owner = bufferOwner(ctx);
   const sparseShape: MlaShape = validateShape({ ...shape, topk: k, causal: false });
+  // With MODEL1's extra cache: one call over both caches (mla/extra-cache.ts), the extra indices
+  // already in place after the first k columns of each row, which top-k fills.
+  const combined = c.extra ? combineSources({ ...dense, shape: sparseShape, indices: new Int32Array(sQ * k).fill(-1) }, c.extra).inputs : undefined;
+  const stride = combined?.shape.topk ?? k;
   const tableRow = dense.cache.blockTable.subarray(0, dense.cache.maxBlocksPerSeq);
   const slot = (t: number) => slotOf(dense.cache, shape.pageBlockSize, 0, t);
   try {
@@ -158,8 +180,9 @@ export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: 
     const idx = await prepareIndexer(ctx, indexer, { owner });
     const { pass: topk, indices } = await topkPass(owner, idx.scores, {
       keys: L, sQ, k, page: shape.pageBlockSize, blockTable: owner.storage('block table (top-k)', tableRow.byteLength, tableRow),
+      into: combined ? { buffer: owner.storage('indices (top-k, then the extra cache\'s)', combined.indices!.byteLength, combined.indices), stride } : undefined,
     });
-    const sparseInputs: MlaInputs = { ...dense, shape: sparseShape, indices: undefined };
+    const sparseInputs: MlaInputs = combined ? { ...combined, indices: undefined } : { ...dense, shape: sparseShape, indices: undefined };
     const sparse = await prepareAttention(ctx, sparseInputs, config, { indices });
     try {
       const all: KernelPass[] = [...idx.passes, topk, ...sparse.passes];
@@ -170,7 +193,9 @@ export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: 
         ctx.device.queue.submit([encoder.finish()]);
       }, (message) => new GpuRunError('sparse pipeline', 'dispatch failed', message));
       const scores = await idx.readScores();
-      const chosen = new Int32Array((await owner.read(indices, 4 * sQ * k)).buffer);
+      const written = new Int32Array((await owner.read(indices, 4 * sQ * stride)).buffer);
+      const chosen = new Int32Array(sQ * k);
+      for (let i = 0; i < sQ; i++) chosen.set(written.subarray(i * stride, i * stride + k), i * k);
       const out = await sparse.read();
 
       step('check the indexer, top-k and the sparse decode');
@@ -189,8 +214,18 @@ export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: 
         }
         recall = { planted: c.planted.length, found, of: c.planted.length * sQ };
       }
-      const sparseRef = referenceOnCache({ shape: sparseShape, q: dense.q, cache: dense.cache, indices: chosen }, sparse.cacheBytes, sparse.layout, { budget });
-      const sparseCheck = compareToReference(out, sparseRef, sparseShape);
+      let sparseCheck: CheckResult;
+      if (c.extra && combined) {
+        // Each cache through its own indices: the main one through the chosen tokens, the extra one through its own.
+        const rows = dequantizeKvCache(sparse.cacheBytes, sparse.layout);
+        const mainRows = dense.cache.numBlocks * shape.pageBlockSize * shape.dQk;
+        const ref = referenceTwoSources(sparseShape, dense.q, { rows: rows.subarray(0, mainRows), indices: chosen, topk: k },
+          { rows: rows.subarray(mainRows), indices: c.extra.indices, topk: c.extra.topk, topkLength: c.extra.topkLength });
+        sparseCheck = compareToReference(out, ref, combined.shape);
+      } else {
+        const sparseRef = referenceOnCache({ shape: sparseShape, q: dense.q, cache: dense.cache, indices: chosen }, sparse.cacheBytes, sparse.layout, { budget });
+        sparseCheck = compareToReference(out, sparseRef, sparseShape);
+      }
 
       let ms: StageMs | undefined;
       const time = async (label: string, passes: readonly KernelPass[]) => (await timeWork(ctx, {
@@ -210,14 +245,17 @@ export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: 
           await submitChecked(ctx, prepared);
           const denseOut = await prepared.read();
           const denseRef = referenceOnCache(dense, prepared.cacheBytes, prepared.layout, { budget });
-          denseResult = { check: compareToReference(denseOut, denseRef, shape), sparseError: compareToReference({ out: out.out, lse: out.lse }, denseRef, shape) };
+          denseResult = {
+            check: compareToReference(denseOut, denseRef, shape),
+            sparseError: c.extra ? undefined : compareToReference({ out: out.out, lse: out.lse }, denseRef, shape),
+          };
           if (ms) ms = { ...ms, dense: await time('dense decode', prepared.passes) };
         } finally {
           prepared.destroy();
         }
       }
       return {
-        keys: L, sQ, hQ: shape.hQ, topk: k, layout: sparse.layout.name, kernel: sparse.version.name,
+        keys: L, sQ, hQ: shape.hQ, topk: k, extra: c.extra ? { topk: c.extra.topk, tokens: c.extra.numBlocks * shape.pageBlockSize } : undefined, layout: sparse.layout.name, kernel: sparse.version.name,
         indexer: { check: indexerCheck, tokens: tokens.length }, topkCheck, recall, sparse: sparseCheck, dense: denseResult, ms,
       };
     } finally {

@@ -23,14 +23,19 @@ export interface TopkCall {
   /** The attention cache's paging: tokens per page and the request's block table. */
   readonly page: number;
   readonly blockTable: GPUBuffer;
+  /** Write into this buffer's first k columns of rows `stride` apart (default: a buffer of its own, stride k). */
+  readonly into?: { readonly buffer: GPUBuffer; readonly stride: number };
 }
 
 export async function topkPass(owner: BufferOwner, scores: GPUBuffer, call: TopkCall): Promise<{ pass: KernelPass; indices: GPUBuffer }> {
   const { device } = owner.ctx;
   if (!Number.isInteger(call.k) || call.k < 1) throw new Error(`topk = ${call.k} is not allowed: topk must be an integer of at least 1`);
   const pipeline = await getPipeline(device, { kernel: 'topk', files: ['topk.wgsl'], entryPoint: 'main', constants: { PAGE: call.page } });
-  const indices = owner.storage('indices (top-k)', 4 * call.sQ * call.k);
-  const uniform = owner.uniform('top-k call', packUniform({ keys: call.keys, queries: call.sQ, k: call.k }, CALL_FIELDS, 'topk.wgsl'));
+  const stride = call.into?.stride ?? call.k;
+  if (stride < call.k) throw new Error(`top-k: a row stride of ${stride} is shorter than k = ${call.k}`);
+  const indices = call.into?.buffer ?? owner.storage('indices (top-k)', 4 * call.sQ * call.k);
+  if (indices.size < 4 * call.sQ * stride) throw new Error(`top-k: the index buffer has ${indices.size} bytes, ${call.sQ} rows of ${stride} need ${4 * call.sQ * stride}`);
+  const uniform = owner.uniform('top-k call', packUniform({ keys: call.keys, queries: call.sQ, k: call.k, stride }, CALL_FIELDS, 'topk.wgsl'));
   return {
     indices,
     pass: {
