@@ -13,25 +13,17 @@
 // Geometry: one thread per token, 64 a workgroup, on a 2-D grid (x, y).
 // Decoding once per chunk, not in the scoring loop, keeps that loop a plain
 // register-blocked matrix multiply (each key is read by 8 head groups).
+// Its uniform, IndexerCall, is in indexer_call.wgsl.
 
 const WG: u32 = 64u;
 const KEY_WORDS: u32 = 32u; // 128 codes, 4 a word
 override PAGE: u32;         // tokens per page of the indexer cache
 
-struct IndexerCall {
-  keys: u32,     // cached tokens (L)
-  first: u32,    // the chunk's first token
-  count: u32,    // tokens in the chunk
-  queries: u32,  // query tokens (s_q), the last s_q of the L
-  shard_first: u32, // the first page the bound shard holds
-  shard_pages: u32, // pages it holds
-}
 
 @group(0) @binding(0) var<storage, read> index_cache: array<u32>;
 @group(0) @binding(6) var<storage, read> block_table: array<i32>;
 @group(0) @binding(1) var<storage, read_write> index_keys: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> index_scales: array<f32>;
-@group(0) @binding(3) var<uniform> index_call: IndexerCall;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_index) lane: u32) {

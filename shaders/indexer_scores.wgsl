@@ -22,22 +22,13 @@ const WG: u32 = 64u;
 const DIM_QUADS: u32 = 32u; // 128 dims
 override HEADS: u32;        // 64
 override BLOCK: u32;        // 8 or 16: tokens a thread owns, heads it takes at a time
-
-struct IndexerCall {
-  keys: u32,
-  first: u32,
-  count: u32,
-  queries: u32,
-  shard_first: u32,
-  shard_pages: u32,
-}
+// The per-pass uniform, IndexerCall (index_call), is in indexer_call.wgsl.
 
 @group(0) @binding(1) var<storage, read> index_keys: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> index_scales: array<f32>;
 @group(0) @binding(4) var<storage, read> index_q: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> index_weights: array<f32>;
 @group(0) @binding(7) var<storage, read_write> index_scores: array<f32>;
-@group(0) @binding(3) var<uniform> index_call: IndexerCall;
 
 // Quad j of chunk token n (clamped into the chunk: the extra tokens are not written).
 fn keyQuad(n: u32, j: u32) -> vec4<f32> {

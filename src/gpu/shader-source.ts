@@ -29,6 +29,7 @@ import loopProbe from '../../shaders/loop_probe.wgsl?raw';
 import plainMatmul from '../../shaders/plain_matmul.wgsl?raw';
 import layerGemm from '../../shaders/layer_gemm.wgsl?raw';
 import layerRows from '../../shaders/layer_rows.wgsl?raw';
+import indexerCall from '../../shaders/indexer_call.wgsl?raw';
 import indexerDecode from '../../shaders/indexer_decode.wgsl?raw';
 import indexerScores from '../../shaders/indexer_scores.wgsl?raw';
 import topk from '../../shaders/topk.wgsl?raw';
@@ -55,6 +56,7 @@ export const SHADER_FILES = {
   'plain_matmul.wgsl': plainMatmul,
   'layer_gemm.wgsl': layerGemm,
   'layer_rows.wgsl': layerRows,
+  'indexer_call.wgsl': indexerCall,
   'indexer_decode.wgsl': indexerDecode,
   'indexer_scores.wgsl': indexerScores,
   'topk.wgsl': topk,

@@ -19,7 +19,7 @@ import { decodeCodes } from './indexer-quant';
 import type { IndexerInputs } from './indexer-inputs';
 import { INDEXER } from '../mla/indexer-shape';
 
-const CALL_FIELDS = uniformFields(SHADER_FILES['indexer_scores.wgsl'], 'IndexerCall', 'indexer_scores.wgsl');
+const CALL_FIELDS = uniformFields(SHADER_FILES['indexer_call.wgsl'], 'IndexerCall', 'indexer_call.wgsl');
 const WG = 64;
 /**
  * Tokens a scoring thread owns and heads it takes at a time (indexer_scores.wgsl's
@@ -75,8 +75,8 @@ export async function prepareIndexer(ctx: GpuContext, inp: IndexerInputs, option
   const { keys, sQ, layout } = inp;
   const scores = b.storage('indexer scores', 4 * sQ * keys);
   const passes = await withErrorScopes(device, async () => {
-    const decode = await getPipeline(device, { kernel: 'indexer-decode', files: ['fp8.wgsl', 'indexer_decode.wgsl'], entryPoint: 'main', constants: { PAGE: layout.pageBlockSize } });
-    const score = await getPipeline(device, { kernel: 'indexer-scores', files: ['indexer_scores.wgsl'], entryPoint: 'main', constants: { HEADS: INDEXER.heads, BLOCK: INDEXER_BLOCK } });
+    const decode = await getPipeline(device, { kernel: 'indexer-decode', files: ['fp8.wgsl', 'indexer_call.wgsl', 'indexer_decode.wgsl'], entryPoint: 'main', constants: { PAGE: layout.pageBlockSize } });
+    const score = await getPipeline(device, { kernel: 'indexer-scores', files: ['indexer_call.wgsl', 'indexer_scores.wgsl'], entryPoint: 'main', constants: { HEADS: INDEXER.heads, BLOCK: INDEXER_BLOCK } });
     const pages = Math.ceil(keys / layout.pageBlockSize);
     const shards = Array.from({ length: plan.shards }, (_, s) => {
       const first = s * plan.shardPages;
@@ -93,14 +93,14 @@ export async function prepareIndexer(ctx: GpuContext, inp: IndexerInputs, option
       const count = Math.min(plan.chunkKeys, keys - first);
       const tag = keys > plan.chunkKeys ? ` (tokens ${first}..${first + count - 1})` : '';
       for (const shard of shards) {
-        const call = b.uniform('indexer call', packUniform({ keys, first, count, queries: sQ, shard_first: shard.first, shard_pages: shard.count }, CALL_FIELDS, 'indexer_scores.wgsl'));
+        const call = b.uniform('indexer call', packUniform({ keys, first, count, queries: sQ, shard_first: shard.first, shard_pages: shard.count }, CALL_FIELDS, 'indexer_call.wgsl'));
         out.push({
           label: `indexer decode${tag}${shards.length > 1 ? ` shard ${shard.first / plan.shardPages}` : ''}`, pipeline: decode,
           bindGroup: bindGroup(device, decode, 'indexer decode', { index_cache: shard.buffer, block_table: table, index_keys: decoded, index_scales: scales, index_call: call }),
           workgroups: grid2d(Math.ceil(count / WG), limits.maxComputeWorkgroupsPerDimension, 'indexer decode'),
         });
       }
-      const call = b.uniform('indexer call', packUniform({ keys, first, count, queries: sQ, shard_first: 0, shard_pages: 0 }, CALL_FIELDS, 'indexer_scores.wgsl'));
+      const call = b.uniform('indexer call', packUniform({ keys, first, count, queries: sQ, shard_first: 0, shard_pages: 0 }, CALL_FIELDS, 'indexer_call.wgsl'));
       out.push({
         label: `indexer scores${tag}`, pipeline: score,
         bindGroup: bindGroup(device, score, 'indexer scores', { index_keys: decoded, index_scales: scales, index_q: q, index_weights: w, index_scores: scores, index_call: call }),
