@@ -17,6 +17,7 @@ import { generateInputs } from '../src/mla/inputs';
 import { referenceAttention } from '../src/reference/reference';
 import { compareToReference } from '../src/reference/check';
 import { kvLayout } from '../src/mla/kv-layout';
+import { countIndices } from '../src/mla/index-counts';
 import { SeededRandom } from '../src/mla/random';
 import { LAYER_CONFIGS } from '../src/layer/layer-config';
 import { referenceNaive } from '../src/layer/layer-reference';
@@ -91,6 +92,26 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(bad.stderr).toContain('--kv "fp4" is not allowed: --kv must be one of f32, bf16, fp8');
   });
 
+  it('bench --long: the dense points, then dense against indexer -> top-k -> sparse decode at the same lengths, each stage timed, the crossover', async () => {
+    const json = join(dir, 'long.json');
+    const r = await cli(['bench', '--long', '--presets', 'model1', '--kv', 'fp8', '--seqlens', '3000,5000', '--heads', '4', '--json-out', json]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('## Dense against sparse: model1, fp8 cache, h_q 4, top-2048');
+    const table = r.stdout.split('\n').filter((l) => /^\| (3000|5000) \|/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+    expect(table.map((c) => c[1])).toEqual(['3000', '5000']);
+    for (const c of table) {
+      for (const ms of c.slice(2, 7)) expect(Number(ms)).toBeGreaterThan(0); // indexer, top-k, sparse, pipeline, dense
+      expect(c[8]).toBe('pass');
+    }
+    expect(r.stdout).toMatch(/The indexer (stays under the sparse decode at every length here|overtakes the sparse decode at L = (3000|5000))/);
+    const j = JSON.parse(readFileSync(json, 'utf8'));
+    expect(j.rows.map((x: { seqlen: number }) => x.seqlen)).toEqual([3000, 5000]);
+    expect(j.sparse).toHaveLength(1);
+    const dense = j.rows.map((x: { medianMs: number }) => x.medianMs);
+    expect(j.sparse[0].rows.map((x: { denseMs: number }) => x.denseMs)).toEqual(dense); // the dense point of the same cache
+    expect(j.sparse[0]).toHaveProperty('crossover');
+  });
+
   it('bench --tfjs: the flash kernel against the same decode in TensorFlow.js, both checked', async () => {
     const r = await cli(['bench', '--tfjs', '--presets', 'model1', '--kv', 'f32,fp8', '--seqlens', '90', '--heads', '4']);
     expect(r.code, r.stderr).toBe(0);
@@ -146,6 +167,19 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     const layout = kvLayout('bf16', shape, 64);
     const ref = referenceAttention({ ...inp, kvRows: dequantizeKvCache(quantizeKvCache(kv, layout), layout) });
     expect(compareToReference({ out: out.data, lse: lse.data }, ref).pass).toBe(true);
+  });
+
+  it('run, sparse: the report counts the indices attended, the -1 padding and those out of range (skipped, as FlashMLA does)', async () => {
+    // seqlen 40 < topk 64 pads request 0's rows with -1; the generator makes about 10 % of the entries invalid on purpose.
+    const r = await cli(['run', '--seqlens', '40,100', '--h-q', '2', '--topk', '64', '--samples', '1', '--warmup', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    const shape = presetShape('v32', { seqlens: [40, 100], hQ: 2, topk: 64 });
+    const inp = generateInputs(shape, { seed: 0 });
+    const c = countIndices(inp.indices!, inp.cache.numBlocks * shape.pageBlockSize);
+    expect(c.padding).toBeGreaterThan(0);
+    expect(c.outOfRange).toBeGreaterThan(0);
+    expect(r.stdout).toContain(`indices  ${c.attended} of 128 attended; ${c.padding} padding (-1); ${c.outOfRange} out of range [0, ${c.numSlots}) skipped, as FlashMLA skips them`);
+    expect(r.stdout).toMatch(/^check    PASS/m);
   });
 
   it('run on an FP8 cache given as FlashMLA\'s uint8 records', async () => {

@@ -123,12 +123,15 @@ describe('indexer -> top-k -> sparse decode', () => {
     expect(small.topkCheck.pass, small.topkCheck.firstProblem).toBe(true);
     expect(small.sparse.pass, small.sparse.failure).toBe(true);
     expect(small.recall).toEqual({ planted: 3, found: 6, of: 6 });
+    expect(small.indices).toMatchObject({ total: 128, attended: 128, padding: 0, outOfRange: 0 });
     expect(small.dense?.check.pass).toBe(true);
     expect(small.dense?.sparseError?.pass).toBe(false); // 64 of 700 keys: not the dense answer
     if (testMatrix(ctx) !== 'full') return; // the rest on the full matrix's adapter (llvmpipe in CI)
     const all = await runSparsePipeline(ctx, sc, { kernel: 'v2', kvFormat: 'fp8', topk: 1024 });
     expect(all.topkCheck.pass, all.topkCheck.firstProblem).toBe(true);
     expect(all.sparse.pass).toBe(true);
+    // causal: query tokens 0 and 1 see 699 and 700 tokens; the rest of each 1024 is -1
+    expect(all.indices).toMatchObject({ total: 2048, attended: 1399, padding: 649, outOfRange: 0 });
     expect(all.dense?.sparseError?.pass, all.dense?.sparseError?.failure).toBe(true); // every key chosen: the dense answer
   });
 });

@@ -13,6 +13,7 @@ import { indexerLearnCase } from '../src/indexer/indexer-learn';
 import { INDEXER, INDEXER_FLOPS_PER_TOKEN, indexerCacheLayout, indexerOffsets } from '../src/mla/indexer-shape';
 import { decodeE4m3, encodeE4m3 } from '../src/numerics/fp8';
 import type { NpyArray } from '../src/run/npy';
+import { countIndices, describeIndexCounts } from '../src/mla/index-counts';
 
 describe('the Hadamard transform', () => {
   it('is orthogonal and its own inverse, and spreads a spike over every dim', () => {
@@ -108,5 +109,13 @@ describe('the Learn view\'s sparse case', () => {
     expect(c.chosen.map((r) => r.length)).toEqual([12, 12, 12, 12]);
     expect(c.found).toBe(c.of);
     c.chosen.forEach((row, i) => row.forEach((t) => expect(t).toBeLessThanOrEqual(c.keys - c.sQ + i)));
+  });
+});
+
+describe('a sparse index list, counted as the kernels read it', () => {
+  it('-1 is padding, other indices outside [0, slots) are out of range and skipped, the rest attended', () => {
+    const c = countIndices(Int32Array.of(-1, 0, 5, 9, -7, 10, 3, -1), 10);
+    expect(c).toEqual({ total: 8, attended: 4, padding: 2, outOfRange: 2, numSlots: 10 });
+    expect(describeIndexCounts(c)).toBe('4 of 8 attended; 2 padding (-1); 2 out of range [0, 10) skipped, as FlashMLA skips them');
   });
 });

@@ -113,9 +113,9 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
   });
 
   /** The status line, read with a deadline: a page whose main thread is busy does not answer in time. */
-  async function statusWithin(page: Page, ms: number): Promise<string> {
+  async function statusWithin(page: Page, ms: number, selector = '#status'): Promise<string> {
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the page did not answer within ${ms} ms`)), ms));
-    return Promise.race([page.evaluate(() => document.querySelector('#status')?.textContent ?? ''), timeout]);
+    return Promise.race([page.evaluate((s) => document.querySelector(s)?.textContent ?? '', selector), timeout]);
   }
 
   const LONG = '?preset=model1&kv=fp8&seqlens=262144&shard-mib=100&samples=1&warmup=0';
@@ -141,6 +141,55 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it('Run, sparse mode: indexer -> top-k -> sparse decode over 256K tokens, every stage checked, the dense decode beside, generated and checked in workers', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${url}?pipeline=sparse&seqlens=262144`);
+    await page.locator('#sparse-root[data-running]').waitFor({ timeout: 60_000 });
+    const seen = new Set<string>();
+    while (await page.locator('#sparse-root[data-running]').count() > 0) {
+      seen.add((await statusWithin(page, 3000, '#sparse-status')).replace(/\d+%/, 'N%'));
+      await page.waitForTimeout(500);
+    }
+    await page.screenshot({ path: 'test-results/page-sparse.png', fullPage: true });
+    const result = await page.locator('#sparse-result').textContent() ?? '';
+    expect(await page.locator('#sparse-root').getAttribute('data-check'), `${await page.locator('#sparse-status').textContent()}\n${result}`).toBe('pass');
+    expect([...seen]).toEqual(expect.arrayContaining([
+      'Generating the cache and the indexer\'s inputs (in a worker): N%', 'Indexer -> top-k -> sparse decode...',
+      'Checking the dense decode against the f64 CPU reference (in a worker): N%',
+    ]));
+    expect(result).toContain('sparse   L 262144, s_q 1, h_q 16, top-2048; cache fp8-v32');
+    expect(result).toMatch(/^top-k    PASS/m);
+    expect(result).toContain('recall   4 of 4 planted');
+    expect(result).toMatch(/^dense    PASS/m);
+    expect(result).toMatch(/^time     dense decode [\d.]+ ms: the pipeline is [\d.]+x (faster|slower)/m);
+    expect(await page.locator('#sparse-stages').getAttribute('data-points')).toBe('5');
+    // The mode and the length stay in the URL: a link reproduces the run.
+    expect(new URL(page.url()).searchParams.get('pipeline')).toBe('sparse');
+    expect(new URL(page.url()).searchParams.get('seqlens')).toBe('262144');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 400_000);
+
+  it('Run, sparse mode: reached by its link; a bad field is refused by its flag\'s name before any work', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${url}?seqlens=300`);
+    await page.locator('#run-root[data-check]').waitFor({ timeout: 240_000 });
+    await page.click('a[data-mode="sparse"]');
+    await page.locator('#sparse-root[data-check]').waitFor({ timeout: 240_000 });
+    expect(await page.locator('#sparse-root').getAttribute('data-check')).toBe('pass'); // the default: 16K tokens, 4 planted
+    await page.fill('#sparse-form input[name="seqlens"]', '100,200');
+    await page.click('#sparse-button');
+    await expect.poll(() => page.locator('#sparse-root').getAttribute('data-check')).toBe('error');
+    expect(await page.locator('#sparse-status').textContent()).toBe('--seqlens 100,200 is not allowed: the sparse pipeline runs one request, --seqlens must be one length');
+    await page.fill('#sparse-form input[name="seqlens"]', '4000');
+    await page.fill('#sparse-form input[name="plant"]', '5000');
+    await page.click('#sparse-button');
+    await expect.poll(() => page.locator('#sparse-status').textContent()).toBe('--plant "5000" is not allowed: --plant must be an integer from 0 to 4000');
+    await page.close();
+  }, 300_000);
 
   it('Cancel stops a long run at once, and the page runs again', async () => {
     const page = await browser.newPage();
@@ -263,6 +312,25 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it('Compare: dense against sparse, each stage drawn against L, every stage checked, the crossover named; the long-context button sets its lengths', async () => {
+    const { page, errors } = await openView('#compare');
+    await page.click('#compare-long');
+    expect(await page.inputValue('#sparse-sweep-form input[name="sweep"]')).toBe('4096,16384,65536,262144,1048576');
+    await page.fill('#sparse-sweep-form input[name="sweep"]', '3000,9000');
+    await page.fill('#sparse-sweep-form input[name="h-q"]', '4');
+    await page.click('#sparse-sweep-start');
+    await page.locator('#sparse-sweep-root[data-state="done"], #sparse-sweep-root[data-state="error"]').waitFor({ timeout: 300_000 });
+    expect(await page.locator('#sparse-sweep-status').textContent()).toBe('Done: 2 lengths, every stage matches the CPU.');
+    expect(await page.locator('#chart-sparse-stages').getAttribute('data-datasets')).toBe('5'); // dense, pipeline, indexer, top-k, sparse decode
+    expect(await page.locator('#chart-sparse-stages').getAttribute('data-points')).toBe('10');
+    expect(await page.locator('#sparse-crossover').textContent()).toMatch(/^The indexer (stays under the sparse decode at every length here|overtakes the sparse decode at L = (3000|9000))/);
+    const cells = await page.locator('#sparse-sweep-table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    expect(cells.map((c) => c[0])).toEqual(['3000', '9000']);
+    for (const c of cells) expect(c[7]).toBe('pass');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 400_000);
 
   it('Ladder: every version on one shape, checked, timed against v1 and drawn on the roofline', async () => {
     const { page, errors } = await openView('#ladder');

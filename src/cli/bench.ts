@@ -1,12 +1,20 @@
-/** `mla-sandbox bench`: the comparison sweep with a progress bar, a table, and JSON + Markdown reports. */
+/**
+ * `mla-sandbox bench`: the comparison sweep with a progress bar, a table, and
+ * JSON + Markdown reports; `--long` adds dense against sparse (indexer ->
+ * top-k -> sparse decode) at the same lengths, with the crossover.
+ */
 import { parseArgs } from 'node:util';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { measureRoofline } from '../timing/roofline';
-import { DEFAULT_SWEEP, FULL_SWEEP, LONG_CONTEXT_SWEEP, type SweepSpec, runSweep, runnableSweep } from '../bench/sweep';
+import { DEFAULT_SWEEP, FULL_SWEEP, LONG_CONTEXT_SWEEP, type SweepRow, type SweepSpec, runSweep, runnableSweep } from '../bench/sweep';
+import type { GpuContext } from '../gpu/device';
+import { type SparseSweepRow, indexerCrossover, sparseRowLine, sparseSweepMarkdown, sweepSparse } from '../indexer/sparse-sweep';
+import { checkSparseFits } from '../indexer/sparse-options';
+import { INDEXER } from '../mla/indexer-shape';
 import { cliMemoryBudget } from './memory-budget';
-import { PRESET_NAMES } from '../mla/shape';
-import { KV_FORMATS } from '../mla/kv-layout';
+import { PRESET_NAMES, type PresetName, presetShape } from '../mla/shape';
+import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
 import { intList, oneOf } from '../run/run-options';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
@@ -106,13 +114,68 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
     return ladder.every((r) => r.pass) ? 0 : 1;
   }
   process.stdout.write(`${header.join('\n')}\n\n${sweepTableMarkdown(rows)}\n`);
-  const markdown = sweepMarkdown(rows, header);
-  process.stdout.write(`\n${markdown.slice(markdown.indexOf('## Ratios'))}`);
-  if (values.out) writeOutput('out', values.out, markdown);
+  const dense = sweepMarkdown(rows, header);
+  process.stdout.write(`\n${dense.slice(dense.indexOf('## Ratios'))}`);
+  const sparse = values.long ? await longSparseSweeps(ctx, spec, rows) : [];
+  const sparseMarkdown = sparse.map(sparseSectionMarkdown).join('');
+  process.stdout.write(sparseMarkdown);
+  if (values.out) writeOutput('out', values.out, dense + sparseMarkdown);
   if (values['json-out']) {
-    writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows }, null, 2));
+    writeOutput('json-out', values['json-out'], JSON.stringify({
+      adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops }, spec, rows,
+      ...(values.long ? { sparse: sparse.map((x) => ({ ...x, crossover: indexerCrossover(x.rows) ?? null })) } : {}),
+    }, null, 2));
   }
-  return rows.every((r) => r.pass) ? 0 : 1;
+  return rows.every((r) => r.pass) && sparse.every((x) => x.rows.every((r) => r.pass)) ? 0 : 1;
+}
+
+/** One head's dense-against-sparse sweep in `bench --long`. */
+interface LongSparse {
+  readonly preset: PresetName;
+  readonly hQ: number;
+  readonly kvFormat: KvFormat;
+  readonly rows: SparseSweepRow[];
+  /** Lengths left out, with the reason. */
+  readonly skipped: string[];
+}
+
+/**
+ * `bench --long`'s second half: for each head and h_q, indexer -> top-k ->
+ * sparse decode (top-2048, FP8 cache where the sweep has it) at each of the
+ * sweep's lengths, every stage checked and timed, its dense time taken from
+ * the long-context sweep's point of the same cache (same shape, format and
+ * seed: the same bytes), and the crossover where the indexer overtakes the
+ * sparse decode.
+ */
+async function longSparseSweeps(ctx: GpuContext, spec: SweepSpec, denseRows: readonly SweepRow[]): Promise<LongSparse[]> {
+  const kvFormat: KvFormat = spec.formats.includes('fp8') ? 'fp8' : spec.formats[0];
+  const out: LongSparse[] = [];
+  for (const preset of spec.presets) for (const hQ of spec.heads) {
+    const skipped: string[] = [];
+    const lengths = spec.seqlens.filter((L) => {
+      try {
+        checkSparseFits(presetShape(preset, { hQ, seqlens: [L] }), { kernel: 'flash', kvFormat }, ctx.limits, cliMemoryBudget());
+        return true;
+      } catch (e) {
+        skipped.push(`L ${L}: ${(e as Error).message}`);
+        return false;
+      }
+    });
+    const rows = await sweepSparse(ctx, { preset, hQ, sQ: 1, kvFormat, kernel: 'flash', topk: INDEXER.topk, seed: spec.seed, lengths, compareDense: false }, (row, done, total) => {
+      process.stderr.write(`sparse ${preset} h_q ${hQ}: ${done}/${total}: ${sparseRowLine(row)}\n`);
+    });
+    const denseOf = (keys: number) => denseRows.find((d) => d.preset === preset && d.kvFormat === kvFormat && d.kernel === 'flash' && d.hQ === hQ && d.seqlen === keys);
+    out.push({ preset, hQ, kvFormat, skipped, rows: rows.map((r) => ({ ...r, denseMs: denseOf(r.keys)?.medianMs })) });
+  }
+  return out;
+}
+
+function sparseSectionMarkdown(x: LongSparse): string {
+  return [
+    '', `## Dense against sparse: ${x.preset}, ${x.kvFormat} cache, h_q ${x.hQ}, top-${INDEXER.topk}`, '',
+    'Indexer -> top-k -> sparse decode, each stage checked then timed once; the dense time is the flash point of the table above on the same cache.',
+    ...x.skipped.map((l) => `skipped ${l}`), '', sparseSweepMarkdown(x.rows), '',
+  ].join('\n');
 }
 
 /** `bench --tfjs`: the flash kernel against the same decode in TensorFlow.js, on the same device. */

@@ -43,7 +43,8 @@ commands:
   run      run one shape, check it against the CPU reference, time it
   bench    the 576-vs-512 x f32/bf16/fp8 sweep; --ladder: every kernel version instead;
            --tfjs: the best kernel against the same decode in TensorFlow.js;
-           --long: the long-context sweep, 4K..1M keys, FP8 and bf16 (sharded caches);
+           --long: the long-context sweep, 4K..1M keys, FP8 and bf16 (sharded caches), then dense against
+           indexer -> top-k -> sparse decode at the same lengths, each stage timed, and the crossover;
            --out FILE.md, --json-out FILE.json, --full; narrow it with --presets v32,model1
            --kv f32,bf16,fp8 --seqlens 1024,4096 --heads 16,64
   layer    one MLA layer in MHA mode and in absorbed MQA mode, both checked and timed (mla-sandbox layer --help)

@@ -9,14 +9,13 @@ import { readNpyFile } from './read-npy';
 import { type IndexerInputs, indexerInputsFromArrays } from '../indexer/indexer-inputs';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
-import { INDEXER, INDEXER_FLOPS_PER_TOKEN } from '../mla/indexer-shape';
-import { generateSparseCase, runSparsePipeline, type SparseReport } from '../indexer/sparse-pipeline';
-import { kvLayout } from '../mla/kv-layout';
-import { formatCheck } from '../reference/check';
-import { type FlagValues, configFromFlags, intFlag, intList, oneOf, shapeFromFlags } from '../run/run-options';
+import { INDEXER } from '../mla/indexer-shape';
+import { generateSparseCase, runSparsePipeline } from '../indexer/sparse-pipeline';
+import { SPARSE_FLAGS, checkSparseFits, sparseRequestFromFlags } from '../indexer/sparse-options';
+import { describeSparse, sparsePasses } from '../indexer/sparse-report';
+import { type FlagValues, intFlag, intList, oneOf, shapeFromFlags } from '../run/run-options';
 import { PRESET_NAMES, type PresetName } from '../mla/shape';
-import { indexerCrossover, sparseSweepMarkdown, sweepSparse } from '../indexer/sparse-sweep';
-import { checkCacheSize, checkHostMemory, generatesStraightIntoFormat } from '../run/run-size';
+import { indexerCrossover, sparseRowLine, sparseSweepMarkdown, sweepSparse } from '../indexer/sparse-sweep';
 import { cliMemoryBudget } from './memory-budget';
 import { progressLine } from './progress';
 
@@ -43,28 +42,6 @@ function print(line = ''): void {
   process.stdout.write(line + '\n');
 }
 
-export function describeSparse(r: SparseReport): string[] {
-  const lines = [
-    `sparse   L ${r.keys}, s_q ${r.sQ}, h_q ${r.hQ}, top-${r.topk}; cache ${r.layout}; kernel ${r.kernel}`,
-    `indexer  ${r.indexer.tokens} tokens against f64 ${formatCheck(r.indexer.check)}`,
-    `top-k    ${r.topkCheck.pass ? 'PASS' : `FAIL (${r.topkCheck.wrongRows} rows; ${r.topkCheck.firstProblem})`}: the CPU's top-k of the same scores, as a set${r.topkCheck.tiedRows ? ` (${r.topkCheck.tiedRows} rows tied at the boundary: any tied token may be chosen)` : ''}`,
-  ];
-  if (r.recall) lines.push(`recall   ${r.recall.found} of ${r.recall.of} planted (${r.recall.planted} tokens x ${r.sQ} query tokens) chosen`);
-  lines.push(`decode   sparse, on the chosen indices${r.extra ? ` and the extra cache's ${r.extra.topk} per query token (${r.extra.tokens} slots), one softmax` : ''}: ${formatCheck(r.sparse)}`);
-  if (r.dense) {
-    lines.push(`dense    ${formatCheck(r.dense.check)}`);
-    const e = r.dense.sparseError;
-    if (e) lines.push(`sparsity the sparse output against the dense reference: ${r.topk >= r.keys ? formatCheck(e) : `off by ${e.maxRelErr.toExponential(2)} of max |ref|, cosine difference ${e.cosineDiff.toExponential(2)} (top-${r.topk} of ${r.keys})`}`);
-  }
-  if (r.ms) {
-    const m = r.ms;
-    const gflops = (INDEXER_FLOPS_PER_TOKEN * r.keys * r.sQ) / m.indexer / 1e6;
-    lines.push(`time     indexer ${m.indexer.toFixed(2)} ms (${gflops.toFixed(2)} GFLOP/s), top-k ${m.topk.toFixed(2)} ms (${((100 * m.topk) / m.indexer).toFixed(1)} % of the indexer), sparse decode ${m.sparse.toFixed(2)} ms; all three in one submit ${m.pipeline.toFixed(2)} ms`);
-    if (m.dense !== undefined) lines.push(`time     dense decode ${m.dense.toFixed(2)} ms: the pipeline is ${(m.dense / m.pipeline).toFixed(2)}x ${m.dense > m.pipeline ? 'faster' : 'slower'}`);
-  }
-  return lines;
-}
-
 /** The extra cache the flags ask for: --extra-seqlens and --extra-topk together, --extra-topk-length with them. */
 function extraFromFlags(v: FlagValues, given: ReadonlySet<string>): { seqlen: number; topk: number; topkLength?: number } | undefined {
   const asked = (['extra-seqlens', 'extra-topk', 'extra-topk-length'] as const).filter((f) => given.has(f));
@@ -75,19 +52,12 @@ function extraFromFlags(v: FlagValues, given: ReadonlySet<string>): { seqlen: nu
   return { seqlen, topk, topkLength: intFlag('extra-topk-length', v['extra-topk-length'], 0, topk) };
 }
 
-export function sparsePasses(r: SparseReport): boolean {
-  return r.indexer.check.pass && r.topkCheck.pass && r.sparse.pass && (r.dense ? r.dense.check.pass && (r.topk < r.keys || (r.dense.sparseError?.pass ?? true)) : true);
-}
-
 export async function runSparseCommand(argv: string[]): Promise<number> {
   const { values, tokens } = parseArgs({
     args: argv, strict: true, tokens: true,
     options: {
-      preset: { type: 'string', default: 'v32' }, 'h-q': { type: 'string', default: '64' }, 's-q': { type: 'string', default: '1' },
-      seqlens: { type: 'string', default: '65536' }, topk: { type: 'string', default: String(INDEXER.topk) }, kv: { type: 'string', default: 'fp8' },
-      kernel: { type: 'string', default: 'flash' }, plant: { type: 'string', default: '0' }, seed: { type: 'string', default: '0' },
-      sweep: { type: 'string' }, 'no-dense': { type: 'boolean', default: false },
-      'extra-seqlens': { type: 'string' }, 'extra-topk': { type: 'string' }, 'extra-topk-length': { type: 'string' },
+      ...SPARSE_FLAGS,
+      sweep: { type: 'string' }, 'extra-seqlens': { type: 'string' }, 'extra-topk': { type: 'string' }, 'extra-topk-length': { type: 'string' },
       'index-q': { type: 'string' }, 'index-k': { type: 'string' }, 'index-weights': { type: 'string' }, 'no-time': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -111,26 +81,16 @@ export async function runSparseCommand(argv: string[]): Promise<number> {
     v.seqlens = String(own.keys);
     v['s-q'] = String(own.sQ);
   }
-  const topk = intFlag('topk', v.topk, 1, 1 << 16)!;
-  if (String(v.seqlens).includes(',')) throw new Error(`--seqlens ${v.seqlens} is not allowed: the sparse pipeline runs one request, --seqlens must be one length`);
-  const shape = shapeFromFlags({ preset: v.preset, 'h-q': v['h-q'], 's-q': v['s-q'], seqlens: v.seqlens });
-  const config = configFromFlags({ kv: v.kv, kernel: v.kernel, 'scale-rounding': 'pow2', splits: 'auto' });
-  const plant = intFlag('plant', v.plant, 0, shape.seqlens[0] - shape.sQ + 1)!;
-  const seed = intFlag('seed', v.seed, 0, 0xffffffff)!;
+  const { shape, config, topk, plant, seed, compareDense, straightIntoFormat } = sparseRequestFromFlags(v);
   if (v.sweep !== undefined) {
     if (plant > 0 || v['no-dense'] || v['no-time'] || given.has('extra-seqlens') || given.has('extra-topk')) throw new Error('--plant, --no-dense, --no-time and the extra cache are not used with --sweep: each point runs the pipeline and the dense decode, timed');
     if (given.has('seqlens')) throw new Error('--seqlens is not used with --sweep: the sweep\'s lengths are the contexts');
     const lengths = intList('sweep', v.sweep)!;
     const shapes = lengths.map((L) => shapeFromFlags({ preset: v.preset, 'h-q': v['h-q'], 's-q': v['s-q'], seqlens: String(L) }));
     const ctx = await openNodeDevice();
-    const budget = cliMemoryBudget();
-    for (const s of shapes) {
-      const layout = kvLayout(config.kvFormat, s, s.pageBlockSize);
-      checkCacheSize(s, layout, ctx.limits);
-      checkHostMemory(s, layout, budget.bytes, budget.where);
-    }
+    for (const s of shapes) checkSparseFits(s, config, ctx.limits, cliMemoryBudget());
     const rows = await sweepSparse(ctx, { preset: oneOf<PresetName>('preset', v.preset, PRESET_NAMES), hQ: shape.hQ, sQ: shape.sQ, kvFormat: config.kvFormat, kernel: config.kernel, topk, seed, lengths }, (row, done, total) => {
-      if (!v.json) process.stderr.write(`sparse: ${done}/${total}: L ${row.keys}: pipeline ${row.pipelineMs.toFixed(2)} ms, dense ${row.denseMs.toFixed(2)} ms\n`);
+      if (!v.json) process.stderr.write(`sparse: ${done}/${total}: ${sparseRowLine(row)}\n`);
     });
     if (v.json) print(JSON.stringify({ adapter: ctx.adapter, topk, rows, crossover: indexerCrossover(rows) ?? null }, null, 2));
     else {
@@ -140,14 +100,11 @@ export async function runSparseCommand(argv: string[]): Promise<number> {
     return rows.every((r) => r.pass) ? 0 : 1;
   }
   const ctx = await openNodeDevice();
-  const layout = kvLayout(config.kvFormat, shape, shape.pageBlockSize);
-  checkCacheSize(shape, layout, ctx.limits);
-  const budget = cliMemoryBudget();
-  checkHostMemory(shape, layout, budget.bytes, budget.where);
+  checkSparseFits(shape, config, ctx.limits, cliMemoryBudget());
   const progress = v.json ? undefined : progressLine('generating the cache (slots)');
-  const sc = generateSparseCase(shape, { seed, plant, kvFormat: config.kvFormat, straightIntoFormat: generatesStraightIntoFormat(shape), onProgress: progress, indexer: own, extra: extraFromFlags(v, given) });
+  const sc = generateSparseCase(shape, { seed, plant, kvFormat: config.kvFormat, straightIntoFormat, onProgress: progress, indexer: own, extra: extraFromFlags(v, given) });
   const report = await runSparsePipeline(ctx, sc, {
-    ...config, topk, compareDense: !v['no-dense'], time: !v['no-time'],
+    ...config, topk, compareDense, time: !v['no-time'],
     onStep: v.json ? undefined : (s) => process.stderr.write(`sparse: ${s}\n`),
   });
   if (v.json) print(JSON.stringify({ adapter: ctx.adapter, ...report, pass: sparsePasses(report) }, null, 2));

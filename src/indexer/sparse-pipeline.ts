@@ -22,11 +22,13 @@ import { type ExtraSource, combineSources } from '../mla/extra-cache';
 import { dequantizeKvCache, quantizeSlots } from '../mla/kv-quant';
 import { referenceTwoSources } from '../reference/reference-two-sources';
 import { slotOf } from '../mla/paged-cache';
+import { type IndexCounts, countIndices } from '../mla/index-counts';
 import { SeededRandom } from '../mla/random';
-import { type MlaShape, validateShape } from '../mla/shape';
+import { type MlaShape, softmaxScaleOf, validateShape } from '../mla/shape';
 import { type CheckResult, compareToReference } from '../reference/check';
 import { referenceOnCache } from '../reference/reference-chunked';
 import { type TimingOptions, timeWork } from '../timing/timer';
+import type { ReferenceRunner } from '../run/run-attention';
 import { GpuRunError, type RunConfig, prepareAttention, submitChecked } from '../run/runner';
 import { type IndexerInputs, generateIndexerInputs } from './indexer-inputs';
 import { indexerReferenceAt } from './indexer-reference';
@@ -57,14 +59,22 @@ export interface SparseCaseOptions {
   readonly extra?: { readonly seqlen: number; readonly topk: number; readonly topkLength?: number };
 }
 
-/** How strongly a planted latent key points along the queries, against a drawn key's length. */
-const PLANT_GAIN = 3;
+/**
+ * The logit (score times the softmax scale) a planted key gives the mean
+ * query head: a drawn key's logit is about N(0, 1), so e^12 (160,000 times a
+ * typical key's weight) makes a few planted tokens matter without swamping a
+ * long cache. Far larger, one token's weight would exceed the rest by more
+ * than f32 can add to it (e^17 against 2^-24): a kernel's running sum would
+ * drop the other keys' weights, and the dense decode would fail its check
+ * for a reason that is f32's, not the kernel's.
+ */
+const PLANT_LOGIT = 12;
 
 /**
  * The attention cache and the indexer's inputs for one request. A planted
- * token's latent key is the mean of every query head, scaled to 3 times
- * a drawn key's length, so every head attends it; its indexer key is set the
- * same way (indexer-inputs.ts).
+ * token's latent key points along the mean of every query head, long enough
+ * that the mean head's logit on it is PLANT_LOGIT, so every head attends it;
+ * its indexer key is set along the indexer's queries (indexer-inputs.ts).
  */
 export function generateSparseCase(shape: MlaShape, options: SparseCaseOptions = {}): SparseCase {
   validateShape(shape);
@@ -82,8 +92,9 @@ export function generateSparseCase(shape: MlaShape, options: SparseCaseOptions =
     const row = new Float32Array(d);
     const heads = shape.sQ * shape.hQ; // every head of every query token (batch 1)
     for (let r = 0; r < heads; r++) for (let c = 0; c < d; c++) row[c] += dense.q[r * d + c] / heads;
+    // The mean head m scores (m . k) * scale = |m| |k| scale on a key k along m.
     const norm = Math.hypot(...row);
-    for (let c = 0; c < d; c++) row[c] *= (PLANT_GAIN * Math.sqrt(d)) / norm;
+    for (let c = 0; c < d; c++) row[c] *= PLANT_LOGIT / (softmaxScaleOf(shape) * norm * norm);
     for (const t of planted) {
       const slot = slotOf(dense.cache, shape.pageBlockSize, 0, t);
       if (dense.cacheBytes && dense.cacheLayout) quantizeSlots(row, slot, dense.cacheBytes, dense.cacheLayout);
@@ -115,6 +126,10 @@ export interface SparseRunConfig extends RunConfig {
   /** Tokens the indexer's check compares (spread over the cache, planted ones included). */
   readonly indexerCheckTokens?: number;
   readonly onStep?: (step: string) => void;
+  /** The dense decode's f64 reference (default: the chunked reference, here; the page runs it in a worker). */
+  readonly denseReference?: ReferenceRunner;
+  /** Stops the run between its steps with an AbortError. */
+  readonly signal?: AbortSignal;
 }
 
 export interface StageMs {
@@ -137,6 +152,8 @@ export interface SparseReport {
   readonly kernel: string;
   readonly indexer: { readonly check: CheckResult; readonly tokens: number };
   readonly topkCheck: TopkCheck;
+  /** What top-k wrote: indices attended, -1 padding (k > L), out of range (none, unless top-k is wrong). */
+  readonly indices: IndexCounts;
   /** Planted tokens chosen, over all query tokens and planted tokens. */
   readonly recall?: { readonly planted: number; readonly found: number; readonly of: number };
   /** The sparse decode against the reference on the chosen indices. */
@@ -165,7 +182,10 @@ export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: 
   const { sQ } = shape;
   const k = config.topk;
   if (indexer.keys !== L || indexer.sQ !== sQ) throw new Error(`the indexer's inputs (${indexer.keys} tokens, s_q ${indexer.sQ}) do not match the cache (${L} tokens, s_q ${sQ})`);
-  const step = config.onStep ?? (() => {});
+  const step = (what: string) => {
+    config.signal?.throwIfAborted();
+    config.onStep?.(what);
+  };
   const budget = config.referenceBudget ?? DEFAULT_BUDGET;
   const owner = bufferOwner(ctx);
   const sparseShape: MlaShape = validateShape({ ...shape, topk: k, causal: false });
@@ -244,19 +264,22 @@ export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: 
         try {
           await submitChecked(ctx, prepared);
           const denseOut = await prepared.read();
-          const denseRef = referenceOnCache(dense, prepared.cacheBytes, prepared.layout, { budget });
+          if (ms) ms = { ...ms, dense: await time('dense decode', prepared.passes) };
+          step('check the dense decode');
+          const denseRef = config.denseReference
+            ? await config.denseReference(dense, prepared.cacheBytes, prepared.layout)
+            : referenceOnCache(dense, prepared.cacheBytes, prepared.layout, { budget });
           denseResult = {
             check: compareToReference(denseOut, denseRef, shape),
             sparseError: c.extra ? undefined : compareToReference({ out: out.out, lse: out.lse }, denseRef, shape),
           };
-          if (ms) ms = { ...ms, dense: await time('dense decode', prepared.passes) };
         } finally {
           prepared.destroy();
         }
       }
       return {
         keys: L, sQ, hQ: shape.hQ, topk: k, extra: c.extra ? { topk: c.extra.topk, tokens: c.extra.numBlocks * shape.pageBlockSize } : undefined, layout: sparse.layout.name, kernel: sparse.version.name,
-        indexer: { check: indexerCheck, tokens: tokens.length }, topkCheck, recall, sparse: sparseCheck, dense: denseResult, ms,
+        indexer: { check: indexerCheck, tokens: tokens.length }, topkCheck, indices: countIndices(chosen, dense.cache.numBlocks * shape.pageBlockSize), recall, sparse: sparseCheck, dense: denseResult, ms,
       };
     } finally {
       sparse.destroy();

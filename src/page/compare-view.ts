@@ -4,6 +4,8 @@
  * after every point: time and GB/s against seqlen (one line per
  * configuration), bytes per token per format, and the quantisation error
  * against the f32 cache. Results export as JSON and CSV (the CLI's CSV).
+ * Below it, dense against sparse (sparse-sweep-view.ts): indexer, top-k and
+ * sparse decode timed against the dense decode as the context grows.
  */
 import type { GpuContext } from '../gpu/device';
 import { describeAdapter } from '../gpu/device';
@@ -15,6 +17,7 @@ import type { KernelChoice } from '../kernels/versions';
 import { ChartView, type Series } from './charts';
 import { downloadText, escapeHtml, find, presetLabel } from './html';
 import { fillSweepForm, readSweepForm, sweepFields, wireSweep } from './sweep-form';
+import { mountSparseSweep } from './sparse-sweep-view';
 
 const SWEEP_KERNELS: readonly KernelChoice[] = ['flash', 'naive'];
 
@@ -75,12 +78,14 @@ export function mountCompareView(view: HTMLElement, getDevice: () => Promise<Gpu
   };
   let rows: SweepRow[] = [];
   let spec: SweepSpec | undefined;
+  const sparse = mountSparseSweep(root, getDevice);
   // The sweep the form started from: its timing (the long-context one takes one sample, no warm-up).
   let base = DEFAULT_SWEEP;
   find<HTMLButtonElement>(root, '#compare-long').addEventListener('click', () => {
     base = LONG_CONTEXT_SWEEP;
     fillSweepForm(form, base);
-    status.textContent = 'Long-context sweep set: press Run sweep (a million-token point takes minutes on a software adapter).';
+    sparse.setLengths(LONG_CONTEXT_SWEEP.seqlens);
+    status.textContent = 'Long-context sweep set, here and in dense against sparse below: press Run sweep, or Run dense against sparse (a million-token point takes minutes on a software adapter).';
   });
   let adapter = '';
 

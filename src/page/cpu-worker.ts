@@ -9,20 +9,28 @@ import type { MlaInputs } from '../mla/inputs';
 import type { AttentionResult } from '../reference/reference';
 import type { KvLayout } from '../mla/kv-layout';
 import type { GenerationRequest } from '../run/run-options';
+import type { MlaShape } from '../mla/shape';
+import type { SparseCase, SparseCaseOptions } from '../indexer/sparse-pipeline';
+
+/** What generateSparseCase is called with (no callbacks, no own indexer inputs: it can be posted to a worker). */
+export interface SparseCaseRequest {
+  readonly shape: MlaShape;
+  readonly options: Omit<SparseCaseOptions, 'onProgress' | 'indexer'>;
+}
 
 /** What the page posts to the worker. */
 export type CpuRequest =
   | { readonly kind: 'generate'; readonly request: GenerationRequest }
+  | { readonly kind: 'sparse-case'; readonly request: SparseCaseRequest }
   | { readonly kind: 'reference'; readonly inputs: MlaInputs; readonly cacheBytes: Uint8Array; readonly layout: KvLayout };
 
 /** What the worker posts back. */
 export type CpuReply =
   | { readonly kind: 'progress'; readonly done: number; readonly total: number }
   | { readonly kind: 'inputs'; readonly inputs: MlaInputs }
+  | { readonly kind: 'sparse-case'; readonly sparseCase: SparseCase }
   | { readonly kind: 'reference'; readonly result: AttentionResult }
   | { readonly kind: 'error'; readonly message: string };
-
-export type CpuStage = 'generate' | 'reference';
 
 /** One job in a fresh worker; `signal` terminates it and rejects with an AbortError. */
 function inWorker<T>(request: CpuRequest, onProgress: (done: number, total: number) => void, signal?: AbortSignal, transfer: Transferable[] = []): Promise<T> {
@@ -43,7 +51,7 @@ function inWorker<T>(request: CpuRequest, onProgress: (done: number, total: numb
       if (reply.kind === 'progress') { onProgress(reply.done, reply.total); return; }
       done();
       if (reply.kind === 'error') reject(new Error(reply.message));
-      else resolve((reply.kind === 'inputs' ? reply.inputs : reply.result) as T);
+      else resolve((reply.kind === 'inputs' ? reply.inputs : reply.kind === 'sparse-case' ? reply.sparseCase : reply.result) as T);
     };
     worker.onerror = (e) => {
       done();
@@ -56,6 +64,11 @@ function inWorker<T>(request: CpuRequest, onProgress: (done: number, total: numb
 /** Generate a run's inputs in a worker. */
 export function generateInWorker(request: GenerationRequest, onProgress: (done: number, total: number) => void, signal?: AbortSignal): Promise<MlaInputs> {
   return inWorker<MlaInputs>({ kind: 'generate', request }, onProgress, signal);
+}
+
+/** Generate the sparse pipeline's case (the attention cache, the indexer's inputs, planted tokens) in a worker. */
+export function sparseCaseInWorker(request: SparseCaseRequest, onProgress: (done: number, total: number) => void, signal?: AbortSignal): Promise<SparseCase> {
+  return inWorker<SparseCase>({ kind: 'sparse-case', request }, onProgress, signal);
 }
 
 /**

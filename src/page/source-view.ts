@@ -22,7 +22,7 @@ import { kvShardsSource } from '../kernels/kv-shards';
 import { type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, inputsFromFlags, shapeFromFlags } from '../run/run-options';
 import { measureAttention } from '../run/run-attention';
 import { describeShape, fmtMs, fmtRate } from '../run/report';
-import { valuesFromUrl } from './run-view';
+import { runValuesFromUrl } from './run-view';
 import { failureText } from '../reference/check';
 import { escapeHtml, find } from './html';
 
@@ -114,7 +114,7 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
   function showFile(): void {
     const f = current();
     editor.setOptions({ value: edits[f.file] ?? SHADER_FILES[f.file], readOnly: !!f.readOnly });
-    const values = valuesFromUrl(location.search);
+    const values = runValuesFromUrl(location.search);
     kernelSelect.value = f.kernel ?? String(values.kernel);
     splitsInput.value = f.splits ?? String(values.splits ?? 'auto');
     find(root, '#source-role').textContent = `${f.file}: ${f.role}${f.readOnly ? ` (${f.readOnly})` : ''}.`;
@@ -153,7 +153,7 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
     status.className = '';
     status.textContent = 'Compiling, running, checking against the CPU reference, timing...';
     try {
-      const values: FlagValues = { ...valuesFromUrl(location.search), kernel: kernelSelect.value, splits: splitsInput.value.trim() || 'auto' };
+      const values: FlagValues = { ...runValuesFromUrl(location.search), kernel: kernelSelect.value, splits: splitsInput.value.trim() || 'auto' };
       if (current().topk && !Number(values.topk)) values.topk = current().topk;
       const config = { ...configFromFlags(values), shaderEdits: { ...edits } };
       shapeFromFlags(values); // a bad field is refused before the device is asked for

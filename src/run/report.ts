@@ -12,6 +12,7 @@ import type { ReadCost } from '../timing/read-cost';
 import { MATMUL_BLOCK_NAMES, type PlainMatmul } from '../timing/plain-matmul';
 import type { TimingResult } from '../timing/timer';
 import { formatCheck } from '../reference/check';
+import { describeIndexCounts } from '../mla/index-counts';
 import type { AttentionResult } from '../reference/reference';
 import { REFERENCE_BUDGET } from '../reference/reference-chunked';
 
@@ -100,6 +101,7 @@ export function describeReport(shape: MlaShape, r: KernelReport): string[] {
     `shape    ${describeShape(shape)}`,
     `kernel   ${r.version.id} ${r.version.name}${r.config.kernel === 'flash' ? ' (the best version for this device)' : ''} on a ${r.layout.name} cache (${r.layout.bytesPerToken} B/token; ${r.layout.source}): ${plan}`,
     `upload   kv cache ${fmtBytes(r.upload.kv)}${describeShards(r.upload)}, q ${fmtBytes(r.upload.q)}`,
+    ...(r.indices ? [`indices  ${describeIndexCounts(r.indices)}`] : []),
     `check    ${formatCheck(r.check)}`,
     `ref      ${describeCoverage(shape, r.reference)}`,
   ];

@@ -12,6 +12,7 @@ import { type AttentionResult, referenceAttention } from '../reference/reference
 import { type ChunkedReferenceOptions, referenceOnCache } from '../reference/reference-chunked';
 import type { KvLayout } from '../mla/kv-layout';
 import { type CheckResult, compareToReference } from '../reference/check';
+import { type IndexCounts, countIndices } from '../mla/index-counts';
 import { type PreparedAttention, type RunConfig, prepareAttention, submitChecked } from './runner';
 import { type TimingOptions, type TimingResult, timeWork } from '../timing/timer';
 import { type Throughput, type Work, throughput, workOf } from '../timing/work';
@@ -40,6 +41,8 @@ export interface KernelReport {
   readonly work: Work;
   readonly throughput?: Throughput;
   readonly roofline?: RooflineMeasurement;
+  /** A sparse call's indices: attended, padding, out of range (skipped). */
+  readonly indices?: IndexCounts;
 }
 
 export interface MeasureOptions {
@@ -115,6 +118,7 @@ async function measureOnDevice(ctx: GpuContext, inputs: MlaInputs, config: RunCo
     return {
       config, version: prepared.version, plan: prepared.plan, layout: prepared.layout, upload: prepared.upload,
       check, output, reference, quantization, timing, work, throughput: speed, roofline,
+      indices: inputs.indices && inputs.shape.topk > 0 ? countIndices(inputs.indices, inputs.cache.numBlocks * inputs.shape.pageBlockSize) : undefined,
     };
   } finally {
     prepared.destroy();

@@ -42,9 +42,9 @@ export function hostBytesOf(shape: MlaShape, layout: KvLayout): number {
   return 4 * rows * shape.dQk + f32Cache + generatedPages(shape) * layout.pageStride + chunk + slots + rows * (shape.dV + 1) * (4 + 8);
 }
 
-/** Refuse a shape whose inputs and results would not fit in `budget` bytes of host memory. */
-export function checkHostMemory(shape: MlaShape, layout: KvLayout, budget: number, where: string): void {
-  const bytes = hostBytesOf(shape, layout);
+/** Refuse a shape whose inputs and results (and `extraBytes` more, e.g. the indexer's) would not fit in `budget` bytes of host memory. */
+export function checkHostMemory(shape: MlaShape, layout: KvLayout, budget: number, where: string, extraBytes = 0): void {
+  const bytes = hostBytesOf(shape, layout) + extraBytes;
   if (bytes > budget) {
     throw new Error(`this shape needs about ${fmtBytes(bytes)} of memory for its inputs, cache and reference, over the ${fmtBytes(budget)} ${where}: make seqlens, batch or h_q smaller`);
   }
