@@ -118,9 +118,10 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     return Promise.race([page.evaluate((s) => document.querySelector(s)?.textContent ?? '', selector), timeout]);
   }
 
-  const LONG = '?preset=model1&kv=fp8&seqlens=262144&shard-mib=100&samples=1&warmup=0';
+  // 128K tokens under a 50 MiB shard cap: two shards, as 256K under 100 MiB would give, in half the time (the sparse test below runs 256K).
+  const LONG = '?preset=model1&kv=fp8&seqlens=131072&shard-mib=50&samples=1&warmup=0';
 
-  it('decodes 256K tokens of a MODEL1 FP8 cache in 2 shards (cap from the URL), checked in a worker, answering throughout', async () => {
+  it('decodes 128K tokens of a MODEL1 FP8 cache in 2 shards (cap from the URL), checked in a worker, answering throughout', async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -135,18 +136,19 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(await page.locator('#run-root').getAttribute('data-check'), await page.locator('#status').textContent() ?? '').toBe('pass');
     expect([...seen]).toEqual(expect.arrayContaining(['Generating the inputs: N%', 'Checking against the f64 CPU reference (in a worker): N%']));
     const result = await page.locator('#result').textContent();
-    expect(result).toContain('seqlens 262144');
-    expect(result).toMatch(/kv cache 146\.\d MiB in 2 shards of at most \d+\.\d MiB \(the shard cap \(100\.0 MiB\)\)/);
+    expect(result).toContain('seqlens 131072');
+    expect(result).toMatch(/kv cache 73\.\d MiB in 2 shards of at most \d+\.\d MiB \(the shard cap \(50\.0 MiB\)\)/);
     expect(result).toContain('all 16 heads');
     expect(errors).toEqual([]);
     await page.close();
-  });
+  }, 300_000);
 
-  it('Run, sparse mode: indexer -> top-k -> sparse decode over 256K tokens, every stage checked, the dense decode beside, generated and checked in workers', async () => {
+  it('Run, sparse mode: indexer -> top-k -> sparse decode over 256K tokens, every stage checked, the case generated in a worker, answering throughout', async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${url}?pipeline=sparse&seqlens=262144`);
+    // The dense decode of the same cache is left out here (40 s more on SwiftShader); Compare's test below runs it beside the pipeline.
+    await page.goto(`${url}?pipeline=sparse&seqlens=262144&no-dense=1`);
     await page.locator('#sparse-root[data-running]').waitFor({ timeout: 60_000 });
     const seen = new Set<string>();
     while (await page.locator('#sparse-root[data-running]').count() > 0) {
@@ -156,19 +158,19 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.screenshot({ path: 'test-results/page-sparse.png', fullPage: true });
     const result = await page.locator('#sparse-result').textContent() ?? '';
     expect(await page.locator('#sparse-root').getAttribute('data-check'), `${await page.locator('#sparse-status').textContent()}\n${result}`).toBe('pass');
-    expect([...seen]).toEqual(expect.arrayContaining([
-      'Generating the cache and the indexer\'s inputs (in a worker): N%', 'Indexer -> top-k -> sparse decode...',
-      'Checking the dense decode against the f64 CPU reference (in a worker): N%',
-    ]));
+    expect([...seen]).toEqual(expect.arrayContaining(['Generating the cache and the indexer\'s inputs (in a worker): N%', 'Indexer -> top-k -> sparse decode...']));
     expect(result).toContain('sparse   L 262144, s_q 1, h_q 16, top-2048; cache fp8-v32');
+    expect(result).toMatch(/^indexer  4100 tokens against f64 PASS/m);
     expect(result).toMatch(/^top-k    PASS/m);
+    expect(result).toContain('indices  2048 of 2048 attended; 0 padding (-1); 0 out of range');
     expect(result).toContain('recall   4 of 4 planted');
-    expect(result).toMatch(/^dense    PASS/m);
-    expect(result).toMatch(/^time     dense decode [\d.]+ ms: the pipeline is [\d.]+x (faster|slower)/m);
-    expect(await page.locator('#sparse-stages').getAttribute('data-points')).toBe('5');
+    expect(result).toMatch(/^decode   sparse, on the chosen indices: PASS/m);
+    expect(result).not.toMatch(/^dense/m);
+    expect(await page.locator('#sparse-stages').getAttribute('data-points')).toBe('4'); // indexer, top-k, sparse decode, all three
     // The mode and the length stay in the URL: a link reproduces the run.
     expect(new URL(page.url()).searchParams.get('pipeline')).toBe('sparse');
     expect(new URL(page.url()).searchParams.get('seqlens')).toBe('262144');
+    expect(new URL(page.url()).searchParams.get('no-dense')).toBe('1');
     expect(errors).toEqual([]);
     await page.close();
   }, 400_000);
@@ -178,8 +180,12 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.goto(`${url}?seqlens=300`);
     await page.locator('#run-root[data-check]').waitFor({ timeout: 240_000 });
     await page.click('a[data-mode="sparse"]');
-    await page.locator('#sparse-root[data-check]').waitFor({ timeout: 240_000 });
-    expect(await page.locator('#sparse-root').getAttribute('data-check')).toBe('pass'); // the default: 16K tokens, 4 planted
+    // The sparse mode runs its default (16K tokens, 4 planted) at once, as the kernel run does: Cancel stops it.
+    await page.locator('#sparse-root[data-running]').waitFor({ timeout: 60_000 });
+    expect(new URL(page.url()).searchParams.get('pipeline')).toBe('sparse');
+    await page.click('#sparse-cancel');
+    await page.locator('#sparse-root[data-check]').waitFor({ timeout: 60_000 });
+    expect(await page.locator('#sparse-root').getAttribute('data-check')).toBe('cancelled');
     await page.fill('#sparse-form input[name="seqlens"]', '100,200');
     await page.click('#sparse-button');
     await expect.poll(() => page.locator('#sparse-root').getAttribute('data-check')).toBe('error');
@@ -317,16 +323,16 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const { page, errors } = await openView('#compare');
     await page.click('#compare-long');
     expect(await page.inputValue('#sparse-sweep-form input[name="sweep"]')).toBe('4096,16384,65536,262144,1048576');
-    await page.fill('#sparse-sweep-form input[name="sweep"]', '3000,9000');
+    await page.fill('#sparse-sweep-form input[name="sweep"]', '2500,5000');
     await page.fill('#sparse-sweep-form input[name="h-q"]', '4');
     await page.click('#sparse-sweep-start');
     await page.locator('#sparse-sweep-root[data-state="done"], #sparse-sweep-root[data-state="error"]').waitFor({ timeout: 300_000 });
     expect(await page.locator('#sparse-sweep-status').textContent()).toBe('Done: 2 lengths, every stage matches the CPU.');
     expect(await page.locator('#chart-sparse-stages').getAttribute('data-datasets')).toBe('5'); // dense, pipeline, indexer, top-k, sparse decode
     expect(await page.locator('#chart-sparse-stages').getAttribute('data-points')).toBe('10');
-    expect(await page.locator('#sparse-crossover').textContent()).toMatch(/^The indexer (stays under the sparse decode at every length here|overtakes the sparse decode at L = (3000|9000))/);
+    expect(await page.locator('#sparse-crossover').textContent()).toMatch(/^The indexer (stays under the sparse decode at every length here|overtakes the sparse decode at L = (2500|5000))/);
     const cells = await page.locator('#sparse-sweep-table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
-    expect(cells.map((c) => c[0])).toEqual(['3000', '9000']);
+    expect(cells.map((c) => c[0])).toEqual(['2500', '5000']);
     for (const c of cells) expect(c[7]).toBe('pass');
     expect(errors).toEqual([]);
     await page.close();
