@@ -13,7 +13,7 @@ import { INDEXER } from '../mla/indexer-shape';
 import { generateSparseCase, runSparsePipeline } from '../indexer/sparse-pipeline';
 import { SPARSE_FLAGS, checkSparseFits, sparseRequestFromFlags } from '../indexer/sparse-options';
 import { describeSparse, sparsePasses } from '../indexer/sparse-report';
-import { type FlagValues, intFlag, intList, oneOf, shapeFromFlags } from '../run/run-options';
+import { type FlagValues, intFlag, intList, oneOf } from '../run/run-options';
 import { PRESET_NAMES, type PresetName } from '../mla/shape';
 import { indexerCrossover, sparseRowLine, sparseSweepMarkdown, sweepSparse } from '../indexer/sparse-sweep';
 import { cliMemoryBudget } from './memory-budget';
@@ -86,7 +86,7 @@ export async function runSparseCommand(argv: string[]): Promise<number> {
     if (plant > 0 || v['no-dense'] || v['no-time'] || given.has('extra-seqlens') || given.has('extra-topk')) throw new Error('--plant, --no-dense, --no-time and the extra cache are not used with --sweep: each point runs the pipeline and the dense decode, timed');
     if (given.has('seqlens')) throw new Error('--seqlens is not used with --sweep: the sweep\'s lengths are the contexts');
     const lengths = intList('sweep', v.sweep)!;
-    const shapes = lengths.map((L) => shapeFromFlags({ preset: v.preset, 'h-q': v['h-q'], 's-q': v['s-q'], seqlens: String(L) }));
+    const shapes = lengths.map((L) => sparseRequestFromFlags({ ...v, seqlens: String(L) }).shape);
     const ctx = await openNodeDevice();
     for (const s of shapes) checkSparseFits(s, config, ctx.limits, cliMemoryBudget());
     const rows = await sweepSparse(ctx, { preset: oneOf<PresetName>('preset', v.preset, PRESET_NAMES), hQ: shape.hQ, sQ: shape.sQ, kvFormat: config.kvFormat, kernel: config.kernel, topk, seed, lengths }, (row, done, total) => {

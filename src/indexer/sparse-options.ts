@@ -26,8 +26,6 @@ export const SPARSE_FLAGS = {
   'no-dense': { type: 'boolean', default: false },
 } as const;
 
-export type SparseFlag = keyof typeof SPARSE_FLAGS;
-
 /** The flags' defaults, as flag values. */
 export const SPARSE_DEFAULTS: FlagValues = Object.fromEntries(Object.entries(SPARSE_FLAGS).map(([k, f]) => [k, f.default]));
 
@@ -55,7 +53,7 @@ export function sparseRequestFromFlags(v: FlagValues): SparseRequest {
 }
 
 /** Host bytes the indexer adds to a dense run: its paged cache and the scores read back. */
-export function indexerHostBytes(shape: MlaShape): number {
+function indexerHostBytes(shape: MlaShape): number {
   const L = shape.seqlens[0];
   return L * INDEXER.bytesPerToken + 4 * L * shape.sQ;
 }

@@ -87,13 +87,22 @@ export function sparseRowLine(r: SparseSweepRow): string {
     + `${r.denseMs === undefined ? '' : `, dense ${r.denseMs.toFixed(2)} ms`}${r.pass ? '' : ' FAIL'}`;
 }
 
-export function sparseSweepMarkdown(rows: readonly SparseSweepRow[]): string {
-  const lines = ['| L | indexer ms | top-k ms | sparse decode ms | pipeline ms | dense ms | dense / pipeline | checks |', '|---|---|---|---|---|---|---|---|'];
-  for (const r of rows) {
-    const dense = r.denseMs === undefined ? ['-', '-'] : [r.denseMs.toFixed(2), `${(r.denseMs / r.pipelineMs).toFixed(2)}x`];
-    lines.push(`| ${r.keys} | ${r.indexerMs.toFixed(2)} | ${r.topkMs.toFixed(2)} | ${r.sparseMs.toFixed(2)} | ${r.pipelineMs.toFixed(2)} | ${dense.join(' | ')} | ${r.pass ? 'pass' : 'FAIL'} |`);
-  }
+/** The sweep's table columns, shared by the Markdown report and the page's table. */
+export const SPARSE_SWEEP_HEAD = ['L', 'indexer ms', 'top-k ms', 'sparse decode ms', 'pipeline ms', 'dense ms', 'dense / pipeline', 'checks'] as const;
+
+/** One row's cells, in SPARSE_SWEEP_HEAD's order. */
+export function sparseSweepCells(r: SparseSweepRow): string[] {
+  const dense = r.denseMs === undefined ? ['-', '-'] : [r.denseMs.toFixed(2), `${(r.denseMs / r.pipelineMs).toFixed(2)}x`];
+  return [String(r.keys), r.indexerMs.toFixed(2), r.topkMs.toFixed(2), r.sparseMs.toFixed(2), r.pipelineMs.toFixed(2), ...dense, r.pass ? 'pass' : 'FAIL'];
+}
+
+/** Where the indexer overtakes the sparse decode, in a sentence. */
+export function crossoverSentence(rows: readonly SparseSweepRow[]): string {
   const x = indexerCrossover(rows);
-  lines.push('', x === undefined ? 'The indexer stays under the sparse decode at every length here.' : `The indexer overtakes the sparse decode at L = ${x} (the first length swept where it takes longer).`);
-  return lines.join('\n');
+  return x === undefined ? 'The indexer stays under the sparse decode at every length here.' : `The indexer overtakes the sparse decode at L = ${x} (the first length swept where it takes longer).`;
+}
+
+export function sparseSweepMarkdown(rows: readonly SparseSweepRow[]): string {
+  const row = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [row(SPARSE_SWEEP_HEAD), row(SPARSE_SWEEP_HEAD.map(() => '---')), ...rows.map((r) => row(sparseSweepCells(r))), '', crossoverSentence(rows)].join('\n');
 }

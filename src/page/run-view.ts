@@ -16,7 +16,7 @@ import { failureText } from '../reference/check';
 import { find, setQuery } from './html';
 import { type Field, fieldsHtml, queryFromValues, readFields, valuesFromUrl } from './flag-form';
 import { mountSparseRunView } from './sparse-run-view';
-import { modeLinks } from './run-modes';
+import { modeLinks, runModeOf } from './run-modes';
 import { wireRun } from './run-control';
 import { ChartView } from './charts';
 import { generateInWorker, referenceInWorker } from './cpu-worker';
@@ -49,7 +49,7 @@ export function runValuesFromUrl(search: string): FlagValues {
 
 /** The kernel run, or (with pipeline=sparse in the URL) the sparse pipeline. */
 export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuContext>): { run: () => Promise<void> } {
-  return new URLSearchParams(location.search).get('pipeline') === 'sparse' ? mountSparseRunView(view, getDevice) : mountKernelRun(view, getDevice);
+  return runModeOf(location.search) === 'sparse' ? mountSparseRunView(view, getDevice) : mountKernelRun(view, getDevice);
 }
 
 function mountKernelRun(view: HTMLElement, getDevice: () => Promise<GpuContext>): { run: () => Promise<void> } {

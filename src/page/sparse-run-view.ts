@@ -18,7 +18,7 @@ import { runSparsePipeline } from '../indexer/sparse-pipeline';
 import { describeSparse, sparsePasses } from '../indexer/sparse-report';
 import { find, setQuery } from './html';
 import { type Field, fieldsHtml, queryFromValues, readFields, valuesFromUrl } from './flag-form';
-import { modeLinks } from './run-modes';
+import { modeLinks, modeQuery } from './run-modes';
 import { wireRun } from './run-control';
 import { ChartView } from './charts';
 import { referenceInWorker, sparseCaseInWorker } from './cpu-worker';
@@ -64,7 +64,7 @@ export function mountSparseRunView(view: HTMLElement, getDevice: () => Promise<G
   const cancel = find<HTMLButtonElement>(root, '#sparse-cancel');
   return wireRun({ root, form, status, cancel }, async ({ signal, say, percent }) => {
     const values = readFields(form, FIELDS, DEFAULTS);
-    setQuery(queryFromValues(values, DEFAULTS, { pipeline: 'sparse' }));
+    setQuery(queryFromValues(values, DEFAULTS, modeQuery('sparse')));
     result.textContent = '';
     const { shape, config, topk, plant, seed, compareDense, straightIntoFormat } = sparseRequestFromFlags(withDefaults(values));
     const ctx = await getDevice();

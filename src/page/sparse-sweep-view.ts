@@ -11,8 +11,8 @@ import { type FlagValues, PAGE_MEMORY_BUDGET, intList, oneOf } from '../run/run-
 import { PRESET_NAMES } from '../mla/shape';
 import { KV_FORMATS } from '../mla/kv-layout';
 import { SPARSE_DEFAULTS, checkSparseFits, sparseRequestFromFlags } from '../indexer/sparse-options';
-import { type SparseSweepRow, indexerCrossover, sweepSparse } from '../indexer/sparse-sweep';
-import { find } from './html';
+import { SPARSE_SWEEP_HEAD, type SparseSweepRow, crossoverSentence, sparseSweepCells, sweepSparse } from '../indexer/sparse-sweep';
+import { escapeHtml, find } from './html';
 import { type Field, fieldsHtml, readFields } from './flag-form';
 import { ChartView, type Series } from './charts';
 import { referenceInWorker, sparseCaseInWorker } from './cpu-worker';
@@ -36,10 +36,8 @@ const STAGES: readonly { label: string; y: (r: SparseSweepRow) => number | undef
 ];
 
 function tableHtml(rows: readonly SparseSweepRow[]): string {
-  const ms = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(2));
-  const body = rows.map((r) => `<tr class="${r.pass ? '' : 'failed'}"><td>${r.keys}</td><td>${ms(r.indexerMs)}</td><td>${ms(r.topkMs)}</td><td>${ms(r.sparseMs)}</td>`
-    + `<td>${ms(r.pipelineMs)}</td><td>${ms(r.denseMs)}</td><td>${r.denseMs === undefined ? '-' : `${(r.denseMs / r.pipelineMs).toFixed(2)}x`}</td><td>${r.pass ? 'pass' : 'FAIL'}</td></tr>`);
-  return `<table class="rows"><thead><tr><th>L</th><th>indexer ms</th><th>top-k ms</th><th>sparse decode ms</th><th>pipeline ms</th><th>dense ms</th><th>dense / pipeline</th><th>checks</th></tr></thead><tbody>${body.join('')}</tbody></table>`;
+  const body = rows.map((r) => `<tr class="${r.pass ? '' : 'failed'}">${sparseSweepCells(r).map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`);
+  return `<table class="rows"><thead><tr>${SPARSE_SWEEP_HEAD.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
 }
 
 /** Mount the section in `parent`; returns a setter the long-context button uses to fill in its lengths. */
@@ -68,9 +66,7 @@ export function mountSparseSweep(parent: HTMLElement, getDevice: () => Promise<G
     })).filter((s) => s.points.length > 0);
     chart.lines('Time per call against the context: dense against each sparse stage', series, { title: 'cached tokens L', log: true }, { title: 'time (ms)', log: true });
     find(root, '#sparse-sweep-table').innerHTML = rows.length ? tableHtml(rows) : '';
-    const x = indexerCrossover(rows);
-    find(root, '#sparse-crossover').textContent = rows.length === 0 ? ''
-      : x === undefined ? 'The indexer stays under the sparse decode at every length here.' : `The indexer overtakes the sparse decode at L = ${x} (the first length run where it takes longer).`;
+    find(root, '#sparse-crossover').textContent = rows.length === 0 ? '' : crossoverSentence(rows);
   }
 
   async function run(): Promise<void> {
