@@ -18,7 +18,7 @@ import { referenceAttention } from '../src/reference/reference';
 import { compareToReference } from '../src/reference/check';
 import { kvLayout } from '../src/mla/kv-layout';
 import { countIndices } from '../src/mla/index-counts';
-import { SeededRandom } from '../src/mla/random';
+import { SeededRandom } from '../src/random/seeded-random';
 import { LAYER_CONFIGS } from '../src/layer/layer-config';
 import { referenceNaive } from '../src/layer/layer-reference';
 import { dequantizeKvCache, quantizeKvCache } from '../src/mla/kv-quant';
@@ -237,6 +237,10 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/verdict  PASS/);
+    // Each cost with its unit after a space; the materialised cache reads no weights, and says so.
+    expect(r.stdout).toMatch(/^cost +MHA over a cache of per-head keys and values +[\d.]+ [KMG]?FLOP, cache [\d.]+ [KMG]?B, no weights read/m);
+    expect(r.stdout).toMatch(/^cost +absorbed \(MQA\) over the latent cache +[\d.]+ [KMG]?FLOP, cache [\d.]+ [KMG]?B, weights [\d.]+ [KMG]?B \(bf16\)$/m);
+    expect(r.stdout).not.toMatch(/\d[KMG]?B\b/);
     const o = parseNpy(new Uint8Array(readFileSync(out)), out);
     expect(o.shape).toEqual([sQ, h, 128]);
     const q = new Float32Array(sQ * h * 192);
@@ -270,6 +274,16 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(model1.stderr).toMatch(/--config model1 is not offered: MODEL1 .* has no published up-projections/);
     const long = await cli(['layer', '--seqlen', '40000']);
     expect(long.stderr).toContain('--seqlen "40000" is not allowed: --seqlen must be an integer from 1 to 32768');
+    // The softmax scale: by its flag and the layer's own default; scores past f32 refused before any GPU work, as run does.
+    const negative = await cli(['layer', ...six(), '--softmax-scale=-1']);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toContain('--softmax-scale -1 is not allowed: the softmax scale must be a finite number > 0 (unset: the model\'s, 0.135234)');
+    const ones = (name: string, shape: number[]) => file(name, { dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1) });
+    const big = { 'w-uk': ones('l-uk1.npy', [2, 128, 512]), 'q-nope': ones('l-qn1.npy', [1, 2, 128]), latent: ones('l-lat1.npy', [8, 512]) };
+    const huge = await cli(['layer', ...six(big), '--softmax-scale', '1e38']);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/--q-nope .*l-qn1\.npy, --w-uk .*l-uk1\.npy, --latent .*l-lat1\.npy, .* with --softmax-scale 1e38: scores can reach 6\.55e\+42 .* beyond what f32 carries/);
+    expect(huge.stderr).not.toContain('FAIL');
   });
 
   it('sparse --json: indexer, top-k and the sparse decode checked, the planted tokens found, the dense decode beside', async () => {

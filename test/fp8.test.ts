@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  E4M3, E5M2, decodeE4m3, decodeE5m2, encodeE4m3, encodeE5m2, encodeE4m3Array, decodeE4m3Array, type Fp8Format,
+  E4M3, E5M2, decodeE4m3, decodeE5m2, encodeE4m3, encodeE5m2, encodeE4m3Array, encodeE4m3F32Array, decodeE4m3Array, type Fp8Format,
 } from '../src/numerics/fp8';
 
 /**
@@ -117,5 +117,47 @@ describe('bulk codecs', () => {
     expect([...codes]).toEqual([...xs].map(encodeE4m3));
     const back = decodeE4m3Array(codes);
     expect([...back].map(String)).toEqual([...codes].map((c) => String(Math.fround(decodeE4m3(c)))));
+  });
+});
+
+describe('E4M3 from f32 bits (the quantiser\'s fast encoder)', () => {
+  /** The f32 values next to v: one unit in the last place below and above. */
+  function neighbours(v: number): number[] {
+    const f = new Float32Array([v]);
+    const u = new Uint32Array(f.buffer);
+    const out: number[] = [];
+    for (const step of [-1, 1]) {
+      const w = new Uint32Array([u[0] + (v < 0 || Object.is(v, -0) ? -step : step)]);
+      out.push(new Float32Array(w.buffer)[0]);
+    }
+    return out;
+  }
+
+  function expectSameCodes(values: Float32Array): void {
+    const fast = new Uint8Array(values.length + 3);
+    encodeE4m3F32Array(values, fast, 3);
+    const wrong = [...values].map((v, i) => [v, fast[i + 3], encodeE4m3(v)]).filter(([, a, b]) => a !== b);
+    expect(wrong.slice(0, 5), `${wrong.length} of ${values.length} differ ([value, fast, exact])`).toEqual([]);
+  }
+
+  it('gives encodeE4m3\'s code for every code\'s value, every midpoint between two codes, and the f32 values next to both', () => {
+    const exact: number[] = [];
+    for (let c = 0; c < 0x7f; c++) exact.push(decodeE4m3(c), -decodeE4m3(c));
+    const mids: number[] = [];
+    for (let c = 0; c < 0x7e; c++) mids.push((decodeE4m3(c) + decodeE4m3(c + 1)) / 2);
+    mids.push(464, 480, 448 + 2 ** -20, 2 ** -10, 2 ** -11, 1e-30); // past the largest, below the smallest
+    const all = [...exact, ...mids.flatMap((m) => [m, -m])];
+    expectSameCodes(Float32Array.from([...all, ...all.flatMap(neighbours), 0, -0, Infinity, -Infinity, NaN, -NaN, 1e38]));
+  });
+
+  it('gives encodeE4m3\'s code for 10^6 random f32 bit patterns (NaNs, subnormals, huge and tiny values among them)', () => {
+    const bits = new Uint32Array(1_000_000);
+    let x = 12345;
+    for (let i = 0; i < bits.length; i++) {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      // Half the patterns near E4M3's range (f32 exponents 2^-12 .. 2^9), half anywhere.
+      bits[i] = i % 2 === 0 ? x : (x & 0x807fffff) | ((115 + (x >>> 27) % 22) << 23);
+    }
+    expectSameCodes(new Float32Array(bits.buffer));
   });
 });

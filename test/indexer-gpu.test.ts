@@ -12,7 +12,7 @@ import { prepareIndexer, submitIndexer } from '../src/indexer/indexer-run';
 import { bufferOwner } from '../src/gpu/buffer-owner';
 import { checkTopk, topkPass } from '../src/indexer/topk';
 import { encodePasses } from '../src/kernels/kernel-plan';
-import { SeededRandom } from '../src/mla/random';
+import { SeededRandom } from '../src/random/seeded-random';
 import { generateSparseCase, runSparsePipeline } from '../src/indexer/sparse-pipeline';
 import { presetShape } from '../src/mla/shape';
 import { testGpu, testMatrix } from './support/gpu';

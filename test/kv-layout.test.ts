@@ -3,7 +3,7 @@ import { kvLayout, cacheBytes, tokenOffsets } from '../src/mla/kv-layout';
 import { quantizeKvCache, dequantizeKvCache, tileScale } from '../src/mla/kv-quant';
 import { HEAD_PRESETS } from '../src/mla/shape';
 import { decodeE4m3 } from '../src/numerics/fp8';
-import { SeededRandom } from '../src/mla/random';
+import { SeededRandom } from '../src/random/seeded-random';
 
 const v32 = HEAD_PRESETS.v32;
 const m1 = HEAD_PRESETS.model1;

@@ -15,7 +15,7 @@ import { gemmPass } from '../src/layer/layer-kernels';
 import { firstTokens, generateLayer } from '../src/layer/layer-inputs';
 import { type LayerReport, runLayer } from '../src/layer/layer-run';
 import { AGREEMENT_TOLERANCE, layerPasses } from '../src/layer/layer-report';
-import { SeededRandom } from '../src/mla/random';
+import { SeededRandom } from '../src/random/seeded-random';
 import { testGpu, testMatrix } from './support/gpu';
 
 let ctx: GpuContext | undefined;

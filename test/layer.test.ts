@@ -12,7 +12,7 @@ import { attendedPairs, perTokenCost, stepCost } from '../src/layer/layer-costs'
 import { coreFromArrays } from '../src/layer/layer-inputs';
 import { chooseKeys } from '../src/layer/layer-run';
 import { generateWeights, transposePerHead, wUK, wUV } from '../src/layer/layer-weights';
-import { SeededRandom } from '../src/mla/random';
+import { SeededRandom } from '../src/random/seeded-random';
 import type { NpyArray } from '../src/run/npy';
 
 const v3 = LAYER_CONFIGS.v3;
@@ -194,5 +194,17 @@ describe('your own core tensors', () => {
     const nan = f32([10, 64]);
     (nan.data as Float32Array)[70] = Number.NaN;
     expect(() => coreFromArrays({ ...good, kPe: nan })).toThrow('kpe.npy: value 70 is NaN: every value must be finite');
+  });
+
+  it('refuse a softmax scale that is not a number > 0, and scores past f32, naming how the scale was given', () => {
+    const ones = (shape: number[]): NpyArray => ({ ...f32(shape), data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1) });
+    const big = { ...good, wUK: ones([2, 128, 512]), qNope: ones([3, 2, 128]), latent: ones([10, 512]), qPe: ones([3, 2, 64]), kPe: ones([10, 64]) };
+    expect(() => coreFromArrays(good, { value: -1, name: '--softmax-scale -1' })).toThrow("--softmax-scale -1 is not allowed: the softmax scale must be a finite number > 0 (unset: the model's, 0.135234)");
+    expect(() => coreFromArrays(good, { value: 0, name: 'scale 0' })).toThrow('scale 0 is not allowed');
+    // |q_nope| |W_UK[h]|_F |c| + |q_pe| |k_pe| = sqrt(128) * 256 * sqrt(512) + 8 * 8 = 65600.
+    expect(() => coreFromArrays(big, { value: 1e38, name: '--softmax-scale 1e38' })).toThrow(/^qn\.npy, uk\.npy, lat\.npy, qp\.npy and kpe\.npy with --softmax-scale 1e38: scores can reach 6\.56e\+42 .*beyond what f32 carries/);
+    // The line is at 1e37, as run's: 6.56e36 runs, 1.31e37 does not.
+    expect(coreFromArrays(big, { value: 1e32, name: '--softmax-scale 1e32' }).softmaxScale).toBe(1e32);
+    expect(() => coreFromArrays(big, { value: 2e32, name: '--softmax-scale 2e32' })).toThrow('scores can reach 1.31e+37');
   });
 });

@@ -113,7 +113,8 @@ export async function runLayerCommand(argv: string[]): Promise<number> {
   if (own) {
     const arrays = Object.fromEntries(TENSOR_FLAG_NAMES.map((f) => [TENSOR_FLAGS[f], readNpyFile(f, v[f] as string)])) as Omit<CoreArrays, 'names'>;
     const names = Object.fromEntries(TENSOR_FLAG_NAMES.map((f) => [TENSOR_FLAGS[f], `--${f} ${v[f] as string}`])) as CoreArrays['names'];
-    input = { kind: 'tensors', core: coreFromArrays({ ...arrays, names }, numberFlag('softmax-scale', v['softmax-scale'])) };
+    const scale = numberFlag('softmax-scale', v['softmax-scale']);
+    input = { kind: 'tensors', core: coreFromArrays({ ...arrays, names }, scale === undefined ? undefined : { value: scale, name: `--softmax-scale ${v['softmax-scale'] as string}` }) };
   } else {
     const config = layerConfig(v.config as string);
     const keys = intFlag('seqlen', v.seqlen, 1, LAYER_MAX_KEYS)!;

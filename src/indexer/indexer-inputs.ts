@@ -7,7 +7,7 @@
  * written into the paged indexer cache (indexer-shape.ts) through a shuffled
  * block table, so a kernel that ignores the table reads the wrong keys.
  */
-import { SeededRandom } from '../mla/random';
+import { SeededRandom } from '../random/seeded-random';
 import { type NpyArray, expectNpy } from '../run/npy';
 import { decodeE4m3 } from '../numerics/fp8';
 import { hadamard } from './hadamard';

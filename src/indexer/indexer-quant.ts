@@ -3,13 +3,14 @@
  * one scale per 128 values, amax clamped to 1e-4 first,
  *
  *   scale = amax / 448            ue8m0: rounded up to a power of two
- *   code  = E4M3(x / scale)       the project's codec (numerics/fp8.ts), bit-exact
+ *   code  = E4M3(x / scale)       x / scale in f32, as the model's kernel computes it, then
+ *                                 the project's codec (numerics/fp8.ts), bit-exact
  *
  * and what the kernel reads back: the code's value (exact in f32) and the scale.
  */
 import { E4M3_MAX } from '../mla/kv-layout';
 import { powerOfTwoAtLeast } from '../mla/kv-quant';
-import { decodeE4m3, encodeE4m3 } from '../numerics/fp8';
+import { decodeE4m3, encodeE4m3F32Array } from '../numerics/fp8';
 
 export type IndexerScaleFormat = 'ue8m0' | 'f32';
 export const INDEXER_SCALE_FORMATS: readonly IndexerScaleFormat[] = ['ue8m0', 'f32'];
@@ -22,7 +23,9 @@ export function quantizeBlock(v: ArrayLike<number>, at: number, n: number, codes
   for (let k = 0; k < n; k++) amax = Math.max(amax, Math.abs(Math.fround(v[at + k])));
   const plain = Math.fround(Math.max(amax, AMAX_FLOOR) / E4M3_MAX);
   const scale = format === 'ue8m0' ? 2 ** powerOfTwoAtLeast(plain) : plain;
-  for (let k = 0; k < n; k++) codes[codeAt + k] = encodeE4m3(Math.fround(v[at + k]) / scale);
+  const scaled = new Float32Array(n);
+  for (let k = 0; k < n; k++) scaled[k] = Math.fround(v[at + k]) / scale; // the store rounds to f32
+  encodeE4m3F32Array(scaled, codes, codeAt);
   return scale;
 }
 

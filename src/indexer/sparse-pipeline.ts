@@ -23,7 +23,7 @@ import { dequantizeKvCache, quantizeSlots } from '../mla/kv-quant';
 import { referenceTwoSources } from '../reference/reference-two-sources';
 import { slotOf } from '../mla/paged-cache';
 import { type IndexCounts, countIndices } from '../mla/index-counts';
-import { SeededRandom } from '../mla/random';
+import { SeededRandom } from '../random/seeded-random';
 import { type MlaShape, softmaxScaleOf, validateShape } from '../mla/shape';
 import { type CheckResult, compareToReference } from '../reference/check';
 import { referenceOnCache } from '../reference/reference-chunked';

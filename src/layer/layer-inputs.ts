@@ -15,6 +15,7 @@
  * mismatch names the file, the expected and the found dims.
  */
 import { type NpyArray, expectNpy } from '../run/npy';
+import { F32_SCORE_LIMIT } from '../run/input-scan';
 import { SHAPE_LIMITS } from '../mla/shape';
 import { type LayerConfig, LAYER_CONFIGS, layerSoftmaxScale } from './layer-config';
 import { type LayerWeights, generateHidden, generateWeights } from './layer-weights';
@@ -69,11 +70,25 @@ export interface CoreArrays {
   readonly names: Readonly<Record<'wUK' | 'wUV' | 'qNope' | 'qPe' | 'latent' | 'kPe', string>>;
 }
 
-/** The core's tensors from files, checked against V3's per-head dims (128 nope, 64 rope, 128 v, 512 latent). */
-export function coreFromArrays(a: CoreArrays, softmaxScale?: number): CoreTensors {
+/** A softmax scale given for your own tensors, and how it was given (for messages): '--softmax-scale 0.1'. */
+export interface GivenScale {
+  readonly value: number;
+  readonly name: string;
+}
+
+/**
+ * The core's tensors from files, checked against V3's per-head dims (128
+ * nope, 64 rope, 128 v, 512 latent); the scale must be a finite number > 0,
+ * and the scores it gives must stay within what f32 carries (scoreBound).
+ */
+export function coreFromArrays(a: CoreArrays, softmaxScale?: GivenScale): CoreTensors {
   const v3 = LAYER_CONFIGS.v3;
   const { qkNope: dn, qkRope: dr, vHead: dv, kvLoraRank: dc } = v3;
   const n = a.names;
+  const modelScale = layerSoftmaxScale(v3);
+  if (softmaxScale && !(Number.isFinite(softmaxScale.value) && softmaxScale.value > 0)) {
+    throw new Error(`${softmaxScale.name} is not allowed: the softmax scale must be a finite number > 0 (unset: the model's, ${modelScale.toFixed(6)})`);
+  }
   expectNpy(a.wUK, n.wUK, ['float32'], [null, dn, dc], `h, ${dn}, ${dc}`);
   const heads = a.wUK.shape[0];
   if (heads > SHAPE_LIMITS.maxHeads) throw new Error(`${n.wUK}: ${heads} heads is over the ${SHAPE_LIMITS.maxHeads} a call takes`);
@@ -104,9 +119,51 @@ export function coreFromArrays(a: CoreArrays, softmaxScale?: number): CoreTensor
     if (bad >= 0) throw new Error(`${name}: value ${bad} is ${arr[bad]}: every value must be finite`);
   };
   [[a.wUK, n.wUK], [a.wUV, n.wUV], [a.qNope, n.qNope], [a.qPe, n.qPe], [a.latent, n.latent], [a.kPe, n.kPe]].forEach(([arr, name]) => scan((arr as NpyArray).data as Float32Array, name as string));
-  return {
+  const core: CoreTensors = {
     dims: { heads, qkNope: dn, qkRope: dr, vHead: dv, kvLoraRank: dc },
     sQ, keys, q, latentRows, wUK: a.wUK.data as Float32Array, wUV: a.wUV.data as Float32Array,
-    softmaxScale: softmaxScale ?? layerSoftmaxScale(v3), rope: 'decoupled', yarn: v3.yarn,
+    softmaxScale: softmaxScale?.value ?? modelScale, rope: 'decoupled', yarn: v3.yarn,
   };
+  const bound = scoreBound(core);
+  if (bound > F32_SCORE_LIMIT) {
+    const scale = softmaxScale ? ` with ${softmaxScale.name}` : ` with the model's softmax scale ${modelScale.toFixed(6)}`;
+    throw new Error(`${n.qNope}, ${n.wUK}, ${n.latent}, ${n.qPe} and ${n.kPe}${scale}: scores can reach ${bound.toExponential(2)} `
+      + `(the largest |q_nope| |W_UK[h]| |latent| + |q_pe| |k_pe|, times the scale), beyond what f32 carries (about 3.4e38; `
+      + `the sandbox accepts up to ${F32_SCORE_LIMIT.toExponential(0)}): scale the inputs or the softmax scale down`);
+  }
+  return core;
+}
+
+/**
+ * A bound on every score of the core, in either mode: scale * (|q_nope| *
+ * ||W_UK[h]||_F * |c| + |q_pe| * |k_pe|), the largest of each over heads,
+ * query rows and tokens (Cauchy-Schwarz; the Frobenius norm bounds W_UK[h]'s
+ * gain). The same terms bound the keys MHA mode makes and the query MQA mode
+ * absorbs, so a core within it stays within f32 throughout.
+ */
+function scoreBound(core: CoreTensors): number {
+  const { heads, qkNope: dn, qkRope: dr, kvLoraRank: dc } = core.dims;
+  const norm = (data: Float32Array, at: number, n: number) => {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += data[at + k] * data[at + k];
+    return Math.sqrt(s);
+  };
+  const dq = dn + dr;
+  let nope = 0;
+  let pe = 0;
+  for (let h = 0; h < heads; h++) {
+    const gain = norm(core.wUK, h * dn * dc, dn * dc);
+    for (let i = 0; i < core.sQ; i++) {
+      const row = (i * heads + h) * dq;
+      nope = Math.max(nope, norm(core.q, row, dn) * gain);
+      pe = Math.max(pe, norm(core.q, row + dn, dr));
+    }
+  }
+  let latent = 0;
+  let kPe = 0;
+  for (let t = 0; t < core.keys; t++) {
+    latent = Math.max(latent, norm(core.latentRows, t * (dc + dr), dc));
+    kPe = Math.max(kPe, norm(core.latentRows, t * (dc + dr) + dc, dr));
+  }
+  return core.softmaxScale * (nope * latent + pe * kPe);
 }

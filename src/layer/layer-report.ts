@@ -40,8 +40,9 @@ function wayLine(name: string, w: WayResult): string {
   return `${name.padEnd(8)} o ${formatCheck(w.check)}`;
 }
 
-function fmtCount(x: number): string {
-  return x >= 1e9 ? `${(x / 1e9).toFixed(2)} G` : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} K` : String(x);
+/** A count with its unit and a metric prefix: "4.19 MB", "512 B", "0 B". */
+function fmtCount(x: number, unit: string): string {
+  return x >= 1e9 ? `${(x / 1e9).toFixed(2)} G${unit}` : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M${unit}` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} K${unit}` : `${x} ${unit}`;
 }
 
 export function describeLayer(r: LayerReport): string[] {
@@ -71,7 +72,8 @@ export function describeLayer(r: LayerReport): string[] {
     lines.push(`format   ${r.kvFormat} against the unrounded rows: o off by ${e.maxRelErr.toExponential(2)} of max |o|, cosine difference ${e.cosineDiff.toExponential(2)} (MQA: ${r.mqa.formatError?.maxRelErr.toExponential(2)})`);
   }
   for (const c of layerCosts(r)) {
-    lines.push(`cost     ${COST_WAY_LABELS[c.way].padEnd(48)} ${fmtCount(c.flops)}FLOP, cache ${fmtCount(c.cacheBytes)}B, weights ${fmtCount(c.weightBytes)}B (bf16)`);
+    const weights = c.weightBytes > 0 ? `weights ${fmtCount(c.weightBytes, 'B')} (bf16)` : 'no weights read (the keys and values are stored per head)';
+    lines.push(`cost     ${COST_WAY_LABELS[c.way].padEnd(48)} ${fmtCount(c.flops, 'FLOP')}, cache ${fmtCount(c.cacheBytes, 'B')}, ${weights}`);
   }
   for (const s of r.stages) lines.push(`time     ${s.way.padEnd(5)} ${s.stage.padEnd(40)} ${s.ms.toFixed(3)} ms (${s.dispatches} dispatches)`);
   const mha = wayMs(r, 'mha');

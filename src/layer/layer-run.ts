@@ -26,7 +26,7 @@ import { type KvFormat, type KvLayout, kvLayout } from '../mla/kv-layout';
 import { dequantizeKvCache, dequantizeSlots, quantizeKvCache } from '../mla/kv-quant';
 import type { MlaInputs } from '../mla/inputs';
 import { type MlaShape, SHAPE_LIMITS } from '../mla/shape';
-import { SeededRandom } from '../mla/random';
+import { SeededRandom } from '../random/seeded-random';
 import { type CheckResult, compareToReference } from '../reference/check';
 import { referenceOnCache } from '../reference/reference-chunked';
 import { type TimingOptions, timeWork } from '../timing/timer';

@@ -10,7 +10,7 @@
  * missing norm weight shows in the check. These are not the model's trained
  * weights: the sandbox checks arithmetic, not what the model says.
  */
-import { SeededRandom } from '../mla/random';
+import { SeededRandom } from '../random/seeded-random';
 import { type LayerConfig, cacheWidth, qkHead } from './layer-config';
 
 export type WeightName = 'wq_a' | 'q_norm' | 'wq_b' | 'wkv_a' | 'kv_norm' | 'wkv_b' | 'wo';

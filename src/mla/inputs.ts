@@ -1,9 +1,15 @@
 /**
  * Seeded, reproducible inputs for one MLA decode call: q, the f32 KV rows of
  * a paged cache (unused slots NaN), and for sparse shapes the indices.
+ *
+ * Each part is drawn from its own stream of the seed (STREAMS), and the key
+ * of request b's token t from a stream of its own, set by (seed, b, t)
+ * alone (src/random/): a token's values do not depend on the page it landed
+ * in, the page size, h_q or the cache format, and a long cache is drawn a
+ * chunk at a time with the same values as whole.
  */
-import { type MlaShape, validateShape } from './shape';
-import { SeededRandom } from './random';
+import { type MlaShape, pagesPerRequest, validateShape } from './shape';
+import { SeededRandom } from '../random/seeded-random';
 import { type PagedCache, buildPagedCache, slotOf } from './paged-cache';
 import { type KvLayout, type ScaleRounding, cacheBytes as cacheBytesOf } from './kv-layout';
 import { quantizeSlots } from './kv-quant';
@@ -53,6 +59,12 @@ export interface InputOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * The stream of the seed each part is drawn from. Request b's keys use
+ * stream kvFirst + b, row t for its token t.
+ */
+export const STREAMS = { pages: 1, q: 2, channelGains: 3, indices: 4, sink: 5, kvFirst: 0x10000 } as const;
+
 /** Slots generated at a time when the cache goes straight into its layout. */
 const GENERATE_CHUNK_SLOTS = 4096;
 
@@ -67,24 +79,36 @@ export function generateInputs(shape: MlaShape, options: InputOptions = {}): Mla
   if (!INPUT_DISTRIBUTIONS.includes(distribution)) {
     throw new Error(`distribution ${JSON.stringify(distribution)} is not allowed: distribution must be one of ${INPUT_DISTRIBUTIONS.join(', ')}`);
   }
-  const rng = new SeededRandom(options.seed ?? 0);
-  const cache = buildPagedCache(shape, rng);
+  const seed = options.seed ?? 0;
+  const cache = buildPagedCache(shape, new SeededRandom(seed, STREAMS.pages));
   const d = shape.dQk;
 
   const q = new Float32Array(shape.batch * shape.sQ * shape.hQ * d);
-  for (let i = 0; i < q.length; i++) q[i] = rng.normal();
+  const qStream = new SeededRandom(seed, STREAMS.q);
+  for (let i = 0; i < q.length; i++) q[i] = qStream.normal();
 
   const channelGain = new Float32Array(d).fill(1);
   if (distribution === 'outliers') {
+    const gains = new SeededRandom(seed, STREAMS.channelGains);
     const count = Math.max(1, Math.round(shape.dNope / 64));
-    for (let k = 0; k < count; k++) channelGain[rng.int(0, Math.max(0, shape.dNope - 1))] = 10 + 20 * rng.uniform();
+    for (let k = 0; k < count; k++) channelGain[gains.int(0, Math.max(0, shape.dNope - 1))] = 10 + 20 * gains.uniform();
   }
   const numSlots = cache.numBlocks * shape.pageBlockSize;
-  // Rows of slots first .. first + rows.length / d - 1, in slot order: the same values whole or in chunks.
+  const owners = slotOwners(shape, cache);
+  // Rows of slots first .. first + rows.length / d - 1, in slot order: each used slot's
+  // row from the stream of its request and token, so the same values whole or in chunks.
   const fillRows = (rows: Float32Array, first: number) => {
     for (let k = 0; k < rows.length / d; k++) {
-      const used = cache.usedSlots[first + k] === 1;
-      for (let c = 0; c < d; c++) rows[k * d + c] = used ? rng.normal() * channelGain[c] : NaN;
+      const slot = first + k;
+      const page = Math.floor(slot / shape.pageBlockSize);
+      const b = owners.request[page];
+      const t = owners.firstToken[page] + (slot % shape.pageBlockSize);
+      if (b < 0 || cache.usedSlots[slot] !== 1) {
+        rows.fill(NaN, k * d, (k + 1) * d);
+        continue;
+      }
+      const token = new SeededRandom(seed, STREAMS.kvFirst + b, t);
+      for (let c = 0; c < d; c++) rows[k * d + c] = token.normal() * channelGain[c];
     }
   };
   let kvRows: Float32Array;
@@ -105,11 +129,12 @@ export function generateInputs(shape: MlaShape, options: InputOptions = {}): Mla
     fillRows(kvRows, 0);
   }
 
-  const indices = shape.topk > 0 ? sparseIndices(shape, cache, rng, options) : undefined;
+  const indices = shape.topk > 0 ? sparseIndices(shape, cache, seed, options) : undefined;
   let sink: Float32Array | undefined;
   if (shape.attentionSink) {
+    const sinkStream = new SeededRandom(seed, STREAMS.sink);
     sink = new Float32Array(shape.hQ);
-    for (let h = 0; h < shape.hQ; h++) sink[h] = rng.normal() * 2;
+    for (let h = 0; h < shape.hQ; h++) sink[h] = sinkStream.normal() * 2;
   }
   return { shape, q, kvRows, cacheBytes: bytes, cacheLayout: bytes ? layout : undefined, cache, indices, sink };
 }
@@ -119,7 +144,7 @@ export function generateInputs(shape: MlaShape, options: InputOptions = {}): Mla
  * mapped through the block table to global slots; when the request has fewer
  * keys than topk, the rest are -1. Then some entries become invalid values.
  */
-function sparseIndices(shape: MlaShape, cache: PagedCache, rng: SeededRandom, options: InputOptions): Int32Array {
+function sparseIndices(shape: MlaShape, cache: PagedCache, seed: number, options: InputOptions): Int32Array {
   const { topk, sQ } = shape;
   const numSlots = cache.numBlocks * shape.pageBlockSize;
   const pool = invalidIndexPool(numSlots);
@@ -129,6 +154,7 @@ function sparseIndices(shape: MlaShape, cache: PagedCache, rng: SeededRandom, op
   for (let b = 0; b < shape.batch; b++) {
     for (let i = 0; i < sQ; i++) {
       const row = b * sQ + i;
+      const rng = new SeededRandom(seed, STREAMS.indices, row);
       const positions = rng.permutation(shape.seqlens[b]);
       for (let k = 0; k < topk; k++) {
         let v = k < positions.length ? slotOf(cache, shape.pageBlockSize, b, positions[k]) : -1;
@@ -138,4 +164,22 @@ function sparseIndices(shape: MlaShape, cache: PagedCache, rng: SeededRandom, op
     }
   }
   return indices;
+}
+
+/**
+ * For each physical page, the request that owns it (-1: none) and the
+ * position of its first token in that request.
+ */
+function slotOwners(shape: MlaShape, cache: PagedCache): { request: Int32Array; firstToken: Int32Array } {
+  const request = new Int32Array(cache.numBlocks).fill(-1);
+  const firstToken = new Int32Array(cache.numBlocks);
+  const perRequest = pagesPerRequest(shape);
+  for (let b = 0; b < shape.batch; b++) {
+    for (let j = 0; j < perRequest[b]; j++) {
+      const page = cache.blockTable[b * cache.maxBlocksPerSeq + j];
+      request[page] = b;
+      firstToken[page] = j * shape.pageBlockSize;
+    }
+  }
+  return { request, firstToken };
 }

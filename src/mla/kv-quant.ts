@@ -10,7 +10,7 @@
  * bytes (decode(code) * scale in f32), so the CPU reference can be run on them.
  */
 
-import { decodeE4m3, encodeE4m3 } from '../numerics/fp8';
+import { decodeE4m3, encodeE4m3F32Array } from '../numerics/fp8';
 import { bf16BitsToF32, f32ToBf16Bits } from '../numerics/bf16';
 import { E4M3_MAX, SCALE_FLOOR, cacheBytes, tokenOffsets, type KvLayout, type ScaleRounding } from './kv-layout';
 
@@ -80,6 +80,7 @@ export function quantizeSlots(kvRows: Float32Array, firstSlot: number, bytes: Ui
   const rounding = checkRounding(layout, options);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const count = kvRows.length / d;
+  const scaled = new Float32Array(layout.kind === 'fp8' ? layout.quantTile : 0);
   for (let k = 0; k < count; k++) {
     const row = k * d;
     const at = tokenOffsets(layout, firstSlot + k);
@@ -96,9 +97,9 @@ export function quantizeSlots(kvRows: Float32Array, firstSlot: number, bytes: Ui
           let amax = 0;
           for (let c = 0; c < layout.quantTile; c++) amax = Math.max(amax, Math.abs(kvRows[start + c]));
           const { scale, ue8m0 } = tileScale(amax, rounding);
-          for (let c = 0; c < layout.quantTile; c++) {
-            bytes[at.token + tile * layout.quantTile + c] = encodeE4m3(fround(kvRows[start + c] / scale));
-          }
+          // x / scale rounded to f32 (the Float32Array store rounds), then its E4M3 code.
+          for (let c = 0; c < layout.quantTile; c++) scaled[c] = kvRows[start + c] / scale;
+          encodeE4m3F32Array(scaled, bytes, at.token + tile * layout.quantTile);
           if (layout.scaleEncoding === 'f32') view.setFloat32(at.scales + 4 * tile, scale, true);
           else bytes[at.scales + tile] = ue8m0;
         }

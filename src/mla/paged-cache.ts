@@ -7,7 +7,7 @@
  * tests/lib.py does the same).
  */
 import { type MlaShape, maxBlocksPerSeq, pagesPerRequest } from './shape';
-import type { SeededRandom } from './random';
+import type { SeededRandom } from '../random/seeded-random';
 
 export interface PagedCache {
   /** Physical pages in the cache, including the spare and poison pages. */

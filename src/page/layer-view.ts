@@ -11,7 +11,7 @@ import type { GpuContext } from '../gpu/device';
 import { KERNEL_CHOICES, type KernelChoice } from '../kernels/versions';
 import { KV_FORMATS, type KvFormat, kvLayout } from '../mla/kv-layout';
 import { SHAPE_LIMITS } from '../mla/shape';
-import { SeededRandom } from '../mla/random';
+import { SeededRandom } from '../random/seeded-random';
 import { failureText } from '../reference/check';
 import { type FlagValues, intFlag, intList, oneOf } from '../run/run-options';
 import { LAYER_CONFIGS, LAYER_CONFIG_NAMES, type LayerConfig, MODEL1_LAYER_NOTE, cacheWidth, layerConfig, layerSoftmaxScale, qkHead } from '../layer/layer-config';

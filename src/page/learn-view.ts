@@ -72,7 +72,7 @@ function readOptions(form: HTMLFormElement): LearnOptions {
   return {
     preset: oneOf('preset', v('preset'), PRESET_NAMES), kvFormat: oneOf('kv', v('kv'), KV_FORMATS), hQ, seqlen,
     head: intFlag('head', v('head'), 0, hQ - 1)!, tileN: intFlag('tile-n', v('tile-n'), 1, 256)!,
-    splits: intFlag('splits', v('splits'), 1, 16)!, seed: intFlag('seed', v('seed'), 0)!,
+    splits: intFlag('splits', v('splits'), 1, 16)!, seed: intFlag('seed', v('seed'), 0, 0xffffffff)!,
   };
 }
 

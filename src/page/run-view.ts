@@ -13,10 +13,10 @@ import { PRESET_NAMES } from '../mla/shape';
 import { KV_FORMATS } from '../mla/kv-layout';
 import { KERNEL_CHOICES } from '../kernels/versions';
 import { failureText } from '../reference/check';
-import { find, setQuery } from './html';
+import { escapeHtml, find, setQuery } from './html';
 import { type Field, fieldsHtml, queryFromValues, readFields, valuesFromUrl } from './flag-form';
 import { mountSparseRunView } from './sparse-run-view';
-import { modeLinks, runModeOf } from './run-modes';
+import { type RunMode, modeLinks, runModeOf } from './run-modes';
 import { wireRun } from './run-control';
 import { ChartView } from './charts';
 import { generateInWorker, referenceInWorker } from './cpu-worker';
@@ -49,7 +49,15 @@ export function runValuesFromUrl(search: string): FlagValues {
 
 /** The kernel run, or (with pipeline=sparse in the URL) the sparse pipeline. */
 export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuContext>): { run: () => Promise<void> } {
-  return runModeOf(location.search) === 'sparse' ? mountSparseRunView(view, getDevice) : mountKernelRun(view, getDevice);
+  let mode: RunMode;
+  try {
+    mode = runModeOf(location.search);
+  } catch (e) {
+    // An unknown mode is named and nothing runs; the links lead to the two that exist.
+    view.innerHTML = `<div id="run-root" data-check="error">${modeLinks()}<h2>Run</h2><p id="status" class="fail">${escapeHtml((e as Error).message)}</p></div>`;
+    return { run: async () => {} };
+  }
+  return mode === 'sparse' ? mountSparseRunView(view, getDevice) : mountKernelRun(view, getDevice);
 }
 
 function mountKernelRun(view: HTMLElement, getDevice: () => Promise<GpuContext>): { run: () => Promise<void> } {

@@ -3,7 +3,7 @@
  * shape and a run configuration. Every flag value is checked with a message
  * naming the flag and what it allows.
  */
-import { type MlaShape, PRESET_NAMES, ShapeError, maxBlocksPerSeq, presetShape, validateShape } from '../mla/shape';
+import { type MlaShape, PRESET_NAMES, SHAPE_LIMITS, ShapeError, maxBlocksPerSeq, presetShape, validateShape } from '../mla/shape';
 import { KV_FORMATS, type KvFormat, kvLayout } from '../mla/kv-layout';
 import { KERNEL_CHOICES, type KernelChoice } from '../kernels/versions';
 import { INPUT_DISTRIBUTIONS, type InputDistribution, type InputOptions, type MlaInputs, generateInputs } from '../mla/inputs';
@@ -52,12 +52,19 @@ export function oneOf<T extends string>(flag: string, value: unknown, allowed: r
   return value as T;
 }
 
-export function intFlag(flag: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+/**
+ * An integer flag from min to max. Without a max the flag's largest value is
+ * not a fixed number (a kernel's tile on this device): it is checked later,
+ * with the kernel, and the message here says so rather than name a limit no
+ * one can use.
+ */
+export function intFlag(flag: string, value: unknown, min: number, max?: number): number | undefined {
   if (value === undefined) return undefined;
   // Plain decimal digits only: "0x10", "1e3", " 5" and "1.0" are refused, not read as 16, 1000, 5 and 1.
   const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be an integer from ${min} to ${max}`);
+  if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+    const range = max === undefined ? `an integer of at least ${min} (its largest value depends on the kernel and this device, and is checked with them)` : `an integer from ${min} to ${max}`;
+    throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be ${range}`);
   }
   return n;
 }
@@ -94,7 +101,7 @@ export function shapeFromFlags(v: FlagValues): MlaShape {
 /** The shape fields the flags give (preset first, then each explicit field), each flag's value checked, the whole not. */
 export function shapeFieldsFromFlags(v: FlagValues): MlaShape {
   const preset = oneOf('preset', v.preset, PRESET_NAMES);
-  const batch = intFlag('batch', v.batch, 1);
+  const batch = intFlag('batch', v.batch, 1, SHAPE_LIMITS.maxBatch);
   let seqlens = intList('seqlens', v.seqlens) ?? [1024];
   if (batch !== undefined) {
     if (v.seqlens !== undefined && seqlens.length !== 1 && seqlens.length !== batch) {
@@ -104,14 +111,14 @@ export function shapeFieldsFromFlags(v: FlagValues): MlaShape {
   }
   const overrides: Partial<{ -readonly [K in keyof MlaShape]: MlaShape[K] }> = { seqlens, batch: seqlens.length };
   const set = <K extends keyof MlaShape>(key: K, value: MlaShape[K] | undefined) => { if (value !== undefined) overrides[key] = value; };
-  set('dQk', intFlag('d-qk', v['d-qk'], 1));
-  set('dNope', intFlag('d-nope', v['d-nope'], 0));
-  set('dRope', intFlag('d-rope', v['d-rope'], 0));
-  set('dV', intFlag('d-v', v['d-v'], 1));
-  set('hQ', intFlag('h-q', v['h-q'], 1));
-  set('sQ', intFlag('s-q', v['s-q'], 1));
-  set('pageBlockSize', intFlag('page-block-size', v['page-block-size'], 1));
-  set('topk', intFlag('topk', v.topk, 0));
+  set('dQk', intFlag('d-qk', v['d-qk'], 4, SHAPE_LIMITS.maxHeadDim));
+  set('dNope', intFlag('d-nope', v['d-nope'], 0, SHAPE_LIMITS.maxHeadDim));
+  set('dRope', intFlag('d-rope', v['d-rope'], 0, SHAPE_LIMITS.maxHeadDim));
+  set('dV', intFlag('d-v', v['d-v'], 4, SHAPE_LIMITS.maxHeadDim));
+  set('hQ', intFlag('h-q', v['h-q'], 1, SHAPE_LIMITS.maxHeads));
+  set('sQ', intFlag('s-q', v['s-q'], 1, SHAPE_LIMITS.maxQueryTokens));
+  set('pageBlockSize', intFlag('page-block-size', v['page-block-size'], 1, SHAPE_LIMITS.maxPageBlockSize));
+  set('topk', intFlag('topk', v.topk, 0, SHAPE_LIMITS.maxTopk));
   set('softmaxScale', numberFlag('softmax-scale', v['softmax-scale']));
   overrides.causal = !v['no-causal'];
   overrides.attentionSink = Boolean(v.sink);

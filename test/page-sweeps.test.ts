@@ -1,0 +1,135 @@
+/**
+ * The sweeps in a real Chromium: Compare's small sweep and its exports, its
+ * long-context sweep, dense against sparse, and the Ladder. Screenshots go
+ * to test-results/.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { haveChromium, usePage } from './support/page';
+
+describe.skipIf(!haveChromium)('the page in Chromium', () => {
+  const h = usePage();
+
+  it('Compare: the long-context sweep fills the form; a point past 256 MiB of f32 is generated straight into FP8 in a worker and passes', async () => {
+    const { page, errors } = await h.openView('#compare');
+    await page.click('#compare-long');
+    expect(await page.inputValue('#compare-form input[name="seqlens"]')).toBe('4096,16384,65536,262144,1048576');
+    const ticked = (name: string) => page.locator(`#compare-form input[name="${name}"]:checked`).evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+    expect(await ticked('kv')).toEqual(['bf16', 'fp8']);
+    expect(await ticked('kernel')).toEqual(['flash']);
+    expect(await ticked('preset')).toEqual(['v32', 'model1']);
+    // Narrowed to two points: MODEL1 FP8 at 4096 and 140000 keys (140000 x 512 f32 is over 256 MiB: generated straight into FP8).
+    await page.uncheck('#compare-form input[name="preset"][value="v32"]');
+    await page.uncheck('#compare-form input[name="kv"][value="bf16"]');
+    await page.fill('#compare-form input[name="seqlens"]', '4096,140000');
+    await page.click('#compare-start');
+    await page.locator('#compare-root[data-state="done"], #compare-root[data-state="error"]').waitFor({ timeout: 400_000 });
+    expect(await page.locator('#compare-status').textContent()).toBe('Done: 2 points, all match the CPU reference.');
+    expect(await page.locator('#chart-time').getAttribute('data-points')).toBe('2');
+    const cells = await page.locator('#compare-table tbody tr').evaluateAll((rows) => rows.map((r) => r.textContent ?? ''));
+    expect(cells[1]).toContain('140000');
+    expect(cells[1]).toContain('n/a (no f32 cache)');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('Compare: dense against sparse, each stage drawn against L, every stage checked, the crossover named; the long-context button sets its lengths', async () => {
+    const { page, errors } = await h.openView('#compare');
+    await page.click('#compare-long');
+    expect(await page.inputValue('#sparse-sweep-form input[name="sweep"]')).toBe('4096,16384,65536,262144,1048576');
+    await page.fill('#sparse-sweep-form input[name="sweep"]', '2500,5000');
+    await page.fill('#sparse-sweep-form input[name="h-q"]', '4');
+    await page.click('#sparse-sweep-start');
+    await page.locator('#sparse-sweep-root[data-state="done"], #sparse-sweep-root[data-state="error"]').waitFor({ timeout: 300_000 });
+    expect(await page.locator('#sparse-sweep-status').textContent()).toBe('Done: 2 lengths, every stage matches the CPU.');
+    expect(await page.locator('#chart-sparse-stages').getAttribute('data-datasets')).toBe('5'); // dense, pipeline, indexer, top-k, sparse decode
+    expect(await page.locator('#chart-sparse-stages').getAttribute('data-points')).toBe('10');
+    expect(await page.locator('#sparse-crossover').textContent()).toMatch(/^The indexer (stays under the sparse decode at every length here|overtakes the sparse decode at L = (2500|5000))/);
+    const cells = await page.locator('#sparse-sweep-table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    expect(cells.map((c) => c[0])).toEqual(['2500', '5000']);
+    for (const c of cells) expect(c[7]).toBe('pass');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 400_000);
+  it('Compare: a small sweep fills the progress bar, draws its charts and exports JSON and CSV; cancel stops a sweep', async () => {
+    const { page, errors } = await h.openView('#compare');
+    const root = page.locator('#compare-root');
+    // 2 heads x fp8 x flash x 2 seqlens x 1 h_q = 4 points
+    for (const [name, value] of [['kv', 'f32'], ['kv', 'bf16'], ['kernel', 'naive']]) await page.uncheck(`#compare-form input[name="${name}"][value="${value}"]`);
+    await page.fill('#compare-form input[name="seqlens"]', '64,200');
+    await page.fill('#compare-form input[name="heads"]', '4');
+    await page.fill('#compare-form input[name="samples"]', '2');
+    await page.click('#compare-start');
+    await page.locator('#compare-root[data-state="done"], #compare-root[data-state="error"]').waitFor({ timeout: 240_000 });
+    await page.screenshot({ path: 'test-results/page-compare.png', fullPage: true });
+    expect(await page.locator('#compare-status').textContent()).toBe('Done: 4 points, all match the CPU reference.');
+    expect(await root.getAttribute('data-rows')).toBe('4');
+    expect(await page.locator('#compare-progress').evaluate((p: HTMLProgressElement) => [p.value, p.max])).toEqual([4, 4]);
+    // one line per configuration (576 and 512), two seqlens each
+    expect(await page.locator('#chart-time').getAttribute('data-datasets')).toBe('2');
+    expect(await page.locator('#chart-time').getAttribute('data-points')).toBe('4');
+    expect(await page.locator('#chart-gbps').getAttribute('data-points')).toBe('4');
+    expect(await page.locator('#chart-quant').getAttribute('data-points')).toBe('4');
+    expect(await page.locator('#chart-bytes').getAttribute('data-points')).toBe('6'); // 3 formats x 2 heads
+    // the chart is really drawn: coloured pixels on the canvas
+    const inked = await page.locator('#chart-time').evaluate((c: HTMLCanvasElement) => {
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2])) n++;
+      return n;
+    });
+    expect(inked).toBeGreaterThan(200);
+    expect(await page.locator('#compare-table tbody tr').count()).toBe(4);
+    const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    const csv = readFileSync(await csvDownload.path()).toString().trim().split('\n');
+    expect(csv.length).toBe(5);
+    expect(csv[0]).toMatch(/^preset,dQk,kvFormat,kernel,seqlen,hQ/);
+    expect(csv.slice(1).map((l) => l.split(',').slice(0, 5).join(','))).toEqual(
+      ['v32,576,fp8,flash,64', 'v32,576,fp8,flash,200', 'model1,512,fp8,flash,64', 'model1,512,fp8,flash,200']);
+    const [jsonDownload] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+    const json = JSON.parse(readFileSync(await jsonDownload.path()).toString());
+    expect(json.rows).toHaveLength(4);
+    expect(json.rows.every((r: { pass: boolean }) => r.pass)).toBe(true);
+    expect(json.adapter).toBe(await page.locator('#adapter').textContent()); // the adapter the sweep ran on
+
+    // Cancel: a longer sweep stops after the point in flight and keeps what it has.
+    await page.check('#compare-form input[name="kv"][value="f32"]');
+    await page.click('#compare-start');
+    await page.locator('#compare-root[data-state="running"]').waitFor();
+    await page.click('#compare-cancel');
+    await page.locator('#compare-root[data-state="cancelled"]').waitFor({ timeout: 120_000 });
+    expect(await page.locator('#compare-status').textContent()).toMatch(/^Cancelled after [01] of 8 points\.$/);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 300_000);
+
+  it('Ladder: every version on one shape, checked, timed against v1 and drawn on the roofline', async () => {
+    const { page, errors } = await h.openView('#ladder');
+    const root = page.locator('#ladder-root');
+    // every version this browser's adapter runs (v5 needs subgroups) x v32 x fp8 x seqlen 100 x h_q 4
+    const subgroups = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.features.has('subgroups') ?? false);
+    const versions = ['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled', ...(subgroups ? ['v5 subgroups'] : [])];
+    process.stderr.write(`[page ladder] the browser's adapter ${subgroups ? 'has' : 'has no'} subgroups\n`);
+    await page.uncheck('#ladder-form input[name="preset"][value="model1"]');
+    await page.fill('#ladder-form input[name="seqlens"]', '100');
+    await page.fill('#ladder-form input[name="heads"]', '4');
+    await page.fill('#ladder-form input[name="samples"]', '2');
+    await page.click('#ladder-start');
+    await page.locator('#ladder-root[data-state="done"], #ladder-root[data-state="error"]').waitFor({ timeout: 240_000 });
+    await page.screenshot({ path: 'test-results/page-ladder.png', fullPage: true });
+    expect(await page.locator('#ladder-status').textContent()).toBe(`Done: ${versions.length} points, all match the CPU reference.${
+      subgroups ? '' : ' (not run: v5 subgroups needs the subgroups feature, which this device does not have.)'}`);
+    expect(await root.getAttribute('data-rows')).toBe(String(versions.length));
+    const cells = await page.locator('#ladder-table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(cells.map((c) => c[4])).toEqual(versions);
+    expect(cells[0][6]).toBe('1.0x'); // v1 against itself
+    for (const c of cells) expect(c[11]).toMatch(/^pass/);
+    // the ceilings and one point per version
+    expect(await page.locator('#ladder-roofline').getAttribute('data-datasets')).toBe(String(versions.length + 1));
+    // what a read costs, measured on the same device
+    expect(await page.locator('#ladder-read-cost').textContent()).toMatch(/^What a read costs on this GPU: One vec4 read takes as long as \d+\.\d vec4 multiply-adds from workgroup memory, \d+\.\d from a storage buffer/);
+    expect(await page.locator('#ladder-plain-matmul').textContent()).toMatch(/^A plain matrix multiply on this GPU: S = Q K\^T alone \(64 heads x 4096 keys x 576, .*: [\d.]+ GFLOP\/s with 8x8 blocks \(v4's\), \d+\.\d % of the FMA ceiling; [\d.]+ GFLOP\/s with 16x16 blocks, \d+\.\d % of the FMA ceiling\. A version's score step is this product and more\.$/);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 300_000);
+});
