@@ -12,17 +12,27 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { createServer } from 'vite';
 import { chromium } from 'playwright-core';
-import { SHAPE_FLAGS, type FlagValues, PAGE_MEMORY_BUDGET, generationFromFlags } from '../src/run/run-options';
+import type { FlagValues } from '../src/run/run-options';
+// The generator itself is imported as the command line's bundle has it: plain modules, direct calls.
 import { generateInputs } from '../src/mla/inputs';
-import { openNodeDevice } from '../src/gpu/node-device';
-import { describeAdapter } from '../src/gpu/device';
+
+// The run's flags are read by the project's own code through Vite (it imports WGSL files as text); Vite serves the page too.
+const server = await createServer({ server: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+const load = <T>(path: string) => server.ssrLoadModule(path) as Promise<T>;
+const { SHAPE_FLAGS, PAGE_MEMORY_BUDGET, generationFromFlags } = await load<typeof import('../src/run/run-options')>('/src/run/run-options.ts');
+const { openNodeDevice } = await load<typeof import('../src/gpu/node-device')>('/src/gpu/node-device.ts');
+const { describeAdapter } = await load<typeof import('../src/gpu/device')>('/src/gpu/device.ts');
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const DEFAULT_FLAGS = { preset: 'model1', kv: 'fp8', 'h-q': '16', seqlens: '262144' };
 
-const { values } = parseArgs({ options: { ...SHAPE_FLAGS, repeat: { type: 'string', default: '3' } }, strict: true });
+// The flags without their defaults, so that the script's defaults fill what is not given.
+const options = Object.fromEntries(Object.entries(SHAPE_FLAGS).map(([k, f]) => [k, { type: f.type }])) as Record<string, { type: 'string' | 'boolean' }>;
+const { values } = parseArgs({ options: { ...options, repeat: { type: 'string', default: '3' } }, strict: true });
 const repeat = Number(values.repeat);
-const flags = { ...DEFAULT_FLAGS, ...values } as FlagValues;
+const flagDefaults = Object.fromEntries(Object.entries(SHAPE_FLAGS).flatMap(([k, f]) => ('default' in f ? [[k, f.default]] : [])));
+const given = Object.fromEntries(Object.entries(values).filter(([k, v]) => k !== 'repeat' && v !== undefined));
+const flags = { ...flagDefaults, ...DEFAULT_FLAGS, ...given } as FlagValues;
 const ctx = await openNodeDevice();
 const request = generationFromFlags(flags, ctx.limits, PAGE_MEMORY_BUDGET);
 const summary = (ms: number[]) => {
@@ -42,7 +52,6 @@ process.stdout.write(`node     ${summary(node)}\n`);
 if (!existsSync(CHROMIUM)) {
   process.stdout.write(`browser  not measured: ${CHROMIUM} is missing\n`);
 } else {
-  const server = await createServer({ server: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
   await server.listen();
   const address = server.httpServer?.address();
   if (!address || typeof address === 'string') throw new Error('vite did not report a port');
@@ -63,6 +72,6 @@ if (!existsSync(CHROMIUM)) {
     process.stdout.write(`worker   ${summary(worker)} (the page's worker, the inputs posted back included)\n`);
   } finally {
     await browser.close();
-    await server.close();
   }
 }
+await server.close();

@@ -1,7 +1,7 @@
 /**
  * The other views in a real Chromium: Memory, Kernel source (broken, wrong,
- * sharded and endless edits), Layer, Claims, Learn, and a browser without
- * WebGPU. Screenshots go to test-results/.
+ * sharded and endless edits), Layer, Claims, Learn; and the device: a lost
+ * one reopened, a browser without WebGPU. Screenshots go to test-results/.
  */
 import { describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
@@ -181,6 +181,31 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.screenshot({ path: 'test-results/page-learn.png', fullPage: true });
     expect(await page.locator('#learn-gpu-out').textContent()).toMatch(/^PASS[\s\S]*max \|GPU out - trace out\| = \d\.\d+e-\d+/);
     expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('a lost device is reopened on the next run', async () => {
+    const page = await h.browser.newPage();
+    // Keep every device the page opens, so the test can lose one.
+    await page.addInitScript(() => {
+      const w = window as unknown as { devices: GPUDevice[] };
+      w.devices = [];
+      const request = GPUAdapter.prototype.requestDevice;
+      GPUAdapter.prototype.requestDevice = async function (this: GPUAdapter, d?: GPUDeviceDescriptor) {
+        const device = await request.call(this, d);
+        w.devices.push(device);
+        return device;
+      };
+    });
+    await page.goto(h.url + '?h-q=4&seqlens=70');
+    await page.locator('#run-root[data-check]').waitFor({ timeout: 240_000 });
+    expect(await page.locator('#run-root').getAttribute('data-check')).toBe('pass');
+    await page.evaluate(() => (window as unknown as { devices: GPUDevice[] }).devices[0].destroy());
+    await expect.poll(() => page.locator('#adapter').textContent()).toMatch(/^device lost \(destroyed/);
+    await page.click('#run-button');
+    await page.locator('#run-root[data-check]').waitFor({ timeout: 240_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/^PASS/);
+    expect(await page.evaluate(() => (window as unknown as { devices: GPUDevice[] }).devices.length)).toBe(2);
     await page.close();
   });
 

@@ -1,6 +1,6 @@
 /**
- * Progress of a long step on stderr (a million-token cache takes a minute to
- * generate and to check): nothing for a step that ends within two seconds of
+ * Progress of a long step on stderr (a million-token cache takes seconds to
+ * generate and most of a minute to check in f64): nothing for a step that ends within two seconds of
  * its first report, then a line every five seconds and one at the end.
  */
 const QUIET_MS = 2000;

@@ -11,7 +11,7 @@
  */
 
 import { decodeE4m3, encodeE4m3F32Array } from '../numerics/fp8';
-import { bf16BitsToF32, f32ToBf16Bits } from '../numerics/bf16';
+import { bf16BitsToF32, f32ToBf16Bits, roundF32BitsToBf16 } from '../numerics/bf16';
 import { E4M3_MAX, SCALE_FLOOR, cacheBytes, tokenOffsets, type KvLayout, type ScaleRounding } from './kv-layout';
 
 const fround = Math.fround;
@@ -30,8 +30,27 @@ export function tileScale(amax: number, rounding: ScaleRounding): { scale: numbe
   if (Number.isNaN(amax)) return { scale: NaN, ue8m0: 0xff };
   const s = Math.max(fround(fround(amax) / E4M3_MAX), F32_SCALE_FLOOR);
   if (rounding === 'plain') return { scale: s, ue8m0: -1 };
-  const k = powerOfTwoAtLeast(s);
-  return { scale: 2 ** k, ue8m0: k + 127 };
+  if (s === Infinity) return { scale: Infinity, ue8m0: 0xff }; // an infinite amax: ue8m0 has no infinity (0xff is its NaN)
+  const k = f32PowerOfTwoAtLeast(s);
+  return { scale: POWERS_OF_TWO[k + POWER_BIAS], ue8m0: k + 127 };
+}
+
+const f32Scratch = new Float32Array(1);
+const f32ScratchBits = new Uint32Array(f32Scratch.buffer);
+/** 2^k for k = -POWER_BIAS .. 127, exact. */
+const POWER_BIAS = 149;
+const POWERS_OF_TWO = Float64Array.from({ length: POWER_BIAS + 128 }, (_, i) => 2 ** (i - POWER_BIAS));
+
+/**
+ * powerOfTwoAtLeast for a normal, positive f32 value (every tile scale: at
+ * least the 1e-4 floor), read from its bits: 2^(e - 127) when the mantissa
+ * is zero, else the next power up.
+ */
+function f32PowerOfTwoAtLeast(s: number): number {
+  f32Scratch[0] = s;
+  const bits = f32ScratchBits[0];
+  const e = ((bits >>> 23) & 0xff) - 127;
+  return (bits & 0x7fffff) === 0 ? e : e + 1;
 }
 
 /** ue8m0 byte -> scale 2^(e - 127); 0xff is NaN (float8_e8m0fnu). */
@@ -80,7 +99,11 @@ export function quantizeSlots(kvRows: Float32Array, firstSlot: number, bytes: Ui
   const rounding = checkRounding(layout, options);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const count = kvRows.length / d;
+  const rowBits = new Uint32Array(kvRows.buffer, kvRows.byteOffset, kvRows.length);
   const scaled = new Float32Array(layout.kind === 'fp8' ? layout.quantTile : 0);
+  const scaledBits = new Uint32Array(scaled.buffer);
+  const { quantTile, numTiles, dNope, dRope } = layout;
+  const f32Scales = layout.scaleEncoding === 'f32';
   for (let k = 0; k < count; k++) {
     const row = k * d;
     const at = tokenOffsets(layout, firstSlot + k);
@@ -92,19 +115,22 @@ export function quantizeSlots(kvRows: Float32Array, firstSlot: number, bytes: Ui
         for (let c = 0; c < d; c++) view.setUint16(at.token + 2 * c, f32ToBf16Bits(kvRows[row + c]), true);
         break;
       case 'fp8':
-        for (let tile = 0; tile < layout.numTiles; tile++) {
-          const start = row + tile * layout.quantTile;
+        for (let tile = 0; tile < numTiles; tile++) {
+          const start = row + tile * quantTile;
           let amax = 0;
-          for (let c = 0; c < layout.quantTile; c++) amax = Math.max(amax, Math.abs(kvRows[start + c]));
+          for (let c = 0; c < quantTile; c++) amax = Math.max(amax, Math.abs(kvRows[start + c]));
           const { scale, ue8m0 } = tileScale(amax, rounding);
           // x / scale rounded to f32 (the Float32Array store rounds), then its E4M3 code.
-          for (let c = 0; c < layout.quantTile; c++) scaled[c] = kvRows[start + c] / scale;
-          encodeE4m3F32Array(scaled, bytes, at.token + tile * layout.quantTile);
-          if (layout.scaleEncoding === 'f32') view.setFloat32(at.scales + 4 * tile, scale, true);
+          for (let c = 0; c < quantTile; c++) scaled[c] = kvRows[start + c] / scale;
+          encodeE4m3F32Array(scaled, bytes, at.token + tile * quantTile, scaledBits);
+          if (f32Scales) view.setFloat32(at.scales + 4 * tile, scale, true);
           else bytes[at.scales + tile] = ue8m0;
         }
-        for (let c = 0; c < layout.dRope; c++) {
-          view.setUint16(at.rope + 2 * c, f32ToBf16Bits(kvRows[row + layout.dNope + c]), true);
+        for (let c = 0; c < dRope; c++) {
+          // bf16, little-endian.
+          const b = roundF32BitsToBf16(rowBits[row + dNope + c]);
+          bytes[at.rope + 2 * c] = b & 0xff;
+          bytes[at.rope + 2 * c + 1] = b >>> 8;
         }
         break;
     }

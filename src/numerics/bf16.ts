@@ -14,7 +14,8 @@ export function f32ToBf16Bits(x: number): number {
   return roundF32BitsToBf16(u32[0]);
 }
 
-function roundF32BitsToBf16(bits: number): number {
+/** The bf16 bits of the f32 whose bits are `bits` (round to nearest even; NaN stays NaN). */
+export function roundF32BitsToBf16(bits: number): number {
   if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x007fffff) !== 0) {
     return ((bits >>> 16) | 0x0040) & 0xffff; // NaN: keep sign, force quiet
   }

@@ -125,10 +125,10 @@ export function fp8DecodeTable(format: Fp8Format): Float32Array { return tables[
  * speed, since a long cache quantises hundreds of millions of values: the
  * 3 kept mantissa bits are rounded to nearest even by an integer add on
  * the f32 bits, whose carry moves into the exponent as rounding should.
- * out[outAt + i] = code of values[i].
+ * out[outAt + i] = code of values[i]. `bits` is values' Uint32 view (a
+ * caller that encodes the same buffer again and again passes it in).
  */
-export function encodeE4m3F32Array(values: Float32Array, out: Uint8Array, outAt = 0): void {
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+export function encodeE4m3F32Array(values: Float32Array, out: Uint8Array, outAt = 0, bits = new Uint32Array(values.buffer, values.byteOffset, values.length)): void {
   for (let i = 0; i < values.length; i++) {
     const b = bits[i];
     const sign = (b >>> 24) & 0x80;

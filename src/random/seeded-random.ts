@@ -1,7 +1,7 @@
 /**
  * Seeded random numbers, the same bits on every platform and JavaScript
- * engine, fast enough to fill a million-token cache (about 10 ns a normal
- * value in Node on this project's 2-core machine).
+ * engine, fast enough to fill a long cache (MODEL1's 256K-token FP8 cache,
+ * 134 million values, in under 3 s in Node: docs/random.md).
  *
  * A SeededRandom is one stream of numbers: xoshiro128** (Blackman and Vigna,
  * "Scrambled linear pseudorandom number generators", 2018; 128 bits of
@@ -16,7 +16,7 @@
  * Quality, tested on 10^6 draws (test/random.test.ts): mean, variance, the
  * tails beyond 1..4.5 standard deviations and the Kolmogorov-Smirnov distance
  * against the normal distribution, and that Node and Chromium give the same
- * bits (test/page-*.test.ts).
+ * bits (test/page-run.test.ts).
  */
 import { threefry2x32 } from './threefry';
 import { type WordSource, zigguratNormal } from './ziggurat';
