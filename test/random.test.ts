@@ -2,13 +2,17 @@
  * The seeded random numbers (src/random/): each part against its published
  * reference (Threefry's known-answer vectors, xoshiro128**'s reference C
  * code), then the normal values against the normal distribution on 10^6
- * draws: mean, variance, tails and the Kolmogorov-Smirnov distance.
+ * draws: mean, variance, tails and the Kolmogorov-Smirnov distance; and
+ * that a generated cache draws each token's key from a stream of its own.
  */
 import { describe, expect, it } from 'vitest';
 import erfc from '@stdlib/math-base-special-erfc';
 import { threefry2x32 } from '../src/random/threefry';
 import { SeededRandom } from '../src/random/seeded-random';
 import { zigguratTable } from '../src/random/ziggurat';
+import { generateInputs } from '../src/mla/inputs';
+import { presetShape } from '../src/mla/shape';
+import { slotOf } from '../src/mla/paged-cache';
 
 /** P(X <= x) for a standard normal X. */
 const normalCdf = (x: number): number => 0.5 * erfc(-x / Math.SQRT2);
@@ -143,5 +147,24 @@ describe('normal values (the ziggurat), 10^6 draws', () => {
     const b = Float64Array.from({ length: rows }, (_, r) => new SeededRandom(1, 7, r + 1).normal());
     const corr = a.reduce((s, v, i) => s + v * b[i], 0) / rows;
     expect(Math.abs(corr)).toBeLessThan(5 / Math.sqrt(rows));
+  });
+});
+
+describe('seeded inputs (generateInputs)', () => {
+  it('a token\'s key comes from its own stream: the same whatever the page size, h_q or batch position of the pages', () => {
+    const key = (pageBlockSize: number, hQ: number, b: number, t: number) => {
+      const shape = presetShape('model1', { seqlens: [300, 70], hQ, pageBlockSize });
+      const i = generateInputs(shape, { seed: 3 });
+      const slot = slotOf(i.cache, pageBlockSize, b, t);
+      return i.kvRows.slice(slot * shape.dQk, (slot + 1) * shape.dQk);
+    };
+    for (const [b, t] of [[0, 0], [0, 299], [1, 69]]) {
+      const base = key(64, 16, b, t);
+      expect(base.every(Number.isFinite)).toBe(true);
+      expect(key(53, 16, b, t)).toEqual(base);
+      expect(key(64, 3, b, t)).toEqual(base);
+    }
+    expect(key(64, 16, 0, 1)).not.toEqual(key(64, 16, 0, 0));
+    expect(key(64, 16, 1, 0)).not.toEqual(key(64, 16, 0, 0));
   });
 });

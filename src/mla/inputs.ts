@@ -63,7 +63,7 @@ export interface InputOptions {
  * The stream of the seed each part is drawn from. Request b's keys use
  * stream kvFirst + b, row t for its token t.
  */
-export const STREAMS = { pages: 1, q: 2, channelGains: 3, indices: 4, sink: 5, kvFirst: 0x10000 } as const;
+const STREAMS = { pages: 1, q: 2, channelGains: 3, indices: 4, sink: 5, kvFirst: 0x10000 } as const;
 
 /** Slots generated at a time when the cache goes straight into its layout. */
 const GENERATE_CHUNK_SLOTS = 4096;
