@@ -51,6 +51,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 400_000);
+
   it('Compare: a small sweep fills the progress bar, draws its charts and exports JSON and CSV; cancel stops a sweep', async () => {
     const { page, errors } = await h.openView('#compare');
     const root = page.locator('#compare-root');

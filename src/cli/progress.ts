@@ -1,7 +1,8 @@
 /**
  * Progress of a long step on stderr (a million-token cache takes seconds to
- * generate and most of a minute to check in f64): nothing for a step that ends within two seconds of
- * its first report, then a line every five seconds and one at the end.
+ * generate and most of a minute to check in f64): nothing for a step that
+ * ends within two seconds of its first report, then a line every five
+ * seconds and one at the end.
  */
 const QUIET_MS = 2000;
 const EVERY_MS = 5000;

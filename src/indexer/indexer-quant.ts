@@ -23,11 +23,15 @@ export function quantizeBlock(v: ArrayLike<number>, at: number, n: number, codes
   for (let k = 0; k < n; k++) amax = Math.max(amax, Math.abs(Math.fround(v[at + k])));
   const plain = Math.fround(Math.max(amax, AMAX_FLOOR) / E4M3_MAX);
   const scale = format === 'ue8m0' ? 2 ** powerOfTwoAtLeast(plain) : plain;
-  const scaled = new Float32Array(n);
-  for (let k = 0; k < n; k++) scaled[k] = Math.fround(v[at + k]) / scale; // the store rounds to f32
-  encodeE4m3F32Array(scaled, codes, codeAt);
+  if (scaled.length < n) scaled = new Float32Array(n);
+  const block = scaled.subarray(0, n);
+  for (let k = 0; k < n; k++) block[k] = Math.fround(v[at + k]) / scale; // the store rounds to f32
+  encodeE4m3F32Array(block, codes, codeAt);
   return scale;
 }
+
+/** x / scale of the block being quantised, reused from block to block (a million keys are a million blocks). */
+let scaled = new Float32Array(128);
 
 /** The values the codes stand for, without the scale: what the kernel multiplies. */
 export function decodeCodes(codes: Uint8Array, at: number, n: number, out = new Float32Array(n)): Float32Array {

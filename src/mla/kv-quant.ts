@@ -17,12 +17,23 @@ import { E4M3_MAX, SCALE_FLOOR, cacheBytes, tokenOffsets, type KvLayout, type Sc
 const fround = Math.fround;
 const F32_SCALE_FLOOR = fround(SCALE_FLOOR);
 
-/** The exponent k of the smallest power of two 2^k >= s (s > 0, finite), found exactly. */
+const f32Scratch = new Float32Array(1);
+const f32ScratchBits = new Uint32Array(f32Scratch.buffer);
+
+/**
+ * The exponent k of the smallest power of two 2^k >= s, for a positive
+ * normal f32 value s (every scale here: the floors keep them above f32's
+ * subnormals), read exactly from its bits: 2^e when the mantissa is zero,
+ * else the next power up.
+ */
 export function powerOfTwoAtLeast(s: number): number {
-  let k = Math.ceil(Math.log2(s));
-  if (2 ** k < s) k += 1;
-  if (2 ** (k - 1) >= s) k -= 1;
-  return k;
+  f32Scratch[0] = s;
+  const bits = f32ScratchBits[0];
+  const biased = (bits >>> 23) & 0xff;
+  if (biased === 0 || biased === 0xff || bits >>> 31 !== 0 || f32Scratch[0] !== s) {
+    throw new Error(`powerOfTwoAtLeast(${s}): s must be a positive normal f32 value`);
+  }
+  return (bits & 0x7fffff) === 0 ? biased - 127 : biased - 126;
 }
 
 /** The scale of one tile from its amax, and its ue8m0 exponent byte when it is a power of two. */
@@ -31,26 +42,8 @@ export function tileScale(amax: number, rounding: ScaleRounding): { scale: numbe
   const s = Math.max(fround(fround(amax) / E4M3_MAX), F32_SCALE_FLOOR);
   if (rounding === 'plain') return { scale: s, ue8m0: -1 };
   if (s === Infinity) return { scale: Infinity, ue8m0: 0xff }; // an infinite amax: ue8m0 has no infinity (0xff is its NaN)
-  const k = f32PowerOfTwoAtLeast(s);
-  return { scale: POWERS_OF_TWO[k + POWER_BIAS], ue8m0: k + 127 };
-}
-
-const f32Scratch = new Float32Array(1);
-const f32ScratchBits = new Uint32Array(f32Scratch.buffer);
-/** 2^k for k = -POWER_BIAS .. 127, exact. */
-const POWER_BIAS = 149;
-const POWERS_OF_TWO = Float64Array.from({ length: POWER_BIAS + 128 }, (_, i) => 2 ** (i - POWER_BIAS));
-
-/**
- * powerOfTwoAtLeast for a normal, positive f32 value (every tile scale: at
- * least the 1e-4 floor), read from its bits: 2^(e - 127) when the mantissa
- * is zero, else the next power up.
- */
-function f32PowerOfTwoAtLeast(s: number): number {
-  f32Scratch[0] = s;
-  const bits = f32ScratchBits[0];
-  const e = ((bits >>> 23) & 0xff) - 127;
-  return (bits & 0x7fffff) === 0 ? e : e + 1;
+  const k = powerOfTwoAtLeast(s);
+  return { scale: 2 ** k, ue8m0: k + 127 };
 }
 
 /** ue8m0 byte -> scale 2^(e - 127); 0xff is NaN (float8_e8m0fnu). */

@@ -151,12 +151,16 @@ export function encodeE4m3F32Array(values: Float32Array, out: Uint8Array, outAt 
     out[outAt + i] = code;
   }
 }
-const F32_INFINITY_BITS = 0x7f800000;
-/** 448 = 1.75 * 2^8 as f32 bits, and the E4M3 code of +448. */
-const F32_BITS_OF_448 = 0x43e00000;
-const E4M3_MAX_CODE = 0x7e;
-/** 2^-6, E4M3's smallest normal value, as f32 bits. */
-const F32_BITS_OF_E4M3_MIN_NORMAL = 0x3c800000;
+/** The f32 bits of a value. */
+function f32BitsOf(x: number): number {
+  return new Uint32Array(Float32Array.of(x).buffer)[0];
+}
+const F32_INFINITY_BITS = f32BitsOf(Infinity);
+/** E4M3's largest finite value (448) as f32 bits, and its code. */
+const F32_BITS_OF_448 = f32BitsOf(E4M3.max);
+const E4M3_MAX_CODE = tables.e4m3.positiveCodes[tables.e4m3.positiveCodes.length - 1];
+/** E4M3's smallest normal value, 2^(1 - bias), as f32 bits. */
+const F32_BITS_OF_E4M3_MIN_NORMAL = f32BitsOf(2 ** (1 - E4M3.bias));
 
 /** Bulk encode: out[i] = encode(values[i]). */
 export function encodeE4m3Array(values: ArrayLike<number>, out = new Uint8Array(values.length)): Uint8Array {

@@ -5,12 +5,12 @@
  *
  * A SeededRandom is one stream of numbers: xoshiro128** (Blackman and Vigna,
  * "Scrambled linear pseudorandom number generators", 2018; 128 bits of
- * state, period 2^128 - 1, passes BigCrush and PractRand), its state set by
- * the counter-based Threefry hash of (seed, stream, row). So every stream is
- * independent of every other one, and the values of one row (one token's key,
- * one query head) are a function of the seed and where the row is alone: a
- * cache can be drawn a chunk at a time, or its tokens regenerated one by one,
- * with the same values.
+ * state, period 2^128 - 1, reported by its authors to pass BigCrush), its
+ * state set by the counter-based Threefry hash of (seed, stream, row). So
+ * every stream is independent of every other one, and the values of one row
+ * (one token's key, one query head) are a function of the seed and where the
+ * row is alone: a cache can be drawn a chunk at a time, or its tokens
+ * regenerated one by one, with the same values.
  *
  * Normals come from the ziggurat (ziggurat.ts), uniforms from whole words.
  * Quality, tested on 10^6 draws (test/random.test.ts): mean, variance, the
