@@ -54,15 +54,22 @@ fn cacheRow(b: u32, i: u32, t: u32, end: u32) -> vec4<u32> {
   return vec4<u32>(u32(slot), p.word, p.shard, 1u);
 }
 
-// Quad j of the key at `row` (zeros for a key not read).
-fn cacheQuad(row: vec4<u32>, j: u32) -> vec4<f32> {
+// The scale words of the key at `row` (FP8; zeros otherwise or for a key not
+// read): read once per key, used by every quad (kv_cache.wgsl, tokenScales).
+fn cacheScales(row: vec4<u32>) -> vec4<u32> {
+  if (KV_KIND != 2u || row.w == 0u) {
+    return vec4<u32>(0u);
+  }
+  return tokenScales(KvPage(row.z, row.y), row.x);
+}
+
+// Quad j of the key at `row`, its scale words `scales` (zeros for a key not read).
+fn cacheQuad(row: vec4<u32>, scales: vec4<u32>, j: u32) -> vec4<f32> {
   if (row.w == 0u) {
     return vec4<f32>(0.0);
   }
+  if (KV_KIND == 2u) {
+    return kvQuadScaled(KvPage(row.z, row.y), row.x, j, scales);
+  }
   return kvQuadInPage(KvPage(row.z, row.y), row.x, j);
-}
-
-// Four keys (rows r0..r3) as the columns of a matrix (rows: 4 dims of quad j).
-fn cacheQuads(r0: vec4<u32>, r1: vec4<u32>, r2: vec4<u32>, r3: vec4<u32>, j: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(cacheQuad(r0, j), cacheQuad(r1, j), cacheQuad(r2, j), cacheQuad(r3, j));
 }

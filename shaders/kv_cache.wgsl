@@ -72,14 +72,23 @@ fn ue8m0Scale(e: u32) -> f32 {
   return bitcast<f32>(select(e << 23u, 0x00400000u, e == 0u) | select(0u, 0x00400000u, e == 0xffu));
 }
 
-// Scale of quantisation tile `tile` of the token in `slot` (its page at `p`).
-fn tileScale(p: KvPage, slot: u32, tile: u32) -> f32 {
+// The scale words of the token in `slot` (its page at `p`), read in one load:
+// V3.2's four f32 scales (one per 128 values; the layout keeps them 16-byte
+// aligned), or MODEL1's eight ue8m0 bytes (seven scales and a pad) in two words.
+fn tokenScales(p: KvPage, slot: u32) -> vec4<u32> {
   let at = p.word + SCALE_OFFSET_W + (slot % PAGE_SIZE) * SCALE_STRIDE_W;
   if (SCALE_IS_UE8M0) {
-    let e = (kvWord(p.shard, at + tile / 4u) >> (8u * (tile % 4u))) & 0xffu; // one byte per tile
-    return ue8m0Scale(e);
+    return vec4<u32>(kvWordPair(p.shard, at), 0u, 0u);
   }
-  return bitcast<f32>(kvWord(p.shard, at + tile));
+  return kvVec(p.shard, at / 4u);
+}
+
+// Scale of quantisation tile `tile` from a token's scale words (tokenScales).
+fn scaleOf(words: vec4<u32>, tile: u32) -> f32 {
+  if (SCALE_IS_UE8M0) {
+    return ue8m0Scale((words[tile / 4u] >> (8u * (tile % 4u))) & 0xffu); // one byte per tile
+  }
+  return bitcast<f32>(words[tile]);
 }
 
 // Values 4j .. 4j+3 of the key in cache slot `slot` (slot = page * PAGE_SIZE + offset).
@@ -90,17 +99,25 @@ fn loadKvQuad(slot: u32, j: u32) -> vec4<f32> {
 // The same, the slot's page already found (pageOf(slot)): a kernel that reads
 // many quads of one key finds its page once.
 fn kvQuadInPage(p: KvPage, slot: u32, j: u32) -> vec4<f32> {
+  if (KV_KIND == 2u) {
+    return kvQuadScaled(p, slot, j, tokenScales(p, slot));
+  }
   let base = p.word + (slot % PAGE_SIZE) * TOKEN_STRIDE_W;
   if (KV_KIND == 0u) {
     return bitcast<vec4<f32>>(kvVec(p.shard, (base + 4u * j) / 4u)); // f32 rows: a quad is one aligned vec4
   }
-  if (KV_KIND == 1u) {
-    let w = kvWordPair(p.shard, base + 2u * j);
-    return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
-  }
+  let w = kvWordPair(p.shard, base + 2u * j);
+  return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
+}
+
+// An FP8 key's quad j, its scale words already read (tokenScales): a kernel
+// that reads many quads of one key reads its scales once, so a latent quad
+// costs one load, as an f32 quad does. The rope part is bf16, unscaled.
+fn kvQuadScaled(p: KvPage, slot: u32, j: u32, scales: vec4<u32>) -> vec4<f32> {
+  let base = p.word + (slot % PAGE_SIZE) * TOKEN_STRIDE_W;
   let e = 4u * j;
   if (e < D_NOPE) {
-    return decodeE4m3x4(kvWord(p.shard, base + j)) * tileScale(p, slot, e / QUANT_TILE);
+    return decodeE4m3x4(kvWord(p.shard, base + j)) * scaleOf(scales, e / QUANT_TILE);
   }
   let w = kvWordPair(p.shard, base + ROPE_OFFSET_W + (e - D_NOPE) / 2u);
   return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));

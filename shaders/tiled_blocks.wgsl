@@ -1,23 +1,47 @@
 // tiled_blocks.wgsl: what the tiled versions (4 and 5) share: the head block
-// and tile overrides, the per-head softmax statistics, and the register
-// blocks of O = P V. Each thread owns the output of 8 heads x 16 values,
-// held in eight mat4x4 (OutBlock): a 4 x 4 step is one product, V * P.
-// Why mat4x4 and not an array: docs/kernels.md, "Version 4".
+// and tile overrides, the register blocks of S = Q K^T and O = P V, and the
+// per-head softmax statistics.
 //
-// Thread t owns heads 8 * (t / DIM_GROUPS) .. +7 and the quads g, g + G,
-// g + 2G, g + 3G of the output row (g = t % G, G = DIM_GROUPS =
-// ceil(D_V / 16)), so neighbouring threads touch neighbouring quads.
+// Register blocks. A block is held in mat4x4 values, never in an array (a
+// dynamically indexed private array lands in memory on SwiftShader, 8-9x
+// slower; docs/kernels.md, "Version 4"). Its unit is a HeadQuads: one 4-row
+// strip of the block, up to four mat4x4 side by side, one per four heads
+// (a: heads 0-3, b: 4-7, c: 8-11, d: 12-15; column c of each = one head).
+// One step of either product is the same call, addProduct: every head quad
+// of the strip += m * (that head quad of x).
+//   S = Q K^T: a thread owns SCORE_HEADS x SCORE_KEYS scores (ScoreBlock,
+//     one strip per four keys, m = four keys transposed, x = the query
+//     quads): per quad of the head dim it reads SCORE_HEADS + SCORE_KEYS
+//     quads for SCORE_HEADS x SCORE_KEYS quad products.
+//   O = P V: a thread owns OUT_HEADS heads x OUT_VALUES values (OutBlock,
+//     one strip per value quad, m = four keys' value quads, x = the four
+//     keys' probabilities): per four keys it reads OUT_HEADS + OUT_VALUES
+//     quads for OUT_HEADS x OUT_VALUES / 4 quad products.
+// A larger block does more multiply-adds per value read but holds more in
+// registers; which wins depends on the device (docs/tuning.md). The sizes are
+// overrides, so the branches on them are gone once the pipeline is made;
+// the host (src/kernels/register-blocks.ts) lists the sizes allowed.
+//
+// Thread t owns heads OUT_HEADS * (t / DIM_GROUPS) .. + OUT_HEADS - 1 and the
+// value quads g + k * DIM_GROUPS, k < OUT_VALUES / 4 (g = t % DIM_GROUPS,
+// DIM_GROUPS = ceil(D_V / OUT_VALUES)), so neighbouring threads touch
+// neighbouring quads.
 
-override HEADS_PER_WG: u32;        // a multiple of 8
-override TILE_N: u32;              // keys per tile, a multiple of 8
-override WG_SIZE: u32;             // HEADS_PER_WG / 8 * DIM_GROUPS
+override HEADS_PER_WG: u32;        // a multiple of SCORE_HEADS and OUT_HEADS
+override TILE_N: u32;              // keys per tile, a multiple of SCORE_KEYS
+override WG_SIZE: u32;             // HEADS_PER_WG / OUT_HEADS * DIM_GROUPS
 override SCORE_SLICES: u32 = 1u;   // partial score tiles kept in workgroup memory (v4's DOT_PARTS)
 override RESCALE_THRESHOLD: f32 = 8.0;
+override SCORE_HEADS: u32 = 8u;    // S block: heads (8 or 16)
+override SCORE_KEYS: u32 = 8u;     // S block: keys (8 or 16)
+override OUT_HEADS: u32 = 8u;      // O block: heads (8 or 16)
+override OUT_VALUES: u32 = 16u;    // O block: values of the output row (8, 16 or 32)
 
 override DQ4: u32 = D_QK / 4u;     // quads per key
 override DV4: u32 = D_V / 4u;      // quads per output row
 override TN4: u32 = TILE_N / 4u;   // key quads per tile
-override DIM_GROUPS: u32 = (DV4 + 3u) / 4u;
+override OUT_QUADS: u32 = OUT_VALUES / 4u;  // value quads per thread
+override DIM_GROUPS: u32 = (DV4 + OUT_QUADS - 1u) / OUT_QUADS;
 
 var<workgroup> scoreTile: array<vec4<f32>, SCORE_SLICES * HEADS_PER_WG * TILE_N / 4u>; // [slice][head][key quad]
 var<workgroup> rowMax: array<f32, HEADS_PER_WG>;   // m: the reference max, log2 units
@@ -48,9 +72,45 @@ fn qBase(row0: u32, h: u32) -> u32 {
   return (row0 + min(h, params.h_q - 1u)) * DQ4;
 }
 
-// Quad j of the query rows of heads h .. h + 3 as the columns of a matrix.
-fn queryQuads(row0: u32, h: u32, j: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(q[qBase(row0, h) + j], q[qBase(row0, h + 1u) + j], q[qBase(row0, h + 2u) + j], q[qBase(row0, h + 3u) + j]);
+// A 4-row strip of a register block: up to four 4 x 4 pieces side by side,
+// piece a for heads 0-3 of the block, b for 4-7, c for 8-11, d for 12-15
+// (column c of a piece = one head). A block of 8 heads uses a and b.
+struct HeadQuads {
+  a: mat4x4<f32>, b: mat4x4<f32>, c: mat4x4<f32>, d: mat4x4<f32>,
+}
+
+// acc + m * x, piece by piece, for the first `pieces` pieces (2: 8 heads, 4: 16).
+fn addProduct(acc: HeadQuads, m: mat4x4<f32>, x: HeadQuads, pieces: u32) -> HeadQuads {
+  var r = acc;
+  r.a += m * x.a;
+  r.b += m * x.b;
+  if (pieces == 4u) {
+    r.c += m * x.c;
+    r.d += m * x.d;
+  }
+  return r;
+}
+
+// Piece k of a strip (k < 4).
+fn piece(x: HeadQuads, k: u32) -> mat4x4<f32> {
+  switch k {
+    case 0u: { return x.a; }
+    case 1u: { return x.b; }
+    case 2u: { return x.c; }
+    default: { return x.d; }
+  }
+}
+
+// Quad j of the query rows of heads h .. h + 4 * pieces - 1, four heads a piece.
+fn queryQuads(row0: u32, h: u32, j: u32, pieces: u32) -> HeadQuads {
+  var x = HeadQuads();
+  x.a = mat4x4<f32>(q[qBase(row0, h) + j], q[qBase(row0, h + 1u) + j], q[qBase(row0, h + 2u) + j], q[qBase(row0, h + 3u) + j]);
+  x.b = mat4x4<f32>(q[qBase(row0, h + 4u) + j], q[qBase(row0, h + 5u) + j], q[qBase(row0, h + 6u) + j], q[qBase(row0, h + 7u) + j]);
+  if (pieces == 4u) {
+    x.c = mat4x4<f32>(q[qBase(row0, h + 8u) + j], q[qBase(row0, h + 9u) + j], q[qBase(row0, h + 10u) + j], q[qBase(row0, h + 11u) + j]);
+    x.d = mat4x4<f32>(q[qBase(row0, h + 12u) + j], q[qBase(row0, h + 13u) + j], q[qBase(row0, h + 14u) + j], q[qBase(row0, h + 15u) + j]);
+  }
+  return x;
 }
 
 // Four keys' quad j as the columns of a matrix (rows: 4 dims, columns: 4 keys).
@@ -59,34 +119,49 @@ fn keyQuads(firstKey: u32, j: u32) -> mat4x4<f32> {
   return mat4x4<f32>(keyTile[at], keyTile[at + DQ4], keyTile[at + 2u * DQ4], keyTile[at + 3u * DQ4]);
 }
 
-// Four heads' probabilities for key quad kk (rows: 4 keys, columns: 4 heads).
-fn probQuads(firstHead: u32, kk: u32) -> mat4x4<f32> {
-  let at = firstHead * TN4 + kk;
-  return mat4x4<f32>(scoreTile[at], scoreTile[at + TN4], scoreTile[at + 2u * TN4], scoreTile[at + 3u * TN4]);
+// Four keys' probabilities for heads h .. h + 4 * pieces - 1 (rows: the 4
+// keys of key quad kk, columns: 4 heads a piece).
+fn probQuads(h: u32, kk: u32, pieces: u32) -> HeadQuads {
+  var x = HeadQuads();
+  let at = h * TN4 + kk;
+  x.a = mat4x4<f32>(scoreTile[at], scoreTile[at + TN4], scoreTile[at + 2u * TN4], scoreTile[at + 3u * TN4]);
+  x.b = mat4x4<f32>(scoreTile[at + 4u * TN4], scoreTile[at + 5u * TN4], scoreTile[at + 6u * TN4], scoreTile[at + 7u * TN4]);
+  if (pieces == 4u) {
+    x.c = mat4x4<f32>(scoreTile[at + 8u * TN4], scoreTile[at + 9u * TN4], scoreTile[at + 10u * TN4], scoreTile[at + 11u * TN4]);
+    x.d = mat4x4<f32>(scoreTile[at + 12u * TN4], scoreTile[at + 13u * TN4], scoreTile[at + 14u * TN4], scoreTile[at + 15u * TN4]);
+  }
+  return x;
 }
 
-// A block of S = Q K^T: keys X (0: 0-3, 1: 4-7) x heads Y (a: 0-3, b: 4-7);
-// column c = head c.
+// A SCORE_HEADS x SCORE_KEYS block of S = Q K^T: strip kN holds keys
+// 4N .. 4N + 3 of the block (rows) for every head of it (columns).
 struct ScoreBlock {
-  s0a: mat4x4<f32>, s0b: mat4x4<f32>, s1a: mat4x4<f32>, s1b: mat4x4<f32>,
+  k0: HeadQuads, k1: HeadQuads, k2: HeadQuads, k3: HeadQuads,
 }
 
 // Four keys of the tile, from tile position `first` (key t0 + first of the
 // row): where each lives in the cache when keys are read from there
 // (KEYS_FROM_CACHE, key_tile.wgsl's cacheRow, found once per block), nothing
 // more when they come from the decoded tile.
+// FP8 keys from the cache also carry their scale words (sN, read once here).
 struct FourKeys {
   first: u32, r0: vec4<u32>, r1: vec4<u32>, r2: vec4<u32>, r3: vec4<u32>,
+  s0: vec4<u32>, s1: vec4<u32>, s2: vec4<u32>, s3: vec4<u32>,
 }
 
 fn fourKeys(w: Work, t0: u32, first: u32) -> FourKeys {
-  var k = FourKeys(first, vec4<u32>(0u), vec4<u32>(0u), vec4<u32>(0u), vec4<u32>(0u));
+  let none = vec4<u32>(0u);
+  var k = FourKeys(first, none, none, none, none, none, none, none, none);
   if (KEYS_FROM_CACHE == 1u) {
     let t = t0 + first;
     k.r0 = cacheRow(w.b, w.i, t, w.end);
     k.r1 = cacheRow(w.b, w.i, t + 1u, w.end);
     k.r2 = cacheRow(w.b, w.i, t + 2u, w.end);
     k.r3 = cacheRow(w.b, w.i, t + 3u, w.end);
+    k.s0 = cacheScales(k.r0);
+    k.s1 = cacheScales(k.r1);
+    k.s2 = cacheScales(k.r2);
+    k.s3 = cacheScales(k.r3);
   }
   return k;
 }
@@ -95,36 +170,62 @@ fn fourKeys(w: Work, t0: u32, first: u32) -> FourKeys {
 // 4 keys), read from the cache or from the decoded tile.
 fn fourKeyQuads(k: FourKeys, j: u32) -> mat4x4<f32> {
   if (KEYS_FROM_CACHE == 1u) {
-    return cacheQuads(k.r0, k.r1, k.r2, k.r3, j);
+    return mat4x4<f32>(cacheQuad(k.r0, k.s0, j), cacheQuad(k.r1, k.s1, j), cacheQuad(k.r2, k.s2, j), cacheQuad(k.r3, k.s3, j));
   }
   return keyQuads(k.first, j);
 }
 
-// S for heads hb * 8 .. + 7 of the workgroup and keys kFirst .. + 7 of the
-// tile starting at key t0, over quads j0 .. j1 - 1 of the head dim.
+// S for heads hb * SCORE_HEADS .. of the workgroup and keys kFirst .. of the
+// tile starting at key t0 (SCORE_KEYS of them), over quads j0 .. j1 - 1 of
+// the head dim. Each step: transpose(four keys' quad j) * the heads' quad j.
 fn scoreBlock(w: Work, hb: u32, kFirst: u32, t0: u32, j0: u32, j1: u32) -> ScoreBlock {
   var s = ScoreBlock();
-  let h = w.headBase + hb * 8u;
-  let keysA = fourKeys(w, t0, kFirst);
-  let keysB = fourKeys(w, t0, kFirst + 4u);
+  let h = w.headBase + hb * SCORE_HEADS;
+  let pieces = SCORE_HEADS / 4u;
+  let keys0 = fourKeys(w, t0, kFirst);
+  let keys1 = fourKeys(w, t0, kFirst + 4u);
+  var keys2 = keys1;
+  var keys3 = keys1;
+  if (SCORE_KEYS == 16u) {
+    keys2 = fourKeys(w, t0, kFirst + 8u);
+    keys3 = fourKeys(w, t0, kFirst + 12u);
+  }
   for (var j = j0; j < j1; j++) {
-    let qa = queryQuads(w.row0, h, j);
-    let qb = queryQuads(w.row0, h + 4u, j);
-    let k0 = transpose(fourKeyQuads(keysA, j));
-    let k1 = transpose(fourKeyQuads(keysB, j));
-    s.s0a += k0 * qa; s.s0b += k0 * qb;
-    s.s1a += k1 * qa; s.s1b += k1 * qb;
+    let x = queryQuads(w.row0, h, j, pieces);
+    s.k0 = addProduct(s.k0, transpose(fourKeyQuads(keys0, j)), x, pieces);
+    s.k1 = addProduct(s.k1, transpose(fourKeyQuads(keys1, j)), x, pieces);
+    if (SCORE_KEYS == 16u) {
+      s.k2 = addProduct(s.k2, transpose(fourKeyQuads(keys2, j)), x, pieces);
+      s.k3 = addProduct(s.k3, transpose(fourKeyQuads(keys3, j)), x, pieces);
+    }
   }
   return s;
 }
 
-// Store a 4 keys x 4 heads block (column c = head firstHead + c) at key quad kk of slice `slice`.
+// Store a 4 keys x 4 heads piece (column c = head firstHead + c) at key quad kk of slice `slice`.
 fn storeScores(slice: u32, firstHead: u32, kk: u32, s: mat4x4<f32>) {
   let at = (slice * HEADS_PER_WG + firstHead) * TN4 + kk;
   scoreTile[at] = s[0];
   scoreTile[at + TN4] = s[1];
   scoreTile[at + 2u * TN4] = s[2];
   scoreTile[at + 3u * TN4] = s[3];
+}
+
+// Store one strip (four keys from key quad kk) for heads firstHead ...
+fn storeStrip(slice: u32, firstHead: u32, kk: u32, x: HeadQuads) {
+  for (var k = 0u; k < SCORE_HEADS / 4u; k++) {
+    storeScores(slice, firstHead + 4u * k, kk, piece(x, k));
+  }
+}
+
+// Store a whole score block: heads firstHead .., keys from key quad kk0.
+fn storeScoreBlock(slice: u32, firstHead: u32, kk0: u32, s: ScoreBlock) {
+  storeStrip(slice, firstHead, kk0, s.k0);
+  storeStrip(slice, firstHead, kk0 + 1u, s.k1);
+  if (SCORE_KEYS == 16u) {
+    storeStrip(slice, firstHead, kk0 + 2u, s.k2);
+    storeStrip(slice, firstHead, kk0 + 3u, s.k3);
+  }
 }
 
 // Keys of the tile that exist (slotTile >= 0), four at a time from key 4 * kk.
@@ -138,56 +239,81 @@ fn lazyMax(m: f32, tileMax: f32) -> f32 {
   return select(m, tileMax, tileMax > m + RESCALE_THRESHOLD);
 }
 
-// One thread's output block: oKa holds heads 0-3 (column c = head c) of quad
-// g + K * DIM_GROUPS, oKb heads 4-7.
+// One thread's OUT_HEADS x OUT_VALUES output block: strip vK holds value quad
+// g + K * DIM_GROUPS (rows: its 4 values) for every head of the block.
 struct OutBlock {
-  o0a: mat4x4<f32>, o1a: mat4x4<f32>, o2a: mat4x4<f32>, o3a: mat4x4<f32>,
-  o0b: mat4x4<f32>, o1b: mat4x4<f32>, o2b: mat4x4<f32>, o3b: mat4x4<f32>,
+  v0: HeadQuads, v1: HeadQuads, v2: HeadQuads, v3: HeadQuads,
+  v4: HeadQuads, v5: HeadQuads, v6: HeadQuads, v7: HeadQuads,
 }
 
-// Scale column c (head c of the block) by a[c].
-fn rescaleColumns(o: mat4x4<f32>, a: vec4<f32>) -> mat4x4<f32> {
-  return mat4x4<f32>(o[0] * a.x, o[1] * a.y, o[2] * a.z, o[3] * a.w);
+// Scale column c of every piece by that head's factor (alpha: [piece][column]).
+fn rescaleStrip(x: HeadQuads, alpha: mat4x4<f32>) -> HeadQuads {
+  return HeadQuads(
+    mat4x4<f32>(x.a[0] * alpha[0].x, x.a[1] * alpha[0].y, x.a[2] * alpha[0].z, x.a[3] * alpha[0].w),
+    mat4x4<f32>(x.b[0] * alpha[1].x, x.b[1] * alpha[1].y, x.b[2] * alpha[1].z, x.b[3] * alpha[1].w),
+    mat4x4<f32>(x.c[0] * alpha[2].x, x.c[1] * alpha[2].y, x.c[2] * alpha[2].z, x.c[3] * alpha[2].w),
+    mat4x4<f32>(x.d[0] * alpha[3].x, x.d[1] * alpha[3].y, x.d[2] * alpha[3].z, x.d[3] * alpha[3].w),
+  );
 }
 
-// O += P V for heads h0 .. h0 + 7 over the tile, after applying this tile's
-// rescale factors (rowScale, 1 where m stayed). cK: the block's quad K.
-// (The value is the first D_V values of the key: the same keys as S.)
-fn accumulatePV(acc: OutBlock, h0: u32, c0: u32, c1: u32, c2: u32, c3: u32, w: Work, t0: u32) -> OutBlock {
-  var o = acc;
-  let alphaA = vec4<f32>(rowScale[h0], rowScale[h0 + 1u], rowScale[h0 + 2u], rowScale[h0 + 3u]);
-  let alphaB = vec4<f32>(rowScale[h0 + 4u], rowScale[h0 + 5u], rowScale[h0 + 6u], rowScale[h0 + 7u]);
-  if (any(alphaA != vec4<f32>(1.0)) || any(alphaB != vec4<f32>(1.0))) {
-    o.o0a = rescaleColumns(o.o0a, alphaA); o.o1a = rescaleColumns(o.o1a, alphaA);
-    o.o2a = rescaleColumns(o.o2a, alphaA); o.o3a = rescaleColumns(o.o3a, alphaA);
-    o.o0b = rescaleColumns(o.o0b, alphaB); o.o1b = rescaleColumns(o.o1b, alphaB);
-    o.o2b = rescaleColumns(o.o2b, alphaB); o.o3b = rescaleColumns(o.o3b, alphaB);
+// This tile's rescale factors of heads h0 + 4k .. + 3 (column k; 1 past the block).
+fn blockScales(h0: u32) -> mat4x4<f32> {
+  var a = mat4x4<f32>(vec4<f32>(1.0), vec4<f32>(1.0), vec4<f32>(1.0), vec4<f32>(1.0));
+  for (var k = 0u; k < OUT_HEADS / 4u; k++) {
+    let h = h0 + 4u * k;
+    a[k] = vec4<f32>(rowScale[h], rowScale[h + 1u], rowScale[h + 2u], rowScale[h + 3u]);
   }
+  return a;
+}
+
+// O += P V for the thread's block (heads h0 .., value quads cK = outQuad(g, K))
+// over the tile, after applying this tile's rescale factors (rowScale, 1
+// where m stayed). The value is the first D_V values of the key: the same
+// keys as S.
+fn accumulatePV(acc: OutBlock, h0: u32, g: u32, w: Work, t0: u32) -> OutBlock {
+  var o = acc;
+  let pieces = OUT_HEADS / 4u;
+  let alpha = blockScales(h0);
+  let one = vec4<f32>(1.0);
+  if (any(alpha[0] != one) || any(alpha[1] != one) || any(alpha[2] != one) || any(alpha[3] != one)) {
+    o = OutBlock(rescaleStrip(o.v0, alpha), rescaleStrip(o.v1, alpha), rescaleStrip(o.v2, alpha), rescaleStrip(o.v3, alpha),
+                 rescaleStrip(o.v4, alpha), rescaleStrip(o.v5, alpha), rescaleStrip(o.v6, alpha), rescaleStrip(o.v7, alpha));
+  }
+  let c0 = outQuad(g, 0u);
+  let c1 = outQuad(g, 1u);
+  let c2 = outQuad(g, 2u);
+  let c3 = outQuad(g, 3u);
+  let c4 = outQuad(g, 4u);
+  let c5 = outQuad(g, 5u);
+  let c6 = outQuad(g, 6u);
+  let c7 = outQuad(g, 7u);
   for (var kk = 0u; kk < TN4; kk++) {
-    let pa = probQuads(h0, kk);
-    let pb = probQuads(h0 + 4u, kk);
+    let p = probQuads(h0, kk, pieces);
     let keys = fourKeys(w, t0, 4u * kk);
-    let v0 = fourKeyQuads(keys, c0);
-    o.o0a += v0 * pa; o.o0b += v0 * pb;
-    let v1 = fourKeyQuads(keys, c1);
-    o.o1a += v1 * pa; o.o1b += v1 * pb;
-    let v2 = fourKeyQuads(keys, c2);
-    o.o2a += v2 * pa; o.o2b += v2 * pb;
-    let v3 = fourKeyQuads(keys, c3);
-    o.o3a += v3 * pa; o.o3b += v3 * pb;
+    o.v0 = addProduct(o.v0, fourKeyQuads(keys, c0), p, pieces);
+    o.v1 = addProduct(o.v1, fourKeyQuads(keys, c1), p, pieces);
+    if (OUT_QUADS >= 4u) {
+      o.v2 = addProduct(o.v2, fourKeyQuads(keys, c2), p, pieces);
+      o.v3 = addProduct(o.v3, fourKeyQuads(keys, c3), p, pieces);
+    }
+    if (OUT_QUADS == 8u) {
+      o.v4 = addProduct(o.v4, fourKeyQuads(keys, c4), p, pieces);
+      o.v5 = addProduct(o.v5, fourKeyQuads(keys, c5), p, pieces);
+      o.v6 = addProduct(o.v6, fourKeyQuads(keys, c6), p, pieces);
+      o.v7 = addProduct(o.v7, fourKeyQuads(keys, c7), p, pieces);
+    }
   }
   return o;
 }
 
-// Write head hl's four output quads (quad g + k * DIM_GROUPS holds o_k).
-fn writeHead(b: u32, i: u32, split: u32, h: u32, hl: u32, g: u32, o0: vec4<f32>, o1: vec4<f32>, o2: vec4<f32>, o3: vec4<f32>) {
+// Write head hl's output quads (quad g + k * DIM_GROUPS holds o[k]).
+fn writeHead(b: u32, i: u32, split: u32, h: u32, hl: u32, g: u32, o: array<vec4<f32>, 8>) {
   if (h >= params.h_q) {
     return;
   }
   let l = rowSum[hl];
   let factor = outputFactor(h, rowMax[hl], l);
-  let o = array<vec4<f32>, 4>(o0, o1, o2, o3);
-  for (var k = 0u; k < 4u; k++) {
+  for (var k = 0u; k < OUT_QUADS; k++) {
     let c = g + k * DIM_GROUPS;
     if (c < DV4) {
       writeOutQuad(b, i, h, split, c, o[k] * factor, l);
@@ -195,16 +321,17 @@ fn writeHead(b: u32, i: u32, split: u32, h: u32, hl: u32, g: u32, o0: vec4<f32>,
   }
 }
 
-// Write the block of heads headBase + h0 .. +7 (h0: local), then every head's lse.
+// Write the block of heads headBase + h0 .. (h0: local), then every head's lse.
 fn writeBlock(b: u32, i: u32, split: u32, headBase: u32, h0: u32, g: u32, o: OutBlock, tid: u32) {
-  writeHead(b, i, split, headBase + h0, h0, g, o.o0a[0], o.o1a[0], o.o2a[0], o.o3a[0]);
-  writeHead(b, i, split, headBase + h0 + 1u, h0 + 1u, g, o.o0a[1], o.o1a[1], o.o2a[1], o.o3a[1]);
-  writeHead(b, i, split, headBase + h0 + 2u, h0 + 2u, g, o.o0a[2], o.o1a[2], o.o2a[2], o.o3a[2]);
-  writeHead(b, i, split, headBase + h0 + 3u, h0 + 3u, g, o.o0a[3], o.o1a[3], o.o2a[3], o.o3a[3]);
-  writeHead(b, i, split, headBase + h0 + 4u, h0 + 4u, g, o.o0b[0], o.o1b[0], o.o2b[0], o.o3b[0]);
-  writeHead(b, i, split, headBase + h0 + 5u, h0 + 5u, g, o.o0b[1], o.o1b[1], o.o2b[1], o.o3b[1]);
-  writeHead(b, i, split, headBase + h0 + 6u, h0 + 6u, g, o.o0b[2], o.o1b[2], o.o2b[2], o.o3b[2]);
-  writeHead(b, i, split, headBase + h0 + 7u, h0 + 7u, g, o.o0b[3], o.o1b[3], o.o2b[3], o.o3b[3]);
+  for (var k = 0u; k < OUT_HEADS / 4u; k++) {
+    let p = array<mat4x4<f32>, 8>(piece(o.v0, k), piece(o.v1, k), piece(o.v2, k), piece(o.v3, k),
+                                  piece(o.v4, k), piece(o.v5, k), piece(o.v6, k), piece(o.v7, k));
+    for (var c = 0u; c < 4u; c++) {
+      let hl = h0 + 4u * k + c;
+      writeHead(b, i, split, headBase + hl, hl, g,
+                array<vec4<f32>, 8>(p[0][c], p[1][c], p[2][c], p[3][c], p[4][c], p[5][c], p[6][c], p[7][c]));
+    }
+  }
   for (var hl = tid; hl < HEADS_PER_WG; hl += WG_SIZE) {
     if (headBase + hl < params.h_q) {
       writeLse(b, i, headBase + hl, split, rowMax[hl], rowSum[hl]);

@@ -4,12 +4,15 @@
 // What it improves over version 3 (v3_shared_latent.wgsl):
 //  * Register blocks. In v3 every score is one dot product and every output
 //    value one running sum, so each number read from memory feeds one or two
-//    multiply-adds. Here a thread owns a block: in S = Q K^T, 8 heads x 8 keys
-//    (four mat4x4), in O = P V, 8 heads x 16 output values (eight mat4x4).
-//    Per step it reads 8 + 8 four-value quads for 256 multiply-adds (S), or
+//    multiply-adds. Here a thread owns a block: in S = Q K^T, SCORE_HEADS x
+//    SCORE_KEYS scores, in O = P V, OUT_HEADS heads x OUT_VALUES output
+//    values (tiled_blocks.wgsl; 8 x 8 and 8 x 16 unless chosen: `--score-block`,
+//    `--out-block`, or the tuner's pick, docs/tuning.md). With the default
+//    blocks a step reads 8 + 8 four-value quads for 256 multiply-adds (S), or
 //    2 x 4 + 4 x 4 quads for 512 (O): 4 to 5 multiply-adds per value read
-//    instead of 1. On every adapter reading is what costs; on llvmpipe one
-//    four-value read costs as much as dozens of multiply-adds.
+//    instead of 1; 16 x 16 and 16 x 32 blocks double that. On every adapter
+//    reading is what costs; on llvmpipe one four-value read costs as much as
+//    dozens of multiply-adds.
 //  * The blocks are mat4x4 values with constant column indices, so every
 //    compiler keeps them in registers (a dynamically indexed private array
 //    lands in memory on SwiftShader: 8-9x slower, test/roofline.test.ts). A 4 x 4 block step is one
@@ -36,7 +39,9 @@
 //    second costs several of the first (docs/kernels.md, "What a read
 //    costs"). With no decoded keys in workgroup memory a tile holds 64 keys:
 //    four barriers per 64 keys, not per 8. FP8 keys stay decoded once into the
-//    tile: decoding them in every head block costs more than it saves.
+//    tile by default; read from the cache, each key's scales are read once per
+//    block and a quad is decoded without a branch (fp8.wgsl), and with large
+//    blocks that can be the faster way (the tuner measures both).
 //    Measured (docs/kernels.md, "Keys from the tile or the cache"; h_q 64,
 //    seqlen 4096): 13-27 % faster for f32 and bf16 on SwiftShader, 0-13 % on
 //    llvmpipe; FP8 from the cache 1.5-2x slower on both.
@@ -48,17 +53,18 @@
 // read costs").
 //
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch);
-// WG_SIZE = HEADS_PER_WG / 8 * ceil(D_V / 16) threads, each owning the output
-// of 8 heads x 16 values (tiled_blocks.wgsl). Per tile of TILE_N keys:
+// WG_SIZE = HEADS_PER_WG / OUT_HEADS * ceil(D_V / OUT_VALUES) threads, each
+// owning the output of OUT_HEADS heads x OUT_VALUES values (tiled_blocks.wgsl).
+// Per tile of TILE_N keys:
 //   1. load and decode the tile into workgroup memory once (all threads),
 //      unless the keys are read from the cache (KEYS_FROM_CACHE); the next
 //      tile's cache slots are listed during step 4, so a tile costs four
 //      barriers;
-//   2. S: (HEADS_PER_WG / 8) x (TILE_N / 8) blocks x SCORE_SLICES slices of
-//      the head dim, spread over the threads; partial scores to workgroup
-//      memory;
+//   2. S: (HEADS_PER_WG / SCORE_HEADS) x (TILE_N / SCORE_KEYS) blocks x
+//      SCORE_SLICES slices of the head dim, spread over the threads; partial
+//      scores to workgroup memory;
 //   3. softmax: one thread per head sums the parts, takes the max, writes P;
-//   4. O += P V: every thread its own 8 x 16 block.
+//   4. O += P V: every thread its own OUT_HEADS x OUT_VALUES block.
 // Workgroup memory: KEY_TILE_KEYS * D_QK * 4 (keys: TILE_N of them, or 1
 // when they are read from the cache) + SCORE_SLICES * HEADS_PER_WG *
 // TILE_N * 4 (scores) + TILE_N * 4 + HEADS_PER_WG * 12 bytes; the host
@@ -70,13 +76,13 @@
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   let w = workOf(wid, tid);
 
-  // This thread's output block: heads h0 .. h0 + 7, quads g + k * DIM_GROUPS.
-  let h0 = tid / DIM_GROUPS * 8u;
+  // This thread's output block: heads h0 .. h0 + OUT_HEADS - 1, value quads g + k * DIM_GROUPS.
+  let h0 = tid / DIM_GROUPS * OUT_HEADS;
   let g = tid % DIM_GROUPS;
   var o = OutBlock();
 
-  let keyBlocks = TILE_N / 8u;
-  let scoreTasks = (HEADS_PER_WG / 8u) * keyBlocks * SCORE_SLICES;
+  let keyBlocks = TILE_N / SCORE_KEYS;
+  let scoreTasks = (HEADS_PER_WG / SCORE_HEADS) * keyBlocks * SCORE_SLICES;
   let perSlice = (DQ4 + SCORE_SLICES - 1u) / SCORE_SLICES;
 
   listSlots(w.b, w.i, w.start, w.end, tid);
@@ -87,16 +93,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     decodeTile(tid);
     workgroupBarrier();
 
-    // 2. S = Q K^T in 8 x 8 register blocks, each over one slice of the head dim.
+    // 2. S = Q K^T in SCORE_HEADS x SCORE_KEYS register blocks, each over one
+    //    slice of the head dim.
     for (var task = tid; task < scoreTasks; task += WG_SIZE) {
       let slice = task % SCORE_SLICES;
       let kb = (task / SCORE_SLICES) % keyBlocks;
       let hb = task / (SCORE_SLICES * keyBlocks);
-      let s = scoreBlock(w, hb, kb * 8u, t0, slice * perSlice, min(DQ4, (slice + 1u) * perSlice));
-      storeScores(slice, hb * 8u, kb * 2u, s.s0a);
-      storeScores(slice, hb * 8u, kb * 2u + 1u, s.s1a);
-      storeScores(slice, hb * 8u + 4u, kb * 2u, s.s0b);
-      storeScores(slice, hb * 8u + 4u, kb * 2u + 1u, s.s1b);
+      let s = scoreBlock(w, hb, kb * SCORE_KEYS, t0, slice * perSlice, min(DQ4, (slice + 1u) * perSlice));
+      storeScoreBlock(slice, hb * SCORE_HEADS, kb * SCORE_KEYS / 4u, s);
     }
     workgroupBarrier();
 
@@ -128,11 +132,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
-    // 4. O += P V: this thread's 8 heads x 16 values, four keys per step.
+    // 4. O += P V: this thread's OUT_HEADS x OUT_VALUES block, four keys per step.
     // Nobody reads slotTile in this step: list the next tile's slots now,
     // which saves a barrier per tile.
     listSlots(w.b, w.i, t0 + TILE_N, w.end, tid);
-    o = accumulatePV(o, h0, outQuad(g, 0u), outQuad(g, 1u), outQuad(g, 2u), outQuad(g, 3u), w, t0);
+    o = accumulatePV(o, h0, g, w, t0);
     workgroupBarrier(); // the next tile overwrites keyTile and scoreTile
   }
 

@@ -30,15 +30,17 @@
 // GPU has measured it.
 //
 // Geometry: grid (ceil(h_q / HEADS_PER_WG) * num_splits, s_q, batch);
-// WG_SIZE = HEADS_PER_WG / 8 * ceil(D_V / 16) threads, each owning the output
-// of 8 heads x 16 values (tiled_blocks.wgsl). TILE_N = 8: a team's score block
+// WG_SIZE = HEADS_PER_WG / OUT_HEADS * ceil(D_V / OUT_VALUES) threads, each
+// owning the output of OUT_HEADS heads x OUT_VALUES values (tiled_blocks.wgsl;
+// 8 x 16 unless chosen). The score block stays 8 x 8 (SCORE_HEADS and
+// SCORE_KEYS at their defaults) and TILE_N = 8: a team's score block
 // is the whole tile for its 8 heads, so its first lane sees every score of
 // those heads. Per tile:
 //   1. load and decode the tile into workgroup memory once (all threads);
 //   2. S: team k takes head blocks k, k + teams, ...; each lane a slice of
 //      the head dim; teamSum; the first lane masks, scales, takes the max,
 //      does the lazy rescale and writes P and the statistics;
-//   3. O += P V: every thread its own 8 x 16 block (as v4), the next tile's
+//   3. O += P V: every thread its own output block (as v4), the next tile's
 //      slots listed meanwhile.
 // Workgroup memory: 8 * D_QK * 4 (keys) + HEADS_PER_WG * 8 * 4 (P) + 8 * 4 +
 // HEADS_PER_WG * 12 + 4 bytes.
@@ -49,7 +51,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let w = workOf(wid, tid);
 
   // This thread's output block: heads h0 .. h0 + 7, quads g + k * DIM_GROUPS.
-  let h0 = tid / DIM_GROUPS * 8u;
+  let h0 = tid / DIM_GROUPS * OUT_HEADS;
   let g = tid % DIM_GROUPS;
   var o = OutBlock();
 
@@ -72,8 +74,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     //    summed over the team; then the softmax of those heads by its first lane.
     for (var hb = team; hb < HEADS_PER_WG / 8u; hb += teams) {
       let s = scoreBlock(w, hb, 0u, t0, j0, j1);
-      let s0a = teamSum(s.s0a); let s0b = teamSum(s.s0b);
-      let s1a = teamSum(s.s1a); let s1b = teamSum(s.s1b);
+      let s0a = teamSum(s.k0.a); let s0b = teamSum(s.k0.b);
+      let s1a = teamSum(s.k1.a); let s1b = teamSum(s.k1.b);
       if (slice == 0u) {
         softmaxBlock(hb * 8u, s0a, s1a);
         softmaxBlock(hb * 8u + 4u, s0b, s1b);
@@ -83,7 +85,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     // 3. O += P V (tiled_blocks.wgsl); list the next tile's slots meanwhile.
     listSlots(w.b, w.i, t0 + TILE_N, w.end, tid);
-    o = accumulatePV(o, h0, outQuad(g, 0u), outQuad(g, 1u), outQuad(g, 2u), outQuad(g, 3u), w, t0);
+    o = accumulatePV(o, h0, g, w, t0);
     workgroupBarrier(); // the next tile overwrites keyTile and scoreTile
   }
 

@@ -15,6 +15,7 @@ import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
 import { KERNEL_VERSIONS, missingFeature, versionByName } from '../src/kernels/versions';
 import type { PlanOptions, VersionName } from '../src/kernels/kernel-plan';
+import { OUT_BLOCKS, SCORE_BLOCKS } from '../src/kernels/register-blocks';
 
 const gpu = await testGpu();
 /** On SwiftShader (compiles take seconds) every `every`-th point of each sweep; llvmpipe runs them all. */
@@ -49,7 +50,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
 
   // v4: heads per workgroup 8 (h_q 11 spans two blocks, the second mostly past h_q) and 16;
   // tiles of 8 and the largest; one slice of the head dim, a few, and many (uneven: 144 quads / 5, / 13).
-  const v4 = sweep([8, 16].flatMap((headsPerWorkgroup) => [8, 'max'].flatMap((tileN) => [1, 5, 13].map((dotParts) => ({ headsPerWorkgroup, tileN, dotParts })))));
+  const v4 = sweep([8, 16].flatMap((headsPerWorkgroup) => [8, 'max'].flatMap((tileN) => [1, 5, 13].map((dotParts) => ({ headsPerWorkgroup, tileN, dotParts })))), 4);
   it.each(v4)('v4 tiled: $headsPerWorkgroup heads per workgroup, tileN $tileN, dotParts $dotParts', async ({ headsPerWorkgroup, tileN, dotParts }) => {
     const t = tileN === 'max' ? largestTile('tiled', shape, { headsPerWorkgroup }) : tileN as number;
     const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', tileN: t, headsPerWorkgroup, dotParts, splits: 2 });
@@ -59,12 +60,45 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
 
   // v4's two key reads on every format: decoded into the tile, or read from the cache where used
   // (the default for f32 and bf16), at tiles of 8 and the largest the plan allows (64 from the cache).
-  const keyReads = sweep((['f32', 'bf16', 'fp8'] as const).flatMap((kvFormat) => (['tile', 'cache'] as const).flatMap((keys) => [8, 'max'].map((tileN) => ({ kvFormat, keys, tileN })))));
+  const keyReads = sweep((['f32', 'bf16', 'fp8'] as const).flatMap((kvFormat) => (['tile', 'cache'] as const).flatMap((keys) => [8, 'max'].map((tileN) => ({ kvFormat, keys, tileN })))), 3);
   it.each(keyReads)('v4 tiled: keys from the $keys, $kvFormat cache, tileN $tileN', async ({ kvFormat, keys, tileN }) => {
     const t = tileN === 'max' ? versionByName('tiled').plan(makeAttentionSpec(shape, kvLayout(kvFormat, shape, shape.pageBlockSize), 1), gpu!.limits, { keys }).tileN : tileN as number;
     const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat, keys, tileN: t, splits: 2 });
     expect(run.plan.keys).toBe(keys);
     expect(run.plan.constants.KEYS_FROM_CACHE).toBe(keys === 'cache' ? 1 : 0);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+
+  // Every pair of register blocks (register-blocks.ts) on both adapters, on a small head (d_qk 68,
+  // d_v 36: the output row is not a whole number of blocks), which keeps SwiftShader's compiles short;
+  // f32 and bf16 rotate over the pairs. Keys are read from the cache, and from the decoded tile in
+  // every other pair on the full matrix, in four pairs (every score block) on SwiftShader's cover,
+  // where a decoded tile takes twice as long to compile.
+  const full = !gpu || testMatrix(gpu) === 'full';
+  const pairs = SCORE_BLOCKS.flatMap((scoreBlock) => OUT_BLOCKS.map((outBlock) => ({ scoreBlock, outBlock })));
+  const fromTile = (k: number) => (full ? Math.floor(k / 2) % 2 === 1 : k % (OUT_BLOCKS.length + 1) === 0);
+  const blockPairs = pairs.map((p, k) => ({ ...p, kvFormat: (['f32', 'bf16'] as const)[k % 2], keys: fromTile(k) ? 'tile' as const : 'cache' as const }));
+  const small = generateInputs(presetShape('v32', { seqlens: [3, 40, 17], sQ: 3, hQ: 11, pageBlockSize: 16, dQk: 68, dNope: 64, dRope: 4, dV: 36 }), { seed: 12 });
+  const expectBlocks = (run: Awaited<ReturnType<typeof runAttention>>, scoreBlock: string, outBlock: string) => {
+    const [sh, sk] = scoreBlock.split('x').map(Number);
+    const [oh, ov] = outBlock.split('x').map(Number);
+    expect(run.plan.constants).toMatchObject({ SCORE_HEADS: sh, SCORE_KEYS: sk, OUT_HEADS: oh, OUT_VALUES: ov });
+    expect(run.plan.tileN % sk).toBe(0);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  };
+  it.each(blockPairs)('v4 tiled: score block $scoreBlock, output block $outBlock ($kvFormat, keys from the $keys)', async ({ scoreBlock, outBlock, kvFormat, keys }) => {
+    expectBlocks(await runAttention(gpu!, small, { kernel: 'tiled', kvFormat, keys, scoreBlock, outBlock, splits: 2 }), scoreBlock, outBlock);
+  });
+  // FP8 on V3.2's head (576, the largest tile): every pair on the full matrix, the largest and one other on SwiftShader.
+  const fp8Pairs = full ? pairs : [{ scoreBlock: '16x16' as const, outBlock: '16x32' as const }, { scoreBlock: '8x8' as const, outBlock: '16x8' as const }];
+  it.each(fp8Pairs)('v4 tiled: score block $scoreBlock, output block $outBlock (fp8)', async ({ scoreBlock, outBlock }) => {
+    const keys = scoreBlock.endsWith('x16') ? 'cache' : 'tile';
+    expectBlocks(await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', keys, scoreBlock, outBlock, splits: 2 }), scoreBlock, outBlock);
+  });
+
+  it.skipIf(!SUBGROUPS).each(OUT_BLOCKS)('v5 subgroups: output block %s', async (outBlock) => {
+    const run = await runAttention(gpu!, small, { kernel: 'subgroups', kvFormat: 'bf16', outBlock, splits: 2 });
+    expect(run.plan.outBlock).toBe(outBlock);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 

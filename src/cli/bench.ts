@@ -22,6 +22,7 @@ import { describePlainMatmul, describeReadCost, describeRoofline, fmtMs } from '
 import { measureReadCost } from '../timing/read-cost';
 import { measurePlainMatmul } from '../timing/plain-matmul';
 import { checkOutputPaths, writeOutput } from './output-paths';
+import { runTune } from './tune';
 import { LIBRARY_COMPARISON, compareWithLibrary, libraryComparisonMarkdown } from '../bench/library-baseline';
 
 function bar(done: number, total: number, width = 30): string {
@@ -54,6 +55,7 @@ function narrowed<T extends Narrowable>(base: T, values: NarrowFlags): T {
 }
 
 export async function runBench(argv: string[], usage: string): Promise<number> {
+  if (argv.includes('--tune')) return runTune(argv.filter((a) => a !== '--tune'));
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {

@@ -35,6 +35,9 @@ import { runLayerCommand } from './layer';
 import { runSparseCommand } from './sparse';
 import { runClaimsCommand } from './claims';
 import { KERNEL_VERSIONS } from '../kernels/versions';
+import type { RunConfig } from '../run/runner';
+import { type TuningSource, planOptionsOf, profileChoice } from '../tune/profile';
+import { TUNING_FLAGS, defaultProfilePath, readProfileFile } from './profile-file';
 
 const USAGE = `usage: mla-sandbox <command> [flags]
 
@@ -45,6 +48,8 @@ commands:
            --tfjs: the best kernel against the same decode in TensorFlow.js;
            --long: the long-context sweep, 4K..1M keys, FP8 and bf16 (sharded caches), then dense against
            indexer -> top-k -> sparse decode at the same lengths, each stage timed, and the crossover;
+           --tune: search the tiled kernel's configurations for one shape on this device and write the
+           device profile that --kernel flash reads (mla-sandbox bench --tune --help);
            --out FILE.md, --json-out FILE.json, --full; narrow it with --presets v32,model1
            --kv f32,bf16,fp8 --seqlens 1024,4096 --heads 16,64
   layer    one MLA layer in MHA mode and in absorbed MQA mode, both checked and timed (mla-sandbox layer --help)
@@ -60,6 +65,10 @@ shape flags (run):
   --kv f32|bf16|fp8  --kernel flash|${VERSION_NAMES.join('|')} (or v1..v${VERSION_NAMES.length}; flash: the best for the device)
   --splits auto|N  --tile-n N  --heads-per-workgroup N  --dot-parts N (v4: score slices; v5: lanes per team)
   --keys tile|cache (v4: keys decoded once per tile into workgroup memory, or read from the cache where used; default: cache for f32 and bf16, tile for fp8)
+  --profile FILE (the device profile --kernel flash reads; default $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json,
+    written by bench --tune; any tuning flag above runs by hand instead)
+  --score-block 8x8|8x16|16x8|16x16 (v4: a thread's block of S, heads x keys; default 8x8)
+  --out-block 8x8|8x16|8x32|16x8|16x16|16x32 (v4, v5: a thread's block of O, heads x values; default 8x16)
   --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
   --samples N  --warmup N  --shard-mib X (split the cache into shards of at most X MiB; default: the device's binding limit)
 your own tensors (run), FlashMLA's shapes:
@@ -166,9 +175,26 @@ function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs: MlaIn
   return { inputs, names };
 }
 
+/**
+ * The configuration a run uses: the device profile's pick for the nearest
+ * shape class when the kernel is "flash" and no tuning flag is given; else
+ * what the flags say, or the kernel's defaults.
+ */
+function tuningOf(v: FlagValues, given: ReadonlySet<string>, config: RunConfig, ctx: GpuContext, shape: MlaShape): { config: RunConfig; source: TuningSource } {
+  const byHand = TUNING_FLAGS.filter((f) => given.has(f));
+  if (byHand.length) return { config, source: { tuned: false, line: `set by flags (${byHand.map((f) => `--${f} ${v[f]}`).join(' ')}); the kernel's defaults for the rest` } };
+  if (config.kernel !== 'flash') return { config, source: { tuned: false, line: `default (kernel ${config.kernel}: the profile is read for --kernel flash)` } };
+  const adapter = describeAdapter(ctx.adapter);
+  const path = typeof v.profile === 'string' ? v.profile : defaultProfilePath(adapter);
+  const { config: picked, source } = profileChoice(readProfileFile(path), path, adapter, shape, config.kvFormat);
+  if (!picked) return { config, source };
+  const { kernel, options } = planOptionsOf(picked);
+  return { config: { ...config, kernel, ...options }, source };
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values, tokens } = parseArgs({
-    args: argv, options: { ...SHAPE_FLAGS, ...FILE_FLAGS, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }, strict: true, tokens: true,
+    args: argv, options: { ...SHAPE_FLAGS, ...FILE_FLAGS, profile: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }, strict: true, tokens: true,
   });
   if (values.help) { print(USAGE); return 0; }
   const v = values as FlagValues;
@@ -181,6 +207,7 @@ async function run(argv: string[]): Promise<number> {
   checkOutputPaths(outputs, INPUT_FILES.filter((f) => typeof v[f] === 'string').map((flag) => ({ flag, path: v[flag] as string })));
   let inputs: MlaInputs;
   let ctx: GpuContext;
+  let tuning: ReturnType<typeof tuningOf>;
   if (v.q) {
     const loaded = loadTensors(v, given);
     inputs = loaded.inputs;
@@ -188,13 +215,15 @@ async function run(argv: string[]): Promise<number> {
     const kvRows = inputs.cacheBytes ? dequantizeKvCache(inputs.cacheBytes, layout) : inputs.kvRows;
     checkInputValues(inputs, kvRows, { q: loaded.names.q, kvCache: loaded.names['kv-cache'] });
     ctx = await openNodeDevice();
+    tuning = tuningOf(v, given, config, ctx, inputs.shape);
   } else {
-    shapeFromFlags(v); // a bad shape flag is refused before the device is opened
+    const generated = shapeFromFlags(v); // a bad shape flag is refused before the device is opened
     ctx = await openNodeDevice();
+    tuning = tuningOf(v, given, config, ctx, generated); // a bad profile is refused before the inputs are made
     inputs = inputsFromFlags(v, ctx.limits, cliMemoryBudget(), progressLine('generating the cache (slots)'));
   }
   const shape = inputs.shape;
-  const report = await measureAttention(ctx, inputs, config, { quantizationError: true, timing, onReferenceProgress: progressLine('f64 reference (keys)') });
+  const report = await measureAttention(ctx, inputs, tuning.config, { quantizationError: true, timing, onReferenceProgress: progressLine('f64 reference (keys)') });
   if (typeof v.out === 'string') {
     writeOutput('out', v.out, encodeNpy({ dtype: 'float32', shape: [shape.batch, shape.sQ, shape.hQ, shape.dV], data: report.output.out }));
   }
@@ -202,9 +231,10 @@ async function run(argv: string[]): Promise<number> {
     writeOutput('lse', v.lse, encodeNpy({ dtype: 'float32', shape: [shape.batch, shape.hQ, shape.sQ], data: report.output.lse }));
   }
   if (v.json) {
-    print(JSON.stringify({ adapter: ctx.adapter, ...reportJson(shape, report) }, null, 2));
+    print(JSON.stringify({ adapter: ctx.adapter, tuning: tuning.source, ...reportJson(shape, report) }, null, 2));
   } else {
     print(`device   ${describeAdapter(ctx.adapter)}`);
+    print(`tuning   ${tuning.source.line}`);
     describeReport(shape, report).forEach((l) => print(l));
   }
   return report.check.pass ? 0 : 1;

@@ -5,6 +5,7 @@
  */
 import type { DeviceLimits } from '../gpu/device';
 import type { BindingName } from '../gpu/bindings';
+import type { OutBlockName, ScoreBlockName } from './register-blocks';
 
 export type { DeviceLimits };
 
@@ -24,6 +25,10 @@ export interface PlanOptions {
   readonly splits?: number | 'auto';
   /** v4: where keys are read, the decoded tile or the cache itself (KEY_READS); by default per format (tiled-kernel.ts). */
   readonly keys?: KeyReads;
+  /** v4: a thread's block of S = Q K^T, heads x keys (register-blocks.ts). */
+  readonly scoreBlock?: ScoreBlockName;
+  /** v4, v5: a thread's block of O = P V, heads x values. */
+  readonly outBlock?: OutBlockName;
 }
 
 /**
@@ -48,6 +53,9 @@ export interface KernelPlan {
   readonly workgroupBytes: number;
   /** v4: where keys are read (the decoded tile or the cache); absent for other versions. */
   readonly keys?: KeyReads;
+  /** v4, v5: the register blocks that ran (register-blocks.ts); absent for other versions. */
+  readonly scoreBlock?: ScoreBlockName;
+  readonly outBlock?: OutBlockName;
   /** Other tuning values of the version, by their override names (e.g. DOT_PARTS). */
   readonly constants: Readonly<Record<string, number>>;
   /** Buffers the version needs besides inputs and outputs: the score matrix, the splits' partials. */

@@ -11,7 +11,8 @@ import { workgroupBytesOf } from '../gpu/wgsl-layout';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
-import { TILED_BLOCK, tiledHeads, tiledLoops } from './tiled-kernel';
+import { TILED_BLOCK, chosenBlocks, tiledHeads, tiledLoops } from './tiled-kernel';
+import { DEFAULT_SCORE_BLOCK, blockConstants } from './register-blocks';
 
 /** This version's own WGSL files (its own first), composed after the shared ones (subgroup_teams.wgsl, which holds the directives, goes first). */
 export const SUBGROUPS_FILES = ['v5_subgroups.wgsl', 'subgroup_teams.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl'] as const;
@@ -25,7 +26,13 @@ export function subgroupsPlan(spec: AttentionSpec, limits: DeviceLimits, options
   const { shape } = spec;
   if (limits.subgroupMinSize < 1) throw new PlanDoesNotFit('kernel subgroups (v5) needs the subgroups feature, which this device does not have (flash runs v4 there)');
   const code = composeShader(fusedFiles(spec, SUBGROUPS_FILES), spec.edits).code;
-  const { heads, threads } = tiledHeads(spec, limits, options, code, 'subgroups');
+  // The score block is the whole 8-key tile of 8 heads (the team's softmax needs every score of its heads); the output block is a choice.
+  if (options.scoreBlock !== undefined && options.scoreBlock !== DEFAULT_SCORE_BLOCK) {
+    throw new Error(`scoreBlock ${JSON.stringify(options.scoreBlock)} is not allowed for kernel subgroups: its score block is ${DEFAULT_SCORE_BLOCK}, a team's whole tile (choose outBlock, or kernel tiled)`);
+  }
+  const { out } = chosenBlocks(options);
+  const blocks = blockConstants(DEFAULT_SCORE_BLOCK, out);
+  const { heads, threads } = tiledHeads(spec, limits, options, code, 'subgroups', blocks);
   const dq4 = shape.dQk / 4;
   // Lanes per team: at most the smallest subgroup, the workgroup and the head dim's quads.
   const lanesMost = powerOfTwoAtMost(Math.min(limits.subgroupMinSize, MAX_TEAM_LANES, threads, dq4));
@@ -34,7 +41,7 @@ export function subgroupsPlan(spec: AttentionSpec, limits: DeviceLimits, options
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > lanesMost || lanes !== powerOfTwoAtMost(lanes)) {
     throw new Error(`dotParts = ${lanes} is not allowed: for kernel subgroups, dotParts (lanes per team) must be a power of two from 1 to ${lanesMost} on this device (subgroupMinSize ${limits.subgroupMinSize}, ${threads} threads per workgroup)`);
   }
-  const constants = { HEADS_PER_WG: heads, TILE_N: TILED_BLOCK, WG_SIZE: threads, TEAM_LANES: lanes };
+  const constants = { HEADS_PER_WG: heads, TILE_N: TILED_BLOCK, WG_SIZE: threads, TEAM_LANES: lanes, ...blocks };
   const bytes = workgroupBytesOf(code, { ...sharedConstants(spec), D_V: shape.dV, ...constants });
   if (bytes > limits.maxComputeWorkgroupStorageSize) {
     throw new PlanDoesNotFit(`a tile of ${TILED_BLOCK} keys of d_qk = ${shape.dQk} for ${heads} heads needs ${bytes} bytes of workgroup memory; this device has ${limits.maxComputeWorkgroupStorageSize}`);
@@ -44,7 +51,7 @@ export function subgroupsPlan(spec: AttentionSpec, limits: DeviceLimits, options
   const perTeam = Math.ceil(heads / TILED_BLOCK / teams) * (1 + Math.ceil(dq4 / lanes) + Math.log2(lanes));
   const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops({ tileN: TILED_BLOCK, heads, threads, dq4, tasks: threads, perTask: perTeam, slices: 1, decoded: true }));
   return {
-    kernel: 'subgroups', splits, tileN: TILED_BLOCK, headsPerWorkgroup: heads, workgroupSize: threads,
+    kernel: 'subgroups', splits, tileN: TILED_BLOCK, headsPerWorkgroup: heads, workgroupSize: threads, scoreBlock: DEFAULT_SCORE_BLOCK, outBlock: out,
     workgroupBytes: bytes, constants, scratch: splitScratch(spec, splits),
   };
 }

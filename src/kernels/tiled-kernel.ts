@@ -1,10 +1,10 @@
 /**
  * Host side of shaders/v4_tiled.wgsl (version 4, the GEMM shape): choose the
- * head block, the key tile and the slices of the score step for the device.
- * Register blocks are fixed in the shader (8 heads x 8 keys of S, 8 heads x
- * 16 values of O, held in mat4x4 values); what is tuned here is how many of
- * them a workgroup holds. Workgroup memory is read from the shader's
- * declarations (gpu/wgsl-layout.ts).
+ * register blocks, the head block, the key tile and the slices of the score
+ * step for the device. A thread's blocks of S and of O are chosen among the
+ * sizes of register-blocks.ts (8x8 and 8x16 unless told); what is fitted to
+ * the device here is how many of them a workgroup holds. Workgroup memory is
+ * read from the shader's declarations (gpu/wgsl-layout.ts).
  */
 import { composeShader } from '../gpu/shader-source';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
@@ -12,11 +12,12 @@ import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelP
 import type { KvFormat } from '../mla/kv-layout';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { type LoopCost, chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
+import { DEFAULT_OUT_BLOCK, DEFAULT_SCORE_BLOCK, type OutBlockName, type ScoreBlockName, blockConstants, blockSize, parseOutBlock, parseScoreBlock } from './register-blocks';
 
 /** This version's own WGSL files (its own first), composed after the shared ones. */
 export const TILED_FILES = ['v4_tiled.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl'] as const;
 
-/** Heads (and keys) of one register block: the shader's 8 x 8 blocks. */
+/** Heads of the smallest register block, and the step of the head block and the key tile. */
 export const TILED_BLOCK = 8;
 /** Most heads sharing a tile, and most keys per tile. */
 const MAX_HEADS = 64;
@@ -36,20 +37,36 @@ export const DEFAULT_KEY_READS: Readonly<Record<KvFormat, KeyReads>> = { f32: 'c
 
 export const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
-/** Head block and workgroup size of a tiled version (v4, v5): 8-head blocks, DIM_GROUPS threads each. */
-export function tiledHeads(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions, code: string, kernel: string): { heads: number; threads: number } {
+/** The register blocks asked for, or the defaults; a name outside register-blocks.ts is refused. */
+export function chosenBlocks(options: PlanOptions): { score: ScoreBlockName; out: OutBlockName } {
+  return {
+    score: parseScoreBlock(options.scoreBlock ?? DEFAULT_SCORE_BLOCK),
+    out: parseOutBlock(options.outBlock ?? DEFAULT_OUT_BLOCK),
+  };
+}
+
+/**
+ * Head block and workgroup size of a tiled version (v4, v5): a multiple of
+ * both blocks' heads; one thread per OUT_HEADS heads x DIM_GROUPS (the output
+ * row in OUT_VALUES-wide pieces).
+ */
+export function tiledHeads(
+  spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions, code: string, kernel: string, blocks: Record<string, number>,
+): { heads: number; threads: number } {
   const { shape } = spec;
-  const dimGroups = wgslValue(code, 'DIM_GROUPS', { ...sharedConstants(spec), D_V: shape.dV });
+  const dimGroups = wgslValue(code, 'DIM_GROUPS', { ...sharedConstants(spec), D_V: shape.dV, ...blocks });
+  const outHeads = blocks.OUT_HEADS;
+  const step = Math.max(blocks.SCORE_HEADS, outHeads);
   const maxThreads = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
-  const maxHeads = Math.min(MAX_HEADS, Math.floor(maxThreads / dimGroups) * TILED_BLOCK);
-  if (maxHeads < TILED_BLOCK) {
-    throw new PlanDoesNotFit(`d_v = ${shape.dV} needs ${dimGroups} threads per ${TILED_BLOCK} heads, but this device allows ${maxThreads} per workgroup`);
+  const maxHeads = Math.floor(Math.min(MAX_HEADS, Math.floor(maxThreads / dimGroups) * outHeads) / step) * step;
+  if (maxHeads < step) {
+    throw new PlanDoesNotFit(`d_v = ${shape.dV} needs ${dimGroups} threads per ${outHeads} heads (output block ${outHeads}x${blocks.OUT_VALUES}), but this device allows ${maxThreads} per workgroup`);
   }
-  const heads = options.headsPerWorkgroup ?? Math.min(maxHeads, roundUp(shape.hQ, TILED_BLOCK));
-  if (!Number.isInteger(heads) || heads < TILED_BLOCK || heads > maxHeads || heads % TILED_BLOCK !== 0) {
-    throw new Error(`headsPerWorkgroup = ${heads} is not allowed: headsPerWorkgroup must be a multiple of ${TILED_BLOCK} from ${TILED_BLOCK} to ${maxHeads} for kernel ${kernel} on this device`);
+  const heads = options.headsPerWorkgroup ?? Math.min(maxHeads, roundUp(shape.hQ, step));
+  if (!Number.isInteger(heads) || heads < step || heads > maxHeads || heads % step !== 0) {
+    throw new Error(`headsPerWorkgroup = ${heads} is not allowed: headsPerWorkgroup must be a multiple of ${step} (the register blocks' heads) from ${step} to ${maxHeads} for kernel ${kernel} on this device`);
   }
-  return { heads, threads: (heads / TILED_BLOCK) * dimGroups };
+  return { heads, threads: (heads / outHeads) * dimGroups };
 }
 
 /** What sets a tiled version's loop count per tile (tiledLoops). */
@@ -85,35 +102,39 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const { shape } = spec;
   const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits).code;
   const base = { ...sharedConstants(spec), D_V: shape.dV };
-  const { heads, threads } = tiledHeads(spec, limits, options, code, 'tiled');
+  const chosen = chosenBlocks(options);
+  const blocks = blockConstants(chosen.score, chosen.out);
+  const score = blockSize(chosen.score);
+  const { heads, threads } = tiledHeads(spec, limits, options, code, 'tiled', blocks);
   const keys = options.keys ?? DEFAULT_KEY_READS[spec.layout.format];
   const fromCache = keys === 'cache';
   const constantsFor = (tileN: number, dotParts: number) => ({
-    HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads, KEYS_FROM_CACHE: fromCache ? 1 : 0,
+    HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads, KEYS_FROM_CACHE: fromCache ? 1 : 0, ...blocks,
   });
   const bytes = (tileN: number, dotParts: number) => workgroupBytesOf(code, { ...base, ...constantsFor(tileN, dotParts) });
   const storage = limits.maxComputeWorkgroupStorageSize;
+  const tileStep = score.cols;
   let most = 0;
-  while (most + TILED_BLOCK <= MAX_TILE_N && bytes(most + TILED_BLOCK, 1) <= storage) most += TILED_BLOCK;
+  while (most + tileStep <= MAX_TILE_N && bytes(most + tileStep, 1) <= storage) most += tileStep;
   if (most === 0) {
-    throw new PlanDoesNotFit(`a tile of ${TILED_BLOCK} keys of d_qk = ${shape.dQk} for ${heads} heads does not fit this device's ${storage} bytes of workgroup memory`);
+    throw new PlanDoesNotFit(`a tile of ${tileStep} keys of d_qk = ${shape.dQk} for ${heads} heads does not fit this device's ${storage} bytes of workgroup memory`);
   }
   const tileN = options.tileN ?? most;
-  if (!Number.isInteger(tileN) || tileN < TILED_BLOCK || tileN % TILED_BLOCK !== 0 || bytes(tileN, 1) > storage) {
-    throw new Error(`tileN = ${tileN} is not allowed: tileN must be a multiple of ${TILED_BLOCK} from ${TILED_BLOCK} to ${most} for kernel tiled (maxComputeWorkgroupStorageSize ${storage} B)`);
+  if (!Number.isInteger(tileN) || tileN < tileStep || tileN % tileStep !== 0 || tileN > most) {
+    throw new Error(`tileN = ${tileN} is not allowed: tileN must be a multiple of ${tileStep} (the score block's keys) from ${tileStep} to ${most} for kernel tiled (maxComputeWorkgroupStorageSize ${storage} B)`);
   }
-  // Score step: spread the (heads / 8) x (tileN / 8) blocks over the threads by slicing the head dim.
-  const blocks = (heads / TILED_BLOCK) * (tileN / TILED_BLOCK);
+  // Score step: spread the score blocks over the threads by slicing the head dim.
+  const scoreBlocks = (heads / score.heads) * (tileN / score.cols);
   const dq4 = shape.dQk / 4;
   let partsMost = 1;
-  while (partsMost < dq4 && (partsMost + 1) * blocks <= threads && bytes(tileN, partsMost + 1) <= storage) partsMost++;
+  while (partsMost < dq4 && (partsMost + 1) * scoreBlocks <= threads && bytes(tileN, partsMost + 1) <= storage) partsMost++;
   const dotParts = options.dotParts ?? partsMost;
   if (!Number.isInteger(dotParts) || dotParts < 1 || dotParts > dq4 || bytes(tileN, dotParts) > storage) {
     throw new Error(`dotParts = ${dotParts} is not allowed: dotParts must be an integer from 1 to ${dq4} whose score slices fit the workgroup memory (${storage} B)`);
   }
-  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops({ tileN, heads, threads, dq4, tasks: blocks * dotParts, perTask: Math.ceil(dq4 / dotParts), slices: dotParts, decoded: !fromCache }));
+  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops({ tileN, heads, threads, dq4, tasks: scoreBlocks * dotParts, perTask: Math.ceil(dq4 / dotParts), slices: dotParts, decoded: !fromCache }));
   return {
-    kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads, keys,
+    kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads, keys, scoreBlock: chosen.score, outBlock: chosen.out,
     workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch: splitScratch(spec, splits),
   };
 }

@@ -59,15 +59,15 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
     plan: sharedLatentPlan, passes: sharedLatentPasses,
   },
   {
-    id: 'v4', name: 'tiled', improves: 'the GEMM shape: 8x8 / 8x16 register blocks in mat4x4, softmax once per head, lazy rescale, 64-head blocks; f32 and bf16 keys read from the cache where used',
+    id: 'v4', name: 'tiled', improves: 'the GEMM shape: register blocks in mat4x4 (8x8 / 8x16 unless chosen), softmax once per head, lazy rescale, 64-head blocks; f32 and bf16 keys read from the cache where used',
     files: [...TILED_FILES, 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
-    options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits', 'keys'],
+    options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits', 'keys', 'scoreBlock', 'outBlock'],
     plan: tiledPlan, passes: tiledPasses,
   },
   {
     id: 'v5', name: 'subgroups', improves: 'the score block summed by subgroup shuffles and its softmax in registers: no partial scores in memory, three barriers a tile',
     files: [...SUBGROUPS_FILES, 'combine.wgsl'], host: 'src/kernels/subgroups-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
-    options: ['headsPerWorkgroup', 'dotParts', 'splits'], needs: 'subgroups',
+    options: ['headsPerWorkgroup', 'dotParts', 'splits', 'outBlock'], needs: 'subgroups',
     // v5 reads keys from its decoded 8-key tile; where v4 reads them from the cache (f32, bf16) in 64-key tiles, v4 is faster.
     flashSkips: (spec) => (DEFAULT_KEY_READS[spec.layout.format] === 'cache'
       ? `v4 reads ${spec.layout.format} keys straight from the cache, faster than v5's decoded tile` : undefined),
@@ -92,7 +92,10 @@ export function missingFeature(version: KernelVersion, limits: DeviceLimits): st
 }
 
 /** Option names as the CLI spells them. */
-const OPTION_FLAGS: Record<keyof PlanOptions, string> = { tileN: '--tile-n', headsPerWorkgroup: '--heads-per-workgroup', dotParts: '--dot-parts', splits: '--splits', keys: '--keys' };
+const OPTION_FLAGS: Record<keyof PlanOptions, string> = {
+  tileN: '--tile-n', headsPerWorkgroup: '--heads-per-workgroup', dotParts: '--dot-parts', splits: '--splits', keys: '--keys',
+  scoreBlock: '--score-block', outBlock: '--out-block',
+};
 
 /** Why the version cannot take these options: one it does not have (splits "auto", and 1 for an unsplit version, mean "not set"). */
 function unusedOption(version: KernelVersion, options: PlanOptions): string | undefined {

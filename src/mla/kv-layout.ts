@@ -145,16 +145,18 @@ export function kvLayoutOverrides(layout: KvLayout): Record<string, number> {
     return bytes / 4;
   };
   const kind = { f32: 0, bf16: 1, fp8: 2 }[layout.kind];
+  // A token's scales are read in one load (kv_cache.wgsl, tokenScales): four f32 in 16 bytes, or 8 ue8m0 bytes in a word pair.
+  const scaleAlign = layout.kind !== 'fp8' ? 4 : layout.scaleEncoding === 'ue8m0' ? 8 : 16;
   return {
     KV_KIND: kind,
     D_QK: layout.dQk,
     D_NOPE: layout.dNope,
     PAGE_SIZE: layout.pageBlockSize,
-    PAGE_STRIDE_W: words(layout.pageStride, 'page stride', align),
+    PAGE_STRIDE_W: words(layout.pageStride, 'page stride', Math.max(align, scaleAlign)),
     TOKEN_STRIDE_W: words(layout.tokenStride, 'token stride', align),
     ROPE_OFFSET_W: words(layout.ropeOffset, 'rope offset', layout.kind === 'fp8' ? 8 : 4),
-    SCALE_OFFSET_W: words(layout.scaleOffset, 'scale offset'),
-    SCALE_STRIDE_W: words(layout.scaleStride, 'scale stride'),
+    SCALE_OFFSET_W: words(layout.scaleOffset, 'scale offset', scaleAlign),
+    SCALE_STRIDE_W: words(layout.scaleStride, 'scale stride', scaleAlign),
     SCALE_IS_UE8M0: layout.scaleEncoding === 'ue8m0' ? 1 : 0,
     QUANT_TILE: Math.max(1, layout.quantTile),
   };

@@ -10,6 +10,7 @@ import { INPUT_DISTRIBUTIONS, type InputDistribution, type InputOptions, type Ml
 import { type RunConfig, planCall } from './runner';
 import { MAX_SPLITS } from '../kernels/split-kv';
 import { KEY_READS, type KeyReads } from '../kernels/kernel-plan';
+import { OUT_BLOCKS, SCORE_BLOCKS, type OutBlockName, type ScoreBlockName } from '../kernels/register-blocks';
 import type { DeviceLimits } from '../gpu/device';
 import { checkCacheSize, checkHostMemory, generatedPages, generatesStraightIntoFormat } from './run-size';
 
@@ -35,6 +36,8 @@ export const SHAPE_FLAGS = {
   'heads-per-workgroup': { type: 'string' },
   'dot-parts': { type: 'string' },
   keys: { type: 'string' },
+  'score-block': { type: 'string' },
+  'out-block': { type: 'string' },
   'shard-mib': { type: 'string' },
   'scale-rounding': { type: 'string', default: 'pow2' },
   seed: { type: 'string', default: '0' },
@@ -154,6 +157,8 @@ export function configFromFlags(v: FlagValues): RunConfig {
     headsPerWorkgroup: intFlag('heads-per-workgroup', v['heads-per-workgroup'], 1),
     dotParts: intFlag('dot-parts', v['dot-parts'], 1),
     keys: v.keys === undefined ? undefined : oneOf<KeyReads>('keys', v.keys, KEY_READS),
+    scoreBlock: v['score-block'] === undefined ? undefined : oneOf<ScoreBlockName>('score-block', v['score-block'], SCORE_BLOCKS),
+    outBlock: v['out-block'] === undefined ? undefined : oneOf<OutBlockName>('out-block', v['out-block'], OUT_BLOCKS),
     scaleRounding: oneOf('scale-rounding', v['scale-rounding'], ['pow2', 'plain'] as const),
   };
 }

@@ -1,0 +1,64 @@
+/**
+ * The tuner's figure of merit (docs/tuning.md): on one shape, the pruned
+ * search and the exhaustive one over the same (full) space, then the two
+ * picks and the default re-timed together in interleaved rounds, beside the
+ * plain-matmul yardstick of the same process.
+ *
+ *   MLA_ADAPTER=llvmpipe npx tsx scripts/tune-vs-exhaustive.ts [--preset v32] [--kv f32] [--h-q 64] [--seqlen 4096]
+ */
+import { parseArgs } from 'node:util';
+import { createServer } from 'vite';
+
+const { values } = parseArgs({ options: { preset: { type: 'string', default: 'v32' }, kv: { type: 'string', default: 'f32' }, 'h-q': { type: 'string', default: '64' }, seqlen: { type: 'string', default: '4096' } } });
+// The project's modules import WGSL as text: load them through Vite.
+const server = await createServer({ server: { middlewareMode: true }, logLevel: 'error' });
+const load = <T>(path: string) => server.ssrLoadModule(path) as Promise<T>;
+const { openNodeDevice } = await load<typeof import('../src/gpu/node-device')>('/src/gpu/node-device.ts');
+const { describeAdapter } = await load<typeof import('../src/gpu/device')>('/src/gpu/device.ts');
+const { presetShape } = await load<typeof import('../src/mla/shape')>('/src/mla/shape.ts');
+const { generateInputs } = await load<typeof import('../src/mla/inputs')>('/src/mla/inputs.ts');
+const { tune } = await load<typeof import('../src/tune/tuner')>('/src/tune/tuner.ts');
+const { FULL_SPACE, configName } = await load<typeof import('../src/tune/tuning-space')>('/src/tune/tuning-space.ts');
+const { prepareAttention } = await load<typeof import('../src/run/runner')>('/src/run/runner.ts');
+const { timeWork, summarize } = await load<typeof import('../src/timing/timer')>('/src/timing/timer.ts');
+const { measureRoofline } = await load<typeof import('../src/timing/roofline')>('/src/timing/roofline.ts');
+const { measurePlainMatmul } = await load<typeof import('../src/timing/plain-matmul')>('/src/timing/plain-matmul.ts');
+
+const ctx = await openNodeDevice();
+const kvFormat = values.kv as 'f32' | 'bf16' | 'fp8';
+const shape = presetShape(values.preset!, { hQ: Number(values['h-q']), seqlens: [Number(values.seqlen)] });
+const inputs = generateInputs(shape, { seed: 0 });
+const say = (s: string) => process.stdout.write(`${s}\n`);
+say(`adapter  ${describeAdapter(ctx.adapter)}`);
+say(`shape    ${values.preset} ${kvFormat} h_q ${shape.hQ} seqlen ${shape.seqlens[0]}`);
+const flops = 2 * shape.hQ * shape.seqlens[0] * (shape.dQk + shape.dV);
+const results = [];
+for (const search of ['pruned', 'exhaustive'] as const) {
+  const r = await tune(ctx, inputs, kvFormat, { space: FULL_SPACE, search, onProgress: (p) => { if (p.timed % 25 === 0 && p.phase === 'search') process.stderr.write(`${search}: ${p.timed} timed\n`); } });
+  say(`${search.padEnd(10)} ${r.timed} of ${r.fitting} timed in ${r.seconds.toFixed(0)} s; pick ${r.pick.name} ${r.pick.medianMs.toFixed(2)} ms`);
+  results.push(r);
+}
+// The picks and the default, interleaved: 5 rounds of 3 samples each.
+const configs = [results[0].pick.config, results[1].pick.config, { kernel: 'flash' as const }];
+const samples: number[][] = configs.map(() => []);
+const roof = await measureRoofline(ctx);
+const yard = await measurePlainMatmul(ctx, roof);
+for (let round = 0; round < 5; round++) {
+  for (const [k, c] of configs.entries()) {
+    const { kernel, ...options } = c;
+    const p = await prepareAttention(ctx, inputs, { kernel, kvFormat, ...options });
+    const t = await timeWork(ctx, { label: 'x', passLabels: p.passes.map((x) => x.label), encode: p.encode }, { warmup: 1, samples: 3, iterations: 1, minSampleMs: 0 });
+    samples[k].push(...t.samplesMs);
+    p.destroy();
+  }
+}
+const best = Math.max(...yard.forms.map((f) => f.gflops));
+say(`yardstick ${yard.forms.map((f) => `${f.block}x${f.block} ${f.gflops.toFixed(1)} GFLOP/s`).join(', ')}`);
+const medians = samples.map((s) => summarize(s).median);
+for (const [k, name] of ['pruned pick', 'exhaustive pick', 'default'].entries()) {
+  const gf = flops / medians[k] / 1e6;
+  say(`${name.padEnd(16)} ${configName(configs[k]).padEnd(48)} ${medians[k].toFixed(2)} ms  ${gf.toFixed(1)} GFLOP/s  ${(100 * gf / best).toFixed(0)} % of the yardstick`);
+}
+say(`pruned / exhaustive: ${(medians[0] / medians[1]).toFixed(3)} (time ratio, interleaved)`);
+await server.close();
+process.exit(0);

@@ -1,0 +1,224 @@
+/**
+ * The tuner: find the fastest configuration of the tiled kernel for one call
+ * on this device. Every candidate is checked against the f64 reference
+ * before it is timed (a wrong answer is never fast). Two searches:
+ *
+ *   pruned (default): start from the default plan and walk the knobs one at
+ *     a time (TUNING_AXES), each time trying every value of one knob with the
+ *     others fixed and keeping the fastest configuration seen; repeat the
+ *     walk until a whole walk changes nothing. It times tens of candidates
+ *     where the space holds hundreds.
+ *   exhaustive: every configuration of the space that fits the device.
+ *
+ * Both time each candidate briefly, then the few fastest (and the default)
+ * again, in interleaved rounds so that a drift of the machine's speed hits
+ * them alike, and pick the fastest median.
+ */
+import type { GpuContext } from '../gpu/device';
+import type { MlaInputs } from '../mla/inputs';
+import type { KvFormat } from '../mla/kv-layout';
+import { KEY_READS } from '../kernels/kernel-plan';
+import type { AttentionResult } from '../reference/reference';
+import { referenceOnCache } from '../reference/reference-chunked';
+import { compareToReference, formatCheck } from '../reference/check';
+import { prepareAttention, submitChecked, planCall, type PreparedAttention } from '../run/runner';
+import { type TimingOptions, summarize, timeWork } from '../timing/timer';
+import { workOf } from '../timing/work';
+import {
+  DEFAULT_CONFIG, TUNING_AXES, type TuningConfig, type TuningSpace, allConfigs, configName, configOfPlan, planOf, sameConfig, withAxis,
+} from './tuning-space';
+
+export type TuneSearch = 'pruned' | 'exhaustive';
+
+export interface TuneOptions {
+  readonly space: TuningSpace;
+  readonly search?: TuneSearch;
+  /** Timing of the first pass over candidates. */
+  readonly quick?: TimingOptions;
+  /** Finalists re-timed together: how many (besides the default) and in how many rounds. */
+  readonly finalists?: number;
+  readonly rounds?: number;
+  readonly onProgress?: (p: TuneProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface TuneProgress {
+  /** Candidates timed so far, and the phase. */
+  readonly timed: number;
+  readonly phase: 'search' | 'final';
+  readonly name: string;
+  readonly ms?: number;
+  /** The fastest so far. */
+  readonly bestName?: string;
+  readonly bestMs?: number;
+}
+
+/** One candidate as measured. */
+export interface Evaluation {
+  readonly config: TuningConfig;
+  readonly name: string;
+  /** The version that ran ("v4 tiled", or what flash chose). */
+  readonly version: string;
+  readonly constants: Readonly<Record<string, number>>;
+  readonly splits: number;
+  readonly pass: boolean;
+  /** Why it failed the check (a kernel bug if it ever shows). */
+  readonly failure?: string;
+  /** Median of the quick timing (NaN when it failed the check). */
+  readonly ms: number;
+}
+
+export interface Finalist {
+  readonly name: string;
+  readonly config: TuningConfig;
+  readonly medianMs: number;
+  readonly samplesMs: readonly number[];
+}
+
+export interface TuneResult {
+  readonly search: TuneSearch;
+  /** Fitting configurations in the space (the default included), and how many were timed. */
+  readonly fitting: number;
+  readonly timed: number;
+  readonly evaluations: readonly Evaluation[];
+  readonly finalists: readonly Finalist[];
+  readonly pick: Finalist;
+  readonly defaultMs: number;
+  /** The call's work (FlashMLA's counting): for GFLOP/s and GB/s. */
+  readonly flops: number;
+  readonly bytes: number;
+  readonly seconds: number;
+}
+
+const QUICK: TimingOptions = { warmup: 1, samples: 3, minSampleMs: 0, iterations: 1 };
+
+/** Tune the tiled kernel for these inputs and cache format. */
+export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvFormat, options: TuneOptions): Promise<TuneResult> {
+  const started = performance.now();
+  const search = options.search ?? 'pruned';
+  const quick = { ...QUICK, ...options.quick, signal: options.signal };
+  const { shape } = inputs;
+  const base = planCall(shape, inputs.cache.numBlocks, inputs.cache.maxBlocksPerSeq, { kernel: 'flash', kvFormat }, ctx.limits);
+  const spec = base.spec;
+  // A candidate as the plan resolves it; one that does not fit is repaired by
+  // letting the plan choose the tile and head block, then by reading keys the
+  // other way (a 16-key block of decoded keys may not fit workgroup memory).
+  const fitted = (c: TuningConfig): TuningConfig | undefined => {
+    if (c.kernel === 'flash') return 'plan' in planOf(c, spec, ctx.limits) ? c : undefined;
+    const repairs: TuningConfig[] = [c, { ...c, tileN: undefined, headsPerWorkgroup: undefined },
+      ...KEY_READS.filter((k) => k !== c.keys).map((keys) => ({ ...c, keys, tileN: undefined, headsPerWorkgroup: undefined }))];
+    for (const r of repairs) {
+      const p = planOf(r, spec, ctx.limits);
+      if ('plan' in p) return configOfPlan(p.plan);
+    }
+    return undefined;
+  };
+  const fittingList = dedupe(allConfigs(options.space).map(fitted).filter((c): c is TuningConfig => c !== undefined));
+
+  let reference: AttentionResult | undefined;
+  const evaluations: Evaluation[] = [];
+  const find = (c: TuningConfig) => evaluations.find((e) => sameConfig(e.config, c));
+  const best = () => evaluations.filter((e) => e.pass).reduce<Evaluation | undefined>((a, e) => (!a || e.ms < a.ms ? e : a), undefined);
+  const report = (phase: TuneProgress['phase'], name: string, ms?: number) => {
+    const b = best();
+    options.onProgress?.({ timed: evaluations.length, phase, name, ms, bestName: b?.name, bestMs: b?.ms });
+  };
+
+  const prepare = (c: TuningConfig): Promise<PreparedAttention> => {
+    const { kernel, ...planOptions } = c;
+    return prepareAttention(ctx, inputs, { kernel, kvFormat, ...planOptions });
+  };
+
+  async function evaluate(c: TuningConfig): Promise<Evaluation> {
+    const seen = find(c);
+    if (seen) return seen;
+    options.signal?.throwIfAborted();
+    const prepared = await prepare(c);
+    try {
+      await submitChecked(ctx, prepared);
+      const output = await prepared.read();
+      reference ??= referenceOnCache(inputs, prepared.cacheBytes, prepared.layout);
+      const check = compareToReference(output, reference, shape);
+      const ms = check.pass ? (await timeWork(ctx, timed(prepared), quick)).medianMs : NaN;
+      const e: Evaluation = {
+        config: c, name: configName(c), version: `${prepared.version.id} ${prepared.version.name}`,
+        constants: prepared.plan.constants, splits: prepared.plan.splits, pass: check.pass, ms,
+        failure: check.pass ? undefined : formatCheck(check),
+      };
+      evaluations.push(e);
+      report('search', e.name, ms);
+      return e;
+    } finally {
+      prepared.destroy();
+    }
+  }
+
+  const defaultEval = await evaluate(DEFAULT_CONFIG);
+  if (search === 'exhaustive') {
+    for (const c of fittingList) await evaluate(c);
+  } else {
+    // Start from v4's default plan, each knob moved into the space where the plan's value is not in it.
+    const planned = planOf({ kernel: 'tiled' }, spec, ctx.limits);
+    const start = 'plan' in planned ? fitted(intoSpace(configOfPlan(planned.plan), options.space)) : undefined;
+    let current = start ? (await evaluate(start)).config : undefined;
+    for (let walk = 0; current && walk < 4; walk++) {
+      const before = current;
+      for (const axis of TUNING_AXES) {
+        for (const value of options.space[axis]) {
+          const c = fitted(withAxis(current, axis, value));
+          if (c) await evaluate(c);
+        }
+        const b = best();
+        if (b && b.config.kernel === 'tiled') current = b.config;
+      }
+      if (sameConfig(before, current)) break;
+    }
+  }
+
+  // Finalists: the fastest few and the default, re-timed together in interleaved rounds.
+  const ranked = evaluations.filter((e) => e.pass && !sameConfig(e.config, DEFAULT_CONFIG)).sort((a, b) => a.ms - b.ms);
+  const chosen = [defaultEval, ...ranked.slice(0, options.finalists ?? 3)].filter((e) => e.pass);
+  if (chosen.length === 0) throw new Error(`no configuration passed the check: ${evaluations.map((e) => `${e.name}: ${e.failure}`).join('; ')}`);
+  const samples = new Map<string, number[]>(chosen.map((e) => [e.name, []]));
+  const rounds = options.rounds ?? 3;
+  for (let r = 0; r < rounds; r++) {
+    for (const e of chosen) {
+      const prepared = await prepare(e.config);
+      try {
+        const t = await timeWork(ctx, timed(prepared), { ...quick, warmup: 1, samples: 2 });
+        samples.get(e.name)!.push(...t.samplesMs);
+      } finally {
+        prepared.destroy();
+      }
+      report('final', e.name);
+    }
+  }
+  const finalists: Finalist[] = chosen.map((e) => {
+    const s = samples.get(e.name)!;
+    return { name: e.name, config: e.config, medianMs: summarize(s).median, samplesMs: s };
+  }).sort((a, b) => a.medianMs - b.medianMs);
+  const work = workOf(shape, base.layout);
+  return {
+    search, fitting: fittingList.length, timed: evaluations.length, evaluations, finalists, pick: finalists[0],
+    defaultMs: finalists.find((f) => sameConfig(f.config, DEFAULT_CONFIG))!.medianMs,
+    flops: work.flops, bytes: work.bytes, seconds: (performance.now() - started) / 1000,
+  };
+}
+
+const timed = (p: PreparedAttention) => ({ label: p.plan.kernel, passLabels: p.passes.map((x) => x.label), encode: p.encode });
+
+/** The configuration with every knob the space does not hold set to the space's first value. */
+function intoSpace(c: TuningConfig, space: TuningSpace): TuningConfig {
+  let out = c;
+  for (const axis of TUNING_AXES) {
+    const values = space[axis] as readonly unknown[];
+    if (!values.includes(c[axis])) out = withAxis(out, axis, values[0] as TuningConfig[typeof axis]);
+  }
+  return out;
+}
+
+function dedupe(list: TuningConfig[]): TuningConfig[] {
+  const out: TuningConfig[] = [];
+  for (const c of list) if (!out.some((o) => sameConfig(o, c))) out.push(c);
+  return out;
+}

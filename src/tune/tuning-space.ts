@@ -1,0 +1,88 @@
+/**
+ * The tuning space of the tiled kernel (v4, shaders/v4_tiled.wgsl): every
+ * knob a tuner may turn, the values each may take, and the candidates that
+ * fit a device for one call. A candidate is a set of plan options; the
+ * default ("flash" with nothing set, whatever version it picks) is always
+ * one of them, so a tuned pick is never slower than the default as measured.
+ */
+import type { AttentionSpec } from '../kernels/attention-spec';
+import { type KeyReads, KEY_READS, type DeviceLimits, type KernelPlan } from '../kernels/kernel-plan';
+import { OUT_BLOCKS, SCORE_BLOCKS, type OutBlockName, type ScoreBlockName } from '../kernels/register-blocks';
+import { resolveKernel } from '../kernels/versions';
+
+/** One configuration: kernel "flash" alone is the default; "tiled" with its options is a tuned v4. */
+export interface TuningConfig {
+  readonly kernel: 'flash' | 'tiled';
+  readonly scoreBlock?: ScoreBlockName;
+  readonly outBlock?: OutBlockName;
+  readonly headsPerWorkgroup?: number;
+  readonly tileN?: number;
+  readonly keys?: KeyReads;
+}
+
+/** The knobs, in the order the pruned search walks them (the ones that move the time most first). */
+export const TUNING_AXES = ['scoreBlock', 'outBlock', 'keys', 'headsPerWorkgroup', 'tileN'] as const;
+export type TuningAxis = (typeof TUNING_AXES)[number];
+
+/** The values each knob may take. */
+export interface TuningSpace {
+  readonly scoreBlock: readonly ScoreBlockName[];
+  readonly outBlock: readonly OutBlockName[];
+  readonly keys: readonly KeyReads[];
+  readonly headsPerWorkgroup: readonly number[];
+  readonly tileN: readonly number[];
+}
+
+/** Everything v4 allows: 4 score blocks x 6 output blocks x 2 key reads x 4 head blocks x 4 tiles, before fitting. */
+export const FULL_SPACE: TuningSpace = {
+  scoreBlock: SCORE_BLOCKS, outBlock: OUT_BLOCKS, keys: KEY_READS, headsPerWorkgroup: [8, 16, 32, 64], tileN: [8, 16, 32, 64],
+};
+
+export const DEFAULT_CONFIG: TuningConfig = { kernel: 'flash' };
+
+/** A short name for a configuration, for tables and progress lines. */
+export function configName(c: TuningConfig): string {
+  if (c.kernel === 'flash') return 'default (flash)';
+  return `S ${c.scoreBlock} O ${c.outBlock} keys ${c.keys} heads ${c.headsPerWorkgroup} tile ${c.tileN}`;
+}
+
+/** The plan a configuration gets on this device, or why it does not fit. */
+export function planOf(config: TuningConfig, spec: AttentionSpec, limits: DeviceLimits): { plan: KernelPlan; version: string } | { error: string } {
+  const { kernel, ...options } = config;
+  try {
+    const r = resolveKernel(kernel, spec, limits, options);
+    return { plan: r.plan, version: `${r.version.id} ${r.version.name}` };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/** Every tuned configuration of the space, with the default first. */
+export function allConfigs(space: TuningSpace): TuningConfig[] {
+  const out: TuningConfig[] = [DEFAULT_CONFIG];
+  for (const scoreBlock of space.scoreBlock) for (const outBlock of space.outBlock) for (const keys of space.keys)
+    for (const headsPerWorkgroup of space.headsPerWorkgroup) for (const tileN of space.tileN)
+      out.push({ kernel: 'tiled', scoreBlock, outBlock, keys, headsPerWorkgroup, tileN });
+  return out;
+}
+
+/** The configurations of the space that fit this device for this call (the plan accepts them). */
+export function fittingConfigs(space: TuningSpace, spec: AttentionSpec, limits: DeviceLimits): TuningConfig[] {
+  return allConfigs(space).filter((c) => !('error' in planOf(c, spec, limits)));
+}
+
+/** A configuration with one knob moved (the default first becomes a v4 configuration with the plan's own choices). */
+export function withAxis(c: TuningConfig, axis: TuningAxis, value: TuningConfig[TuningAxis]): TuningConfig {
+  return { ...c, kernel: 'tiled', [axis]: value };
+}
+
+/** The v4 configuration a plan amounts to (the starting point of the pruned search). */
+export function configOfPlan(plan: KernelPlan): TuningConfig {
+  return {
+    kernel: 'tiled', scoreBlock: plan.scoreBlock, outBlock: plan.outBlock, keys: plan.keys,
+    headsPerWorkgroup: plan.headsPerWorkgroup, tileN: plan.tileN,
+  };
+}
+
+/** Same configuration (every knob equal). */
+export const sameConfig = (a: TuningConfig, b: TuningConfig) => configName(a) === configName(b);

@@ -1,0 +1,74 @@
+/**
+ * `mla-sandbox bench --tune` end to end on llvmpipe (the tools project): it
+ * writes the device profile under XDG_CACHE_HOME, `run --kernel flash` reads
+ * it back and says so, and a profile that is bad or another adapter's is
+ * refused before any work. The space is narrowed to three candidates.
+ */
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testGpu } from './support/gpu';
+import { parseProfile } from '../src/tune/profile';
+
+const gpu = await testGpu();
+const BIN = join(import.meta.dirname, '..', 'bin', 'mla-sandbox.js');
+
+function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 180_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const NARROW = ['--score-blocks', '8x8,16x8', '--out-blocks', '8x16', '--keys', 'cache', '--heads-per-workgroup', '16', '--tile-n', '64'];
+
+describe.skipIf(!gpu)('bench --tune', () => {
+  const home = mkdtempSync(join(tmpdir(), 'mla-tune-'));
+  const env = { XDG_CACHE_HOME: home };
+
+  it('writes the profile, and run --kernel flash uses its pick for the nearest shape class', async () => {
+    const t = await cli(['bench', '--tune', '--preset', 'model1', '--kv', 'bf16', '--h-q', '16', '--seqlen', '256', ...NARROW], env);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/search: pruned, 3 of 3 fitting configurations timed/);
+    expect(t.stdout).toMatch(/\*\*Pick: (default \(flash\)|S (8x8|16x8) O 8x16 keys cache heads 16 tile 64)\*\*/);
+    expect(t.stdout).toMatch(/% of the best plain matmul/);
+    const dir = join(home, 'mla-sandbox', 'profiles');
+    const [file] = readdirSync(dir);
+    const profile = parseProfile(readFileSync(join(dir, file), 'utf8'), file);
+    expect(profile.entries).toHaveLength(1);
+    expect(profile.entries[0].shape).toEqual({ dQk: 512, dV: 512, kvFormat: 'bf16', sparse: false, hQ: 16, keys: 256 });
+    expect(profile.entries[0].candidates.length).toBe(3);
+
+    // A nearby shape (h_q 16, 300 keys) runs the pick; a tuning flag runs by hand; another format has no entry.
+    const run = await cli(['run', '--preset', 'model1', '--kv', 'bf16', '--h-q', '16', '--seqlens', '300'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const pick = profile.entries[0].config;
+    if (pick.kernel === 'tiled') {
+      expect(run.stdout).toMatch(/^tuning {3}tuned: S (8x8|16x8) O 8x16 keys cache heads 16 tile 64, from the profile at .*class d_qk 512 d_v 512, bf16 cache, dense, h_q 16, 256 keys/m);
+      expect(run.stdout).toContain(`register blocks ${pick.scoreBlock} (S, heads x keys) and 8x16 (O, heads x values)`);
+    } else {
+      expect(run.stdout).toMatch(/^tuning {3}tuned: default \(flash\)/m);
+    }
+    expect((await cli(['run', '--preset', 'model1', '--kv', 'bf16', '--h-q', '16', '--seqlens', '300', '--out-block', '16x16'], env)).stdout)
+      .toMatch(/^tuning {3}set by flags \(--out-block 16x16\)/m);
+    expect((await cli(['run', '--preset', 'model1', '--kv', 'f32', '--h-q', '16', '--seqlens', '300'], env)).stdout)
+      .toMatch(/^tuning {3}default \(the profile at .* has no entry for d_qk 512 d_v 512, f32, dense; mla-sandbox bench --tune --preset model1 --kv f32 --h-q 16 --seqlen 300 makes one\)/m);
+  });
+
+  it('refuses a bad profile file and another adapter\'s, before any work', async () => {
+    const bad = join(home, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ kind: 'mla-sandbox device profile', version: 1, adapter: 'x', limits: {}, entries: [{ shape: { dQk: 0 } }] }));
+    const r = await cli(['run', '--profile', bad], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.json: entries\[0\]\.shape\.dQk is 0, expected a positive integer/);
+    const other = join(home, 'other.json');
+    writeFileSync(other, JSON.stringify({ kind: 'mla-sandbox device profile', version: 1, adapter: 'Another GPU', limits: {}, entries: [] }));
+    const t = await cli(['bench', '--tune', '--profile', other, ...NARROW], env);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/--profile .*other\.json is for another adapter \(Another GPU\); this one is .*: name another file/);
+    expect((await cli(['bench', '--tune', '--score-blocks', '8x9'], env)).stderr).toMatch(/--score-blocks "8x9" is not allowed: --score-blocks must be one of 8x8, 8x16, 16x8, 16x16/);
+  });
+});

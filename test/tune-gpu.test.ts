@@ -1,0 +1,57 @@
+/**
+ * The tuner on this adapter, over a reduced space: every candidate checked
+ * before it is timed, the pruned search against the exhaustive one on the
+ * same space. Which configuration is fastest is measured, not asserted: a
+ * test never holds a timing threshold (docs/tuning.md has the figures).
+ */
+import { describe, expect, it } from 'vitest';
+import { testGpu, testMatrix } from './support/gpu';
+import { presetShape } from '../src/mla/shape';
+import { generateInputs } from '../src/mla/inputs';
+import { tune } from '../src/tune/tuner';
+import { type TuningSpace, configName } from '../src/tune/tuning-space';
+
+const gpu = await testGpu();
+
+// Four tuned configurations and the default; h_q 16, 200 keys and a bf16 cache keep SwiftShader's compiles and runs short.
+const SPACE: TuningSpace = { scoreBlock: ['8x8', '16x8'], outBlock: ['8x16', '16x16'], keys: ['cache'], headsPerWorkgroup: [16], tileN: [64] };
+const QUICK = { warmup: 0, samples: 1, minSampleMs: 0, iterations: 1 };
+
+describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, and the default)', () => {
+  const inputs = generateInputs(presetShape('model1', { hQ: 16, seqlens: [200] }), { seed: 2 });
+
+  it('the exhaustive search checks and times every fitting configuration, and picks the fastest finalist', async () => {
+    const progress: string[] = [];
+    const r = await tune(gpu!, inputs, 'bf16', { space: SPACE, search: 'exhaustive', quick: QUICK, finalists: 2, rounds: 1, onProgress: (p) => progress.push(p.name) });
+    expect(r.fitting).toBe(5);
+    expect(r.evaluations.map((e) => e.name).sort()).toEqual([
+      'default (flash)', ...['8x8', '16x8'].flatMap((s) => ['8x16', '16x16'].map((o) => `S ${s} O ${o} keys cache heads 16 tile 64`)),
+    ].sort());
+    for (const e of r.evaluations) expect(e.pass, `${e.name}: ${e.failure}`).toBe(true);
+    // The default and the two fastest others were re-timed; the pick is the least median among them.
+    expect(r.finalists.map((f) => f.name)).toContain('default (flash)');
+    expect(r.finalists).toHaveLength(3);
+    expect(r.pick.medianMs).toBe(Math.min(...r.finalists.map((f) => f.medianMs)));
+    expect(progress.length).toBeGreaterThanOrEqual(r.timed);
+  });
+
+  // The same format as above: the pipelines are compiled once (SwiftShader takes seconds each).
+  it('the pruned search walks the knobs from the default plan, within the same space', async () => {
+    const r = await tune(gpu!, inputs, 'bf16', { space: SPACE, search: 'pruned', quick: QUICK, finalists: 1, rounds: 1 });
+    expect(r.timed).toBeLessThanOrEqual(r.fitting);
+    for (const e of r.evaluations) expect(e.pass, `${e.name}: ${e.failure}`).toBe(true);
+    // From v4's default (8x8, 8x16) it tries the other score block, then the other output block.
+    expect(r.evaluations.map((e) => e.name)).toEqual(expect.arrayContaining([
+      'default (flash)', 'S 8x8 O 8x16 keys cache heads 16 tile 64', 'S 16x8 O 8x16 keys cache heads 16 tile 64',
+    ]));
+    expect(r.evaluations.some((e) => e.config.outBlock === '16x16')).toBe(true);
+    expect(configName(r.pick.config)).toBe(r.pick.name);
+  });
+
+  it.skipIf(!gpu || testMatrix(gpu) !== 'full')('FP8: a 16-key score block whose decoded tile does not fit is repaired to read keys from the cache', async () => {
+    const space: TuningSpace = { ...SPACE, scoreBlock: ['8x8', '16x16'], keys: ['tile'], tileN: [8] };
+    const r = await tune(gpu!, inputs, 'fp8', { space, search: 'pruned', quick: QUICK, finalists: 1, rounds: 1 });
+    for (const e of r.evaluations) expect(e.pass, `${e.name}: ${e.failure}`).toBe(true);
+    expect(r.evaluations.find((e) => e.config.scoreBlock === '16x16')?.config).toMatchObject({ keys: 'cache' });
+  });
+});
