@@ -121,7 +121,7 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   }
   const tileN = options.tileN ?? most;
   if (!Number.isInteger(tileN) || tileN < tileStep || tileN % tileStep !== 0 || tileN > most) {
-    throw new Error(`tileN = ${tileN} is not allowed: tileN must be a multiple of ${tileStep} (the score block's keys) from ${tileStep} to ${most} for kernel tiled (maxComputeWorkgroupStorageSize ${storage} B)`);
+    throw new Error(`tileN = ${tileN} is not allowed: tileN must be a multiple of ${tileStep} from ${tileStep} to ${most} for kernel tiled (a whole number of score blocks of ${tileStep} keys; maxComputeWorkgroupStorageSize ${storage} B)`);
   }
   // Score step: spread the score blocks over the threads by slicing the head dim.
   const scoreBlocks = (heads / score.heads) * (tileN / score.cols);
