@@ -1,8 +1,8 @@
 /**
  * The tuner's figure of merit (docs/tuning.md): on one shape, the pruned
  * search and the exhaustive one over the same (full) space, then the two
- * picks and the default re-timed together in interleaved rounds, beside the
- * plain-matmul yardstick of the same process.
+ * picks and the default re-timed together in interleaved rounds, with the
+ * plain-matmul yardstick timed in the same rounds.
  *
  *   MLA_ADAPTER=llvmpipe npx tsx scripts/tune-vs-exhaustive.ts [--preset v32] [--kv f32] [--h-q 64] [--seqlen 4096]
  */
@@ -17,12 +17,9 @@ const { openNodeDevice } = await load<typeof import('../src/gpu/node-device')>('
 const { describeAdapter } = await load<typeof import('../src/gpu/device')>('/src/gpu/device.ts');
 const { presetShape } = await load<typeof import('../src/mla/shape')>('/src/mla/shape.ts');
 const { generateInputs } = await load<typeof import('../src/mla/inputs')>('/src/mla/inputs.ts');
-const { tune } = await load<typeof import('../src/tune/tuner')>('/src/tune/tuner.ts');
+const { tune, timeInterleaved } = await load<typeof import('../src/tune/tuner')>('/src/tune/tuner.ts');
 const { FULL_SPACE, configName } = await load<typeof import('../src/tune/tuning-space')>('/src/tune/tuning-space.ts');
-const { prepareAttention } = await load<typeof import('../src/run/runner')>('/src/run/runner.ts');
-const { timeWork, summarize } = await load<typeof import('../src/timing/timer')>('/src/timing/timer.ts');
-const { measureRoofline } = await load<typeof import('../src/timing/roofline')>('/src/timing/roofline.ts');
-const { measurePlainMatmul } = await load<typeof import('../src/timing/plain-matmul')>('/src/timing/plain-matmul.ts');
+const { plainMatmulWork } = await load<typeof import('../src/timing/plain-matmul')>('/src/timing/plain-matmul.ts');
 
 const ctx = await openNodeDevice();
 const kvFormat = values.kv as 'f32' | 'bf16' | 'fp8';
@@ -38,26 +35,15 @@ for (const search of ['pruned', 'exhaustive'] as const) {
   say(`${search.padEnd(10)} ${r.timed} of ${r.fitting} timed in ${r.seconds.toFixed(0)} s; pick ${r.pick.name} ${r.pick.medianMs.toFixed(2)} ms`);
   results.push(r);
 }
-// The picks and the default, interleaved: 5 rounds of 3 samples each.
+// The picks and the default, interleaved with the yardstick (the 16x16 plain matmul): 5 rounds.
 const configs = [results[0].pick.config, results[1].pick.config, { kernel: 'flash' as const }];
-const samples: number[][] = configs.map(() => []);
-const roof = await measureRoofline(ctx);
-const yard = await measurePlainMatmul(ctx, roof);
-for (let round = 0; round < 5; round++) {
-  for (const [k, c] of configs.entries()) {
-    const { kernel, ...options } = c;
-    const p = await prepareAttention(ctx, inputs, { kernel, kvFormat, ...options });
-    const t = await timeWork(ctx, { label: 'x', passLabels: p.passes.map((x) => x.label), encode: p.encode }, { warmup: 1, samples: 3, iterations: 1, minSampleMs: 0 });
-    samples[k].push(...t.samplesMs);
-    p.destroy();
-  }
-}
-const best = Math.max(...yard.forms.map((f) => f.gflops));
-say(`yardstick ${yard.forms.map((f) => `${f.block}x${f.block} ${f.gflops.toFixed(1)} GFLOP/s`).join(', ')}`);
-const medians = samples.map((s) => summarize(s).median);
+const yardstick = await plainMatmulWork(ctx, 16);
+const { medianMs: medians, yardstickGflops } = await timeInterleaved(ctx, inputs, kvFormat, configs, { rounds: 5, yardstick });
+yardstick.release();
+say(`yardstick 16x16 plain matmul, interleaved: ${yardstickGflops!.toFixed(1)} GFLOP/s`);
 for (const [k, name] of ['pruned pick', 'exhaustive pick', 'default'].entries()) {
   const gf = flops / medians[k] / 1e6;
-  say(`${name.padEnd(16)} ${configName(configs[k]).padEnd(48)} ${medians[k].toFixed(2)} ms  ${gf.toFixed(1)} GFLOP/s  ${(100 * gf / best).toFixed(0)} % of the yardstick`);
+  say(`${name.padEnd(16)} ${configName(configs[k]).padEnd(48)} ${medians[k].toFixed(2)} ms  ${gf.toFixed(1)} GFLOP/s  ${(100 * gf / yardstickGflops!).toFixed(0)} % of the yardstick`);
 }
 say(`pruned / exhaustive: ${(medians[0] / medians[1]).toFixed(3)} (time ratio, interleaved)`);
 await server.close();

@@ -18,6 +18,7 @@ import { referenceAttention } from '../src/reference/reference';
 import { compareToReference } from '../src/reference/check';
 import { kvLayout } from '../src/mla/kv-layout';
 import { countIndices } from '../src/mla/index-counts';
+import { parseDeviceResults } from '../src/tune/device-results';
 import { SeededRandom } from '../src/random/seeded-random';
 import { LAYER_CONFIGS } from '../src/layer/layer-config';
 import { referenceNaive } from '../src/layer/layer-reference';
@@ -74,8 +75,13 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
   });
 
   it('bench --ladder runs every version on a narrowed sweep, checked, against v1 and the ceilings', async () => {
-    const r = await cli(['bench', '--ladder', '--presets', 'model1', '--kv', 'fp8', '--seqlens', '80', '--heads', '4']);
+    const json = join(dir, 'ladder.json');
+    const r = await cli(['bench', '--ladder', '--presets', 'model1', '--kv', 'fp8', '--seqlens', '80', '--heads', '4', '--json-out', json]);
     expect(r.code, r.stderr).toBe(0);
+    // The JSON is the ladder results the page's Devices section imports.
+    const results = parseDeviceResults(readFileSync(json, 'utf8'), 'ladder.json');
+    expect(results.adapter).toMatch(/feature level, via /);
+    expect(results.rows.map((x) => x.ran)[0]).toBe('v1 naive');
     const rows = r.stdout.split('\n').filter((l) => /^\| 512 \| fp8 \| 80 \| 4 \|/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
     // v5 where the adapter has subgroups (SwiftShader), otherwise a line says it was not run
     const subgroups = gpu!.limits.subgroupMinSize > 0;
@@ -84,7 +90,8 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(rows[0][7]).toBe('1.0x');
     for (const c of rows) {
       expect(c[9]).toMatch(/^\d+\.\d%$/); // % of the FMA ceiling
-      expect(c[12]).toMatch(/^pass/);
+      expect(c[10]).toMatch(/^\d+%$/); // % of the plain-matmul yardstick
+      expect(c[13]).toMatch(/^pass/);
     }
     expect(r.stdout).toContain('command: MLA_ADAPTER=');
     const bad = await cli(['bench', '--ladder', '--kv', 'fp4']);

@@ -4,7 +4,9 @@
  * to test-results/.
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { haveChromium, usePage } from './support/page';
 
 describe.skipIf(!haveChromium)('the page in Chromium', () => {
@@ -124,13 +126,76 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const cells = await page.locator('#ladder-table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
     expect(cells.map((c) => c[4])).toEqual(versions);
     expect(cells[0][6]).toBe('1.0x'); // v1 against itself
-    for (const c of cells) expect(c[11]).toMatch(/^pass/);
+    for (const c of cells) expect(c[12]).toMatch(/^pass/);
+    for (const c of cells) expect(c[9]).toMatch(/^\d+%$/); // of the plain-matmul yardstick
     // the ceilings and one point per version
     expect(await page.locator('#ladder-roofline').getAttribute('data-datasets')).toBe(String(versions.length + 1));
     // what a read costs, measured on the same device
     expect(await page.locator('#ladder-read-cost').textContent()).toMatch(/^What a read costs on this GPU: One vec4 read takes as long as \d+\.\d vec4 multiply-adds from workgroup memory, \d+\.\d from a storage buffer/);
     expect(await page.locator('#ladder-plain-matmul').textContent()).toMatch(/^A plain matrix multiply on this GPU: S = Q K\^T alone \(64 heads x 4096 keys x 576, .*: [\d.]+ GFLOP\/s with 8x8 blocks \(v4's\), \d+\.\d % of the FMA ceiling; [\d.]+ GFLOP\/s with 16x16 blocks, \d+\.\d % of the FMA ceiling\. A version's score step is this product and more\.$/);
+
+    // The results export, and come back beside this run as another device's.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#ladder-export')]);
+    const exported = JSON.parse(readFileSync(await download.path()).toString());
+    expect(exported).toMatchObject({ kind: 'mla-sandbox ladder results', version: 1, adapter: await page.locator('#adapter').textContent() });
+    expect(exported.rows).toHaveLength(versions.length);
+    expect(await page.locator('#devices-root').getAttribute('data-devices')).toBe('1'); // this page's ladder
+    const dir = mkdtempSync(join(tmpdir(), 'mla-devices-'));
+    writeFileSync(join(dir, 'other-gpu.json'), JSON.stringify({ ...exported, adapter: 'Other GPU', ceilings: { ...exported.ceilings, fmaGflops: 2 * exported.ceilings.fmaGflops } }));
+    writeFileSync(join(dir, 'broken.json'), JSON.stringify({ ...exported, rows: [{ ...exported.rows[0], gflops: -1 }] }));
+    await page.setInputFiles('#devices-import', [join(dir, 'other-gpu.json'), join(dir, 'broken.json')]);
+    await page.locator('#devices-root[data-devices="2"]').waitFor();
+    expect(await page.locator('#devices-status').textContent()).toBe('Imported 1 file. Refused broken.json: rows[0].gflops is -1, expected a rate above 0');
+    const compared = await page.locator('#devices-table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(compared).toHaveLength(2 * versions.length);
+    expect(new Set(compared.map((c) => c[1]))).toEqual(new Set([exported.adapter, 'Other GPU']));
+    expect(await page.locator('#devices-roofline').getAttribute('data-datasets')).toBe('4'); // each device: ceilings and points
     expect(errors).toEqual([]);
     await page.close();
   }, 300_000);
+
+  it('Ladder: Tune checks and times each candidate, draws the heat map, keeps the pick in localStorage, exports it, and the Run view\'s flash uses it', async () => {
+    const { page, errors } = await h.openView('#ladder');
+    // MODEL1, bf16, h_q 16, 256 keys; the space narrowed to two tuned candidates besides the default.
+    await page.selectOption('#tune-form select[name="preset"]', 'model1');
+    await page.selectOption('#tune-form select[name="kv"]', 'bf16');
+    await page.fill('#tune-form input[name="h-q"]', '16');
+    await page.fill('#tune-form input[name="seqlen"]', '256');
+    for (const [name, value] of [['score-blocks', '8x8,16x8'], ['out-blocks', '8x16'], ['keys', 'cache'], ['heads-per-workgroup', '16'], ['tile-n', '64']]) {
+      await page.fill(`#tune-form input[name="${name}"]`, value);
+    }
+    await page.click('#tune-start');
+    await page.locator('#tune-root[data-check]').waitFor({ timeout: 280_000 });
+    await page.screenshot({ path: 'test-results/page-tune.png', fullPage: true });
+    expect(await page.locator('#tune-status').textContent()).toMatch(/^Done: 3 of 3 fitting configurations checked and timed \(pruned\) in \d+ s; all match the CPU reference\.$/);
+    expect(await page.locator('#tune-root').getAttribute('data-check')).toBe('pass');
+    expect(await page.locator('#tune-pick').textContent()).toMatch(/^Pick: (S (8x8|16x8) O 8x16 keys cache heads 16 tile 64|default \(flash\)): [\d.]+ ms, [\d.]+ GFLOP\/s = \d+ % of the best plain matmul/);
+    expect(await page.locator('#tune-finalists tbody tr').count()).toBe(3);
+    expect(await page.locator('#tune-heatmap').getAttribute('data-points')).toBe('2'); // 2 score blocks x 1 output block
+    await page.selectOption('#tune-root select[name="tune-x"]', 'outBlock'); // the same knob twice: the other axis moves
+    expect(await page.inputValue('#tune-root select[name="tune-y"]')).not.toBe('outBlock');
+    // Kept in this browser, shown beside others, exported.
+    const adapter = await page.locator('#adapter').textContent();
+    const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('mla-sandbox/profile/')));
+    expect(stored).toHaveLength(1);
+    expect(await page.locator('#devices-root').getAttribute('data-devices')).toBe('1');
+    expect(await page.locator('#devices-table tbody tr td:nth-child(3)').textContent()).toBe('this browser\'s profile (tuned)');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#tune-export')]);
+    const profile = JSON.parse(readFileSync(await download.path()).toString());
+    expect(profile).toMatchObject({ kind: 'mla-sandbox device profile', version: 2, adapter });
+    expect(profile.entries[0].shape).toEqual({ dQk: 512, dV: 512, kvFormat: 'bf16', sparse: false, hQ: 16, keys: 256 });
+    // The Run view's kernel flash runs the pick, and says so.
+    await page.goto(`${h.url}?preset=model1&kv=bf16&kernel=flash&h-q=16&seqlens=300#run`);
+    await page.locator('#run-root[data-check]').waitFor({ timeout: 240_000 });
+    expect(await page.locator('#run-root').getAttribute('data-check')).toBe('pass');
+    const line = (await page.locator('#result').textContent())!.split('\n')[0];
+    if (profile.entries[0].config.kernel === 'flash') expect(line).toMatch(/^tuning {3}tuned: default \(flash\), from the profile at this browser's localStorage/);
+    else expect(line).toMatch(/^tuning {3}tuned: S (8x8|16x8) O 8x16 keys cache heads 16 tile 64, from the profile at this browser's localStorage \(mla-sandbox\/profile\/.*\), class d_qk 512 d_v 512, bf16 cache, dense, h_q 16, 256 keys/);
+    // Forget it: the next run says there is none.
+    await page.goto(`${h.url}#ladder`);
+    await page.locator('#tune-forget:not([disabled])').click();
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('mla-sandbox/profile/')))).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 400_000);
 });

@@ -33,8 +33,8 @@ describe.skipIf(!gpu)('bench --tune', () => {
     const t = await cli(['bench', '--tune', '--preset', 'model1', '--kv', 'bf16', '--h-q', '16', '--seqlen', '256', ...NARROW], env);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/search: pruned, 3 of 3 fitting configurations timed/);
-    expect(t.stdout).toMatch(/\*\*Pick: (default \(flash\)|S (8x8|16x8) O 8x16 keys cache heads 16 tile 64)\*\*/);
-    expect(t.stdout).toMatch(/% of the best plain matmul/);
+    expect(t.stdout).toMatch(/\*\*Pick:\*\* (default \(flash\)|S (8x8|16x8) O 8x16 keys cache heads 16 tile 64): [\d.]+ ms, [\d.]+ GFLOP\/s = \d+ % of the best plain matmul/);
+    expect(t.stdout).toMatch(/the best form re-timed in the final rounds [\d.]+ GFLOP\/s/);
     const dir = join(home, 'mla-sandbox', 'profiles');
     const [file] = readdirSync(dir);
     const profile = parseProfile(readFileSync(join(dir, file), 'utf8'), file);
@@ -53,19 +53,19 @@ describe.skipIf(!gpu)('bench --tune', () => {
       expect(run.stdout).toMatch(/^tuning {3}tuned: default \(flash\)/m);
     }
     expect((await cli(['run', '--preset', 'model1', '--kv', 'bf16', '--h-q', '16', '--seqlens', '300', '--out-block', '16x16'], env)).stdout)
-      .toMatch(/^tuning {3}set by flags \(--out-block 16x16\)/m);
+      .toMatch(/^tuning {3}set by hand \(--out-block 16x16\)/m);
     expect((await cli(['run', '--preset', 'model1', '--kv', 'f32', '--h-q', '16', '--seqlens', '300'], env)).stdout)
-      .toMatch(/^tuning {3}default \(the profile at .* has no entry for d_qk 512 d_v 512, f32, dense; mla-sandbox bench --tune --preset model1 --kv f32 --h-q 16 --seqlen 300 makes one\)/m);
+      .toMatch(/^tuning {3}default \(the profile at .* has no entry for d_qk 512 d_v 512, f32, dense; mla-sandbox bench --tune --preset model1 --kv f32 --h-q 16 --seqlen 300 makes one \(in the page: the Ladder view's Tune section\)\)/m);
   });
 
   it('refuses a bad profile file and another adapter\'s, before any work', async () => {
     const bad = join(home, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ kind: 'mla-sandbox device profile', version: 1, adapter: 'x', limits: {}, entries: [{ shape: { dQk: 0 } }] }));
+    writeFileSync(bad, JSON.stringify({ kind: 'mla-sandbox device profile', version: 2, adapter: 'x', limits: {}, entries: [{ shape: { dQk: 0 } }] }));
     const r = await cli(['run', '--profile', bad], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.json: entries\[0\]\.shape\.dQk is 0, expected a positive integer/);
     const other = join(home, 'other.json');
-    writeFileSync(other, JSON.stringify({ kind: 'mla-sandbox device profile', version: 1, adapter: 'Another GPU', limits: {}, entries: [] }));
+    writeFileSync(other, JSON.stringify({ kind: 'mla-sandbox device profile', version: 2, adapter: 'Another GPU', limits: {}, entries: [] }));
     const t = await cli(['bench', '--tune', '--profile', other, ...NARROW], env);
     expect(t.code).toBe(2);
     expect(t.stderr).toMatch(/--profile .*other\.json is for another adapter \(Another GPU\); this one is .*: name another file/);

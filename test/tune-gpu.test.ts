@@ -9,6 +9,7 @@ import { testGpu, testMatrix } from './support/gpu';
 import { presetShape } from '../src/mla/shape';
 import { generateInputs } from '../src/mla/inputs';
 import { tune } from '../src/tune/tuner';
+import { plainMatmulWork } from '../src/timing/plain-matmul';
 import { type TuningSpace, configName } from '../src/tune/tuning-space';
 
 const gpu = await testGpu();
@@ -36,8 +37,12 @@ describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, a
   });
 
   // The same format as above: the pipelines are compiled once (SwiftShader takes seconds each).
-  it('the pruned search walks the knobs from the default plan, within the same space', async () => {
-    const r = await tune(gpu!, inputs, 'bf16', { space: SPACE, search: 'pruned', quick: QUICK, finalists: 1, rounds: 1 });
+  it('the pruned search walks the knobs from the default plan, within the same space; the yardstick is timed in the final rounds', async () => {
+    const yardstick = await plainMatmulWork(gpu!, 8, { heads: 16, keys: 64, dq4: 16 });
+    const r = await tune(gpu!, inputs, 'bf16', { space: SPACE, search: 'pruned', quick: QUICK, finalists: 1, rounds: 1, yardstick });
+    yardstick.release();
+    expect(r.yardstickGflops).toBeGreaterThan(0);
+    expect(Number.isFinite(r.yardstickGflops)).toBe(true);
     expect(r.timed).toBeLessThanOrEqual(r.fitting);
     for (const e of r.evaluations) expect(e.pass, `${e.name}: ${e.failure}`).toBe(true);
     // From v4's default (8x8, 8x16) it tries the other score block, then the other output block.

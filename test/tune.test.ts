@@ -1,11 +1,13 @@
-/** The device profile (tune/profile.ts) and the tuning space, without a GPU. */
+/** The device profile, the tuning space, the heat map grid and devices side by side (tune/), without a GPU. */
 import { describe, expect, it } from 'vitest';
 import { presetShape } from '../src/mla/shape';
 import {
-  type DeviceProfile, type ProfileEntry, emptyProfile, nearestEntry, parseProfile, profileChoice, shapeClassOf, withEntry,
+  type DeviceProfile, type ProfileEntry, adapterSlug, emptyProfile, nearestEntry, parseProfile, profileChoice, shapeClassOf, tunedRunConfig, withEntry,
 } from '../src/tune/profile';
-import { FULL_SPACE, allConfigs, configName } from '../src/tune/tuning-space';
-import { adapterSlug, defaultProfilePath } from '../src/cli/profile-file';
+import { FULL_SPACE, allConfigs, configName, spaceFromLists } from '../src/tune/tuning-space';
+import { heatGrid } from '../src/tune/heat-map';
+import { comparisonCells, parseDeviceResults } from '../src/tune/device-results';
+import { defaultProfilePath } from '../src/cli/profile-file';
 
 const ADAPTER = 'Some GPU (vendor arch), core feature level, via Dawn in Node';
 
@@ -13,7 +15,8 @@ function entry(hQ: number, keys: number, kvFormat: 'fp8' | 'bf16' = 'fp8', ms = 
   return {
     shape: { dQk: 576, dV: 512, kvFormat, sparse: false, hQ, keys },
     config: { kernel: 'tiled', scoreBlock: '16x8', outBlock: '16x32', keys: 'cache', headsPerWorkgroup: Math.min(64, hQ), tileN: 64 },
-    pickMs: ms, defaultMs: 2 * ms, pickGflops: 1, search: 'pruned', fitting: 300, timed: 20, seconds: 60,
+    pickMs: ms, defaultMs: 2 * ms, pickGflops: 1, flops: 1e7, bytes: 1e6,
+    ceilings: { copyGBps: 20, fmaGflops: 130, yardstickGflops: 25 }, search: 'pruned', fitting: 300, timed: 20, seconds: 60,
     candidates: [{ config: { kernel: 'flash' }, ms: 2 * ms }], tunedAt: '2026-12-03T00:00:00.000Z',
   };
 }
@@ -60,6 +63,8 @@ describe('device profile', () => {
     expect(bad((p) => { p.entries[0].pickMs = -1; })).toThrow(/entries\[0\]\.pickMs is -1, expected a time in ms above 0/);
     expect(bad((p) => { p.entries[0].shape.kvFormat = 'int4'; })).toThrow(/entries\[0\]\.shape\.kvFormat is "int4", expected f32, bf16, fp8/);
     expect(bad((p) => { p.entries[0].config.keys = 'disk'; })).toThrow(/entries\[0\]\.config\.keys is "disk", expected tile or cache/);
+    expect(bad((p) => { delete p.entries[0].ceilings.yardstickGflops; })).toThrow(/entries\[0\]\.ceilings\.yardstickGflops is missing, expected a rate above 0/);
+    expect(bad((p) => { p.version = 1; })).toThrow(/version is 1, expected 2 \(a version 1 profile has no ceilings: tune again/);
   });
 
   it('keeps profiles apart by adapter, under XDG_CACHE_HOME when it is absolute', () => {
@@ -76,5 +81,76 @@ describe('tuning space', () => {
     expect(all[0]).toEqual({ kernel: 'flash' });
     expect(all).toHaveLength(1 + 4 * 6 * 2 * 4 * 4);
     expect(new Set(all.map(configName)).size).toBe(all.length);
+  });
+});
+
+describe('narrowing the space', () => {
+  it('takes comma-separated lists per knob and keeps the rest whole', () => {
+    const s = spaceFromLists({ 'score-blocks': '16x8, 8x8', 'tile-n': '64', keys: '' });
+    expect(s.scoreBlock).toEqual(['16x8', '8x8']);
+    expect(s.tileN).toEqual([64]);
+    expect(s.keys).toEqual(FULL_SPACE.keys);
+    expect(s.outBlock).toEqual(FULL_SPACE.outBlock);
+    expect(() => spaceFromLists({ 'heads-per-workgroup': '16,12' })).toThrow(/--heads-per-workgroup "12" is not allowed: --heads-per-workgroup must be one of 8, 16, 32, 64/);
+  });
+});
+
+describe('the profile applied to a run', () => {
+  const shape = presetShape('v32', { hQ: 64, seqlens: [4096] });
+  const stored = () => profile(entry(64, 4096));
+  it('runs the pick for kernel flash with nothing set by hand', () => {
+    const r = tunedRunConfig({ kernel: 'flash', kvFormat: 'fp8', splits: 'auto' }, stored, 'p.json', ADAPTER, shape);
+    expect(r.source.tuned).toBe(true);
+    expect(r.config).toMatchObject({ kernel: 'tiled', scoreBlock: '16x8', outBlock: '16x32', keys: 'cache', kvFormat: 'fp8' });
+  });
+  it('leaves a run alone, without reading the profile, when an option is set by hand or the kernel is named', () => {
+    const unread = () => { throw new Error('read'); };
+    const byHand = tunedRunConfig({ kernel: 'flash', kvFormat: 'fp8', tileN: 32 }, unread, 'p.json', ADAPTER, shape);
+    expect(byHand.config).toEqual({ kernel: 'flash', kvFormat: 'fp8', tileN: 32 });
+    expect(byHand.source.line).toBe('set by hand (--tile-n 32); the kernel\'s defaults for the rest');
+    const named = tunedRunConfig({ kernel: 'v3', kvFormat: 'fp8' }, unread, 'p.json', ADAPTER, shape);
+    expect(named.source.line).toMatch(/^default \(kernel v3: the profile is read for kernel flash\)/);
+  });
+});
+
+describe('the heat map grid', () => {
+  const c = (scoreBlock: '8x8' | '16x8', tileN: number, ms: number) => ({ config: { kernel: 'tiled' as const, scoreBlock, outBlock: '8x16' as const, keys: 'tile' as const, headsPerWorkgroup: 64, tileN }, ms });
+  it('keeps the fastest candidate of each cell, NaN where none was timed, in the space\'s order', () => {
+    const g = heatGrid([c('16x8', 64, 5), c('8x8', 64, 7), c('8x8', 64, 6), c('8x8', 32, 9), { config: { kernel: 'flash' }, ms: 1 }], 'scoreBlock', 'tileN', FULL_SPACE);
+    expect(g.xLabels).toEqual(['8x8', '16x8']);
+    expect(g.yLabels).toEqual(['32', '64']);
+    expect(g.ms[1]).toEqual([6, 5]);
+    expect(g.ms[0][0]).toBe(9);
+    expect(g.ms[0][1]).toBeNaN();
+    expect(g.best).toEqual({ x: 1, y: 1 });
+    expect(() => heatGrid([], 'keys', 'keys')).toThrow(/two different knobs/);
+  });
+});
+
+describe('devices side by side', () => {
+  const ceilings = { copyGBps: 10, fmaGflops: 100, yardstickGflops: 20 };
+  const ladderRow = { preset: 'v32', dQk: 576, hQ: 64, seqlen: 4096, kvFormat: 'fp8', version: 'v4 tiled', pass: true, medianMs: 40, gflops: 15, intensity: 60, extra: 'kept out' };
+  const ladderText = (edit: (d: Record<string, unknown>) => void = () => {}) => {
+    const d: Record<string, unknown> = { kind: 'mla-sandbox ladder results', version: 1, adapter: 'Other GPU', ceilings, rows: [{ ...ladderRow }, { ...ladderRow, version: 'v1 naive', pass: false }] };
+    edit(d);
+    return JSON.stringify(d);
+  };
+  it('reads ladder results and profiles into one table, the same shape together, each against its own ceilings', () => {
+    const ladder = parseDeviceResults(ladderText(), 'other.json');
+    expect(ladder.rows).toHaveLength(1); // the failed point is left out
+    expect(ladder.rows[0]).toMatchObject({ shape: 'd_qk 576 d_v 512, fp8 cache, dense, h_q 64, 4096 keys', ran: 'v4 tiled', source: 'ladder', gflops: 15 });
+    const mine = parseDeviceResults(JSON.stringify(profile(entry(64, 4096, 'fp8', 10))), 'mine.json');
+    expect(mine.rows[0]).toMatchObject({ source: 'tuned', intensity: 10 });
+    const cells = comparisonCells([mine, ladder]);
+    expect(cells).toHaveLength(2);
+    expect(cells.map((r) => r[0])).toEqual(['d_qk 576 d_v 512, fp8 cache, dense, h_q 64, 4096 keys', 'd_qk 576 d_v 512, fp8 cache, dense, h_q 64, 4096 keys']);
+    const other = cells.find((r) => r[1] === 'Other GPU')!;
+    expect(other.slice(5)).toEqual(['15.0', '15.0 %', '75 %']);
+  });
+  it('refuses a file that is neither, or a bad field, naming it', () => {
+    expect(() => parseDeviceResults('{"kind":"x"}', 'f.json')).toThrow(/^f\.json: kind is "x", expected "mla-sandbox device profile" .* or "mla-sandbox ladder results"/);
+    expect(() => parseDeviceResults(ladderText((d) => { (d.rows as Record<string, unknown>[])[0].gflops = 'fast'; }), 'f.json')).toThrow(/f\.json: rows\[0\]\.gflops is "fast", expected a rate above 0/);
+    expect(() => parseDeviceResults(ladderText((d) => { delete d.ceilings; }), 'f.json')).toThrow(/f\.json: ceilings is missing, expected an object/);
+    expect(() => parseDeviceResults(JSON.stringify(emptyProfile(ADAPTER, {})), 'e.json')).toThrow(/e\.json: the profile has no entries yet/);
   });
 });

@@ -29,25 +29,28 @@ export interface LadderRow extends SweepRow {
   readonly fmaFraction: number;
   /** GB/s / the device's copy bandwidth. */
   readonly copyFraction: number;
+  /** GFLOP/s / the best plain matmul form measured in the same run: how close to a plain GEMM this kernel gets. */
+  readonly yardstickFraction: number;
   /** FLOPs per byte of the work (FlashMLA's counting). */
   readonly intensity: number;
 }
 
 const pointKey = (r: SweepRow) => `${r.preset}|${r.kvFormat}|${r.seqlen}|${r.hQ}`;
 
-export function ladderRows(rows: readonly SweepRow[], roof: Roofline): LadderRow[] {
+export function ladderRows(rows: readonly SweepRow[], roof: Roofline, yardstickGflops: number): LadderRow[] {
   const v1 = new Map(rows.filter((r) => r.kernel === 'naive' || r.kernel === 'v1').map((r) => [pointKey(r), r]));
   return rows.map((r) => ({
     ...r,
     speedupOverV1: (v1.get(pointKey(r))?.medianMs ?? NaN) / r.medianMs,
     fmaFraction: r.gflops / roof.fmaGflops,
     copyFraction: r.gbps / roof.copyGBps,
+    yardstickFraction: r.gflops / yardstickGflops,
     intensity: r.gflops / r.gbps,
   }));
 }
 
 export const LADDER_TABLE_HEAD = [
-  'head', 'kv', 'seqlen', 'h_q', 'version', 'time (median)', 'vs v1', 'GFLOP/s', '% of FMA', 'GB/s', '% of copy', 'check (rel err)',
+  'head', 'kv', 'seqlen', 'h_q', 'version', 'time (median)', 'vs v1', 'GFLOP/s', '% of FMA', '% of yardstick', 'GB/s', '% of copy', 'check (rel err)',
 ] as const;
 
 export function ladderTableCells(r: LadderRow): string[] {
@@ -55,7 +58,7 @@ export function ladderTableCells(r: LadderRow): string[] {
   return [
     String(r.dQk), r.kvFormat, String(r.seqlen), String(r.hQ), version ? `${version.id} ${version.name}` : r.version,
     fmtMs(r.medianMs), Number.isFinite(r.speedupOverV1) ? `${r.speedupOverV1.toFixed(1)}x` : '-',
-    fmtRate(r.gflops), `${(100 * r.fmaFraction).toFixed(1)}%`, fmtRate(r.gbps), `${(100 * r.copyFraction).toFixed(1)}%`,
+    fmtRate(r.gflops), `${(100 * r.fmaFraction).toFixed(1)}%`, `${(100 * r.yardstickFraction).toFixed(0)}%`, fmtRate(r.gbps), `${(100 * r.copyFraction).toFixed(1)}%`,
     `${r.pass ? 'pass' : 'FAIL'} (${r.maxRelErr.toExponential(1)})`,
   ];
 }
@@ -64,6 +67,6 @@ export function ladderMarkdown(rows: readonly LadderRow[], header: readonly stri
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [
     '# mla-sandbox bench --ladder', '', ...header.map((h) => `- ${h}`), '',
-    line(LADDER_TABLE_HEAD), '|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|', ...rows.map((r) => line(ladderTableCells(r))), '',
+    line(LADDER_TABLE_HEAD), '|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|', ...rows.map((r) => line(ladderTableCells(r))), '',
   ].join('\n');
 }

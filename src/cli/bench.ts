@@ -20,7 +20,8 @@ import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
 import { describePlainMatmul, describeReadCost, describeRoofline, fmtMs } from '../run/report';
 import { measureReadCost } from '../timing/read-cost';
-import { measurePlainMatmul } from '../timing/plain-matmul';
+import { measureDeviceCeilings } from '../timing/device-ceilings';
+import { ladderResults } from '../tune/device-results';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { runTune } from './tune';
 import { LIBRARY_COMPARISON, compareWithLibrary, libraryComparisonMarkdown } from '../bench/library-baseline';
@@ -81,11 +82,12 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
   const asked: SweepSpec = narrowed(base, values);
   const ctx = await openNodeDevice();
   const { spec, notRun } = runnableSweep(asked, ctx.limits);
-  const roof = await measureRoofline(ctx);
-  // What a read costs, and a plain matmul of the score step, explain the
-  // ladder's fraction of the FMA ceiling; only the ladder prints them.
+  // The ladder measures the plain matmul of the score step (its yardstick)
+  // and what a read costs: they explain its fraction of the FMA ceiling.
+  const measured = values.ladder ? await measureDeviceCeilings(ctx) : undefined;
+  const roof = measured?.roof ?? await measureRoofline(ctx);
   const readCost = values.ladder ? await measureReadCost(ctx, roof) : undefined;
-  const plainMatmul = values.ladder ? await measurePlainMatmul(ctx, roof) : undefined;
+  const plainMatmul = measured?.yardstick;
   const started = performance.now();
   const tty = process.stderr.isTTY;
   const skipped: string[] = [];
@@ -107,12 +109,12 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
     ...notRun,
     ...skipped,
   ];
-  if (values.ladder) {
-    const ladder = ladderRows(rows, roof);
+  if (measured) {
+    const ladder = ladderRows(rows, roof, measured.ceilings.yardstickGflops);
     const markdown = ladderMarkdown(ladder, [`command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench ${argv.join(' ')}`, ...header]);
     process.stdout.write(markdown);
     if (values.out) writeOutput('out', values.out, markdown);
-    if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, readCost, plainMatmul }, spec, rows: ladder }, null, 2));
+    if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ ...ladderResults(describeAdapter(ctx.adapter), measured.ceilings, ladder), readCost, plainMatmul, spec }, null, 2));
     return ladder.every((r) => r.pass) ? 0 : 1;
   }
   process.stdout.write(`${header.join('\n')}\n\n${sweepTableMarkdown(rows)}\n`);

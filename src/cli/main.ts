@@ -36,8 +36,8 @@ import { runSparseCommand } from './sparse';
 import { runClaimsCommand } from './claims';
 import { KERNEL_VERSIONS } from '../kernels/versions';
 import type { RunConfig } from '../run/runner';
-import { type TuningSource, planOptionsOf, profileChoice } from '../tune/profile';
-import { TUNING_FLAGS, defaultProfilePath, readProfileFile } from './profile-file';
+import { type TuningSource, tunedRunConfig } from '../tune/profile';
+import { defaultProfilePath, readProfileFile } from './profile-file';
 
 const USAGE = `usage: mla-sandbox <command> [flags]
 
@@ -175,21 +175,11 @@ function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs: MlaIn
   return { inputs, names };
 }
 
-/**
- * The configuration a run uses: the device profile's pick for the nearest
- * shape class when the kernel is "flash" and no tuning flag is given; else
- * what the flags say, or the kernel's defaults.
- */
-function tuningOf(v: FlagValues, given: ReadonlySet<string>, config: RunConfig, ctx: GpuContext, shape: MlaShape): { config: RunConfig; source: TuningSource } {
-  const byHand = TUNING_FLAGS.filter((f) => given.has(f));
-  if (byHand.length) return { config, source: { tuned: false, line: `set by flags (${byHand.map((f) => `--${f} ${v[f]}`).join(' ')}); the kernel's defaults for the rest` } };
-  if (config.kernel !== 'flash') return { config, source: { tuned: false, line: `default (kernel ${config.kernel}: the profile is read for --kernel flash)` } };
+/** The run's configuration with this adapter's device profile applied (tune/profile.ts: tunedRunConfig). */
+function tuningOf(v: FlagValues, config: RunConfig, ctx: GpuContext, shape: MlaShape): { config: RunConfig; source: TuningSource } {
   const adapter = describeAdapter(ctx.adapter);
   const path = typeof v.profile === 'string' ? v.profile : defaultProfilePath(adapter);
-  const { config: picked, source } = profileChoice(readProfileFile(path), path, adapter, shape, config.kvFormat);
-  if (!picked) return { config, source };
-  const { kernel, options } = planOptionsOf(picked);
-  return { config: { ...config, kernel, ...options }, source };
+  return tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape);
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -215,11 +205,11 @@ async function run(argv: string[]): Promise<number> {
     const kvRows = inputs.cacheBytes ? dequantizeKvCache(inputs.cacheBytes, layout) : inputs.kvRows;
     checkInputValues(inputs, kvRows, { q: loaded.names.q, kvCache: loaded.names['kv-cache'] });
     ctx = await openNodeDevice();
-    tuning = tuningOf(v, given, config, ctx, inputs.shape);
+    tuning = tuningOf(v, config, ctx, inputs.shape);
   } else {
     const generated = shapeFromFlags(v); // a bad shape flag is refused before the device is opened
     ctx = await openNodeDevice();
-    tuning = tuningOf(v, given, config, ctx, generated); // a bad profile is refused before the inputs are made
+    tuning = tuningOf(v, config, ctx, generated); // a bad profile is refused before the inputs are made
     inputs = inputsFromFlags(v, ctx.limits, cliMemoryBudget(), progressLine('generating the cache (slots)'));
   }
   const shape = inputs.shape;

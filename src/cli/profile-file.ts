@@ -7,24 +7,13 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type DeviceProfile, parseProfile } from '../tune/profile';
+import { type DeviceProfile, adapterSlug, parseProfile } from '../tune/profile';
 import { writeOutput } from './output-paths';
-
-/** A file name from the adapter's description: its first letters and digits, and a hash of all of it (FNV-1a). */
-export function adapterSlug(adapter: string): string {
-  let h = 0x811c9dc5;
-  for (let k = 0; k < adapter.length; k++) h = Math.imul(h ^ adapter.charCodeAt(k), 0x01000193) >>> 0;
-  const words = adapter.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48).replace(/-$/, '');
-  return `${words || 'adapter'}-${h.toString(16).padStart(8, '0')}`;
-}
 
 export function defaultProfilePath(adapter: string, env: NodeJS.ProcessEnv = process.env): string {
   const cache = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
   return join(cache, 'mla-sandbox', 'profiles', `${adapterSlug(adapter)}.json`);
 }
-
-/** Tuning flags of `run`: given any, the run is configured by hand and no profile applies. */
-export const TUNING_FLAGS = ['tile-n', 'heads-per-workgroup', 'dot-parts', 'keys', 'score-block', 'out-block', 'splits'] as const;
 
 /** The profile at `path`, or undefined when there is no file. */
 export function readProfileFile(path: string): DeviceProfile | undefined {

@@ -11,18 +11,15 @@ import { PRESET_NAMES, presetShape } from '../mla/shape';
 import { KV_FORMATS } from '../mla/kv-layout';
 import { generateInputs } from '../mla/inputs';
 import { intFlag, oneOf } from '../run/run-options';
-import { checkHostMemory, generatedPages } from '../run/run-size';
-import { planCall } from '../run/runner';
-import { measureRoofline } from '../timing/roofline';
-import { measurePlainMatmul } from '../timing/plain-matmul';
 import { fmtRate } from '../run/report';
-import { FULL_SPACE, type TuningSpace } from '../tune/tuning-space';
-import { type TuneResult, tune } from '../tune/tuner';
+import { spaceFromLists } from '../tune/tuning-space';
+import { checkTuneFits } from '../tune/tuner';
+import { tuneOnDevice } from '../tune/tune-on-device';
+import { tuneMarkdown } from '../tune/tune-report';
 import { type DeviceProfile, emptyProfile, entryOf, withEntry } from '../tune/profile';
 import { cliMemoryBudget } from './memory-budget';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { defaultProfilePath, readProfileFile, writeProfileFile } from './profile-file';
-import { maxBlocksPerSeq } from '../mla/shape';
 
 export const TUNE_USAGE = `mla-sandbox bench --tune: search the tiled kernel's configurations (register blocks, head block, tile,
 where keys are read) for one shape on this device; each candidate is checked against the f64 reference
@@ -54,17 +51,10 @@ export async function runTune(argv: string[]): Promise<number> {
   const seqlen = intFlag('seqlen', values.seqlen, 1, 1 << 20)!;
   checkOutputPaths((['out', 'json-out', 'profile'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), []);
   const shape = presetShape(preset, { hQ, seqlens: [seqlen] });
-  const list = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): readonly T[] =>
-    (value === undefined ? allowed : value.split(',').map((x) => oneOf(flag, x.trim(), allowed)));
-  const numbers = (flag: string, value: string | undefined, allowed: readonly number[]): readonly number[] =>
-    list(flag, value, allowed.map(String)).map(Number);
-  const space: TuningSpace = {
-    scoreBlock: list('score-blocks', values['score-blocks'], FULL_SPACE.scoreBlock),
-    outBlock: list('out-blocks', values['out-blocks'], FULL_SPACE.outBlock),
-    keys: list('keys', values.keys, FULL_SPACE.keys),
-    headsPerWorkgroup: numbers('heads-per-workgroup', values['heads-per-workgroup'], FULL_SPACE.headsPerWorkgroup),
-    tileN: numbers('tile-n', values['tile-n'], FULL_SPACE.tileN),
-  };
+  const space = spaceFromLists({
+    'score-blocks': values['score-blocks'], 'out-blocks': values['out-blocks'], keys: values.keys,
+    'heads-per-workgroup': values['heads-per-workgroup'], 'tile-n': values['tile-n'],
+  });
 
   const ctx = await openNodeDevice();
   const adapter = describeAdapter(ctx.adapter);
@@ -74,15 +64,10 @@ export async function runTune(argv: string[]): Promise<number> {
   if (before && before.adapter !== adapter) {
     throw new Error(`--profile ${profilePath} is for another adapter (${before.adapter}); this one is ${adapter}: name another file`);
   }
-  const { layout } = planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'flash', kvFormat }, ctx.limits);
-  checkHostMemory(shape, layout, cliMemoryBudget().bytes, cliMemoryBudget().where);
-
-  const roof = await measureRoofline(ctx);
-  const yardstick = await measurePlainMatmul(ctx, roof);
-  const bestYard = yardstick.forms.reduce((a, f) => (f.gflops > a.gflops ? f : a));
+  checkTuneFits(shape, kvFormat, ctx.limits, cliMemoryBudget());
   const inputs = generateInputs(shape, { seed: 0 });
   const tty = process.stderr.isTTY;
-  const result = await tune(ctx, inputs, kvFormat, {
+  const { result, ceilings, measured } = await tuneOnDevice(ctx, inputs, kvFormat, {
     space, search: values.exhaustive ? 'exhaustive' : 'pruned',
     onProgress: (p) => {
       const line = `${p.phase === 'search' ? `timed ${p.timed}` : 'final rounds'}: ${p.name}${p.ms !== undefined ? ` ${p.ms.toFixed(2)} ms` : ''}; best ${p.bestName ?? '-'} ${p.bestMs?.toFixed(2) ?? ''} ms`;
@@ -92,37 +77,19 @@ export async function runTune(argv: string[]): Promise<number> {
   });
   if (tty) process.stderr.write('\n');
 
-  const profile = withEntry(before ?? emptyProfile(adapter, { ...ctx.limits }), entryOf(shape, kvFormat, result));
+  const profile = withEntry(before ?? emptyProfile(adapter, { ...ctx.limits }), entryOf(shape, kvFormat, result, ceilings));
   writeProfileFile(profilePath, profile);
   const header = [
     `command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench --tune ${argv.join(' ')}`,
     `adapter: ${adapter}`,
     `shape: ${preset} (d_qk ${shape.dQk}, d_v ${shape.dV}), ${kvFormat} cache, h_q ${hQ}, seqlen ${seqlen}, batch 1`,
-    `yardstick: plain matmul S = Q K^T (${yardstick.forms.map((f) => `${f.block}x${f.block} ${fmtRate(f.gflops)} GFLOP/s`).join(', ')}), FMA ceiling ${fmtRate(roof.fmaGflops)} GFLOP/s`,
+    `yardstick: plain matmul S = Q K^T, first ${measured.yardstick.forms.map((f) => `${f.block}x${f.block} ${fmtRate(f.gflops)} GFLOP/s`).join(', ')}; `
+      + `the best form re-timed in the final rounds ${fmtRate(ceilings.yardstickGflops)} GFLOP/s; FMA ceiling ${fmtRate(ceilings.fmaGflops)} GFLOP/s`,
     `profile: ${profilePath}`,
   ];
-  const markdown = tuneMarkdown(result, header, bestYard.gflops, roof.copyGBps);
+  const markdown = tuneMarkdown(result, header, ceilings);
   process.stdout.write(markdown);
   if (values.out) writeOutput('out', values.out, markdown);
-  if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter, roofline: { fmaGflops: roof.fmaGflops, copyGBps: roof.copyGBps, plainMatmul: yardstick }, result }, null, 2));
+  if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter, ceilings, plainMatmul: measured.yardstick, result }, null, 2));
   return 0;
-}
-
-export function tuneMarkdown(r: TuneResult, header: readonly string[], yardstickGflops: number, copyGBps: number): string {
-  const gflops = (ms: number) => r.flops / (ms / 1e3) / 1e9;
-  const gbps = (ms: number) => r.bytes / (ms / 1e3) / 1e9;
-  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
-  const top = r.evaluations.filter((e) => e.pass).sort((a, b) => a.ms - b.ms).slice(0, 12);
-  const failed = r.evaluations.filter((e) => !e.pass);
-  return [
-    '# mla-sandbox bench --tune', '', ...header.map((h) => `- ${h}`),
-    `- search: ${r.search}, ${r.timed} of ${r.fitting} fitting configurations timed in ${r.seconds.toFixed(0)} s`, '',
-    `**Pick: ${r.pick.name}**, ${r.pick.medianMs.toFixed(2)} ms, ${fmtRate(gflops(r.pick.medianMs))} GFLOP/s = ${(100 * gflops(r.pick.medianMs) / yardstickGflops).toFixed(0)} % of the best plain matmul; `
-      + `${fmtRate(gbps(r.pick.medianMs))} GB/s = ${(100 * gbps(r.pick.medianMs) / copyGBps).toFixed(0)} % of the copy bandwidth (${fmtRate(copyGBps)} GB/s); the default ${r.defaultMs.toFixed(2)} ms (${(r.defaultMs / r.pick.medianMs).toFixed(2)}x).`, '',
-    '## Final rounds (interleaved)', '', line(['configuration', 'median ms', 'GFLOP/s', '% of yardstick', 'samples']), '|---|---:|---:|---:|---:|',
-    ...r.finalists.map((f) => line([f.name, f.medianMs.toFixed(2), fmtRate(gflops(f.medianMs)), `${(100 * gflops(f.medianMs) / yardstickGflops).toFixed(0)} %`, String(f.samplesMs.length)])), '',
-    '## Fastest in the search (quick timing)', '', line(['configuration', 'version', 'ms', 'GFLOP/s', 'splits']), '|---|---|---:|---:|---:|',
-    ...top.map((e) => line([e.name, e.version, e.ms.toFixed(2), fmtRate(gflops(e.ms)), String(e.splits)])), '',
-    ...(failed.length ? ['## Failed the check', '', ...failed.map((e) => `- ${e.name}: ${e.failure}`), ''] : []),
-  ].join('\n');
 }

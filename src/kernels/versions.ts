@@ -92,18 +92,19 @@ export function missingFeature(version: KernelVersion, limits: DeviceLimits): st
 }
 
 /** Option names as the CLI spells them. */
-const OPTION_FLAGS: Record<keyof PlanOptions, string> = {
+/** Each plan option's command-line flag (and the page's URL key, without the dashes). */
+export const PLAN_OPTION_FLAGS: Readonly<Record<keyof PlanOptions, string>> = {
   tileN: '--tile-n', headsPerWorkgroup: '--heads-per-workgroup', dotParts: '--dot-parts', splits: '--splits', keys: '--keys',
   scoreBlock: '--score-block', outBlock: '--out-block',
 };
 
 /** Why the version cannot take these options: one it does not have (splits "auto", and 1 for an unsplit version, mean "not set"). */
 function unusedOption(version: KernelVersion, options: PlanOptions): string | undefined {
-  for (const key of Object.keys(OPTION_FLAGS) as (keyof PlanOptions)[]) {
+  for (const key of Object.keys(PLAN_OPTION_FLAGS) as (keyof PlanOptions)[]) {
     const value = options[key];
     if (value === undefined || value === 'auto' || (key === 'splits' && value === 1) || version.options.includes(key)) continue;
-    const takes = version.options.length ? version.options.map((o) => OPTION_FLAGS[o]).join(', ') : 'none';
-    return `${OPTION_FLAGS[key]} ${value} is not used by kernel ${version.name} (${version.id}): the options it takes are ${takes}`;
+    const takes = version.options.length ? version.options.map((o) => PLAN_OPTION_FLAGS[o]).join(', ') : 'none';
+    return `${PLAN_OPTION_FLAGS[key]} ${value} is not used by kernel ${version.name} (${version.id}): the options it takes are ${takes}`;
   }
   return undefined;
 }

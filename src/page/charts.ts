@@ -56,6 +56,9 @@ function integerTicks(n: number) {
   };
 }
 
+/** A heatmap axis's tick text: the cell's label when the axis has labels, else its index. */
+const cellLabel = (labels: readonly string[] | undefined) => (value: number | string) => labels?.[Number(value)] ?? String(value);
+
 /** A chart that is redrawn in place when its data changes. */
 export class ChartView {
   private chart?: Chart;
@@ -119,6 +122,45 @@ export class ChartView {
     });
   }
 
+  /**
+   * Several devices on one roofline: each device's ceilings as a dashed line
+   * and its points in the device's colour, so a run on one GPU sits beside
+   * the same shape on another.
+   */
+  devicesRoofline(title: string, devices: readonly { label: string; ceilings: { copyGBps: number; fmaGflops: number }; points: readonly { label: string; x: number; y: number }[] }[]): void {
+    const xs = devices.flatMap((d) => [d.ceilings.fmaGflops / d.ceilings.copyGBps, ...d.points.map((p) => p.x)]).filter((x) => x > 0);
+    const lo = Math.min(...xs) / 10;
+    const hi = Math.max(...xs) * 10;
+    this.show({
+      type: 'line',
+      data: {
+        datasets: devices.flatMap((d, k) => {
+          const colour = PALETTE[k % 8];
+          const ridge = d.ceilings.fmaGflops / d.ceilings.copyGBps;
+          return [
+            {
+              label: `${d.label}: copy ${d.ceilings.copyGBps.toPrecision(3)} GB/s, FMA ${d.ceilings.fmaGflops.toPrecision(3)} GFLOP/s`,
+              data: [{ x: lo, y: lo * d.ceilings.copyGBps }, { x: ridge, y: d.ceilings.fmaGflops }, { x: hi, y: d.ceilings.fmaGflops }],
+              borderColor: colour, backgroundColor: colour, borderDash: [6, 4], pointRadius: 0, borderWidth: 1.5, tension: 0,
+            },
+            {
+              label: `${d.label}: ${d.points.length} point${d.points.length === 1 ? '' : 's'}`, data: d.points.map((p) => ({ x: p.x, y: p.y, name: p.label })),
+              showLine: false, pointRadius: 6, pointHoverRadius: 8, borderColor: colour, backgroundColor: colour,
+            },
+          ];
+        }),
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: {
+          title: { display: true, text: title }, legend: { position: 'bottom', labels: { boxWidth: 14 } },
+          tooltip: { callbacks: { label: (c) => { const r = c.raw as { x: number; y: number; name?: string }; return `${r.name ?? c.dataset.label}: ${r.y.toPrecision(3)} GFLOP/s at ${r.x.toPrecision(3)} FLOP/B`; } } },
+        },
+        scales: { x: axis({ title: 'arithmetic intensity (FLOP / byte)', log: true }), y: axis({ title: 'GFLOP/s', log: true }) },
+      },
+    });
+  }
+
   bars(title: string, labels: readonly string[], series: readonly { label: string; values: readonly number[] }[], y: Axis, xTitle?: string): void {
     this.show({
       type: 'bar',
@@ -136,15 +178,21 @@ export class ChartView {
 
   /**
    * values[row][col] as coloured cells; diverging blue-white-red around 0 when
-   * `diverging`, else white-to-blue from 0 to the maximum.
+   * `diverging`, else white-to-blue from 0 to the maximum. A NaN cell (nothing
+   * measured there) is grey. `labels` name the columns and rows (else their
+   * indices).
    */
-  heatmap(title: string, values: readonly (readonly number[])[], xTitle: string, yTitle: string, diverging: boolean, fmt: (v: number) => string): void {
+  heatmap(
+    title: string, values: readonly (readonly number[])[], xTitle: string, yTitle: string, diverging: boolean, fmt: (v: number) => string,
+    labels?: { readonly x: readonly string[]; readonly y: readonly string[] },
+  ): void {
     const rows = values.length;
     const cols = values[0]?.length ?? 0;
     let top = 0;
-    for (const r of values) for (const v of r) top = Math.max(top, Math.abs(v));
+    for (const r of values) for (const v of r) if (Number.isFinite(v)) top = Math.max(top, Math.abs(v));
     top ||= 1;
     const colour = (v: number) => {
+      if (Number.isNaN(v)) return '#dddddd';
       const t = Math.min(1, Math.abs(v) / top);
       const [r, g, b] = diverging && v < 0 ? [33, 102, 172] : diverging ? [178, 24, 43] : [8, 81, 156];
       const mix = (c: number) => Math.round(255 + (c - 255) * t);
@@ -165,11 +213,14 @@ export class ChartView {
         animation: false, responsive: true, maintainAspectRatio: false,
         plugins: {
           title: { display: true, text: title }, legend: { display: false },
-          tooltip: { callbacks: { title: () => '', label: (c) => { const r = c.raw as { x: number; y: number; v: number }; return `${yTitle} ${r.y}, ${xTitle} ${r.x}: ${fmt(r.v)}`; } } },
+          tooltip: { callbacks: { title: () => '', label: (c) => {
+            const r = c.raw as { x: number; y: number; v: number };
+            return `${yTitle} ${cellLabel(labels?.y)(r.y)}, ${xTitle} ${cellLabel(labels?.x)(r.x)}: ${Number.isNaN(r.v) ? 'not measured' : fmt(r.v)}`;
+          } } },
         },
         scales: {
-          x: { type: 'linear', min: -0.5, max: cols - 0.5, offset: false, afterBuildTicks: integerTicks(cols), title: { display: true, text: xTitle }, grid: { display: false } },
-          y: { type: 'linear', min: -0.5, max: rows - 0.5, reverse: true, offset: false, afterBuildTicks: integerTicks(rows), title: { display: true, text: yTitle }, grid: { display: false } },
+          x: { type: 'linear', min: -0.5, max: cols - 0.5, offset: false, afterBuildTicks: integerTicks(cols), ticks: { callback: cellLabel(labels?.x) }, title: { display: true, text: xTitle }, grid: { display: false } },
+          y: { type: 'linear', min: -0.5, max: rows - 0.5, reverse: true, offset: false, afterBuildTicks: integerTicks(rows), ticks: { callback: cellLabel(labels?.y) }, title: { display: true, text: yTitle }, grid: { display: false } },
         },
       },
     });

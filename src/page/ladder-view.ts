@@ -1,21 +1,25 @@
 /**
  * Ladder: every kernel version on the same shapes (the CLI's `bench
  * --ladder`), each point checked against the CPU reference before it is
- * timed, shown as a table (speed-up over v1, fraction of the FMA ceiling and
- * of copy bandwidth) and on a roofline chart: arithmetic intensity against
- * GFLOP/s, the device's two ceilings as lines, each version a point.
+ * timed, shown as a table (speed-up over v1, fraction of the FMA ceiling, of
+ * the plain-matmul yardstick and of copy bandwidth) and on a roofline chart:
+ * arithmetic intensity against GFLOP/s, the device's two ceilings as lines,
+ * each version a point. The results export as JSON. Below it, the Tune
+ * section (tune-panel.ts) and this GPU beside others (devices-panel.ts).
  */
 import type { GpuContext } from '../gpu/device';
 import type { SweepRow, SweepSpec } from '../bench/sweep';
 import { LADDER_SWEEP, LADDER_TABLE_HEAD, type LadderRow, ladderRows, ladderTableCells } from '../bench/ladder';
-import { measureRoofline } from '../timing/roofline';
 import { measureReadCost } from '../timing/read-cost';
-import { measurePlainMatmul } from '../timing/plain-matmul';
+import { type MeasuredCeilings, measureDeviceCeilings } from '../timing/device-ceilings';
+import { describeAdapter } from '../gpu/device';
 import { plainMatmulSentence, readCostSentence } from '../run/report';
-import type { Roofline } from '../timing/work';
+import { ladderResults, resultsOfLadder, resultsOfProfile } from '../tune/device-results';
 import { ChartView } from './charts';
-import { escapeHtml, find } from './html';
+import { downloadText, escapeHtml, find } from './html';
 import { readSweepForm, sweepFields, wireSweep } from './sweep-form';
+import { mountTunePanel } from './tune-panel';
+import { mountDevicesPanel } from './devices-panel';
 
 /** The page's default: small enough for a software adapter in a browser (8 points). */
 const PAGE_LADDER: SweepSpec = { ...LADDER_SWEEP, formats: ['fp8'], seqlens: [1024], heads: [64], timing: { warmup: 1, samples: 3, minSampleMs: 10 } };
@@ -30,13 +34,13 @@ export function mountLadderView(view: HTMLElement, getDevice: () => Promise<GpuC
     <p class="lead">Every version of the kernel on the same shapes: each point is checked against the CPU reference, then timed, then set against version 1 and against this GPU's own ceilings (measured in the same run).</p>
     <form id="ladder-form" class="fields">
       ${sweepFields(PAGE_LADDER)}
-      <div class="buttons"><button type="submit" id="ladder-start">Run the ladder</button><button type="button" id="ladder-cancel" disabled>Cancel</button></div>
+      <div class="buttons"><button type="submit" id="ladder-start">Run the ladder</button><button type="button" id="ladder-cancel" disabled>Cancel</button><button type="button" id="ladder-export" disabled>Export the results</button></div>
     </form>
     <div class="progress-row"><progress id="ladder-progress" value="0" max="1"></progress><span id="ladder-status">Not run yet.</span></div>
     <figure class="chart"><canvas id="ladder-roofline"></canvas></figure>
     <p id="ladder-read-cost" class="hint"></p>
     <p id="ladder-plain-matmul" class="hint"></p>
-    <div id="ladder-table"></div></div>`;
+    <div id="ladder-table"></div></div><section id="tune-section"></section><section id="devices-section"></section>`;
   const root = find(view, '#ladder-root');
   const form = find<HTMLFormElement>(root, '#ladder-form');
   const progress = find<HTMLProgressElement>(root, '#ladder-progress');
@@ -45,11 +49,21 @@ export function mountLadderView(view: HTMLElement, getDevice: () => Promise<GpuC
   const cancel = find<HTMLButtonElement>(root, '#ladder-cancel');
   const chart = new ChartView(find<HTMLCanvasElement>(root, '#ladder-roofline'));
 
-  let roof: Roofline | undefined;
+  const exportButton = find<HTMLButtonElement>(root, '#ladder-export');
+  const devices = mountDevicesPanel(find(view, '#devices-section'));
+  mountTunePanel(find(view, '#tune-section'), getDevice, {
+    onProfile: (profile) => devices.setOwn('profile', profile?.entries.length ? resultsOfProfile(profile, 'this browser\'s profile') : undefined),
+  });
+
+  let measured: (MeasuredCeilings & { adapter: string }) | undefined;
+  let ladder: LadderRow[] = [];
 
   function draw(rows: readonly SweepRow[]): void {
-    if (!roof) return;
-    const ladder = ladderRows(rows, roof);
+    if (!measured) return;
+    const { roof, ceilings, adapter } = measured;
+    ladder = ladderRows(rows, roof, ceilings.yardstickGflops);
+    exportButton.disabled = !ladder.length;
+    devices.setOwn('ladder', ladder.some((r) => r.pass) ? resultsOfLadder(ladderResults(adapter, ceilings, ladder), 'this page\'s ladder') : undefined);
     chart.roofline('Roofline: each version a point', roof, rooflinePoints(ladder));
     find(root, '#ladder-table').innerHTML = `<table><thead><tr>${LADDER_TABLE_HEAD.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>`
       + ladder.map((r) => `<tr class="${r.pass ? '' : 'fail'}">${ladderTableCells(r).map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')
@@ -60,12 +74,13 @@ export function mountLadderView(view: HTMLElement, getDevice: () => Promise<GpuC
     spec: () => readSweepForm(form, PAGE_LADDER),
     prepare: async (ctx) => {
       status.textContent = 'Measuring this GPU\'s ceilings (copy bandwidth, FMA rate, what a read costs, a plain matrix multiply)...';
-      const measured = await measureRoofline(ctx);
-      roof = measured;
-      find(root, '#ladder-read-cost').textContent = `What a read costs on this GPU: ${readCostSentence(await measureReadCost(ctx, measured))}`;
-      const matmul = await measurePlainMatmul(ctx, measured, { warmup: 1, samples: 3 });
-      find(root, '#ladder-plain-matmul').textContent = `A plain matrix multiply on this GPU: ${plainMatmulSentence(matmul)}`;
+      measured = { ...await measureDeviceCeilings(ctx, { warmup: 1, samples: 3 }), adapter: describeAdapter(ctx.adapter) };
+      find(root, '#ladder-read-cost').textContent = `What a read costs on this GPU: ${readCostSentence(await measureReadCost(ctx, measured.roof))}`;
+      find(root, '#ladder-plain-matmul').textContent = `A plain matrix multiply on this GPU: ${plainMatmulSentence(measured.yardstick)}`;
     },
     onRows: draw,
+  });
+  exportButton.addEventListener('click', () => {
+    if (measured) downloadText('mla-sandbox-ladder.json', `${JSON.stringify(ladderResults(measured.adapter, measured.ceilings, ladder), null, 2)}\n`, 'application/json');
   });
 }

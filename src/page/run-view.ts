@@ -5,7 +5,9 @@
  * With pipeline=sparse in the URL the view runs the sparse pipeline instead
  * (sparse-run-view.ts).
  */
-import type { GpuContext } from '../gpu/device';
+import { type GpuContext, describeAdapter } from '../gpu/device';
+import { tunedRunConfig } from '../tune/profile';
+import { loadStoredProfile, storedProfileWhere } from './profile-store';
 import { describeDevice, describeReport } from '../run/report';
 import { SHAPE_FLAGS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, generationFromFlags, intFlag, shapeFromFlags } from '../run/run-options';
 import { measureAttention } from '../run/run-attention';
@@ -81,19 +83,22 @@ function mountKernelRun(view: HTMLElement, getDevice: () => Promise<GpuContext>)
     result.textContent = '';
     const config = configFromFlags(values);
     const timing = { samples: intFlag('samples', values.samples, 1, 1000) ?? 5, warmup: intFlag('warmup', values.warmup, 0, 1000) ?? 1 };
-    shapeFromFlags(values); // a bad field is refused before the device is asked for
+    const shape = shapeFromFlags(values); // a bad field is refused before the device is asked for
     const ctx = await getDevice();
+    // Kernel flash with no option set by hand runs this browser's tuned pick (the Ladder view's Tune section).
+    const adapter = describeAdapter(ctx.adapter);
+    const tuning = tunedRunConfig(config, () => loadStoredProfile(adapter), storedProfileWhere(adapter), adapter, shape);
     const request = generationFromFlags(values, ctx.limits, PAGE_MEMORY_BUDGET);
     find(root, '#device').textContent = describeDevice(ctx).join('\n');
     // The CPU's share (inputs, reference) runs in a worker: the page answers, and Cancel works, throughout.
     const inputs = await generateInWorker(request, percent('Generating the inputs'), signal);
     say('Compiling and running on the GPU...');
-    const report = await measureAttention(ctx, inputs, config, {
+    const report = await measureAttention(ctx, inputs, tuning.config, {
       quantizationError: true, timing, signal,
       reference: (i, bytes, layout) => referenceInWorker(i, bytes, layout, percent('Checking against the f64 CPU reference (in a worker)'), signal)
         .finally(() => say('Timing...')),
     });
-    result.textContent = describeReport(inputs.shape, report).join('\n');
+    result.textContent = [`tuning   ${tuning.source.line}`, ...describeReport(inputs.shape, report)].join('\n');
     if (report.roofline && report.throughput) {
       // This run on the same roofline chart as the Ladder view's versions.
       chart.canvas.parentElement!.hidden = false;

@@ -12,7 +12,7 @@ import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { SHADER_FILES } from '../gpu/shader-source';
 import { bindGroup } from '../gpu/bindings';
 import { HEAD_PRESETS } from '../mla/shape';
-import { type TimingOptions, timeWork } from './timer';
+import { type TimedWork, type TimingOptions, timeWork } from './timer';
 import { ownedBuffers, singlePass } from './roofline';
 import type { Roofline } from './work';
 
@@ -62,26 +62,35 @@ export function matmulWorkgroups(block: MatmulBlock, size: MatmulSize): number {
   return Math.ceil((size.heads / block) * (size.keys / block) / WG);
 }
 
-/** Every block form at `size`, timed against `roof`'s FMA ceiling of the same session. */
-export async function measurePlainMatmul(ctx: GpuContext, roof: Roofline, options: TimingOptions = {}, size: MatmulSize = LADDER_SCORE_STEP): Promise<PlainMatmul> {
+/** One block form as timed work on zero-filled buffers (the values do not matter to the time); release() frees them. */
+export async function plainMatmulWork(ctx: GpuContext, block: MatmulBlock, size: MatmulSize = LADDER_SCORE_STEP): Promise<{ work: TimedWork; flops: number; release: () => void }> {
   const { device } = ctx;
-  const flops = 2 * size.heads * size.keys * size.dq4 * 4;
-  const forms: PlainMatmulForm[] = [];
   const { buffer, release } = ownedBuffers(device);
   try {
-    // The values do not matter to the time: zero-filled buffers.
     const q = buffer('matmul q', 16 * size.heads * size.dq4);
     const keys = buffer('matmul keys', 16 * size.keys * size.dq4);
     const scores = buffer('matmul scores', 4 * size.heads * size.keys);
-    for (const block of MATMUL_BLOCKS) {
-      const pipeline = await matmulPipeline(device, block, size);
-      const work = singlePass(`plain matmul ${block}x${block}`, pipeline, bindGroup(device, pipeline, 'plain matmul', { q, keys, scores }), matmulWorkgroups(block, size));
+    const pipeline = await matmulPipeline(device, block, size);
+    const work = singlePass(`plain matmul ${block}x${block}`, pipeline, bindGroup(device, pipeline, 'plain matmul', { q, keys, scores }), matmulWorkgroups(block, size));
+    return { work, flops: 2 * size.heads * size.keys * size.dq4 * 4, release };
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+/** Every block form at `size`, timed against `roof`'s FMA ceiling of the same session. */
+export async function measurePlainMatmul(ctx: GpuContext, roof: Roofline, options: TimingOptions = {}, size: MatmulSize = LADDER_SCORE_STEP): Promise<PlainMatmul> {
+  const forms: PlainMatmulForm[] = [];
+  for (const block of MATMUL_BLOCKS) {
+    const { work, flops, release } = await plainMatmulWork(ctx, block, size);
+    try {
       const t = await timeWork(ctx, work, options);
       const gflops = flops / (t.medianMs / 1e3) / 1e9;
       forms.push({ block, gflops, fmaFraction: gflops / roof.fmaGflops });
+    } finally {
+      release();
     }
-  } finally {
-    release();
   }
   return { size, forms };
 }

@@ -10,12 +10,16 @@
 import { HEAD_PRESETS, PRESET_NAMES, type MlaShape } from '../mla/shape';
 import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
 import { KEY_READS, type PlanOptions } from '../kernels/kernel-plan';
+import { type KernelChoice, PLAN_OPTION_FLAGS } from '../kernels/versions';
 import { parseOutBlock, parseScoreBlock } from '../kernels/register-blocks';
 import { type TuningConfig, configName } from './tuning-space';
 import type { TuneResult, TuneSearch } from './tuner';
+import type { DeviceCeilings } from '../timing/device-ceilings';
+import { JsonFieldError, field, isBool, isInt, isObj, isPos, isStr, oneOfValues, parseJsonObject } from './json-fields';
 
 export const PROFILE_KIND = 'mla-sandbox device profile';
-export const PROFILE_VERSION = 1;
+/** 2: each entry keeps the call's work and the device's ceilings measured beside it (for the roofline). */
+export const PROFILE_VERSION = 2;
 
 /** What a tuned configuration is for. */
 export interface ShapeClass {
@@ -34,6 +38,10 @@ export interface ProfileEntry {
   readonly pickMs: number;
   readonly defaultMs: number;
   readonly pickGflops: number;
+  /** The call's FLOPs and bytes (FlashMLA's counting): the pick's point on the roofline. */
+  readonly flops: number;
+  readonly bytes: number;
+  readonly ceilings: DeviceCeilings;
   readonly search: TuneSearch;
   readonly fitting: number;
   readonly timed: number;
@@ -52,6 +60,14 @@ export interface DeviceProfile {
   readonly entries: readonly ProfileEntry[];
 }
 
+/** A name for the adapter's profile (a file name, a localStorage key) from its description: its first letters and digits, and a hash of all of it (FNV-1a). */
+export function adapterSlug(adapter: string): string {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < adapter.length; k++) h = Math.imul(h ^ adapter.charCodeAt(k), 0x01000193) >>> 0;
+  const words = adapter.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48).replace(/-$/, '');
+  return `${words || 'adapter'}-${h.toString(16).padStart(8, '0')}`;
+}
+
 export function shapeClassOf(shape: MlaShape, kvFormat: KvFormat): ShapeClass {
   const sparse = shape.topk > 0;
   return { dQk: shape.dQk, dV: shape.dV, kvFormat, sparse, hQ: shape.hQ, keys: sparse ? shape.topk : Math.max(...shape.seqlens) };
@@ -65,10 +81,10 @@ export function emptyProfile(adapter: string, limits: Readonly<Record<string, nu
   return { kind: PROFILE_KIND, version: PROFILE_VERSION, adapter, limits, entries: [] };
 }
 
-export function entryOf(shape: MlaShape, kvFormat: KvFormat, r: TuneResult, tunedAt = new Date().toISOString()): ProfileEntry {
+export function entryOf(shape: MlaShape, kvFormat: KvFormat, r: TuneResult, ceilings: DeviceCeilings, tunedAt = new Date().toISOString()): ProfileEntry {
   return {
     shape: shapeClassOf(shape, kvFormat), config: r.pick.config, pickMs: r.pick.medianMs, defaultMs: r.defaultMs,
-    pickGflops: r.flops / (r.pick.medianMs / 1e3) / 1e9, search: r.search, fitting: r.fitting, timed: r.timed, seconds: r.seconds,
+    pickGflops: r.flops / (r.pick.medianMs / 1e3) / 1e9, flops: r.flops, bytes: r.bytes, ceilings, search: r.search, fitting: r.fitting, timed: r.timed, seconds: r.seconds,
     candidates: r.evaluations.filter((e) => e.pass).map((e) => ({ config: e.config, ms: e.ms })), tunedAt,
   };
 }
@@ -99,12 +115,6 @@ export interface TuningSource {
   readonly line: string;
 }
 
-/** Plan options of a profile's configuration ("flash" alone: none). */
-export function planOptionsOf(c: TuningConfig): { kernel: 'flash' | 'tiled'; options: PlanOptions } {
-  const { kernel, ...options } = c;
-  return { kernel, options };
-}
-
 /**
  * The configuration a run of `shape` should use from this profile, or why it
  * uses the default: no profile, another adapter's, no entry for these dims
@@ -114,7 +124,7 @@ export function profileChoice(p: DeviceProfile | undefined, where: string, adapt
   const c = shapeClassOf(shape, kvFormat);
   const preset = PRESET_NAMES.find((n) => HEAD_PRESETS[n].dQk === c.dQk && HEAD_PRESETS[n].dV === c.dV);
   const tuneHint = preset
-    ? `mla-sandbox bench --tune --preset ${preset} --kv ${kvFormat} --h-q ${c.hQ} --seqlen ${c.keys} makes one`
+    ? `mla-sandbox bench --tune --preset ${preset} --kv ${kvFormat} --h-q ${c.hQ} --seqlen ${c.keys} makes one (in the page: the Ladder view's Tune section)`
     : `the tuner takes the presets' head dims only`;
   if (!p) return { source: { tuned: false, line: `default (no profile at ${where}; ${tuneHint})` } };
   if (p.adapter !== adapter) return { source: { tuned: false, line: `default (the profile at ${where} is for another adapter: ${p.adapter})` } };
@@ -129,47 +139,58 @@ export function profileChoice(p: DeviceProfile | undefined, where: string, adapt
   };
 }
 
-// ---- reading a profile (a file or localStorage): every field checked, the message names it ----
-
-class ProfileError extends Error {
-  constructor(where: string, field: string, what: string) {
-    super(`${where}: ${field} ${what}`);
-    this.name = 'ProfileError';
+/**
+ * The configuration a run uses: the profile's pick for the nearest shape
+ * class when the kernel is "flash" and no plan option is set by hand; else
+ * the options as given (the kernel's defaults for the rest). The profile is
+ * read only when it applies (a bad one is refused then, with its name).
+ */
+export function tunedRunConfig<C extends PlanOptions & { readonly kernel: KernelChoice; readonly kvFormat: KvFormat }>(
+  config: C, readProfile: () => DeviceProfile | undefined, where: string, adapter: string, shape: MlaShape,
+): { config: C; source: TuningSource } {
+  const byHand = (Object.keys(PLAN_OPTION_FLAGS) as (keyof PlanOptions)[]).filter((k) => config[k] !== undefined && config[k] !== 'auto');
+  if (byHand.length) {
+    return { config, source: { tuned: false, line: `set by hand (${byHand.map((k) => `${PLAN_OPTION_FLAGS[k]} ${config[k]}`).join(' ')}); the kernel's defaults for the rest` } };
   }
+  if (config.kernel !== 'flash') return { config, source: { tuned: false, line: `default (kernel ${config.kernel}: the profile is read for kernel flash)` } };
+  const { config: picked, source } = profileChoice(readProfile(), where, adapter, shape, config.kvFormat);
+  if (!picked) return { config, source };
+  return { config: { ...config, ...picked }, source };
 }
 
-function field<T>(where: string, path: string, v: unknown, ok: (x: unknown) => x is T, expected: string): T {
-  if (!ok(v)) throw new ProfileError(where, path, `is ${JSON.stringify(v) ?? 'missing'}, expected ${expected}`);
-  return v;
-}
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const isPos = (x: unknown): x is number => isNum(x) && x > 0;
-const isInt = (x: unknown): x is number => Number.isInteger(x) && (x as number) > 0;
-const isStr = (x: unknown): x is string => typeof x === 'string';
-const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+// ---- reading a profile (a file or localStorage): every field checked, the message names it ----
 
 function readConfig(where: string, path: string, v: unknown): TuningConfig {
   const o = field(where, path, v, isObj, 'an object');
   const kernel = field(where, `${path}.kernel`, o.kernel, (x): x is 'flash' | 'tiled' => x === 'flash' || x === 'tiled', '"flash" or "tiled"');
   if (kernel === 'flash') return { kernel };
-  const wrap = <T>(f: () => T): T => { try { return f(); } catch (e) { throw new ProfileError(where, path, (e as Error).message); } };
+  const wrap = <T>(f: () => T): T => { try { return f(); } catch (e) { throw new JsonFieldError(where, path, (e as Error).message); } };
   return {
     kernel,
     scoreBlock: wrap(() => parseScoreBlock(String(o.scoreBlock), `${path}.scoreBlock`)),
     outBlock: wrap(() => parseOutBlock(String(o.outBlock), `${path}.outBlock`)),
-    keys: field(where, `${path}.keys`, o.keys, (x): x is 'tile' | 'cache' => (KEY_READS as readonly unknown[]).includes(x), KEY_READS.join(' or ')),
+    keys: field(where, `${path}.keys`, o.keys, oneOfValues(KEY_READS), KEY_READS.join(' or ')),
     headsPerWorkgroup: field(where, `${path}.headsPerWorkgroup`, o.headsPerWorkgroup, isInt, 'a positive integer'),
     tileN: field(where, `${path}.tileN`, o.tileN, isInt, 'a positive integer'),
   };
 }
 
+export function readCeilings(where: string, path: string, v: unknown): DeviceCeilings {
+  const o = field(where, path, v, isObj, 'an object');
+  return {
+    copyGBps: field(where, `${path}.copyGBps`, o.copyGBps, isPos, 'a rate above 0'),
+    fmaGflops: field(where, `${path}.fmaGflops`, o.fmaGflops, isPos, 'a rate above 0'),
+    yardstickGflops: field(where, `${path}.yardstickGflops`, o.yardstickGflops, isPos, 'a rate above 0'),
+  };
+}
+
 /** A profile from JSON text; `where` names the file or store in every message. */
 export function parseProfile(text: string, where: string): DeviceProfile {
-  let raw: unknown;
-  try { raw = JSON.parse(text); } catch (e) { throw new Error(`${where}: not JSON (${(e as Error).message})`); }
-  const o = field(where, 'the profile', raw, isObj, 'an object');
-  if (o.kind !== PROFILE_KIND) throw new ProfileError(where, 'kind', `is ${JSON.stringify(o.kind)}, expected "${PROFILE_KIND}" (is this a device profile?)`);
-  if (o.version !== PROFILE_VERSION) throw new ProfileError(where, 'version', `is ${JSON.stringify(o.version)}, expected ${PROFILE_VERSION}`);
+  const o = parseJsonObject(text, where, 'the profile');
+  if (o.kind !== PROFILE_KIND) throw new JsonFieldError(where, 'kind', `is ${JSON.stringify(o.kind)}, expected "${PROFILE_KIND}" (is this a device profile?)`);
+  if (o.version !== PROFILE_VERSION) {
+    throw new JsonFieldError(where, 'version', `is ${JSON.stringify(o.version)}, expected ${PROFILE_VERSION}${o.version === 1 ? ' (a version 1 profile has no ceilings: tune again with mla-sandbox bench --tune)' : ''}`);
+  }
   const adapter = field(where, 'adapter', o.adapter, isStr, 'a string');
   const limits = field(where, 'limits', o.limits, isObj, 'an object') as Record<string, number>;
   const entries = field(where, 'entries', o.entries, Array.isArray, 'an array').map((x, k): ProfileEntry => {
@@ -179,8 +200,8 @@ export function parseProfile(text: string, where: string): DeviceProfile {
     const shape: ShapeClass = {
       dQk: field(where, `${at}.shape.dQk`, s.dQk, isInt, 'a positive integer'),
       dV: field(where, `${at}.shape.dV`, s.dV, isInt, 'a positive integer'),
-      kvFormat: field(where, `${at}.shape.kvFormat`, s.kvFormat, (y): y is KvFormat => (KV_FORMATS as readonly unknown[]).includes(y), KV_FORMATS.join(', ')),
-      sparse: field(where, `${at}.shape.sparse`, s.sparse, (y): y is boolean => typeof y === 'boolean', 'true or false'),
+      kvFormat: field(where, `${at}.shape.kvFormat`, s.kvFormat, oneOfValues(KV_FORMATS), KV_FORMATS.join(', ')),
+      sparse: field(where, `${at}.shape.sparse`, s.sparse, isBool, 'true or false'),
       hQ: field(where, `${at}.shape.hQ`, s.hQ, isInt, 'a positive integer'),
       keys: field(where, `${at}.shape.keys`, s.keys, isInt, 'a positive integer'),
     };
@@ -193,6 +214,9 @@ export function parseProfile(text: string, where: string): DeviceProfile {
       pickMs: field(where, `${at}.pickMs`, e.pickMs, isPos, 'a time in ms above 0'),
       defaultMs: field(where, `${at}.defaultMs`, e.defaultMs, isPos, 'a time in ms above 0'),
       pickGflops: field(where, `${at}.pickGflops`, e.pickGflops, isPos, 'a rate above 0'),
+      flops: field(where, `${at}.flops`, e.flops, isPos, 'a count above 0'),
+      bytes: field(where, `${at}.bytes`, e.bytes, isPos, 'a count above 0'),
+      ceilings: readCeilings(where, `${at}.ceilings`, e.ceilings),
       search: field(where, `${at}.search`, e.search, (y): y is TuneSearch => y === 'pruned' || y === 'exhaustive', '"pruned" or "exhaustive"'),
       fitting: field(where, `${at}.fitting`, e.fitting, isInt, 'a positive integer'),
       timed: field(where, `${at}.timed`, e.timed, isInt, 'a positive integer'),

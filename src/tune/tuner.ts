@@ -16,13 +16,17 @@
  */
 import type { GpuContext } from '../gpu/device';
 import type { MlaInputs } from '../mla/inputs';
-import type { KvFormat } from '../mla/kv-layout';
+import type { KvFormat, KvLayout } from '../mla/kv-layout';
+import { type MlaShape, maxBlocksPerSeq } from '../mla/shape';
+import type { DeviceLimits } from '../kernels/kernel-plan';
+import type { MemoryBudget } from '../run/run-options';
+import { checkHostMemory, generatedPages } from '../run/run-size';
 import { KEY_READS } from '../kernels/kernel-plan';
 import type { AttentionResult } from '../reference/reference';
 import { referenceOnCache } from '../reference/reference-chunked';
 import { compareToReference, formatCheck } from '../reference/check';
 import { prepareAttention, submitChecked, planCall, type PreparedAttention } from '../run/runner';
-import { type TimingOptions, summarize, timeWork } from '../timing/timer';
+import { type TimedWork, type TimingOptions, summarize, timeWork } from '../timing/timer';
 import { workOf } from '../timing/work';
 import {
   DEFAULT_CONFIG, TUNING_AXES, type TuningConfig, type TuningSpace, allConfigs, configName, configOfPlan, planOf, sameConfig, withAxis,
@@ -40,6 +44,14 @@ export interface TuneOptions {
   readonly rounds?: number;
   readonly onProgress?: (p: TuneProgress) => void;
   readonly signal?: AbortSignal;
+  /**
+   * The yardstick (a plain matmul), timed in every final round beside the
+   * finalists, so that the pick's share of it is measured under the same
+   * drift of the machine's speed.
+   */
+  readonly yardstick?: { readonly work: TimedWork; readonly flops: number };
+  /** The f64 reference of the call, computed once (default: here, on this thread; the page passes a worker's). */
+  readonly reference?: (inputs: MlaInputs, cacheBytes: Uint8Array, layout: KvLayout) => Promise<AttentionResult>;
 }
 
 export interface TuneProgress {
@@ -87,7 +99,19 @@ export interface TuneResult {
   /** The call's work (FlashMLA's counting): for GFLOP/s and GB/s. */
   readonly flops: number;
   readonly bytes: number;
+  /** The yardstick's rate in the final rounds (median), when one was given. */
+  readonly yardstickGflops?: number;
   readonly seconds: number;
+}
+
+/**
+ * Refuse a shape the device or the host cannot take, before the inputs are
+ * made: the call's plan (every buffer and binding) and the host memory for
+ * the inputs, cache and reference.
+ */
+export function checkTuneFits(shape: MlaShape, kvFormat: KvFormat, limits: DeviceLimits, budget: MemoryBudget): void {
+  const { layout } = planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'flash', kvFormat }, limits);
+  checkHostMemory(shape, layout, budget.bytes, budget.where);
 }
 
 const QUICK: TimingOptions = { warmup: 1, samples: 3, minSampleMs: 0, iterations: 1 };
@@ -124,10 +148,7 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     options.onProgress?.({ timed: evaluations.length, phase, name, ms, bestName: b?.name, bestMs: b?.ms });
   };
 
-  const prepare = (c: TuningConfig): Promise<PreparedAttention> => {
-    const { kernel, ...planOptions } = c;
-    return prepareAttention(ctx, inputs, { kernel, kvFormat, ...planOptions });
-  };
+  const prepare = (c: TuningConfig) => prepareConfig(ctx, inputs, kvFormat, c);
 
   async function evaluate(c: TuningConfig): Promise<Evaluation> {
     const seen = find(c);
@@ -137,7 +158,7 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     try {
       await submitChecked(ctx, prepared);
       const output = await prepared.read();
-      reference ??= referenceOnCache(inputs, prepared.cacheBytes, prepared.layout);
+      reference ??= await (options.reference?.(inputs, prepared.cacheBytes, prepared.layout) ?? referenceOnCache(inputs, prepared.cacheBytes, prepared.layout));
       const check = compareToReference(output, reference, shape);
       const ms = check.pass ? (await timeWork(ctx, timed(prepared), quick)).medianMs : NaN;
       const e: Evaluation = {
@@ -179,30 +200,60 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
   const ranked = evaluations.filter((e) => e.pass && !sameConfig(e.config, DEFAULT_CONFIG)).sort((a, b) => a.ms - b.ms);
   const chosen = [defaultEval, ...ranked.slice(0, options.finalists ?? 3)].filter((e) => e.pass);
   if (chosen.length === 0) throw new Error(`no configuration passed the check: ${evaluations.map((e) => `${e.name}: ${e.failure}`).join('; ')}`);
-  const samples = new Map<string, number[]>(chosen.map((e) => [e.name, []]));
-  const rounds = options.rounds ?? 3;
-  for (let r = 0; r < rounds; r++) {
-    for (const e of chosen) {
-      const prepared = await prepare(e.config);
-      try {
-        const t = await timeWork(ctx, timed(prepared), { ...quick, warmup: 1, samples: 2 });
-        samples.get(e.name)!.push(...t.samplesMs);
-      } finally {
-        prepared.destroy();
-      }
-      report('final', e.name);
-    }
-  }
-  const finalists: Finalist[] = chosen.map((e) => {
-    const s = samples.get(e.name)!;
-    return { name: e.name, config: e.config, medianMs: summarize(s).median, samplesMs: s };
-  }).sort((a, b) => a.medianMs - b.medianMs);
+  const interleaved = await timeInterleaved(ctx, inputs, kvFormat, chosen.map((e) => e.config), {
+    rounds: options.rounds ?? 3, yardstick: options.yardstick, signal: options.signal, onEach: (c) => report('final', configName(c)),
+  });
+  const finalists: Finalist[] = chosen.map((e, k) => ({ name: e.name, config: e.config, medianMs: interleaved.medianMs[k], samplesMs: interleaved.samplesMs[k] }))
+    .sort((a, b) => a.medianMs - b.medianMs);
   const work = workOf(shape, base.layout);
   return {
     search, fitting: fittingList.length, timed: evaluations.length, evaluations, finalists, pick: finalists[0],
     defaultMs: finalists.find((f) => sameConfig(f.config, DEFAULT_CONFIG))!.medianMs,
-    flops: work.flops, bytes: work.bytes, seconds: (performance.now() - started) / 1000,
+    flops: work.flops, bytes: work.bytes,
+    yardstickGflops: interleaved.yardstickGflops,
+    seconds: (performance.now() - started) / 1000,
   };
+}
+
+export interface InterleavedTimes {
+  readonly medianMs: readonly number[];
+  readonly samplesMs: readonly (readonly number[])[];
+  readonly yardstickGflops?: number;
+}
+
+/**
+ * Several configurations (and the yardstick) timed in interleaved rounds: a
+ * drift of the machine's speed hits them alike. Each is prepared afresh in
+ * each round (one cache on the device at a time), 2 samples a round.
+ */
+export async function timeInterleaved(
+  ctx: GpuContext, inputs: MlaInputs, kvFormat: KvFormat, configs: readonly TuningConfig[],
+  options: { readonly rounds: number; readonly yardstick?: TuneOptions['yardstick']; readonly signal?: AbortSignal; readonly onEach?: (c: TuningConfig) => void },
+): Promise<InterleavedTimes> {
+  const timing: TimingOptions = { ...QUICK, warmup: 1, samples: 2, signal: options.signal };
+  const samples = configs.map((): number[] => []);
+  const yardstickMs: number[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    if (options.yardstick) yardstickMs.push(...(await timeWork(ctx, options.yardstick.work, timing)).samplesMs);
+    for (const [k, c] of configs.entries()) {
+      const prepared = await prepareConfig(ctx, inputs, kvFormat, c);
+      try {
+        samples[k].push(...(await timeWork(ctx, timed(prepared), timing)).samplesMs);
+      } finally {
+        prepared.destroy();
+      }
+      options.onEach?.(c);
+    }
+  }
+  return {
+    medianMs: samples.map((s) => summarize(s).median), samplesMs: samples,
+    yardstickGflops: options.yardstick && options.yardstick.flops / (summarize(yardstickMs).median / 1e3) / 1e9,
+  };
+}
+
+function prepareConfig(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvFormat, c: TuningConfig): Promise<PreparedAttention> {
+  const { kernel, ...planOptions } = c;
+  return prepareAttention(ctx, inputs, { kernel, kvFormat, ...planOptions });
 }
 
 const timed = (p: PreparedAttention) => ({ label: p.plan.kernel, passLabels: p.passes.map((x) => x.label), encode: p.encode });

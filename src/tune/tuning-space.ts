@@ -38,6 +38,33 @@ export const FULL_SPACE: TuningSpace = {
   scoreBlock: SCORE_BLOCKS, outBlock: OUT_BLOCKS, keys: KEY_READS, headsPerWorkgroup: [8, 16, 32, 64], tileN: [8, 16, 32, 64],
 };
 
+/** The list flags (command line) and fields (page) that narrow the space, one per knob. */
+export const SPACE_FLAGS: Readonly<Record<TuningAxis, string>> = {
+  scoreBlock: 'score-blocks', outBlock: 'out-blocks', keys: 'keys', headsPerWorkgroup: 'heads-per-workgroup', tileN: 'tile-n',
+};
+
+/**
+ * The space narrowed by comma-separated lists, keyed by SPACE_FLAGS (a knob
+ * without one keeps all its values); a value outside the full space is
+ * refused with the flag and what is allowed.
+ */
+export function spaceFromLists(lists: Readonly<Record<string, string | undefined>>): TuningSpace {
+  const pick = <T extends string | number>(axis: TuningAxis, all: readonly T[]): readonly T[] => {
+    const flag = SPACE_FLAGS[axis];
+    const text = lists[flag]?.trim();
+    if (!text) return all;
+    return text.split(',').map((x) => {
+      const v = all.find((a) => String(a) === x.trim());
+      if (v === undefined) throw new Error(`--${flag} "${x.trim()}" is not allowed: --${flag} must be one of ${all.join(', ')} (or a comma-separated list of them)`);
+      return v;
+    });
+  };
+  return {
+    scoreBlock: pick('scoreBlock', FULL_SPACE.scoreBlock), outBlock: pick('outBlock', FULL_SPACE.outBlock), keys: pick('keys', FULL_SPACE.keys),
+    headsPerWorkgroup: pick('headsPerWorkgroup', FULL_SPACE.headsPerWorkgroup), tileN: pick('tileN', FULL_SPACE.tileN),
+  };
+}
+
 export const DEFAULT_CONFIG: TuningConfig = { kernel: 'flash' };
 
 /** A short name for a configuration, for tables and progress lines. */
