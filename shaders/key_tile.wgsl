@@ -11,18 +11,33 @@
 // KEYS_FROM_CACHE = 1 (version 4, `--keys cache`; the default for f32 and
 // bf16 caches): the keys are not decoded into keyTile, which then holds one
 // key (KEY_TILE_KEYS); each head block reads them from the cache where it
-// uses them (cacheRow finds a key once, cacheQuad reads and decodes a quad
-// of it). Slots are still listed, for the softmax's mask. A u32, not a bool,
-// so that KEY_TILE_KEYS is arithmetic the host reads too (workgroup bytes).
+// uses them (cacheQuad reads and decodes a quad of it). listSlots then also
+// finds, once per tile, where each key's record starts (rowTile) and, for
+// FP8, reads its scale words (scaleTile), so that a head block's step adds
+// the quad's index to a word address and does no table lookup. Two tiles'
+// worth, by the parity of the tile (rowBase): version 4 lists the next
+// tile's keys while P V still reads this one's. Slots are still listed, for
+// the softmax's mask. A u32, not a bool, so that the sizes below are
+// arithmetic the host reads too (workgroup bytes).
 override KEYS_FROM_CACHE: u32 = 0u;
 override KEY_TILE_KEYS: u32 = TILE_N - KEYS_FROM_CACHE * (TILE_N - 1u); // TILE_N, or 1 from the cache
+override ROW_TILE_KEYS: u32 = 1u + KEYS_FROM_CACHE * (2u * TILE_N - 1u); // 1, or two tiles from the cache
 var<workgroup> keyTile: array<vec4<f32>, KEY_TILE_KEYS * D_QK / 4u>;   // [key][quad]
 var<workgroup> slotTile: array<i32, TILE_N>;
+var<workgroup> rowTile: array<vec3<u32>, ROW_TILE_KEYS>;    // cacheRow of each key (KEYS_FROM_CACHE)
+var<workgroup> scaleTile: array<vec4<u32>, ROW_TILE_KEYS>;  // its FP8 scale words (KEYS_FROM_CACHE)
 
-// Slots of keys t0 .. t0 + TILE_N - 1 of row (b, i); -1 at or past `end` or for a skipped key.
+// Slots of keys t0 .. t0 + TILE_N - 1 of row (b, i); -1 at or past `end` or
+// for a skipped key. Keys read from the cache: also where each lives, and
+// its scale words.
 fn listSlots(b: u32, i: u32, t0: u32, end: u32, tid: u32) {
   for (var nn = tid; nn < TILE_N; nn += WG_SIZE) {
-    slotTile[nn] = select(-1, keySlot(b, i, t0 + nn), t0 + nn < end);
+    let slot = select(-1, keySlot(b, i, t0 + nn), t0 + nn < end);
+    slotTile[nn] = slot;
+    if (KEYS_FROM_CACHE == 1u) {
+      rowTile[rowBase(t0) + nn] = cacheRow(slot);
+      scaleTile[rowBase(t0) + nn] = cacheScales(slot);
+    }
   }
 }
 
@@ -42,34 +57,45 @@ fn decodeTile(tid: u32) {
   }
 }
 
-// Where key t of row (b, i) lives in the cache, for reading it straight from
-// there (KEYS_FROM_CACHE): x = its slot, y = its page's first word, z = its
-// shard, w = 1 if it is read, 0 at or past `end` or for a skipped key.
-fn cacheRow(b: u32, i: u32, t: u32, end: u32) -> vec4<u32> {
-  let slot = select(-1, keySlot(b, i, t), t < end);
+// Where the tile starting at key t0 keeps its rows in rowTile and scaleTile:
+// tiles alternate halves (t0 grows by TILE_N a tile, so t0 / TILE_N by one).
+fn rowBase(t0: u32) -> u32 {
+  return (t0 / TILE_N) % 2u * TILE_N;
+}
+
+// Where the key in `slot` lives in the cache, for reading it straight from
+// there (KEYS_FROM_CACHE): x = its shard, y = the first word of its record,
+// z = 1 if it is read, 0 for a key not read (slot -1: at or past the end, or
+// skipped), whose x and y are 0: an address in bounds.
+fn cacheRow(slot: i32) -> vec3<u32> {
   if (slot < 0) {
-    return vec4<u32>(0u);
+    return vec3<u32>(0u);
   }
-  let p = pageOf(u32(slot));
-  return vec4<u32>(u32(slot), p.word, p.shard, 1u);
+  let t = tokenOf(pageOf(u32(slot)), u32(slot));
+  return vec3<u32>(t.shard, t.word, 1u);
 }
 
-// The scale words of the key at `row` (FP8; zeros otherwise or for a key not
-// read): read once per key, used by every quad (kv_cache.wgsl, tokenScales).
-fn cacheScales(row: vec4<u32>) -> vec4<u32> {
-  if (KV_KIND != 2u || row.w == 0u) {
+// The scale words of the key in `slot` (FP8; zeros otherwise or for a key not
+// read): read once per tile, used by every quad (kv_cache.wgsl, tokenScales).
+fn cacheScales(slot: i32) -> vec4<u32> {
+  if (KV_KIND != 2u || slot < 0) {
     return vec4<u32>(0u);
   }
-  return tokenScales(KvPage(row.z, row.y), row.x);
+  return tokenScales(pageOf(u32(slot)), u32(slot));
 }
 
-// Quad j of the key at `row`, its scale words `scales` (zeros for a key not read).
-fn cacheQuad(row: vec4<u32>, scales: vec4<u32>, j: u32) -> vec4<f32> {
-  if (row.w == 0u) {
-    return vec4<f32>(0.0);
+// Quad j of the key whose row and scale words are given, read from the
+// cache (zeros for a key not read, whose row points at word 0 of shard 0).
+// One buffer: read anyway and select, no branch (9-10 % faster for V3.2 f32
+// and MODEL1 bf16 on llvmpipe). Shards (kv_shards.wgsl): a branch, because
+// the select reads through kvVec's switch for every key, which SwiftShader's
+// compiler did not survive (it ran out of memory).
+fn cacheQuad(row: vec3<u32>, scales: vec4<u32>, j: u32) -> vec4<f32> {
+  if (KV_SHARDED) {
+    if (row.z == 0u) {
+      return vec4<f32>(0.0);
+    }
+    return kvQuadOfToken(KvToken(row.x, row.y), j, scales);
   }
-  if (KV_KIND == 2u) {
-    return kvQuadScaled(KvPage(row.z, row.y), row.x, j, scales);
-  }
-  return kvQuadInPage(KvPage(row.z, row.y), row.x, j);
+  return select(vec4<f32>(0.0), kvQuadOfToken(KvToken(row.x, row.y), j, scales), row.z != 0u);
 }

@@ -96,29 +96,42 @@ fn loadKvQuad(slot: u32, j: u32) -> vec4<f32> {
   return kvQuadInPage(pageOf(slot), slot, j);
 }
 
+// Where a token's record starts: its shard, and its first word there.
+struct KvToken {
+  shard: u32,
+  word: u32,
+}
+
+fn tokenOf(p: KvPage, slot: u32) -> KvToken {
+  return KvToken(p.shard, p.word + (slot % PAGE_SIZE) * TOKEN_STRIDE_W);
+}
+
 // The same, the slot's page already found (pageOf(slot)): a kernel that reads
 // many quads of one key finds its page once.
 fn kvQuadInPage(p: KvPage, slot: u32, j: u32) -> vec4<f32> {
+  var scales = vec4<u32>(0u);
   if (KV_KIND == 2u) {
-    return kvQuadScaled(p, slot, j, tokenScales(p, slot));
+    scales = tokenScales(p, slot);
   }
-  let base = p.word + (slot % PAGE_SIZE) * TOKEN_STRIDE_W;
-  if (KV_KIND == 0u) {
-    return bitcast<vec4<f32>>(kvVec(p.shard, (base + 4u * j) / 4u)); // f32 rows: a quad is one aligned vec4
-  }
-  let w = kvWordPair(p.shard, base + 2u * j);
-  return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
+  return kvQuadOfToken(tokenOf(p, slot), j, scales);
 }
 
-// An FP8 key's quad j, its scale words already read (tokenScales): a kernel
-// that reads many quads of one key reads its scales once, so a latent quad
-// costs one load, as an f32 quad does. The rope part is bf16, unscaled.
-fn kvQuadScaled(p: KvPage, slot: u32, j: u32, scales: vec4<u32>) -> vec4<f32> {
-  let base = p.word + (slot % PAGE_SIZE) * TOKEN_STRIDE_W;
+// Quad j of the token whose record starts at `t`. An FP8 token's scale words
+// (tokenScales) are read by the caller, once per token: a kernel that reads
+// many quads of one key then pays one load for a latent quad, as for an f32
+// quad. The rope part is bf16, unscaled. `scales` is unused for f32 and bf16.
+fn kvQuadOfToken(t: KvToken, j: u32, scales: vec4<u32>) -> vec4<f32> {
+  if (KV_KIND == 0u) {
+    return bitcast<vec4<f32>>(kvVec(t.shard, (t.word + 4u * j) / 4u)); // f32 rows: a quad is one aligned vec4
+  }
+  if (KV_KIND == 1u) {
+    let w = kvWordPair(t.shard, t.word + 2u * j);
+    return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
+  }
   let e = 4u * j;
   if (e < D_NOPE) {
-    return decodeE4m3x4(kvWord(p.shard, base + j)) * scaleOf(scales, e / QUANT_TILE);
+    return decodeE4m3x4(kvWord(t.shard, t.word + j)) * scaleOf(scales, e / QUANT_TILE);
   }
-  let w = kvWordPair(p.shard, base + ROPE_OFFSET_W + (e - D_NOPE) / 2u);
+  let w = kvWordPair(t.shard, t.word + ROPE_OFFSET_W + (e - D_NOPE) / 2u);
   return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
 }

@@ -19,6 +19,7 @@
 // The Kernel source view shows the file a run used.
 
 // The vec4 at index i of shard `shard`.
+const KV_SHARDED = false;
 fn kvVec(shard: u32, i: u32) -> vec4<u32> {
   return kv[i];
 }

@@ -66,12 +66,6 @@ fn workOf(wid: vec3<u32>, tid: u32) -> Work {
   return Work(wid.z, wid.y, split, wid.x / params.num_splits * HEADS_PER_WG, rowOf(wid.z, wid.y, 0u), keys.x, keys.y);
 }
 
-// First quad of head h's query row, row0 being head 0's row (heads past h_q
-// read the last head: finite, and never written).
-fn qBase(row0: u32, h: u32) -> u32 {
-  return (row0 + min(h, params.h_q - 1u)) * DQ4;
-}
-
 // A 4-row strip of a register block: up to four 4 x 4 pieces side by side,
 // piece a for heads 0-3 of the block, b for 4-7, c for 8-11, d for 12-15
 // (column c of a piece = one head). A block of 8 heads uses a and b.
@@ -101,19 +95,43 @@ fn piece(x: HeadQuads, k: u32) -> mat4x4<f32> {
   }
 }
 
-// Quad j of the query rows of heads h .. h + 4 * pieces - 1, four heads a piece.
-fn queryQuads(row0: u32, h: u32, j: u32, pieces: u32) -> HeadQuads {
-  var x = HeadQuads();
-  x.a = mat4x4<f32>(q[qBase(row0, h) + j], q[qBase(row0, h + 1u) + j], q[qBase(row0, h + 2u) + j], q[qBase(row0, h + 3u) + j]);
-  x.b = mat4x4<f32>(q[qBase(row0, h + 4u) + j], q[qBase(row0, h + 5u) + j], q[qBase(row0, h + 6u) + j], q[qBase(row0, h + 7u) + j]);
+// Where the query rows of heads h .. h + 4 * pieces - 1 start in q, found
+// once per block, so a step's query load adds j only (heads past h_q read the
+// last head's row: finite, and never written).
+struct QueryRows {
+  a: vec4<u32>, b: vec4<u32>, c: vec4<u32>, d: vec4<u32>,
+}
+
+fn rowStarts(row0: u32, h: u32) -> vec4<u32> {
+  let last = params.h_q - 1u;
+  return (row0 + min(vec4<u32>(h, h + 1u, h + 2u, h + 3u), vec4<u32>(last))) * DQ4;
+}
+
+fn queryRows(row0: u32, h: u32, pieces: u32) -> QueryRows {
+  var r = QueryRows(rowStarts(row0, h), rowStarts(row0, h + 4u), vec4<u32>(0u), vec4<u32>(0u));
   if (pieces == 4u) {
-    x.c = mat4x4<f32>(q[qBase(row0, h + 8u) + j], q[qBase(row0, h + 9u) + j], q[qBase(row0, h + 10u) + j], q[qBase(row0, h + 11u) + j]);
-    x.d = mat4x4<f32>(q[qBase(row0, h + 12u) + j], q[qBase(row0, h + 13u) + j], q[qBase(row0, h + 14u) + j], q[qBase(row0, h + 15u) + j]);
+    r.c = rowStarts(row0, h + 8u);
+    r.d = rowStarts(row0, h + 12u);
+  }
+  return r;
+}
+
+fn fourRows(starts: vec4<u32>, j: u32) -> mat4x4<f32> {
+  return mat4x4<f32>(q[starts.x + j], q[starts.y + j], q[starts.z + j], q[starts.w + j]);
+}
+
+// Quad j of those rows, four heads a piece.
+fn queryQuads(rows: QueryRows, j: u32, pieces: u32) -> HeadQuads {
+  var x = HeadQuads();
+  x.a = fourRows(rows.a, j);
+  x.b = fourRows(rows.b, j);
+  if (pieces == 4u) {
+    x.c = fourRows(rows.c, j);
+    x.d = fourRows(rows.d, j);
   }
   return x;
 }
 
-// Four keys' quad j as the columns of a matrix (rows: 4 dims, columns: 4 keys).
 fn keyQuads(firstKey: u32, j: u32) -> mat4x4<f32> {
   let at = firstKey * DQ4 + j;
   return mat4x4<f32>(keyTile[at], keyTile[at + DQ4], keyTile[at + 2u * DQ4], keyTile[at + 3u * DQ4]);
@@ -139,29 +157,31 @@ struct ScoreBlock {
   k0: HeadQuads, k1: HeadQuads, k2: HeadQuads, k3: HeadQuads,
 }
 
-// Four keys of the tile, from tile position `first` (key t0 + first of the
-// row): where each lives in the cache when keys are read from there
-// (KEYS_FROM_CACHE, key_tile.wgsl's cacheRow, found once per block), nothing
-// more when they come from the decoded tile.
-// FP8 keys from the cache also carry their scale words (sN, read once here).
+// Four keys of the tile, from tile position `first`: where each lives in the
+// cache and its FP8 scale words when keys are read from there
+// (KEYS_FROM_CACHE: key_tile.wgsl's rowTile and scaleTile, found once per
+// tile by listSlots), nothing more when they come from the decoded tile.
 struct FourKeys {
-  first: u32, r0: vec4<u32>, r1: vec4<u32>, r2: vec4<u32>, r3: vec4<u32>,
+  first: u32, r0: vec3<u32>, r1: vec3<u32>, r2: vec3<u32>, r3: vec3<u32>,
   s0: vec4<u32>, s1: vec4<u32>, s2: vec4<u32>, s3: vec4<u32>,
 }
 
-fn fourKeys(w: Work, t0: u32, first: u32) -> FourKeys {
+fn fourKeys(t0: u32, first: u32) -> FourKeys {
   let none = vec4<u32>(0u);
-  var k = FourKeys(first, none, none, none, none, none, none, none, none);
+  let nowhere = vec3<u32>(0u);
+  var k = FourKeys(first, nowhere, nowhere, nowhere, nowhere, none, none, none, none);
   if (KEYS_FROM_CACHE == 1u) {
-    let t = t0 + first;
-    k.r0 = cacheRow(w.b, w.i, t, w.end);
-    k.r1 = cacheRow(w.b, w.i, t + 1u, w.end);
-    k.r2 = cacheRow(w.b, w.i, t + 2u, w.end);
-    k.r3 = cacheRow(w.b, w.i, t + 3u, w.end);
-    k.s0 = cacheScales(k.r0);
-    k.s1 = cacheScales(k.r1);
-    k.s2 = cacheScales(k.r2);
-    k.s3 = cacheScales(k.r3);
+    let at = rowBase(t0) + first;
+    k.r0 = rowTile[at];
+    k.r1 = rowTile[at + 1u];
+    k.r2 = rowTile[at + 2u];
+    k.r3 = rowTile[at + 3u];
+    if (KV_KIND == 2u) {
+      k.s0 = scaleTile[at];
+      k.s1 = scaleTile[at + 1u];
+      k.s2 = scaleTile[at + 2u];
+      k.s3 = scaleTile[at + 3u];
+    }
   }
   return k;
 }
@@ -182,16 +202,17 @@ fn scoreBlock(w: Work, hb: u32, kFirst: u32, t0: u32, j0: u32, j1: u32) -> Score
   var s = ScoreBlock();
   let h = w.headBase + hb * SCORE_HEADS;
   let pieces = SCORE_HEADS / 4u;
-  let keys0 = fourKeys(w, t0, kFirst);
-  let keys1 = fourKeys(w, t0, kFirst + 4u);
+  let keys0 = fourKeys(t0, kFirst);
+  let keys1 = fourKeys(t0, kFirst + 4u);
   var keys2 = keys1;
   var keys3 = keys1;
   if (SCORE_KEYS == 16u) {
-    keys2 = fourKeys(w, t0, kFirst + 8u);
-    keys3 = fourKeys(w, t0, kFirst + 12u);
+    keys2 = fourKeys(t0, kFirst + 8u);
+    keys3 = fourKeys(t0, kFirst + 12u);
   }
+  let rows = queryRows(w.row0, h, pieces);
   for (var j = j0; j < j1; j++) {
-    let x = queryQuads(w.row0, h, j, pieces);
+    let x = queryQuads(rows, j, pieces);
     s.k0 = addProduct(s.k0, transpose(fourKeyQuads(keys0, j)), x, pieces);
     s.k1 = addProduct(s.k1, transpose(fourKeyQuads(keys1, j)), x, pieces);
     if (SCORE_KEYS == 16u) {
@@ -270,7 +291,7 @@ fn blockScales(h0: u32) -> mat4x4<f32> {
 // over the tile, after applying this tile's rescale factors (rowScale, 1
 // where m stayed). The value is the first D_V values of the key: the same
 // keys as S.
-fn accumulatePV(acc: OutBlock, h0: u32, g: u32, w: Work, t0: u32) -> OutBlock {
+fn accumulatePV(acc: OutBlock, h0: u32, g: u32, t0: u32) -> OutBlock {
   var o = acc;
   let pieces = OUT_HEADS / 4u;
   let alpha = blockScales(h0);
@@ -289,7 +310,7 @@ fn accumulatePV(acc: OutBlock, h0: u32, g: u32, w: Work, t0: u32) -> OutBlock {
   let c7 = outQuad(g, 7u);
   for (var kk = 0u; kk < TN4; kk++) {
     let p = probQuads(h0, kk, pieces);
-    let keys = fourKeys(w, t0, 4u * kk);
+    let keys = fourKeys(t0, 4u * kk);
     o.v0 = addProduct(o.v0, fourKeyQuads(keys, c0), p, pieces);
     o.v1 = addProduct(o.v1, fourKeyQuads(keys, c1), p, pieces);
     if (OUT_QUADS >= 4u) {

@@ -85,7 +85,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     // 3. O += P V (tiled_blocks.wgsl); list the next tile's slots meanwhile.
     listSlots(w.b, w.i, t0 + TILE_N, w.end, tid);
-    o = accumulatePV(o, h0, g, w, t0);
+    o = accumulatePV(o, h0, g, t0);
     workgroupBarrier(); // the next tile overwrites keyTile and scoreTile
   }
 

@@ -41,13 +41,15 @@ describe('reading the WGSL', () => {
   it('workgroup memory of v4 from its declarations equals the hand count', () => {
     const code = composeShader(['key_tile.wgsl', 'tiled_blocks.wgsl', 'v4_tiled.wgsl']).code;
     const o = { D_QK: 576, D_V: 512, HEADS_PER_WG: 64, TILE_N: 8, SCORE_SLICES: 5, WG_SIZE: 256 };
-    // keys + score slices + slot list + three per-head statistics
-    expect(workgroupBytesOf(code, o)).toBe(4 * (8 * 576 + 5 * 64 * 8 + 8 + 3 * 64));
+    // keys + score slices + slot list + three per-head statistics + one unused key row and scale (vec4 each)
+    expect(workgroupBytesOf(code, o)).toBe(4 * (8 * 576 + 5 * 64 * 8 + 8 + 3 * 64) + 2 * 16);
+    // keys from the cache, 64-key tiles: one key, two tiles of key rows and scale words
+    expect(workgroupBytesOf(code, { ...o, TILE_N: 64, SCORE_SLICES: 1, KEYS_FROM_CACHE: 1 })).toBe(4 * (576 + 64 * 64 + 64 + 3 * 64) + 2 * 128 * 16);
   });
 
   it('workgroup memory of v3 and v2 from their declarations', () => {
     expect(workgroupBytesOf(composeShader(['key_tile.wgsl', 'v3_shared_latent.wgsl']).code, { D_QK: 512, D_V: 512, HEADS_PER_WG: 8, TILE_N: 15, DOT_PARTS: 2 }))
-      .toBe(4 * (15 * 512 + 8 * 15 * 2 + 15));
+      .toBe(4 * (15 * 512 + 8 * 15 * 2 + 15) + 2 * 16);
     expect(workgroupBytesOf(SHADER_FILES['v2_fused.wgsl'], { WG_SIZE: 64 })).toBe(4 * 64);
   });
 

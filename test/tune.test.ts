@@ -4,7 +4,8 @@ import { presetShape } from '../src/mla/shape';
 import {
   type DeviceProfile, type ProfileEntry, adapterSlug, emptyProfile, nearestEntry, parseProfile, profileChoice, shapeClassOf, tunedRunConfig, withEntry,
 } from '../src/tune/profile';
-import { FULL_SPACE, allConfigs, configName, spaceFromLists } from '../src/tune/tuning-space';
+import { FULL_SPACE, TUNING_AXES, allConfigs, configName, spaceFromLists } from '../src/tune/tuning-space';
+import { WALK_STEPS } from '../src/tune/tuner';
 import { heatGrid } from '../src/tune/heat-map';
 import { comparisonCells, parseDeviceResults } from '../src/tune/device-results';
 import { defaultProfilePath } from '../src/cli/profile-file';
@@ -81,6 +82,9 @@ describe('tuning space', () => {
     expect(all[0]).toEqual({ kernel: 'flash' });
     expect(all).toHaveLength(1 + 4 * 6 * 2 * 4 * 4);
     expect(new Set(all.map(configName)).size).toBe(all.length);
+  });
+  it('the pruned walk moves every knob, each in exactly one step', () => {
+    expect(WALK_STEPS.flat().sort()).toEqual([...TUNING_AXES].sort());
   });
 });
 

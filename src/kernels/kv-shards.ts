@@ -70,7 +70,7 @@ export function kvShardsSource(count: number, shipped: string): string {
   const header = shipped.slice(0, body);
   const vars = KV_SHARD_BINDINGS.slice(1, count).map((name) => `@group(0) @binding(${BINDINGS[name]}) var<storage, read> ${name}: array<vec4<u32>>;`);
   const cases = KV_SHARD_BINDINGS.slice(1, count).map((name, k) => `    case ${k + 1}u: { return ${name}[i]; }`);
-  return `${header}// Written by the host for ${count} shards.\n${vars.join('\n')}\n\n// The vec4 at index i of shard \`shard\`.\nfn kvVec(shard: u32, i: u32) -> vec4<u32> {\n  switch shard {\n${cases.join('\n')}\n    default: { return kv[i]; }\n  }\n}\n`;
+  return `${header}// Written by the host for ${count} shards.\n${vars.join('\n')}\n\n// The vec4 at index i of shard \`shard\`.\nconst KV_SHARDED = true;\nfn kvVec(shard: u32, i: u32) -> vec4<u32> {\n  switch shard {\n${cases.join('\n')}\n    default: { return kv[i]; }\n  }\n}\n`;
 }
 
 /** The cache's shard buffers by binding name, for a bind group. */

@@ -3,11 +3,12 @@
  * on this device. Every candidate is checked against the f64 reference
  * before it is timed (a wrong answer is never fast). Two searches:
  *
- *   pruned (default): start from the default plan and walk the knobs one at
- *     a time (TUNING_AXES), each time trying every value of one knob with the
- *     others fixed and keeping the fastest configuration seen; repeat the
- *     walk until a whole walk changes nothing. It times tens of candidates
- *     where the space holds hundreds.
+ *   pruned (default): start from the default plan and walk the knobs one
+ *     step at a time (WALK_STEPS), each step trying every value of one knob,
+ *     or every pair of values of two knobs that interact, with the others
+ *     fixed, and keeping the fastest configuration seen; repeat the walk
+ *     until a whole walk changes nothing. It times tens of candidates where
+ *     the space holds hundreds.
  *   exhaustive: every configuration of the space that fits the device.
  *
  * Both time each candidate briefly, then the few fastest (and the default)
@@ -29,7 +30,7 @@ import { prepareAttention, submitChecked, planCall, type PreparedAttention } fro
 import { type TimedWork, type TimingOptions, summarize, timeWork } from '../timing/timer';
 import { workOf } from '../timing/work';
 import {
-  DEFAULT_CONFIG, TUNING_AXES, type TuningConfig, type TuningSpace, allConfigs, configName, configOfPlan, planOf, sameConfig, withAxis,
+  DEFAULT_CONFIG, TUNING_AXES, type TuningAxis, type TuningConfig, type TuningSpace, allConfigs, configName, configOfPlan, planOf, sameConfig, withAxis,
 } from './tuning-space';
 
 export type TuneSearch = 'pruned' | 'exhaustive';
@@ -184,9 +185,9 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     let current = start ? (await evaluate(start)).config : undefined;
     for (let walk = 0; current && walk < 4; walk++) {
       const before = current;
-      for (const axis of TUNING_AXES) {
-        for (const value of options.space[axis]) {
-          const c = fitted(withAxis(current, axis, value));
+      for (const step of WALK_STEPS) {
+        for (const moved of stepConfigs(current, step, options.space)) {
+          const c = fitted(moved);
           if (c) await evaluate(c);
         }
         const b = best();
@@ -257,6 +258,23 @@ function prepareConfig(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvFormat, c
 }
 
 const timed = (p: PreparedAttention) => ({ label: p.plan.kernel, passLabels: p.passes.map((x) => x.label), encode: p.encode });
+
+/**
+ * The pruned search's steps. Where keys are read and the tile's length are
+ * tried together: each decides what the other costs (FP8 keys decoded into a
+ * tile want a short one, which fits workgroup memory; read from the cache,
+ * a long one), so moving either alone from the default can leave the search
+ * in the wrong corner, as it did for V3.2 FP8 on llvmpipe (docs/tuning.md).
+ */
+export const WALK_STEPS: readonly (readonly TuningAxis[])[] = [['scoreBlock'], ['outBlock'], ['keys', 'tileN'], ['headsPerWorkgroup']];
+
+/** `c` with the step's knobs moved to every combination of their values in the space. */
+function stepConfigs(c: TuningConfig, step: readonly TuningAxis[], space: TuningSpace): TuningConfig[] {
+  return step.reduce<TuningConfig[]>(
+    (configs, axis) => configs.flatMap((x) => (space[axis] as readonly TuningConfig[TuningAxis][]).map((v) => withAxis(x, axis, v))),
+    [c],
+  );
+}
 
 /** The configuration with every knob the space does not hold set to the space's first value. */
 function intoSpace(c: TuningConfig, space: TuningSpace): TuningConfig {
