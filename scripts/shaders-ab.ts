@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'vite';
+import { projectModules } from './project-modules';
 
 const { values } = parseArgs({
   options: {
@@ -20,12 +20,7 @@ const { values } = parseArgs({
     'tile-n': { type: 'string', default: '64' }, rounds: { type: 'string', default: '5' },
   },
 });
-const server = await createServer({ server: { middlewareMode: true }, logLevel: 'error' });
-const load = <T>(path: string) => server.ssrLoadModule(path) as Promise<T>;
-const { openNodeDevice } = await load<typeof import('../src/gpu/node-device')>('/src/gpu/node-device.ts');
-const { describeAdapter } = await load<typeof import('../src/gpu/device')>('/src/gpu/device.ts');
-const { presetShape } = await load<typeof import('../src/mla/shape')>('/src/mla/shape.ts');
-const { generateInputs } = await load<typeof import('../src/mla/inputs')>('/src/mla/inputs.ts');
+const { load, close, openNodeDevice, describeAdapter, presetShape, generateInputs } = await projectModules();
 const { SHADER_FILES } = await load<typeof import('../src/gpu/shader-source')>('/src/gpu/shader-source.ts');
 const { prepareAttention, submitChecked } = await load<typeof import('../src/run/runner')>('/src/run/runner.ts');
 const { referenceOnCache } = await load<typeof import('../src/reference/reference-chunked')>('/src/reference/reference-chunked.ts');
@@ -77,5 +72,5 @@ for (const [k, side] of sides.entries()) {
   const ms = summarize(samples[k]).median;
   say(`${side.name.padEnd(14)} ${ms.toFixed(2)} ms  ${(flops / ms / 1e6).toFixed(1)} GFLOP/s  ${(100 * flops / ms / 1e6 / yardGflops).toFixed(0)} % of the yardstick`);
 }
-await server.close();
+await close();
 process.exit(0);

@@ -7,16 +7,10 @@
  *   MLA_ADAPTER=llvmpipe npx tsx scripts/tune-vs-exhaustive.ts [--preset v32] [--kv f32] [--h-q 64] [--seqlen 4096]
  */
 import { parseArgs } from 'node:util';
-import { createServer } from 'vite';
+import { projectModules } from './project-modules';
 
 const { values } = parseArgs({ options: { preset: { type: 'string', default: 'v32' }, kv: { type: 'string', default: 'f32' }, 'h-q': { type: 'string', default: '64' }, seqlen: { type: 'string', default: '4096' } } });
-// The project's modules import WGSL as text: load them through Vite.
-const server = await createServer({ server: { middlewareMode: true }, logLevel: 'error' });
-const load = <T>(path: string) => server.ssrLoadModule(path) as Promise<T>;
-const { openNodeDevice } = await load<typeof import('../src/gpu/node-device')>('/src/gpu/node-device.ts');
-const { describeAdapter } = await load<typeof import('../src/gpu/device')>('/src/gpu/device.ts');
-const { presetShape } = await load<typeof import('../src/mla/shape')>('/src/mla/shape.ts');
-const { generateInputs } = await load<typeof import('../src/mla/inputs')>('/src/mla/inputs.ts');
+const { load, close, openNodeDevice, describeAdapter, presetShape, generateInputs } = await projectModules();
 const { tune, timeInterleaved } = await load<typeof import('../src/tune/tuner')>('/src/tune/tuner.ts');
 const { FULL_SPACE, configName } = await load<typeof import('../src/tune/tuning-space')>('/src/tune/tuning-space.ts');
 const { plainMatmulWork } = await load<typeof import('../src/timing/plain-matmul')>('/src/timing/plain-matmul.ts');
@@ -46,5 +40,5 @@ for (const [k, name] of ['pruned pick', 'exhaustive pick', 'default'].entries())
   say(`${name.padEnd(16)} ${configName(configs[k]).padEnd(48)} ${medians[k].toFixed(2)} ms  ${gf.toFixed(1)} GFLOP/s  ${(100 * gf / yardstickGflops!).toFixed(0)} % of the yardstick`);
 }
 say(`pruned / exhaustive: ${(medians[0] / medians[1]).toFixed(3)} (time ratio, interleaved)`);
-await server.close();
+await close();
 process.exit(0);

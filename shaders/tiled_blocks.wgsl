@@ -132,6 +132,7 @@ fn queryQuads(rows: QueryRows, j: u32, pieces: u32) -> HeadQuads {
   return x;
 }
 
+// Four keys' quad j as the columns of a matrix (rows: 4 dims, columns: 4 keys).
 fn keyQuads(firstKey: u32, j: u32) -> mat4x4<f32> {
   let at = firstKey * DQ4 + j;
   return mat4x4<f32>(keyTile[at], keyTile[at + DQ4], keyTile[at + 2u * DQ4], keyTile[at + 3u * DQ4]);
