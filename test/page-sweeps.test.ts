@@ -195,6 +195,13 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.goto(`${h.url}#ladder`);
     await page.locator('#tune-forget:not([disabled])').click();
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('mla-sandbox/profile/')))).toEqual([]);
+    // A stored profile that no longer reads is named, and Forget clears it.
+    await page.evaluate((key) => localStorage.setItem(key, '{"kind": "mla-sandbox device profile", "version": 1}'), stored[0]);
+    await page.reload();
+    await page.locator('#tune-status.fail').waitFor();
+    expect(await page.locator('#tune-status').textContent()).toMatch(/^this browser's localStorage \(mla-sandbox\/profile\/.*\), which the Ladder view's Tune section can clear: version is 1, expected 2/);
+    await page.locator('#tune-forget:not([disabled])').click();
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('mla-sandbox/profile/')))).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
   }, 400_000);

@@ -88,7 +88,9 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
   yAxis.addEventListener('change', drawHeatMap);
 
   function showProfile(profile: DeviceProfile | undefined): void {
-    exportButton.disabled = forgetButton.disabled = !profile;
+    exportButton.disabled = !profile;
+    // Forget also clears a stored profile that no longer reads.
+    forgetButton.disabled = !adapter || localStorage.getItem(profileKey(adapter)) === null;
     find(root, '#tune-profile').textContent = profile
       ? `This browser's profile for ${profile.adapter} (localStorage ${profileKey(profile.adapter)}): ${profile.entries.length} shape class${profile.entries.length === 1 ? '' : 'es'} tuned.`
       : 'No profile for this GPU in this browser yet.';
@@ -102,7 +104,6 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
     } catch (e) {
       status.textContent = (e as Error).message;
       status.className = 'fail';
-      forgetButton.disabled = false;
       return undefined;
     }
   }
