@@ -1,27 +1,44 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /** Test projects, each runnable alone (`npx vitest run --project kernels`); `npm test` runs them all. */
-const KERNEL_TESTS = ['test/kernels.test.ts', 'test/layer-gpu.test.ts', 'test/indexer-gpu.test.ts', 'test/extra-cache.test.ts', 'test/kv-shards.test.ts', 'test/kernel-tiling.test.ts', 'test/kernel-errors.test.ts', 'test/roofline.test.ts', 'test/tune-gpu.test.ts'];
-const TOOL_TESTS = ['test/cli.test.ts', 'test/bench.test.ts', 'test/bad-inputs.test.ts', 'test/tune-cli.test.ts'];
+const KERNEL_TESTS = ['test/kernels.test.ts', 'test/layer-gpu.test.ts', 'test/indexer-gpu.test.ts', 'test/extra-cache.test.ts', 'test/kv-shards.test.ts', 'test/kernel-tiling.test.ts', 'test/kernel-errors.test.ts', 'test/roofline.test.ts', 'test/tune-gpu.test.ts', 'test/exercises-gpu.test.ts'];
+const TOOL_TESTS = ['test/cli.test.ts', 'test/bench.test.ts', 'test/bad-inputs.test.ts', 'test/tune-cli.test.ts', 'test/exercise-cli.test.ts'];
 const PAGE_TESTS = ['test/page-run.test.ts', 'test/page-sweeps.test.ts', 'test/page-views.test.ts'];
 
 /**
  * Projects run in groups (sequence.groupOrder), one group after the other.
- * Group 1 runs its files one at a time, so two Dawn instances do not fight
- * over 2 cores. Group 2 runs the page's three files (each with its own
- * Chromium) beside the kernels on llvmpipe, two files at once.
  *
- * The kernel files share one module graph (isolate: false), so they share one
- * device and its compiled pipelines: a software adapter takes seconds to
+ * Group 1 is the kernels on SwiftShader, one file at a time in one worker:
+ * the files share one module graph (isolate: false), so they share one
+ * device and its compiled pipelines. A software adapter takes seconds to
  * compile a kernel, and the files compile many of the same ones (-19 % on
- * SwiftShader). The command-line tests run on llvmpipe, which compiles about
- * three times faster than SwiftShader: they test the command line (flags,
- * files, reports), and every kernel runs on both adapters in the kernel
- * projects.
+ * SwiftShader); a second worker would compile them all again.
+ *
+ * Group 2 runs everything else two files at once: the page's three files
+ * (each with its own Chromium), the kernels again on llvmpipe (which compiles
+ * about three times faster than SwiftShader), the command line (it tests
+ * flags, files and reports, on llvmpipe: every kernel runs on both adapters
+ * in the kernel projects) and the unit tests. A shader compile keeps one core
+ * busy, so two files at once use both cores of a small machine.
  */
-const ONE_AT_A_TIME = { sequence: { groupOrder: 1 }, fileParallelism: false };
-const BESIDE_THE_PAGE = { sequence: { groupOrder: 2 }, maxWorkers: 2 };
+const ALONE = { sequence: { groupOrder: 1 }, fileParallelism: false };
+const TWO_AT_ONCE = { sequence: { groupOrder: 2 }, maxWorkers: 2 };
 const SHARED_DEVICE = { isolate: false };
+
+/**
+ * The order files start in. Vitest starts the files it has no timings for
+ * by size and then by project name; a clean clone has no timings, and a page
+ * file started last would run on alone while the other worker idles. So the
+ * page's files (the longest, minutes each) start first in their group and
+ * the short ones fill in beside them.
+ */
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => f.project.config.sequence.groupOrder * 2 + (f.project.name === 'page' ? 0 : 1);
+    return (await super.sort(files)).map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map(({ f }) => f);
+  }
+}
 
 export default defineConfig({
   server: { port: 5173 },
@@ -30,16 +47,17 @@ export default defineConfig({
     // GPU tests compile shaders on a software adapter: give them room.
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    sequence: { sequencer: LongestFirst },
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/*.test.ts'], exclude: [...KERNEL_TESTS, ...TOOL_TESTS, ...PAGE_TESTS], ...ONE_AT_A_TIME } },
-      { extends: true, test: { name: 'kernels', include: KERNEL_TESTS, ...ONE_AT_A_TIME, ...SHARED_DEVICE } },
-      { extends: true, test: { name: 'tools', include: TOOL_TESTS, env: { MLA_ADAPTER: 'llvmpipe' }, ...ONE_AT_A_TIME } },
-      // A page test waits on Chromium's software GPU, slower still when two files run at once.
-      { extends: true, test: { name: 'page', include: PAGE_TESTS, testTimeout: 300_000, ...BESIDE_THE_PAGE } },
+      { extends: true, test: { name: 'kernels', include: KERNEL_TESTS, ...ALONE, ...SHARED_DEVICE } },
+      { extends: true, test: { name: 'unit', include: ['test/*.test.ts'], exclude: [...KERNEL_TESTS, ...TOOL_TESTS, ...PAGE_TESTS], ...TWO_AT_ONCE } },
+      { extends: true, test: { name: 'tools', include: TOOL_TESTS, env: { MLA_ADAPTER: 'llvmpipe' }, ...TWO_AT_ONCE } },
+      // A page test waits on Chromium's software GPU, slower still beside another file.
+      { extends: true, test: { name: 'page', include: PAGE_TESTS, testTimeout: 300_000, ...TWO_AT_ONCE } },
       // The kernel tests again on Mesa llvmpipe: the full matrix (test/support/gpu.ts).
-      { extends: true, test: { name: 'kernels-gl', include: KERNEL_TESTS, env: { MLA_ADAPTER: 'llvmpipe' }, ...BESIDE_THE_PAGE, ...SHARED_DEVICE } },
+      { extends: true, test: { name: 'kernels-gl', include: KERNEL_TESTS, env: { MLA_ADAPTER: 'llvmpipe' }, ...TWO_AT_ONCE, ...SHARED_DEVICE } },
       // Kept apart from npm test: npm run test:catalogue.
-      { extends: true, test: { name: 'catalogue', include: ['test/catalogue/**/*.test.ts'], ...ONE_AT_A_TIME } },
+      { extends: true, test: { name: 'catalogue', include: ['test/catalogue/**/*.test.ts'], ...ALONE } },
     ],
   },
 });

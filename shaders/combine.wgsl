@@ -7,6 +7,9 @@
 //
 // Geometry: grid (h_q, s_q, batch), 64 threads; thread t merges output
 // values 4t, 4t+1, ... (stride 256) of its row.
+//
+// The lines between "---- exercise NAME" markers are what the exercises
+// (src/exercises, `mla-sandbox exercise`) ask a learner to write.
 
 override D_V: u32;
 
@@ -29,6 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = (b * params.s_q + i) * params.h_q + h;
   let dv4 = D_V / 4u;
 
+  // ---- exercise merge: write from here ----
   var mx = MASKED;
   for (var s = 0u; s < params.num_splits; s++) {
     mx = max(mx, partLse[row * params.num_splits + s]);
@@ -54,4 +58,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (tid == 0u) {
     lse[(b * params.h_q + h) * params.s_q + i] = select(bitcast<u32>(lse2 * LN2), 0x7f800000u, empty);
   }
+  // ---- exercise merge: to here ----
 }

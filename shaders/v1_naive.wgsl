@@ -14,6 +14,9 @@
 //    grid: (h_q, batch * s_q), 64 threads share one row (tree reductions).
 // 3. pv       out[row][4j..4j+3] = sum_k p[row][k] * value_k[4j..4j+3]
 //    grid: (ceil(D_V / 4 / 64), h_q, batch * s_q), 64 threads, four outputs each.
+//
+// The lines between "---- exercise NAME" markers are what the exercises
+// (src/exercises, `mla-sandbox exercise`) ask a learner to write.
 
 override D_V: u32;
 
@@ -44,12 +47,14 @@ fn computeScores(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (k < keyCount(b, i)) {
     let slot = keySlot(b, i, k);
     if (slot >= 0) {
+      // ---- exercise scores: write from here ----
       var score = 0.0;
       let qBase = row * (D_QK / 4u);
       for (var j = 0u; j < D_QK / 4u; j++) {
         score += dot(q[qBase + j], loadKvQuad(u32(slot), j));
       }
       s = params.scale * score;
+      // ---- exercise scores: to here ----
     }
   }
   scores[row * params.max_keys + k] = s;
@@ -80,6 +85,7 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   let i = wid.y % params.s_q;
   let base = rowOf(b, i, h) * params.max_keys;
 
+  // ---- exercise softmax: write from here ----
   var m = -1.0e30; // a large finite start: an all-masked row never computes -inf - (-inf)
   for (var k = tid; k < params.max_keys; k += WG) {
     m = max(m, scores[base + k]);
@@ -103,6 +109,7 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   if (tid == 0u) {
     lse[(b * params.h_q + h) * params.s_q + i] = select(bitcast<u32>(rowLse), 0x7f800000u, empty);
   }
+  // ---- exercise softmax: to here ----
 }
 
 @compute @workgroup_size(WG)
@@ -115,6 +122,7 @@ fn weightedValues(@builtin(global_invocation_id) gid: vec3<u32>) {
     return;
   }
   let row = rowOf(b, i, h);
+  // ---- exercise pv: write from here ----
   var acc = vec4<f32>(0.0);
   let n = min(keyCount(b, i), params.max_keys);
   for (var k = 0u; k < n; k++) {
@@ -124,4 +132,5 @@ fn weightedValues(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
   out[row * (D_V / 4u) + j] = acc;
+  // ---- exercise pv: to here ----
 }

@@ -26,6 +26,9 @@
 // A tile is WG_SIZE keys: thread t scores key t0 + t (one full dot product,
 // reading the key from the cache), then every thread walks the tile's scores
 // and accumulates its two output quads t and t + WG_SIZE.
+//
+// The lines between "---- exercise NAME" markers are what the exercises
+// (src/exercises, `mla-sandbox exercise`) ask a learner to write.
 
 override WG_SIZE: u32;
 
@@ -68,6 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     tileScores[tid] = s;
     workgroupBarrier();
 
+    // ---- exercise online-softmax: write from here ----
     // 2. Online softmax: every thread takes the tile's max itself (same value in all).
     var mNew = m;
     for (var nn = 0u; nn < tileLen; nn++) {
@@ -89,6 +93,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
     }
     m = mNew;
+    // ---- exercise online-softmax: to here ----
     workgroupBarrier(); // the next tile overwrites tileScores
   }
 

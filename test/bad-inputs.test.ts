@@ -10,11 +10,11 @@
  * that reach the GPU run one by one.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testGpu } from './support/gpu';
+import { type CliResult, cli } from './support/cli';
 import { type NpyArray, encodeNpy } from '../src/run/npy';
 import { presetShape } from '../src/mla/shape';
 import { generateInputs } from '../src/mla/inputs';
@@ -22,17 +22,7 @@ import { kvLayout } from '../src/mla/kv-layout';
 import { quantizeKvCache } from '../src/mla/kv-quant';
 
 const gpu = await testGpu();
-const BIN = join(import.meta.dirname, '..', 'bin', 'mla-sandbox.js');
 
-interface Result { code: number; stdout: string; stderr: string }
-
-function cli(args: readonly string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 120_000, maxBuffer: 1 << 24, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** A catalogue entry: the command, the exit code, and words the message must hold. */
 interface Case {
@@ -249,10 +239,31 @@ const MESSAGES: Case[] = [
   { name: 'no command', args: [], code: 2, words: ['usage: mla-sandbox'] },
 ];
 
-/** Cases that end before a GPU is needed. */
-const EARLY = [...FLAG_VALUES, ...FLAG_COMBINATIONS, ...FLAG_USE, ...FILES, ...NON_FINITE, ...OUTPUTS, ...MEMORY, ...MESSAGES];
+const noMarkers = at('no-markers.wgsl');
+writeFileSync(noMarkers, '// a WGSL file without the exercise\'s markers\n');
+const mine = at('mine.wgsl');
+writeFileSync(mine, '// the learner\'s own work\n');
+const EXERCISE: Case[] = [
+  { name: 'exercise (no subcommand)', args: ['exercise'], code: 2, words: ['mla-sandbox exercise: write a piece of a kernel yourself'] },
+  { name: 'exercise frob', args: ['exercise', 'frob'], code: 2, words: ['exercise "frob" is not allowed', 'list, show N or check N --file F'] },
+  { name: 'exercise list 3', args: ['exercise', 'list', '3'], code: 2, words: ['exercise list takes no exercise number, got 3'] },
+  { name: 'exercise show (no number)', args: ['exercise', 'show'], code: 2, words: ['exercise show takes one exercise number', 'got none'] },
+  { name: 'exercise show 0', args: ['exercise', 'show', '0'], code: 2, words: ['exercise show "0" is not allowed', 'a number from 1 to'] },
+  { name: 'exercise show x', args: ['exercise', 'show', 'x'], code: 2, words: ['exercise show "x" is not allowed'] },
+  { name: 'exercise show 1 --hints 9', args: ['exercise', 'show', '1', '--hints', '9'], code: 2, words: ['--hints "9" is not allowed', 'from 0 to 3'] },
+  { name: 'exercise show 1 --file (a flag of check)', args: ['exercise', 'show', '1', '--file', mine], code: 2, words: ['--file is not used by exercise show', '--hints, --starter'] },
+  { name: 'exercise show 1 --starter over an existing file', args: ['exercise', 'show', '1', '--starter', mine], code: 2, words: [`--starter ${mine} is not allowed: the file exists, and your work is never overwritten`] },
+  { name: 'exercise check 1 (no --file)', args: ['exercise', 'check', '1'], code: 2, words: ['exercise check needs --file my.wgsl', 'exercise show 1 --starter my.wgsl'] },
+  { name: 'exercise check 1 --hints 1 (a flag of show)', args: ['exercise', 'check', '1', '--hints', '1', '--file', mine], code: 2, words: ['--hints is not used by exercise check'] },
+  { name: 'exercise check 1 --file missing', args: ['exercise', 'check', '1', '--file', at('absent.wgsl')], code: 2, words: ['absent.wgsl: no such file', '--starter'] },
+  { name: 'exercise check 1 --file a folder', args: ['exercise', 'check', '1', '--file', dir], code: 2, words: ['is not allowed: it is a folder or a device, not a file'] },
+  { name: 'exercise check 1 --file without the markers', args: ['exercise', 'check', '1', '--file', noMarkers], code: 2, words: [`--file ${noMarkers} must hold the marker lines "// ---- exercise scores: write from here ----"`] },
+];
 
-const results = new Map<string, Result>();
+/** Cases that end before a GPU is needed. */
+const EARLY = [...FLAG_VALUES, ...FLAG_COMBINATIONS, ...FLAG_USE, ...FILES, ...NON_FINITE, ...OUTPUTS, ...MEMORY, ...MESSAGES, ...EXERCISE];
+
+const results = new Map<string, CliResult>();
 
 beforeAll(async () => {
   // Four at a time: each is a short Node process.
@@ -262,7 +273,7 @@ beforeAll(async () => {
   }));
 }, 300_000);
 
-function expectCase(c: Case, r: Result): void {
+function expectCase(c: Case, r: CliResult): void {
   const text = `${r.stdout}\n${r.stderr}`;
   expect(r.code, `${c.name}: ${text}`).toBe(c.code);
   for (const w of c.words) {
@@ -283,12 +294,14 @@ describe('bad-input catalogue', () => {
   describe.each([
     ['flag values', FLAG_VALUES], ['flag combinations', FLAG_COMBINATIONS], ['flags next to your own tensors', FLAG_USE],
     ['files', FILES], ['non-finite and extreme values', NON_FINITE], ['outputs', OUTPUTS], ['memory', MEMORY], ['messages', MESSAGES],
+    ['exercises', EXERCISE],
   ] as const)('%s', (_, cases) => {
     it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => expectCase(c, results.get(c.name)!));
   });
 
-  it('an input named as an output is left as it was', () => {
+  it('an input named as an output is left as it was; so is a learner\'s file named as a starter', () => {
     expect(readFileSync(q)).toEqual(Buffer.from(encodeNpy({ dtype: 'float32', shape: [2, 1, 2, 576], data: inp.q })));
+    expect(readFileSync(mine, 'utf8')).toBe('// the learner\'s own work\n');
   });
 
   describe.skipIf(!gpu)('sizes (refused before anything is allocated)', () => {

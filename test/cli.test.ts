@@ -5,11 +5,11 @@
  * against the CPU reference here.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testGpu } from './support/gpu';
+import { cli } from './support/cli';
 import { isSoftwareAdapter } from '../src/gpu/device';
 import { encodeNpy, parseNpy } from '../src/run/npy';
 import { presetShape } from '../src/mla/shape';
@@ -33,15 +33,7 @@ function widen(table: Int32Array, width: number, extra: number): Int32Array {
   for (let r = 0; r < rows; r++) out.set(table.subarray(r * width, (r + 1) * width), r * (width + extra));
   return out;
 }
-const BIN = join(import.meta.dirname, '..', 'bin', 'mla-sandbox.js');
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 180_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe.skipIf(!gpu)('mla-sandbox CLI', () => {
   let dir: string;

@@ -5,23 +5,15 @@
  * refused before any work. The space is narrowed to three candidates.
  */
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testGpu } from './support/gpu';
+import { cli } from './support/cli';
 import { parseProfile } from '../src/tune/profile';
 
 const gpu = await testGpu();
-const BIN = join(import.meta.dirname, '..', 'bin', 'mla-sandbox.js');
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 180_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const NARROW = ['--score-blocks', '8x8,16x8', '--out-blocks', '8x16', '--keys', 'cache', '--heads-per-workgroup', '16', '--tile-n', '64'];
 

@@ -7,6 +7,7 @@
  *   mla-sandbox layer [--config v3|small] [--seqlen L] [--s-q N] [--sweep 256,1024] [--json]
  *   mla-sandbox sparse [--seqlens L] [--h-q N] [--topk K] [--plant N] [--json]
  *   mla-sandbox claims [--measure] [--json]
+ *   mla-sandbox exercise list | show N | check N --file my.wgsl [--json]
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ import { runMemory } from './memory';
 import { runLayerCommand } from './layer';
 import { runSparseCommand } from './sparse';
 import { runClaimsCommand } from './claims';
+import { runExerciseCommand } from './exercise';
 import { KERNEL_VERSIONS } from '../kernels/versions';
 import type { RunConfig } from '../run/runner';
 import { type TuningSource, tunedRunConfig } from '../tune/profile';
@@ -55,6 +57,8 @@ commands:
   layer    one MLA layer in MHA mode and in absorbed MQA mode, both checked and timed (mla-sandbox layer --help)
   sparse   the lightning indexer -> top-k -> sparse decode over one request, each checked, against the dense decode (mla-sandbox sparse --help)
   claims   the article's claims on DeepSeek's next model, answered from the layout table and (--measure) runs on this device
+  exercise write a piece of a kernel yourself, checked on this GPU with the first wrong element and why:
+           exercise list | show N [--hints K] [--starter my.wgsl] | check N --file my.wgsl [--time] (mla-sandbox exercise --help)
   memory   KV-cache bytes per token and in total: MHA/GQA/MQA against MLA's layouts (no GPU);
            --contexts 4096,131072,1048576 --layers 61 --heads 128 --groups 8 --d-k 128 --d-v 128
            --element f32|bf16|fp8|int8 --json
@@ -241,8 +245,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'layer': return await runLayerCommand(rest);
       case 'sparse': return await runSparseCommand(rest);
       case 'claims': return await runClaimsCommand(rest);
+      case 'exercise': return await runExerciseCommand(rest);
       case undefined: case '-h': case '--help': case 'help': print(USAGE); return command === undefined ? 2 : 0;
-      default: throw new Error(`command ${JSON.stringify(command)} is not allowed: command must be one of info, run, bench, layer, sparse, claims, memory`);
+      default: throw new Error(`command ${JSON.stringify(command)} is not allowed: command must be one of info, run, bench, layer, sparse, claims, memory, exercise`);
     }
   } catch (e) {
     process.stderr.write(`mla-sandbox: error: ${(e as Error).message}\n`);

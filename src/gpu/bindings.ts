@@ -86,11 +86,42 @@ export function bindingMismatches(code: string): BindingMismatch[] {
   return found;
 }
 
+/** A group-0 buffer a module declares: its binding and how it is read. */
+export interface DeclaredBinding {
+  readonly name: string;
+  readonly binding: number;
+  readonly type: GPUBufferBindingType;
+}
+
+/** Every `@group(0) @binding(n) var<uniform | storage, read | storage, read_write> name` of a module, by binding. */
+export function declaredBindings(code: string): DeclaredBinding[] {
+  const found = new Map<number, DeclaredBinding>();
+  for (const text of code.split('\n')) {
+    const m = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>\s*(\w+)/.exec(text.replace(/\/\/.*$/, ''));
+    if (!m) continue;
+    const type: GPUBufferBindingType = m[2] === 'uniform' ? 'uniform' : /read_write/.test(m[2]) ? 'storage' : 'read-only-storage';
+    found.set(Number(m[1]), { name: m[3], binding: Number(m[1]), type });
+  }
+  return [...found.values()];
+}
+
+/**
+ * Pipelines built on a layout of every binding their module declares (an
+ * edited module: pipelines.ts) rather than an 'auto' one of those their
+ * entry point uses; a bind group for one must fill every declared binding.
+ */
+export const DECLARED_LAYOUTS = new WeakMap<GPUComputePipeline, readonly DeclaredBinding[]>();
+
+/** Bytes of the stand-in buffer bound where an edited module declares a binding the host does not bind. */
+const STAND_IN_BYTES = 4096;
+
 /** A bind group for `pipeline`, each buffer at its WGSL name's binding (this table). */
 export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label: string, entries: Partial<Record<BindingName, GPUBuffer>>): GPUBindGroup {
-  return device.createBindGroup({
-    label,
-    layout: pipeline.getBindGroupLayout(0),
-    entries: Object.entries(entries).map(([name, buffer]) => ({ binding: BINDINGS[name as BindingName], resource: { buffer: buffer! } })),
-  });
+  const given = Object.entries(entries).map(([name, buffer]) => ({ binding: BINDINGS[name as BindingName], resource: { buffer: buffer! } }));
+  // An edited module that declares a buffer this pass does not bind reads a zeroed stand-in, one per binding (a writable one may not alias another).
+  const standIns = (DECLARED_LAYOUTS.get(pipeline) ?? []).filter((d) => !given.some((g) => g.binding === d.binding)).map((d) => ({
+    binding: d.binding,
+    resource: { buffer: device.createBuffer({ label: `${label}: stand-in for ${d.name}`, size: STAND_IN_BYTES, usage: d.type === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE }) },
+  }));
+  return device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries: [...given, ...standIns] });
 }

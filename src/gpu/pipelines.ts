@@ -4,7 +4,7 @@
  * kernel, the WGSL file and the line.
  */
 import { type ShaderEdits, type ShaderFileName, composeShader, locateLine } from './shader-source';
-import { bindingMismatches } from './bindings';
+import { DECLARED_LAYOUTS, type DeclaredBinding, bindingMismatches, declaredBindings } from './bindings';
 
 export interface PipelineSpec {
   /** Kernel name for messages, e.g. "v4-tiled". */
@@ -65,14 +65,34 @@ async function compile(device: GPUDevice, spec: PipelineSpec, shader: ReturnType
   });
   if (messages.some((m) => m.type === 'error')) throw new ShaderCompileError(spec.kernel, messages);
   try {
-    return await device.createComputePipelineAsync({
+    const { layout, declared } = layoutFor(device, spec, shader.code);
+    const pipeline = await device.createComputePipelineAsync({
       label: `${spec.kernel}:${spec.entryPoint}`,
-      layout: 'auto',
+      layout,
       compute: { module, entryPoint: spec.entryPoint, constants: { ...spec.constants } },
     });
+    if (declared) DECLARED_LAYOUTS.set(pipeline, declared);
+    return pipeline;
   } catch (e) {
     throw new ShaderCompileError(spec.kernel, messages, (e as Error).message);
   }
+}
+
+/**
+ * The pipeline layout: 'auto' (the bindings the entry point uses) for the
+ * shipped files; for edited ones, every binding the module declares. An
+ * edit that stops using a buffer (a learner's half-written code, a line
+ * commented out) then still takes the host's bind group, where an 'auto'
+ * layout would leave that binding out and the bind group would not fit.
+ */
+function layoutFor(device: GPUDevice, spec: PipelineSpec, code: string): { layout: GPUPipelineLayout | 'auto'; declared?: DeclaredBinding[] } {
+  if (!spec.edits || code === composeShader(spec.files).code) return { layout: 'auto' };
+  const declared = declaredBindings(code);
+  const group = device.createBindGroupLayout({
+    label: `${spec.kernel}: every binding declared`,
+    entries: declared.map((d) => ({ binding: d.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: d.type } })),
+  });
+  return { layout: device.createPipelineLayout({ label: `${spec.kernel}:${spec.entryPoint} (declared)`, bindGroupLayouts: [group] }), declared };
 }
 
 /** The value of a `const NAME: T = VALUE;` in a shader file, so the host never restates it. */

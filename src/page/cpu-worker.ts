@@ -32,7 +32,11 @@ export type CpuReply =
   | { readonly kind: 'reference'; readonly result: AttentionResult }
   | { readonly kind: 'error'; readonly message: string };
 
-/** One job in a fresh worker; `signal` terminates it and rejects with an AbortError. */
+/**
+ * One job in a fresh worker; `signal` terminates it and rejects with an
+ * AbortError. Progress starts at 0 of 1 at once: a job that reports none
+ * until its first chunk (or at all) still says what the page is doing.
+ */
 function inWorker<T>(request: CpuRequest, onProgress: (done: number, total: number) => void, signal?: AbortSignal, transfer: Transferable[] = []): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     signal?.throwIfAborted();
@@ -58,6 +62,7 @@ function inWorker<T>(request: CpuRequest, onProgress: (done: number, total: numb
       reject(new Error(`the page's worker failed: ${e.message}`));
     };
     worker.postMessage(request, transfer);
+    onProgress(0, 1);
   });
 }
 

@@ -70,6 +70,8 @@ export interface PreparedAttention {
   encode(encoder: GPUCommandEncoder, timestampWrites?: (pass: number) => GPUComputePassTimestampWrites | undefined): void;
   /** Copy out and lse back to the CPU (call after the encoded work was submitted). */
   read(): Promise<{ out: Float32Array; lse: Float32Array }>;
+  /** Copy scratch buffer k of the plan (plan.scratch[k], e.g. v1's score matrix) back as f32. */
+  readScratch(k: number): Promise<Float32Array>;
   destroy(): void;
 }
 
@@ -148,6 +150,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   const sink = inputs.sink ?? new Float32Array(1);
   let buffers: AttentionBuffers;
   let passes: KernelPass[];
+  let scratch: GPUBuffer[] = [];
   try {
     [buffers, passes] = await withErrorScopes(device, async () => {
       let first = 0;
@@ -166,7 +169,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
         blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
         params: uniform('params', packParams(callParams(spec, plan.splits))),
       };
-      const scratch = plan.scratch.map((s) => storage(s.label, s.bytes));
+      scratch = plan.scratch.map((s) => storage(s.label, s.bytes));
       return [b, await version.passes(device, spec, plan, b, scratch)] as const;
     }, (message) => new GpuRunError(plan.kernel, 'setting up buffers and pipelines failed', message));
   } catch (e) {
@@ -204,6 +207,20 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
       const lse = new Float32Array(readBuffers[1].getMappedRange().slice(0, 4 * rows));
       readBuffers.forEach((b) => b.unmap());
       return { out, lse };
+    },
+    async readScratch(k) {
+      const source = scratch[k];
+      if (!source) throw new Error(`the ${plan.kernel} plan has ${scratch.length} scratch buffers, not a buffer ${k}`);
+      const staging = device.createBuffer({ label: `read ${plan.scratch[k].label}`, size: source.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      try {
+        const encoder = device.createCommandEncoder({ label: 'read back scratch' });
+        encoder.copyBufferToBuffer(source, 0, staging, 0, source.size);
+        device.queue.submit([encoder.finish()]);
+        await staging.mapAsync(GPUMapMode.READ);
+        return new Float32Array(staging.getMappedRange().slice(0, plan.scratch[k].bytes));
+      } finally {
+        staging.destroy();
+      }
     },
     destroy() {
       alloc.destroy();

@@ -78,6 +78,7 @@ export function usePage(): PageHarness {
       const page = await harness.browser.newPage({ viewport: { width: 1300, height: 900 } });
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
+      await page.addInitScript(recordStatuses, STATUS_IDS);
       await page.goto(url + path);
       return { page, errors };
     },
@@ -91,13 +92,36 @@ export async function statusWithin(page: Page, ms: number, selector = '#status')
   return Promise.race([page.evaluate((s) => document.querySelector(s)?.textContent ?? '', selector), timeout]);
 }
 
-/** Follow a long run until it ends, reading its status every half second (each read within 3 s): the statuses seen, numbers as N%. */
+/** The status lines a page shows, by element id: every text each held, kept from the page's first script on. */
+const STATUS_IDS = ['status', 'sparse-status'];
+
+/** Runs in the page before its own scripts (openView; it cannot see this module, so the ids come as its argument): records each text a status line takes, however briefly. */
+function recordStatuses(ids: readonly string[]): void {
+  const seen: Record<string, string[]> = {};
+  (window as unknown as { statusesSeen: typeof seen }).statusesSeen = seen;
+  new MutationObserver(() => {
+    for (const id of ids) {
+      const text = document.getElementById(id)?.textContent;
+      if (text === undefined || text === null) continue;
+      const list = (seen[id] ??= []);
+      if (list.at(-1) !== text) list.push(text);
+    }
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+}
+
+/**
+ * Follow a long run until it ends, reading its status every half second
+ * (each read within 3 s: the page must keep answering): the statuses it
+ * showed, numbers as N%, including those too brief for a read to catch.
+ */
 export async function followRun(page: Page, running: string, status: string): Promise<Set<string>> {
   const seen = new Set<string>();
   while (await page.locator(running).count() > 0) {
     seen.add((await statusWithin(page, 3000, status)).replace(/\d+%/, 'N%'));
     await page.waitForTimeout(500);
   }
+  const recorded = await page.evaluate((id) => (window as unknown as { statusesSeen?: Record<string, string[]> }).statusesSeen?.[id] ?? [], status.replace(/^#/, ''));
+  for (const text of recorded) seen.add(text.replace(/\d+%/, 'N%'));
   return seen;
 }
 

@@ -1,0 +1,76 @@
+/**
+ * The cases an attempt is run on: small and large, ragged lengths, and the
+ * edge cases the shipped kernels handle (FlashMLA's invalid indices, rows
+ * with no key, NaN in every unused cache slot, large logits, a sink, page
+ * sizes that are not powers of two). Each case carries tags saying what is
+ * special about it; the diagnosis (diagnose.ts) reads which tags the failing
+ * cases share and the passing ones lack.
+ */
+import { type MlaShape, type PresetName, presetShape } from '../mla/shape';
+import { type MlaInputs, generateInputs } from '../mla/inputs';
+import type { KvFormat } from '../mla/kv-layout';
+
+export const CASE_TAGS = ['large-logits', 'multi-tile', 'skipped-keys', 'empty-row', 'empty-split', 'several-requests', 'sink', 'fp8', 'narrow-value'] as const;
+export type CaseTag = (typeof CASE_TAGS)[number];
+
+export interface ExerciseCase {
+  readonly name: string;
+  /**
+   * What is special about the case. Two are added at run time (caseTags):
+   * 'multi-tile' when a row's keys pass one tile of the plan, 'narrow-value'
+   * when the value is narrower than the key (V3.2: d_v 512 < d_qk 576).
+   */
+  readonly tags: readonly CaseTag[];
+  readonly preset: PresetName;
+  readonly shape: Partial<MlaShape>;
+  readonly kvFormat: KvFormat;
+  readonly seed: number;
+  /** q is multiplied by this: logits far past exp's range in f32. */
+  readonly qScale?: number;
+  /** Sparse: the fraction of indices replaced by FlashMLA's invalid ones, and rows (b * s_q + i) with none valid. */
+  readonly invalidIndexFraction?: number;
+  readonly allInvalidRows?: readonly number[];
+}
+
+export function caseShape(c: ExerciseCase): MlaShape {
+  return presetShape(c.preset, c.shape);
+}
+
+/** The case's tags with those its shape and the run's tile length imply. */
+export function caseTags(c: ExerciseCase, tileN: number): CaseTag[] {
+  const shape = caseShape(c);
+  const rowKeys = shape.topk > 0 ? shape.topk : Math.max(...shape.seqlens);
+  return [...c.tags, ...(tileN > 0 && rowKeys > tileN ? ['multi-tile' as const] : []), ...(shape.dV < shape.dQk ? ['narrow-value' as const] : [])];
+}
+
+/** The case's inputs (seeded: the same bits on every run and in the browser). */
+export function caseInputs(c: ExerciseCase): MlaInputs {
+  const inputs = generateInputs(caseShape(c), { seed: c.seed, invalidIndexFraction: c.invalidIndexFraction, allInvalidRows: c.allInvalidRows });
+  if (c.qScale !== undefined) for (let k = 0; k < inputs.q.length; k++) inputs.q[k] *= c.qScale;
+  return inputs;
+}
+
+/** The decode cases of the exercises on one whole call (versions 1 and 2). */
+export const DECODE_CASES: readonly ExerciseCase[] = [
+  { name: 'small: 1 request of 20 keys, 4 heads', tags: [], preset: 'v32', shape: { seqlens: [20], hQ: 4 }, kvFormat: 'f32', seed: 1 },
+  {
+    name: 'ragged: 3 requests of 2, 45 and 300 keys, 2 query tokens each (causal), 3 heads', tags: ['several-requests'],
+    preset: 'v32', shape: { seqlens: [2, 45, 300], hQ: 3, sQ: 2 }, kvFormat: 'f32', seed: 2,
+  },
+  {
+    name: 'MODEL1 (d_qk 512), FP8 cache, pages of 53 tokens, a sink per head', tags: ['fp8', 'sink'],
+    preset: 'model1', shape: { seqlens: [130], hQ: 5, pageBlockSize: 53, attentionSink: true }, kvFormat: 'fp8', seed: 3,
+  },
+  {
+    name: 'sparse: 2 query tokens of 64 indices, a quarter invalid (-1, past the cache), token 1 with none valid', tags: ['skipped-keys', 'empty-row'],
+    preset: 'v32', shape: { seqlens: [200], hQ: 4, sQ: 2, topk: 64 }, kvFormat: 'bf16', seed: 4, invalidIndexFraction: 0.25, allInvalidRows: [1],
+  },
+  { name: 'large logits: q times 40', tags: ['large-logits'], preset: 'v32', shape: { seqlens: [100], hQ: 4 }, kvFormat: 'f32', seed: 5, qScale: 40 },
+  { name: 'large: 2 requests of 2000 and 1500 keys, 16 heads', tags: ['several-requests'], preset: 'v32', shape: { seqlens: [2000, 1500], hQ: 16 }, kvFormat: 'f32', seed: 6 },
+];
+
+/** Cases for the split-KV merge: several splits, one with no keys, rows with none. */
+export const MERGE_CASES: readonly ExerciseCase[] = [
+  ...DECODE_CASES,
+  { name: 'short rows: 2 requests of 3 and 9 keys in 4 splits (some splits empty)', tags: ['empty-split', 'several-requests'], preset: 'v32', shape: { seqlens: [3, 9], hQ: 2 }, kvFormat: 'f32', seed: 7 },
+];

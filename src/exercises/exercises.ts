@@ -1,0 +1,166 @@
+/**
+ * The exercises, in order: each cuts one marked region (regions.ts) out of a
+ * shipped kernel, whose own code is the solution. An exercise says which
+ * version runs it, what its checker compares (the score matrix of version
+ * 1's first pass, or the call's out and lse), the statement, the names in
+ * scope, the starter lines that replace the region, and hints revealed one
+ * at a time.
+ */
+import type { ShaderFileName } from '../gpu/shader-source';
+import type { VersionName } from '../kernels/kernel-plan';
+import { type ExerciseCase, DECODE_CASES, MERGE_CASES } from './exercise-cases';
+
+/** What the checker compares with the CPU reference. */
+export type ExerciseTensors = 'scores' | 'out-lse';
+
+export interface Exercise {
+  /** 1-based place in the sequence (`exercise show 3`). */
+  readonly id: number;
+  /** The marked region's name in `file`. */
+  readonly region: string;
+  readonly title: string;
+  readonly file: ShaderFileName;
+  /** The version whose dispatches run the attempt. */
+  readonly kernel: VersionName;
+  /** KV splits of the run (the merge needs several). */
+  readonly splits: number;
+  readonly checks: ExerciseTensors;
+  /** What to compute, the shapes, and what the result must be. */
+  readonly statement: string;
+  /** Names in scope at the region, with what they hold. */
+  readonly given: readonly string[];
+  /** The lines the learner's file holds in place of the region: it compiles and fails until written. */
+  readonly starter: string;
+  readonly hints: readonly string[];
+  readonly cases: readonly ExerciseCase[];
+}
+
+const V1_GIVEN = [
+  'params.h_q, params.s_q, params.max_keys: heads, query tokens per request, key positions per row (params.wgsl)',
+  'params.scale: the softmax scale, 1 / sqrt(d_qk) unless set',
+  'D_QK, D_V: the key width (576 for V3.2, 512 for MODEL1) and the value width (512)',
+  'q: array<vec4<f32>>, the queries, [batch, s_q, h_q, D_QK] as quads of four floats',
+  'loadKvQuad(slot, j) -> vec4<f32>: floats 4j .. 4j+3 of the cached key in `slot`, decoded from the cache format (f32, bf16 or FP8)',
+  'keyCount(b, i), keySlot(b, i, k): how many key positions row (b, i) has, and the cache slot of position k (-1: skip it)',
+];
+
+export const EXERCISES: readonly Exercise[] = [
+  {
+    id: 1, region: 'scores', title: 'One head\'s score against one key', file: 'v1_naive.wgsl', kernel: 'naive', splits: 1, checks: 'scores',
+    statement: [
+      'Version 1 computes attention in three passes. This is the first: one thread per (query row, key position) writes that key\'s score.',
+      'The score of key `slot` for the row `row` (request b, query token i, head h) is',
+      '    s = scale * sum over c < D_QK of q[row][c] * key[slot][c]',
+      'The key is 576 floats wide for V3.2 (512 latent, then 64 RoPE) and 512 for MODEL1; the whole key takes part in the score, the RoPE part too.',
+      'In the region, set `s` (declared above it, a var<f32>) to that score. The queries are stored as quads: q[row * (D_QK / 4u) + j] holds floats 4j .. 4j+3 of the row, and loadKvQuad(u32(slot), j) gives the same four floats of the key.',
+      'The check reads the score matrix this pass writes, [batch, s_q, h_q, max_keys], and compares every score with the f64 reference (within 1e-4 of the largest).',
+    ].join('\n'),
+    given: [...V1_GIVEN, 'row: this thread\'s query row, rowOf(b, i, h)', 'slot: the cache slot of this key (>= 0 here)', 's: var<f32>, the score to set'],
+    starter: '// Set s to the scaled dot product of q\'s row with the key in `slot` (see the statement).\ns = 0.0;',
+    hints: [
+      'A loop over the quads of the row: for (var j = 0u; j < D_QK / 4u; j++) { ... } and dot(a, b) multiplies two vec4 and adds the four products.',
+      'The row\'s first quad is q[row * (D_QK / 4u)]: each row holds D_QK / 4 quads.',
+      'Accumulate the dot products in a var, then multiply once by params.scale.',
+    ],
+    cases: DECODE_CASES,
+  },
+  {
+    id: 2, region: 'softmax', title: 'Softmax with the max subtracted, and the lse', file: 'v1_naive.wgsl', kernel: 'naive', splits: 1, checks: 'out-lse',
+    statement: [
+      'The second pass of version 1: one workgroup of 64 threads per query row turns the row\'s scores into probabilities, in place, and writes the row\'s lse.',
+      'For the row\'s scores s_k (k < params.max_keys, in scores[base + k]; a key not read holds -3e38):',
+      '    m = max_k s_k          lse = m + log(sum_k exp(s_k - m))          p_k = exp(s_k - lse)',
+      'Subtracting m keeps exp in range: exp(x) overflows f32 past x = 88, and large logits happen.',
+      'A row with no key (every score -3e38) must give p = 0 and lse = +inf (the bits 0x7f800000), as FlashMLA does.',
+      'With an attention sink (params.has_sink != 0), every p_k of head h is also multiplied by 1 / (1 + exp(sink[h] - lse)); the lse itself is unchanged.',
+      'Write p_k back into scores[base + k] and the lse, as f32 bits, into lse[(b * params.h_q + h) * params.s_q + i]. The third pass (given) then computes out = sum_k p_k * value_k. The check compares out and lse with the f64 reference.',
+    ].join('\n'),
+    given: [
+      ...V1_GIVEN.slice(0, 3),
+      'tid: this thread\'s index in the workgroup, 0 .. 63; WG = 64',
+      'b, i, h: the row\'s request, query token and head; base: where its scores start in `scores`',
+      'workgroupReduce(tid, value, op) -> f32: every thread passes its value; all get the max (op 0u) or the sum (op 1u) of the 64',
+      'sink: array<f32>, the sink logit per head; lse: array<u32>, f32 bits',
+    ],
+    starter: '// Turn this row\'s scores into probabilities in place, and write its lse (see the statement).',
+    hints: [
+      'Each thread walks k = tid, tid + WG, ... below params.max_keys; workgroupReduce then combines the 64 partial results.',
+      'Two reductions: first the max m, then the sum of exp(s - m). Start the max at a large finite negative (-1e30), not -inf: an all-masked row must not compute -inf - (-inf).',
+      'sum == 0.0 marks a row with no key. select(a, b, cond) picks b when cond is true; bitcast<u32>(x) gives an f32\'s bits.',
+    ],
+    cases: DECODE_CASES,
+  },
+  {
+    id: 3, region: 'pv', title: 'P times V: the output', file: 'v1_naive.wgsl', kernel: 'naive', splits: 1, checks: 'out-lse',
+    statement: [
+      'The third pass of version 1: one thread per (query row, output quad j) sums the values weighted by the probabilities.',
+      '    out[row][4j .. 4j+3] = sum over the row\'s keys k of p_k * value_k[4j .. 4j+3]',
+      'MLA\'s value is the first D_V floats of the key (the latent part), so value_k quad j is loadKvQuad(slot, j) for j < D_V / 4.',
+      'p_k is in scores[row * params.max_keys + k] (the softmax pass wrote it). Walk the row\'s key positions k < keyCount(b, i) (at most params.max_keys) and skip a position whose keySlot is negative: it names no key, and unused cache slots hold NaN.',
+      'Write the quad to out[row * (D_V / 4u) + j]. The check compares out and lse with the f64 reference.',
+    ].join('\n'),
+    given: [...V1_GIVEN, 'j: this thread\'s output quad (< D_V / 4 here); b, i, h: its row; row = rowOf(b, i, h)', 'scores: array<f32>, the probabilities p, [rows, params.max_keys]', 'out: array<vec4<f32>>, [rows, D_V / 4] quads'],
+    starter: '// Write out quad j of this row: the probabilities times the values (see the statement).',
+    hints: [
+      'A vec4<f32> accumulator, a loop over k, and one write at the end: out[row * (D_V / 4u) + j] = acc;',
+      'keySlot(b, i, k) returns an i32; u32(slot) converts it for loadKvQuad once it is known to be >= 0.',
+      'A scalar times a vec4 scales all four lanes: acc += p * loadKvQuad(u32(slot), j);',
+    ],
+    cases: DECODE_CASES,
+  },
+  {
+    id: 4, region: 'online-softmax', title: 'The online softmax over tiles', file: 'v2_fused.wgsl', kernel: 'fused', splits: 1, checks: 'out-lse',
+    statement: [
+      'Version 2 fuses the three passes: one workgroup per (row, head) walks the keys once, a tile of WG_SIZE keys at a time, and never stores the score matrix.',
+      'It keeps a running max m and a running sum l of the probabilities, and two output accumulators acc0, acc1 (this thread\'s output quads j0 and j1). Scores are in base 2: tileScores[nn] holds s * log2(e), so exp becomes exp2.',
+      'For each tile (its scores in tileScores[0 .. tileLen), -3e38 for a skipped key):',
+      '    m_new = max(m, the tile\'s scores)      alpha = exp2(m - m_new)',
+      '    l = l * alpha;  acc = acc * alpha        (what was summed under the old max, rescaled)',
+      '    for each key nn of the tile with a slot >= 0:  p = exp2(tileScores[nn] - m_new);  l += p;  acc += p * value',
+      '    m = m_new',
+      'After the last tile the given code divides by l (and applies the sink) and writes out and lse. Write the per-tile update in the region. The check compares out and lse with the f64 reference on rows of one tile and of many.',
+    ].join('\n'),
+    given: [
+      'm, l: var<f32>, the running max (log2 units) and sum; acc0, acc1: var<vec4<f32>>, this thread\'s two output quads',
+      'tileScores: array<f32, WG_SIZE> in workgroup memory, the tile\'s scores (log2 units); tileLen: keys in this tile; t0: the tile\'s first key position',
+      'j0, j1: this thread\'s output quads; keySlot(b, i, t0 + nn): the slot of the tile\'s key nn (-1: skip); loadKvQuad(u32(slot), j): four floats of it',
+    ],
+    starter: '// Fold this tile into m, l, acc0 and acc1 (see the statement).',
+    hints: [
+      'First a loop over nn < tileLen for the tile\'s max, starting from m (so m_new >= m).',
+      'Rescale before adding: l *= alpha; acc0 *= alpha; acc1 *= alpha; with alpha = exp2(m - mNew).',
+      'Inside the second loop: p = exp2(tileScores[nn] - mNew); then l += p and both accumulators += p * loadKvQuad(u32(slot), j0 or j1). End with m = mNew.',
+    ],
+    cases: DECODE_CASES,
+  },
+  {
+    id: 5, region: 'merge', title: 'The split-KV merge by lse', file: 'combine.wgsl', kernel: 'fused', splits: 4, checks: 'out-lse',
+    statement: [
+      'Split-KV: a long row\'s keys are cut into params.num_splits chunks, each attended by its own workgroup, giving a partial output o_s (already divided by its own sum) and a partial lse_s (log2 units; -3e38 for a split with no key). This pass merges them, FlashMLA\'s combine kernel.',
+      '    mx = max_s lse_s          lse2 = log2(sum_s exp2(lse_s - mx)) + mx          w_s = exp2(lse_s - lse2)',
+      '    out = sum_s w_s * o_s     (times the sink factor 1 / (1 + exp2(sink[h] * LOG2E - lse2)) when params.has_sink != 0)',
+      'The lse is returned as a natural log (lse2 * LN2) in lse[(b * params.h_q + h) * params.s_q + i], as f32 bits. A row whose every split is empty (mx still -3e38) gives out 0 and lse +inf (0x7f800000).',
+      'Thread tid of the row\'s 64 threads writes the output quads j = tid, tid + WG, ... below D_V / 4, at out[row * dv4 + j]; split s of the row keeps its lse at partLse[row * params.num_splits + s] and its quad j at partOut[(row * params.num_splits + s) * dv4 + j].',
+      'The check runs version 2 with 4 splits and compares out and lse with the f64 reference.',
+    ].join('\n'),
+    given: [
+      'row = (b * params.s_q + i) * params.h_q + h; dv4 = D_V / 4u; tid: 0 .. 63; WG = 64',
+      'partOut: array<vec4<f32>>, partLse: array<f32>: the splits\' results; out: array<vec4<f32>>, lse: array<u32> (f32 bits); sink: array<f32>',
+      'MASKED = -3e38, LN2, LOG2E: constants of the file',
+    ],
+    starter: '// Merge this row\'s splits into out and lse (see the statement).',
+    hints: [
+      'Two loops over s < params.num_splits: the max of the partial lse, then the sum of exp2(lse_s - mx).',
+      'An empty row: mx <= MASKED. select(acc * factor, vec4<f32>(0.0), empty) writes zeros there.',
+      'Only thread 0 writes the lse: if (tid == 0u) { lse[...] = select(bitcast<u32>(lse2 * LN2), 0x7f800000u, empty); }',
+    ],
+    cases: MERGE_CASES,
+  },
+];
+
+/** Exercise `n` (1-based), or an error naming what is allowed. */
+export function exerciseById(n: number): Exercise {
+  const e = EXERCISES.find((x) => x.id === n);
+  if (!e) throw new Error(`exercise ${n} is not allowed: exercise must be a number from 1 to ${EXERCISES.length} (mla-sandbox exercise list)`);
+  return e;
+}

@@ -1,0 +1,39 @@
+/**
+ * Typical wrong attempts at each exercise, three or more each: the shipped
+ * region (the solution) with the mistake made in it, as the text replaced,
+ * and the diagnosis each must get (test/exercises-gpu.test.ts). `cover`
+ * marks the one SwiftShader runs too.
+ */
+import type { DiagnosisKind } from '../../src/exercises/diagnose';
+
+export interface WrongAttempt {
+  readonly exercise: number;
+  readonly name: string;
+  /** What the learner got wrong, in words. */
+  readonly mistake: string;
+  /** [shipped text, the attempt's text]: each must occur in the region. */
+  readonly edits: readonly (readonly [string, string])[];
+  readonly kind: DiagnosisKind;
+  readonly cover?: boolean;
+}
+
+export const WRONG_ATTEMPTS: readonly WrongAttempt[] = [
+  { exercise: 1, name: 'no-scale', mistake: 'the softmax scale left out', edits: [['s = params.scale * score;', 's = score;']], kind: 'scale', cover: true },
+  { exercise: 1, name: 'head-row', mistake: 'q\'s row taken from the head alone', edits: [['let qBase = row * (D_QK / 4u);', 'let qBase = h * (D_QK / 4u);']], kind: 'one-request' },
+  { exercise: 1, name: 'no-rope', mistake: 'the dot product stops at the value\'s width (no RoPE part)', edits: [['j < D_QK / 4u; j++', 'j < D_V / 4u; j++']], kind: 'key-width' },
+  {
+    exercise: 2, name: 'no-max', mistake: 'exp of the raw scores, the max not subtracted',
+    edits: [['sum += exp(scores[base + k] - m);', 'sum += exp(scores[base + k]);'], ['let rowLse = m + log(sum);', 'let rowLse = log(sum);']], kind: 'large-logits', cover: true,
+  },
+  { exercise: 2, name: 'not-normalised', mistake: 'p = exp(s - m), never divided by the sum', edits: [['select(exp(scores[base + k] - rowLse) * factor', 'select(exp(scores[base + k] - m) * factor']], kind: 'normalisation' },
+  { exercise: 2, name: 'lse-without-max', mistake: 'the lse written as log(sum), the max not added back', edits: [['select(bitcast<u32>(rowLse), 0x7f800000u, empty)', 'select(bitcast<u32>(log(sum)), 0x7f800000u, empty)']], kind: 'lse-only' },
+  { exercise: 3, name: 'no-weights', mistake: 'the values summed without their probabilities', edits: [['acc += scores[row * params.max_keys + k] * loadKvQuad(u32(slot), j);', 'acc += loadKvQuad(u32(slot), j);']], kind: 'wrong-values' },
+  { exercise: 3, name: 'key-width-out', mistake: 'out\'s rows taken as D_QK wide', edits: [['out[row * (D_V / 4u) + j] = acc;', 'out[row * (D_QK / 4u) + j] = acc;']], kind: 'key-width', cover: true },
+  { exercise: 3, name: 'mean', mistake: 'the weighted sum divided by the number of keys', edits: [['out[row * (D_V / 4u) + j] = acc;', 'out[row * (D_V / 4u) + j] = acc / f32(max(n, 1u));']], kind: 'normalisation' },
+  { exercise: 4, name: 'no-rescale', mistake: 'the sum and accumulators not rescaled when the max grows', edits: [['l *= alpha;', ''], ['acc0 *= alpha;', ''], ['acc1 *= alpha;', '']], kind: 'first-tile', cover: true },
+  { exercise: 4, name: 'natural-exp', mistake: 'exp where the scores are in log2 units', edits: [['let alpha = exp2(m - mNew);', 'let alpha = exp(m - mNew);'], ['let p = exp2(tileScores[nn] - mNew);', 'let p = exp(tileScores[nn] - mNew);']], kind: 'wrong-values' },
+  { exercise: 4, name: 'no-sum', mistake: 'the running sum never added to', edits: [['l += p;', '']], kind: 'nan' },
+  { exercise: 5, name: 'unnormalised-weights', mistake: 'each split weighted by exp2(lse_s - max), not exp2(lse_s - lse)', edits: [['let w = exp2(partLse[row * params.num_splits + s] - lse2);', 'let w = exp2(partLse[row * params.num_splits + s] - mx);']], kind: 'normalisation' },
+  { exercise: 5, name: 'log2-lse', mistake: 'the lse written in log2 units', edits: [['select(bitcast<u32>(lse2 * LN2), 0x7f800000u, empty)', 'select(bitcast<u32>(lse2), 0x7f800000u, empty)']], kind: 'lse-only' },
+  { exercise: 5, name: 'no-empty-row', mistake: 'a row whose every split is empty not caught (lse near -3e38, not +inf)', edits: [['select(bitcast<u32>(lse2 * LN2), 0x7f800000u, empty)', 'bitcast<u32>(lse2 * LN2)']], kind: 'empty-row', cover: true },
+];
