@@ -15,7 +15,7 @@ describe('exercise regions', () => {
       expect(region.body.trim().length, `exercise ${e.id}: the region holds the solution`).toBeGreaterThan(40);
       const starter = starterFile(e);
       expect(starter).not.toBe(shipped);
-      expect(findRegion(starter, e.region, 'starter').body.split('\n').map((l) => l.trim())).toEqual(e.starter.split('\n'));
+      expect(findRegion(starter, e.region, 'starter').body.split('\n').map((l) => l.trim())).toEqual(e.starter.split('\n').map((l) => l.trim()));
       // Outside the region the starter is the shipped file, line for line.
       const outside = (src: string) => { const r = findRegion(src, e.region, 'x'); const l = src.split('\n'); return [...l.slice(0, r.beginLine), ...l.slice(r.endLine - 1)]; };
       expect(outside(starter)).toEqual(outside(shipped));
@@ -44,10 +44,10 @@ describe('exercise regions', () => {
     expect(shown.at(-1)).toBe('hints:   1 of 3 shown (--hints 2 for the next)');
   });
 
-  it('the tags a case\'s shape implies: rows past one tile, a value narrower than the key', () => {
+  it('the tags a case\'s shape implies: rows past one tile, a value narrower than the key, several query tokens', () => {
     const [small, ragged] = EXERCISES[0].cases;
     expect(caseTags(small, 0)).toEqual(['narrow-value']);
-    expect(caseTags(ragged, 64)).toEqual(['several-requests', 'multi-tile', 'narrow-value']);
+    expect(caseTags(ragged, 64)).toEqual(['several-requests', 'multi-tile', 'narrow-value', 'query-tokens']);
     expect(caseTags(EXERCISES[0].cases[2], 0)).toEqual(['fp8', 'sink']); // MODEL1: d_v = d_qk
   });
 });

@@ -152,7 +152,7 @@ export function casePasses(c: CaseOutcome): boolean {
 
 export type DiagnosisKind =
   | 'nan' | 'scale' | 'normalisation' | 'first-tile' | 'large-logits' | 'skipped-keys' | 'empty-row' | 'empty-split' | 'sink'
-  | 'key-width' | 'one-request' | 'lse-only' | 'wrong-values';
+  | 'key-width' | 'query-tokens' | 'one-request' | 'lse-only' | 'wrong-values';
 
 export interface Diagnosis {
   readonly kind: DiagnosisKind;
@@ -167,11 +167,12 @@ const TAG_DIAGNOSES: Partial<Record<CaseTag, { kind: DiagnosisKind; message: str
   'empty-row': { kind: 'empty-row', message: 'wrong only on a row with no key: its out must be 0 and its lse +inf (FlashMLA\'s rule)' },
   'empty-split': { kind: 'empty-split', message: 'wrong only when a split has no key: its partial lse is -3e38 and its weight must come out 0' },
   sink: { kind: 'sink', message: 'wrong only with an attention sink: out is multiplied by 1 / (1 + exp(sink[h] - lse)), the lse is left as it is' },
+  'query-tokens': { kind: 'query-tokens', message: 'wrong only where a request has several query tokens: a row is (request b, query token i), and token i has keys of its own (the causal count seqlen - s_q + i + 1, its own indices)' },
   'narrow-value': { kind: 'key-width', message: 'wrong only where the value is narrower than the key (V3.2: d_qk 576, d_v 512), right where they are equal (MODEL1, 512): the key\'s width D_QK and the value\'s D_V are swapped somewhere' },
 };
 
-/** Tags in the order their diagnosis is preferred when several fit. */
-const TAG_ORDER: readonly CaseTag[] = ['large-logits', 'multi-tile', 'empty-split', 'empty-row', 'skipped-keys', 'sink', 'narrow-value'];
+/** Tags with a diagnosis, in the order preferred when several fit on as many cases. */
+const TAG_ORDER: readonly CaseTag[] = ['large-logits', 'multi-tile', 'empty-split', 'empty-row', 'skipped-keys', 'sink', 'narrow-value', 'query-tokens'];
 
 /**
  * The diagnosis of an attempt from its cases' comparisons: the most specific
@@ -190,14 +191,16 @@ export function diagnose(cases: readonly CaseOutcome[]): Diagnosis[] {
     const first = nan.t.firstWrong!;
     found.push({ kind: 'nan', message: `NaN or inf where the reference has a number (${nan.t.nonFiniteWhereFinite} values in case "${nan.c.name}", first ${formatWrong(first)}): an exp that overflowed, a division by a zero sum, or a read of a slot no key is in (the cache's unused slots hold NaN)` });
   }
-  // A tag every failing case has, where every case without it passes (one with it may pass too: a long row whose max is in its first tile needs no rescale).
-  for (const tag of TAG_ORDER) {
-    const d = TAG_DIAGNOSES[tag];
+  // A tag every failing case has, where every case without it passes (one with it may pass too: a long row
+  // whose max is in its first tile needs no rescale); of several, the one on the fewest cases says most.
+  const tagged = (tag: CaseTag) => cases.filter((c) => c.tags.includes(tag)).length;
+  const fitting = TAG_ORDER.filter((tag) => {
     const without = cases.filter((c) => !c.tags.includes(tag));
-    if (d && without.length > 0 && without.every(casePasses) && failing.every((c) => c.tags.includes(tag))) {
-      found.push({ kind: d.kind, message: `${d.message} (fails: ${names(failing)}; passes: ${names(passing)})` });
-      break;
-    }
+    return without.length > 0 && without.every(casePasses) && failing.every((c) => c.tags.includes(tag));
+  }).sort((a, b) => tagged(a) - tagged(b) || TAG_ORDER.indexOf(a) - TAG_ORDER.indexOf(b));
+  if (fitting.length > 0) {
+    const d = TAG_DIAGNOSES[fitting[0]]!;
+    found.push({ kind: d.kind, message: `${d.message} (fails: ${names(failing)}; passes: ${names(passing)})` });
   }
   // Each failing tensor one factor off (the factor may differ between shapes: the softmax scale is 1 / sqrt(d_qk)).
   if (tensors.every(({ t }) => t.factor !== undefined)) {

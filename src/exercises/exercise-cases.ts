@@ -10,15 +10,16 @@ import { type MlaShape, type PresetName, presetShape } from '../mla/shape';
 import { type MlaInputs, generateInputs } from '../mla/inputs';
 import type { KvFormat } from '../mla/kv-layout';
 
-export const CASE_TAGS = ['large-logits', 'multi-tile', 'skipped-keys', 'empty-row', 'empty-split', 'several-requests', 'sink', 'fp8', 'narrow-value'] as const;
+export const CASE_TAGS = ['large-logits', 'multi-tile', 'skipped-keys', 'empty-row', 'empty-split', 'several-requests', 'sink', 'fp8', 'narrow-value', 'query-tokens'] as const;
 export type CaseTag = (typeof CASE_TAGS)[number];
 
 export interface ExerciseCase {
   readonly name: string;
   /**
-   * What is special about the case. Two are added at run time (caseTags):
+   * What is special about the case. Three are added at run time (caseTags):
    * 'multi-tile' when a row's keys pass one tile of the plan, 'narrow-value'
-   * when the value is narrower than the key (V3.2: d_v 512 < d_qk 576).
+   * when the value is narrower than the key (V3.2: d_v 512 < d_qk 576),
+   * 'query-tokens' when a request has several query tokens.
    */
   readonly tags: readonly CaseTag[];
   readonly preset: PresetName;
@@ -40,7 +41,10 @@ export function caseShape(c: ExerciseCase): MlaShape {
 export function caseTags(c: ExerciseCase, tileN: number): CaseTag[] {
   const shape = caseShape(c);
   const rowKeys = shape.topk > 0 ? shape.topk : Math.max(...shape.seqlens);
-  return [...c.tags, ...(tileN > 0 && rowKeys > tileN ? ['multi-tile' as const] : []), ...(shape.dV < shape.dQk ? ['narrow-value' as const] : [])];
+  return [
+    ...c.tags, ...(tileN > 0 && rowKeys > tileN ? ['multi-tile' as const] : []), ...(shape.dV < shape.dQk ? ['narrow-value' as const] : []),
+    ...(shape.sQ > 1 ? ['query-tokens' as const] : []),
+  ];
 }
 
 /** The case's inputs (seeded: the same bits on every run and in the browser). */
@@ -73,4 +77,22 @@ export const DECODE_CASES: readonly ExerciseCase[] = [
 export const MERGE_CASES: readonly ExerciseCase[] = [
   ...DECODE_CASES,
   { name: 'short rows: 2 requests of 3 and 9 keys in 4 splits (some splits empty)', tags: ['empty-split', 'several-requests'], preset: 'v32', shape: { seqlens: [3, 9], hQ: 2 }, kvFormat: 'f32', seed: 7 },
+];
+
+/** The dense cases alone: which keys a row reads through the block table. */
+export const DENSE_CASES: readonly ExerciseCase[] = DECODE_CASES.filter((c) => caseShape(c).topk === 0);
+
+/** Sparse calls: FlashMLA's invalid indices, an all-invalid row, several query tokens, pages of 53. */
+export const SPARSE_CASES: readonly ExerciseCase[] = [
+  ...DECODE_CASES.filter((c) => caseShape(c).topk > 0),
+  {
+    name: 'sparse, MODEL1 FP8 cache, pages of 53: 2 requests of 128 indices, a tenth invalid', tags: ['skipped-keys', 'several-requests', 'fp8'],
+    preset: 'model1', shape: { seqlens: [300, 200], hQ: 4, topk: 128, pageBlockSize: 53 }, kvFormat: 'fp8', seed: 8, invalidIndexFraction: 0.1,
+  },
+  { name: 'sparse, every index valid: 2 query tokens of 256 indices over 500 keys', tags: [], preset: 'v32', shape: { seqlens: [500], hQ: 4, sQ: 2, topk: 256 }, kvFormat: 'f32', seed: 9, invalidIndexFraction: 0 },
+  {
+    name: 'sparse, pages of 2 tokens, a sink per head: 32 indices, a tenth invalid', tags: ['skipped-keys', 'sink'],
+    preset: 'v32', shape: { seqlens: [90], hQ: 3, topk: 32, pageBlockSize: 2, attentionSink: true }, kvFormat: 'f32', seed: 11, invalidIndexFraction: 0.1,
+  },
+  { name: 'sparse with large logits (q times 40), a tenth invalid', tags: ['large-logits', 'skipped-keys'], preset: 'v32', shape: { seqlens: [300], hQ: 2, topk: 64 }, kvFormat: 'f32', seed: 10, qScale: 40, invalidIndexFraction: 0.1 },
 ];

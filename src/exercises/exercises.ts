@@ -8,7 +8,7 @@
  */
 import type { ShaderFileName } from '../gpu/shader-source';
 import type { VersionName } from '../kernels/kernel-plan';
-import { type ExerciseCase, DECODE_CASES, MERGE_CASES } from './exercise-cases';
+import { type ExerciseCase, DECODE_CASES, DENSE_CASES, MERGE_CASES, SPARSE_CASES } from './exercise-cases';
 
 /** What the checker compares with the CPU reference. */
 export type ExerciseTensors = 'scores' | 'out-lse';
@@ -155,6 +155,43 @@ export const EXERCISES: readonly Exercise[] = [
       'Only thread 0 writes the lse: if (tid == 0u) { lse[...] = select(bitcast<u32>(lse2 * LN2), 0x7f800000u, empty); }',
     ],
     cases: MERGE_CASES,
+  },
+  {
+    id: 6, region: 'paged-keys', title: 'Which keys a row reads: the causal count and the block table', file: 'keys_dense.wgsl', kernel: 'naive', splits: 1, checks: 'out-lse',
+    statement: [
+      'Every version asks two functions which cache slots a query row attends to. Write them for the dense, paged cache.',
+      'keyCount(b, i): how many keys query token i of request b sees. Request b has seqlens[b] tokens cached. With params.causal != 0 and params.s_q query tokens (speculative / MTP tokens), token i sees seqlen - s_q + i + 1 of them (the last token sees all); otherwise all seqlen. Never less than 0.',
+      'keySlot(b, i, k): the cache slot of the request\'s k-th token. The cache is paged: PAGE_SIZE tokens a page, the pages of request b listed in block_table[b * params.max_blocks + p] (p = k / PAGE_SIZE, in order), and the token at offset k % PAGE_SIZE of its page: slot = page * PAGE_SIZE + offset, as an i32.',
+      'Replace both functions between the markers (keep their names and signatures). The check runs version 1 on the dense cases (pages of 64 and of 53 tokens, two query tokens, ragged requests) and compares out and lse with the f64 reference. Pages are shuffled and unused slots hold NaN: a wrong slot shows.',
+    ].join('\n'),
+    given: [
+      'seqlens: array<i32>, [batch]; block_table: array<i32>, [batch, params.max_blocks]',
+      'params.s_q, params.causal, params.max_blocks; PAGE_SIZE: tokens per page (an override constant, a u32)',
+      'b, i, k: u32; i32(x), u32(x) convert; max(a, b) on i32',
+    ],
+    starter: 'fn keyCount(b: u32, i: u32) -> u32 {\n  return 0u; // the keys query token i of request b sees (see the statement)\n}\n\nfn keySlot(b: u32, i: u32, k: u32) -> i32 {\n  return -1; // the cache slot of its k-th key\n}',
+    hints: [
+      'let len = seqlens[b]; then, when params.causal != 0u, len - i32(params.s_q) + i32(i) + 1, in i32 so that it can go below 0 before max(..., 0).',
+      'The page of token k is block_table[b * params.max_blocks + k / PAGE_SIZE]: an i32 page number.',
+      'page * i32(PAGE_SIZE) + i32(k % PAGE_SIZE) is the slot.',
+    ],
+    cases: DENSE_CASES,
+  },
+  {
+    id: 7, region: 'sparse-keys', title: 'Sparse indices: skipping -1 and out of range', file: 'keys_sparse.wgsl', kernel: 'naive', splits: 1, checks: 'out-lse',
+    statement: [
+      'A sparse call (DeepSeek\'s sparse attention, FlashMLA\'s sparse kernels) gives every query row its own list of params.topk cache slots, chosen by the indexer: indices[(b * params.s_q + i) * params.topk + k] is the slot of row (b, i)\'s k-th key.',
+      'Not every entry names a key: FlashMLA pads with -1 and its tests put other invalid values there too (-2147483648, -123456, the cache\'s size, 2147483647). An index that is negative or >= params.num_slots (the slots in the cache) must be skipped: keySlot returns -1 for it, and the kernels leave it out.',
+      'Write keySlot(b, i, k) between the markers. The check runs version 1 on sparse calls (a quarter invalid, a row with none valid, two query tokens, MODEL1 FP8 pages of 53, large logits) and compares out and lse with the f64 reference.',
+    ].join('\n'),
+    given: ['indices: array<i32>, [batch, s_q, topk]', 'params.s_q, params.topk, params.num_slots', 'b, i, k: u32; u32(x) converts an i32 (a negative one wraps to a large u32)'],
+    starter: 'fn keySlot(b: u32, i: u32, k: u32) -> i32 {\n  return -1; // the slot of row (b, i)\'s k-th key, or -1 to skip it (see the statement)\n}',
+    hints: [
+      'Row (b, i) is row b * params.s_q + i of the indices; its k-th entry is topk entries further in per row.',
+      'Test idx < 0 before converting: u32(idx) of a negative i32 is a huge number.',
+      'if (idx < 0 || u32(idx) >= params.num_slots) { return -1; } return idx;',
+    ],
+    cases: SPARSE_CASES,
   },
 ];
 
