@@ -10,9 +10,11 @@
 // Four codes at once, in vector operations and selects with no branch: a
 // kernel that reads FP8 keys straight from the cache decodes every quad it
 // uses, so the decode sits in the inner loop (docs/tuning.md, "FP8's cost").
+// (The lines between the "---- exercise" markers are exercise 8's: src/exercises.)
 
 // Four E4M3 codes packed little-endian in one word.
 fn decodeE4m3x4(word: u32) -> vec4<f32> {
+  // ---- exercise e4m3: write from here ----
   let code = (vec4<u32>(word) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu);
   let sign = (code & vec4<u32>(0x80u)) << vec4<u32>(24u);
   let mag = code & vec4<u32>(0x7fu);
@@ -21,4 +23,5 @@ fn decodeE4m3x4(word: u32) -> vec4<f32> {
   // The NaN pattern is chosen at run time: a NaN constant is a compile error.
   let bits = select(select(normal, subnormal, mag < vec4<u32>(8u)), vec4<u32>(0x7fc00000u), mag == vec4<u32>(0x7fu));
   return bitcast<vec4<f32>>(sign | bits);
+  // ---- exercise e4m3: to here ----
 }

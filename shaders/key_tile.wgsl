@@ -7,6 +7,7 @@
 // thread per step so that neighbouring threads read neighbouring bytes. A
 // key past the chunk or skipped by the key source is -1 in slotTile and
 // zeros in keyTile. TILE_N and WG_SIZE are the version's overrides.
+// (The lines between the "---- exercise" markers are exercise 10's: src/exercises.)
 
 // KEYS_FROM_CACHE = 1 (version 4, `--keys cache`; the default for f32 and
 // bf16 caches): the keys are not decoded into keyTile, which then holds one
@@ -46,6 +47,7 @@ fn decodeTile(tid: u32) {
   if (KEYS_FROM_CACHE == 1u) {
     return;
   }
+  // ---- exercise key-tile: write from here ----
   let dq4 = D_QK / 4u;
   for (var e = tid; e < TILE_N * dq4; e += WG_SIZE) {
     let slot = slotTile[e / dq4];
@@ -55,6 +57,7 @@ fn decodeTile(tid: u32) {
     }
     keyTile[e] = v;
   }
+  // ---- exercise key-tile: to here ----
 }
 
 // Where the tile starting at key t0 keeps its rows in rowTile and scaleTile:

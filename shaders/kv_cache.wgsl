@@ -21,6 +21,8 @@
 // KV_KIND 2: FP8 latent (E4M3, 4 codes per word, one scale per QUANT_TILE
 //            values: f32 in V3.2, a ue8m0 exponent byte in MODEL1), then the
 //            rope part in bf16. Decoded with bit operations: WGSL has no 8-bit float.
+//
+// (The lines between the "---- exercise" markers are exercise 9's: src/exercises.)
 
 override KV_KIND: u32;
 override D_QK: u32;
@@ -128,10 +130,12 @@ fn kvQuadOfToken(t: KvToken, j: u32, scales: vec4<u32>) -> vec4<f32> {
     let w = kvWordPair(t.shard, t.word + 2u * j);
     return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
   }
+  // ---- exercise fp8-record: write from here ----
   let e = 4u * j;
   if (e < D_NOPE) {
     return decodeE4m3x4(kvWord(t.shard, t.word + j)) * scaleOf(scales, e / QUANT_TILE);
   }
   let w = kvWordPair(t.shard, t.word + ROPE_OFFSET_W + (e - D_NOPE) / 2u);
   return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
+  // ---- exercise fp8-record: to here ----
 }

@@ -26,6 +26,7 @@
 // value quads g + k * DIM_GROUPS, k < OUT_VALUES / 4 (g = t % DIM_GROUPS,
 // DIM_GROUPS = ceil(D_V / OUT_VALUES)), so neighbouring threads touch
 // neighbouring quads.
+// (The lines between the "---- exercise" markers are exercise 11's: src/exercises.)
 
 override HEADS_PER_WG: u32;        // a multiple of SCORE_HEADS and OUT_HEADS
 override TILE_N: u32;              // keys per tile, a multiple of SCORE_KEYS
@@ -212,6 +213,7 @@ fn scoreBlock(w: Work, hb: u32, kFirst: u32, t0: u32, j0: u32, j1: u32) -> Score
     keys3 = fourKeys(t0, kFirst + 12u);
   }
   let rows = queryRows(w.row0, h, pieces);
+  // ---- exercise score-block: write from here ----
   for (var j = j0; j < j1; j++) {
     let x = queryQuads(rows, j, pieces);
     s.k0 = addProduct(s.k0, transpose(fourKeyQuads(keys0, j)), x, pieces);
@@ -221,6 +223,7 @@ fn scoreBlock(w: Work, hb: u32, kFirst: u32, t0: u32, j0: u32, j1: u32) -> Score
       s.k3 = addProduct(s.k3, transpose(fourKeyQuads(keys3, j)), x, pieces);
     }
   }
+  // ---- exercise score-block: to here ----
   return s;
 }
 

@@ -56,6 +56,15 @@ describe.skipIf(!gpu)('exercises on the GPU', () => {
     expect(r.failure).toMatch(/^case ".+": first wrong element/);
   });
 
+  it.skipIf(!full).each(EXERCISES)('exercise $id: a compile error in $file is shown at its line in the learner\'s file', async (e) => {
+    const region = findRegion(SHADER_FILES[e.file], e.region, e.file);
+    const mine = replaceRegion(SHADER_FILES[e.file], e.region, e.file, `const oops: u32 = notDeclaredAnywhere;\n${region.body}`);
+    const r = await checkExercise(gpu!, e, mine);
+    expect(r.pass).toBe(false);
+    expect(r.compileErrors[0]).toMatchObject({ file: e.file, line: region.beginLine + 1 });
+    expect(describeResult(e, r, 'mine.wgsl')[1]).toMatch(new RegExp(`^  mine\\.wgsl:${region.beginLine + 1}:\\d+: .*notDeclaredAnywhere`));
+  });
+
   it('a compile error is shown at the line and column of the learner\'s file, in its text', async () => {
     const e = exerciseById(1);
     const mine = starterFile(e).replace('s = 0.0;', 's = scoreOfKey;');

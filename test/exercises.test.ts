@@ -48,7 +48,7 @@ describe('exercise regions', () => {
     const [small, ragged] = EXERCISES[0].cases;
     expect(caseTags(small, 0)).toEqual(['narrow-value']);
     expect(caseTags(ragged, 64)).toEqual(['several-requests', 'multi-tile', 'narrow-value', 'query-tokens']);
-    expect(caseTags(EXERCISES[0].cases[2], 0)).toEqual(['fp8', 'sink']); // MODEL1: d_v = d_qk
+    expect(caseTags(EXERCISES[0].cases[2], 0)).toEqual(['fp8', 'sink', 'model1']); // MODEL1: d_v = d_qk
   });
 });
 
@@ -95,12 +95,20 @@ describe('the diagnosis, from the comparison alone', () => {
     const wrong = (e: number) => e + 0.5;
     expect(kinds([outCase('plain', [], right), outCase('big', ['large-logits'], wrong)])).toContain('large-logits');
     expect(kinds([outCase('one tile', [], right), outCase('long', ['multi-tile', 'several-requests'], wrong), outCase('long 2', ['multi-tile'], wrong)])).toContain('first-tile');
+    // Two mistakes: two tags between them hold the failing cases, neither alone.
+    const two = diagnose([outCase('plain', [], right), outCase('sink', ['sink'], wrong), outCase('empty', ['empty-row', 'skipped-keys'], wrong), outCase('skipped', ['skipped-keys'], right)]);
+    expect(two.map((d) => d.kind).slice(0, 2)).toEqual(['empty-row', 'sink']);
+    expect(two[1].message).toContain('(fails: "sink"; one of two mistakes');
     // Shared by a passing case too: not the reason.
     expect(kinds([outCase('long ok', ['multi-tile'], right), outCase('long', ['multi-tile'], wrong)])).not.toContain('first-tile');
   });
 
   it('only some requests wrong; only the lse wrong; and otherwise plain wrong values', () => {
     expect(kinds([outCase('a', [], (e, k) => (k >= 6 ? e + 1 : e))])).toContain('one-request');
+    // Request 1 wrong, request 0 right: about which request it is unless request 0 is right because it is shorter.
+    const secondWrong = outCase('a', [], (e, k) => (k >= 6 ? e + 1 : e));
+    expect(kinds([{ ...secondWrong, requestKeys: [45, 2] }])).toContain('one-request');
+    expect(kinds([{ ...secondWrong, requestKeys: [2, 45] }])).toEqual(['wrong-values']);
     expect(kinds([outCase('a', [], right, (e) => e + 2)])).toEqual(['lse-only']);
     expect(kinds([outCase('a', [], (e, k) => e + Math.sin(k) + 2)])).toEqual(['wrong-values']);
   });

@@ -74,7 +74,10 @@ export async function runExerciseCommand(argv: string[]): Promise<number> {
       only(['json']);
       if (positionals.length > 0) throw new Error(`exercise list takes no exercise number, got ${positionals.join(' ')}`);
       if (values.json) print(JSON.stringify(EXERCISES.map(({ id, title, file, region, kernel }) => ({ id, title, file, region, kernel })), null, 2));
-      else EXERCISES.forEach((e) => print(`${String(e.id).padStart(2)}. ${e.title.padEnd(48)} ${e.file} (${e.region})`));
+      else {
+        const width = Math.max(...EXERCISES.map((e) => e.title.length));
+        EXERCISES.forEach((e) => print(`${String(e.id).padStart(2)}. ${e.title.padEnd(width)}  ${e.file} (${e.region})`));
+      }
       return 0;
     }
     case 'show': {

@@ -39,7 +39,7 @@ export interface CheckOptions {
 /** The run an exercise makes of a case: its version, its splits, the learner's file in place of the shipped one. */
 export function exerciseRunConfig(exercise: Exercise, c: ExerciseCase, source?: string): RunConfig {
   return {
-    kernel: exercise.kernel, kvFormat: c.kvFormat, splits: exercise.splits,
+    ...c.plan, kernel: exercise.kernel, kvFormat: c.kvFormat, splits: exercise.splits,
     shaderEdits: source === undefined ? undefined : { [exercise.file]: source },
   };
 }
@@ -70,7 +70,7 @@ async function runCase(ctx: GpuContext, exercise: Exercise, c: ExerciseCase, inp
         compareTensor('lse', output.lse, ref.lse, { names: ['b', 'h', 'i'], sizes: [batch, hQ, sQ] }),
       ];
     }
-    return { name: c.name, tags, tensors };
+    return { name: c.name, tags, tensors, requestKeys: shape.topk > 0 ? shape.seqlens.map(() => shape.topk) : shape.seqlens };
   } finally {
     prepared.destroy();
   }

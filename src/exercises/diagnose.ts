@@ -123,7 +123,8 @@ export function compareTensor(tensor: TensorName, got: ArrayLike<number>, expect
         const cs = fits.map((f) => f.c);
         const lo = Math.min(...cs);
         const hi = Math.max(...cs);
-        if (hi - lo > FACTOR_OFF) rowFactors = [lo, hi];
+        // A row of zeros fits a factor of 0: output missing, not a row left unnormalised.
+        if (hi - lo > FACTOR_OFF && lo > FACTOR_OFF) rowFactors = [lo, hi];
       }
     }
   }
@@ -143,6 +144,8 @@ export function formatWrong(w: WrongElement): string {
 export interface CaseOutcome {
   readonly name: string;
   readonly tags: readonly CaseTag[];
+  /** Keys each request's rows read (its seqlen, or topk), when known: a request right only because it is short is not "one request". */
+  readonly requestKeys?: readonly number[];
   readonly tensors: readonly TensorComparison[];
 }
 
@@ -152,7 +155,7 @@ export function casePasses(c: CaseOutcome): boolean {
 
 export type DiagnosisKind =
   | 'nan' | 'scale' | 'normalisation' | 'first-tile' | 'large-logits' | 'skipped-keys' | 'empty-row' | 'empty-split' | 'sink'
-  | 'key-width' | 'query-tokens' | 'one-request' | 'lse-only' | 'wrong-values';
+  | 'key-width' | 'model-layout' | 'block-size' | 'query-tokens' | 'one-request' | 'lse-only' | 'wrong-values';
 
 export interface Diagnosis {
   readonly kind: DiagnosisKind;
@@ -168,11 +171,26 @@ const TAG_DIAGNOSES: Partial<Record<CaseTag, { kind: DiagnosisKind; message: str
   'empty-split': { kind: 'empty-split', message: 'wrong only when a split has no key: its partial lse is -3e38 and its weight must come out 0' },
   sink: { kind: 'sink', message: 'wrong only with an attention sink: out is multiplied by 1 / (1 + exp(sink[h] - lse)), the lse is left as it is' },
   'query-tokens': { kind: 'query-tokens', message: 'wrong only where a request has several query tokens: a row is (request b, query token i), and token i has keys of its own (the causal count seqlen - s_q + i + 1, its own indices)' },
+  model1: { kind: 'model-layout', message: 'wrong only on MODEL1\'s shape (d_qk 512: 448 latent values in 7 FP8 tiles of 64 with a one-byte ue8m0 scale each, then 64 RoPE), right on V3.2\'s (512 latent in 4 tiles of 128 with f32 scales, then 64 RoPE): a size or offset of one model\'s layout written as a number instead of its constant (D_NOPE, QUANT_TILE, D_QK)' },
+  'wide-score-block': { kind: 'block-size', message: 'right with an 8 x 8 score block, wrong with 16 x 16: a block of SCORE_KEYS 16 keys has four strips (k0 .. k3), SCORE_HEADS 16 heads four pieces a piece (pieces = SCORE_HEADS / 4)' },
   'narrow-value': { kind: 'key-width', message: 'wrong only where the value is narrower than the key (V3.2: d_qk 576, d_v 512), right where they are equal (MODEL1, 512): the key\'s width D_QK and the value\'s D_V are swapped somewhere' },
 };
 
 /** Tags with a diagnosis, in the order preferred when several fit on as many cases. */
-const TAG_ORDER: readonly CaseTag[] = ['large-logits', 'multi-tile', 'empty-split', 'empty-row', 'skipped-keys', 'sink', 'narrow-value', 'query-tokens'];
+const TAG_ORDER: readonly CaseTag[] = ['large-logits', 'multi-tile', 'empty-split', 'empty-row', 'skipped-keys', 'sink', 'wide-score-block', 'narrow-value', 'model1', 'query-tokens'];
+
+/** Pairs of tags that explain the failures together and neither alone. */
+function twoTagCover(cases: readonly CaseOutcome[], failing: readonly CaseOutcome[]): [CaseTag, CaseTag][] {
+  const pairs: [CaseTag, CaseTag][] = [];
+  TAG_ORDER.forEach((a, k) => TAG_ORDER.slice(k + 1).forEach((b) => {
+    const has = (c: CaseOutcome) => c.tags.includes(a) || c.tags.includes(b);
+    const neither = cases.filter((c) => !has(c));
+    const onlyA = failing.some((c) => c.tags.includes(a) && !c.tags.includes(b));
+    const onlyB = failing.some((c) => c.tags.includes(b) && !c.tags.includes(a));
+    if (neither.length > 0 && neither.every(casePasses) && failing.every(has) && onlyA && onlyB) pairs.push([a, b]);
+  }));
+  return pairs;
+}
 
 /**
  * The diagnosis of an attempt from its cases' comparisons: the most specific
@@ -201,6 +219,13 @@ export function diagnose(cases: readonly CaseOutcome[]): Diagnosis[] {
   if (fitting.length > 0) {
     const d = TAG_DIAGNOSES[fitting[0]]!;
     found.push({ kind: d.kind, message: `${d.message} (fails: ${names(failing)}; passes: ${names(passing)})` });
+  } else {
+    // Two mistakes at once: two tags that between them hold every failing case, each needed, every other case passing.
+    const pair = twoTagCover(cases, failing).sort((a, b) => tagged(a[0]) + tagged(a[1]) - tagged(b[0]) - tagged(b[1]))[0];
+    for (const tag of pair ?? []) {
+      const d = TAG_DIAGNOSES[tag]!;
+      found.push({ kind: d.kind, message: `${d.message} (fails: ${names(failing.filter((c) => c.tags.includes(tag)))}; one of two mistakes: the other failing cases have another cause)` });
+    }
   }
   // Each failing tensor one factor off (the factor may differ between shapes: the softmax scale is 1 / sqrt(d_qk)).
   if (tensors.every(({ t }) => t.factor !== undefined)) {
@@ -217,9 +242,19 @@ export function diagnose(cases: readonly CaseOutcome[]): Diagnosis[] {
     const [lo, hi] = rowScaled[0].t.rowFactors!;
     found.push({ kind: 'normalisation', message: `each row is right up to a factor of its own (${lo.toPrecision(3)} to ${hi.toPrecision(3)} times the reference in case "${rowScaled[0].c.name}"): the rows are not normalised; a row's probabilities must sum to one (subtract the lse, or divide by the row's sum)` });
   }
-  const partial = tensors.find(({ t }) => t.requests > 1 && t.wrongRequests.length > 0 && t.wrongRequests.length < t.requests);
+  // Some requests right and others wrong in a case, where their lengths do not explain it (a mistake that
+  // shows on long rows only leaves a short request right: that is not about which request it is).
+  const partial = failing.flatMap((c) => {
+    const requests = Math.max(...c.tensors.map((t) => t.requests));
+    const wrongs = [...new Set(c.tensors.flatMap((t) => t.wrongRequests))].sort((a, b) => a - b);
+    if (requests < 2 || wrongs.length === 0 || wrongs.length === requests) return [];
+    const keys = c.requestKeys;
+    const rights = Array.from({ length: requests }, (_, b) => b).filter((b) => !wrongs.includes(b));
+    const byLength = keys !== undefined && Math.max(...rights.map((b) => keys[b])) < Math.min(...wrongs.map((b) => keys[b]));
+    return byLength ? [] : [{ c, wrongs, requests }];
+  })[0];
   if (partial) {
-    found.push({ kind: 'one-request', message: `wrong only on request${partial.t.wrongRequests.length > 1 ? 's' : ''} ${partial.t.wrongRequests.join(', ')} of ${partial.t.requests} (case "${partial.c.name}"): look at how a request's row, length or block table is found` });
+    found.push({ kind: 'one-request', message: `wrong only on request${partial.wrongs.length > 1 ? 's' : ''} ${partial.wrongs.join(', ')} of ${partial.requests} (case "${partial.c.name}"): look at how a request's row, length or block table is found` });
   }
   if (failing.every((c) => c.tensors.every((t) => t.pass || t.tensor === 'lse'))) {
     const lse = tensors.find(({ t }) => t.tensor === 'lse')!;

@@ -9,17 +9,22 @@
 import { type MlaShape, type PresetName, presetShape } from '../mla/shape';
 import { type MlaInputs, generateInputs } from '../mla/inputs';
 import type { KvFormat } from '../mla/kv-layout';
+import type { PlanOptions } from '../kernels/kernel-plan';
 
-export const CASE_TAGS = ['large-logits', 'multi-tile', 'skipped-keys', 'empty-row', 'empty-split', 'several-requests', 'sink', 'fp8', 'narrow-value', 'query-tokens'] as const;
+export const CASE_TAGS = [
+  'large-logits', 'multi-tile', 'skipped-keys', 'empty-row', 'empty-split', 'several-requests', 'sink', 'fp8', 'narrow-value', 'model1', 'query-tokens',
+  'wide-score-block',
+] as const;
 export type CaseTag = (typeof CASE_TAGS)[number];
 
 export interface ExerciseCase {
   readonly name: string;
   /**
-   * What is special about the case. Three are added at run time (caseTags):
+   * What is special about the case. Four are added at run time (caseTags):
    * 'multi-tile' when a row's keys pass one tile of the plan, 'narrow-value'
    * when the value is narrower than the key (V3.2: d_v 512 < d_qk 576),
-   * 'query-tokens' when a request has several query tokens.
+   * 'model1' for MODEL1's shape (d_qk 512, 448 latent), 'query-tokens' when
+   * a request has several query tokens.
    */
   readonly tags: readonly CaseTag[];
   readonly preset: PresetName;
@@ -31,6 +36,8 @@ export interface ExerciseCase {
   /** Sparse: the fraction of indices replaced by FlashMLA's invalid ones, and rows (b * s_q + i) with none valid. */
   readonly invalidIndexFraction?: number;
   readonly allInvalidRows?: readonly number[];
+  /** Tuning the run takes for this case (e.g. a 16 x 16 score block for version 4). */
+  readonly plan?: PlanOptions;
 }
 
 export function caseShape(c: ExerciseCase): MlaShape {
@@ -43,7 +50,7 @@ export function caseTags(c: ExerciseCase, tileN: number): CaseTag[] {
   const rowKeys = shape.topk > 0 ? shape.topk : Math.max(...shape.seqlens);
   return [
     ...c.tags, ...(tileN > 0 && rowKeys > tileN ? ['multi-tile' as const] : []), ...(shape.dV < shape.dQk ? ['narrow-value' as const] : []),
-    ...(shape.sQ > 1 ? ['query-tokens' as const] : []),
+    ...(c.preset === 'model1' ? ['model1' as const] : []), ...(shape.sQ > 1 ? ['query-tokens' as const] : []),
   ];
 }
 
@@ -95,4 +102,25 @@ export const SPARSE_CASES: readonly ExerciseCase[] = [
     preset: 'v32', shape: { seqlens: [90], hQ: 3, topk: 32, pageBlockSize: 2, attentionSink: true }, kvFormat: 'f32', seed: 11, invalidIndexFraction: 0.1,
   },
   { name: 'sparse with large logits (q times 40), a tenth invalid', tags: ['large-logits', 'skipped-keys'], preset: 'v32', shape: { seqlens: [300], hQ: 2, topk: 64 }, kvFormat: 'f32', seed: 10, qScale: 40, invalidIndexFraction: 0.1 },
+];
+
+/** FP8 caches of both models: V3.2's 656-byte record (f32 scales per 128 values), MODEL1's (ue8m0 scales per 64), dense and sparse. */
+export const FP8_CASES: readonly ExerciseCase[] = [
+  { name: 'V3.2 FP8: 1 request of 20 keys, 4 heads', tags: ['fp8'], preset: 'v32', shape: { seqlens: [20], hQ: 4 }, kvFormat: 'fp8', seed: 21 },
+  ...DECODE_CASES.filter((c) => c.kvFormat === 'fp8'),
+  {
+    name: 'V3.2 FP8, ragged: 3 requests of 2, 45 and 300 keys, 2 query tokens each (causal), 3 heads', tags: ['fp8', 'several-requests'],
+    preset: 'v32', shape: { seqlens: [2, 45, 300], hQ: 3, sQ: 2 }, kvFormat: 'fp8', seed: 22,
+  },
+  ...SPARSE_CASES.filter((c) => c.kvFormat === 'fp8'),
+  { name: 'MODEL1 FP8, large logits: q times 40, 200 keys', tags: ['fp8', 'large-logits'], preset: 'model1', shape: { seqlens: [200], hQ: 4 }, kvFormat: 'fp8', seed: 23, qScale: 40 },
+];
+
+/** Version 4's register blocks: the decode cases with the default 8 x 8 score block, and one with 16 x 16. */
+export const BLOCK_CASES: readonly ExerciseCase[] = [
+  ...DECODE_CASES,
+  {
+    name: 'a 16 x 16 score block: 16 heads, 2 requests of 300 and 77 keys', tags: ['wide-score-block', 'several-requests'],
+    preset: 'v32', shape: { seqlens: [300, 77], hQ: 16 }, kvFormat: 'f32', seed: 24, plan: { scoreBlock: '16x16' },
+  },
 ];

@@ -19,7 +19,7 @@ export function describeExercise(exercise: Exercise, hints = 0): string[] {
   const shown = Math.min(hints, exercise.hints.length);
   return [
     `exercise ${exercise.id}: ${exercise.title}`,
-    `file     ${exercise.file}, between the markers "---- exercise ${exercise.region}: write from here" and "to here" (run by version ${exercise.kernel}${exercise.splits > 1 ? `, ${exercise.splits} splits` : ''})`,
+    `file     ${exercise.file}, between the markers "---- exercise ${exercise.region}: write from here" and "to here" (run by version ${exercise.kernel}${typeof exercise.splits === 'number' && exercise.splits > 1 ? `, ${exercise.splits} splits` : ''})`,
     '',
     ...exercise.statement.split('\n'),
     '',

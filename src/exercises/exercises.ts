@@ -8,7 +8,7 @@
  */
 import type { ShaderFileName } from '../gpu/shader-source';
 import type { VersionName } from '../kernels/kernel-plan';
-import { type ExerciseCase, DECODE_CASES, DENSE_CASES, MERGE_CASES, SPARSE_CASES } from './exercise-cases';
+import { type ExerciseCase, BLOCK_CASES, DECODE_CASES, DENSE_CASES, FP8_CASES, MERGE_CASES, SPARSE_CASES } from './exercise-cases';
 
 /** What the checker compares with the CPU reference. */
 export type ExerciseTensors = 'scores' | 'out-lse';
@@ -22,8 +22,8 @@ export interface Exercise {
   readonly file: ShaderFileName;
   /** The version whose dispatches run the attempt. */
   readonly kernel: VersionName;
-  /** KV splits of the run (the merge needs several). */
-  readonly splits: number;
+  /** KV splits of the run (the merge needs several; 'auto': as many as the device's loop limit needs, chosen as for any run). */
+  readonly splits: number | 'auto';
   readonly checks: ExerciseTensors;
   /** What to compute, the shapes, and what the result must be. */
   readonly statement: string;
@@ -80,7 +80,7 @@ export const EXERCISES: readonly Exercise[] = [
       'tid: this thread\'s index in the workgroup, 0 .. 63; WG = 64',
       'b, i, h: the row\'s request, query token and head; base: where its scores start in `scores`',
       'workgroupReduce(tid, value, op) -> f32: every thread passes its value; all get the max (op 0u) or the sum (op 1u) of the 64',
-      'sink: array<f32>, the sink logit per head; lse: array<u32>, f32 bits',
+      'sink: array<f32>, the sink logit per head; lse: array<u32>, f32 bits (name your own variables otherwise: a local called lse hides the buffer, and lse[...] = ... then fails to compile with "cannot index type \'f32\'")',
     ],
     starter: '// Turn this row\'s scores into probabilities in place, and write its lse (see the statement).',
     hints: [
@@ -145,7 +145,7 @@ export const EXERCISES: readonly Exercise[] = [
     ].join('\n'),
     given: [
       'row = (b * params.s_q + i) * params.h_q + h; dv4 = D_V / 4u; tid: 0 .. 63; WG = 64',
-      'partOut: array<vec4<f32>>, partLse: array<f32>: the splits\' results; out: array<vec4<f32>>, lse: array<u32> (f32 bits); sink: array<f32>',
+      'partOut: array<vec4<f32>>, partLse: array<f32>: the splits\' results; out: array<vec4<f32>>, lse: array<u32> (f32 bits; a local called lse would hide it); sink: array<f32>',
       'MASKED = -3e38, LN2, LOG2E: constants of the file',
     ],
     starter: '// Merge this row\'s splits into out and lse (see the statement).',
@@ -192,6 +192,101 @@ export const EXERCISES: readonly Exercise[] = [
       'if (idx < 0 || u32(idx) >= params.num_slots) { return -1; } return idx;',
     ],
     cases: SPARSE_CASES,
+  },
+  {
+    id: 8, region: 'e4m3', title: 'FP8 E4M3: four codes in a word to four floats', file: 'fp8.wgsl', kernel: 'naive', splits: 1, checks: 'out-lse',
+    statement: [
+      'An FP8 cache stores each latent value in one byte, E4M3 ("fn", as FlashMLA and the OCP standard define it): 1 sign bit, 4 exponent bits, 3 mantissa bits, from the top:',
+      '    code = s eeee mmm        normal (e > 0):     value = (-1)^s * 2^(e - 7) * (1 + m / 8)',
+      '                             subnormal (e = 0):  value = (-1)^s * 2^-6 * (m / 8)  =  (-1)^s * m * 2^-9',
+      '    e = 15 and m = 7 (0x7f, 0xff) is NaN; there is no infinity, so the largest value is 0x7e = 448.',
+      'WGSL has no 8-bit type: the cache is read as u32 words, four codes to a word, little-endian (code k is bits 8k .. 8k+7, code 0 the lowest byte).',
+      'Write decodeE4m3x4(word): the four values, code 0 in .x. (The caller multiplies them by their tile\'s scale.)',
+      'Every E4M3 value is exact in f32, so a right decode gives the reference\'s values exactly. The check runs version 1 on FP8 caches of both models (V3.2 and MODEL1, dense and sparse, pages of 53) and compares out and lse with the f64 reference, which decodes the same bytes on the CPU.',
+    ].join('\n'),
+    given: [
+      'word: u32, four E4M3 codes',
+      'vec4<u32>(word) >> vec4<u32>(0u, 8u, 16u, 24u) shifts a vector by four amounts at once; & 0xffu keeps a byte',
+      'bitcast<vec4<f32>>(v) reads u32 bits as f32; an f32 is 1 sign bit, 8 exponent bits (bias 127), 23 mantissa bits',
+      'select(a, b, cond) is b where cond holds, a elsewhere (per lane for vectors); exp2(x), f32(u)',
+    ],
+    starter: '// The four values of word\'s E4M3 codes, code 0 in .x (see the statement).\nreturn vec4<f32>(0.0);',
+    hints: [
+      'One code: (word >> (8u * k)) & 0xffu. Then s = code >> 7u, e = (code >> 3u) & 0xfu, m = code & 7u.',
+      'With floats: select(f32(m) * 0.001953125, exp2(f32(e) - 7.0) * (1.0 + f32(m) / 8.0), e > 0u), negated when s is 1. Vector versions of each step do four codes at once.',
+      'The shipped file builds the f32 bits instead: f32\'s exponent is E4M3\'s plus 120 (127 - 7) and the 3 mantissa bits go to the top of f32\'s 23, so (code & 0x7f) << 20 plus 120 << 23 is the value\'s bits, and (code & 0x80) << 24 its sign.',
+    ],
+    cases: FP8_CASES,
+  },
+  {
+    id: 9, region: 'fp8-record', title: 'Reading the FP8 record: latent bytes, tile scales, the bf16 RoPE part', file: 'kv_cache.wgsl', kernel: 'naive', splits: 1, checks: 'out-lse',
+    statement: [
+      'FlashMLA\'s FP8 cache keeps one record per token. V3.2\'s is 656 bytes: 512 E4M3 bytes of the latent, 4 f32 scales (one per tile of 128 values), then the 64 RoPE values in bf16 (128 bytes), unquantised. MODEL1\'s holds 448 E4M3 latent bytes, 64 bf16 RoPE values and 7 one-byte ue8m0 scales (one per tile of 64). The layout table (src/mla/kv-layout.ts) gives the shader the offsets as override constants, in u32 words.',
+      'Write the FP8 case of kvQuadOfToken(t, j, scales): values 4j .. 4j+3 of the key whose record starts at word t.word of shard t.shard.',
+      '    e = 4j < D_NOPE (the latent):  word t.word + j holds the four E4M3 codes; value = decodeE4m3x4(word) * the scale of the tile holding value e (tile e / QUANT_TILE)',
+      '    e >= D_NOPE (the RoPE part):   bf16, two to a word, from word t.word + ROPE_OFFSET_W: values 4j .. 4j+3 are the two words at t.word + ROPE_OFFSET_W + (e - D_NOPE) / 2',
+      'A bf16 is the top 16 bits of an f32. The check runs version 1 on FP8 caches of both models and compares out and lse with the f64 reference, which decodes the same records on the CPU.',
+    ].join('\n'),
+    given: [
+      't: KvToken (t.shard, t.word: where the record starts); j: the quad (0 .. D_QK / 4 - 1); scales: vec4<u32>, the token\'s scale words, already read',
+      'D_NOPE: latent values (512 V3.2, 448 MODEL1); QUANT_TILE: values per scale (128, 64); ROPE_OFFSET_W: where the RoPE part starts in the record, in words',
+      'kvWord(shard, w) -> u32: word w; kvWordPair(shard, w) -> vec2<u32>: words w and w + 1 (w even)',
+      'decodeE4m3x4(word) -> vec4<f32> (exercise 8); decodeBf16x2(word) -> vec2<f32> (low half first); scaleOf(scales, tile) -> f32, V3.2\'s f32 or MODEL1\'s ue8m0',
+    ],
+    starter: '// Values 4j .. 4j+3 of an FP8 record: latent (E4M3 times its tile\'s scale) or RoPE (bf16) (see the statement).\nreturn vec4<f32>(0.0);',
+    hints: [
+      'Branch on where the quad lies: let e = 4u * j; if (e < D_NOPE) { ...latent... } and the RoPE part after it.',
+      'The latent quad: decodeE4m3x4(kvWord(t.shard, t.word + j)) * scaleOf(scales, e / QUANT_TILE).',
+      'The RoPE quad: let w = kvWordPair(t.shard, t.word + ROPE_OFFSET_W + (e - D_NOPE) / 2u); then vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y)).',
+    ],
+    cases: FP8_CASES,
+  },
+  {
+    id: 10, region: 'key-tile', title: 'A key tile shared by a block of heads, in workgroup memory', file: 'key_tile.wgsl', kernel: 'shared-latent', splits: 'auto', checks: 'out-lse',
+    statement: [
+      'MLA has one KV head: every query head attends to the same keys. Version 3 runs a block of HEADS_PER_WG heads in one workgroup and has them share each tile of TILE_N keys, read and decoded from the cache once into workgroup memory instead of once per head.',
+      'listSlots has put the cache slot of each key of the tile in slotTile[nn] (-1 for a key past the row\'s end or skipped). After a barrier, decodeTile(tid) is called by all WG_SIZE threads of the workgroup. Write its body: fill keyTile, TILE_N keys of D_QK / 4 quads each, key nn\'s quad q at keyTile[nn * (D_QK / 4) + q]:',
+      '    keyTile[nn * D_QK/4 + q] = loadKvQuad(slot, q)  for slot = slotTile[nn] >= 0;   zeros for slot -1 (no cache slot to read)',
+      'Share the work: the tile has TILE_N * D_QK / 4 quads; let thread tid take quads tid, tid + WG_SIZE, ..., so that neighbouring threads read neighbouring quads of a key (on a GPU, neighbouring bytes are read together). The scores and P V of the whole block then read keyTile (the value is its first D_V values).',
+      'The check runs version 3 and compares out and lse with the f64 reference.',
+    ].join('\n'),
+    given: [
+      'tid: this thread, 0 .. WG_SIZE - 1; WG_SIZE, TILE_N: override constants (threads of the workgroup, keys per tile)',
+      'slotTile: array<i32, TILE_N> in workgroup memory; keyTile: array<vec4<f32>> in workgroup memory, [key][quad]',
+      'loadKvQuad(slot: u32, q: u32) -> vec4<f32>: quad q of the key in `slot`, decoded from any cache format; D_QK: the key width',
+    ],
+    starter: '// Fill keyTile with the tile\'s keys, every thread a share of the quads (see the statement).',
+    hints: [
+      'One loop: for (var e = tid; e < TILE_N * (D_QK / 4u); e += WG_SIZE) { ... }: quad e of the tile is key e / (D_QK / 4), quad e % (D_QK / 4) of it.',
+      'slotTile[nn] is an i32: test slot >= 0, then u32(slot) for loadKvQuad.',
+      'var v = vec4<f32>(0.0); if (slot >= 0) { v = loadKvQuad(u32(slot), e % dq4); } keyTile[e] = v;',
+    ],
+    cases: DECODE_CASES,
+  },
+  {
+    id: 11, region: 'score-block', title: 'A register block of scores: mat4x4 products', file: 'tiled_blocks.wgsl', kernel: 'tiled', splits: 'auto', checks: 'out-lse',
+    statement: [
+      'Version 4 computes S = Q K^T as a matrix multiply with register blocks: one thread owns SCORE_HEADS x SCORE_KEYS scores (8 x 8 by default, 16 x 16 on request) and, per quad of the head dim, reads SCORE_HEADS query quads and SCORE_KEYS key quads for SCORE_HEADS * SCORE_KEYS quad products: many multiply-adds per value read, where version 3 did one.',
+      'The block is held in mat4x4<f32> values (a private array would land in memory on some compilers). WGSL\'s matrices are column-major: m[c] is column c, and (m * x)[c] = m * x[c].',
+      '    x = queryQuads(rows, j, pieces): quad j of the block\'s query rows; piece x.a has heads 0-3 as columns (rows: the 4 dims of quad j), x.b heads 4-7, x.c, x.d heads 8-15 when pieces = 4',
+      '    fourKeyQuads(keysN, j): quad j of four keys as the columns of a mat4x4 (rows: the 4 dims)',
+      '    s.kN: strip N of the block, the scores of keys 4N .. 4N+3 (rows) for every head (columns, piece by piece)',
+      'So strip N gains, for every quad j, (four keys\' quad j)^T times (the heads\' quad j): rows keys, columns heads, summed over the 4 dims. addProduct(acc, m, x, pieces) adds m * x to every piece. Accumulate over j from j0 to j1 - 1 (the thread\'s slice of the head dim); strips k2 and k3 are used when SCORE_KEYS is 16.',
+      'The check runs version 4 (8 x 8 blocks, and a 16 x 16 case) and compares out and lse with the f64 reference.',
+    ].join('\n'),
+    given: [
+      's: var<ScoreBlock> (strips k0, k1, k2, k3, each a HeadQuads of pieces a .. d), zero',
+      'keys0 .. keys3: FourKeys, keys 4N .. 4N+3 of the block; rows: QueryRows; pieces = SCORE_HEADS / 4; j0, j1: the head-dim quads of this slice',
+      'queryQuads(rows, j, pieces) -> HeadQuads; fourKeyQuads(keysN, j) -> mat4x4<f32>; addProduct(acc, m, x, pieces) -> HeadQuads; transpose(m)',
+      'SCORE_KEYS: 8 or 16 (an override constant)',
+    ],
+    starter: '// Accumulate this thread\'s block of scores into s over quads j0 .. j1 - 1 (see the statement).',
+    hints: [
+      'for (var j = j0; j < j1; j++) { let x = queryQuads(rows, j, pieces); ... }: read the heads\' quad once per j and use it for every strip.',
+      'fourKeyQuads has keys as columns; the strip wants keys as rows: transpose it. s.k0 = addProduct(s.k0, transpose(fourKeyQuads(keys0, j)), x, pieces);',
+      'Strip k1 with keys1 the same way, and when SCORE_KEYS == 16u strips k2 and k3 with keys2 and keys3.',
+    ],
+    cases: BLOCK_CASES,
   },
 ];
 

@@ -1,6 +1,6 @@
 /**
- * The page: eight views behind tabs (Run, Compare, Ladder, Layer, Claims, Memory, Learn, Kernel source), the
- * view named in the URL's hash. The device is opened once and shared; a lost
+ * The page: nine views behind tabs (Run, Compare, Ladder, Layer, Claims,
+ * Memory, Learn, Exercises, Kernel source), the view named in the URL's hash. The device is opened once and shared; a lost
  * device is reopened on the next run. Every submit is watched (gpu-watch.ts):
  * work the GPU has not finished after a while is reported in a notice, and
  * new GPU runs are refused until it finishes. Without WebGPU a notice says
@@ -14,12 +14,13 @@ import { mountCompareView } from './compare-view';
 import { mountLadderView } from './ladder-view';
 import { mountLearnView } from './learn-view';
 import { mountSourceView } from './source-view';
+import { mountExercisesView } from './exercises-view';
 import { mountMemoryView } from './memory-view';
 import { mountLayerView } from './layer-view';
 import { mountClaimsView } from './claims-view';
 import { GpuStalledError, GpuWatch, stallMessage } from './gpu-watch';
 
-type ViewName = 'run' | 'compare' | 'ladder' | 'layer' | 'claims' | 'memory' | 'learn' | 'source';
+type ViewName = 'run' | 'compare' | 'ladder' | 'layer' | 'claims' | 'memory' | 'learn' | 'exercises' | 'source';
 const VIEWS: Record<ViewName, { title: string; mount: (root: HTMLElement, getDevice: () => Promise<GpuContext>) => void }> = {
   run: { title: 'Run', mount: (root, getDevice) => void mountRunView(root, getDevice).run() },
   compare: { title: 'Compare', mount: mountCompareView },
@@ -28,6 +29,7 @@ const VIEWS: Record<ViewName, { title: string; mount: (root: HTMLElement, getDev
   claims: { title: 'Claims', mount: mountClaimsView },
   memory: { title: 'Memory', mount: mountMemoryView },
   learn: { title: 'Learn', mount: mountLearnView },
+  exercises: { title: 'Exercises', mount: mountExercisesView },
   source: { title: 'Kernel source', mount: mountSourceView },
 };
 
@@ -59,7 +61,7 @@ function getDevice(): Promise<GpuContext> {
 
 function showNoWebGpu(message: string): void {
   find(document, '#adapter').textContent = 'none';
-  showNotice('no-webgpu', '<strong>WebGPU is not available.</strong> <span></span><br>Run, Compare, Ladder and Kernel source need it; <a href="#learn">Learn</a> and <a href="#memory">Memory</a> work without it (they run on the CPU), and so does <a href="#layer">Layer</a>\'s data flow, costs and CPU check.', message);
+  showNotice('no-webgpu', '<strong>WebGPU is not available.</strong> <span></span><br>Run, Compare, Ladder, Exercises and Kernel source need it; <a href="#learn">Learn</a> and <a href="#memory">Memory</a> work without it (they run on the CPU), and so does <a href="#layer">Layer</a>\'s data flow, costs and CPU check.', message);
 }
 
 /** A notice above the views: `html` with `text` put in its span. */

@@ -6,13 +6,6 @@
  * listed as file:line:col next to the code, with the line marked. Reset
  * restores the shipped source.
  */
-import { createEditor, type PrismEditor } from 'prism-code-editor';
-import { defaultKeymap, editHistory, editorCommands } from 'prism-code-editor/commands';
-import { matchBrackets } from 'prism-code-editor/match-brackets';
-import 'prism-code-editor/prism/languages/wgsl';
-import 'prism-code-editor/languages/wgsl';
-import 'prism-code-editor/layout.css';
-import 'prism-code-editor/themes/github-light.css';
 import type { GpuContext } from '../gpu/device';
 import { SHADER_FILES, type ShaderEdits, type ShaderFileName } from '../gpu/shader-source';
 import { ShaderCompileError, type ShaderMessage } from '../gpu/pipelines';
@@ -24,7 +17,8 @@ import { measureAttention } from '../run/run-attention';
 import { describeShape, fmtMs, fmtRate } from '../run/report';
 import { runValuesFromUrl } from './run-view';
 import { failureText } from '../reference/check';
-import { escapeHtml, find } from './html';
+import { find } from './html';
+import { type PrismEditor, createWgslEditor, markLines, messageItems, onMessageClick } from './wgsl-editor';
 
 interface FileInfo {
   readonly role: string;
@@ -100,15 +94,11 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
   const baseline = new Map<string, number>();
   let messages: readonly ShaderMessage[] = [];
 
-  const editor: PrismEditor = createEditor(find(root, '#source-editor'), { language: 'wgsl', value: '', tabSize: 2 },
-    editorCommands(defaultKeymap), editHistory(), matchBrackets());
+  const editor: PrismEditor = createWgslEditor(find(root, '#source-editor'));
   const current = () => FILES.find((f) => f.file === fileSelect.value)!;
 
   function markErrors(): void {
-    for (const line of editor.lines) line.classList.remove('error-line');
-    for (const m of messages) {
-      if (m.file === current().file && m.type === 'error') editor.lines[m.line]?.classList.add('error-line');
-    }
+    markLines(editor, 'error-line', messages.filter((m) => m.file === current().file && m.type === 'error').map((m) => m.line));
   }
 
   function showFile(): void {
@@ -131,16 +121,13 @@ export function mountSourceView(view: HTMLElement, getDevice: () => Promise<GpuC
 
   function showMessages(list: readonly ShaderMessage[]): void {
     messages = list;
-    errors.innerHTML = list.map((m) => `<li class="${m.type}"><a href="#source" data-file="${escapeHtml(m.file)}" data-line="${m.line}">${escapeHtml(`${m.file}:${m.line}:${m.column}`)}</a> ${m.type}: ${escapeHtml(m.message)}</li>`).join('');
+    errors.innerHTML = messageItems(list);
     markErrors();
   }
 
-  errors.addEventListener('click', (e) => {
-    const a = (e.target as HTMLElement).closest('a');
-    if (!a) return;
-    e.preventDefault();
-    if (a.dataset.file && FILES.some((f) => f.file === a.dataset.file)) { fileSelect.value = a.dataset.file; showFile(); }
-    editor.lines[Number(a.dataset.line)]?.scrollIntoView({ block: 'center' });
+  onMessageClick(errors, (file, line) => {
+    if (FILES.some((f) => f.file === file)) { fileSelect.value = file; showFile(); }
+    editor.lines[line]?.scrollIntoView({ block: 'center' });
   });
 
   let busy = false;

@@ -2,7 +2,9 @@
  * Typical wrong attempts at each exercise, three or more each: the shipped
  * region (the solution) with the mistake made in it, as the text replaced,
  * and the diagnosis each must get (test/exercises-gpu.test.ts). `cover`
- * marks the one SwiftShader runs too.
+ * marks the one SwiftShader runs too: none for exercises 10 and 11, whose
+ * versions (3 and 4) take SwiftShader 20-30 s a check to compile, where
+ * the diagnosis they test is the same code on either adapter.
  */
 import type { DiagnosisKind } from '../../src/exercises/diagnose';
 
@@ -42,4 +44,16 @@ export const WRONG_ATTEMPTS: readonly WrongAttempt[] = [
   { exercise: 7, name: 'no-bounds', mistake: 'an index past the cache not skipped', edits: [['if (idx < 0 || u32(idx) >= params.num_slots) {', 'if (idx < 0) {']], kind: 'skipped-keys', cover: true },
   { exercise: 7, name: 'row-without-token', mistake: 'the row of indices found from the request alone, not its query token', edits: [['indices[(b * params.s_q + i) * params.topk + k]', 'indices[b * params.topk + k]']], kind: 'query-tokens' },
   { exercise: 7, name: 'off-by-one', mistake: 'an index equal to the cache\'s size kept (> where >= is needed)', edits: [['u32(idx) >= params.num_slots', 'u32(idx) > params.num_slots']], kind: 'skipped-keys' },
+  { exercise: 8, name: 'byte-order', mistake: 'code 0 taken from the top byte (big-endian)', edits: [['vec4<u32>(0u, 8u, 16u, 24u)', 'vec4<u32>(24u, 16u, 8u, 0u)']], kind: 'wrong-values', cover: true },
+  { exercise: 8, name: 'no-sign', mistake: 'the sign bit dropped', edits: [['return bitcast<vec4<f32>>(sign | bits);', 'return bitcast<vec4<f32>>(bits);']], kind: 'wrong-values' },
+  { exercise: 8, name: 'f32-bias', mistake: 'the exponent not re-biased (E4M3\'s bias 7 read as f32\'s 127)', edits: [['(120u << 23u)', '(0u << 23u)']], kind: 'wrong-values' },
+  { exercise: 9, name: 'v32-tile', mistake: 'the scale\'s tile taken as V3.2\'s 128 values', edits: [['scaleOf(scales, e / QUANT_TILE)', 'scaleOf(scales, e / 128u)']], kind: 'model-layout', cover: true },
+  { exercise: 9, name: 'no-scale', mistake: 'the latent codes decoded but not multiplied by their tile\'s scale', edits: [[' * scaleOf(scales, e / QUANT_TILE)', '']], kind: 'wrong-values' },
+  { exercise: 9, name: 'rope-words', mistake: 'the RoPE part addressed one value a word (bf16 holds two)', edits: [['(e - D_NOPE) / 2u', '(e - D_NOPE)']], kind: 'nan' },
+  { exercise: 10, name: 'value-width', mistake: 'the tile laid out with the value\'s width, D_V / 4 quads a key', edits: [['let dq4 = D_QK / 4u;', 'let dq4 = D_V / 4u;']], kind: 'key-width' },
+  { exercise: 10, name: 'quad-major', mistake: 'quad e taken as key e % TILE_N, quad e / TILE_N, while the tile is read key by key', edits: [['slotTile[e / dq4]', 'slotTile[e % TILE_N]'], ['e % dq4', 'e / TILE_N']], kind: 'wrong-values' },
+  { exercise: 10, name: 'one-step', mistake: 'each thread decodes one quad, the tile\'s other quads left as they were', edits: [['e < TILE_N * dq4; e += WG_SIZE', 'e < min(WG_SIZE, TILE_N * dq4); e += WG_SIZE']], kind: 'wrong-values' },
+  { exercise: 11, name: 'no-transpose', mistake: 'the keys\' quads not transposed (keys as columns where the strip has them as rows)', edits: [['addProduct(s.k0, transpose(fourKeyQuads(keys0, j))', 'addProduct(s.k0, fourKeyQuads(keys0, j)'], ['addProduct(s.k1, transpose(fourKeyQuads(keys1, j))', 'addProduct(s.k1, fourKeyQuads(keys1, j)']], kind: 'wrong-values' },
+  { exercise: 11, name: 'eight-keys', mistake: 'strips k2 and k3 never filled (only an 8-key block written)', edits: [['s.k2 = addProduct(s.k2, transpose(fourKeyQuads(keys2, j)), x, pieces);', ''], ['s.k3 = addProduct(s.k3, transpose(fourKeyQuads(keys3, j)), x, pieces);', '']], kind: 'block-size' },
+  { exercise: 11, name: 'same-keys', mistake: 'strip k1 computed from the first four keys again', edits: [['addProduct(s.k1, transpose(fourKeyQuads(keys1, j))', 'addProduct(s.k1, transpose(fourKeyQuads(keys0, j))']], kind: 'wrong-values' },
 ];
