@@ -15,6 +15,7 @@
 //
 // Geometry: 256 threads a workgroup, a workgroup per query token (grid x = s_q);
 // each thread walks the row with stride 256 (4 walks of the row in all).
+// (The lines between the "---- exercise" markers are exercise 12's: src/exercises.)
 
 const WG: u32 = 256u;
 const BINS: u32 = 2048u;
@@ -37,9 +38,12 @@ var<workgroup> found: vec2<u32>; // (prefix of T so far, how many still to choos
 var<workgroup> above: atomic<u32>;
 var<workgroup> tied: atomic<u32>;
 
+// The float's bits as a u32 whose order is the floats' order.
 fn orderKey(x: f32) -> u32 {
+  // ---- exercise order-key: write from here ----
   let b = bitcast<u32>(x);
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+  // ---- exercise order-key: to here ----
 }
 
 fn slotOf(t: u32) -> i32 {

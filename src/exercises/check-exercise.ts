@@ -14,7 +14,8 @@ import type { MlaInputs } from '../mla/inputs';
 import { referenceScores } from '../reference/reference-scores';
 import { referenceOnCache } from '../reference/reference-chunked';
 import { type PreparedAttention, type RunConfig, prepareAttention, submitChecked } from '../run/runner';
-import { type ExerciseCase, caseInputs, caseShape, caseTags } from './exercise-cases';
+import { type ExerciseCase, caseInputs, caseShape, caseTags, isTopkCase } from './exercise-cases';
+import { runTopkCase } from './check-topk';
 import type { Exercise } from './exercises';
 import { type CaseOutcome, type Diagnosis, type TensorComparison, casePasses, compareTensor, diagnose, formatWrong } from './diagnose';
 import { findRegion } from './regions';
@@ -38,8 +39,10 @@ export interface CheckOptions {
 
 /** The run an exercise makes of a case: its version, its splits, the learner's file in place of the shipped one. */
 export function exerciseRunConfig(exercise: Exercise, c: ExerciseCase, source?: string): RunConfig {
+  const { kernel } = exercise;
+  if (kernel === 'topk') throw new Error(`exercise ${exercise.id} runs the top-k pass, not an attention call`);
   return {
-    ...c.plan, kernel: exercise.kernel, kvFormat: c.kvFormat, splits: exercise.splits,
+    ...c.plan, kernel, kvFormat: c.kvFormat, splits: exercise.splits,
     shaderEdits: source === undefined ? undefined : { [exercise.file]: source },
   };
 }
@@ -84,7 +87,7 @@ export async function checkExercise(ctx: GpuContext, exercise: Exercise, source:
     options.signal?.throwIfAborted();
     options.onCase?.(k, exercise.cases.length, c.name);
     try {
-      cases.push(await runCase(ctx, exercise, c, caseInputs(c), source));
+      cases.push(isTopkCase(c) ? await runTopkCase(ctx, c, source) : await runCase(ctx, exercise, c, caseInputs(c), source));
     } catch (e) {
       if (e instanceof ShaderCompileError) {
         const mine = e.messages.filter((m) => m.file === exercise.file);

@@ -11,7 +11,7 @@
 import { lseTolerance, TOLERANCE } from '../reference/check';
 import type { CaseTag } from './exercise-cases';
 
-export type TensorName = 'scores' | 'out' | 'lse';
+export type TensorName = 'scores' | 'out' | 'lse' | 'indices';
 
 /** A tensor's dims, outermost first, with the name of each; the last is a row's length (1 for lse). */
 export interface TensorDims {
@@ -27,6 +27,8 @@ export interface WrongElement {
   readonly names: readonly string[];
   readonly expected: number;
   readonly got: number;
+  /** What is wrong, in words, where no single expected value says it (a top-k row's choice). */
+  readonly note?: string;
 }
 
 export interface TensorComparison {
@@ -137,6 +139,7 @@ export function compareTensor(tensor: TensorName, got: ArrayLike<number>, expect
 /** "out[b 0, i 1, h 3, c 17]: expected 0.1234, got 0.4567" */
 export function formatWrong(w: WrongElement): string {
   const where = w.at.map((v, k) => `${w.names[k]} ${v}`).join(', ');
+  if (w.note !== undefined) return `${w.tensor}[${where}]: ${w.note}`;
   const num = (x: number) => (Number.isFinite(x) ? x.toPrecision(6) : String(x));
   return `${w.tensor}[${where}]: expected ${num(w.expected)}, got ${num(w.got)}`;
 }
@@ -155,7 +158,8 @@ export function casePasses(c: CaseOutcome): boolean {
 
 export type DiagnosisKind =
   | 'nan' | 'scale' | 'normalisation' | 'first-tile' | 'large-logits' | 'skipped-keys' | 'empty-row' | 'empty-split' | 'sink'
-  | 'key-width' | 'model-layout' | 'block-size' | 'query-tokens' | 'one-request' | 'lse-only' | 'wrong-values';
+  | 'key-width' | 'model-layout' | 'block-size' | 'ties' | 'short-rows' | 'negative-scores' | 'query-tokens' | 'one-request' | 'lse-only'
+  | 'wrong-values';
 
 export interface Diagnosis {
   readonly kind: DiagnosisKind;
@@ -173,11 +177,17 @@ const TAG_DIAGNOSES: Partial<Record<CaseTag, { kind: DiagnosisKind; message: str
   'query-tokens': { kind: 'query-tokens', message: 'wrong only where a request has several query tokens: a row is (request b, query token i), and token i has keys of its own (the causal count seqlen - s_q + i + 1, its own indices)' },
   model1: { kind: 'model-layout', message: 'wrong only on MODEL1\'s shape (d_qk 512: 448 latent values in 7 FP8 tiles of 64 with a one-byte ue8m0 scale each, then 64 RoPE), right on V3.2\'s (512 latent in 4 tiles of 128 with f32 scales, then 64 RoPE): a size or offset of one model\'s layout written as a number instead of its constant (D_NOPE, QUANT_TILE, D_QK)' },
   'wide-score-block': { kind: 'block-size', message: 'right with an 8 x 8 score block, wrong with 16 x 16: a block of SCORE_KEYS 16 keys has four strips (k0 .. k3), SCORE_HEADS 16 heads four pieces a piece (pieces = SCORE_HEADS / 4)' },
+  ties: { kind: 'ties', message: 'wrong only where many tokens share the k-th largest score: the order of equal scores must stay equal (the same key for the same float), so that the select counts them in one bin' },
+  'short-rows': { kind: 'short-rows', message: 'wrong only where a row sees fewer tokens than k: it chooses every token it sees and pads with -1' },
+  'negative-scores': { kind: 'negative-scores', message: 'wrong only where the scores chosen are negative: a negative f32\'s bits grow as its value falls (sign and magnitude), so its key must reverse them: flip every bit of a negative, only the sign bit of a positive' },
   'narrow-value': { kind: 'key-width', message: 'wrong only where the value is narrower than the key (V3.2: d_qk 576, d_v 512), right where they are equal (MODEL1, 512): the key\'s width D_QK and the value\'s D_V are swapped somewhere' },
 };
 
 /** Tags with a diagnosis, in the order preferred when several fit on as many cases. */
-const TAG_ORDER: readonly CaseTag[] = ['large-logits', 'multi-tile', 'empty-split', 'empty-row', 'skipped-keys', 'sink', 'wide-score-block', 'narrow-value', 'model1', 'query-tokens'];
+const TAG_ORDER: readonly CaseTag[] = [
+  'large-logits', 'multi-tile', 'empty-split', 'empty-row', 'skipped-keys', 'sink', 'wide-score-block', 'narrow-value', 'model1', 'negative-scores', 'ties',
+  'short-rows', 'query-tokens',
+];
 
 /** Pairs of tags that explain the failures together and neither alone. */
 function twoTagCover(cases: readonly CaseOutcome[], failing: readonly CaseOutcome[]): [CaseTag, CaseTag][] {

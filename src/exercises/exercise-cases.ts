@@ -10,10 +10,11 @@ import { type MlaShape, type PresetName, presetShape } from '../mla/shape';
 import { type MlaInputs, generateInputs } from '../mla/inputs';
 import type { KvFormat } from '../mla/kv-layout';
 import type { PlanOptions } from '../kernels/kernel-plan';
+import { SeededRandom } from '../random/seeded-random';
 
 export const CASE_TAGS = [
   'large-logits', 'multi-tile', 'skipped-keys', 'empty-row', 'empty-split', 'several-requests', 'sink', 'fp8', 'narrow-value', 'model1', 'query-tokens',
-  'wide-score-block',
+  'wide-score-block', 'ties', 'short-rows', 'negative-scores',
 ] as const;
 export type CaseTag = (typeof CASE_TAGS)[number];
 
@@ -123,4 +124,58 @@ export const BLOCK_CASES: readonly ExerciseCase[] = [
     name: 'a 16 x 16 score block: 16 heads, 2 requests of 300 and 77 keys', tags: ['wide-score-block', 'several-requests'],
     preset: 'v32', shape: { seqlens: [300, 77], hQ: 16 }, kvFormat: 'f32', seed: 24, plan: { scoreBlock: '16x16' },
   },
+];
+
+/**
+ * A top-k case: scores shaped like the lightning indexer's, [s_q, keys], one
+ * causal row per query token (row i sees keys - s_q + i + 1 tokens), the k
+ * to choose, and the attention cache's pages (the chosen tokens are written
+ * as FlashMLA's slots through a shuffled block table).
+ */
+export interface TopkCase {
+  readonly kind: 'topk';
+  readonly name: string;
+  readonly tags: readonly CaseTag[];
+  readonly keys: number;
+  readonly sQ: number;
+  readonly k: number;
+  readonly page: number;
+  readonly seed: number;
+  /** How scores are drawn: normal; normal rounded to steps of 0.5 (hundreds equal); normal made negative (-|x| - 1). */
+  readonly scores: 'normal' | 'steps' | 'negative';
+}
+
+/** Any exercise's case. */
+export type AnyCase = ExerciseCase | TopkCase;
+
+export function isTopkCase(c: AnyCase): c is TopkCase {
+  return 'kind' in c && c.kind === 'topk';
+}
+
+/** The case's scores [sQ, keys] (seeded). */
+export function topkScores(c: TopkCase): Float32Array {
+  const rng = new SeededRandom(c.seed);
+  return Float32Array.from({ length: c.sQ * c.keys }, () => {
+    const x = rng.normal();
+    return c.scores === 'steps' ? Math.round(2 * x) / 2 : c.scores === 'negative' ? -Math.abs(x) - 1 : x;
+  });
+}
+
+/** The case's block table: its pages shuffled (seeded). */
+export function topkBlockTable(c: TopkCase): Int32Array {
+  return Int32Array.from(new SeededRandom(c.seed + 1000).permutation(Math.ceil(c.keys / c.page)));
+}
+
+/**
+ * Top-k: positive and negative scores, ties at the boundary, rows seeing
+ * fewer tokens than k, pages of 53. 'negative-scores' marks a case whose
+ * chosen tokens include negative scores (the short rows choose 123 to 128
+ * of their 130 normal scores).
+ */
+export const TOPK_CASES: readonly TopkCase[] = [
+  { kind: 'topk', name: 'top 100 of 3000 normal scores, 1 query token', tags: [], keys: 3000, sQ: 1, k: 100, page: 64, seed: 31, scores: 'normal' },
+  { kind: 'topk', name: 'causal: 4 query tokens over 500 tokens, top 64, pages of 53', tags: [], keys: 500, sQ: 4, k: 64, page: 53, seed: 32, scores: 'normal' },
+  { kind: 'topk', name: 'ties: scores in steps of 0.5 (hundreds equal), top 300 of 2000', tags: ['ties'], keys: 2000, sQ: 2, k: 300, page: 64, seed: 33, scores: 'steps' },
+  { kind: 'topk', name: 'every score negative: top 50 of 1500', tags: ['negative-scores'], keys: 1500, sQ: 1, k: 50, page: 64, seed: 34, scores: 'negative' },
+  { kind: 'topk', name: 'short rows: top 128 of 130 tokens, 8 query tokens (rows see 123 to 130: -1 padding)', tags: ['short-rows', 'negative-scores'], keys: 130, sQ: 8, k: 128, page: 16, seed: 35, scores: 'normal' },
 ];

@@ -4,7 +4,7 @@
  * failing case, its first wrong element and the diagnosis.
  */
 import { SHADER_FILES } from '../gpu/shader-source';
-import type { Exercise } from './exercises';
+import { type Exercise, runBy } from './exercises';
 import type { ExerciseResult } from './check-exercise';
 import { casePasses } from './diagnose';
 import { replaceRegion } from './regions';
@@ -19,7 +19,7 @@ export function describeExercise(exercise: Exercise, hints = 0): string[] {
   const shown = Math.min(hints, exercise.hints.length);
   return [
     `exercise ${exercise.id}: ${exercise.title}`,
-    `file     ${exercise.file}, between the markers "---- exercise ${exercise.region}: write from here" and "to here" (run by version ${exercise.kernel}${typeof exercise.splits === 'number' && exercise.splits > 1 ? `, ${exercise.splits} splits` : ''})`,
+    `file     ${exercise.file}, between the markers "---- exercise ${exercise.region}: write from here" and "to here" (run by ${runBy(exercise)})`,
     '',
     ...exercise.statement.split('\n'),
     '',

@@ -8,10 +8,10 @@
  */
 import type { ShaderFileName } from '../gpu/shader-source';
 import type { VersionName } from '../kernels/kernel-plan';
-import { type ExerciseCase, BLOCK_CASES, DECODE_CASES, DENSE_CASES, FP8_CASES, MERGE_CASES, SPARSE_CASES } from './exercise-cases';
+import { type AnyCase, BLOCK_CASES, DECODE_CASES, DENSE_CASES, FP8_CASES, MERGE_CASES, SPARSE_CASES, TOPK_CASES } from './exercise-cases';
 
-/** What the checker compares with the CPU reference. */
-export type ExerciseTensors = 'scores' | 'out-lse';
+/** What the checker compares with the CPU reference: v1's score matrix, a call's out and lse, or top-k's chosen indices. */
+export type ExerciseTensors = 'scores' | 'out-lse' | 'indices';
 
 export interface Exercise {
   /** 1-based place in the sequence (`exercise show 3`). */
@@ -20,8 +20,8 @@ export interface Exercise {
   readonly region: string;
   readonly title: string;
   readonly file: ShaderFileName;
-  /** The version whose dispatches run the attempt. */
-  readonly kernel: VersionName;
+  /** The version whose dispatches run the attempt ('topk': the indexer's top-k pass alone). */
+  readonly kernel: VersionName | 'topk';
   /** KV splits of the run (the merge needs several; 'auto': as many as the device's loop limit needs, chosen as for any run). */
   readonly splits: number | 'auto';
   readonly checks: ExerciseTensors;
@@ -32,7 +32,7 @@ export interface Exercise {
   /** The lines the learner's file holds in place of the region: it compiles and fails until written. */
   readonly starter: string;
   readonly hints: readonly string[];
-  readonly cases: readonly ExerciseCase[];
+  readonly cases: readonly AnyCase[];
 }
 
 const V1_GIVEN = [
@@ -288,7 +288,36 @@ export const EXERCISES: readonly Exercise[] = [
     ],
     cases: BLOCK_CASES,
   },
+  {
+    id: 12, region: 'order-key', title: 'Top-k by radix select: a float\'s bits in sortable order', file: 'topk.wgsl', kernel: 'topk', splits: 1, checks: 'indices',
+    statement: [
+      'DeepSeek\'s sparse attention reads only the 2048 keys the lightning indexer scores highest, per query token. The top-k kernel finds them with an exact radix select, one workgroup per query token: it histograms the row\'s scores by their top 11 bits, walks the bins from the top down to the one that holds the k-th largest, then does the same on the next 11 bits of the scores in that bin, and the last 10, until it knows the k-th largest value T exactly; a last pass writes every token above T (and as many equal to T as places remain).',
+      'That works on unsigned integers, whose bits sort as their values do. Write orderKey(x): a u32 whose order is the floats\' order, so that for any two scores x < y, orderKey(x) < orderKey(y), and equal floats give equal keys.',
+      'An f32 is sign and magnitude: 1 sign bit (1 = negative), then 8 exponent bits and 23 mantissa bits, which for a non-negative float sort as the value does.',
+      '    x >= 0 (sign bit 0): set the sign bit, so every non-negative float sorts above every negative one',
+      '    x <  0 (sign bit 1): flip every bit: a larger magnitude is a smaller value, so its order is reversed, and the sign bit becomes 0',
+      'The check runs the top-k pass on scores shaped like the indexer\'s (causal rows, one per query token) and checks the chosen tokens of every row against the CPU\'s top-k: every token above the k-th largest chosen, none below it, none twice, -1 past the tokens a row sees. The cases: normal scores, many equal scores, every score negative, rows shorter than k.',
+    ].join('\n'),
+    given: [
+      'x: f32, a score; return a u32',
+      'bitcast<u32>(x) reads the float\'s bits as a u32; ~b flips every bit; b | 0x80000000u sets the top bit; b & 0x80000000u is the sign bit',
+      'select(a, b, cond) is b where cond holds, a elsewhere',
+    ],
+    starter: '// The float\'s bits as a u32 that sorts as the floats do (see the statement).\nreturn 0u;',
+    hints: [
+      'Start from let b = bitcast<u32>(x); the sign bit is b & 0x80000000u.',
+      'A non-negative float: b | 0x80000000u. A negative one: ~b.',
+      'return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);',
+    ],
+    cases: TOPK_CASES,
+  },
 ];
+
+/** What runs an attempt, in words: "version naive", "version fused, 4 splits", "the top-k pass alone". */
+export function runBy(e: Exercise): string {
+  if (e.kernel === 'topk') return 'the top-k pass alone';
+  return `version ${e.kernel}${typeof e.splits === 'number' && e.splits > 1 ? `, ${e.splits} splits` : ''}`;
+}
 
 /** Exercise `n` (1-based), or an error naming what is allowed. */
 export function exerciseById(n: number): Exercise {

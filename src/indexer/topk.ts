@@ -10,7 +10,7 @@
 import { bindGroup } from '../gpu/bindings';
 import type { BufferOwner } from '../gpu/buffer-owner';
 import { getPipeline } from '../gpu/pipelines';
-import { SHADER_FILES } from '../gpu/shader-source';
+import { SHADER_FILES, type ShaderEdits } from '../gpu/shader-source';
 import { packUniform, uniformFields } from '../gpu/wgsl-layout';
 import type { KernelPass } from '../kernels/kernel-plan';
 
@@ -25,12 +25,14 @@ export interface TopkCall {
   readonly blockTable: GPUBuffer;
   /** Write into this buffer's first k columns of rows `stride` apart (default: a buffer of its own, stride k). */
   readonly into?: { readonly buffer: GPUBuffer; readonly stride: number };
+  /** Replacement WGSL for topk.wgsl (an exercise's attempt). */
+  readonly edits?: ShaderEdits;
 }
 
 export async function topkPass(owner: BufferOwner, scores: GPUBuffer, call: TopkCall): Promise<{ pass: KernelPass; indices: GPUBuffer }> {
   const { device } = owner.ctx;
   if (!Number.isInteger(call.k) || call.k < 1) throw new Error(`topk = ${call.k} is not allowed: topk must be an integer of at least 1`);
-  const pipeline = await getPipeline(device, { kernel: 'topk', files: ['topk.wgsl'], entryPoint: 'main', constants: { PAGE: call.page } });
+  const pipeline = await getPipeline(device, { kernel: 'topk', files: ['topk.wgsl'], entryPoint: 'main', constants: { PAGE: call.page }, edits: call.edits });
   const stride = call.into?.stride ?? call.k;
   if (stride < call.k) throw new Error(`top-k: a row stride of ${stride} is shorter than k = ${call.k}`);
   const indices = call.into?.buffer ?? owner.storage('indices (top-k)', 4 * call.sQ * call.k);
@@ -51,17 +53,24 @@ export interface TopkCheck {
   /** Rows whose choice is wrong, with the first reason. */
   readonly wrongRows: number;
   readonly firstProblem?: string;
+  /** The first wrong row and what is wrong with it, in words (firstProblem is the two together). */
+  readonly firstWrongRow?: { readonly row: number; readonly problem: string };
+  /** Every wrong row, in order. */
+  readonly wrongRowList: readonly number[];
   /** Rows where the boundary score was shared by more tokens than places left (any of them may be chosen). */
   readonly tiedRows: number;
 }
+
+/** A score in a message: six significant digits (an f32 holds about seven). */
+const short = (x: number) => String(Number(x.toPrecision(6)));
 
 /** Check GPU indices [sQ, k] against the scores [sQ, keys] they were chosen from. */
 export function checkTopk(scores: ArrayLike<number>, keys: number, sQ: number, k: number, indices: Int32Array, slotOf: (t: number) => number): TopkCheck {
   const tokenOf = new Map<number, number>();
   for (let t = 0; t < keys; t++) tokenOf.set(slotOf(t), t);
-  let wrongRows = 0;
+  const wrongRowList: number[] = [];
   let tiedRows = 0;
-  let firstProblem: string | undefined;
+  let firstWrongRow: { row: number; problem: string } | undefined;
   for (let i = 0; i < sQ; i++) {
     const visible = keys - sQ + i + 1;
     const want = Math.min(k, visible);
@@ -81,17 +90,20 @@ export function checkTopk(scores: ArrayLike<number>, keys: number, sQ: number, k
         if (t === undefined || t >= visible) return `index ${j} is ${slot}, not a token this query sees`;
         if (chosen.has(t)) return `token ${t} is chosen twice`;
         chosen.add(t);
-        if (scores[i * keys + t] < threshold) return `token ${t} scores ${scores[i * keys + t]}, below the k-th largest ${threshold}`;
+        if (scores[i * keys + t] < threshold) return `token ${t} scores ${short(scores[i * keys + t])}, below the k-th largest ${short(threshold)}`;
       }
       for (let t = 0; t < visible; t++) {
-        if (scores[i * keys + t] > threshold && !chosen.has(t)) return `token ${t} scores ${scores[i * keys + t]}, above the k-th largest ${threshold}, and is not chosen`;
+        if (scores[i * keys + t] > threshold && !chosen.has(t)) return `token ${t} scores ${short(scores[i * keys + t])}, above the k-th largest ${short(threshold)}, and is not chosen`;
       }
       return undefined;
     })();
     if (problem) {
-      wrongRows++;
-      firstProblem ??= `query token ${i}: ${problem}`;
+      wrongRowList.push(i);
+      firstWrongRow ??= { row: i, problem };
     }
   }
-  return { pass: wrongRows === 0, wrongRows, firstProblem, tiedRows };
+  return {
+    pass: wrongRowList.length === 0, wrongRows: wrongRowList.length, wrongRowList, tiedRows, firstWrongRow,
+    firstProblem: firstWrongRow && `query token ${firstWrongRow.row}: ${firstWrongRow.problem}`,
+  };
 }

@@ -11,7 +11,7 @@
  * page's GPU watch, as in Kernel source.
  */
 import type { GpuContext } from '../gpu/device';
-import { EXERCISES, type Exercise, exerciseById } from '../exercises/exercises';
+import { EXERCISES, type Exercise, exerciseById, runBy } from '../exercises/exercises';
 import { type ExerciseResult, checkExercise } from '../exercises/check-exercise';
 import { describeResult, starterFile } from '../exercises/exercise-report';
 import { describeTiming, timeExercise } from '../exercises/time-exercise';
@@ -27,7 +27,7 @@ const MAX_LOAD_BYTES = 1 << 20;
 function statementHtml(e: Exercise): string {
   const parts = e.statement.split('\n').map((l) => (l.startsWith('    ') ? `<pre class="formula">${escapeHtml(l.trim())}</pre>` : `<p>${escapeHtml(l)}</p>`));
   return `<h3>${e.id}. ${escapeHtml(e.title)}</h3>${parts.join('')}
-    <p class="hint">Your file is <code>${e.file}</code>; write between the lines <code>---- exercise ${e.region}: write from here ----</code> and <code>to here</code> (marked in the editor). Run by version ${e.kernel}.</p>
+    <p class="hint">Your file is <code>${e.file}</code>; write between the lines <code>---- exercise ${e.region}: write from here ----</code> and <code>to here</code> (marked in the editor). Run by ${runBy(e)}.</p>
     <details><summary>In scope at the region</summary><ul>${e.given.map((g) => `<li>${escapeHtml(g)}</li>`).join('')}</ul></details>
     <details><summary>The ${e.cases.length} cases</summary><ul>${e.cases.map((c) => `<li>${escapeHtml(c.name)}</li>`).join('')}</ul></details>`;
 }
