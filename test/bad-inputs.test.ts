@@ -155,7 +155,7 @@ const FLAG_USE: Case[] = [
   { name: '--d-qk that disagrees', args: ['run', ...own, '--d-qk', '512'], code: 2, words: ['--d-qk 512 disagrees', 'd-qk 576'] },
   { name: '--page-block-size that disagrees', args: ['run', ...own, '--page-block-size', '32'], code: 2, words: ['--page-block-size 32 disagrees', 'page-block-size 64'] },
   { name: '--topk without indices', args: ['run', ...own, '--topk', '16'], code: 2, words: ['--topk 16 disagrees', 'topk 0'] },
-  { name: '--sink with your own tensors', args: ['run', ...own, '--sink'], code: 2, words: ['--sink is not used with your own tensors', 'no file carries sink values'] },
+  { name: '--sink with your own tensors', args: ['run', ...own, '--sink'], code: 2, words: ['--sink is not used with your own tensors', 'give yours with --attn-sink sink.npy'] },
   { name: '--seed with your own tensors', args: ['run', ...own, '--seed', '3'], code: 2, words: ['--seed is not used with your own tensors', 'generated inputs'] },
   { name: '--distribution with your own tensors', args: ['run', ...own, '--distribution', 'outliers'], code: 2, words: ['--distribution is not used with your own tensors'] },
   { name: '--cache-seqlens without --q', args: ['run', '--cache-seqlens', seqlens], code: 2, words: ['--cache-seqlens is only used with your own tensors'] },
@@ -163,7 +163,7 @@ const FLAG_USE: Case[] = [
   { name: '--indices without --q', args: ['run', '--indices', table], code: 2, words: ['--indices is only used with your own tensors'] },
   { name: '--q without --kv-cache', args: ['run', '--q', q], code: 2, words: ['--q and --kv-cache go together'] },
   { name: '--kv-cache without --q', args: ['run', '--kv-cache', kv], code: 2, words: ['--q and --kv-cache go together'] },
-  { name: 'no --cache-seqlens', args: ['run', '--q', q, '--kv-cache', kv], code: 2, words: ['--kv-cache needs --cache-seqlens'] },
+  { name: 'no --cache-seqlens for a dense call', args: ['run', '--q', q, '--kv-cache', kv], code: 2, words: ['--kv-cache needs --cache-seqlens (int32 [b]) for a dense call, or --indices'] },
 ];
 
 const FILES: Case[] = [
@@ -187,6 +187,14 @@ const FILES: Case[] = [
   { name: 'no block table and too few blocks', args: ['run', '--q', q, '--kv-cache', npy('kv1.npy', { dtype: 'float32', shape: [1, 64, 1, 576], data: new Float32Array(64 * 576) }), '--cache-seqlens', seqlens], code: 2, words: ['--block-table: none given', 'pass --block-table'] },
   { name: 'a uint8 cache with --kv f32', args: ['run', ...ownWith({ kv: npy('kv8.npy', { dtype: 'uint8', shape: [blocks, 64, 1, 656], data: fp8Bytes.subarray(0, blocks * 64 * 656) }) }), '--kv', 'f32'], code: 2, words: ['kv8.npy: a uint8 cache holds FP8 records: use --kv fp8'] },
   { name: 'uint8 records of the wrong size', args: ['run', ...ownWith({ kv: npy('kv8w.npy', { dtype: 'uint8', shape: [blocks, 64, 1, 584], data: new Uint8Array(blocks * 64 * 584) }) }), '--kv', 'fp8'], code: 2, words: ['kv8w.npy: expected uint8', '656] (num_blocks, page, 1, fp8-v32 record bytes)'] },
+  { name: 'a sink of the wrong length', args: ['run', ...own, '--attn-sink', npy('sink3.npy', { dtype: 'float32', shape: [3], data: new Float32Array(3) })], code: 2, words: ['sink3.npy: expected float32 [2] (h_q), found float32 [3]'] },
+  { name: 'a NaN sink (+inf and -inf are FlashMLA\'s, NaN is not)', args: ['run', ...own, '--attn-sink', npy('sinknan.npy', { dtype: 'float32', shape: [2], data: Float32Array.of(Infinity, NaN) })], code: 2, words: ['sinknan.npy holds NaN at [1]', 'non-finite inputs are refused'] },
+  { name: '--topk-length without indices', args: ['run', ...own, '--topk-length', npy('tl.npy', { dtype: 'int32', shape: [2], data: Int32Array.of(1, 1) })], code: 2, words: ['--topk-length is only used by a sparse call: give --indices as well'] },
+  {
+    name: 'a topk length past topk', code: 2, words: ['tl9.npy[1] = 9 is not allowed: a topk length must be from 0 to topk (8'],
+    args: ['run', ...own, '--indices', npy('idx8.npy', { dtype: 'int32', shape: [2, 1, 8], data: new Int32Array(16) }), '--topk-length', npy('tl9.npy', { dtype: 'int32', shape: [2], data: Int32Array.of(3, 9) })],
+  },
+  { name: '--attn-sink without your own tensors', args: ['run', '--attn-sink', npy('sink2.npy', { dtype: 'float32', shape: [2], data: new Float32Array(2) })], code: 2, words: ['--attn-sink is only used with your own tensors'] },
   { name: 'indices of the wrong rank', args: ['run', ...own, '--indices', npy('idx2.npy', { dtype: 'int32', shape: [2, 4], data: new Int32Array(8) })], code: 2, words: ['idx2.npy: expected int32 [2, 1, ?] (b, s_q, topk)'] },
 ];
 

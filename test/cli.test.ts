@@ -197,6 +197,51 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(JSON.parse(r.stdout).check.pass).toBe(true);
   });
 
+  it('a sparse call as FlashMLA takes it: no seqlens or block table, NaN in every unread slot, hostile indices, topk_length, sinks of +-inf', async () => {
+    // Made the way FlashMLA's tests/lib.py makes a sparse decode case: pages of 53, every slot no valid index reads
+    // holds NaN, invalid entries -2147483648, -123456, -1, the cache's size and 2147483647, a request of topk_length 0.
+    const b = 2, sQ = 2, hQ = 4, d = 576, dV = 512, topk = 64, page = 53, blocks = 6, slots = blocks * page;
+    const rng = new SeededRandom(77);
+    const q = Float32Array.from({ length: b * sQ * hQ * d }, () => rng.normal());
+    const kv = new Float32Array(slots * d).fill(NaN);
+    const hostile = [-2147483648, -123456, -1, slots, 2147483647];
+    const topkLength = Int32Array.of(50, 0);
+    const indices = Int32Array.from({ length: b * sQ * topk }, (_, k) => (k % 7 === 3 ? hostile[k % 5] : rng.int(0, slots - 1)));
+    const sink = Float32Array.of(Infinity, -Infinity, 0.3, -2);
+    // Only the slots a valid index reads get a key: the rest stay NaN.
+    indices.forEach((slot, k) => {
+      if (k % topk < topkLength[Math.floor(k / (sQ * topk))] && slot >= 0 && slot < slots) for (let c = 0; c < d; c++) kv[slot * d + c] = 0.2 * Math.sin(slot + 0.37 * c);
+    });
+    const r = await cli([
+      'run', '--kv', 'f32', '--samples', '1', '--warmup', '0', '--json',
+      '--q', file('sq.npy', { dtype: 'float32', shape: [b, sQ, hQ, d], data: q }),
+      '--kv-cache', file('skv.npy', { dtype: 'float32', shape: [blocks, page, 1, d], data: kv }),
+      '--indices', file('sidx.npy', { dtype: 'int32', shape: [b, sQ, topk], data: indices }),
+      '--topk-length', file('stl.npy', { dtype: 'int32', shape: [b], data: topkLength }),
+      '--attn-sink', file('ssink.npy', { dtype: 'float32', shape: [hQ], data: sink }),
+      '--out', join(dir, 'sout.npy'), '--lse', join(dir, 'slse.npy'),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).check.pass).toBe(true);
+    const out = parseNpy(new Uint8Array(readFileSync(join(dir, 'sout.npy')))).data;
+    const lse = parseNpy(new Uint8Array(readFileSync(join(dir, 'slse.npy')))).data;
+    // FlashMLA's tests/ref.py, written out here in f64: the valid indices within topk_length, softmax, the sink on out, a lonely row 0 and +inf.
+    const scale = 1 / Math.sqrt(d);
+    for (let bi = 0; bi < b; bi++) for (let i = 0; i < sQ; i++) for (let h = 0; h < hQ; h++) {
+      const row = (bi * sQ + i) * hQ + h;
+      const keys = Array.from({ length: topk }, (_, k) => indices[(bi * sQ + i) * topk + k]).filter((slot, k) => k < topkLength[bi] && slot >= 0 && slot < slots);
+      const scores = keys.map((slot) => { let acc = 0; for (let c = 0; c < d; c++) acc += q[row * d + c] * kv[slot * d + c]; return acc * scale; });
+      const m = Math.max(...scores);
+      const refLse = keys.length === 0 ? Infinity : m + Math.log(scores.reduce((a, x) => a + Math.exp(x - m), 0));
+      const factor = keys.length === 0 ? 0 : 1 / (1 + Math.exp(sink[h] - refLse));
+      expect(lse[(bi * hQ + h) * sQ + i], `lse b ${bi} i ${i} h ${h}`).toBeCloseTo(refLse, 4);
+      for (let c = 0; c < dV; c += 37) {
+        const refOut = factor * keys.reduce((a, slot, k) => a + Math.exp(scores[k] - refLse) * kv[slot * d + c], 0);
+        expect(Math.abs(out[row * dV + c] - refOut), `out b ${bi} i ${i} h ${h} c ${c}`).toBeLessThan(1e-4);
+      }
+    }
+  });
+
   it('a mismatched tensor gets an error naming the file and both shapes', async () => {
     const r = await cli([
       'run', '--kv', 'fp8',

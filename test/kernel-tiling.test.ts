@@ -160,6 +160,26 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     }
   });
 
+  it('sinks of +inf and -inf (FlashMLA\'s tests give them): +inf zeroes that head\'s out, -inf changes nothing, the lse stays', async () => {
+    const s = presetShape('v32', { seqlens: [70, 130], sQ: 2, hQ: 5, attentionSink: true });
+    const inp = generateInputs(s, { seed: 13 });
+    const sink = Float32Array.of(Infinity, -Infinity, 0.5, -1, 3);
+    const plain = await runAttention(gpu!, { ...inp, shape: { ...s, attentionSink: false }, sink: undefined }, { kernel: 'naive', kvFormat: 'bf16' });
+    for (const kernel of CORNER_VERSIONS) {
+      for (const splits of kernel === 'naive' ? [1] : [1, 4]) {
+        const run = await runAttention(gpu!, { ...inp, sink }, { kernel, kvFormat: 'bf16', splits });
+        expect(run.check.pass, `${kernel} splits ${splits}: ${formatCheck(run.check)}`).toBe(true);
+        for (let row = 0; row < 2 * 2; row++) {
+          const at = (h: number) => (row * 5 + h) * s.dV;
+          expect(run.output.out.subarray(at(0), at(1)).every((x) => x === 0), `${kernel}: head 0 (sink +inf) is zero`).toBe(true);
+          const off = plain.output.out.subarray(at(1), at(2)).reduce((worst, x, c) => Math.max(worst, Math.abs(x - run.output.out[at(1) + c])), 0);
+          expect(off, `${kernel}: head 1 (sink -inf) as without a sink`).toBeLessThan(1e-5);
+        }
+        expect(run.output.lse.every((x, k) => Math.abs(x - plain.output.lse[k]) < 1e-4), `${kernel}: the lse is the sink-free one`).toBe(true);
+      }
+    }
+  });
+
   it('lazy rescale: a score that jumps by more than the threshold mid-row, and one that grows by less', async () => {
     // Outlier channels make some keys score far above the rest: the running max moves in big and small steps.
     const s = presetShape('v32', { seqlens: [300, 77], hQ: 16 });

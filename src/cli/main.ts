@@ -77,14 +77,17 @@ shape flags (run):
   --samples N  --warmup N  --shard-mib X (split the cache into shards of at most X MiB; default: the device's binding limit)
 your own tensors (run), FlashMLA's shapes:
   --q q.npy (float32 [b,s_q,h_q,d_qk])  --kv-cache kv.npy (float32 [blocks,page,1,d_qk] or uint8 FP8 records)
-  --cache-seqlens s.npy (int32 [b])  --block-table bt.npy (int32 [b,w])  --indices i.npy (int32 [b,s_q,topk])
+  --cache-seqlens s.npy (int32 [b]; a sparse call may leave it out)  --block-table bt.npy (int32 [b,w])
+  --indices i.npy (int32 [b,s_q,topk]: a sparse call; -1, negative and past-the-cache entries skipped)
+  --topk-length tl.npy (int32 [b]: request b reads its first tl[b] indices)
+  --attn-sink sink.npy (float32 [h_q]: out *= 1 / (1 + exp(sink - lse)); +inf zeroes that head, -inf does nothing)
   --out out.npy (float32 [b,s_q,h_q,d_v])  --lse lse.npy (float32 [b,h_q,s_q])
 
 environment: MLA_ADAPTER=auto|native|swiftshader|llvmpipe picks the Node adapter.`;
 
 const FILE_FLAGS = {
   q: { type: 'string' }, 'kv-cache': { type: 'string' }, 'block-table': { type: 'string' }, 'cache-seqlens': { type: 'string' },
-  indices: { type: 'string' }, out: { type: 'string' }, lse: { type: 'string' },
+  indices: { type: 'string' }, 'topk-length': { type: 'string' }, 'attn-sink': { type: 'string' }, out: { type: 'string' }, lse: { type: 'string' },
 } as const;
 
 function print(line = ''): void {
@@ -125,10 +128,10 @@ async function info(argv: string[]): Promise<void> {
 }
 
 /** Input files, by flag. */
-const INPUT_FILES = ['q', 'kv-cache', 'cache-seqlens', 'block-table', 'indices'] as const;
+const INPUT_FILES = ['q', 'kv-cache', 'cache-seqlens', 'block-table', 'indices', 'topk-length', 'attn-sink'] as const;
 /** Flags only your own tensors use, and flags only generated inputs use. */
-const OWN_TENSOR_FLAGS = ['cache-seqlens', 'block-table', 'indices'] as const;
-const GENERATION_FLAGS = { seed: 'it seeds generated inputs', distribution: 'it shapes generated inputs', sink: 'no file carries sink values' } as const;
+const OWN_TENSOR_FLAGS = ['cache-seqlens', 'block-table', 'indices', 'topk-length', 'attn-sink'] as const;
+const GENERATION_FLAGS = { seed: 'it seeds generated inputs', distribution: 'it shapes generated inputs', sink: 'it generates sink values; give yours with --attn-sink sink.npy' } as const;
 /** Shape flags the files decide: given with --q, each must agree with them. */
 const FILE_SHAPE_FLAGS: Record<string, (s: MlaShape) => string> = {
   batch: (s) => String(s.batch), seqlens: (s) => s.seqlens.join(','), 'h-q': (s) => String(s.hQ), 's-q': (s) => String(s.sQ),
@@ -146,7 +149,8 @@ function checkFlagUse(v: FlagValues, given: ReadonlySet<string>): void {
     }
     return;
   }
-  if (!given.has('cache-seqlens')) throw new Error('--kv-cache needs --cache-seqlens (int32 [b]) as well');
+  if (!given.has('cache-seqlens') && !given.has('indices')) throw new Error('--kv-cache needs --cache-seqlens (int32 [b]) for a dense call, or --indices (int32 [b, s_q, topk]) for a sparse one');
+  if (given.has('topk-length') && !given.has('indices')) throw new Error('--topk-length is only used by a sparse call: give --indices as well');
   for (const [f, why] of Object.entries(GENERATION_FLAGS)) {
     if (given.has(f)) throw new Error(`--${f} is not used with your own tensors (--q, --kv-cache): ${why}`);
   }
@@ -157,10 +161,16 @@ function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs: MlaIn
   const names = Object.fromEntries(INPUT_FILES.filter((f) => typeof v[f] === 'string').map((f) => [f, path(f)]));
   const flags = shapeFieldsFromFlags({ ...v, seqlens: undefined, batch: undefined });
   const inputs = inputsFromArrays({
-    q: readNpy(path('q')), kvCache: readNpy(path('kv-cache')), cacheSeqlens: readNpy(path('cache-seqlens')),
+    q: readNpy(path('q')), kvCache: readNpy(path('kv-cache')),
+    cacheSeqlens: v['cache-seqlens'] ? readNpy(path('cache-seqlens')) : undefined,
     blockTable: v['block-table'] ? readNpy(path('block-table')) : undefined,
     indices: v.indices ? readNpy(path('indices')) : undefined,
-    names: { q: names.q, kvCache: names['kv-cache'], cacheSeqlens: names['cache-seqlens'], blockTable: names['block-table'], indices: names.indices },
+    topkLength: v['topk-length'] ? readNpy(path('topk-length')) : undefined,
+    attnSink: v['attn-sink'] ? readNpy(path('attn-sink')) : undefined,
+    names: {
+      q: names.q, kvCache: names['kv-cache'], cacheSeqlens: names['cache-seqlens'], blockTable: names['block-table'], indices: names.indices,
+      topkLength: names['topk-length'], attnSink: names['attn-sink'],
+    },
   }, {
     kvFormat: configFromFlags(v).kvFormat,
     shape: {
@@ -173,7 +183,7 @@ function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs: MlaIn
     if (!given.has(f)) continue;
     const said = String(v[f]).split(',').map((x) => x.trim()).join(',');
     if (said !== fromFiles(inputs.shape)) {
-      throw new Error(`--${f} ${v[f]} disagrees with your tensors, whose shapes give ${f} ${fromFiles(inputs.shape)} (q ${names.q}, cache seqlens ${names['cache-seqlens']}): drop --${f} or fix the files`);
+      throw new Error(`--${f} ${v[f]} disagrees with your tensors, whose shapes give ${f} ${fromFiles(inputs.shape)} (q ${names.q}, cache seqlens ${names['cache-seqlens'] ?? 'none (a sparse call)'}): drop --${f} or fix the files`);
     }
   }
   return { inputs, names };
@@ -207,7 +217,7 @@ async function run(argv: string[]): Promise<number> {
     inputs = loaded.inputs;
     const layout = kvLayout(config.kvFormat, inputs.shape, inputs.shape.pageBlockSize);
     const kvRows = inputs.cacheBytes ? dequantizeKvCache(inputs.cacheBytes, layout) : inputs.kvRows;
-    checkInputValues(inputs, kvRows, { q: loaded.names.q, kvCache: loaded.names['kv-cache'] });
+    checkInputValues(inputs, kvRows, { q: loaded.names.q, kvCache: loaded.names['kv-cache'], sink: loaded.names['attn-sink'] });
     ctx = await openNodeDevice();
     tuning = tuningOf(v, config, ctx, inputs.shape);
   } else {

@@ -1,10 +1,12 @@
 /**
  * What the sandbox refuses in your own tensors before any GPU work (see
  * README, "Non-finite values and sizes"):
- *   - a NaN or an infinity in q, in a cache row a request reads, or in the
- *     sink: FlashMLA propagates NaN into every output row that reads one, so
- *     the result would say nothing about the kernel. The message names the
- *     file, the first position and how many there are;
+ *   - a NaN or an infinity in q or in a cache row a request reads (a slot
+ *     under its seqlen, or one a valid index names), a NaN in the sink:
+ *     FlashMLA propagates NaN into every output row that reads one, so the
+ *     result would say nothing about the kernel. The message names the
+ *     file, the first position and how many there are. A sink of +inf or
+ *     -inf is FlashMLA's own (+inf: that head's out is 0; -inf: no effect);
  *   - values whose scores could pass what f32 carries (|q| |k| scale above
  *     F32_SCORE_LIMIT): the kernels compute in f32, the reference in f64, and
  *     an overflow is the input's, not the kernel's.
@@ -37,12 +39,15 @@ function describeValue(x: number): string {
   return Number.isNaN(x) ? 'NaN' : x > 0 ? 'inf' : '-inf';
 }
 
-/** Throws, naming the file, if `data` (of shape `dims`) holds a non-finite value where `read` says it is read. */
-function requireFinite(name: string, data: ArrayLike<number>, dims: readonly number[], read: (k: number) => boolean = () => true): void {
+/**
+ * Throws, naming the file, if `data` (of shape `dims`) holds a non-finite
+ * value (only NaN with `infinityAllowed`) where `read` says it is read.
+ */
+function requireFinite(name: string, data: ArrayLike<number>, dims: readonly number[], read: (k: number) => boolean = () => true, infinityAllowed = false): void {
   let first = -1;
   let count = 0;
   for (let k = 0; k < data.length; k++) {
-    if (Number.isFinite(data[k]) || !read(k)) continue;
+    if (Number.isFinite(data[k]) || (infinityAllowed && !Number.isNaN(data[k])) || !read(k)) continue;
     if (first < 0) first = k;
     count++;
   }
@@ -77,7 +82,7 @@ export function checkInputValues(inputs: MlaInputs, kvRows: Float32Array, names:
   for (let s = 0; s < readSlots.length; s++) readSlots[s] = cache.usedSlots[s];
   if (inputs.indices) for (const s of inputs.indices) if (s >= 0 && s < readSlots.length) readSlots[s] = 1;
   requireFinite(names.kvCache, kvRows, [cache.numBlocks, page, 1, d], (k) => readSlots[Math.floor(k / d)] === 1);
-  if (inputs.sink && names.sink) requireFinite(names.sink, inputs.sink, [shape.hQ]);
+  if (inputs.sink && names.sink) requireFinite(names.sink, inputs.sink, [shape.hQ], () => true, true);
   const bound = maxRowNorm(inputs.q, d, shape.batch * shape.sQ * shape.hQ) * maxRowNorm(kvRows, d, readSlots.length, (s) => readSlots[s] === 1) * softmaxScaleOf(shape);
   if (bound > F32_SCORE_LIMIT) {
     throw new Error(`${names.q} and ${names.kvCache}: scores can reach ${bound.toExponential(2)} (largest |q| x largest |k| x softmax scale), `

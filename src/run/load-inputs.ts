@@ -5,9 +5,14 @@
  *   kv cache       float32 [num_blocks, page, 1, d_qk]            (quantised here when the format is not f32)
  *                  uint8   [num_blocks, page, 1, record bytes]     (already FP8: 656 B V3.2 / 584 B MODEL1)
  *   block table    int32   [b, max_blocks_per_seq]                 (default: request b owns blocks b*w .. b*w+w-1)
- *   cache seqlens  int32   [b]
+ *   cache seqlens  int32   [b]                                     (dense; a sparse call may leave it out, as FlashMLA's does)
  *   indices        int32   [b, s_q, topk]                          (sparse)
- * Every mismatch names the tensor, the expected and the found shape.
+ *   topk length    int32   [b]                                     (sparse: request b reads its first topk_length[b] indices)
+ *   attn sink      float32 [h_q]                                   (+inf: that head's out is 0; -inf: no effect)
+ * A sparse call reads only its valid indices: without cache seqlens no slot
+ * counts as read otherwise, and indices past a request's topk length are
+ * made -1 here (FlashMLA's reference masks them the same way). Every
+ * mismatch names the tensor, the expected and the found shape.
  */
 import { type NpyArray, expectNpy } from './npy';
 import { HEAD_PRESETS, type MlaShape, ShapeError, validateShape } from '../mla/shape';
@@ -19,31 +24,43 @@ import { type KvFormat, kvLayout } from '../mla/kv-layout';
 export interface TensorArrays {
   readonly q: NpyArray;
   readonly kvCache: NpyArray;
-  readonly cacheSeqlens: NpyArray;
+  /** Needed for a dense call; a sparse one (with indices) may leave it out. */
+  readonly cacheSeqlens?: NpyArray;
   readonly blockTable?: NpyArray;
   readonly indices?: NpyArray;
+  readonly topkLength?: NpyArray;
+  readonly attnSink?: NpyArray;
   /** Names to use in messages (file names). */
-  readonly names?: Partial<Record<'q' | 'kvCache' | 'cacheSeqlens' | 'blockTable' | 'indices', string>>;
+  readonly names?: Partial<Record<'q' | 'kvCache' | 'cacheSeqlens' | 'blockTable' | 'indices' | 'topkLength' | 'attnSink', string>>;
 }
 
 export interface LoadOptions {
   readonly kvFormat: KvFormat;
   /** Shape fields the files do not carry. dNope/dRope/dV default to the preset with the same dQk. */
-  readonly shape?: Partial<Pick<MlaShape, 'dNope' | 'dRope' | 'dV' | 'causal' | 'softmaxScale' | 'attentionSink'>>;
-  readonly sink?: Float32Array;
+  readonly shape?: Partial<Pick<MlaShape, 'dNope' | 'dRope' | 'dV' | 'causal' | 'softmaxScale'>>;
 }
 
 export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInputs {
   const given = Object.fromEntries(Object.entries(t.names ?? {}).filter(([, v]) => v !== undefined));
-  const n = { q: 'q', kvCache: 'kv cache', cacheSeqlens: 'cache seqlens', blockTable: '--block-table', indices: 'indices', ...given };
+  const n = {
+    q: 'q', kvCache: 'kv cache', cacheSeqlens: 'cache seqlens', blockTable: '--block-table', indices: 'indices', topkLength: '--topk-length', attnSink: '--attn-sink',
+    ...given,
+  };
   expectNpy(t.q, n.q, ['float32'], [null, null, null, null], 'b, s_q, h_q, d_qk');
   const [batch, sQ, hQ, dQk] = t.q.shape;
   const preset = Object.values(HEAD_PRESETS).find((p) => p.dQk === dQk);
   const dRope = options.shape?.dRope ?? preset?.dRope ?? 0;
   const dNope = options.shape?.dNope ?? dQk - dRope;
   const dV = options.shape?.dV ?? preset?.dV ?? dQk;
-  expectNpy(t.cacheSeqlens, n.cacheSeqlens, ['int32'], [batch], 'b');
-  const seqlens = [...(t.cacheSeqlens.data as Int32Array)];
+  if (!t.cacheSeqlens && !t.indices) throw new Error(`${n.cacheSeqlens}: a dense call needs the cache seqlens (int32 [b]); only a sparse call (with indices) leaves them out`);
+  if (t.cacheSeqlens) expectNpy(t.cacheSeqlens, n.cacheSeqlens, ['int32'], [batch], 'b');
+  // A sparse call without seqlens reads only its indices: no token counts as cached past them.
+  const seqlens = t.cacheSeqlens ? [...(t.cacheSeqlens.data as Int32Array)] : new Array<number>(batch).fill(0);
+  let sink: Float32Array | undefined;
+  if (t.attnSink) {
+    expectNpy(t.attnSink, n.attnSink, ['float32'], [hQ], 'h_q');
+    sink = t.attnSink.data as Float32Array;
+  }
 
   expectNpy(t.kvCache, n.kvCache, ['float32', 'uint8'], [null, null, 1, null], 'num_blocks, page, 1, d_qk or record bytes');
   const [numBlocks, page] = t.kvCache.shape;
@@ -52,7 +69,7 @@ export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInpu
   try {
     shape = validateShape({
       dQk, dNope, dRope, dV, hQ, sQ, batch, seqlens, pageBlockSize: page, topk,
-      causal: options.shape?.causal ?? true, softmaxScale: options.shape?.softmaxScale, attentionSink: options.shape?.attentionSink ?? false,
+      causal: options.shape?.causal ?? true, softmaxScale: options.shape?.softmaxScale, attentionSink: sink !== undefined,
     });
   } catch (e) {
     // Name the file whose shape or values gave the field.
@@ -81,6 +98,8 @@ export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInpu
   if (t.blockTable) {
     expectNpy(t.blockTable, n.blockTable, ['int32'], [batch, null], 'b, max_blocks_per_seq');
     blockTable = t.blockTable.data as Int32Array;
+  } else if (seqlens.every((len) => len === 0)) {
+    blockTable = new Int32Array(batch * width); // nothing cached by length (a sparse call): the table is never read
   } else {
     if (batch * width > numBlocks) throw new Error(`${n.blockTable}: none given, and ${numBlocks} blocks are too few to give each of ${batch} requests ${width} blocks: pass --block-table`);
     blockTable = Int32Array.from({ length: batch * width }, (_, k) => k);
@@ -97,10 +116,29 @@ export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInpu
     expectNpy(t.indices, n.indices, ['int32'], [batch, sQ, null], 'b, s_q, topk');
     indices = t.indices.data as Int32Array;
   }
+  if (t.topkLength) {
+    if (!indices) throw new Error(`${n.topkLength} is only used by a sparse call: give --indices as well`);
+    indices = withTopkLength(indices, t.topkLength, n.topkLength, batch, sQ, topk);
+  }
   const cache: PagedCache = {
     numBlocks, maxBlocksPerSeq: width, blockTable, seqlens: Int32Array.from(seqlens), poisonBlock: -1,
     usedSlots: new Uint8Array(numBlocks * page),
   };
   seqlens.forEach((len, b) => { for (let k = 0; k < len; k++) cache.usedSlots[slotOf(cache, page, b, k)] = 1; });
-  return { shape, q: t.q.data as Float32Array, kvRows, cacheBytes, cacheLayout: cacheBytes ? layout : undefined, cache, indices, sink: options.sink };
+  return { shape, q: t.q.data as Float32Array, kvRows, cacheBytes, cacheLayout: cacheBytes ? layout : undefined, cache, indices, sink };
+}
+
+/**
+ * FlashMLA's topk_length [b]: request b reads only the first topk_length[b]
+ * of its topk indices. Returned as indices with the rest made -1 (a copy:
+ * the file's array is left as it was).
+ */
+function withTopkLength(indices: Int32Array, lengths: NpyArray, name: string, batch: number, sQ: number, topk: number): Int32Array {
+  expectNpy(lengths, name, ['int32'], [batch], 'b');
+  const masked = indices.slice();
+  (lengths.data as Int32Array).forEach((len, b) => {
+    if (len < 0 || len > topk) throw new Error(`${name}[${b}] = ${len} is not allowed: a topk length must be from 0 to topk (${topk}, the indices' last dim)`);
+    for (let i = 0; i < sQ; i++) masked.fill(-1, (b * sQ + i) * topk + len, (b * sQ + i + 1) * topk);
+  });
+  return masked;
 }

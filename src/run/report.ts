@@ -17,7 +17,8 @@ import type { AttentionResult } from '../reference/reference';
 import { REFERENCE_BUDGET } from '../reference/reference-chunked';
 
 export function describeShape(s: MlaShape): string {
-  const seq = s.seqlens.length > 6 ? `${s.seqlens.slice(0, 6).join(',')},...` : s.seqlens.join(',');
+  const listed = s.seqlens.length > 6 ? `${s.seqlens.slice(0, 6).join(',')},...` : s.seqlens.join(',');
+  const seq = s.topk > 0 && s.seqlens.every((l) => l === 0) ? 'none (the indices name the keys)' : listed;
   return `d_qk ${s.dQk} (${s.dNope}+${s.dRope}), d_v ${s.dV}, h_q ${s.hQ}, s_q ${s.sQ}${s.sQ > 1 ? (s.causal ? ' causal' : ' non-causal') : ''}, `
     + `batch ${s.batch}, seqlens ${seq}, page ${s.pageBlockSize}${s.topk > 0 ? `, topk ${s.topk}` : ''}${s.attentionSink ? ', sink' : ''}, scale ${softmaxScaleOf(s).toPrecision(4)}`;
 }
