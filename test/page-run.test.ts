@@ -82,7 +82,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
   it('an unknown mode in the URL is named and refused, and nothing runs', async () => {
     const r = await h.runPage('?pipeline=bogus&h-q=4', 'page-bad-mode');
     expect(r.verdict).toBe('error');
-    expect(r.status).toBe('pipeline="bogus" is not allowed: pipeline must be sparse (the sparse pipeline), or left out for one kernel');
+    expect(r.status).toBe('pipeline="bogus" is not allowed: pipeline must be sparse (the sparse pipeline) or files (your own tensors), or left out for one kernel');
     expect(r.result).toBeNull();
     expect(r.errors).toEqual([]);
   });

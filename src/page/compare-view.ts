@@ -15,7 +15,7 @@ import { PRESET_NAMES, presetShape } from '../mla/shape';
 import { KV_FORMATS, kvLayout } from '../mla/kv-layout';
 import type { KernelChoice } from '../kernels/versions';
 import { ChartView, type Series } from './charts';
-import { downloadText, escapeHtml, find, presetLabel } from './html';
+import { downloadFile, escapeHtml, find, presetLabel } from './html';
 import { fillSweepForm, readSweepForm, sweepFields, wireSweep } from './sweep-form';
 import { mountSparseSweep } from './sparse-sweep-view';
 
@@ -114,9 +114,9 @@ export function mountCompareView(view: HTMLElement, getDevice: () => Promise<Gpu
     onRows: (r) => { rows = [...r]; draw(); },
     onEnd: () => { for (const b of exports) b.disabled = rows.length === 0; },
   });
-  exports[0].addEventListener('click', () => downloadText('mla-sandbox-sweep.json',
+  exports[0].addEventListener('click', () => downloadFile('mla-sandbox-sweep.json',
     JSON.stringify({ adapter, date: new Date().toISOString(), spec, rows }, null, 2) + '\n', 'application/json'));
-  exports[1].addEventListener('click', () => downloadText('mla-sandbox-sweep.csv', sweepCsv(rows), 'text/csv'));
+  exports[1].addEventListener('click', () => downloadFile('mla-sandbox-sweep.csv', sweepCsv(rows), 'text/csv'));
   drawBytes();
   draw();
 }

@@ -17,7 +17,7 @@ import { describeResult, starterFile } from '../exercises/exercise-report';
 import { describeTiming, timeExercise } from '../exercises/time-exercise';
 import { findRegion } from '../exercises/regions';
 import { type ProgressBook, loadProgress, progressOf, saveProgress } from './exercise-progress';
-import { downloadText, escapeHtml, find } from './html';
+import { downloadFile, escapeHtml, find } from './html';
 import { createWgslEditor, markLines, messageItems, onMessageClick } from './wgsl-editor';
 
 /** The largest file Load takes: a kernel's WGSL file is a few KiB. */
@@ -219,7 +219,7 @@ export function mountExercisesView(view: HTMLElement, getDevice: () => Promise<G
     book = saveProgress(book, exercise.id, { hints: Math.min(exercise.hints.length, progressOf(book, exercise.id).hints + 1) });
     showHints();
   });
-  find(root, '#exercise-download').addEventListener('click', () => downloadText(`exercise-${exercise.id}-${exercise.file}`, editor.value, 'text/plain'));
+  find(root, '#exercise-download').addEventListener('click', () => downloadFile(`exercise-${exercise.id}-${exercise.file}`, editor.value, 'text/plain'));
   find<HTMLInputElement>(root, '#exercise-load').addEventListener('change', (e) => void load(e.target as HTMLInputElement));
   find(root, '#exercise-reset').addEventListener('click', () => {
     if (!confirm(`Replace your file for exercise ${exercise.id} with the starter file? Download it first to keep it.`)) return;

@@ -12,9 +12,9 @@ export function find<T extends Element = HTMLElement>(root: ParentNode, selector
   return el;
 }
 
-/** Offer `text` as a file download. */
-export function downloadText(filename: string, text: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+/** Offer `data` (text, or bytes such as an .npy file) as a file download. */
+export function downloadFile(filename: string, data: string | Uint8Array<ArrayBuffer>, type: string): void {
+  const url = URL.createObjectURL(new Blob([data], { type }));
   const a = document.createElement('a');
   a.href = url;
   a.download = filename;

@@ -16,7 +16,7 @@ import { describeAdapter } from '../gpu/device';
 import { plainMatmulSentence, readCostSentence } from '../run/report';
 import { ladderResults, resultsOfLadder, resultsOfProfile } from '../tune/device-results';
 import { ChartView } from './charts';
-import { downloadText, escapeHtml, find } from './html';
+import { downloadFile, escapeHtml, find } from './html';
 import { readSweepForm, sweepFields, wireSweep } from './sweep-form';
 import { mountTunePanel } from './tune-panel';
 import { mountDevicesPanel } from './devices-panel';
@@ -81,6 +81,6 @@ export function mountLadderView(view: HTMLElement, getDevice: () => Promise<GpuC
     onRows: draw,
   });
   exportButton.addEventListener('click', () => {
-    if (measured) downloadText('mla-sandbox-ladder.json', `${JSON.stringify(ladderResults(measured.adapter, measured.ceilings, ladder), null, 2)}\n`, 'application/json');
+    if (measured) downloadFile('mla-sandbox-ladder.json', `${JSON.stringify(ladderResults(measured.adapter, measured.ceilings, ladder), null, 2)}\n`, 'application/json');
   });
 }

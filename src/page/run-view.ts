@@ -3,13 +3,13 @@
  * reproduces a run), and the result: check, time, throughput, roofline
  * fraction, adapter. Options are parsed by the same code as the CLI's flags.
  * With pipeline=sparse in the URL the view runs the sparse pipeline instead
- * (sparse-run-view.ts).
+ * (sparse-run-view.ts), with pipeline=files your own tensors (files-run-view.ts).
  */
 import { type GpuContext, describeAdapter } from '../gpu/device';
 import { tunedRunConfig } from '../tune/profile';
 import { loadStoredProfile, storedProfileWhere } from './profile-store';
 import { describeDevice, describeReport } from '../run/report';
-import { SHAPE_FLAGS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, generationFromFlags, intFlag, shapeFromFlags } from '../run/run-options';
+import { SHAPE_FLAGS, SHAPE_FLAG_DEFAULTS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, generationFromFlags, intFlag, shapeFromFlags } from '../run/run-options';
 import { measureAttention } from '../run/run-attention';
 import { PRESET_NAMES } from '../mla/shape';
 import { KV_FORMATS } from '../mla/kv-layout';
@@ -18,6 +18,7 @@ import { failureText } from '../reference/check';
 import { escapeHtml, find, setQuery } from './html';
 import { type Field, fieldsHtml, queryFromValues, readFields, valuesFromUrl } from './flag-form';
 import { mountSparseRunView } from './sparse-run-view';
+import { mountFilesRunView } from './files-run-view';
 import { type RunMode, modeLinks, runModeOf } from './run-modes';
 import { wireRun } from './run-control';
 import { ChartView } from './charts';
@@ -25,7 +26,7 @@ import { generateInWorker, referenceInWorker } from './cpu-worker';
 
 /** The page opens on this: the CLI's flag defaults (V3.2, FP8 cache, flash kernel) and a small shape. */
 const DEFAULTS: FlagValues = {
-  ...Object.fromEntries(Object.entries(SHAPE_FLAGS).flatMap(([k, f]) => ('default' in f ? [[k, f.default]] : []))),
+  ...SHAPE_FLAG_DEFAULTS,
   'h-q': '16', 's-q': '1', seqlens: '512,300',
 };
 
@@ -59,6 +60,7 @@ export function mountRunView(view: HTMLElement, getDevice: () => Promise<GpuCont
     view.innerHTML = `<div id="run-root" data-check="error">${modeLinks()}<h2>Run</h2><p id="status" class="fail">${escapeHtml((e as Error).message)}</p></div>`;
     return { run: async () => {} };
   }
+  if (mode === 'files') return mountFilesRunView(view, getDevice);
   return mode === 'sparse' ? mountSparseRunView(view, getDevice) : mountKernelRun(view, getDevice);
 }
 

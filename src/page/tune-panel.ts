@@ -21,7 +21,7 @@ import { FINALIST_HEAD, finalistCells, pickSentence } from '../tune/tune-report'
 import { type DeviceProfile, emptyProfile, entryOf, withEntry } from '../tune/profile';
 import { fmtRate } from '../run/report';
 import { ChartView } from './charts';
-import { downloadText, escapeHtml, find } from './html';
+import { downloadFile, escapeHtml, find } from './html';
 import { wireRun } from './run-control';
 import { generateInWorker, referenceInWorker } from './cpu-worker';
 import { forgetStoredProfile, loadStoredProfile, profileKey, saveStoredProfile } from './profile-store';
@@ -115,7 +115,7 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
 
   exportButton.addEventListener('click', () => {
     const profile = adapter ? readStored(adapter) : undefined;
-    if (profile) downloadText('mla-sandbox-profile.json', `${JSON.stringify(profile, null, 2)}\n`, 'application/json');
+    if (profile) downloadFile('mla-sandbox-profile.json', `${JSON.stringify(profile, null, 2)}\n`, 'application/json');
   });
   forgetButton.addEventListener('click', () => {
     if (!adapter) return;

@@ -48,6 +48,9 @@ export const SHAPE_FLAGS = {
 
 export type FlagValues = Record<string, string | boolean | undefined>;
 
+/** Every shape flag's default, as the CLI's parser fills them in. */
+export const SHAPE_FLAG_DEFAULTS: FlagValues = Object.fromEntries(Object.entries(SHAPE_FLAGS).flatMap(([k, f]) => ('default' in f ? [[k, f.default]] : [])));
+
 export function oneOf<T extends string>(flag: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be one of ${allowed.join(', ')}`);
