@@ -195,6 +195,12 @@ const FILES: Case[] = [
     args: ['run', ...own, '--indices', npy('idx8.npy', { dtype: 'int32', shape: [2, 1, 8], data: new Int32Array(16) }), '--topk-length', npy('tl9.npy', { dtype: 'int32', shape: [2], data: Int32Array.of(3, 9) })],
   },
   { name: '--attn-sink without your own tensors', args: ['run', '--attn-sink', npy('sink2.npy', { dtype: 'float32', shape: [2], data: new Float32Array(2) })], code: 2, words: ['--attn-sink is only used with your own tensors'] },
+  { name: 'extra indices without an extra cache', args: ['run', ...own, '--indices', npy('idx8b.npy', { dtype: 'int32', shape: [2, 1, 8], data: new Int32Array(16) }), '--extra-indices', npy('xi.npy', { dtype: 'int32', shape: [2, 1, 4], data: new Int32Array(8) })], code: 2, words: ['xi.npy belongs to an extra cache: give --extra-kv-cache as well'] },
+  { name: 'an extra cache for a dense call', args: ['run', ...own, '--extra-kv-cache', kv], code: 2, words: ['is for a sparse call: give --indices as well'] },
+  {
+    name: 'an extra cache of FP8 records next to a float32 main cache', code: 2, words: ['kv8x.npy is uint8 and', 'kv.npy is not: give both caches as FP8 records (uint8) or both as float32 rows'],
+    args: ['run', ...own, '--kv', 'fp8', '--indices', npy('idx8c.npy', { dtype: 'int32', shape: [2, 1, 8], data: new Int32Array(16) }), '--extra-kv-cache', npy('kv8x.npy', { dtype: 'uint8', shape: [1, 64, 1, 656], data: fp8Bytes.subarray(0, 64 * 656) }), '--extra-indices', npy('xi2.npy', { dtype: 'int32', shape: [2, 1, 4], data: new Int32Array(8) })],
+  },
   { name: 'indices of the wrong rank', args: ['run', ...own, '--indices', npy('idx2.npy', { dtype: 'int32', shape: [2, 4], data: new Int32Array(8) })], code: 2, words: ['idx2.npy: expected int32 [2, 1, ?] (b, s_q, topk)'] },
 ];
 

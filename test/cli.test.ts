@@ -35,6 +35,46 @@ function widen(table: Int32Array, width: number, extra: number): Int32Array {
 }
 
 
+interface SparseSource {
+  readonly kv: Float32Array;
+  readonly slots: number;
+  readonly topk: number;
+  readonly indices: Int32Array;
+  readonly lengths: Int32Array;
+}
+
+/**
+ * FlashMLA's tests/ref.py for the sparse decode, written out in f64: each
+ * source's valid indices within its length, one softmax over all of them,
+ * out times 1 / (1 + exp(sink - lse)), and a row with no key out 0, lse +inf.
+ */
+function sparseDecodeRef(c: { q: Float32Array; b: number; sQ: number; hQ: number; d: number; dV: number; sink: Float32Array; sources: readonly SparseSource[] }) {
+  const { q, b, sQ, hQ, d, dV, sink } = c;
+  const out = new Float64Array(b * sQ * hQ * dV);
+  const lse = new Float64Array(b * hQ * sQ);
+  for (let bi = 0; bi < b; bi++) for (let i = 0; i < sQ; i++) {
+    const keys = c.sources.flatMap((s) => Array.from({ length: s.topk }, (_, k) => s.indices[(bi * sQ + i) * s.topk + k])
+      .filter((slot, k) => k < s.lengths[bi] && slot >= 0 && slot < s.slots).map((slot) => s.kv.subarray(slot * d, (slot + 1) * d)));
+    for (let h = 0; h < hQ; h++) {
+      const row = (bi * sQ + i) * hQ + h;
+      const scores = keys.map((key) => { let acc = 0; for (let x = 0; x < d; x++) acc += q[row * d + x] * key[x]; return acc / Math.sqrt(d); });
+      const m = Math.max(...scores);
+      const l = keys.length === 0 ? Infinity : m + Math.log(scores.reduce((a, x) => a + Math.exp(x - m), 0));
+      lse[(bi * hQ + h) * sQ + i] = l;
+      const factor = keys.length === 0 ? 0 : 1 / (1 + Math.exp(sink[h] - l));
+      for (let x = 0; x < dV; x++) out[row * dV + x] = factor * keys.reduce((a, key, k) => a + Math.exp(scores[k] - l) * key[x], 0);
+    }
+  }
+  return { out, lse };
+}
+
+function expectClose(out: ArrayLike<number>, lse: ArrayLike<number>, ref: { out: Float64Array; lse: Float64Array }): void {
+  ref.lse.forEach((x, k) => { if (x === Infinity) expect(lse[k], `lse ${k}`).toBe(Infinity); else expect(Math.abs(lse[k] - x), `lse ${k}`).toBeLessThan(1e-4); });
+  let worst = 0;
+  ref.out.forEach((x, k) => { worst = Math.max(worst, Math.abs(out[k] - x)); });
+  expect(worst, 'out against the written-out reference').toBeLessThan(1e-4);
+}
+
 describe.skipIf(!gpu)('mla-sandbox CLI', () => {
   let dir: string;
   beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'mla-cli-')); });
@@ -225,21 +265,59 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(JSON.parse(r.stdout).check.pass).toBe(true);
     const out = parseNpy(new Uint8Array(readFileSync(join(dir, 'sout.npy')))).data;
     const lse = parseNpy(new Uint8Array(readFileSync(join(dir, 'slse.npy')))).data;
-    // FlashMLA's tests/ref.py, written out here in f64: the valid indices within topk_length, softmax, the sink on out, a lonely row 0 and +inf.
-    const scale = 1 / Math.sqrt(d);
-    for (let bi = 0; bi < b; bi++) for (let i = 0; i < sQ; i++) for (let h = 0; h < hQ; h++) {
-      const row = (bi * sQ + i) * hQ + h;
-      const keys = Array.from({ length: topk }, (_, k) => indices[(bi * sQ + i) * topk + k]).filter((slot, k) => k < topkLength[bi] && slot >= 0 && slot < slots);
-      const scores = keys.map((slot) => { let acc = 0; for (let c = 0; c < d; c++) acc += q[row * d + c] * kv[slot * d + c]; return acc * scale; });
-      const m = Math.max(...scores);
-      const refLse = keys.length === 0 ? Infinity : m + Math.log(scores.reduce((a, x) => a + Math.exp(x - m), 0));
-      const factor = keys.length === 0 ? 0 : 1 / (1 + Math.exp(sink[h] - refLse));
-      expect(lse[(bi * hQ + h) * sQ + i], `lse b ${bi} i ${i} h ${h}`).toBeCloseTo(refLse, 4);
-      for (let c = 0; c < dV; c += 37) {
-        const refOut = factor * keys.reduce((a, slot, k) => a + Math.exp(scores[k] - refLse) * kv[slot * d + c], 0);
-        expect(Math.abs(out[row * dV + c] - refOut), `out b ${bi} i ${i} h ${h} c ${c}`).toBeLessThan(1e-4);
-      }
-    }
+    const ref = sparseDecodeRef({ q, b, sQ, hQ, d, dV, sink, sources: [{ kv, slots, topk, indices, lengths: topkLength }] });
+    expectClose(out, lse, ref);
+  });
+
+  it('MODEL1\'s extra cache from files, a page size of its own, FP8 records in both: one softmax over both sources', async () => {
+    const b = 2, sQ = 1, hQ = 3, d = 512, topk = 32, extraTopk = 24;
+    const shape = presetShape('model1', { seqlens: [1], hQ });
+    const main = { page: 64, blocks: 3 };
+    const extra = { page: 53, blocks: 2 };
+    const rng = new SeededRandom(78);
+    const rowsOf = (slots: number) => Float32Array.from({ length: slots * d }, () => 0.5 * rng.normal());
+    const mainLayout = kvLayout('fp8', shape, main.page);
+    const extraLayout = kvLayout('fp8', shape, extra.page);
+    const mainBytes = quantizeKvCache(rowsOf(main.blocks * main.page), mainLayout);
+    const extraBytes = quantizeKvCache(rowsOf(extra.blocks * extra.page), extraLayout);
+    const pick = (n: number, slots: number) => Int32Array.from({ length: b * sQ * n }, (_, k) => (k % 9 === 4 ? -1 : rng.int(0, slots - 1)));
+    const indices = pick(topk, main.blocks * main.page);
+    const extraIndices = pick(extraTopk, extra.blocks * extra.page);
+    const topkLength = Int32Array.of(32, 20);
+    const extraTopkLength = Int32Array.of(0, 24);
+    const sink = Float32Array.of(0.5, -Infinity, 1);
+    const q = Float32Array.from({ length: b * sQ * hQ * d }, () => rng.normal());
+    const records = (bytes: Uint8Array, layout: typeof mainLayout, blocks: number) => {
+      // FlashMLA's view of the cache: each page's records one after another, without the layout's padding.
+      const perPage = layout.pageBlockSize * layout.bytesPerToken;
+      const out = new Uint8Array(blocks * perPage);
+      for (let blk = 0; blk < blocks; blk++) out.set(bytes.subarray(blk * layout.pageStride, blk * layout.pageStride + perPage), blk * perPage);
+      return out;
+    };
+    const r = await cli([
+      'run', '--kv', 'fp8', '--samples', '1', '--warmup', '0', '--json', '--kernel', 'tiled',
+      '--q', file('xq.npy', { dtype: 'float32', shape: [b, sQ, hQ, d], data: q }),
+      '--kv-cache', file('xkv.npy', { dtype: 'uint8', shape: [main.blocks, main.page, 1, 584], data: records(mainBytes, mainLayout, main.blocks) }),
+      '--indices', file('xidx.npy', { dtype: 'int32', shape: [b, sQ, topk], data: indices }),
+      '--topk-length', file('xtl.npy', { dtype: 'int32', shape: [b], data: topkLength }),
+      '--extra-kv-cache', file('xkv2.npy', { dtype: 'uint8', shape: [extra.blocks, extra.page, 1, 584], data: records(extraBytes, extraLayout, extra.blocks) }),
+      '--extra-indices', file('xidx2.npy', { dtype: 'int32', shape: [b, sQ, extraTopk], data: extraIndices }),
+      '--extra-topk-length', file('xtl2.npy', { dtype: 'int32', shape: [b], data: extraTopkLength }),
+      '--attn-sink', file('xsink.npy', { dtype: 'float32', shape: [hQ], data: sink }),
+      '--out', join(dir, 'xout.npy'), '--lse', join(dir, 'xlse.npy'),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).check.pass).toBe(true);
+    const out = parseNpy(new Uint8Array(readFileSync(join(dir, 'xout.npy')))).data;
+    const lse = parseNpy(new Uint8Array(readFileSync(join(dir, 'xlse.npy')))).data;
+    // Each source read through its own indices and its own decoded cache, one softmax over both (FlashMLA's ref.py).
+    const ref = sparseDecodeRef({
+      q, b, sQ, hQ, d, dV: 512, sink, sources: [
+        { kv: dequantizeKvCache(mainBytes, mainLayout), slots: main.blocks * main.page, topk, indices, lengths: topkLength },
+        { kv: dequantizeKvCache(extraBytes, extraLayout), slots: extra.blocks * extra.page, topk: extraTopk, indices: extraIndices, lengths: extraTopkLength },
+      ],
+    });
+    expectClose(out, lse, ref);
   });
 
   it('a mismatched tensor gets an error naming the file and both shapes', async () => {

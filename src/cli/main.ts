@@ -81,13 +81,16 @@ your own tensors (run), FlashMLA's shapes:
   --indices i.npy (int32 [b,s_q,topk]: a sparse call; -1, negative and past-the-cache entries skipped)
   --topk-length tl.npy (int32 [b]: request b reads its first tl[b] indices)
   --attn-sink sink.npy (float32 [h_q]: out *= 1 / (1 + exp(sink - lse)); +inf zeroes that head, -inf does nothing)
+  --extra-kv-cache kv2.npy (MODEL1's second cache, a page size of its own; float32 rows or uint8 records as --kv-cache)
+  --extra-indices i2.npy (int32 [b,s_q,extra_topk])  --extra-topk-length tl2.npy (int32 [b])
   --out out.npy (float32 [b,s_q,h_q,d_v])  --lse lse.npy (float32 [b,h_q,s_q])
 
 environment: MLA_ADAPTER=auto|native|swiftshader|llvmpipe picks the Node adapter.`;
 
 const FILE_FLAGS = {
   q: { type: 'string' }, 'kv-cache': { type: 'string' }, 'block-table': { type: 'string' }, 'cache-seqlens': { type: 'string' },
-  indices: { type: 'string' }, 'topk-length': { type: 'string' }, 'attn-sink': { type: 'string' }, out: { type: 'string' }, lse: { type: 'string' },
+  indices: { type: 'string' }, 'topk-length': { type: 'string' }, 'attn-sink': { type: 'string' },
+  'extra-kv-cache': { type: 'string' }, 'extra-indices': { type: 'string' }, 'extra-topk-length': { type: 'string' }, out: { type: 'string' }, lse: { type: 'string' },
 } as const;
 
 function print(line = ''): void {
@@ -128,9 +131,9 @@ async function info(argv: string[]): Promise<void> {
 }
 
 /** Input files, by flag. */
-const INPUT_FILES = ['q', 'kv-cache', 'cache-seqlens', 'block-table', 'indices', 'topk-length', 'attn-sink'] as const;
+const INPUT_FILES = ['q', 'kv-cache', 'cache-seqlens', 'block-table', 'indices', 'topk-length', 'attn-sink', 'extra-kv-cache', 'extra-indices', 'extra-topk-length'] as const;
 /** Flags only your own tensors use, and flags only generated inputs use. */
-const OWN_TENSOR_FLAGS = ['cache-seqlens', 'block-table', 'indices', 'topk-length', 'attn-sink'] as const;
+const OWN_TENSOR_FLAGS = ['cache-seqlens', 'block-table', 'indices', 'topk-length', 'attn-sink', 'extra-kv-cache', 'extra-indices', 'extra-topk-length'] as const;
 const GENERATION_FLAGS = { seed: 'it seeds generated inputs', distribution: 'it shapes generated inputs', sink: 'it generates sink values; give yours with --attn-sink sink.npy' } as const;
 /** Shape flags the files decide: given with --q, each must agree with them. */
 const FILE_SHAPE_FLAGS: Record<string, (s: MlaShape) => string> = {
@@ -167,9 +170,13 @@ function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs: MlaIn
     indices: v.indices ? readNpy(path('indices')) : undefined,
     topkLength: v['topk-length'] ? readNpy(path('topk-length')) : undefined,
     attnSink: v['attn-sink'] ? readNpy(path('attn-sink')) : undefined,
+    extraKvCache: v['extra-kv-cache'] ? readNpy(path('extra-kv-cache')) : undefined,
+    extraIndices: v['extra-indices'] ? readNpy(path('extra-indices')) : undefined,
+    extraTopkLength: v['extra-topk-length'] ? readNpy(path('extra-topk-length')) : undefined,
     names: {
       q: names.q, kvCache: names['kv-cache'], cacheSeqlens: names['cache-seqlens'], blockTable: names['block-table'], indices: names.indices,
       topkLength: names['topk-length'], attnSink: names['attn-sink'],
+      extraKvCache: names['extra-kv-cache'], extraIndices: names['extra-indices'], extraTopkLength: names['extra-topk-length'],
     },
   }, {
     kvFormat: configFromFlags(v).kvFormat,

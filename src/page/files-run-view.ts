@@ -34,10 +34,15 @@ const TENSOR_FILES: readonly { flag: string; key: TensorKey; what: string }[] = 
   { flag: 'indices', key: 'indices', what: 'int32 [b, s_q, topk]: a sparse call' },
   { flag: 'topk-length', key: 'topkLength', what: 'int32 [b]: request b reads its first topk_length[b] indices' },
   { flag: 'attn-sink', key: 'attnSink', what: 'float32 [h_q]: +inf zeroes a head, -inf does nothing' },
+  { flag: 'extra-kv-cache', key: 'extraKvCache', what: 'MODEL1\'s second cache, a page size of its own, in the main cache\'s form' },
+  { flag: 'extra-indices', key: 'extraIndices', what: 'int32 [b, s_q, extra_topk]: into the extra cache' },
+  { flag: 'extra-topk-length', key: 'extraTopkLength', what: 'int32 [b]' },
 ];
 
 /** FlashMLA's argument names for the files, where they differ from the flags. */
-const FLASHMLA_NAMES: Readonly<Record<string, string>> = { 'k-cache': 'kv-cache', 'indices-in-kvcache': 'indices' };
+const FLASHMLA_NAMES: Readonly<Record<string, string>> = {
+  'k-cache': 'kv-cache', 'indices-in-kvcache': 'indices', 'extra-k-cache': 'extra-kv-cache', 'extra-indices-in-kvcache': 'extra-indices',
+};
 
 const FIELDS: Field[] = [
   { name: 'kv', label: 'KV cache', choices: KV_FORMATS, hint: 'the format the cache runs in (a float32 file is quantised to it)' },

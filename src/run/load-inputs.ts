@@ -9,6 +9,8 @@
  *   indices        int32   [b, s_q, topk]                          (sparse)
  *   topk length    int32   [b]                                     (sparse: request b reads its first topk_length[b] indices)
  *   attn sink      float32 [h_q]                                   (+inf: that head's out is 0; -inf: no effect)
+ *   extra cache    float32 or uint8 [blocks', page', 1, ...]         (MODEL1's second source, a page size of its own)
+ *   extra indices  int32   [b, s_q, extra_topk], extra topk length int32 [b]
  * A sparse call reads only its valid indices: without cache seqlens no slot
  * counts as read otherwise, and indices past a request's topk length are
  * made -1 here (FlashMLA's reference masks them the same way). Every
@@ -19,7 +21,8 @@ import { HEAD_PRESETS, type MlaShape, ShapeError, validateShape } from '../mla/s
 import type { MlaInputs } from '../mla/inputs';
 import type { PagedCache } from '../mla/paged-cache';
 import { slotOf } from '../mla/paged-cache';
-import { type KvFormat, kvLayout } from '../mla/kv-layout';
+import { type KvFormat, type KvLayout, kvLayout } from '../mla/kv-layout';
+import { appendExtraCache } from '../mla/extra-cache';
 
 export interface TensorArrays {
   readonly q: NpyArray;
@@ -30,8 +33,12 @@ export interface TensorArrays {
   readonly indices?: NpyArray;
   readonly topkLength?: NpyArray;
   readonly attnSink?: NpyArray;
+  /** MODEL1's second KV source (FlashMLA's extra_k_cache, extra_indices_in_kvcache, extra_topk_length). */
+  readonly extraKvCache?: NpyArray;
+  readonly extraIndices?: NpyArray;
+  readonly extraTopkLength?: NpyArray;
   /** Names to use in messages (file names). */
-  readonly names?: Partial<Record<'q' | 'kvCache' | 'cacheSeqlens' | 'blockTable' | 'indices' | 'topkLength' | 'attnSink', string>>;
+  readonly names?: Partial<Record<Exclude<keyof TensorArrays, 'names'>, string>>;
 }
 
 export interface LoadOptions {
@@ -44,7 +51,7 @@ export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInpu
   const given = Object.fromEntries(Object.entries(t.names ?? {}).filter(([, v]) => v !== undefined));
   const n = {
     q: 'q', kvCache: 'kv cache', cacheSeqlens: 'cache seqlens', blockTable: '--block-table', indices: 'indices', topkLength: '--topk-length', attnSink: '--attn-sink',
-    ...given,
+    extraKvCache: '--extra-kv-cache', extraIndices: '--extra-indices', extraTopkLength: '--extra-topk-length', ...given,
   };
   expectNpy(t.q, n.q, ['float32'], [null, null, null, null], 'b, s_q, h_q, d_qk');
   const [batch, sQ, hQ, dQk] = t.q.shape;
@@ -78,20 +85,8 @@ export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInpu
     throw new Error(`${source}: ${e.message}`);
   }
   const layout = kvLayout(options.kvFormat, shape, page);
-  let kvRows: Float32Array;
-  let cacheBytes: Uint8Array | undefined;
-  if (t.kvCache.dtype === 'float32') {
-    expectNpy(t.kvCache, n.kvCache, ['float32'], [numBlocks, page, 1, dQk], 'num_blocks, page, 1, d_qk');
-    kvRows = t.kvCache.data as Float32Array;
-  } else {
-    if (layout.kind !== 'fp8') throw new Error(`${n.kvCache}: a uint8 cache holds FP8 records: use --kv fp8 with it (or give a float32 cache)`);
-    expectNpy(t.kvCache, n.kvCache, ['uint8'], [numBlocks, page, 1, layout.bytesPerToken], `num_blocks, page, 1, ${layout.name} record bytes`);
-    cacheBytes = new Uint8Array(numBlocks * layout.pageStride);
-    const src = t.kvCache.data as Uint8Array;
-    const perPage = page * layout.bytesPerToken; // FlashMLA's tensor view leaves out the page padding
-    for (let blk = 0; blk < numBlocks; blk++) cacheBytes.set(src.subarray(blk * perPage, (blk + 1) * perPage), blk * layout.pageStride);
-    kvRows = new Float32Array(0); // set from the bytes by the runner
-  }
+  const { rows, bytes: cacheBytes } = cacheOf(t.kvCache, n.kvCache, layout);
+  const kvRows = rows ?? new Float32Array(0); // FP8 records: the rows are set from the bytes by the runner
 
   const width = t.blockTable ? t.blockTable.shape[1] : Math.max(1, ...seqlens.map((l) => Math.ceil(l / page)));
   let blockTable: Int32Array;
@@ -125,7 +120,53 @@ export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInpu
     usedSlots: new Uint8Array(numBlocks * page),
   };
   seqlens.forEach((len, b) => { for (let k = 0; k < len; k++) cache.usedSlots[slotOf(cache, page, b, k)] = 1; });
-  return { shape, q: t.q.data as Float32Array, kvRows, cacheBytes, cacheLayout: cacheBytes ? layout : undefined, cache, indices, sink };
+  const inputs: MlaInputs = { shape, q: t.q.data as Float32Array, kvRows, cacheBytes, cacheLayout: cacheBytes ? layout : undefined, cache, indices, sink };
+  if (!t.extraKvCache && (t.extraIndices || t.extraTopkLength)) {
+    throw new Error(`${t.extraIndices ? n.extraIndices : n.extraTopkLength} belongs to an extra cache: give --extra-kv-cache as well`);
+  }
+  return t.extraKvCache ? withExtraCache(inputs, t, n, options.kvFormat) : inputs;
+}
+
+/**
+ * A cache file as f32 rows, or (uint8) as FP8 records laid out in `layout`'s
+ * pages: FlashMLA's tensor view of a page leaves out the layout's padding.
+ */
+function cacheOf(file: NpyArray, name: string, layout: KvLayout): { rows?: Float32Array; bytes?: Uint8Array } {
+  const [numBlocks, page] = file.shape;
+  if (file.dtype === 'float32') {
+    expectNpy(file, name, ['float32'], [numBlocks, page, 1, layout.dQk], 'num_blocks, page, 1, d_qk');
+    return { rows: file.data as Float32Array };
+  }
+  if (layout.kind !== 'fp8') throw new Error(`${name}: a uint8 cache holds FP8 records: use --kv fp8 with it (or give a float32 cache)`);
+  expectNpy(file, name, ['uint8'], [numBlocks, page, 1, layout.bytesPerToken], `num_blocks, page, 1, ${layout.name} record bytes`);
+  const bytes = new Uint8Array(numBlocks * layout.pageStride);
+  const src = file.data as Uint8Array;
+  const perPage = page * layout.bytesPerToken;
+  for (let blk = 0; blk < numBlocks; blk++) bytes.set(src.subarray(blk * perPage, (blk + 1) * perPage), blk * layout.pageStride);
+  return { bytes };
+}
+
+/** MODEL1's extra cache (its own page size), its indices and lengths, appended to the main sparse call (mla/extra-cache.ts). */
+function withExtraCache(main: MlaInputs, t: TensorArrays, n: Record<string, string>, kvFormat: KvFormat): MlaInputs {
+  const { shape } = main;
+  if (!main.indices) throw new Error(`${n.extraKvCache} is for a sparse call: give --indices as well`);
+  if (!t.extraIndices) throw new Error(`${n.extraKvCache} needs its indices: give --extra-indices (int32 [b, s_q, extra_topk]) as well`);
+  const file = t.extraKvCache!;
+  expectNpy(file, n.extraKvCache, ['float32', 'uint8'], [null, null, 1, null], 'num_blocks, page, 1, d_qk or record bytes');
+  if ((file.dtype === 'uint8') !== (main.cacheBytes !== undefined)) {
+    throw new Error(`${n.extraKvCache} is ${file.dtype} and ${n.kvCache} is not: give both caches as FP8 records (uint8) or both as float32 rows`);
+  }
+  const [numBlocks, page] = file.shape;
+  const layout = kvLayout(file.dtype === 'uint8' ? 'fp8' : kvFormat, shape, page);
+  const { rows, bytes } = cacheOf(file, n.extraKvCache, layout);
+  expectNpy(t.extraIndices, n.extraIndices, ['int32'], [shape.batch, shape.sQ, null], 'b, s_q, extra_topk');
+  let topkLength: Int32Array | undefined;
+  if (t.extraTopkLength) {
+    expectNpy(t.extraTopkLength, n.extraTopkLength, ['int32'], [shape.batch], 'b');
+    topkLength = t.extraTopkLength.data as Int32Array;
+  }
+  const topk = t.extraIndices.shape[2];
+  return appendExtraCache(main, { rows, bytes, layout, numBlocks, indices: t.extraIndices.data as Int32Array, topk, topkLength }).inputs;
 }
 
 /**
