@@ -10,7 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { testGpu, testMatrix } from './support/gpu';
 import { SHADER_FILES } from '../src/gpu/shader-source';
 import { EXERCISES, exerciseById } from '../src/exercises/exercises';
-import { checkExercise } from '../src/exercises/check-exercise';
+import { checkExercise, exerciseRunConfig } from '../src/exercises/check-exercise';
+import { type ExerciseCase, caseInputs } from '../src/exercises/exercise-cases';
+import { liveStandIns } from '../src/gpu/bindings';
+import { prepareAttention } from '../src/run/runner';
 import { describeResult, starterFile } from '../src/exercises/exercise-report';
 import { type WrongAttempt, WRONG_ATTEMPTS } from './support/exercise-attempts';
 import { findRegion, replaceRegion } from '../src/exercises/regions';
@@ -63,6 +66,16 @@ describe.skipIf(!gpu)('exercises on the GPU', () => {
     expect(r.pass).toBe(false);
     expect(r.compileErrors[0]).toMatchObject({ file: e.file, line: region.beginLine + 1 });
     expect(describeResult(e, r, 'mine.wgsl')[1]).toMatch(new RegExp(`^  mine\\.wgsl:${region.beginLine + 1}:\\d+: .*notDeclaredAnywhere`));
+  });
+
+  it('an edited run\'s stand-in buffers (declared bindings the host does not bind) are destroyed with the run', async () => {
+    const e = exerciseById(2);
+    const c = e.cases[0] as ExerciseCase;
+    const before = liveStandIns();
+    const prepared = await prepareAttention(gpu!, caseInputs(c), exerciseRunConfig(e, c, attemptFile(WRONG_ATTEMPTS.find((a) => a.exercise === 2)!)));
+    expect(liveStandIns(), 'v1 edited: its passes bind some of the declared buffers only').toBeGreaterThan(before);
+    prepared.destroy();
+    expect(liveStandIns()).toBe(before);
   });
 
   it('a compile error is shown at the line and column of the learner\'s file, in its text', async () => {

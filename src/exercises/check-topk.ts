@@ -7,6 +7,7 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { bufferOwner, type BufferOwner } from '../gpu/buffer-owner';
+import { releaseStandIns } from '../gpu/bindings';
 import { encodePasses, type KernelPass } from '../kernels/kernel-plan';
 import { checkTopk, topkPass } from '../indexer/topk';
 import { type TimingOptions, timeWork } from '../timing/timer';
@@ -25,8 +26,10 @@ async function preparedTopk(owner: BufferOwner, c: TopkCase, source?: string): P
 
 export async function runTopkCase(ctx: GpuContext, c: TopkCase, source: string): Promise<CaseOutcome> {
   const owner = bufferOwner(ctx);
+  let group: GPUBindGroup | undefined;
   try {
     const { pass, indices, table, scores } = await preparedTopk(owner, c, source);
+    group = pass.bindGroup;
     const encoder = ctx.device.createCommandEncoder({ label: `exercise: top-${c.k}` });
     encodePasses([pass], encoder);
     ctx.device.queue.submit([encoder.finish()]);
@@ -40,20 +43,24 @@ export async function runTopkCase(ctx: GpuContext, c: TopkCase, source: string):
     return { name: c.name, tags: c.tags, tensors: [tensor] };
   } finally {
     owner.destroy();
+    if (group) releaseStandIns(group);
   }
 }
 
 /** Median time of the learner's top-k pass and the shipped one on `c`, in ms. */
 export async function timeTopk(ctx: GpuContext, c: TopkCase, source: string, timing: TimingOptions): Promise<{ yoursMs: number; shippedMs: number }> {
   const owner = bufferOwner(ctx);
+  const groups: GPUBindGroup[] = [];
   try {
     const time = async (file?: string) => {
       const { pass } = await preparedTopk(owner, c, file);
+      groups.push(pass.bindGroup);
       const r = await timeWork(ctx, { label: `top-${c.k}`, passLabels: [pass.label], encode: (encoder, stamps) => encodePasses([pass], encoder, stamps) }, timing);
       return r.medianMs;
     };
     return { yoursMs: await time(source), shippedMs: await time() };
   } finally {
     owner.destroy();
+    groups.forEach(releaseStandIns);
   }
 }

@@ -115,6 +115,10 @@ export const DECLARED_LAYOUTS = new WeakMap<GPUComputePipeline, readonly Declare
 /** Bytes of the stand-in buffer bound where an edited module declares a binding the host does not bind. */
 const STAND_IN_BYTES = 4096;
 
+/** The stand-in buffers of each bind group that has some, until releaseStandIns destroys them. */
+const STAND_INS = new WeakMap<GPUBindGroup, GPUBuffer[]>();
+let standInsAlive = 0;
+
 /** A bind group for `pipeline`, each buffer at its WGSL name's binding (this table). */
 export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label: string, entries: Partial<Record<BindingName, GPUBuffer>>): GPUBindGroup {
   const given = Object.entries(entries).map(([name, buffer]) => ({ binding: BINDINGS[name as BindingName], resource: { buffer: buffer! } }));
@@ -123,5 +127,23 @@ export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label
     binding: d.binding,
     resource: { buffer: device.createBuffer({ label: `${label}: stand-in for ${d.name}`, size: STAND_IN_BYTES, usage: d.type === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE }) },
   }));
-  return device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries: [...given, ...standIns] });
+  const group = device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries: [...given, ...standIns] });
+  if (standIns.length > 0) {
+    STAND_INS.set(group, standIns.map((e) => e.resource.buffer));
+    standInsAlive += standIns.length;
+  }
+  return group;
+}
+
+/** Destroy the stand-in buffers of `group` (none for a shipped module): call when the buffers it binds are destroyed. */
+export function releaseStandIns(group: GPUBindGroup): void {
+  const buffers = STAND_INS.get(group) ?? [];
+  buffers.forEach((b) => b.destroy());
+  standInsAlive -= buffers.length;
+  STAND_INS.delete(group);
+}
+
+/** Stand-in buffers created and not yet released, in this process (for tests). */
+export function liveStandIns(): number {
+  return standInsAlive;
 }

@@ -20,6 +20,7 @@ import type { DeviceLimits, GpuContext } from '../gpu/device';
 import type { ShaderEdits } from '../gpu/shader-source';
 import { withErrorScopes } from '../gpu/error-scopes';
 import { bufferOwner } from '../gpu/buffer-owner';
+import { releaseStandIns } from '../gpu/bindings';
 import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, encodePasses } from '../kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from '../kernels/attention-spec';
 import { packParams } from '../kernels/call-params';
@@ -179,6 +180,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   for (const p of passes) {
     if (p.workgroups.some((n) => n > limits.maxComputeWorkgroupsPerDimension)) {
       alloc.destroy();
+      passes.forEach((q) => releaseStandIns(q.bindGroup));
       throw new Error(`${p.label} needs a grid of ${p.workgroups.join(' x ')} workgroups, over this device's maxComputeWorkgroupsPerDimension of ${limits.maxComputeWorkgroupsPerDimension}`);
     }
   }
@@ -225,6 +227,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     destroy() {
       alloc.destroy();
       readBuffers.forEach((b) => b.destroy());
+      passes.forEach((p) => releaseStandIns(p.bindGroup));
     },
   };
 }
