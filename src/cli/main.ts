@@ -19,8 +19,8 @@ import { measureRoofline } from '../timing/roofline';
 import { describeDevice, describePlainMatmul, describeReadCost, describeReport, describeRoofline, reportJson } from '../run/report';
 import { measureReadCost } from '../timing/read-cost';
 import { measurePlainMatmul } from '../timing/plain-matmul';
-import { encodeNpy, parseNpy } from '../run/npy';
-import { inputsFromArrays } from '../run/load-inputs';
+import { type NpyArray, encodeNpy, parseNpy } from '../run/npy';
+import { TENSOR_FILES, type TensorKey, inputsFromArrays } from '../run/load-inputs';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
 import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, intFlag, shapeFieldsFromFlags, shapeFromFlags } from '../run/run-options';
 import { HEAD_PRESETS, type MlaShape, type PresetName } from '../mla/shape';
@@ -87,11 +87,7 @@ your own tensors (run), FlashMLA's shapes:
 
 environment: MLA_ADAPTER=auto|native|swiftshader|llvmpipe picks the Node adapter.`;
 
-const FILE_FLAGS = {
-  q: { type: 'string' }, 'kv-cache': { type: 'string' }, 'block-table': { type: 'string' }, 'cache-seqlens': { type: 'string' },
-  indices: { type: 'string' }, 'topk-length': { type: 'string' }, 'attn-sink': { type: 'string' },
-  'extra-kv-cache': { type: 'string' }, 'extra-indices': { type: 'string' }, 'extra-topk-length': { type: 'string' }, out: { type: 'string' }, lse: { type: 'string' },
-} as const;
+const FILE_FLAGS = Object.fromEntries([...TENSOR_FILES.map((f) => f.flag), 'out', 'lse'].map((f) => [f, { type: 'string' as const }]));
 
 function print(line = ''): void {
   process.stdout.write(line + '\n');
@@ -131,9 +127,9 @@ async function info(argv: string[]): Promise<void> {
 }
 
 /** Input files, by flag. */
-const INPUT_FILES = ['q', 'kv-cache', 'cache-seqlens', 'block-table', 'indices', 'topk-length', 'attn-sink', 'extra-kv-cache', 'extra-indices', 'extra-topk-length'] as const;
+const INPUT_FILES = TENSOR_FILES.map((f) => f.flag);
 /** Flags only your own tensors use, and flags only generated inputs use. */
-const OWN_TENSOR_FLAGS = ['cache-seqlens', 'block-table', 'indices', 'topk-length', 'attn-sink', 'extra-kv-cache', 'extra-indices', 'extra-topk-length'] as const;
+const OWN_TENSOR_FLAGS = INPUT_FILES.filter((f) => f !== 'q' && f !== 'kv-cache');
 const GENERATION_FLAGS = { seed: 'it seeds generated inputs', distribution: 'it shapes generated inputs', sink: 'it generates sink values; give yours with --attn-sink sink.npy' } as const;
 /** Shape flags the files decide: given with --q, each must agree with them. */
 const FILE_SHAPE_FLAGS: Record<string, (s: MlaShape) => string> = {
@@ -163,21 +159,11 @@ function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs: MlaIn
   const path = (k: string) => v[k] as string;
   const names = Object.fromEntries(INPUT_FILES.filter((f) => typeof v[f] === 'string').map((f) => [f, path(f)]));
   const flags = shapeFieldsFromFlags({ ...v, seqlens: undefined, batch: undefined });
+  const chosen = TENSOR_FILES.filter((f) => typeof v[f.flag] === 'string');
+  const files: Partial<Record<TensorKey, NpyArray>> = Object.fromEntries(chosen.map((f) => [f.key, readNpy(path(f.flag))]));
   const inputs = inputsFromArrays({
-    q: readNpy(path('q')), kvCache: readNpy(path('kv-cache')),
-    cacheSeqlens: v['cache-seqlens'] ? readNpy(path('cache-seqlens')) : undefined,
-    blockTable: v['block-table'] ? readNpy(path('block-table')) : undefined,
-    indices: v.indices ? readNpy(path('indices')) : undefined,
-    topkLength: v['topk-length'] ? readNpy(path('topk-length')) : undefined,
-    attnSink: v['attn-sink'] ? readNpy(path('attn-sink')) : undefined,
-    extraKvCache: v['extra-kv-cache'] ? readNpy(path('extra-kv-cache')) : undefined,
-    extraIndices: v['extra-indices'] ? readNpy(path('extra-indices')) : undefined,
-    extraTopkLength: v['extra-topk-length'] ? readNpy(path('extra-topk-length')) : undefined,
-    names: {
-      q: names.q, kvCache: names['kv-cache'], cacheSeqlens: names['cache-seqlens'], blockTable: names['block-table'], indices: names.indices,
-      topkLength: names['topk-length'], attnSink: names['attn-sink'],
-      extraKvCache: names['extra-kv-cache'], extraIndices: names['extra-indices'], extraTopkLength: names['extra-topk-length'],
-    },
+    ...files, q: files.q!, kvCache: files.kvCache!, // both given: checkFlagUse
+    names: Object.fromEntries(chosen.map((f) => [f.key, path(f.flag)])),
   }, {
     kvFormat: configFromFlags(v).kvFormat,
     shape: {

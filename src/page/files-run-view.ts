@@ -11,7 +11,7 @@ import { describeReport } from '../run/report';
 import { type FlagValues, SHAPE_FLAG_DEFAULTS, configFromFlags } from '../run/run-options';
 import { measureAttention } from '../run/run-attention';
 import { type NpyArray, encodeNpy, parseNpy } from '../run/npy';
-import { type TensorArrays, inputsFromArrays } from '../run/load-inputs';
+import { TENSOR_FILES, type TensorKey, inputsFromArrays } from '../run/load-inputs';
 import { checkInputValues } from '../run/input-scan';
 import { dequantizeKvCache } from '../mla/kv-quant';
 import { KV_FORMATS, kvLayout } from '../mla/kv-layout';
@@ -22,22 +22,6 @@ import { type Field, fieldsHtml, readFields } from './flag-form';
 import { modeLinks } from './run-modes';
 import { wireRun } from './run-control';
 import { referenceInWorker } from './cpu-worker';
-
-type TensorKey = Exclude<keyof TensorArrays, 'names'>;
-
-/** The files, by the command line's flag names, with what each holds. */
-const TENSOR_FILES: readonly { flag: string; key: TensorKey; what: string }[] = [
-  { flag: 'q', key: 'q', what: 'float32 [b, s_q, h_q, d_qk]' },
-  { flag: 'kv-cache', key: 'kvCache', what: 'float32 [blocks, page, 1, d_qk], or uint8 FP8 records (KV cache fp8)' },
-  { flag: 'cache-seqlens', key: 'cacheSeqlens', what: 'int32 [b]: a dense call' },
-  { flag: 'block-table', key: 'blockTable', what: 'int32 [b, w]' },
-  { flag: 'indices', key: 'indices', what: 'int32 [b, s_q, topk]: a sparse call' },
-  { flag: 'topk-length', key: 'topkLength', what: 'int32 [b]: request b reads its first topk_length[b] indices' },
-  { flag: 'attn-sink', key: 'attnSink', what: 'float32 [h_q]: +inf zeroes a head, -inf does nothing' },
-  { flag: 'extra-kv-cache', key: 'extraKvCache', what: 'MODEL1\'s second cache, a page size of its own, in the main cache\'s form' },
-  { flag: 'extra-indices', key: 'extraIndices', what: 'int32 [b, s_q, extra_topk]: into the extra cache' },
-  { flag: 'extra-topk-length', key: 'extraTopkLength', what: 'int32 [b]' },
-];
 
 /** FlashMLA's argument names for the files, where they differ from the flags. */
 const FLASHMLA_NAMES: Readonly<Record<string, string>> = {

@@ -41,6 +41,27 @@ export interface TensorArrays {
   readonly names?: Partial<Record<Exclude<keyof TensorArrays, 'names'>, string>>;
 }
 
+/** A tensor file's key in TensorArrays. */
+export type TensorKey = Exclude<keyof TensorArrays, 'names'>;
+
+/**
+ * The tensor files of a call, by the command line's flag names (the page's
+ * Your tensors mode takes the same names), with what each holds: the one
+ * list both faces read.
+ */
+export const TENSOR_FILES: readonly { readonly flag: string; readonly key: TensorKey; readonly what: string }[] = [
+  { flag: 'q', key: 'q', what: 'float32 [b, s_q, h_q, d_qk]' },
+  { flag: 'kv-cache', key: 'kvCache', what: 'float32 [blocks, page, 1, d_qk], or uint8 FP8 records (KV cache fp8)' },
+  { flag: 'cache-seqlens', key: 'cacheSeqlens', what: 'int32 [b]: a dense call' },
+  { flag: 'block-table', key: 'blockTable', what: 'int32 [b, w]' },
+  { flag: 'indices', key: 'indices', what: 'int32 [b, s_q, topk]: a sparse call' },
+  { flag: 'topk-length', key: 'topkLength', what: 'int32 [b]: request b reads its first topk_length[b] indices' },
+  { flag: 'attn-sink', key: 'attnSink', what: 'float32 [h_q]: +inf zeroes a head, -inf does nothing' },
+  { flag: 'extra-kv-cache', key: 'extraKvCache', what: 'MODEL1\'s second cache, a page size of its own, in the main cache\'s form' },
+  { flag: 'extra-indices', key: 'extraIndices', what: 'int32 [b, s_q, extra_topk]: into the extra cache' },
+  { flag: 'extra-topk-length', key: 'extraTopkLength', what: 'int32 [b]' },
+];
+
 export interface LoadOptions {
   readonly kvFormat: KvFormat;
   /** Shape fields the files do not carry. dNope/dRope/dV default to the preset with the same dQk. */
