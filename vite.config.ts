@@ -15,7 +15,7 @@ const PAGE_TESTS = ['test/page-run.test.ts', 'test/page-sweeps.test.ts', 'test/p
  * compile a kernel, and the files compile many of the same ones (-19 % on
  * SwiftShader); a second worker would compile them all again.
  *
- * Group 2 runs everything else two files at once: the page's three files
+ * Group 2 runs everything else two files at once: the page's five files
  * (each with its own Chromium), the kernels again on llvmpipe (which compiles
  * about three times faster than SwiftShader), the command line (it tests
  * flags, files and reports, on llvmpipe: every kernel runs on both adapters
