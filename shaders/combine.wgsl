@@ -4,6 +4,8 @@
 //     lse = log2(sum_s exp2(lse_s - max)) + max,   w_s = exp2(lse_s - lse)
 //     out = sum_s w_s * o_s        (times the sink factor, if any)
 // and the lse is returned as a natural log (+inf when every split was empty).
+// max_logits is the largest of the splits' maxima (log2 units; MASKED for an
+// empty split), returned in natural units (-inf when every split was empty).
 //
 // Geometry: grid (h_q, s_q, batch), 64 threads; thread t merges output
 // values 4t, 4t+1, ... (stride 256) of its row.
@@ -23,6 +25,8 @@ const WG: u32 = 64u;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> lse: array<u32>;
 @group(0) @binding(4) var<storage, read> sink: array<f32>;
+@group(0) @binding(5) var<storage, read> partMax: array<f32>;
+@group(0) @binding(20) var<storage, read_write> max_logits: array<u32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
@@ -59,4 +63,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     lse[(b * params.h_q + h) * params.s_q + i] = select(bitcast<u32>(lse2 * LN2), 0x7f800000u, empty);
   }
   // ---- exercise merge: to here ----
+  if (tid == 0u) {
+    var top = MASKED;
+    for (var s = 0u; s < params.num_splits; s++) {
+      top = max(top, partMax[row * params.num_splits + s]);
+    }
+    max_logits[row] = select(bitcast<u32>(top * LN2), 0xff800000u, top <= MASKED);
+  }
 }

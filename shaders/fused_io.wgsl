@@ -9,6 +9,10 @@
 //               chunk of keys, for combine.wgsl to merge
 // A row (or chunk) with no valid key has l = 0: out = 0 and lse = +inf
 // (a split writes MASKED, which combine.wgsl weighs as 0).
+// Beside lse, max_logits: the row's largest scaled score, which FlashMLA's
+// sparse prefill returns (tests/ref.py: P.max(-1), natural units; -inf for a
+// row with no valid key). A version passes its largest score seen, `top`, in
+// log2 units like m; it is not always m (v4 and v5 move m lazily).
 
 override D_V: u32;
 
@@ -16,6 +20,7 @@ override D_V: u32;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;  // final out, or partial out per split
 @group(0) @binding(3) var<storage, read_write> lse: array<u32>;        // f32 bits: final lse, or partial log2-lse per split
 @group(0) @binding(4) var<storage, read> sink: array<f32>;
+@group(0) @binding(20) var<storage, read_write> max_logits: array<u32>; // f32 bits: [b, s_q, h_q], or [row, split] partials
 
 const MASKED: f32 = -3.0e38;       // score of a skipped key; lse of an empty split
 const M_START: f32 = -1.0e30;      // running max start: finite, so exp2(m_old - m_new) is never NaN
@@ -57,5 +62,17 @@ fn writeLse(b: u32, i: u32, h: u32, split: u32, m: f32, l: f32) {
     lse[(b * params.h_q + h) * params.s_q + i] = select(bitcast<u32>(lse2 * LN2), 0x7f800000u, l == 0.0);
   } else {
     lse[rowOf(b, i, h) * params.num_splits + split] = bitcast<u32>(select(lse2, MASKED, l == 0.0));
+  }
+}
+
+// Write the largest score of row (b, i, h) for this split (top: log2 units).
+//   one split:  max_logits[b, i, h] = top * ln 2, or -inf when l = 0
+//   splits:     top of this split's chunk (MASKED when empty), for combine.wgsl
+fn writeMaxLogits(b: u32, i: u32, h: u32, split: u32, top: f32, l: f32) {
+  let row = rowOf(b, i, h);
+  if (params.num_splits == 1u) {
+    max_logits[row] = select(bitcast<u32>(top * LN2), 0xff800000u, l == 0.0);
+  } else {
+    max_logits[row * params.num_splits + split] = bitcast<u32>(select(top, MASKED, l == 0.0));
   }
 }

@@ -48,6 +48,7 @@ var<workgroup> scoreTile: array<vec4<f32>, SCORE_SLICES * HEADS_PER_WG * TILE_N 
 var<workgroup> rowMax: array<f32, HEADS_PER_WG>;   // m: the reference max, log2 units
 var<workgroup> rowSum: array<f32, HEADS_PER_WG>;   // l: sum of exp2(s - m)
 var<workgroup> rowScale: array<f32, HEADS_PER_WG>; // this tile's rescale factor exp2(m_old - m_new), 1 if m stayed
+var<workgroup> rowTop: array<f32, HEADS_PER_WG>;   // the largest score seen, log2 units (m lags it: lazy rescale)
 
 // What a workgroup does: query row (b, i), heads headBase .. + HEADS_PER_WG,
 // keys start .. end of the row (this split's chunk); row0 is head 0's row.
@@ -63,6 +64,7 @@ fn workOf(wid: vec3<u32>, tid: u32) -> Work {
   for (var hl = tid; hl < HEADS_PER_WG; hl += WG_SIZE) {
     rowMax[hl] = M_START;
     rowSum[hl] = 0.0;
+    rowTop[hl] = MASKED;
   }
   return Work(wid.z, wid.y, split, wid.x / params.num_splits * HEADS_PER_WG, rowOf(wid.z, wid.y, 0u), keys.x, keys.y);
 }
@@ -264,6 +266,13 @@ fn lazyMax(m: f32, tileMax: f32) -> f32 {
   return select(m, tileMax, tileMax > m + RESCALE_THRESHOLD);
 }
 
+// Head hl's new running max after a tile whose max is tileMax; also keeps the
+// largest score seen (rowTop, for max_logits), which the lazy max may not be.
+fn moveMax(hl: u32, tileMax: f32) -> f32 {
+  rowTop[hl] = max(rowTop[hl], tileMax);
+  return lazyMax(rowMax[hl], tileMax);
+}
+
 // One thread's OUT_HEADS x OUT_VALUES output block: strip vK holds value quad
 // g + K * DIM_GROUPS (rows: its 4 values) for every head of the block.
 struct OutBlock {
@@ -360,6 +369,7 @@ fn writeBlock(b: u32, i: u32, split: u32, headBase: u32, h0: u32, g: u32, o: Out
   for (var hl = tid; hl < HEADS_PER_WG; hl += WG_SIZE) {
     if (headBase + hl < params.h_q) {
       writeLse(b, i, headBase + hl, split, rowMax[hl], rowSum[hl]);
+      writeMaxLogits(b, i, headBase + hl, split, rowTop[hl], rowSum[hl]);
     }
   }
 }

@@ -10,7 +10,8 @@
 //
 // 1. scores   s[row][k] = scale * dot(q[row], key_k)        (-3e38 for a skipped key)
 //    grid: (ceil(max_keys / 64), h_q, batch * s_q), 64 threads, one key each.
-// 2. softmax  p[row][k] = exp(s - lse) * sink factor; lse = m + log(sum exp(s - m))
+// 2. softmax  p[row][k] = exp(s - lse) * sink factor; lse = m + log(sum exp(s - m));
+//             max_logits[row] = m (FlashMLA's sparse prefill returns it; -inf for no valid key)
 //    grid: (h_q, batch * s_q), 64 threads share one row (tree reductions).
 // 3. pv       out[row][4j..4j+3] = sum_k p[row][k] * value_k[4j..4j+3]
 //    grid: (ceil(D_V / 4 / 64), h_q, batch * s_q), 64 threads, four outputs each.
@@ -28,6 +29,7 @@ const WG: u32 = 64u;
 @group(0) @binding(3) var<storage, read_write> lse: array<u32>;     // f32 bits (+inf for an empty row)
 @group(0) @binding(4) var<storage, read> sink: array<f32>;
 @group(0) @binding(7) var<storage, read_write> scores: array<f32>;
+@group(0) @binding(20) var<storage, read_write> max_logits: array<u32>; // f32 bits, [b, s_q, h_q]
 
 fn rowOf(b: u32, i: u32, h: u32) -> u32 {
   return (b * params.s_q + i) * params.h_q + h;
@@ -84,6 +86,16 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   let b = wid.y / params.s_q;
   let i = wid.y % params.s_q;
   let base = rowOf(b, i, h) * params.max_keys;
+
+  // The row's largest score, for max_logits (kept apart from the softmax below).
+  var maxLogit = MASKED;
+  for (var k = tid; k < params.max_keys; k += WG) {
+    maxLogit = max(maxLogit, scores[base + k]);
+  }
+  maxLogit = workgroupReduce(tid, maxLogit, 0u);
+  if (tid == 0u) {
+    max_logits[rowOf(b, i, h)] = select(bitcast<u32>(maxLogit), 0xff800000u, maxLogit <= MASKED);
+  }
 
   // ---- exercise softmax: write from here ----
   var m = -1.0e30; // a large finite start: an all-masked row never computes -inf - (-inf)

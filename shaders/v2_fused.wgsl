@@ -106,5 +106,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   if (tid == 0u) {
     writeLse(b, i, h, split, m, l);
+    writeMaxLogits(b, i, h, split, m, l); // m is the exact running max here (no lazy rescale)
   }
 }

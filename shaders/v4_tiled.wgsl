@@ -67,7 +67,7 @@
 //   4. O += P V: every thread its own OUT_HEADS x OUT_VALUES block.
 // Workgroup memory: KEY_TILE_KEYS * D_QK * 4 (keys: TILE_N of them, or 1
 // when they are read from the cache) + SCORE_SLICES * HEADS_PER_WG *
-// TILE_N * 4 (scores) + TILE_N * 4 + HEADS_PER_WG * 12 bytes; the host
+// TILE_N * 4 (scores) + TILE_N * 4 + HEADS_PER_WG * 16 bytes; the host
 // (src/kernels/tiled-kernel.ts) fits TILE_N and SCORE_SLICES to the device.
 // The tile is loaded by key_tile.wgsl, the overrides, statistics and output
 // blocks are in tiled_blocks.wgsl, results are written by fused_io.wgsl.
@@ -118,7 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         tileMax = max(tileMax, max(max(s.x, s.y), max(s.z, s.w)));
       }
       let mOld = rowMax[hl];
-      let m = lazyMax(mOld, tileMax);
+      let m = moveMax(hl, tileMax);
       let alpha = exp2(mOld - m);
       var sum = vec4<f32>(0.0);
       for (var kk = 0u; kk < TN4; kk++) {

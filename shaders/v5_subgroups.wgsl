@@ -43,7 +43,7 @@
 //   3. O += P V: every thread its own output block (as v4), the next tile's
 //      slots listed meanwhile.
 // Workgroup memory: 8 * D_QK * 4 (keys) + HEADS_PER_WG * 8 * 4 (P) + 8 * 4 +
-// HEADS_PER_WG * 12 + 4 bytes.
+// HEADS_PER_WG * 16 + 4 bytes.
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
@@ -104,7 +104,7 @@ fn softmaxBlock(h: u32, s0: mat4x4<f32>, s1: mat4x4<f32>) {
     let z = select(vec4<f32>(MASKED), s1[c] * params.scale_log2, valid1);
     let top = max(a, z);
     let mOld = rowMax[h + c];
-    let m = lazyMax(mOld, max(max(top.x, top.y), max(top.z, top.w)));
+    let m = moveMax(h + c, max(max(top.x, top.y), max(top.z, top.w)));
     let pa = exp2(a - m);
     let pz = exp2(z - m);
     scoreTile[(h + c) * TN4] = pa;

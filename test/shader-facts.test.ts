@@ -41,10 +41,10 @@ describe('reading the WGSL', () => {
   it('workgroup memory of v4 from its declarations equals the hand count', () => {
     const code = composeShader(['key_tile.wgsl', 'tiled_blocks.wgsl', 'v4_tiled.wgsl']).code;
     const o = { D_QK: 576, D_V: 512, HEADS_PER_WG: 64, TILE_N: 8, SCORE_SLICES: 5, WG_SIZE: 256 };
-    // keys + score slices + slot list + three per-head statistics + one unused key row and scale (vec4 each)
-    expect(workgroupBytesOf(code, o)).toBe(4 * (8 * 576 + 5 * 64 * 8 + 8 + 3 * 64) + 2 * 16);
+    // keys + score slices + slot list + four per-head statistics (m, l, the rescale, the largest score) + one unused key row and scale (vec4 each)
+    expect(workgroupBytesOf(code, o)).toBe(4 * (8 * 576 + 5 * 64 * 8 + 8 + 4 * 64) + 2 * 16);
     // keys from the cache, 64-key tiles: one key, two tiles of key rows and scale words
-    expect(workgroupBytesOf(code, { ...o, TILE_N: 64, SCORE_SLICES: 1, KEYS_FROM_CACHE: 1 })).toBe(4 * (576 + 64 * 64 + 64 + 3 * 64) + 2 * 128 * 16);
+    expect(workgroupBytesOf(code, { ...o, TILE_N: 64, SCORE_SLICES: 1, KEYS_FROM_CACHE: 1 })).toBe(4 * (576 + 64 * 64 + 64 + 4 * 64) + 2 * 128 * 16);
   });
 
   it('workgroup memory of v3 and v2 from their declarations', () => {

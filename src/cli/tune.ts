@@ -27,6 +27,8 @@ before it is timed. The pick goes into the device profile that --kernel flash re
 
   --preset v32|model1   head shape (default v32)      --kv f32|bf16|fp8   cache format (default fp8)
   --h-q N               query heads (default 64)      --seqlen N          keys (default 4096)
+  --topk K              a sparse shape: K indices per query row into the seqlen's keys (the class a sparse decode or
+                        a sparse prefill of top-K reads: mla-sandbox prefill --kernel flash takes its pick)
   --exhaustive          time every configuration that fits (default: the pruned search)
   narrow the space (each a comma-separated list; default: all of it):
   --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,cache  --heads-per-workgroup 16,64  --tile-n 32,64
@@ -38,7 +40,7 @@ export async function runTune(argv: string[]): Promise<number> {
     args: argv, strict: true,
     options: {
       preset: { type: 'string', default: 'v32' }, kv: { type: 'string', default: 'fp8' }, 'h-q': { type: 'string', default: '64' },
-      seqlen: { type: 'string', default: '4096' }, exhaustive: { type: 'boolean', default: false }, profile: { type: 'string' },
+      seqlen: { type: 'string', default: '4096' }, topk: { type: 'string' }, exhaustive: { type: 'boolean', default: false }, profile: { type: 'string' },
       out: { type: 'string' }, 'json-out': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'score-blocks': { type: 'string' }, 'out-blocks': { type: 'string' }, keys: { type: 'string' },
       'heads-per-workgroup': { type: 'string' }, 'tile-n': { type: 'string' },
@@ -49,8 +51,9 @@ export async function runTune(argv: string[]): Promise<number> {
   const kvFormat = oneOf('kv', values.kv, KV_FORMATS);
   const hQ = intFlag('h-q', values['h-q'], 1, 1024)!;
   const seqlen = intFlag('seqlen', values.seqlen, 1, 1 << 20)!;
+  const topk = intFlag('topk', values.topk, 1, 1 << 16) ?? 0;
   checkOutputPaths((['out', 'json-out', 'profile'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), []);
-  const shape = presetShape(preset, { hQ, seqlens: [seqlen] });
+  const shape = presetShape(preset, { hQ, seqlens: [seqlen], topk });
   const space = spaceFromLists({
     'score-blocks': values['score-blocks'], 'out-blocks': values['out-blocks'], keys: values.keys,
     'heads-per-workgroup': values['heads-per-workgroup'], 'tile-n': values['tile-n'],
@@ -82,7 +85,7 @@ export async function runTune(argv: string[]): Promise<number> {
   const header = [
     `command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench --tune ${argv.join(' ')}`,
     `adapter: ${adapter}`,
-    `shape: ${preset} (d_qk ${shape.dQk}, d_v ${shape.dV}), ${kvFormat} cache, h_q ${hQ}, seqlen ${seqlen}, batch 1`,
+    `shape: ${preset} (d_qk ${shape.dQk}, d_v ${shape.dV}), ${kvFormat} cache, h_q ${hQ}, seqlen ${seqlen}${topk ? `, sparse top-${topk}` : ''}, batch 1`,
     `yardstick: plain matmul S = Q K^T, first ${measured.yardstick.forms.map((f) => `${f.block}x${f.block} ${fmtRate(f.gflops)} GFLOP/s`).join(', ')}; `
       + `the best form re-timed in the final rounds ${fmtRate(ceilings.yardstickGflops)} GFLOP/s; FMA ceiling ${fmtRate(ceilings.fmaGflops)} GFLOP/s`,
     `profile: ${profilePath}`,

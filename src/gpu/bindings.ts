@@ -17,6 +17,7 @@ export const BINDINGS = {
   block_table: 6,
   scores: 7,
   params: 8,
+  max_logits: 20,
   // kv_shards.wgsl: shards 1..11 of a cache split across buffers (shard 0 is `kv`)
   kv1: 9,
   kv2: 10,
@@ -32,6 +33,7 @@ export const BINDINGS = {
   // combine.wgsl: the splits' partial results
   partOut: 0,
   partLse: 1,
+  partMax: 5,
   // roofline.wgsl
   src: 0,
   dst: 1,

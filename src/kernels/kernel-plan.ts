@@ -85,6 +85,8 @@ export interface AttentionBuffers {
   readonly q: GPUBuffer;
   readonly out: GPUBuffer;
   readonly lse: GPUBuffer;
+  /** The largest scaled score of each row, [b, s_q, h_q] f32 (FlashMLA's max_logits). */
+  readonly maxLogits: GPUBuffer;
   readonly sink: GPUBuffer;
   /** seqlens (dense) or indices (sparse) */
   readonly keyList: GPUBuffer;

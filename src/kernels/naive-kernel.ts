@@ -50,7 +50,7 @@ export async function naivePasses(
     },
     {
       label: 'v1-naive:softmax', pipeline: softmaxP, workgroups: [shape.hQ, rows, 1],
-      bindGroup: bindGroup(device, softmaxP, 'v1-naive:softmax', { lse: buffers.lse, sink: buffers.sink, scores, params: buffers.params }),
+      bindGroup: bindGroup(device, softmaxP, 'v1-naive:softmax', { lse: buffers.lse, max_logits: buffers.maxLogits, sink: buffers.sink, scores, params: buffers.params }),
     },
     {
       label: 'v1-naive:pv', pipeline: pvP, workgroups: [Math.ceil(shape.dV / 4 / WG), shape.hQ, rows],

@@ -82,9 +82,13 @@ export function chooseSplits(spec: AttentionSpec, workgroupsPerSplit: number, op
 /** The scratch buffers of a fused version's plan: the splits' partials, when it splits. */
 export function splitScratch(spec: AttentionSpec, splits: number): KernelPlan['scratch'] {
   if (splits === 1) return [];
-  // out [rows, splits, d_v] and lse [rows, splits], f32
+  // out [rows, splits, d_v], lse and max_logits [rows, splits], f32
   const rows = spec.shape.batch * spec.shape.sQ * spec.shape.hQ;
-  return [{ label: 'split partial out', bytes: 4 * rows * splits * spec.shape.dV }, { label: 'split partial lse', bytes: 4 * rows * splits }];
+  return [
+    { label: 'split partial out', bytes: 4 * rows * splits * spec.shape.dV },
+    { label: 'split partial lse', bytes: 4 * rows * splits },
+    { label: 'split partial max', bytes: 4 * rows * splits },
+  ];
 }
 
 /** Files of a fused version's module: params, cache reader, key source, fused_io, then the version's own (`files`). */
@@ -117,14 +121,13 @@ export async function fusedPasses(
   });
   const keys = keySourceBindings(spec.sparse, buffers);
   const grid: [number, number, number] = [kernel.headBlocks * plan.splits, shape.sQ, shape.batch];
-  const decodePass = (out: GPUBuffer, lse: GPUBuffer): KernelPass => ({
+  const decodePass = (out: GPUBuffer, lse: GPUBuffer, maxLogits: GPUBuffer): KernelPass => ({
     label: kernel.label, pipeline: decode, workgroups: grid,
-    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, sink: buffers.sink, ...keys }),
+    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, max_logits: maxLogits, sink: buffers.sink, ...keys }),
   });
-  if (plan.splits === 1) return [decodePass(buffers.out, buffers.lse)];
-  const [partOut, partLse] = scratch;
-  if (!partOut || !partLse) throw new Error('split buffers are required when splits > 1');
-  const split = { partOut, partLse };
+  if (plan.splits === 1) return [decodePass(buffers.out, buffers.lse, buffers.maxLogits)];
+  const [partOut, partLse, partMax] = scratch;
+  if (!partOut || !partLse || !partMax) throw new Error('split buffers are required when splits > 1');
   const combine = await getPipeline(device, {
     kernel: 'combine',
     files: ['params.wgsl', 'combine.wgsl'],
@@ -133,10 +136,12 @@ export async function fusedPasses(
     constants: { D_V: shape.dV },
   });
   return [
-    decodePass(split.partOut, split.partLse),
+    decodePass(partOut, partLse, partMax),
     {
       label: 'combine', pipeline: combine, workgroups: [shape.hQ, shape.sQ, shape.batch],
-      bindGroup: bindGroup(device, combine, 'combine', { partOut: split.partOut, partLse: split.partLse, out: buffers.out, lse: buffers.lse, sink: buffers.sink, params: buffers.params }),
+      bindGroup: bindGroup(device, combine, 'combine', {
+        partOut, partLse, partMax, out: buffers.out, lse: buffers.lse, max_logits: buffers.maxLogits, sink: buffers.sink, params: buffers.params,
+      }),
     },
   ];
 }

@@ -24,7 +24,7 @@ self.onmessage = (e: MessageEvent<CpuRequest>) => {
       post({ kind: 'sparse-case', sparseCase: c }, [...inputArrays(c.dense), ix.qCodes.buffer, ix.qScales.buffer, ix.weights.buffer, ix.cache.buffer]);
     } else {
       const result = referenceOnCache(job.inputs, job.cacheBytes, job.layout, { onProgress: progress });
-      post({ kind: 'reference', result }, [result.out.buffer, result.lse.buffer]);
+      post({ kind: 'reference', result }, [result.out.buffer, result.lse.buffer, ...(result.maxLogits ? [result.maxLogits.buffer] : [])]);
     }
   } catch (err) {
     post({ kind: 'error', message: (err as Error).message });

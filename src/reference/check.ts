@@ -7,7 +7,9 @@
  *   - max abs error, and max abs error relative to max |ref|;
  *   - cosine difference 1 - 2 sum(a r) / sum(a^2 + r^2);
  *   - NMSE sum((a - r)^2) / sum(r^2);
- *   - lse: +inf rows must match, max abs error of the rest.
+ *   - lse: +inf rows must match, max abs error of the rest;
+ *   - max_logits, when the kernel returns it: -inf rows must match, and the
+ *     rest within lse's tolerance (both are scores in natural units).
  */
 import type { AttentionResult } from './reference';
 
@@ -33,9 +35,13 @@ export function lseTolerance(r: number): number {
 export interface KernelOutput {
   readonly out: ArrayLike<number>;
   readonly lse: ArrayLike<number>;
+  /** [b, s_q, h_q]; compared when both the kernel and the reference have it. */
+  readonly maxLogits?: ArrayLike<number>;
 }
 
-/** Sizes that turn a flat index into a position: out is [b, s_q, h_q, d_v], lse [b, h_q, s_q]. */
+export type CheckedTensor = 'out' | 'lse' | 'max_logits';
+
+/** Sizes that turn a flat index into a position: out is [b, s_q, h_q, d_v], lse [b, h_q, s_q], max_logits [b, s_q, h_q]. */
 export interface OutputDims {
   readonly batch: number;
   readonly sQ: number;
@@ -45,9 +51,9 @@ export interface OutputDims {
 
 /** Where the largest error (or the first inf/NaN disagreement) is, with both values. */
 export interface WorstElement {
-  readonly tensor: 'out' | 'lse';
+  readonly tensor: CheckedTensor;
   readonly index: number;
-  /** [b, i, h, c] for out, [b, h, i] for lse, when the dims are known. */
+  /** [b, i, h, c] for out, [b, h, i] for lse, [b, i, h] for max_logits, when the dims are known. */
   readonly at?: readonly number[];
   readonly gpu: number;
   readonly ref: number;
@@ -61,7 +67,9 @@ export interface CheckResult {
   readonly cosineDiff: number;
   readonly nmse: number;
   readonly lseMaxAbsErr: number;
-  /** Count of inf/NaN values in the kernel's out and lse. */
+  /** Largest max_logits error; undefined when max_logits was not compared. */
+  readonly maxLogitsMaxAbsErr?: number;
+  /** Count of inf/NaN values in the kernel's out and lse (and max_logits other than a -inf row). */
   readonly nonFinite: number;
   /** Positions where the kernel and the reference disagree on being inf/NaN. */
   readonly nonFiniteMismatch: number;
@@ -70,14 +78,16 @@ export interface CheckResult {
   readonly worst?: WorstElement;
   /** The lse element with the largest error, or the first whose inf/NaN differs. */
   readonly worstLse?: WorstElement;
+  readonly worstMaxLogits?: WorstElement;
   /** A short reason when pass is false. */
   readonly failure?: string;
   /** The element that shows the failure: the first inf/NaN disagreement, or the worst error of the tensor that failed. */
   readonly failureAt?: WorstElement;
 }
 
-function positionOf(tensor: 'out' | 'lse', index: number, d?: OutputDims): number[] | undefined {
+function positionOf(tensor: CheckedTensor, index: number, d?: OutputDims): number[] | undefined {
   if (!d) return undefined;
+  if (tensor === 'max_logits') return [Math.floor(index / (d.hQ * d.sQ)), Math.floor(index / d.hQ) % d.sQ, index % d.hQ];
   if (tensor === 'out') {
     const c = index % d.dV;
     const h = Math.floor(index / d.dV) % d.hQ;
@@ -91,7 +101,7 @@ function positionOf(tensor: 'out' | 'lse', index: number, d?: OutputDims): numbe
 
 /** "out[b 0, i 1, h 3, c 17]: gpu 0.1234 vs ref 0.4567" */
 export function formatWorst(w: WorstElement): string {
-  const names = w.tensor === 'out' ? ['b', 'i', 'h', 'c'] : ['b', 'h', 'i'];
+  const names = { out: ['b', 'i', 'h', 'c'], lse: ['b', 'h', 'i'], max_logits: ['b', 'i', 'h'] }[w.tensor];
   const where = w.at ? w.at.map((v, k) => `${names[k]} ${v}`).join(', ') : String(w.index);
   return `${w.tensor}[${where}]: gpu ${w.gpu.toPrecision(6)} vs ref ${w.ref.toPrecision(6)}`;
 }
@@ -100,6 +110,40 @@ function sameNonFinite(a: number, r: number): boolean {
   if (Number.isNaN(r)) return Number.isNaN(a);
   if (!Number.isFinite(r)) return a === r;
   return Number.isFinite(a);
+}
+
+/** One per-row statistic (lse, max_logits) against the reference: inf/NaN positions must match, the rest within lseTolerance. */
+interface StatisticComparison {
+  readonly maxAbsErr: number;
+  /** Largest |a - r| / lseTolerance(r): 1 is the limit. */
+  readonly over: number;
+  readonly worstAt: number;
+  /** The first position whose inf/NaN differs, or -1. */
+  readonly mismatchAt: number;
+  readonly mismatches: number;
+  readonly nonFinite: number;
+}
+
+function compareStatistic(gpu: ArrayLike<number>, ref: ArrayLike<number>, skip: (k: number) => boolean, counts: (a: number) => boolean): StatisticComparison {
+  let maxAbsErr = 0;
+  let over = 0;
+  let worstAt = -1;
+  let mismatchAt = -1;
+  let mismatches = 0;
+  let nonFinite = 0;
+  for (let k = 0; k < ref.length; k++) {
+    if (skip(k)) continue;
+    const a = gpu[k];
+    const r = ref[k];
+    if (counts(a)) nonFinite++;
+    if (!sameNonFinite(a, r)) { if (mismatches++ === 0) mismatchAt = k; continue; }
+    if (!Number.isFinite(r)) continue;
+    const o = Math.abs(a - r) / lseTolerance(r);
+    if (o > over || worstAt < 0) worstAt = k;
+    over = Math.max(over, o);
+    maxAbsErr = Math.max(maxAbsErr, Math.abs(a - r));
+  }
+  return { maxAbsErr, over, worstAt, mismatchAt, mismatches, nonFinite };
 }
 
 export function compareToReference(gpu: KernelOutput, ref: AttentionResult, dims?: OutputDims): CheckResult {
@@ -136,29 +180,29 @@ export function compareToReference(gpu: KernelOutput, ref: AttentionResult, dims
     errSq += (a - r) * (a - r);
     refSq += r * r;
   }
-  let lseMaxAbsErr = 0;
-  let lseWorstAt = -1;
-  let lseOver = 0; // largest |a - r| / lseTolerance(r)
-  let lseMismatchAt = -1;
+  const lseCmp = compareStatistic(gpu.lse, ref.lse, skipLse, (a) => !Number.isFinite(a));
+  // max_logits: a row with no valid key is -inf in both (not counted as non-finite); the rest within lse's tolerance.
+  const gpuMax = gpu.maxLogits;
+  const refMax = ref.maxLogits;
+  if (gpuMax && refMax && gpuMax.length !== refMax.length) throw new Error(`kernel output has ${gpuMax.length} max_logits values, reference has ${refMax.length}`);
+  const maxCmp = gpuMax && refMax
+    ? compareStatistic(gpuMax, refMax, (k) => sampled !== undefined && !sampled.has(k % dims!.hQ), (a) => !Number.isFinite(a) && a !== -Infinity)
+    : undefined;
   const outMismatch = mismatch;
-  for (let k = 0; k < ref.lse.length; k++) {
-    if (skipLse(k)) continue;
-    const a = gpu.lse[k];
-    const r = ref.lse[k];
-    if (!Number.isFinite(a)) nonFinite++;
-    if (!sameNonFinite(a, r)) { if (mismatch++ === outMismatch) lseMismatchAt = k; continue; }
-    if (!Number.isFinite(r)) continue;
-    const over = Math.abs(a - r) / lseTolerance(r);
-    if (over > lseOver || lseWorstAt < 0) lseWorstAt = k;
-    lseOver = Math.max(lseOver, over);
-    lseMaxAbsErr = Math.max(lseMaxAbsErr, Math.abs(a - r));
-  }
-  const element = (tensor: 'out' | 'lse', index: number): WorstElement | undefined => index < 0 ? undefined : {
-    tensor, index, at: positionOf(tensor, index, dims),
-    gpu: (tensor === 'out' ? gpu.out : gpu.lse)[index], ref: (tensor === 'out' ? ref.out : ref.lse)[index],
+  const lseMismatchAt = lseCmp.mismatchAt;
+  const maxMismatchAt = maxCmp?.mismatchAt ?? -1;
+  mismatch += lseCmp.mismatches + (maxCmp?.mismatches ?? 0);
+  nonFinite += lseCmp.nonFinite + (maxCmp?.nonFinite ?? 0);
+  const lseMaxAbsErr = lseCmp.maxAbsErr;
+  const lseOver = lseCmp.over;
+  const maxLogitsMaxAbsErr = maxCmp?.maxAbsErr;
+  const source = { out: [gpu.out, ref.out], lse: [gpu.lse, ref.lse], max_logits: [gpuMax ?? [], refMax ?? []] } as const;
+  const element = (tensor: CheckedTensor, index: number): WorstElement | undefined => index < 0 ? undefined : {
+    tensor, index, at: positionOf(tensor, index, dims), gpu: source[tensor][0][index], ref: source[tensor][1][index],
   };
   const worst = element('out', mismatchAt >= 0 ? mismatchAt : worstAt);
-  const worstLse = element('lse', lseMismatchAt >= 0 ? lseMismatchAt : lseWorstAt);
+  const worstLse = element('lse', lseMismatchAt >= 0 ? lseMismatchAt : lseCmp.worstAt);
+  const worstMaxLogits = maxCmp ? element('max_logits', maxMismatchAt >= 0 ? maxMismatchAt : maxCmp.worstAt) : undefined;
   const maxRelErr = maxAbsRef > 0 ? maxAbsErr / maxAbsRef : maxAbsErr;
   const cosineDiff = sumSq > 0 ? 1 - (2 * dotAR) / sumSq : 0;
   const nmse = refSq > 0 ? errSq / refSq : errSq;
@@ -166,7 +210,7 @@ export function compareToReference(gpu: KernelOutput, ref: AttentionResult, dims
   let failureAt: WorstElement | undefined;
   if (mismatch > 0) {
     failure = `${mismatch} values are inf/NaN in one of kernel and reference but not the other`;
-    failureAt = mismatchAt >= 0 ? worst : worstLse;
+    failureAt = outMismatch > 0 ? worst : lseMismatchAt >= 0 ? worstLse : worstMaxLogits;
   } else if (!(maxRelErr <= TOLERANCE.outRelToMaxRef)) {
     failure = `out error ${maxRelErr.toExponential(2)} of max |ref| > ${TOLERANCE.outRelToMaxRef}`;
     failureAt = worst;
@@ -176,10 +220,13 @@ export function compareToReference(gpu: KernelOutput, ref: AttentionResult, dims
   } else if (!(lseOver <= 1)) {
     failure = `lse error ${lseMaxAbsErr.toExponential(2)} > ${TOLERANCE.lseAbs} + ${TOLERANCE.lseRel} |lse|`;
     failureAt = worstLse;
+  } else if (maxCmp && !(maxCmp.over <= 1)) {
+    failure = `max_logits error ${maxLogitsMaxAbsErr!.toExponential(2)} > ${TOLERANCE.lseAbs} + ${TOLERANCE.lseRel} |max_logits|`;
+    failureAt = worstMaxLogits;
   }
   return {
-    pass: failure === undefined, maxAbsErr, maxRelErr, cosineDiff, nmse, lseMaxAbsErr,
-    nonFinite, nonFiniteMismatch: mismatch, maxAbsRef, worst, worstLse, failure, failureAt,
+    pass: failure === undefined, maxAbsErr, maxRelErr, cosineDiff, nmse, lseMaxAbsErr, maxLogitsMaxAbsErr,
+    nonFinite, nonFiniteMismatch: mismatch, maxAbsRef, worst, worstLse, worstMaxLogits, failure, failureAt,
   };
 }
 
@@ -192,5 +239,6 @@ export function failureText(c: CheckResult): string {
 export function formatCheck(c: CheckResult): string {
   const verdict = c.pass ? 'PASS' : `FAIL (${failureText(c)})`;
   return `${verdict}: max abs err ${c.maxAbsErr.toExponential(2)}, rel ${c.maxRelErr.toExponential(2)} of max|ref| ${c.maxAbsRef.toFixed(3)}, `
-    + `cos diff ${c.cosineDiff.toExponential(2)}, nmse ${c.nmse.toExponential(2)}, lse err ${c.lseMaxAbsErr.toExponential(2)}, non-finite ${c.nonFinite}`;
+    + `cos diff ${c.cosineDiff.toExponential(2)}, nmse ${c.nmse.toExponential(2)}, lse err ${c.lseMaxAbsErr.toExponential(2)}, `
+    + `${c.maxLogitsMaxAbsErr !== undefined ? `max_logits err ${c.maxLogitsMaxAbsErr.toExponential(2)}, ` : ''}non-finite ${c.nonFinite}`;
 }

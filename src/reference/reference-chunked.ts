@@ -5,6 +5,7 @@
  * splits (docs/design.md, "Split-KV"):
  *
  *   lse = log(sum_c exp(lse_c))        out = sum_c exp(lse_c - lse) * out_c
+ *   max_logits = max_c max_logits_c
  *
  * which is exact: each chunk's out_c is normalised by its own sum, and
  * exp(lse_c - lse) is that chunk's share of the whole sum. Memory stays one
@@ -62,6 +63,7 @@ export function referenceOnCache(inp: Omit<ReferenceInputs, 'kvRows'>, bytes: Ui
   const heads = referenceHeads(shape, referenceCost(shape, rowSlots.map((s) => s.length)), options.budget ?? REFERENCE_BUDGET);
   const out = new Float64Array(batch * sQ * hQ * dV);
   const lse = new Float64Array(batch * hQ * sQ);
+  const maxLogits = new Float64Array(batch * sQ * hQ).fill(-Infinity); // -inf stays for a row with no key
   const rows = new Float32Array(Math.min(chunkKeys, Math.max(1, ...rowSlots.map((s) => s.length))) * dQk);
   let done = 0;
   for (let r = 0; r < rowSlots.length; r++) {
@@ -76,6 +78,7 @@ export function referenceOnCache(inp: Omit<ReferenceInputs, 'kvRows'>, bytes: Ui
       for (const h of heads) {
         const part = attendRow(shape, inp.q, (r * hQ + h) * dQk, rows, local);
         mergeInto(out, (r * hQ + h) * dV, lse, (b * hQ + h) * sQ + i, part);
+        maxLogits[r * hQ + h] = Math.max(maxLogits[r * hQ + h], part.maxLogit);
       }
       done += chunk.length;
       options.onProgress?.(done, total);
@@ -87,7 +90,7 @@ export function referenceOnCache(inp: Omit<ReferenceInputs, 'kvRows'>, bytes: Ui
       }
     }
   }
-  return heads.length === hQ ? { out, lse } : { out, lse, heads };
+  return heads.length === hQ ? { out, lse, maxLogits } : { out, lse, maxLogits, heads };
 }
 
 /**

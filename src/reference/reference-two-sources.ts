@@ -4,7 +4,7 @@
  * the first topk_length[b] of its main indices from the main cache and the
  * first extra_topk_length[b] of its extra indices from the extra cache, each
  * index checked against its own cache (invalid ones skipped), and attends
- * them all in one softmax (attendRow, f64). No valid key: out 0, lse +inf.
+ * them all in one softmax (attendRow, f64). No valid key: out 0, lse +inf, max_logits -inf.
  */
 import type { MlaShape } from '../mla/shape';
 import { type AttentionResult, attendRow, sinkFactor } from './reference';
@@ -23,6 +23,7 @@ export function referenceTwoSources(shape: MlaShape, q: Float32Array, main: Refe
   const { batch, sQ, hQ, dQk, dV } = shape;
   const out = new Float64Array(batch * sQ * hQ * dV);
   const lse = new Float64Array(batch * hQ * sQ);
+  const maxLogits = new Float64Array(batch * sQ * hQ).fill(-Infinity);
   for (let b = 0; b < batch; b++) {
     for (let i = 0; i < sQ; i++) {
       const row = b * sQ + i;
@@ -45,8 +46,9 @@ export function referenceTwoSources(shape: MlaShape, q: Float32Array, main: Refe
         const f = sinkFactor(sink, h, part.lse);
         for (let c = 0; c < dV; c++) out[o + c] = part.out[c] * f;
         lse[l] = part.lse;
+        maxLogits[row * hQ + h] = part.maxLogit;
       }
     }
   }
-  return { out, lse };
+  return { out, lse, maxLogits };
 }

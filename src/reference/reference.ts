@@ -10,7 +10,8 @@
  *   lse      = log(sum_t exp(s_t))          computed as m + log(sum exp(s_t - m))
  *   out      = sum_t exp(s_t - lse) * kv[t, 0:dV]
  *   sink     : out *= 1 / (1 + exp(sink_h - lse))     (lse itself unchanged)
- *   no keys  : out = 0, lse = +inf                     (FlashMLA tests/ref.py)
+ *   max_logits = max_t s_t                             (FlashMLA's sparse prefill returns it)
+ *   no keys  : out = 0, lse = +inf, max_logits = -inf  (FlashMLA tests/ref.py)
  */
 import { type MlaShape, softmaxScaleOf } from '../mla/shape';
 import type { PagedCache } from '../mla/paged-cache';
@@ -31,6 +32,8 @@ export interface AttentionResult {
   readonly out: Float64Array;
   /** [batch, hQ, sQ], natural log; +inf for a row with no valid key. */
   readonly lse: Float64Array;
+  /** [batch, sQ, hQ], the largest scaled score; -inf for a row with no valid key. Absent where a result has none (a layer's, the indexer's). */
+  readonly maxLogits?: Float64Array;
   /** The heads computed, when only a sample was (a long cache): the check compares only these. */
   readonly heads?: readonly number[];
 }
@@ -75,7 +78,7 @@ export function rowScores(inp: ReferenceInputs, b: number, i: number, h: number,
  * in `rows` at row indices `keys` (each row dQk wide): the formula above,
  * without the sink. `keys` must not be empty.
  */
-export function attendRow(shape: MlaShape, q: Float32Array, qBase: number, rows: Float32Array, keys: ArrayLike<number>): { out: Float64Array; lse: number } {
+export function attendRow(shape: MlaShape, q: Float32Array, qBase: number, rows: Float32Array, keys: ArrayLike<number>): { out: Float64Array; lse: number; maxLogit: number } {
   const { dQk, dV } = shape;
   const scale = softmaxScaleOf(shape);
   const s = new Float64Array(keys.length);
@@ -96,7 +99,7 @@ export function attendRow(shape: MlaShape, q: Float32Array, qBase: number, rows:
     const v = keys[t] * dQk;
     for (let c = 0; c < dV; c++) out[c] += p * rows[v + c];
   }
-  return { out, lse };
+  return { out, lse, maxLogit: m };
 }
 
 /** The sink's factor on out: 1 / (1 + exp(sink_h - lse)) (1 without a sink). */
@@ -109,6 +112,7 @@ export function referenceAttention(inp: ReferenceInputs): AttentionResult {
   const { batch, sQ, hQ, dQk, dV } = shape;
   const out = new Float64Array(batch * sQ * hQ * dV);
   const lse = new Float64Array(batch * hQ * sQ);
+  const maxLogits = new Float64Array(batch * sQ * hQ);
   for (let b = 0; b < batch; b++) {
     for (let i = 0; i < sQ; i++) {
       const slots = attendedSlots(shape, inp.cache, inp.indices, b, i);
@@ -117,14 +121,16 @@ export function referenceAttention(inp: ReferenceInputs): AttentionResult {
         const lseAt = (b * hQ + h) * sQ + i;
         if (slots.length === 0) {
           lse[lseAt] = Infinity; // out stays 0
+          maxLogits[(b * sQ + i) * hQ + h] = -Infinity;
           continue;
         }
         const row = attendRow(shape, inp.q, ((b * sQ + i) * hQ + h) * dQk, kvRows, slots);
         lse[lseAt] = row.lse;
+        maxLogits[(b * sQ + i) * hQ + h] = row.maxLogit;
         const f = sinkFactor(sink, h, row.lse);
         for (let c = 0; c < dV; c++) out[outBase + c] = row.out[c] * f;
       }
     }
   }
-  return { out, lse };
+  return { out, lse, maxLogits };
 }

@@ -152,7 +152,7 @@ export function inputsFromArrays(t: TensorArrays, options: LoadOptions): MlaInpu
  * A cache file as f32 rows, or (uint8) as FP8 records laid out in `layout`'s
  * pages: FlashMLA's tensor view of a page leaves out the layout's padding.
  */
-function cacheOf(file: NpyArray, name: string, layout: KvLayout): { rows?: Float32Array; bytes?: Uint8Array } {
+export function cacheOf(file: NpyArray, name: string, layout: KvLayout): { rows?: Float32Array; bytes?: Uint8Array } {
   const [numBlocks, page] = file.shape;
   if (file.dtype === 'float32') {
     expectNpy(file, name, ['float32'], [numBlocks, page, 1, layout.dQk], 'num_blocks, page, 1, d_qk');

@@ -84,18 +84,31 @@ export function checkCacheSize(shape: MlaShape, layout: KvLayout, limits: Device
 export function deviceBuffers(shape: MlaShape, tableWidth = maxBlocksPerSeq(shape)): [string, number][] {
   const rows = shape.batch * shape.sQ * shape.hQ;
   return [
-    ['q', 4 * rows * shape.dQk], ['out', 4 * rows * shape.dV], ['lse', 4 * rows],
+    ['q', 4 * rows * shape.dQk], ['out', 4 * rows * shape.dV], ['lse', 4 * rows], ['max_logits', 4 * rows],
     [shape.topk > 0 ? 'indices' : 'seqlens', 4 * (shape.topk > 0 ? shape.batch * shape.sQ * shape.topk : shape.batch)],
     ['block table', 4 * shape.batch * tableWidth],
   ];
 }
 
+/** A buffer over the device's binding limit: a caller that cuts its work into chunks (a prompt) makes them smaller. */
+export class BufferOverLimit extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BufferOverLimit';
+  }
+}
+
+/** The largest buffer one binding takes on this device. */
+export function bindingLimit(limits: DeviceLimits): number {
+  return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+}
+
 /** Refuse buffers over the device's binding and buffer limits, naming the buffer and the limit. */
 export function checkDeviceBuffers(buffers: readonly [string, number][], limits: DeviceLimits): void {
-  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const limit = bindingLimit(limits);
   for (const [what, bytes] of buffers) {
     if (bytes > limit) {
-      throw new Error(`this run needs a ${fmtBytes(bytes)} ${what} buffer, over this device's maxStorageBufferBindingSize/maxBufferSize of ${fmtBytes(limit)}: make the shape smaller`);
+      throw new BufferOverLimit(`this run needs a ${fmtBytes(bytes)} ${what} buffer, over this device's maxStorageBufferBindingSize/maxBufferSize of ${fmtBytes(limit)}: make the shape smaller`);
     }
   }
 }

@@ -69,11 +69,18 @@ export interface PreparedAttention {
   readonly outBuffer: GPUBuffer;
   /** Record the dispatches, one compute pass each. */
   encode(encoder: GPUCommandEncoder, timestampWrites?: (pass: number) => GPUComputePassTimestampWrites | undefined): void;
-  /** Copy out and lse back to the CPU (call after the encoded work was submitted). */
-  read(): Promise<{ out: Float32Array; lse: Float32Array }>;
+  /** Copy out, lse and max_logits back to the CPU (call after the encoded work was submitted). */
+  read(): Promise<AttentionOutput>;
   /** Copy scratch buffer k of the plan (plan.scratch[k], e.g. v1's score matrix) back as f32. */
   readScratch(k: number): Promise<Float32Array>;
   destroy(): void;
+}
+
+/** What a call returns, as f32: out [b, s_q, h_q, d_v], lse [b, h_q, s_q], maxLogits [b, s_q, h_q]. */
+export interface AttentionOutput {
+  readonly out: Float32Array;
+  readonly lse: Float32Array;
+  readonly maxLogits: Float32Array;
 }
 
 /** A GPU error raised while running a kernel. */
@@ -124,6 +131,12 @@ export interface DeviceInputs {
   readonly q?: GPUBuffer;
   /** Sparse indices, [b, s_q, topk] i32, written by earlier passes (the indexer's top-k). */
   readonly indices?: GPUBuffer;
+  /**
+   * The cache's shards, already uploaded (the inputs' cacheBytes, in the
+   * plan's shards): a prompt's chunks of query tokens share one cache. Not
+   * destroyed with the call.
+   */
+  readonly kv?: readonly GPUBuffer[];
 }
 
 export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig, onDevice: DeviceInputs = {}): Promise<PreparedAttention> {
@@ -139,6 +152,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     throw new Error(`kv cache has ${cacheBytes.byteLength} bytes, the ${layout.name} layout of ${inputs.cache.numBlocks} pages needs ${inputs.cache.numBlocks * layout.pageStride}`);
   }
   const rows = shape.batch * shape.sQ * shape.hQ;
+  if (onDevice.kv && onDevice.kv.length !== shards.count) throw new Error(`the cache given is in ${onDevice.kv.length} buffers, this call's plan cuts it into ${shards.count} shards`);
   if (onDevice.q && onDevice.q.size < inputs.q.byteLength) throw new Error(`the q buffer given has ${onDevice.q.size} bytes, the call's q needs ${inputs.q.byteLength}`);
   const keyList = shape.topk > 0 ? inputs.indices : inputs.cache.seqlens;
   if (!keyList && !(shape.topk > 0 && onDevice.indices)) throw new Error('indices are required when topk > 0');
@@ -155,7 +169,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   try {
     [buffers, passes] = await withErrorScopes(device, async () => {
       let first = 0;
-      const kv = shards.bytes.map((bytes, k) => {
+      const kv = onDevice.kv ?? shards.bytes.map((bytes, k) => {
         const part = cacheBytes.subarray(first, first + bytes);
         first += bytes;
         return storage(shards.count > 1 ? `kv cache shard ${k}` : 'kv cache', bytes, part);
@@ -165,6 +179,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
         q: onDevice.q ?? storage('q', inputs.q.byteLength, inputs.q),
         out: storage('out', 4 * rows * shape.dV),
         lse: storage('lse', 4 * rows),
+        maxLogits: storage('max_logits', 4 * rows),
         sink: storage('sink', sink.byteLength, sink),
         keyList: onDevice.indices ?? storage(shape.topk > 0 ? 'indices' : 'seqlens', keyList!.byteLength, keyList!),
         blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
@@ -188,12 +203,13 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   const readBuffers = [
     device.createBuffer({ label: 'read out', size: buffers.out.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
     device.createBuffer({ label: 'read lse', size: buffers.lse.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+    device.createBuffer({ label: 'read max_logits', size: buffers.maxLogits.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
   ];
 
   return {
     spec, layout, version, plan, passes, cacheBytes, outBuffer: buffers.out,
     upload: {
-      kv: cacheBytes.byteLength, kvShards: shards.bytes, kvShardLimit: shards.count > 1 ? shards.limitName : undefined, q: inputs.q.byteLength, keyList: onDevice.indices ? 0 : keyList!.byteLength,
+      kv: onDevice.kv ? 0 : cacheBytes.byteLength, kvShards: shards.bytes, kvShardLimit: shards.count > 1 ? shards.limitName : undefined, q: inputs.q.byteLength, keyList: onDevice.indices ? 0 : keyList!.byteLength,
       blockTable: inputs.cache.blockTable.byteLength, sink: inputs.sink?.byteLength ?? 0,
     },
     encode(encoder, timestampWrites) {
@@ -203,12 +219,14 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
       const encoder = device.createCommandEncoder({ label: 'read back' });
       encoder.copyBufferToBuffer(buffers.out, 0, readBuffers[0], 0, buffers.out.size);
       encoder.copyBufferToBuffer(buffers.lse, 0, readBuffers[1], 0, buffers.lse.size);
+      encoder.copyBufferToBuffer(buffers.maxLogits, 0, readBuffers[2], 0, buffers.maxLogits.size);
       device.queue.submit([encoder.finish()]);
       await Promise.all(readBuffers.map((b) => b.mapAsync(GPUMapMode.READ)));
       const out = new Float32Array(readBuffers[0].getMappedRange().slice(0, 4 * rows * shape.dV));
       const lse = new Float32Array(readBuffers[1].getMappedRange().slice(0, 4 * rows));
+      const maxLogits = new Float32Array(readBuffers[2].getMappedRange().slice(0, 4 * rows));
       readBuffers.forEach((b) => b.unmap());
-      return { out, lse };
+      return { out, lse, maxLogits };
     },
     async readScratch(k) {
       const source = scratch[k];

@@ -124,7 +124,7 @@ export function profileChoice(p: DeviceProfile | undefined, where: string, adapt
   const c = shapeClassOf(shape, kvFormat);
   const preset = PRESET_NAMES.find((n) => HEAD_PRESETS[n].dQk === c.dQk && HEAD_PRESETS[n].dV === c.dV);
   const tuneHint = preset
-    ? `mla-sandbox bench --tune --preset ${preset} --kv ${kvFormat} --h-q ${c.hQ} --seqlen ${c.keys} makes one (in the page: the Ladder view's Tune section)`
+    ? `mla-sandbox bench --tune --preset ${preset} --kv ${kvFormat} --h-q ${c.hQ} ${c.sparse ? `--topk ${c.keys}` : `--seqlen ${c.keys}`} makes one${c.sparse ? '' : ' (in the page: the Ladder view\'s Tune section)'}`
     : `the tuner takes the presets' head dims only`;
   if (!p) return { source: { tuned: false, line: `default (no profile at ${where}; ${tuneHint})` } };
   if (p.adapter !== adapter) return { source: { tuned: false, line: `default (the profile at ${where} is for another adapter: ${p.adapter})` } };

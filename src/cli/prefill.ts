@@ -1,0 +1,134 @@
+/**
+ * `mla-sandbox prefill`: FlashMLA's sparse prefill (flash_mla_sparse_fwd) over
+ * a prompt, every query token with its own top-k indices: generated as
+ * FlashMLA's tests make them, or from your own .npy files; out, lse and
+ * max_logits written back in FlashMLA's shapes. See docs/prefill.md.
+ */
+import { parseArgs } from 'node:util';
+import { readNpyFile } from './read-npy';
+import { checkOutputPaths, writeOutput } from './output-paths';
+import { cliMemoryBudget } from './memory-budget';
+import { openNodeDevice } from '../gpu/node-device';
+import { describeAdapter } from '../gpu/device';
+import { HEAD_PRESETS, PRESET_NAMES, type PresetName } from '../mla/shape';
+import { encodeNpy } from '../run/npy';
+import { type FlagValues, configFromFlags, intFlag, numberFlag, oneOf } from '../run/run-options';
+import { type PrefillCall, checkPrefillMemory, chunkShape, flatPageSize } from '../prefill/prefill-call';
+import { tunedRunConfig } from '../tune/profile';
+import { defaultProfilePath, readProfileFile } from './profile-file';
+import { generatePrefillCase } from '../prefill/prefill-inputs';
+import { prefillFromArrays } from '../prefill/prefill-files';
+import { CHECKED_TOKENS, runPrefill } from '../prefill/prefill-run';
+import { describePrefill, prefillJson } from '../prefill/prefill-report';
+import { VERSION_NAMES } from '../kernels/kernel-plan';
+
+export const PREFILL_USAGE = `mla-sandbox prefill: FlashMLA's sparse prefill (flash_mla_sparse_fwd) over a prompt: each query token attends its own top-k keys
+
+generated, as FlashMLA's tests make them (docs/prefill.md):
+  --preset v32|model1 (default model1)  --s-q N (default 4096)  --s-kv N (default 65536)  --h-q N (default 64)  --topk K (default 2048)
+  --page-size N         a paged cache of N-token pages in shuffled order (default: FlashMLA's flat prefill cache)
+  --sink                an attention sink per head (about a third of them +inf and a third -inf, as FlashMLA's tests)
+  --random-topk-length  a topk_length per query token, uniform from 0 to topk
+  --all-invalid X       the share of query tokens whose indices are all invalid (default 0)
+  --seed N
+your own tensors, FlashMLA's names and shapes:
+  --q q.npy (float32 [s_q, h_q, d_qk])
+  --kv-cache kv.npy (float32 [s_kv, 1, d_qk]: the flat cache; or [blocks, page, 1, d_qk], or uint8 FP8 records with --kv fp8: a paged one)
+  --indices i.npy (int32 [s_q, 1, topk]: negative or past the cache: skipped)
+  --attn-sink s.npy (float32 [h_q])  --topk-length t.npy (int32 [s_q])  --d-v N (default: the preset's 512)
+outputs: --out o.npy (float32 [s_q, h_q, d_v])  --lse l.npy (float32 [s_q, h_q])  --max-logits m.npy (float32 [s_q, h_q])
+both:
+  --softmax-scale X (FlashMLA's sm_scale; default 1/sqrt(d_qk))  --kv bf16|f32|fp8 (the cache's format; default bf16, FlashMLA's)
+  --kernel flash|${VERSION_NAMES.join('|')} (default flash: the device profile's pick for the nearest sparse shape class, as run's;
+    --profile FILE)  and the tuning flags of run (--score-block, --out-block, --keys, ...)
+  --check-tokens N|all  query tokens checked against the f64 reference (default ${CHECKED_TOKENS}, spread over the prompt)
+  --chunk-tokens N      at most N query tokens a chunk (default: as many as the device allows)
+  --no-time  --samples N (timed runs of each chunk, default 1)  --json`;
+
+const OWN_FILES = ['q', 'kv-cache', 'indices', 'attn-sink', 'topk-length'] as const;
+const GENERATION_FLAGS = ['preset', 's-q', 's-kv', 'h-q', 'topk', 'page-size', 'sink', 'random-topk-length', 'all-invalid', 'seed'] as const;
+
+function print(line = ''): void {
+  process.stdout.write(line + '\n');
+}
+
+function generated(v: FlagValues): PrefillCall {
+  const dims = HEAD_PRESETS[oneOf<PresetName>('preset', v.preset ?? 'model1', PRESET_NAMES)];
+  const sQ = intFlag('s-q', v['s-q'] ?? '4096', 1, 1 << 20)!;
+  const sKv = intFlag('s-kv', v['s-kv'] ?? '65536', 1, 1 << 22)!;
+  const hQ = intFlag('h-q', v['h-q'] ?? '64', 1, 1024)!;
+  const topk = intFlag('topk', v.topk ?? '2048', 1, 1 << 16)!;
+  const pageSize = intFlag('page-size', v['page-size'], 1, 4096);
+  const allInvalid = numberFlag('all-invalid', v['all-invalid']) ?? 0;
+  if (!(allInvalid >= 0 && allInvalid <= 1)) throw new Error(`--all-invalid ${v['all-invalid']} is not allowed: --all-invalid must be a share from 0 to 1`);
+  const slots = pageSize === undefined ? sKv : (Math.ceil(sKv / pageSize) + 1) * pageSize;
+  checkPrefillMemory({ dims, sQ, hQ, topk, slots }, cliMemoryBudget().bytes, cliMemoryBudget().where);
+  if (pageSize === undefined && flatPageSize(sKv) === 1 && sKv > 4096) process.stderr.write(`prefill: s_kv ${sKv} is prime: the flat cache runs as pages of one token\n`);
+  return generatePrefillCase({
+    dims, sQ, sKv, hQ, topk, pageSize, seed: intFlag('seed', v.seed ?? '0', 0, 0xffffffff), sink: v.sink === true, topkLength: v['random-topk-length'] === true,
+    allInvalidShare: allInvalid, softmaxScale: numberFlag('softmax-scale', v['softmax-scale']),
+  });
+}
+
+function fromFiles(v: FlagValues, given: ReadonlySet<string>): PrefillCall {
+  for (const f of GENERATION_FLAGS) if (given.has(f)) throw new Error(`--${f} is not used with your own tensors (--q, --kv-cache, --indices): the files give the call`);
+  const missing = (['q', 'kv-cache', 'indices'] as const).filter((f) => !given.has(f));
+  if (missing.length > 0) throw new Error(`your own tensors need --q, --kv-cache and --indices together: ${missing.map((f) => `--${f}`).join(', ')} missing`);
+  const file = (f: string) => (given.has(f) ? readNpyFile(f, v[f] as string) : undefined);
+  const name = (f: string) => `--${f} ${v[f] as string}`;
+  return prefillFromArrays({
+    q: file('q')!, kvCache: file('kv-cache')!, indices: file('indices')!, attnSink: file('attn-sink'), topkLength: file('topk-length'),
+    names: { q: name('q'), kvCache: name('kv-cache'), indices: name('indices'), attnSink: given.has('attn-sink') ? name('attn-sink') : undefined, topkLength: given.has('topk-length') ? name('topk-length') : undefined },
+  }, { kvFormat: configFromFlags(v).kvFormat, dV: intFlag('d-v', v['d-v'], 4, 1024), softmaxScale: numberFlag('softmax-scale', v['softmax-scale']) });
+}
+
+export async function runPrefillCommand(argv: string[]): Promise<number> {
+  const { values, tokens } = parseArgs({
+    args: argv, strict: true, tokens: true,
+    options: {
+      preset: { type: 'string' }, 's-q': { type: 'string' }, 's-kv': { type: 'string' }, 'h-q': { type: 'string' }, topk: { type: 'string' },
+      'page-size': { type: 'string' }, sink: { type: 'boolean' }, 'random-topk-length': { type: 'boolean' }, 'all-invalid': { type: 'string' }, seed: { type: 'string' },
+      ...Object.fromEntries(OWN_FILES.map((f) => [f, { type: 'string' as const }])), 'd-v': { type: 'string' },
+      out: { type: 'string' }, lse: { type: 'string' }, 'max-logits': { type: 'string' },
+      'softmax-scale': { type: 'string' }, profile: { type: 'string' }, kv: { type: 'string', default: 'bf16' }, kernel: { type: 'string', default: 'flash' },
+      splits: { type: 'string', default: 'auto' }, 'tile-n': { type: 'string' }, 'heads-per-workgroup': { type: 'string' }, 'dot-parts': { type: 'string' },
+      keys: { type: 'string' }, 'score-block': { type: 'string' }, 'out-block': { type: 'string' }, 'scale-rounding': { type: 'string', default: 'pow2' },
+      'check-tokens': { type: 'string' }, 'chunk-tokens': { type: 'string' }, 'no-time': { type: 'boolean', default: false }, samples: { type: 'string' },
+      json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) { print(PREFILL_USAGE); return 0; }
+  const v = values as FlagValues;
+  const given = new Set<string>(tokens.filter((t) => t.kind === 'option').map((t) => t.name));
+  const own = OWN_FILES.some((f) => given.has(f));
+  if (!own && given.has('d-v')) throw new Error('--d-v is for your own tensors: a generated call takes the preset\'s d_v');
+  const config = configFromFlags(v);
+  const checkTokens = v['check-tokens'] === 'all' ? 'all' : intFlag('check-tokens', v['check-tokens'] ?? String(CHECKED_TOKENS), 1);
+  const chunkTokens = intFlag('chunk-tokens', v['chunk-tokens'], 1);
+  const samples = intFlag('samples', v.samples, 1, 100);
+  if (v['no-time'] && samples !== undefined) throw new Error('--samples is not used with --no-time');
+  const outputs = (['out', 'lse', 'max-logits'] as const).filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string }));
+  checkOutputPaths(outputs, OWN_FILES.filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string })));
+  const call = own ? fromFiles(v, given) : generated(v);
+  const ctx = await openNodeDevice();
+  const adapter = describeAdapter(ctx.adapter);
+  const profilePath = typeof v.profile === 'string' ? v.profile : defaultProfilePath(adapter);
+  const tuning = tunedRunConfig(config, () => readProfileFile(profilePath), profilePath, adapter, chunkShape(call, 1));
+  const report = await runPrefill(ctx, call, tuning.config, {
+    checkTokens, chunkTokens, samples, time: !v['no-time'],
+    onProgress: v.json ? undefined : (step) => process.stderr.write(`prefill: ${step}\n`),
+  });
+  const { sQ, hQ } = call;
+  const written = { out: [report.output.out, [sQ, hQ, call.dims.dV]], lse: [report.output.lse, [sQ, hQ]], 'max-logits': [report.output.maxLogits, [sQ, hQ]] } as const;
+  for (const { flag, path } of outputs) {
+    const [data, shape] = written[flag];
+    writeOutput(flag, path, encodeNpy({ dtype: 'float32', shape: [...shape], data }));
+  }
+  if (v.json) print(JSON.stringify({ adapter: ctx.adapter, tuning: tuning.source, ...prefillJson(call, report) }, null, 2));
+  else {
+    print(`device   ${adapter}`);
+    print(`tuning   ${tuning.source.line}`);
+    describePrefill(call, report).forEach((l) => print(l));
+  }
+  return report.check.pass ? 0 : 1;
+}

@@ -1,0 +1,223 @@
+/**
+ * Run a sparse prefill call (prefill-call.ts) on the GPU: the prompt cut into
+ * chunks of query tokens that fit the device, one upload of the cache that
+ * every chunk reads, each chunk run (and timed) and read back into the
+ * prompt's out, lse and max_logits; then a sample of query tokens checked
+ * against the f64 reference (the reference of a long prompt would take the
+ * CPU hours: its cost is bounded by the sample, which the report lists).
+ */
+import type { GpuContext } from '../gpu/device';
+import { bufferOwner } from '../gpu/buffer-owner';
+import { withErrorScopes } from '../gpu/error-scopes';
+import { SHAPE_LIMITS } from '../mla/shape';
+import { type KvLayout, kvLayout } from '../mla/kv-layout';
+import { quantizeKvCache } from '../mla/kv-quant';
+import { type IndexCounts, countIndices } from '../mla/index-counts';
+import { type CheckResult, type WorstElement, compareToReference } from '../reference/check';
+import { referenceOnCache } from '../reference/reference-chunked';
+import { type AttentionOutput, GpuRunError, type PlannedCall, type RunConfig, planCall, prepareAttention, submitChecked } from '../run/runner';
+import type { ReferenceRunner } from '../run/run-attention';
+import { BufferOverLimit, bindingLimit } from '../run/run-size';
+import { type TimingMethod, timeWork } from '../timing/timer';
+import { type Throughput, type Work, throughput, workOf } from '../timing/work';
+import { type MeasuredCeilings, bestMatmulForm, measureDeviceCeilings } from '../timing/device-ceilings';
+import { type MatmulBlock, plainMatmulWork } from '../timing/plain-matmul';
+import { summarize } from '../timing/timer';
+import { type PrefillCall, cacheSlots, chunkInputs, chunkShape, sampledInputs, validatePrefill } from './prefill-call';
+
+/** Query tokens checked against the reference by default. */
+export const CHECKED_TOKENS = 32;
+
+export interface PrefillOptions {
+  /** Query tokens checked against the reference: a count (spread over the prompt) or 'all'. Default CHECKED_TOKENS. */
+  readonly checkTokens?: number | 'all';
+  /** Time each chunk and measure the device's ceilings and plain-matmul yardstick. Default true. */
+  readonly time?: boolean;
+  /** At most this many query tokens a chunk (default: as many as the device allows). */
+  readonly chunkTokens?: number;
+  /** Timed runs of each chunk (the median is kept). Default 1. */
+  readonly samples?: number;
+  readonly onProgress?: (step: string) => void;
+  readonly signal?: AbortSignal;
+  /** The reference on the cache's bytes; default referenceOnCache here (the page passes one in a worker). */
+  readonly reference?: ReferenceRunner;
+}
+
+export interface PrefillTiming {
+  /** The prompt's kernel time: the chunks' medians summed, ms. */
+  readonly ms: number;
+  readonly method: TimingMethod;
+  readonly chunkMs: readonly number[];
+  /** Timed runs of each chunk, after its first run. */
+  readonly samples: number;
+}
+
+export interface PrefillReport {
+  readonly config: RunConfig;
+  readonly version: PlannedCall['version'];
+  readonly plan: PlannedCall['plan'];
+  readonly layout: KvLayout;
+  /** Chunks the prompt ran in, and query tokens in each (the last may have fewer). */
+  readonly chunks: number;
+  readonly chunkTokens: number;
+  /** What limited the chunk: the batch limit, the grid, a binding, or the prompt itself. */
+  readonly chunkLimit: string;
+  /** out [s_q, h_q, d_v], lse [s_q, h_q], maxLogits [s_q, h_q]. */
+  readonly output: AttentionOutput;
+  /** The query tokens checked; positions in the check (b) are query tokens of the prompt. */
+  readonly checkedTokens: readonly number[];
+  readonly check: CheckResult;
+  readonly indices: IndexCounts;
+  readonly work: Work;
+  readonly timing?: PrefillTiming;
+  readonly throughput?: Throughput;
+  /** The device's copy, FMA and plain-matmul yardstick, measured before the prompt. */
+  readonly ceilings?: MeasuredCeilings;
+  /**
+   * The yardstick's best form, timed before the prompt and again after every
+   * chunk (a software adapter's speed moves between minutes): the median of
+   * those timings, and each, GFLOP/s.
+   */
+  readonly yardstick?: { readonly block: MatmulBlock; readonly gflops: number; readonly timings: readonly number[] };
+}
+
+/** The query tokens to check: all, or `count` spread from the first to the last plus up to four with no valid index. */
+export function tokensToCheck(call: PrefillCall, count: number | 'all'): number[] {
+  const { sQ } = call;
+  if (count === 'all' || count >= sQ) return Array.from({ length: sQ }, (_, i) => i);
+  if (!Number.isInteger(count) || count < 1) throw new Error(`check tokens = ${count} is not allowed: it must be "all" or an integer >= 1`);
+  const spread = new Set(Array.from({ length: count }, (_, k) => (count === 1 ? 0 : Math.round((k * (sQ - 1)) / (count - 1)))));
+  const slots = cacheSlots(call);
+  let empty = 0;
+  for (let i = 0; i < sQ && empty < 4; i++) {
+    const row = call.indices.subarray(i * call.topk, (i + 1) * call.topk);
+    if (!row.some((v) => v >= 0 && v < slots)) { spread.add(i); empty++; }
+  }
+  return [...spread].sort((a, b) => a - b);
+}
+
+/**
+ * The chunk: as many query tokens as the batch limit, the grid and one
+ * binding (q, out, indices, the plan's scratch) allow; halved while a plan's
+ * buffer is over the binding limit.
+ */
+function planChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext, most?: number): { rows: number; planned: PlannedCall; limit: string } {
+  const { limits } = ctx;
+  const binding = bindingLimit(limits);
+  const perRow = 4 * Math.max(call.hQ * Math.max(call.dims.dQk, call.dims.dV), call.topk);
+  if (perRow > binding) throw new Error(`one query token's q (${call.hQ} heads x ${call.dims.dQk} x 4 bytes) is over this device's binding limit of ${binding} bytes: use fewer heads`);
+  const bounds: [number, string][] = [
+    [call.sQ, 'the prompt'], [SHAPE_LIMITS.maxBatch, `the batch limit (${SHAPE_LIMITS.maxBatch} requests a call)`],
+    [limits.maxComputeWorkgroupsPerDimension, `the grid (${limits.maxComputeWorkgroupsPerDimension} workgroups a dimension)`],
+    [Math.floor(binding / perRow), `one binding (${binding} bytes) of q and out`],
+    ...(most !== undefined ? [[most, 'the chunk size asked for'] as [number, string]] : []),
+  ];
+  let [rows, limit] = bounds.reduce((a, b) => (b[0] < a[0] ? b : a));
+  for (;;) {
+    try {
+      return { rows, planned: planCall(chunkShape(call, rows), call.numBlocks, 1, config, limits), limit };
+    } catch (e) {
+      if (!(e instanceof BufferOverLimit) || rows === 1) throw e;
+      rows = Math.ceil(rows / 2);
+      limit = `one binding (${binding} bytes) of the plan's buffers (${(e as Error).message.replace(/^this run needs an? /, '').replace(/ buffer,.*$/, '')} at twice this chunk)`;
+    }
+  }
+}
+
+/** A check over sampled tokens with its positions turned into the prompt's tokens. */
+function onPromptTokens(check: CheckResult, tokens: readonly number[]): CheckResult {
+  const remap = (w?: WorstElement): WorstElement | undefined => (w?.at ? { ...w, at: [tokens[w.at[0]], ...w.at.slice(1)] } : w);
+  return { ...check, worst: remap(check.worst), worstLse: remap(check.worstLse), worstMaxLogits: remap(check.worstMaxLogits), failureAt: remap(check.failureAt) };
+}
+
+export async function runPrefill(ctx: GpuContext, call: PrefillCall, config: RunConfig, options: PrefillOptions = {}): Promise<PrefillReport> {
+  validatePrefill(call);
+  const { device } = ctx;
+  const { signal } = options;
+  const say = options.onProgress ?? (() => {});
+  if (options.chunkTokens !== undefined && !(Number.isInteger(options.chunkTokens) && options.chunkTokens >= 1)) {
+    throw new Error(`chunk tokens = ${options.chunkTokens} is not allowed: it must be an integer >= 1`);
+  }
+  const { rows, planned, limit } = planChunks(call, config, ctx, options.chunkTokens);
+  const layout = kvLayout(config.kvFormat, call.dims, call.pageSize);
+  if (call.cacheLayout && call.cacheLayout.name !== layout.name) throw new Error(`the cache is already in the ${call.cacheLayout.name} layout; this run asks for ${layout.name}`);
+  const cacheBytes = call.cacheBytes ?? quantizeKvCache(call.kvRows, layout, { scaleRounding: config.scaleRounding });
+  const { shards } = planned.spec;
+  const timed = options.time !== false;
+  const ceilings = timed ? (say('measuring the device\'s ceilings and the plain-matmul yardstick'), await measureDeviceCeilings(ctx, { signal })) : undefined;
+
+  const { hQ, sQ } = call;
+  const { dV } = call.dims;
+  const output: AttentionOutput = { out: new Float32Array(sQ * hQ * dV), lse: new Float32Array(sQ * hQ), maxLogits: new Float32Array(sQ * hQ) };
+  const alloc = bufferOwner(ctx);
+  const chunkMs: number[] = [];
+  const yardstickTimings: number[] = ceilings ? [bestMatmulForm(ceilings.yardstick).gflops] : [];
+  const yardstickBlock = ceilings ? bestMatmulForm(ceilings.yardstick).block : undefined;
+  const yardstick = yardstickBlock !== undefined ? await plainMatmulWork(ctx, yardstickBlock) : undefined;
+  let method: TimingMethod = 'wall-clock';
+  let version = planned.version;
+  let plan = planned.plan;
+  const chunks = Math.ceil(sQ / rows);
+  try {
+    let first = 0;
+    const kv = await withErrorScopes(device, async () => shards.bytes.map((bytes, k) => {
+      const part = cacheBytes.subarray(first, first + bytes);
+      first += bytes;
+      return alloc.storage(shards.count > 1 ? `kv cache shard ${k}` : 'kv cache', bytes, part);
+    }), (message) => new GpuRunError(planned.plan.kernel, 'uploading the cache failed', message));
+    for (let c = 0; c < chunks; c++) {
+      signal?.throwIfAborted();
+      const start = c * rows;
+      const n = Math.min(rows, sQ - start);
+      say(`chunk ${c + 1}/${chunks}: query tokens ${start}..${start + n - 1}`);
+      const prepared = await prepareAttention(ctx, chunkInputs(call, start, n, cacheBytes, layout), config, { kv });
+      try {
+        ({ version, plan } = prepared);
+        if (timed) {
+          const t = await timeWork(ctx, { label: `prefill chunk ${c + 1}`, passLabels: prepared.passes.map((p) => p.label), encode: prepared.encode },
+            { warmup: 0, samples: options.samples ?? 1, iterations: 1, signal });
+          chunkMs.push(t.medianMs);
+          method = t.method;
+          if (yardstick) {
+            const y = await timeWork(ctx, yardstick.work, { warmup: 1, samples: 3, signal });
+            yardstickTimings.push(yardstick.flops / (y.medianMs / 1e3) / 1e9);
+          }
+        } else {
+          await submitChecked(ctx, prepared);
+        }
+        const got = await prepared.read();
+        output.out.set(got.out, start * hQ * dV);
+        output.lse.set(got.lse, start * hQ);
+        output.maxLogits.set(got.maxLogits, start * hQ);
+      } finally {
+        prepared.destroy();
+      }
+    }
+  } finally {
+    alloc.destroy();
+    yardstick?.release();
+  }
+
+  const tokens = tokensToCheck(call, options.checkTokens ?? CHECKED_TOKENS);
+  say(`checking ${tokens.length} of ${sQ} query tokens against the f64 reference`);
+  const sample = sampledInputs(call, tokens, cacheBytes, layout);
+  const reference = options.reference ? await options.reference(sample, cacheBytes, layout) : referenceOnCache(sample, cacheBytes, layout);
+  const gathered = (from: Float32Array, width: number) => {
+    const to = new Float32Array(tokens.length * width);
+    tokens.forEach((t, k) => to.set(from.subarray(t * width, (t + 1) * width), k * width));
+    return to;
+  };
+  const gpu = { out: gathered(output.out, hQ * dV), lse: gathered(output.lse, hQ), maxLogits: gathered(output.maxLogits, hQ) };
+  const check = onPromptTokens(compareToReference(gpu, reference, { batch: tokens.length, sQ: 1, hQ, dV }), tokens);
+
+  const work = workOf(chunkShape(call, sQ), layout);
+  const ms = chunkMs.reduce((a, b) => a + b, 0);
+  return {
+    config, version, plan, layout, chunks, chunkTokens: rows, chunkLimit: limit, output, checkedTokens: tokens, check,
+    indices: countIndices(call.indices, cacheSlots(call)), work,
+    timing: timed ? { ms, method, chunkMs, samples: options.samples ?? 1 } : undefined,
+    throughput: timed && ceilings ? throughput(work, ms, ceilings.roof) : undefined,
+    ceilings,
+    yardstick: yardstickBlock !== undefined ? { block: yardstickBlock, gflops: summarize(yardstickTimings).median, timings: yardstickTimings } : undefined,
+  };
+}

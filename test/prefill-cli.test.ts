@@ -1,0 +1,158 @@
+/**
+ * `mla-sandbox prefill` from files, as flash_mla_sparse_fwd takes them: q
+ * [s_q, h_q, d_qk], kv [s_kv, 1, d_qk] (or paged), indices [s_q, 1, topk] with
+ * FlashMLA's hostile values, NaN in every slot no index reads, a sink of
+ * +-inf, topk_length; out, lse and max_logits read back and checked against
+ * FlashMLA's tests/ref.py (ref_sparse_attn_fwd) written out here in f64.
+ * Bad input refused by name before any GPU work.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testGpu } from './support/gpu';
+import { cli } from './support/cli';
+import { encodeNpy, parseNpy } from '../src/run/npy';
+import { SeededRandom } from '../src/random/seeded-random';
+
+const gpu = await testGpu();
+
+// FlashMLA's "irregular shape with OOB topk" (s_kv 153, topk 256), MODEL1's head, fewer heads.
+const S_Q = 40;
+const S_KV = 153;
+const TOPK = 256;
+const H_Q = 8;
+const D = 512;
+const D_V = 512;
+const SCALE = 0.5;
+const HOSTILE = [-2147483648, -123456, -1, S_KV, 114514, 1919810, 2147480000, 2147483647];
+
+const rng = new SeededRandom(31);
+const q = Float32Array.from({ length: S_Q * H_Q * D }, () => rng.normal() / 10);
+const kv = Float32Array.from({ length: S_KV * D }, () => rng.normal() / 10);
+const indices = new Int32Array(S_Q * TOPK);
+for (let i = 0; i < S_Q; i++) {
+  const perm = rng.permutation(S_KV);
+  for (let k = 0; k < TOPK; k++) indices[i * TOPK + k] = k < S_KV ? perm[k] : HOSTILE[rng.int(0, HOSTILE.length - 1)];
+  if (i % 13 === 5) indices.fill(HOSTILE[i % HOSTILE.length], i * TOPK, (i + 1) * TOPK); // a token with no valid index
+}
+const topkLength = Int32Array.from({ length: S_Q }, (_, i) => (i % 7 === 3 ? 0 : rng.int(1, TOPK)));
+const sink = Float32Array.from({ length: H_Q }, (_, h) => (h === 1 ? Infinity : h === 2 ? -Infinity : rng.normal()));
+// NaN in every row no index (within its token's topk_length) reads, as FlashMLA's tests fill them.
+const read = new Set<number>();
+for (let i = 0; i < S_Q; i++) for (let k = 0; k < topkLength[i]; k++) { const s = indices[i * TOPK + k]; if (s >= 0 && s < S_KV) read.add(s); }
+for (let t = 0; t < S_KV; t++) if (!read.has(t)) kv.fill(NaN, t * D, (t + 1) * D);
+
+/** tests/ref.py's ref_sparse_attn_fwd in f64: masked indices, natural-unit logits, sink merged into lse for out only, a lonely token out 0 / max -inf / lse +inf. */
+function reference() {
+  const out = new Float64Array(S_Q * H_Q * D_V);
+  const lse = new Float64Array(S_Q * H_Q);
+  const maxLogits = new Float64Array(S_Q * H_Q);
+  for (let i = 0; i < S_Q; i++) {
+    const keys = [...indices.subarray(i * TOPK, i * TOPK + topkLength[i])].filter((s) => s >= 0 && s < S_KV);
+    for (let h = 0; h < H_Q; h++) {
+      const row = i * H_Q + h;
+      const p = keys.map((s) => { let a = 0; for (let c = 0; c < D; c++) a += q[row * D + c] * kv[s * D + c]; return a * SCALE; });
+      const m = Math.max(...p);
+      const orig = keys.length === 0 ? -Infinity : m + Math.log(p.reduce((a, x) => a + Math.exp(x - m), 0));
+      maxLogits[row] = keys.length === 0 ? -Infinity : m;
+      lse[row] = orig === -Infinity ? Infinity : orig;
+      let forOut = sink[h] === -Infinity ? orig : Math.max(orig, sink[h]) + Math.log(Math.exp(orig - Math.max(orig, sink[h])) + Math.exp(sink[h] - Math.max(orig, sink[h])));
+      if (forOut === -Infinity || Number.isNaN(forOut)) forOut = Infinity;
+      for (let c = 0; c < D_V; c++) out[row * D_V + c] = keys.reduce((a, s, k) => a + Math.exp(p[k] - forOut) * kv[s * D + c], 0);
+    }
+  }
+  return { out, lse, maxLogits };
+}
+
+describe.skipIf(!gpu)('mla-sandbox prefill', () => {
+  let dir: string;
+  const path = (name: string) => join(dir, name);
+  const file = (name: string, data: Parameters<typeof encodeNpy>[0]) => { writeFileSync(path(name), encodeNpy(data)); return path(name); };
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mla-prefill-'));
+    file('q.npy', { dtype: 'float32', shape: [S_Q, H_Q, D], data: q });
+    file('kv.npy', { dtype: 'float32', shape: [S_KV, 1, D], data: kv });
+    file('indices.npy', { dtype: 'int32', shape: [S_Q, 1, TOPK], data: indices });
+    file('sink.npy', { dtype: 'float32', shape: [H_Q], data: sink });
+    file('topk-length.npy', { dtype: 'int32', shape: [S_Q], data: topkLength });
+  });
+  const given = () => ['prefill', '--q', path('q.npy'), '--kv-cache', path('kv.npy'), '--indices', path('indices.npy'), '--attn-sink', path('sink.npy'),
+    '--topk-length', path('topk-length.npy'), '--softmax-scale', String(SCALE), '--kv', 'f32', '--no-time'];
+
+  it('takes FlashMLA\'s tensors and writes out, lse and max_logits that match ref.py', async () => {
+    const r = await cli([...given(), '--check-tokens', 'all', '--out', path('out.npy'), '--lse', path('lse.npy'), '--max-logits', path('max.npy'), '--profile', path('no-profile.json')]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/check +PASS/);
+    // flash reads the device profile's sparse class of top-256; there is none, and the line says how to make it.
+    expect(r.stdout).toMatch(/tuning +default \(no profile at .*no-profile\.json; mla-sandbox bench --tune --preset model1 --kv f32 --h-q 8 --topk 256 makes one\)/);
+    const load = (name: string) => parseNpy(new Uint8Array(readFileSync(path(name))), name);
+    const [out, lse, max] = [load('out.npy'), load('lse.npy'), load('max.npy')];
+    expect(out.shape).toEqual([S_Q, H_Q, D_V]);
+    expect(lse.shape).toEqual([S_Q, H_Q]);
+    expect(max.shape).toEqual([S_Q, H_Q]);
+    const ref = reference();
+    let lonely = 0;
+    ref.lse.forEach((x, k) => {
+      if (x === Infinity) { lonely++; expect(lse.data[k]).toBe(Infinity); expect(max.data[k]).toBe(-Infinity); } else {
+        expect(Math.abs(lse.data[k] - x), `lse ${k}`).toBeLessThan(1e-5);
+        expect(Math.abs(max.data[k] - ref.maxLogits[k]), `max_logits ${k}`).toBeLessThan(1e-5);
+      }
+    });
+    expect(lonely).toBeGreaterThan(H_Q); // tokens with no valid index, and those of topk_length 0
+    let worst = 0;
+    ref.out.forEach((x, k) => { worst = Math.max(worst, Math.abs(out.data[k] - x)); });
+    expect(worst, 'out against ref.py written out').toBeLessThan(8e-4 / 10); // FlashMLA's abs 8e-4 is for bf16 out
+    // The +inf sink zeroes head 1 everywhere.
+    for (let i = 0; i < S_Q; i++) expect(out.data.subarray((i * H_Q + 1) * D_V, (i * H_Q + 2) * D_V).every((x) => x === 0)).toBe(true);
+  }, 120_000);
+
+  it('the same tokens in a paged cache (shuffled pages of 61, NaN past the tokens) give the same out', async () => {
+    const page = 61;
+    const blocks = Math.ceil(S_KV / page) + 1;
+    const order = new SeededRandom(5).permutation(blocks);
+    const paged = new Float32Array(blocks * page * D).fill(NaN);
+    for (let t = 0; t < S_KV; t++) paged.set(kv.subarray(t * D, (t + 1) * D), (order[Math.floor(t / page)] * page + (t % page)) * D);
+    file('paged.npy', { dtype: 'float32', shape: [blocks, page, 1, D], data: paged });
+    // Valid indices become physical slots; an invalid one that would land inside the larger paged cache (S_KV itself, say) becomes -1.
+    const moved = indices.map((s) => (s >= 0 && s < S_KV ? order[Math.floor(s / page)] * page + (s % page) : s >= 0 && s < blocks * page ? -1 : s));
+    file('paged-indices.npy', { dtype: 'int32', shape: [S_Q, 1, TOPK], data: moved });
+    const args = given();
+    args[args.indexOf('--kv-cache') + 1] = path('paged.npy');
+    args[args.indexOf('--indices') + 1] = path('paged-indices.npy');
+    const r = await cli([...args, '--out', path('paged-out.npy')]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/a paged cache of 4 pages of 61 tokens/);
+    const a = parseNpy(new Uint8Array(readFileSync(path('paged-out.npy'))), 'paged');
+    const ref = reference();
+    let worst = 0;
+    ref.out.forEach((x, k) => { worst = Math.max(worst, Math.abs(a.data[k] - x)); });
+    expect(worst).toBeLessThan(8e-5);
+  }, 120_000);
+
+  it('refuses bad input by name before any GPU work', async () => {
+    const cases: [string[], RegExp][] = [
+      [['prefill', '--q', path('q.npy'), '--kv-cache', path('kv.npy')], /--indices missing/],
+      [[...given(), '--s-kv', '100'], /--s-kv is not used with your own tensors/],
+      [[...given(), '--out', path('q.npy')], /--out .* is the same file as --q/],
+      [['prefill', '--q', path('q.npy'), '--kv-cache', path('kv.npy'), '--indices', path('topk-length.npy')], /--indices .*topk-length\.npy: expected int32 \[40, 1, \?\]/],
+      [['prefill', '--s-q', '0'], /--s-q "0" is not allowed/],
+      [['prefill', '--all-invalid', '2'], /--all-invalid 2 is not allowed/],
+    ];
+    for (const [args, want] of cases) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(want);
+    }
+    // NaN in a row an index reads: refused with the file and the position.
+    const bad = kv.slice();
+    const first = [...read][0];
+    bad[first * D + 3] = NaN;
+    file('bad-kv.npy', { dtype: 'float32', shape: [S_KV, 1, D], data: bad });
+    const args = given();
+    args[args.indexOf('--kv-cache') + 1] = path('bad-kv.npy');
+    const r = await cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad-kv\.npy holds NaN at/);
+  }, 120_000);
+});

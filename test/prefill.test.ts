@@ -1,0 +1,85 @@
+/**
+ * Sparse prefill (FlashMLA's flash_mla_sparse_fwd) on the ladder's kernels:
+ * cases made as FlashMLA's tests make them (irregular s_kv, topk past the
+ * visible tokens, invalid indices from its list, tokens with no valid index,
+ * sinks of +-inf, topk_length), over a flat cache and a paged one, out, lse
+ * and max_logits against the f64 reference; the prompt cut into chunks;
+ * s_q past the grid's 65,535.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../src/gpu/device';
+import { HEAD_PRESETS } from '../src/mla/shape';
+import { KERNEL_VERSIONS, type KernelChoice, missingFeature } from '../src/kernels/versions';
+import { formatCheck } from '../src/reference/check';
+import { generatePrefillCase, type PrefillCaseOptions } from '../src/prefill/prefill-inputs';
+import { runPrefill } from '../src/prefill/prefill-run';
+import { testGpu, testMatrix } from './support/gpu';
+
+let ctx: GpuContext | undefined;
+beforeAll(async () => { ctx = await testGpu(); });
+const gpu = await testGpu();
+const llvmpipeOnly = !gpu || testMatrix(gpu) === 'cover';
+
+// FlashMLA's irregular shapes (s_kv 1521, topk 512; s_kv 95 with topk 128 past it), with every feature on.
+const CASES: readonly (Omit<PrefillCaseOptions, 'dims'> & { preset: 'v32' | 'model1' })[] = [
+  { preset: 'model1', sQ: 62, sKv: 1521, hQ: 16, topk: 512, sink: true, topkLength: true, allInvalidShare: 0.05, softmaxScale: 0.5 },
+  { preset: 'v32', sQ: 62, sKv: 95, hQ: 64, topk: 128, sink: true, allInvalidShare: 0.05 },
+];
+
+/** llvmpipe: every version on each case, the cache flat or paged in turn; SwiftShader (it compiles v3-v5 slowly): the best version on one. */
+function cases(gpu: GpuContext): { kernel: KernelChoice; c: (typeof CASES)[number]; pageSize?: number }[] {
+  if (testMatrix(gpu) === 'cover') return [{ kernel: 'flash', c: CASES[1], pageSize: 53 }];
+  return KERNEL_VERSIONS.filter((v) => !missingFeature(v, gpu.limits)).flatMap((v, k) => CASES.map((c, j) => ({ kernel: v.name, c, pageSize: (k + j) % 2 ? 53 : undefined })));
+}
+
+describe.skipIf(!gpu)('sparse prefill', () => {
+  it('every version, over a flat cache and a paged one: out, lse and max_logits against the reference', async () => {
+    for (const { kernel, c, pageSize } of cases(ctx!)) {
+      const call = generatePrefillCase({ ...c, dims: HEAD_PRESETS[c.preset], seed: 3, pageSize });
+      const r = await runPrefill(ctx!, call, { kernel, kvFormat: 'bf16' }, { time: false, checkTokens: 'all' });
+      const what = `${kernel} ${c.preset} s_kv ${c.sKv} ${pageSize ? `pages of ${pageSize}` : 'flat'}`;
+      expect(r.check.pass, `${what}: ${formatCheck(r.check)}`).toBe(true);
+      expect(r.check.maxLogitsMaxAbsErr, what).toBeDefined();
+      expect(r.checkedTokens.length).toBe(c.sQ);
+      // A token with no valid index: out 0, max_logits -inf, lse +inf (the check holds -inf and +inf to match exactly).
+      const empty = [...Array(c.sQ).keys()].filter((i) => !call.indices.subarray(i * c.topk, (i + 1) * c.topk).some((s) => s >= 0 && s < call.numBlocks * call.pageSize));
+      expect(empty.length, what).toBeGreaterThan(0);
+      for (const i of empty) {
+        expect(r.output.maxLogits[i * c.hQ]).toBe(-Infinity);
+        expect(r.output.lse[i * c.hQ]).toBe(Infinity);
+      }
+    }
+  });
+
+  // The rest is the host's cutting and mapping, the same on every adapter: on llvmpipe only.
+  it.skipIf(llvmpipeOnly)('a flat cache and a paged one of the same tokens give the same result; chunks give what one run gives', async () => {
+    const c = CASES[0];
+    const flat = generatePrefillCase({ ...c, dims: HEAD_PRESETS[c.preset], seed: 5 });
+    const paged = generatePrefillCase({ ...c, dims: HEAD_PRESETS[c.preset], seed: 5, pageSize: 61 });
+    expect(paged.indices).not.toEqual(flat.indices); // physical slots of shuffled pages
+    const config = { kernel: 'flash', kvFormat: 'bf16' } as const;
+    const a = await runPrefill(ctx!, flat, config, { time: false, checkTokens: 4 });
+    const b = await runPrefill(ctx!, paged, config, { time: false, checkTokens: 4 });
+    const chunked = await runPrefill(ctx!, flat, config, { time: false, checkTokens: 4, chunkTokens: 20 });
+    expect(a.chunks).toBe(1);
+    expect(chunked.chunks).toBe(4);
+    for (const other of [b, chunked]) {
+      for (const key of ['out', 'lse', 'maxLogits'] as const) {
+        const x = a.output[key];
+        const y = other.output[key];
+        let worst = 0;
+        for (let k = 0; k < x.length; k++) worst = Math.max(worst, x[k] === y[k] ? 0 : Math.abs(x[k] - y[k]));
+        expect(worst, key).toBeLessThanOrEqual(1e-6);
+      }
+    }
+  });
+
+  it.skipIf(llvmpipeOnly)('s_q past the grid\'s 65,535 (FlashMLA\'s 70,000-token case) runs in chunks and passes on its sampled tokens', async () => {
+    // FlashMLA's case has s_kv 256, topk 256 and 64 or 128 heads; one head and topk 64 here keep the test short.
+    const call = generatePrefillCase({ dims: HEAD_PRESETS.model1, sQ: 70_000, sKv: 256, hQ: 1, topk: 64, seed: 9, sink: true, topkLength: true });
+    const r = await runPrefill(ctx!, call, { kernel: 'fused', kvFormat: 'bf16' }, { time: false });
+    expect(r.chunks).toBeGreaterThan(1);
+    expect(r.checkedTokens).toContain(69_999);
+    expect(r.check.pass, formatCheck(r.check)).toBe(true);
+  }, 300_000);
+});
