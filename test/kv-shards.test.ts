@@ -25,10 +25,10 @@ const PAGES_PER_SHARD = 4;
 // 1 + 4 + 7 + 3 pages of requests, a spare and the poison page: 17 pages, 5 shards, the last with 1 page
 const SEQLENS = [1, 63, 100, 37];
 
-function shardedCase(preset: PresetName, kvFormat: KvFormat, sparse: boolean, hQ: number) {
+function shardedCase(preset: PresetName, kvFormat: KvFormat, sparse: boolean, hQ: number, pagesPerShard = PAGES_PER_SHARD) {
   const shape = presetShape(preset, { seqlens: SEQLENS, hQ, pageBlockSize: PAGE, topk: sparse ? 40 : 0, attentionSink: preset === 'model1' });
   const inputs = generateInputs(shape, { seed: 77, invalidIndexFraction: sparse ? 0.2 : 0, allInvalidRows: sparse ? [2] : [] });
-  const shardBytes = PAGES_PER_SHARD * kvLayout(kvFormat, shape, PAGE).pageStride;
+  const shardBytes = pagesPerShard * kvLayout(kvFormat, shape, PAGE).pageStride;
   return { inputs, shardBytes };
 }
 
@@ -43,10 +43,12 @@ describe.skipIf(!gpu).each(KERNEL_VERSIONS.map((v) => [`${v.id} ${v.name}`, v] a
   // SwiftShader (compiles take seconds): each format once, preset and key source rotating.
   const list = gpu && testMatrix(gpu) === 'full' ? ALL : FORMATS.map((kvFormat, k) => ({ preset: (['v32', 'model1'] as const)[k % 2], kvFormat, sparse: k === 1 }));
   it.each(list)('$preset $kvFormat, sparse $sparse', async ({ preset, kvFormat, sparse }) => {
-    const { inputs, shardBytes } = shardedCase(preset, kvFormat, sparse, 16);
+    // v1's module declares 8 storage buffers besides the shards (its three passes', and Dawn counts them all): 3 shards of 8 pages fit SwiftShader's 12.
+    const pagesPerShard = version.name === 'naive' ? 8 : PAGES_PER_SHARD;
+    const { inputs, shardBytes } = shardedCase(preset, kvFormat, sparse, 16, pagesPerShard);
     const run = await runAttention(gpu!, inputs, { kernel: version.name, kvFormat, shardBytes, splits: version.name === 'naive' ? undefined : 2 });
-    expect(run.upload.kvShards).toHaveLength(5);
-    expect(run.upload.kvShards.at(-1)).toBe(run.upload.kvShards[0] / PAGES_PER_SHARD);
+    expect(run.upload.kvShards).toHaveLength(Math.ceil(17 / pagesPerShard));
+    expect(run.upload.kvShards.at(-1)).toBe(run.upload.kvShards[0] / pagesPerShard);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 });
@@ -72,7 +74,7 @@ describe.skipIf(!gpu)('sharded cache: failures', () => {
     const { inputs, shardBytes } = shardedCase('model1', 'fp8', false, 16);
     const limits = { ...gpu!.limits, maxStorageBuffersPerShaderStage: 10 };
     await expect(prepareAttention({ ...gpu!, limits }, inputs, { kernel: 'naive', kvFormat: 'fp8', shardBytes }))
-      .rejects.toThrow(/kernel v1 naive with the cache in 5 shards binds 12 storage buffers, over this device's maxStorageBuffersPerShaderStage of 10/);
+      .rejects.toThrow(/kernel v1 naive with the cache in 5 shards binds 13 storage buffers, over this device's maxStorageBuffersPerShaderStage of 10/);
   });
 
   it('an edit of kv_shards.wgsl is refused when the host writes that file', async () => {

@@ -130,6 +130,17 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
     expect(worst).toBeLessThan(8e-5);
   }, 120_000);
 
+  it('--indexer: the indexer and top-k over a prompt feed the sparse prefill, every stage checked', async () => {
+    const r = await cli(['prefill', '--indexer', '--s-kv', '384', '--s-q', '200', '--topk', '64', '--h-q', '8', '--chunk-tokens', '128', '--no-time', '--profile', path('no-profile.json')]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/prompt +query tokens 184\.\.383 of 384/);
+    expect(r.stdout).toMatch(/chunks +2 of up to 128 query tokens/);
+    expect(r.stdout).toMatch(/indexer +PASS/);
+    expect(r.stdout).toMatch(/top-k +PASS/);
+    expect(r.stdout).toMatch(/prefill +on the chosen indices: PASS/);
+    expect(r.stdout).toMatch(/verdict +PASS/);
+  }, 120_000);
+
   it('refuses bad input by name before any GPU work', async () => {
     const cases: [string[], RegExp][] = [
       [['prefill', '--q', path('q.npy'), '--kv-cache', path('kv.npy')], /--indices missing/],
@@ -138,6 +149,8 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
       [['prefill', '--q', path('q.npy'), '--kv-cache', path('kv.npy'), '--indices', path('topk-length.npy')], /--indices .*topk-length\.npy: expected int32 \[40, 1, \?\]/],
       [['prefill', '--s-q', '0'], /--s-q "0" is not allowed/],
       [['prefill', '--all-invalid', '2'], /--all-invalid 2 is not allowed/],
+      [['prefill', '--indexer', '--page-size', '64'], /--page-size is not used with --indexer/],
+      [['prefill', '--indexer', '--s-kv', '100', '--s-q', '200'], /--s-q "200" is not allowed/],
     ];
     for (const [args, want] of cases) {
       const r = await cli(args);

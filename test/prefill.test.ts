@@ -13,6 +13,7 @@ import { KERNEL_VERSIONS, type KernelChoice, missingFeature } from '../src/kerne
 import { formatCheck } from '../src/reference/check';
 import { generatePrefillCase, type PrefillCaseOptions } from '../src/prefill/prefill-inputs';
 import { runPrefill } from '../src/prefill/prefill-run';
+import { generatePromptCase, runPromptPipeline } from '../src/indexer/prompt-pipeline';
 import { testGpu, testMatrix } from './support/gpu';
 
 let ctx: GpuContext | undefined;
@@ -82,4 +83,21 @@ describe.skipIf(!gpu)('sparse prefill', () => {
     expect(r.checkedTokens).toContain(69_999);
     expect(r.check.pass, formatCheck(r.check)).toBe(true);
   }, 300_000);
+
+  it.skipIf(llvmpipeOnly)('the indexer over a whole prompt: each token\'s top-k of the tokens up to its own, in chunks, feeding the sparse prefill in one submit', async () => {
+    const c = generatePromptCase({ dims: HEAD_PRESETS.model1, keys: 300, sQ: 300, hQ: 16, topk: 64, seed: 4 });
+    const r = await runPromptPipeline(ctx!, c, { kernel: 'flash', kvFormat: 'bf16' }, { checkTokens: 6, chunkTokens: 128, time: false });
+    expect(r.chunks).toBe(3);
+    expect(r.checkedTokens).toEqual([0, 60, 120, 179, 239, 299]);
+    expect(r.indexer.pass, formatCheck(r.indexer)).toBe(true);
+    expect(r.topkCheck.pass, r.topkCheck.firstProblem).toBe(true);
+    expect(r.attention.pass, formatCheck(r.attention)).toBe(true);
+    // Token 0 sees itself alone; token 10 its 11 tokens, the rest -1; a late token 64 of the tokens before it.
+    expect([...r.indices.subarray(0, 64)]).toEqual([0, ...new Array(63).fill(-1)]);
+    expect([...r.indices.subarray(10 * 64, 10 * 64 + 11)].sort((a, b) => a - b)).toEqual([...Array(11).keys()]);
+    expect(r.indices.subarray(10 * 64 + 11, 11 * 64).every((v) => v === -1)).toBe(true);
+    const late = r.indices.subarray(299 * 64, 300 * 64);
+    expect(new Set(late).size).toBe(64);
+    expect(late.every((v) => v >= 0 && v <= 299)).toBe(true);
+  }, 120_000);
 });

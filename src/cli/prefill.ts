@@ -21,6 +21,9 @@ import { prefillFromArrays } from '../prefill/prefill-files';
 import { CHECKED_TOKENS, runPrefill } from '../prefill/prefill-run';
 import { describePrefill, prefillJson } from '../prefill/prefill-report';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
+import type { RunConfig } from '../run/runner';
+import { generatePromptCase, runPromptPipeline } from '../indexer/prompt-pipeline';
+import { describePrompt, promptPasses } from '../indexer/prompt-report';
 
 export const PREFILL_USAGE = `mla-sandbox prefill: FlashMLA's sparse prefill (flash_mla_sparse_fwd) over a prompt: each query token attends its own top-k keys
 
@@ -31,6 +34,10 @@ generated, as FlashMLA's tests make them (docs/prefill.md):
   --random-topk-length  a topk_length per query token, uniform from 0 to topk
   --all-invalid X       the share of query tokens whose indices are all invalid (default 0)
   --seed N
+  --indexer             DeepSeek's sparse attention over the prompt: the query tokens are the last s_q of the s_kv
+                        tokens, each seeing the tokens up to its own; per chunk, the lightning indexer scores them,
+                        top-k picks each token's keys and the sparse prefill attends them, in one submit (checked at
+                        every stage on --check-tokens query tokens, default 8)
 your own tensors, FlashMLA's names and shapes:
   --q q.npy (float32 [s_q, h_q, d_qk])
   --kv-cache kv.npy (float32 [s_kv, 1, d_qk]: the flat cache; or [blocks, page, 1, d_qk], or uint8 FP8 records with --kv fp8: a paged one)
@@ -47,6 +54,12 @@ both:
 
 const OWN_FILES = ['q', 'kv-cache', 'indices', 'attn-sink', 'topk-length'] as const;
 const GENERATION_FLAGS = ['preset', 's-q', 's-kv', 'h-q', 'topk', 'page-size', 'sink', 'random-topk-length', 'all-invalid', 'seed'] as const;
+
+/** The configuration a run uses: the device profile's pick for the call's sparse class when the kernel is flash (tune/profile.ts). */
+function tuningOf(v: FlagValues, config: RunConfig, adapter: string, call: PrefillCall): ReturnType<typeof tunedRunConfig<RunConfig>> {
+  const path = typeof v.profile === 'string' ? v.profile : defaultProfilePath(adapter);
+  return tunedRunConfig(config, () => readProfileFile(path), path, adapter, chunkShape(call, 1));
+}
 
 function print(line = ''): void {
   process.stdout.write(line + '\n');
@@ -93,7 +106,7 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
       'softmax-scale': { type: 'string' }, profile: { type: 'string' }, kv: { type: 'string', default: 'bf16' }, kernel: { type: 'string', default: 'flash' },
       splits: { type: 'string', default: 'auto' }, 'tile-n': { type: 'string' }, 'heads-per-workgroup': { type: 'string' }, 'dot-parts': { type: 'string' },
       keys: { type: 'string' }, 'score-block': { type: 'string' }, 'out-block': { type: 'string' }, 'scale-rounding': { type: 'string', default: 'pow2' },
-      'check-tokens': { type: 'string' }, 'chunk-tokens': { type: 'string' }, 'no-time': { type: 'boolean', default: false }, samples: { type: 'string' },
+      indexer: { type: 'boolean', default: false }, 'check-tokens': { type: 'string' }, 'chunk-tokens': { type: 'string' }, 'no-time': { type: 'boolean', default: false }, samples: { type: 'string' },
       json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -109,11 +122,11 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
   if (v['no-time'] && samples !== undefined) throw new Error('--samples is not used with --no-time');
   const outputs = (['out', 'lse', 'max-logits'] as const).filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string }));
   checkOutputPaths(outputs, OWN_FILES.filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string })));
+  if (v.indexer) return runPromptCommand(v, given, config, chunkTokens);
   const call = own ? fromFiles(v, given) : generated(v);
   const ctx = await openNodeDevice();
   const adapter = describeAdapter(ctx.adapter);
-  const profilePath = typeof v.profile === 'string' ? v.profile : defaultProfilePath(adapter);
-  const tuning = tunedRunConfig(config, () => readProfileFile(profilePath), profilePath, adapter, chunkShape(call, 1));
+  const tuning = tuningOf(v, config, adapter, call);
   const report = await runPrefill(ctx, call, tuning.config, {
     checkTokens, chunkTokens, samples, time: !v['no-time'],
     onProgress: v.json ? undefined : (step) => process.stderr.write(`prefill: ${step}\n`),
@@ -131,4 +144,35 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
     describePrefill(call, report).forEach((l) => print(l));
   }
   return report.check.pass ? 0 : 1;
+}
+
+/** prefill --indexer: the indexer, top-k and the sparse prefill over a generated prompt (indexer/prompt-pipeline.ts). */
+async function runPromptCommand(v: FlagValues, given: ReadonlySet<string>, config: RunConfig, chunkTokens: number | undefined): Promise<number> {
+  const unused = [...OWN_FILES, 'page-size', 'sink', 'random-topk-length', 'all-invalid', 'out', 'lse', 'max-logits', 'samples', 'd-v', 'softmax-scale'].filter((f) => given.has(f));
+  if (unused.length > 0) throw new Error(`${unused.map((f) => `--${f}`).join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used with --indexer: it generates a prompt over a flat cache, whose indices the indexer and top-k choose`);
+  const dims = HEAD_PRESETS[oneOf<PresetName>('preset', v.preset ?? 'model1', PRESET_NAMES)];
+  const keys = intFlag('s-kv', v['s-kv'] ?? '65536', 1, 1 << 22)!;
+  const sQ = intFlag('s-q', v['s-q'] ?? '4096', 1, keys)!;
+  const hQ = intFlag('h-q', v['h-q'] ?? '64', 1, 1024)!;
+  const topk = intFlag('topk', v.topk ?? '2048', 1, 1 << 16)!;
+  checkPrefillMemory({ dims, sQ, hQ, topk, slots: keys }, cliMemoryBudget().bytes, cliMemoryBudget().where);
+  const checkTokens = intFlag('check-tokens', v['check-tokens'] ?? '8', 1);
+  const c = generatePromptCase({ dims, keys, sQ, hQ, topk, seed: intFlag('seed', v.seed ?? '0', 0, 0xffffffff) });
+  const ctx = await openNodeDevice();
+  const adapter = describeAdapter(ctx.adapter);
+  const tuning = tuningOf(v, config, adapter, c.call);
+  const report = await runPromptPipeline(ctx, c, tuning.config, {
+    checkTokens, chunkTokens, time: !v['no-time'],
+    onProgress: v.json ? undefined : (step) => process.stderr.write(`prefill: ${step}\n`),
+  });
+  if (v.json) {
+    const { output: _o, indices: _i, ...rest } = report;
+    print(JSON.stringify({ adapter: ctx.adapter, tuning: tuning.source, ...rest, pass: promptPasses(report) }, null, 2));
+  } else {
+    print(`device   ${adapter}`);
+    print(`tuning   ${tuning.source.line}`);
+    describePrompt(report).forEach((l) => print(l));
+    print(`verdict  ${promptPasses(report) ? 'PASS' : 'FAIL'}`);
+  }
+  return promptPasses(report) ? 0 : 1;
 }

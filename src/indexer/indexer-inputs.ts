@@ -41,11 +41,17 @@ export interface IndexerOptions {
    * indexer should find. Each must be visible to every query token.
    */
   readonly planted?: readonly number[];
+  /** A prompt's query tokens (up to keys of them, run in chunks) rather than a decode step's (up to 128). */
+  readonly prompt?: boolean;
 }
 
-export function checkIndexerSize(keys: number, sQ: number): void {
+/** Query tokens of a decode step the indexer takes (a prompt takes up to all its keys, in chunks). */
+export const MAX_DECODE_QUERIES = 128;
+
+export function checkIndexerSize(keys: number, sQ: number, prompt = false): void {
   if (!Number.isInteger(keys) || keys < 1 || keys > 2 ** 22) throw new Error(`keys = ${keys} is not allowed: the indexer takes 1 to ${2 ** 22} cached tokens`);
-  if (!Number.isInteger(sQ) || sQ < 1 || sQ > 128 || sQ > keys) throw new Error(`s_q = ${sQ} is not allowed: s_q must be an integer from 1 to min(128, keys = ${keys})`);
+  const most = prompt ? keys : Math.min(MAX_DECODE_QUERIES, keys);
+  if (!Number.isInteger(sQ) || sQ < 1 || sQ > most) throw new Error(`s_q = ${sQ} is not allowed: s_q must be an integer from 1 to ${prompt ? `keys = ${keys}` : `min(${MAX_DECODE_QUERIES}, keys = ${keys})`}`);
 }
 
 const SQRT3 = Math.sqrt(3);
@@ -106,7 +112,7 @@ interface Sources {
 
 function buildIndexerInputs(src: Sources, options: IndexerOptions): IndexerInputs {
   const { keys, sQ } = src;
-  checkIndexerSize(keys, sQ);
+  checkIndexerSize(keys, sQ, options.prompt);
   const format = options.scaleFormat ?? 'ue8m0';
   const layout = indexerCacheLayout(options.pageBlockSize ?? 64);
   const D = INDEXER.headDim;
@@ -133,7 +139,7 @@ function rowsOf(values: ArrayLike<number>): RowSource {
 }
 
 export function generateIndexerInputs(keys: number, sQ: number, options: IndexerOptions = {}): IndexerInputs {
-  checkIndexerSize(keys, sQ);
+  checkIndexerSize(keys, sQ, options.prompt);
   const rng = new SeededRandom(options.seed ?? 0);
   const planted = new Set(options.planted ?? []);
   for (const t of planted) {

@@ -45,7 +45,7 @@ export interface IndexerPlanOptions {
   readonly shardBytes?: number;
 }
 
-export function planIndexer(ctx: GpuContext, inp: Pick<IndexerInputs, 'keys' | 'sQ' | 'layout'>, options: IndexerPlanOptions = {}): IndexerPlan {
+export function planIndexer(ctx: GpuContext, inp: Pick<IndexerInputs, 'keys' | 'sQ' | 'layout' | 'cache'>, options: IndexerPlanOptions = {}): IndexerPlan {
   const limit = Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
   const keyBytes = 4 * INDEXER.headDim;
   const most = Math.floor(limit / keyBytes / TOKENS_PER_GROUP) * TOKENS_PER_GROUP;
@@ -55,8 +55,12 @@ export function planIndexer(ctx: GpuContext, inp: Pick<IndexerInputs, 'keys' | '
   if (4 * inp.sQ * inp.keys > limit) throw new Error(`the indexer's scores, ${inp.sQ} x ${inp.keys} f32, are over one storage binding (${limit} bytes): fewer query tokens or keys`);
   const shardPages = Math.floor(Math.floor(Math.min(limit, options.shardBytes ?? limit) / 16) * 16 / inp.layout.pageStride);
   if (shardPages < 1) throw new Error(`one page of the indexer cache (${inp.layout.pageStride} bytes) is over the shard size`);
-  const pages = Math.ceil(inp.keys / inp.layout.pageBlockSize);
-  return { chunkKeys: chunk, shardPages, shards: Math.ceil(pages / shardPages) };
+  return { chunkKeys: chunk, shardPages, shards: Math.ceil(cachePages(inp) / shardPages) };
+}
+
+/** Physical pages of the indexer cache: all of them are uploaded (a prompt chunk's keys may be fewer, their pages anywhere). */
+function cachePages(inp: Pick<IndexerInputs, 'cache' | 'layout'>): number {
+  return Math.ceil(inp.cache.byteLength / inp.layout.pageStride);
 }
 
 export interface PreparedIndexer {
@@ -77,7 +81,7 @@ export async function prepareIndexer(ctx: GpuContext, inp: IndexerInputs, option
   const passes = await withErrorScopes(device, async () => {
     const decode = await getPipeline(device, { kernel: 'indexer-decode', files: ['fp8.wgsl', 'indexer_call.wgsl', 'indexer_decode.wgsl'], entryPoint: 'main', constants: { PAGE: layout.pageBlockSize } });
     const score = await getPipeline(device, { kernel: 'indexer-scores', files: ['indexer_call.wgsl', 'indexer_scores.wgsl'], entryPoint: 'main', constants: { HEADS: INDEXER.heads, BLOCK: INDEXER_BLOCK } });
-    const pages = Math.ceil(keys / layout.pageBlockSize);
+    const pages = cachePages(inp);
     const shards = Array.from({ length: plan.shards }, (_, s) => {
       const first = s * plan.shardPages;
       const count = Math.min(plan.shardPages, pages - first);

@@ -146,7 +146,12 @@ export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits:
   return { version, plan: version.plan(spec, limits, options) };
 }
 
-/** Storage buffers a version's decode module declares (the cache's shards included). */
+/**
+ * Storage buffers a version's decode module declares (the cache's shards
+ * included). Dawn holds each pipeline of v1's three to the whole module's
+ * count, not to what its entry point uses (measured: 13 refused on
+ * SwiftShader's 12 where no pass uses more than 9), so every declaration counts.
+ */
 export function storageBuffersOf(version: KernelVersion, spec: AttentionSpec): number {
   const own = version.files.filter((f) => f !== 'combine.wgsl');
   const files = version.name === 'naive' ? [...sharedFiles(spec), ...own] : fusedFiles(spec, own);

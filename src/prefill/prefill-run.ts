@@ -7,7 +7,7 @@
  * CPU hours: its cost is bounded by the sample, which the report lists).
  */
 import type { GpuContext } from '../gpu/device';
-import { bufferOwner } from '../gpu/buffer-owner';
+import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
 import { withErrorScopes } from '../gpu/error-scopes';
 import { SHAPE_LIMITS } from '../mla/shape';
 import { type KvLayout, kvLayout } from '../mla/kv-layout';
@@ -101,7 +101,7 @@ export function tokensToCheck(call: PrefillCall, count: number | 'all'): number[
  * binding (q, out, indices, the plan's scratch) allow; halved while a plan's
  * buffer is over the binding limit.
  */
-function planChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext, most?: number): { rows: number; planned: PlannedCall; limit: string } {
+export function planChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext, most?: number, mostWhy = 'the chunk size asked for'): { rows: number; planned: PlannedCall; limit: string } {
   const { limits } = ctx;
   const binding = bindingLimit(limits);
   const perRow = 4 * Math.max(call.hQ * Math.max(call.dims.dQk, call.dims.dV), call.topk);
@@ -110,7 +110,7 @@ function planChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext, most?
     [call.sQ, 'the prompt'], [SHAPE_LIMITS.maxBatch, `the batch limit (${SHAPE_LIMITS.maxBatch} requests a call)`],
     [limits.maxComputeWorkgroupsPerDimension, `the grid (${limits.maxComputeWorkgroupsPerDimension} workgroups a dimension)`],
     [Math.floor(binding / perRow), `one binding (${binding} bytes) of q and out`],
-    ...(most !== undefined ? [[most, 'the chunk size asked for'] as [number, string]] : []),
+    ...(most !== undefined ? [[most, mostWhy] as [number, string]] : []),
   ];
   let [rows, limit] = bounds.reduce((a, b) => (b[0] < a[0] ? b : a));
   for (;;) {
@@ -124,6 +124,44 @@ function planChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext, most?
   }
 }
 
+/** The call's cache in the run's format: its bytes as given, or its rows quantised. */
+export function prefillCache(call: PrefillCall, config: RunConfig): { layout: KvLayout; cacheBytes: Uint8Array } {
+  const layout = kvLayout(config.kvFormat, call.dims, call.pageSize);
+  if (call.cacheLayout && call.cacheLayout.name !== layout.name) throw new Error(`the cache is already in the ${call.cacheLayout.name} layout; this run asks for ${layout.name}`);
+  return { layout, cacheBytes: call.cacheBytes ?? quantizeKvCache(call.kvRows, layout, { scaleRounding: config.scaleRounding }) };
+}
+
+/** The cache's shards uploaded once (owned by `alloc`), for every chunk's dispatch to bind. */
+export async function uploadCache(ctx: GpuContext, alloc: BufferOwner, planned: PlannedCall, cacheBytes: Uint8Array): Promise<GPUBuffer[]> {
+  const { shards } = planned.spec;
+  let first = 0;
+  return withErrorScopes(ctx.device, async () => shards.bytes.map((bytes, k) => {
+    const part = cacheBytes.subarray(first, first + bytes);
+    first += bytes;
+    return alloc.storage(shards.count > 1 ? `kv cache shard ${k}` : 'kv cache', bytes, part);
+  }), (message) => new GpuRunError(planned.plan.kernel, 'uploading the cache failed', message));
+}
+
+/**
+ * The prompt's output on the listed query tokens against the f64 reference
+ * on the call's indices; the check's positions (b) are the prompt's tokens.
+ */
+export async function checkSampledTokens(
+  call: PrefillCall, output: AttentionOutput, tokens: readonly number[], cacheBytes: Uint8Array, layout: KvLayout, reference?: ReferenceRunner,
+): Promise<CheckResult> {
+  const { hQ } = call;
+  const { dV } = call.dims;
+  const sample = sampledInputs(call, tokens, cacheBytes, layout);
+  const ref = reference ? await reference(sample, cacheBytes, layout) : referenceOnCache(sample, cacheBytes, layout);
+  const gathered = (from: Float32Array, width: number) => {
+    const to = new Float32Array(tokens.length * width);
+    tokens.forEach((t, k) => to.set(from.subarray(t * width, (t + 1) * width), k * width));
+    return to;
+  };
+  const gpu = { out: gathered(output.out, hQ * dV), lse: gathered(output.lse, hQ), maxLogits: gathered(output.maxLogits, hQ) };
+  return onPromptTokens(compareToReference(gpu, ref, { batch: tokens.length, sQ: 1, hQ, dV }), tokens);
+}
+
 /** A check over sampled tokens with its positions turned into the prompt's tokens. */
 function onPromptTokens(check: CheckResult, tokens: readonly number[]): CheckResult {
   const remap = (w?: WorstElement): WorstElement | undefined => (w?.at ? { ...w, at: [tokens[w.at[0]], ...w.at.slice(1)] } : w);
@@ -132,17 +170,13 @@ function onPromptTokens(check: CheckResult, tokens: readonly number[]): CheckRes
 
 export async function runPrefill(ctx: GpuContext, call: PrefillCall, config: RunConfig, options: PrefillOptions = {}): Promise<PrefillReport> {
   validatePrefill(call);
-  const { device } = ctx;
   const { signal } = options;
   const say = options.onProgress ?? (() => {});
   if (options.chunkTokens !== undefined && !(Number.isInteger(options.chunkTokens) && options.chunkTokens >= 1)) {
     throw new Error(`chunk tokens = ${options.chunkTokens} is not allowed: it must be an integer >= 1`);
   }
   const { rows, planned, limit } = planChunks(call, config, ctx, options.chunkTokens);
-  const layout = kvLayout(config.kvFormat, call.dims, call.pageSize);
-  if (call.cacheLayout && call.cacheLayout.name !== layout.name) throw new Error(`the cache is already in the ${call.cacheLayout.name} layout; this run asks for ${layout.name}`);
-  const cacheBytes = call.cacheBytes ?? quantizeKvCache(call.kvRows, layout, { scaleRounding: config.scaleRounding });
-  const { shards } = planned.spec;
+  const { layout, cacheBytes } = prefillCache(call, config);
   const timed = options.time !== false;
   const ceilings = timed ? (say('measuring the device\'s ceilings and the plain-matmul yardstick'), await measureDeviceCeilings(ctx, { signal })) : undefined;
 
@@ -159,12 +193,7 @@ export async function runPrefill(ctx: GpuContext, call: PrefillCall, config: Run
   let plan = planned.plan;
   const chunks = Math.ceil(sQ / rows);
   try {
-    let first = 0;
-    const kv = await withErrorScopes(device, async () => shards.bytes.map((bytes, k) => {
-      const part = cacheBytes.subarray(first, first + bytes);
-      first += bytes;
-      return alloc.storage(shards.count > 1 ? `kv cache shard ${k}` : 'kv cache', bytes, part);
-    }), (message) => new GpuRunError(planned.plan.kernel, 'uploading the cache failed', message));
+    const kv = await uploadCache(ctx, alloc, planned, cacheBytes);
     for (let c = 0; c < chunks; c++) {
       signal?.throwIfAborted();
       const start = c * rows;
@@ -200,15 +229,7 @@ export async function runPrefill(ctx: GpuContext, call: PrefillCall, config: Run
 
   const tokens = tokensToCheck(call, options.checkTokens ?? CHECKED_TOKENS);
   say(`checking ${tokens.length} of ${sQ} query tokens against the f64 reference`);
-  const sample = sampledInputs(call, tokens, cacheBytes, layout);
-  const reference = options.reference ? await options.reference(sample, cacheBytes, layout) : referenceOnCache(sample, cacheBytes, layout);
-  const gathered = (from: Float32Array, width: number) => {
-    const to = new Float32Array(tokens.length * width);
-    tokens.forEach((t, k) => to.set(from.subarray(t * width, (t + 1) * width), k * width));
-    return to;
-  };
-  const gpu = { out: gathered(output.out, hQ * dV), lse: gathered(output.lse, hQ), maxLogits: gathered(output.maxLogits, hQ) };
-  const check = onPromptTokens(compareToReference(gpu, reference, { batch: tokens.length, sQ: 1, hQ, dV }), tokens);
+  const check = await checkSampledTokens(call, output, tokens, cacheBytes, layout, options.reference);
 
   const work = workOf(chunkShape(call, sQ), layout);
   const ms = chunkMs.reduce((a, b) => a + b, 0);
