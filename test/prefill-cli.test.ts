@@ -131,14 +131,37 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
   }, 120_000);
 
   it('--indexer: the indexer and top-k over a prompt feed the sparse prefill, every stage checked', async () => {
-    const r = await cli(['prefill', '--indexer', '--s-kv', '384', '--s-q', '200', '--topk', '64', '--h-q', '8', '--chunk-tokens', '128', '--no-time', '--profile', path('no-profile.json')]);
+    const r = await cli(['prefill', '--indexer', '--s-kv', '384', '--s-q', '200', '--topk', '64', '--h-q', '8', '--chunk-tokens', '128', '--no-time', '--profile', path('no-profile.json'),
+      '--indices-out', path('chosen.npy'), '--max-logits', path('prompt-max.npy')]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
+    // The chosen indices in FlashMLA's layout: query token i (position 184 + i) 64 distinct tokens of those up to its own.
+    const chosen = parseNpy(new Uint8Array(readFileSync(path('chosen.npy'))), 'chosen');
+    expect(chosen.shape).toEqual([200, 1, 64]);
+    for (let i = 0; i < 200; i++) {
+      const row = [...chosen.data.subarray(i * 64, (i + 1) * 64)];
+      expect(new Set(row).size).toBe(64);
+      expect(row.every((t) => t >= 0 && t <= 184 + i), `row ${i}`).toBe(true);
+    }
+    expect(parseNpy(new Uint8Array(readFileSync(path('prompt-max.npy'))), 'max').shape).toEqual([200, 8]);
     expect(r.stdout).toMatch(/prompt +query tokens 184\.\.383 of 384/);
     expect(r.stdout).toMatch(/chunks +2 of up to 128 query tokens/);
     expect(r.stdout).toMatch(/indexer +PASS/);
     expect(r.stdout).toMatch(/top-k +PASS/);
     expect(r.stdout).toMatch(/prefill +on the chosen indices: PASS/);
     expect(r.stdout).toMatch(/verdict +PASS/);
+  }, 120_000);
+
+  it('sparse writes the chosen indices, the indexer\'s scores, out and lse', async () => {
+    const r = await cli(['sparse', '--seqlens', '512', '--topk', '64', '--h-q', '8', '--no-dense', '--no-time', '--kv', 'bf16',
+      '--indices-out', path('sparse-indices.npy'), '--scores-out', path('sparse-scores.npy'), '--out', path('sparse-out.npy'), '--lse', path('sparse-lse.npy')]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const load = (name: string) => parseNpy(new Uint8Array(readFileSync(path(name))), name);
+    const indices = load('sparse-indices.npy');
+    expect(indices.shape).toEqual([1, 1, 64]);
+    expect(new Set(indices.data).size).toBe(64);
+    expect(load('sparse-scores.npy').shape).toEqual([1, 512]);
+    expect(load('sparse-out.npy').shape).toEqual([1, 1, 8, 512]);
+    expect(load('sparse-lse.npy').shape).toEqual([1, 8, 1]);
   }, 120_000);
 
   it('refuses bad input by name before any GPU work', async () => {
@@ -150,6 +173,8 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
       [['prefill', '--s-q', '0'], /--s-q "0" is not allowed/],
       [['prefill', '--all-invalid', '2'], /--all-invalid 2 is not allowed/],
       [['prefill', '--indexer', '--page-size', '64'], /--page-size is not used with --indexer/],
+      [['prefill', '--indices-out', path('x.npy')], /--indices-out writes the indices the indexer chose/],
+      [['sparse', '--sweep', '4096', '--out', path('x.npy')], /--out: --sweep runs many lengths and writes no tensors/],
       [['prefill', '--indexer', '--s-kv', '100', '--s-q', '200'], /--s-q "200" is not allowed/],
     ];
     for (const [args, want] of cases) {

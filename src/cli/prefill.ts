@@ -11,7 +11,7 @@ import { cliMemoryBudget } from './memory-budget';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
 import { HEAD_PRESETS, PRESET_NAMES, type PresetName } from '../mla/shape';
-import { encodeNpy } from '../run/npy';
+import { type NpyArray, encodeNpy } from '../run/npy';
 import { type FlagValues, configFromFlags, intFlag, numberFlag, oneOf } from '../run/run-options';
 import { type PrefillCall, checkPrefillMemory, chunkShape, flatPageSize } from '../prefill/prefill-call';
 import { tunedRunConfig } from '../tune/profile';
@@ -21,7 +21,7 @@ import { prefillFromArrays } from '../prefill/prefill-files';
 import { CHECKED_TOKENS, runPrefill } from '../prefill/prefill-run';
 import { describePrefill, prefillJson } from '../prefill/prefill-report';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
-import type { RunConfig } from '../run/runner';
+import type { AttentionOutput, RunConfig } from '../run/runner';
 import { generatePromptCase, runPromptPipeline } from '../indexer/prompt-pipeline';
 import { describePrompt, promptPasses } from '../indexer/prompt-report';
 
@@ -44,6 +44,7 @@ your own tensors, FlashMLA's names and shapes:
   --indices i.npy (int32 [s_q, 1, topk]: negative or past the cache: skipped)
   --attn-sink s.npy (float32 [h_q])  --topk-length t.npy (int32 [s_q])  --d-v N (default: the preset's 512)
 outputs: --out o.npy (float32 [s_q, h_q, d_v])  --lse l.npy (float32 [s_q, h_q])  --max-logits m.npy (float32 [s_q, h_q])
+  --indices-out i.npy (with --indexer: the indices top-k chose, int32 [s_q, 1, topk], FlashMLA's layout; -1 past a short row)
 both:
   --softmax-scale X (FlashMLA's sm_scale; default 1/sqrt(d_qk))  --kv bf16|f32|fp8 (the cache's format; default bf16, FlashMLA's)
   --kernel flash|${VERSION_NAMES.join('|')} (default flash: the device profile's pick for the nearest sparse shape class, as run's;
@@ -54,6 +55,18 @@ both:
 
 const OWN_FILES = ['q', 'kv-cache', 'indices', 'attn-sink', 'topk-length'] as const;
 const GENERATION_FLAGS = ['preset', 's-q', 's-kv', 'h-q', 'topk', 'page-size', 'sink', 'random-topk-length', 'all-invalid', 'seed'] as const;
+
+/** out, lse, max_logits (and the chosen indices) in FlashMLA's shapes, to the files their flags name. */
+function writeResults(outputs: readonly { flag: string; path: string }[], call: PrefillCall, output: AttentionOutput, indices?: Int32Array): void {
+  const { sQ, hQ, topk } = call;
+  const written: Record<string, NpyArray | undefined> = {
+    out: { dtype: 'float32', shape: [sQ, hQ, call.dims.dV], data: output.out },
+    lse: { dtype: 'float32', shape: [sQ, hQ], data: output.lse },
+    'max-logits': { dtype: 'float32', shape: [sQ, hQ], data: output.maxLogits },
+    'indices-out': indices && { dtype: 'int32', shape: [sQ, 1, topk], data: indices },
+  };
+  for (const { flag, path } of outputs) writeOutput(flag, path, encodeNpy(written[flag]!));
+}
 
 /** The configuration a run uses: the device profile's pick for the call's sparse class when the kernel is flash (tune/profile.ts). */
 function tuningOf(v: FlagValues, config: RunConfig, adapter: string, call: PrefillCall): ReturnType<typeof tunedRunConfig<RunConfig>> {
@@ -102,7 +115,7 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
       preset: { type: 'string' }, 's-q': { type: 'string' }, 's-kv': { type: 'string' }, 'h-q': { type: 'string' }, topk: { type: 'string' },
       'page-size': { type: 'string' }, sink: { type: 'boolean' }, 'random-topk-length': { type: 'boolean' }, 'all-invalid': { type: 'string' }, seed: { type: 'string' },
       ...Object.fromEntries(OWN_FILES.map((f) => [f, { type: 'string' as const }])), 'd-v': { type: 'string' },
-      out: { type: 'string' }, lse: { type: 'string' }, 'max-logits': { type: 'string' },
+      out: { type: 'string' }, lse: { type: 'string' }, 'max-logits': { type: 'string' }, 'indices-out': { type: 'string' },
       'softmax-scale': { type: 'string' }, profile: { type: 'string' }, kv: { type: 'string', default: 'bf16' }, kernel: { type: 'string', default: 'flash' },
       splits: { type: 'string', default: 'auto' }, 'tile-n': { type: 'string' }, 'heads-per-workgroup': { type: 'string' }, 'dot-parts': { type: 'string' },
       keys: { type: 'string' }, 'score-block': { type: 'string' }, 'out-block': { type: 'string' }, 'scale-rounding': { type: 'string', default: 'pow2' },
@@ -120,9 +133,10 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
   const chunkTokens = intFlag('chunk-tokens', v['chunk-tokens'], 1);
   const samples = intFlag('samples', v.samples, 1, 100);
   if (v['no-time'] && samples !== undefined) throw new Error('--samples is not used with --no-time');
-  const outputs = (['out', 'lse', 'max-logits'] as const).filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string }));
+  const outputs = (['out', 'lse', 'max-logits', 'indices-out'] as const).filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string }));
   checkOutputPaths(outputs, OWN_FILES.filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string })));
-  if (v.indexer) return runPromptCommand(v, given, config, chunkTokens);
+  if (v.indexer) return runPromptCommand(v, given, config, chunkTokens, outputs);
+  if (given.has('indices-out')) throw new Error('--indices-out writes the indices the indexer chose: it is used with --indexer (without it the indices are generated or yours)');
   const call = own ? fromFiles(v, given) : generated(v);
   const ctx = await openNodeDevice();
   const adapter = describeAdapter(ctx.adapter);
@@ -131,12 +145,7 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
     checkTokens, chunkTokens, samples, time: !v['no-time'],
     onProgress: v.json ? undefined : (step) => process.stderr.write(`prefill: ${step}\n`),
   });
-  const { sQ, hQ } = call;
-  const written = { out: [report.output.out, [sQ, hQ, call.dims.dV]], lse: [report.output.lse, [sQ, hQ]], 'max-logits': [report.output.maxLogits, [sQ, hQ]] } as const;
-  for (const { flag, path } of outputs) {
-    const [data, shape] = written[flag];
-    writeOutput(flag, path, encodeNpy({ dtype: 'float32', shape: [...shape], data }));
-  }
+  writeResults(outputs, call, report.output);
   if (v.json) print(JSON.stringify({ adapter: ctx.adapter, tuning: tuning.source, ...prefillJson(call, report) }, null, 2));
   else {
     print(`device   ${adapter}`);
@@ -147,8 +156,8 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
 }
 
 /** prefill --indexer: the indexer, top-k and the sparse prefill over a generated prompt (indexer/prompt-pipeline.ts). */
-async function runPromptCommand(v: FlagValues, given: ReadonlySet<string>, config: RunConfig, chunkTokens: number | undefined): Promise<number> {
-  const unused = [...OWN_FILES, 'page-size', 'sink', 'random-topk-length', 'all-invalid', 'out', 'lse', 'max-logits', 'samples', 'd-v', 'softmax-scale'].filter((f) => given.has(f));
+async function runPromptCommand(v: FlagValues, given: ReadonlySet<string>, config: RunConfig, chunkTokens: number | undefined, outputs: readonly { flag: string; path: string }[]): Promise<number> {
+  const unused = [...OWN_FILES, 'page-size', 'sink', 'random-topk-length', 'all-invalid', 'samples', 'd-v', 'softmax-scale'].filter((f) => given.has(f));
   if (unused.length > 0) throw new Error(`${unused.map((f) => `--${f}`).join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used with --indexer: it generates a prompt over a flat cache, whose indices the indexer and top-k choose`);
   const dims = HEAD_PRESETS[oneOf<PresetName>('preset', v.preset ?? 'model1', PRESET_NAMES)];
   const keys = intFlag('s-kv', v['s-kv'] ?? '65536', 1, 1 << 22)!;
@@ -165,6 +174,7 @@ async function runPromptCommand(v: FlagValues, given: ReadonlySet<string>, confi
     checkTokens, chunkTokens, time: !v['no-time'],
     onProgress: v.json ? undefined : (step) => process.stderr.write(`prefill: ${step}\n`),
   });
+  writeResults(outputs, c.call, report.output, report.indices);
   if (v.json) {
     const { output: _o, indices: _i, ...rest } = report;
     print(JSON.stringify({ adapter: ctx.adapter, tuning: tuning.source, ...rest, pass: promptPasses(report) }, null, 2));

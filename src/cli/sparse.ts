@@ -18,6 +18,8 @@ import { PRESET_NAMES, type PresetName } from '../mla/shape';
 import { indexerCrossover, sparseRowLine, sparseSweepMarkdown, sweepSparse } from '../indexer/sparse-sweep';
 import { cliMemoryBudget } from './memory-budget';
 import { progressLine } from './progress';
+import { checkOutputPaths, writeOutput } from './output-paths';
+import { encodeNpy } from '../run/npy';
 
 export const SPARSE_USAGE = `mla-sandbox sparse: the lightning indexer -> top-k -> sparse decode, against the dense decode
 
@@ -31,11 +33,15 @@ export const SPARSE_USAGE = `mla-sandbox sparse: the lightning indexer -> top-k 
   --extra-seqlens M --extra-topk N [--extra-topk-length n]
                         MODEL1's second KV source: an extra cache of M tokens, N random indices per query token
                         (n of them used), attended in the same softmax as the chosen keys
+  --indices-out i.npy  the chosen keys as FlashMLA's indices (int32 [1, s_q, topk]: block * page + offset, -1 past a short row)
+  --scores-out s.npy   the indexer's scores (float32 [s_q, L])
+  --out o.npy --lse l.npy   the sparse decode's out (float32 [1, s_q, h_q, d_v]) and lse ([1, h_q, s_q])
   --no-time  --seed N  --json
   --sweep 4096,65536,1048576   dense against the pipeline at each length (every stage checked and timed once), and the crossover
                                where the indexer overtakes the sparse decode`;
 
 const INDEX_FILES = ['index-q', 'index-k', 'index-weights'] as const;
+const OUTPUT_FILES = ['indices-out', 'scores-out', 'out', 'lse'] as const;
 
 
 function print(line = ''): void {
@@ -58,7 +64,8 @@ export async function runSparseCommand(argv: string[]): Promise<number> {
     options: {
       ...SPARSE_FLAGS,
       sweep: { type: 'string' }, 'extra-seqlens': { type: 'string' }, 'extra-topk': { type: 'string' }, 'extra-topk-length': { type: 'string' },
-      'index-q': { type: 'string' }, 'index-k': { type: 'string' }, 'index-weights': { type: 'string' }, 'no-time': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      'index-q': { type: 'string' }, 'index-k': { type: 'string' }, 'index-weights': { type: 'string' },
+      'indices-out': { type: 'string' }, 'scores-out': { type: 'string' }, out: { type: 'string' }, lse: { type: 'string' }, 'no-time': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -66,6 +73,9 @@ export async function runSparseCommand(argv: string[]): Promise<number> {
   const v = values as FlagValues;
   const given = new Set<string>(tokens.filter((t) => t.kind === 'option').map((t) => t.name));
   const files = INDEX_FILES.filter((f) => given.has(f));
+  const outputs = OUTPUT_FILES.filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string }));
+  if (outputs.length > 0 && v.sweep !== undefined) throw new Error(`${outputs.map((o) => `--${o.flag}`).join(', ')}: --sweep runs many lengths and writes no tensors`);
+  checkOutputPaths(outputs, files.map((flag) => ({ flag, path: v[flag] as string })));
   let own: IndexerInputs | undefined;
   if (files.length > 0) {
     if (files.length < INDEX_FILES.length) throw new Error(`your own indexer tensors go together: ${INDEX_FILES.filter((f) => !given.has(f)).map((f) => `--${f}`).join(', ')} missing`);
@@ -105,6 +115,17 @@ export async function runSparseCommand(argv: string[]): Promise<number> {
   const sc = generateSparseCase(shape, { seed, plant, kvFormat: config.kvFormat, straightIntoFormat, onProgress: progress, indexer: own, extra: extraFromFlags(v, given) });
   const report = await runSparsePipeline(ctx, sc, {
     ...config, topk, compareDense, time: !v['no-time'],
+    onTensors: (t) => {
+      const { sQ, hQ, dV } = shape;
+      const L = shape.seqlens[0];
+      const written = {
+        'indices-out': { dtype: 'int32', shape: [1, sQ, topk], data: t.indices },
+        'scores-out': { dtype: 'float32', shape: [sQ, L], data: t.scores },
+        out: { dtype: 'float32', shape: [1, sQ, hQ, dV], data: t.out },
+        lse: { dtype: 'float32', shape: [1, hQ, sQ], data: t.lse },
+      } as const;
+      for (const { flag, path } of outputs) writeOutput(flag, path, encodeNpy({ ...written[flag], shape: [...written[flag].shape] }));
+    },
     onStep: v.json ? undefined : (s) => process.stderr.write(`sparse: ${s}\n`),
   });
   if (v.json) print(JSON.stringify({ adapter: ctx.adapter, ...report, pass: sparsePasses(report) }, null, 2));

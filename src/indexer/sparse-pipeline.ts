@@ -126,10 +126,24 @@ export interface SparseRunConfig extends RunConfig {
   /** Tokens the indexer's check compares (spread over the cache, planted ones included). */
   readonly indexerCheckTokens?: number;
   readonly onStep?: (step: string) => void;
+  /** Called once with what the pipeline computed (for files): its arrays are not part of the report. */
+  readonly onTensors?: (t: SparseTensors) => void;
   /** The dense decode's f64 reference (default: the chunked reference, here; the page runs it in a worker). */
   readonly denseReference?: ReferenceRunner;
   /** Stops the run between its steps with an AbortError. */
   readonly signal?: AbortSignal;
+}
+
+/** What the pipeline computed, read back. */
+export interface SparseTensors {
+  /** [s_q, L] the indexer's scores. */
+  readonly scores: Float32Array;
+  /** [s_q, topk] the chosen keys as FlashMLA's indices (block * page + offset; -1 past a short row). */
+  readonly indices: Int32Array;
+  /** [1, s_q, h_q, d_v], [1, h_q, s_q], [1, s_q, h_q]: the sparse decode's results. */
+  readonly out: Float32Array;
+  readonly lse: Float32Array;
+  readonly maxLogits: Float32Array;
 }
 
 export interface StageMs {
@@ -217,6 +231,7 @@ export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: 
       const chosen = new Int32Array(sQ * k);
       for (let i = 0; i < sQ; i++) chosen.set(written.subarray(i * stride, i * stride + k), i * k);
       const out = await sparse.read();
+      config.onTensors?.({ scores, indices: chosen, ...out });
 
       step('check the indexer, top-k and the sparse decode');
       const tokens = spread(L, Math.min(L, config.indexerCheckTokens ?? DEFAULT_CHECK_TOKENS), c.planted);
