@@ -75,6 +75,17 @@ describe.skipIf(!gpu)('sparse prefill', () => {
     }
   });
 
+  it.skipIf(llvmpipeOnly)('a plan whose buffer passes a binding halves the chunk (v1\'s score matrix under a 1 MiB binding)', async () => {
+    const call = generatePrefillCase({ dims: HEAD_PRESETS.model1, sQ: 62, sKv: 1521, hQ: 16, topk: 1024, seed: 8, pageSize: 53 });
+    const small = { ...ctx!, limits: { ...ctx!.limits, maxStorageBufferBindingSize: 1 << 20 } };
+    // q and out allow 32 tokens a chunk (32 KiB each); v1's score matrix is 64 KiB a token: 16.
+    const r = await runPrefill(small, call, { kernel: 'naive', kvFormat: 'bf16' }, { time: false, checkTokens: 6 });
+    expect(r.chunkTokens).toBe(16);
+    expect(r.chunks).toBe(4);
+    expect(r.chunkLimit).toMatch(/score matrix/);
+    expect(r.check.pass, formatCheck(r.check)).toBe(true);
+  });
+
   it.skipIf(llvmpipeOnly)('s_q past the grid\'s 65,535 (FlashMLA\'s 70,000-token case) runs in chunks and passes on its sampled tokens', async () => {
     // FlashMLA's case has s_kv 256, topk 256 and 64 or 128 heads; one head and topk 64 here keep the test short.
     const call = generatePrefillCase({ dims: HEAD_PRESETS.model1, sQ: 70_000, sKv: 256, hQ: 1, topk: 64, seed: 9, sink: true, topkLength: true });

@@ -119,7 +119,7 @@ export function planChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext
     } catch (e) {
       if (!(e instanceof BufferOverLimit) || rows === 1) throw e;
       rows = Math.ceil(rows / 2);
-      limit = `one binding (${binding} bytes) of the plan's buffers (${(e as Error).message.replace(/^this run needs an? /, '').replace(/ buffer,.*$/, '')} at twice this chunk)`;
+      limit = `one binding (${binding} bytes) of the plan's ${e.buffer} buffer (over it at twice this chunk)`;
     }
   }
 }

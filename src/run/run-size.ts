@@ -92,7 +92,8 @@ export function deviceBuffers(shape: MlaShape, tableWidth = maxBlocksPerSeq(shap
 
 /** A buffer over the device's binding limit: a caller that cuts its work into chunks (a prompt) makes them smaller. */
 export class BufferOverLimit extends Error {
-  constructor(message: string) {
+  /** The buffer, e.g. "score matrix". */
+  constructor(message: string, readonly buffer: string) {
     super(message);
     this.name = 'BufferOverLimit';
   }
@@ -108,7 +109,7 @@ export function checkDeviceBuffers(buffers: readonly [string, number][], limits:
   const limit = bindingLimit(limits);
   for (const [what, bytes] of buffers) {
     if (bytes > limit) {
-      throw new BufferOverLimit(`this run needs a ${fmtBytes(bytes)} ${what} buffer, over this device's maxStorageBufferBindingSize/maxBufferSize of ${fmtBytes(limit)}: make the shape smaller`);
+      throw new BufferOverLimit(`this run needs a ${fmtBytes(bytes)} ${what} buffer, over this device's maxStorageBufferBindingSize/maxBufferSize of ${fmtBytes(limit)}: make the shape smaller`, what);
     }
   }
 }
