@@ -35,8 +35,7 @@ export function describePrefill(call: PrefillCall, r: PrefillReport): string[] {
   ];
   if (r.timing && r.throughput) {
     const t = r.throughput;
-    const ms = r.timing.ms >= 10_000 ? `${(r.timing.ms / 1000).toFixed(1)} s` : fmtMs(r.timing.ms);
-    lines.push(`time     ${ms} over ${r.chunks} chunk${r.chunks > 1 ? 's' : ''} (${r.timing.method}; each chunk the median of ${r.timing.samples} run${r.timing.samples > 1 ? 's' : ''} after a first)`);
+    lines.push(`time     ${fmtMs(r.timing.ms)} over ${r.chunks} chunk${r.chunks > 1 ? 's' : ''} (${r.timing.method}; each chunk the median of ${r.timing.samples} run${r.timing.samples > 1 ? 's' : ''} after a first)`);
     lines.push(`speed    ${fmtRate(t.gflops)} GFLOP/s, ${fmtRate(t.gbps)} GB/s; ${(100 * t.rooflineFraction).toFixed(1)} % of the roofline bound (${t.boundBy}-bound)`);
     lines.push(`work     ${(r.work.flops / 1e9).toFixed(1)} GFLOP (FlashMLA's count: 2 x s_q x h_q x topk x (d_qk + d_v)), ${fmtBytes(r.work.bytes)}`);
   }
