@@ -27,6 +27,7 @@ import { type IndexerInputs, generateIndexerInputs } from './indexer-inputs';
 import { indexerReferenceAt } from './indexer-reference';
 import { prepareIndexer } from './indexer-run';
 import { type TopkCheck, checkTopk, topkPass } from './topk';
+import { spread } from './sparse-pipeline';
 
 export interface PromptCase {
   /** The attention call: q of the last s_q tokens, the flat cache of all L; its indices are what top-k writes. */
@@ -96,11 +97,6 @@ export interface PromptReport {
   readonly ms?: PromptStageMs;
 }
 
-/** count tokens of 0 .. n - 1, spread from the first to the last. */
-function spreadOf(n: number, count: number): number[] {
-  return [...new Set(Array.from({ length: Math.min(n, count) }, (_, k) => (count <= 1 ? n - 1 : Math.round((k * (n - 1)) / (count - 1)))))];
-}
-
 /** The indexer's inputs of query tokens first .. first + n - 1, seeing keys 0 .. keysEnd - 1 (its last n are theirs). */
 function indexerChunk(inp: IndexerInputs, first: number, n: number, keysEnd: number): IndexerInputs {
   const heads = inp.weights.length / inp.sQ;
@@ -138,7 +134,7 @@ export async function runPromptPipeline(ctx: GpuContext, c: PromptCase, config: 
   const { rows, planned, limit } = planChunks(call, config, ctx, Math.min(scoreRows, options.chunkTokens ?? Infinity),
     options.chunkTokens !== undefined && options.chunkTokens < scoreRows ? 'the chunk size asked for' : `one binding of the indexer's scores (${scoreRows} rows of ${L})`);
   const { layout, cacheBytes } = prefillCache(call, config);
-  const checked = spreadOf(sQ, options.checkTokens ?? 8);
+  const checked = spread(sQ, options.checkTokens ?? 8);
   const checkKeys = options.indexerCheckKeys ?? 512;
 
   const output: AttentionOutput = { out: new Float32Array(sQ * hQ * dV), lse: new Float32Array(sQ * hQ), maxLogits: new Float32Array(sQ * hQ) };
@@ -180,7 +176,7 @@ export async function runPromptPipeline(ctx: GpuContext, c: PromptCase, config: 
               const visible = L - sQ + t + 1;
               const row = scores.subarray(i * keysEnd, i * keysEnd + visible);
               topkRows.push({ scores: row.slice(), row: chosen.slice(t * topk, (t + 1) * topk) });
-              const at = spreadOf(visible, checkKeys);
+              const at = spread(visible, checkKeys);
               const ref = indexerReferenceAt(indexerChunk(indexer, t, 1, visible), at);
               at.forEach((tok, k) => { indexerGpu.push(row[tok]); indexerRef.push(ref[k]); });
             }

@@ -183,7 +183,8 @@ export interface SparseReport {
 const DEFAULT_CHECK_TOKENS = 4096;
 const DEFAULT_BUDGET = 2 ** 32;
 
-function spread(count: number, n: number, must: readonly number[]): number[] {
+/** n of the tokens 0 .. count - 1, spread from the first to the last, and the `must` ones. */
+export function spread(count: number, n: number, must: readonly number[] = []): number[] {
   const picks = new Set(must);
   for (let k = 0; k < n; k++) picks.add(Math.round((k * (count - 1)) / Math.max(1, n - 1)));
   return [...picks].filter((t) => t < count).sort((a, b) => a - b);

@@ -127,13 +127,13 @@ export function prefillPagedCache(call: PrefillCall, rows: number): PagedCache {
 }
 
 /** The inputs of query tokens first .. first + rows - 1, on the cache's bytes in `layout`. */
-export function chunkInputs(call: PrefillCall, first: number, rows: number, cacheBytes: Uint8Array, layout: KvLayout, cache = prefillPagedCache(call, rows)): MlaInputs {
+export function chunkInputs(call: PrefillCall, first: number, rows: number, cacheBytes: Uint8Array, layout: KvLayout): MlaInputs {
   const qRow = call.hQ * call.dims.dQk;
   return {
     shape: chunkShape(call, rows),
     q: call.q.subarray(first * qRow, (first + rows) * qRow),
     kvRows: new Float32Array(0),
-    cacheBytes, cacheLayout: layout, cache,
+    cacheBytes, cacheLayout: layout, cache: prefillPagedCache(call, rows),
     indices: call.indices.subarray(first * call.topk, (first + rows) * call.topk),
     sink: call.sink,
   };
