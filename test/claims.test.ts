@@ -29,6 +29,11 @@ describe('the article\'s claims', () => {
     expect(Math.round(100 * Number(byId(4).numbers.fp8OfF32))).toBe(28); // 656 / 2304
     expect(cacheBytes('model1', 'fp8', 1 << 20)).toBe(37_354_471_424); // 584 x 61 x 2^20
     expect(byId(6).numbers.model1Fp8At1M).toBe(37_354_471_424);
+    // A 1M-token prompt, per layer: dense 2 x 128 x (576 + 512) a pair over 2^20 (2^20 + 1) / 2 pairs;
+    // DSA: the indexer's 2 x 64 x 128 a pair over the same pairs, plus 2048 keys a token (fewer for the first 2047).
+    const pairs = 2 ** 20 * (2 ** 20 + 1) / 2;
+    expect(byId(6).numbers.promptDenseFlopsAt1M).toBe(2 * 128 * 1088 * pairs);
+    expect(byId(6).numbers.promptDsaFlopsAt1M).toBe(16384 * pairs + 2 * 128 * 1088 * (2048 * 2049 / 2 + (2 ** 20 - 2048) * 2048));
     expect(byId(2).numbers.flopRatio).toBeCloseTo(1024 / 1088, 12);
     expect(byId(2).numbers.byteRatioFp8).toBeCloseTo(584 / 656, 12);
     expect(byId(1).verdict).toBe('wrong'); // 512 + 64, not 448 + 128

@@ -112,6 +112,16 @@ describe('one MLA layer, both ways', () => {
     }
   });
 
+  it('a prefill chunk past 128 query tokens: MQA mode runs them as one-token requests, causal or sparse', async (c) => {
+    if (!ctx) return c.skip();
+    const chunk = firstTokens(generateLayer(LAYER_CONFIGS.small, 160, 132, 8), 160, 132);
+    const dense = await runLayer(ctx, chunk, { kernel: 'flash', kvFormat: 'bf16' });
+    expectAllPass(dense);
+    expect(dense.sQ).toBe(132);
+    if (testMatrix(ctx) !== 'full') return;
+    expectAllPass(await runLayer(ctx, chunk, { kernel: 'v2', kvFormat: 'f32', topk: 24, seed: 1 }));
+  });
+
   it('coupled RoPE: MHA mode still passes, absorbed MQA mode does not, and matches the absorbed formula', async (c) => {
     if (!ctx) return c.skip();
     const r = await runLayer(ctx, firstTokens(small, 90, 3), { kernel: 'flash', kvFormat: 'bf16', rope: 'coupled' });

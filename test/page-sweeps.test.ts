@@ -54,6 +54,26 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.close();
   }, 400_000);
 
+  it('Compare: what a prompt costs, both ways checked at each length, measured and modelled curves drawn to 1M tokens', async () => {
+    const { page, errors } = await h.openView('#compare');
+    await page.fill('#prompt-cost-form input[name="lengths"]', '96,48');
+    await page.fill('#prompt-cost-form input[name="h-q"]', '4');
+    await page.fill('#prompt-cost-form input[name="topk"]', '32');
+    await page.click('#prompt-cost-start');
+    await page.locator('#prompt-cost-root[data-state="done"], #prompt-cost-root[data-state="error"]').waitFor({ timeout: 300_000 });
+    expect(await page.locator('#prompt-cost-status').textContent()).toBe('Done: 2 lengths, both ways match the CPU at every length.');
+    expect(await page.locator('#chart-prompt-cost').getAttribute('data-datasets')).toBe('4'); // dense and DSA, measured and modelled
+    // 2 + 2 measured, and 11 doublings from 1K to 1M plus the 2 measured lengths for each modelled line.
+    expect(await page.locator('#chart-prompt-cost').getAttribute('data-points')).toBe(String(2 + 2 + 2 * 13));
+    expect(await page.locator('#prompt-cost-model').textContent()).toMatch(/fit error on the measured points: dense [\d.]+ %, DSA [\d.]+ %/);
+    expect(await page.locator('#prompt-cost-model').textContent()).toMatch(/at 1M tokens \(modelled\): dense .*, DSA /);
+    const cells = await page.locator('#prompt-cost-table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    expect(cells.map((c) => [c[0], c[7]])).toEqual([['48', 'pass'], ['96', 'pass']]);
+    await page.locator('#prompt-cost-root').screenshot({ path: 'test-results/page-prompt-cost.png' });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 400_000);
+
   it('Compare: a small sweep fills the progress bar, draws its charts and exports JSON and CSV; cancel stops a sweep', async () => {
     const { page, errors } = await h.openView('#compare');
     const root = page.locator('#compare-root');

@@ -164,6 +164,24 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
     expect(load('sparse-lse.npy').shape).toEqual([1, 8, 1]);
   }, 120_000);
 
+  it('prompt-cost: both ways over the same prompts and the layer\'s two in chunks, each checked, the model fitted and carried to 1M tokens', async () => {
+    const r = await cli(['prompt-cost', '--preset', 'v32', '--lengths', '192,96', '--h-q', '8', '--topk', '64', '--mha-chunk', '80', '--check-tokens', '3', '--profile', path('no-profile.json'), '--json']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    type Layer = { mhaMs: number; mqaMs: number; chunks: number; pass: boolean };
+    const j = JSON.parse(r.stdout) as { points: { keys: number; densePass: boolean; dsaPass: boolean; ms: Record<string, number>; layer: Layer }[]; fitError: { dense: number; layerMha: number }; curves: { keys: number; measured: boolean; layerMhaMs: number }[]; pass: boolean };
+    expect(j.points.map((p) => p.keys)).toEqual([96, 192]);
+    expect(j.points.every((p) => p.densePass && p.dsaPass && p.layer.pass)).toBe(true);
+    expect(j.points.map((p) => p.layer.chunks)).toEqual([2, 3]); // chunks of 80 query tokens: 96 = 80 + 16, 192 = 80 + 80 + 32
+    expect(j.points.every((p) => p.layer.mhaMs > 0 && p.layer.mqaMs > 0)).toBe(true);
+    expect(Number.isFinite(j.fitError.layerMha)).toBe(true);
+    expect(j.curves.at(-1)!.layerMhaMs).toBeGreaterThan(0);
+    expect(Object.keys(j.points[0].ms).sort()).toEqual(['dense', 'indexer', 'sparse', 'topk']);
+    expect(j.points.every((p) => Object.values(p.ms).every((ms) => ms > 0))).toBe(true);
+    expect(Number.isFinite(j.fitError.dense)).toBe(true);
+    expect(j.curves.filter((c) => c.measured).map((c) => c.keys)).toEqual([96, 192]);
+    expect(j.curves.at(-1)).toEqual(expect.objectContaining({ keys: 1 << 20, measured: false }));
+  }, 120_000);
+
   it('refuses bad input by name before any GPU work', async () => {
     const cases: [string[], RegExp][] = [
       [['prefill', '--q', path('q.npy'), '--kv-cache', path('kv.npy')], /--indices missing/],
@@ -176,6 +194,10 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
       [['prefill', '--indices-out', path('x.npy')], /--indices-out writes the indices the indexer chose/],
       [['sparse', '--sweep', '4096', '--out', path('x.npy')], /--out: --sweep runs many lengths and writes no tensors/],
       [['prefill', '--indexer', '--s-kv', '100', '--s-q', '200'], /--s-q "200" is not allowed/],
+      [['prompt-cost', '--lengths', '1024,1'], /--lengths: 1 is not allowed/],
+      [['prompt-cost', '--mha-chunk', '256'], /--mha-chunk: the layer's MHA mode runs V3\.2's head .* only \(--preset v32\)/],
+      [['prompt-cost', '--lengths', '1048576', '--h-q', '128'], /q or out of s_q 1048576 x h_q 128 is over the 4 GiB one array holds/],
+      [['layer', '--s-q', '2000'], /--s-q "2000" is not allowed/],
     ];
     for (const [args, want] of cases) {
       const r = await cli(args);

@@ -13,6 +13,7 @@ import { KERNEL_VERSIONS, type KernelChoice, missingFeature } from '../src/kerne
 import { formatCheck } from '../src/reference/check';
 import { generatePrefillCase, type PrefillCaseOptions } from '../src/prefill/prefill-inputs';
 import { runPrefill } from '../src/prefill/prefill-run';
+import { runDensePrompt } from '../src/prefill/dense-prompt';
 import { generatePromptCase, runPromptPipeline } from '../src/indexer/prompt-pipeline';
 import { testGpu, testMatrix } from './support/gpu';
 
@@ -94,6 +95,27 @@ describe.skipIf(!gpu)('sparse prefill', () => {
     expect(r.checkedTokens).toContain(69_999);
     expect(r.check.pass, formatCheck(r.check)).toBe(true);
   }, 300_000);
+
+  it('dense causal over a prompt: each token attends every token up to its own, in chunks of one-token requests', async () => {
+    const sQ = 200, sKv = 300;
+    const call = generatePrefillCase({ dims: HEAD_PRESETS.model1, sQ, sKv, hQ: 8, topk: sKv, seed: 6 });
+    const dense = await runDensePrompt(ctx!, call, { kernel: 'flash', kvFormat: 'bf16' }, { checkTokens: 5, chunkTokens: 90, time: false });
+    expect(dense.chunks).toBe(3);
+    expect(dense.checkedTokens).toEqual([0, 50, 100, 149, 199]);
+    expect(dense.check.pass, formatCheck(dense.check)).toBe(true);
+    expect(dense.pairs).toBe(sQ * (sKv - sQ) + (sQ * (sQ + 1)) / 2);
+    // The same tokens through the sparse prefill with indices 0 .. position: the same attention.
+    const indices = new Int32Array(sQ * sKv).fill(-1);
+    for (let i = 0; i < sQ; i++) for (let t = 0; t <= sKv - sQ + i; t++) indices[i * sKv + t] = t;
+    const sparse = await runPrefill(ctx!, { ...call, indices }, { kernel: 'flash', kvFormat: 'bf16' }, { time: false, checkTokens: 1 });
+    const row = 8 * 512;
+    dense.checkedTokens.forEach((t, k) => {
+      const a = dense.checkedOutput.out.subarray(k * row, (k + 1) * row);
+      const b = sparse.output.out.subarray(t * row, (t + 1) * row);
+      expect(Math.max(...a.map((v, j) => Math.abs(v - b[j]))), `token ${t}`).toBeLessThan(1e-5);
+      expect(dense.checkedOutput.lse[k * 8]).toBeCloseTo(sparse.output.lse[t * 8], 4);
+    });
+  });
 
   it.skipIf(llvmpipeOnly)('the indexer over a whole prompt: each token\'s top-k of the tokens up to its own, in chunks, feeding the sparse prefill in one submit', async () => {
     const c = generatePromptCase({ dims: HEAD_PRESETS.model1, keys: 300, sQ: 300, hQ: 16, topk: 64, seed: 4 });

@@ -9,6 +9,7 @@
 import { HEAD_PRESETS, type PresetName, fmtBytes, presetShape } from '../mla/shape';
 import { type KvFormat, kvLayout } from '../mla/kv-layout';
 import type { MeasuredFacts } from './measure';
+import { promptFlops } from '../prompt/cost-model';
 
 export type Verdict = 'holds' | 'partly' | 'wrong' | 'not measurable here';
 export type Source = 'computed from the layout table' | 'measured on this device' | 'not measurable here';
@@ -133,13 +134,20 @@ export function claimRows(measured?: MeasuredFacts, device?: DeviceFacts): Claim
   const k128 = 128 * 1024;
   const m = 1 << 20;
   const long = measured?.longest;
+  // Reading a prompt of 1M tokens once: V3.2's head and 128 heads (V3's), top-2048.
+  const prompt = promptFlops(m, 128, HEAD_PRESETS.v32, 2048);
+  const dsa = prompt.indexer + prompt.sparse;
+  const pflop = (f: number) => `${(f / 1e15).toFixed(f < 1e15 ? 2 : 1)} PFLOP`;
   rows.push({
     id: 6, claim: 'Context: V3 128K tokens; V4 "1M+ tokens".',
-    verdict: 'not measurable here', how: long ? 'measured on this device' : 'computed from the layout table', see: 'mla-sandbox memory --contexts 131072,1048576; mla-sandbox run --seqlens 1048576', pending: !long,
+    verdict: 'not measurable here', how: long ? 'measured on this device' : 'computed from the layout table', see: 'mla-sandbox memory --contexts 131072,1048576; mla-sandbox run --seqlens 1048576; mla-sandbox prompt-cost (the Compare view)', pending: !long,
     why: 'a model\'s context length is a property of its training, not of a kernel; what the sandbox can show is what the cache costs and that a decode over it runs',
     answer: `Cache over ${LAYERS} layers: V3.2 FP8 at 128K tokens ${fmtBytes(cacheBytes('v32', 'fp8', k128))}, at 1M ${fmtBytes(cacheBytes('v32', 'fp8', m))}; MODEL1 FP8 at 1M ${fmtBytes(cacheBytes('model1', 'fp8', m))} (${cacheBytes('model1', 'fp8', m).toLocaleString('en-US')} B). `
+      + `Reading a 1M-token prompt once, per layer (V3.2's head, 128 heads, each token attending those before it): dense causal attention ${pflop(prompt.dense)}; `
+      + `DeepSeek's sparse attention ${pflop(dsa)} (the indexer's ${pflop(prompt.indexer)} at 64 heads of 128, FP8, plus top-2048 attention's ${pflop(prompt.sparse)}), ${(prompt.dense / dsa).toFixed(0)}x fewer: `
+      + 'a million-token prompt is affordable because the attention reads top-k keys, and the indexer\'s L^2 is what remains. '
       + (long ? `This device decoded ${long.tokens.toLocaleString('en-US')} tokens (${long.preset}, FP8, h_q ${long.heads}) in ${long.ms.toFixed(1)} ms, checked: ${long.pass ? 'pass' : 'FAIL'}.` : 'The longest decode on this device runs on request.'),
-    numbers: { v32Fp8At128K: cacheBytes('v32', 'fp8', k128), v32Fp8At1M: cacheBytes('v32', 'fp8', m), model1Fp8At1M: cacheBytes('model1', 'fp8', m), ...(long ? { longestTokens: long.tokens, longestMs: long.ms } : {}) },
+    numbers: { promptDenseFlopsAt1M: prompt.dense, promptDsaFlopsAt1M: dsa, v32Fp8At128K: cacheBytes('v32', 'fp8', k128), v32Fp8At1M: cacheBytes('v32', 'fp8', m), model1Fp8At1M: cacheBytes('model1', 'fp8', m), ...(long ? { longestTokens: long.tokens, longestMs: long.ms } : {}) },
   });
 
   // 7. 80 GB -> 32 GB.

@@ -14,24 +14,25 @@ import { encodeNpy } from '../run/npy';
 import { SHAPE_LIMITS } from '../mla/shape';
 import { type FlagValues, intFlag, intList, numberFlag, oneOf } from '../run/run-options';
 import { LAYER_CONFIG_NAMES, layerConfig } from '../layer/layer-config';
-import { type CoreArrays, type LayerInput, LAYER_MAX_KEYS, checkLayerSize, coreFromArrays, generateLayer } from '../layer/layer-inputs';
+import { type CoreArrays, type LayerInput, LAYER_MAX_KEYS, LAYER_MAX_QUERY_TOKENS, checkLayerSize, coreFromArrays, generateLayer } from '../layer/layer-inputs';
 import { ROPE_MODES, type RopeMode } from '../layer/layer-reference';
 import { runLayer } from '../layer/layer-run';
 import { describeLayer, layerJson, layerPasses } from '../layer/layer-report';
-import { sweepLayer } from '../layer/layer-sweep';
+import { chunkCrossovers, describeCrossover, sweepLayer } from '../layer/layer-sweep';
 import { checkOutputPaths, writeOutput } from './output-paths';
 
 export const LAYER_USAGE = `mla-sandbox layer: one MLA layer, in MHA mode and in absorbed MQA mode, on the GPU
 
   --config ${LAYER_CONFIG_NAMES.join('|')}     the layer's sizes (v3: 128 heads, dim 7168; small: 16 heads, dim 1024); default small
   --seqlen L            cached tokens, 1..${LAYER_MAX_KEYS} (default 1024)
-  --s-q N               query tokens, the last N cached ones: 1 = decode, up to 128 = a causal prefill chunk (default 1)
+  --s-q N               query tokens, the last N cached ones: 1 = decode, more = a causal prefill chunk, up to ${LAYER_MAX_QUERY_TOKENS} (past 128 MQA mode runs them as one-token requests; default 1)
   --kv f32|bf16|fp8     the latent cache's format (default f32)
   --kernel K            the ladder's kernel for MQA mode (default flash: the best for the device)
   --topk N              sparse: each query token attends N of its keys, drawn with --seed (default 0: dense)
   --rope decoupled|coupled   coupled rotates the whole key before caching: absorption then breaks (default decoupled)
   --seed N  --no-time   --json
-  --sweep 256,1024,4096 time against L for s_q 1 and a prefill chunk (--chunk N, default 128)
+  --sweep 256,1024,4096 time against L for s_q 1 and prefill chunks (--chunk N,N,..., default 128): per L, the chunk
+                        from which MHA mode (K and V recomputed) beats the absorbed MQA mode, measured and by FLOPs
   --out o.npy           the per-head output o [s_q, h, 128] of MQA mode (float32)
 your own core tensors (all six, float32; they replace the seeded layer, RoPE already applied):
   --w-uk [h,128,512]  --w-uv [h,128,512]  --q-nope [s_q,h,128]  --q-pe [s_q,h,64]  --latent [L,512]  --k-pe [L,64]
@@ -91,13 +92,14 @@ export async function runLayerCommand(argv: string[]): Promise<number> {
   if (v.sweep !== undefined) {
     const config = layerConfig(v.config as string);
     const lengths = intList('sweep', v.sweep)!;
-    const chunk = intFlag('chunk', v.chunk, 1, 128)!;
+    const chunks = intList('chunk', v.chunk)!;
     for (const L of lengths) checkLayerSize(L, 1, { keys: '--sweep', sQ: '--chunk' });
+    for (const c of chunks) checkLayerSize(LAYER_MAX_KEYS, c, { keys: '--sweep', sQ: '--chunk' });
     const ctx = await openNodeDevice();
-    const points = await sweepLayer(ctx, config, lengths, [1, chunk], seed, { ...run, onStep: undefined }, (p, done, total) => {
+    const points = await sweepLayer(ctx, config, lengths, [1, ...chunks.filter((c) => c !== 1)], seed, { ...run, onStep: undefined }, (p, done, total) => {
       if (!v.json) progress(`sweep ${done}/${total}: L ${p.keys}, s_q ${p.sQ}: MHA ${p.mhaMs.toFixed(2)} ms, MQA ${p.mqaMs.toFixed(2)} ms`);
     });
-    if (v.json) print(JSON.stringify({ adapter: ctx.adapter, config: config.name, kvFormat, kernel, points }, null, 2));
+    if (v.json) print(JSON.stringify({ adapter: ctx.adapter, config: config.name, kvFormat, kernel, points, crossovers: chunkCrossovers(points, config) }, null, 2));
     else {
       print(`device   ${describeAdapter(ctx.adapter)}`);
       print('| L | s_q | MHA mode ms | MQA mode ms | faster | FLOPs absorbed / recomputed | checks |');
@@ -105,6 +107,8 @@ export async function runLayerCommand(argv: string[]): Promise<number> {
       for (const p of points) {
         print(`| ${p.keys} | ${p.sQ} | ${p.mhaMs.toFixed(2)} | ${p.mqaMs.toFixed(2)} | ${p.mhaMs < p.mqaMs ? 'MHA' : 'MQA'} ${(Math.max(p.mhaMs, p.mqaMs) / Math.min(p.mhaMs, p.mqaMs)).toFixed(2)}x | ${p.flopRatio.toFixed(3)} | ${p.pass ? 'pass' : 'FAIL'} |`);
       }
+      print();
+      for (const c of chunkCrossovers(points, config)) print(describeCrossover(c));
     }
     return points.every((p) => p.pass) ? 0 : 1;
   }
@@ -118,7 +122,7 @@ export async function runLayerCommand(argv: string[]): Promise<number> {
   } else {
     const config = layerConfig(v.config as string);
     const keys = intFlag('seqlen', v.seqlen, 1, LAYER_MAX_KEYS)!;
-    const sQ = intFlag('s-q', v['s-q'], 1, 128)!;
+    const sQ = intFlag('s-q', v['s-q'], 1, LAYER_MAX_QUERY_TOKENS)!;
     checkLayerSize(keys, sQ);
     if (!v.json) progress(`seeding ${config.name}'s weights and ${keys} tokens' hidden states`);
     input = generateLayer(config, keys, sQ, seed);

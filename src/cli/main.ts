@@ -7,6 +7,7 @@
  *   mla-sandbox layer [--config v3|small] [--seqlen L] [--s-q N] [--sweep 256,1024] [--json]
  *   mla-sandbox sparse [--seqlens L] [--h-q N] [--topk K] [--plant N] [--json]
  *   mla-sandbox prefill [--s-q N] [--s-kv N] [--topk K] [--q q.npy --kv-cache kv.npy --indices i.npy] [--out o.npy --lse l.npy --max-logits m.npy]
+ *   mla-sandbox prompt-cost [--lengths 1024,2048,4096] [--h-q N] [--topk K] [--json]
  *   mla-sandbox claims [--measure] [--json]
  *   mla-sandbox exercise list | show N | check N --file my.wgsl [--json]
  */
@@ -36,6 +37,7 @@ import { runMemory } from './memory';
 import { runLayerCommand } from './layer';
 import { runSparseCommand } from './sparse';
 import { runPrefillCommand } from './prefill';
+import { runPromptCostCommand } from './prompt-cost';
 import { runClaimsCommand } from './claims';
 import { runExerciseCommand } from './exercise';
 import { KERNEL_VERSIONS } from '../kernels/versions';
@@ -60,6 +62,8 @@ commands:
   sparse   the lightning indexer -> top-k -> sparse decode over one request, each checked, against the dense decode (mla-sandbox sparse --help)
   prefill  FlashMLA's sparse prefill over a prompt, each query token its own top-k keys; generated or your own
            tensors (flash_mla_sparse_fwd's), out, lse and max_logits back (mla-sandbox prefill --help)
+  prompt-cost  what a prompt of L tokens costs: dense causal attention against the indexer, top-k and the sparse
+           prefill, measured, fitted and carried to 1M tokens with the crossover (mla-sandbox prompt-cost --help)
   claims   the article's claims on DeepSeek's next model, answered from the layout table and (--measure) runs on this device
   exercise write a piece of a kernel yourself, checked on this GPU with the first wrong element and why:
            exercise list | show N [--hints K] [--starter my.wgsl] | check N --file my.wgsl [--time] (mla-sandbox exercise --help)
@@ -252,10 +256,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'layer': return await runLayerCommand(rest);
       case 'sparse': return await runSparseCommand(rest);
       case 'prefill': return await runPrefillCommand(rest);
+      case 'prompt-cost': return await runPromptCostCommand(rest);
       case 'claims': return await runClaimsCommand(rest);
       case 'exercise': return await runExerciseCommand(rest);
       case undefined: case '-h': case '--help': case 'help': print(USAGE); return command === undefined ? 2 : 0;
-      default: throw new Error(`command ${JSON.stringify(command)} is not allowed: command must be one of info, run, bench, layer, sparse, prefill, claims, memory, exercise`);
+      default: throw new Error(`command ${JSON.stringify(command)} is not allowed: command must be one of info, run, bench, layer, sparse, prefill, prompt-cost, claims, memory, exercise`);
     }
   } catch (e) {
     process.stderr.write(`mla-sandbox: error: ${(e as Error).message}\n`);

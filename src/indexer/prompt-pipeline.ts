@@ -27,7 +27,7 @@ import { type IndexerInputs, generateIndexerInputs } from './indexer-inputs';
 import { indexerReferenceAt } from './indexer-reference';
 import { prepareIndexer } from './indexer-run';
 import { type TopkCheck, checkTopk, topkPass } from './topk';
-import { spread } from './sparse-pipeline';
+import { spread } from '../mla/spread';
 
 export interface PromptCase {
   /** The attention call: q of the last s_q tokens, the flat cache of all L; its indices are what top-k writes. */

@@ -12,6 +12,7 @@
  * other columns already hold the extra indices, and the decode attends both
  * caches in one softmax (mla/extra-cache.ts).
  */
+import { spread } from '../mla/spread';
 import type { GpuContext } from '../gpu/device';
 import { bufferOwner } from '../gpu/buffer-owner';
 import { withErrorScopes } from '../gpu/error-scopes';
@@ -183,12 +184,6 @@ export interface SparseReport {
 const DEFAULT_CHECK_TOKENS = 4096;
 const DEFAULT_BUDGET = 2 ** 32;
 
-/** n of the tokens 0 .. count - 1, spread from the first to the last, and the `must` ones. */
-export function spread(count: number, n: number, must: readonly number[] = []): number[] {
-  const picks = new Set(must);
-  for (let k = 0; k < n; k++) picks.add(Math.round((k * (count - 1)) / Math.max(1, n - 1)));
-  return [...picks].filter((t) => t < count).sort((a, b) => a - b);
-}
 
 export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: SparseRunConfig): Promise<SparseReport> {
   const { dense, indexer } = c;

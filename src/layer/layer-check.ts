@@ -11,8 +11,9 @@
  * (they are the same sum, reassociated). With coupled RoPE the two formulas
  * differ, so only the naive one over a sample of heads is used.
  */
+import { spread } from '../mla/spread';
 import { type CheckResult, compareToReference } from '../reference/check';
-import { type CoreTensors, type HeadOutputs, allHeads, naiveReferenceCost, referenceAbsorbed, referenceNaive } from './layer-reference';
+import { type CoreTensors, type HeadOutputs, naiveReferenceCost, referenceAbsorbed, referenceNaive } from './layer-reference';
 
 /** Multiply-adds the layer's reference may spend by default (a few seconds in JS). */
 export const LAYER_REFERENCE_BUDGET = 2 ** 32;
@@ -28,9 +29,7 @@ export interface LayerReference extends HeadOutputs {
 
 /** Evenly spread heads, first and last included. */
 export function spreadHeads(heads: number, count: number): number[] {
-  if (count >= heads) return allHeads({ heads });
-  if (count <= 1) return [0];
-  return [...new Set(Array.from({ length: count }, (_, k) => Math.round((k * (heads - 1)) / (count - 1))))];
+  return spread(heads, Math.max(1, count));
 }
 
 /** Multiply-adds of referenceAbsorbed over `heads` heads. */

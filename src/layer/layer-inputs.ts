@@ -23,6 +23,11 @@ import type { CoreTensors } from './layer-reference';
 
 /** Most cached tokens a layer run takes (the hidden states of V3 at this length are 940 MB on the host). */
 export const LAYER_MAX_KEYS = 32768;
+/**
+ * Query tokens of one layer run: a prefill chunk past the ladder's 128 runs
+ * as a batch of one-token requests (mla/token-batch.ts), up to the batch limit.
+ */
+export const LAYER_MAX_QUERY_TOKENS = SHAPE_LIMITS.maxBatch;
 
 export interface GeneratedLayer {
   readonly kind: 'generated';
@@ -43,7 +48,7 @@ export type LayerInput = GeneratedLayer | CoreOnly;
 
 export function checkLayerSize(keys: number, sQ: number, flags = { keys: '--seqlen', sQ: '--s-q' }): void {
   if (!Number.isInteger(keys) || keys < 1 || keys > LAYER_MAX_KEYS) throw new Error(`${flags.keys} = ${keys} is not allowed: ${flags.keys} must be an integer from 1 to ${LAYER_MAX_KEYS}`);
-  if (!Number.isInteger(sQ) || sQ < 1 || sQ > SHAPE_LIMITS.maxQueryTokens) throw new Error(`${flags.sQ} = ${sQ} is not allowed: ${flags.sQ} must be an integer from 1 to ${SHAPE_LIMITS.maxQueryTokens}`);
+  if (!Number.isInteger(sQ) || sQ < 1 || sQ > LAYER_MAX_QUERY_TOKENS) throw new Error(`${flags.sQ} = ${sQ} is not allowed: ${flags.sQ} must be an integer from 1 to ${LAYER_MAX_QUERY_TOKENS}`);
   if (sQ > keys) throw new Error(`${flags.sQ} = ${sQ} is more than ${flags.keys} = ${keys}: the query tokens are the last s_q of the cached ones`);
 }
 

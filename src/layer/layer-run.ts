@@ -26,6 +26,7 @@ import { type KvFormat, type KvLayout, kvLayout } from '../mla/kv-layout';
 import { dequantizeKvCache, dequantizeSlots, quantizeKvCache } from '../mla/kv-quant';
 import type { MlaInputs } from '../mla/inputs';
 import { type MlaShape, SHAPE_LIMITS } from '../mla/shape';
+import { causalTokenBatch, needsTokenBatch, tokenBatchShape } from '../mla/token-batch';
 import { SeededRandom } from '../random/seeded-random';
 import { type CheckResult, compareToReference } from '../reference/check';
 import { referenceOnCache } from '../reference/reference-chunked';
@@ -230,23 +231,36 @@ function keyMask(keySets: readonly (readonly number[])[], keys: number): Uint32A
   return mask;
 }
 
-/** The ladder's call over the layer's cache: batch 1, the absorbed queries, L keys, causal (or sparse over `topk` chosen keys). */
+/**
+ * The ladder's call over the layer's cache: the absorbed queries, L keys,
+ * causal (or sparse over `topk` chosen keys). Up to 128 query tokens are one
+ * request (batch 1, the kernels' causal mask); a longer chunk is a batch of
+ * one-token requests over the same pages (mla/token-batch.ts), with the same
+ * memory for q and out.
+ */
 function ladderInputs(core: CoreTensors, cacheRows: Float32Array, topk: number): MlaInputs {
   const { heads, kvLoraRank: dc, qkRope: dr } = core.dims;
   const width = dc + dr;
   const numBlocks = Math.ceil(core.keys / PAGE);
-  const shape: MlaShape = {
-    dQk: width, dNope: dc, dRope: dr, dV: dc, hQ: heads, sQ: core.sQ, batch: 1, seqlens: [core.keys], pageBlockSize: PAGE,
-    topk, causal: topk === 0, softmaxScale: core.softmaxScale, attentionSink: false,
-  };
+  const dims = { dQk: width, dNope: dc, dRope: dr, dV: dc };
   const kvRows = new Float32Array(numBlocks * PAGE * width).fill(Number.NaN); // slots past L: NaN, as the generator leaves them
   kvRows.set(cacheRows.subarray(0, core.keys * width));
+  const q = new Float32Array(core.sQ * heads * width);
+  const indices = core.keySets ? indicesOf(core.keySets, topk) : undefined;
+  if (needsTokenBatch(core.sQ)) {
+    const batch = causalTokenBatch(Array.from({ length: core.sQ }, (_, i) => core.keys - core.sQ + i), PAGE, numBlocks);
+    const shape = { ...tokenBatchShape(dims, heads, batch, PAGE, core.softmaxScale), topk };
+    return { shape, q, kvRows, cache: batch.cache, indices };
+  }
+  const shape: MlaShape = {
+    ...dims, hQ: heads, sQ: core.sQ, batch: 1, seqlens: [core.keys], pageBlockSize: PAGE,
+    topk, causal: topk === 0, softmaxScale: core.softmaxScale, attentionSink: false,
+  };
   const usedSlots = new Uint8Array(numBlocks * PAGE);
   usedSlots.fill(1, 0, core.keys);
   return {
-    shape, q: new Float32Array(core.sQ * heads * width), kvRows,
+    shape, q, kvRows, indices,
     cache: { numBlocks, maxBlocksPerSeq: numBlocks, blockTable: Int32Array.from({ length: numBlocks }, (_, k) => k), seqlens: Int32Array.of(core.keys), poisonBlock: -1, usedSlots },
-    indices: core.keySets ? indicesOf(core.keySets, topk) : undefined,
   };
 }
 

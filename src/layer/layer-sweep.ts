@@ -8,6 +8,8 @@ import type { LayerConfig } from './layer-config';
 import { firstTokens, generateLayer } from './layer-inputs';
 import { type LayerRunConfig, runLayer } from './layer-run';
 import { layerCosts, layerPasses, wayMs } from './layer-report';
+import { stepCost } from './layer-costs';
+import type { CoreDims } from './layer-reference';
 
 export interface SweepPoint {
   readonly keys: number;
@@ -38,4 +40,44 @@ export async function sweepLayer(ctx: GpuContext, config: LayerConfig, lengths: 
     }
   }
   return points;
+}
+
+/** Per context length: the chunk of query tokens from which MHA mode (K and V recomputed) beats the absorbed MQA mode. */
+export interface ChunkCrossover {
+  readonly keys: number;
+  /** Measured: the largest chunk timed where MQA mode was faster and the smallest where MHA mode was (undefined when none). */
+  readonly mqaUpTo?: number;
+  readonly mhaFrom?: number;
+  /** From the FLOPs alone (layer-costs.ts): the smallest chunk where recomputing does less work. */
+  readonly byFlops?: number;
+}
+
+/**
+ * The smallest chunk of query tokens at the end of `keys` cached tokens
+ * where MHA mode recomputing K and V does fewer FLOPs than the absorbed way:
+ * decompressing costs per cached token what absorbing costs per query
+ * token, while each attended pair costs 2h (192 + 128) against 2h (576 + 512).
+ */
+export function flopCrossoverChunk(dims: CoreDims, keys: number, most = keys): number | undefined {
+  for (let sQ = 1; sQ <= Math.min(most, keys); sQ++) {
+    if (stepCost('mha-recomputed', dims, keys, sQ, 2, 0).flops < stepCost('absorbed', dims, keys, sQ, 2, 0).flops) return sQ;
+  }
+  return undefined;
+}
+
+export function chunkCrossovers(points: readonly SweepPoint[], dims: CoreDims): ChunkCrossover[] {
+  const lengths = [...new Set(points.map((p) => p.keys))];
+  return lengths.map((keys) => {
+    const here = points.filter((p) => p.keys === keys && p.sQ > 1).sort((a, b) => a.sQ - b.sQ);
+    const mqa = here.filter((p) => p.mqaMs <= p.mhaMs).map((p) => p.sQ);
+    const mha = here.filter((p) => p.mhaMs < p.mqaMs).map((p) => p.sQ);
+    return { keys, mqaUpTo: mqa.length ? Math.max(...mqa) : undefined, mhaFrom: mha.length ? Math.min(...mha) : undefined, byFlops: flopCrossoverChunk(dims, keys) };
+  });
+}
+
+export function describeCrossover(c: ChunkCrossover): string {
+  const measured = c.mhaFrom === undefined ? `MQA mode faster at every chunk timed (up to ${c.mqaUpTo})`
+    : c.mqaUpTo === undefined || c.mqaUpTo > c.mhaFrom ? `MHA mode faster from ${c.mhaFrom} query tokens${c.mqaUpTo !== undefined ? ` (MQA again at ${c.mqaUpTo}: noise or the kernels' blocks)` : ' (at every chunk timed)'}`
+      : `MQA mode faster up to ${c.mqaUpTo} query tokens, MHA mode from ${c.mhaFrom}`;
+  return `L ${c.keys}: measured: ${measured}; by FLOPs: MHA mode from ${c.byFlops ?? `past ${c.keys}`}`;
 }

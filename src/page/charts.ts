@@ -21,6 +21,8 @@ export interface Series {
   readonly label: string;
   readonly points: readonly { x: number; y: number }[];
   readonly dashed?: boolean;
+  /** The palette's colour to draw in (default: the series' place); a measured line and its model share one. */
+  readonly color?: number;
 }
 
 export interface Axis {
@@ -77,8 +79,8 @@ export class ChartView {
       type: 'line',
       data: {
         datasets: series.map((s, k) => ({
-          label: s.label, data: s.points.map((p) => ({ ...p })), borderColor: PALETTE[k % PALETTE.length],
-          backgroundColor: PALETTE[k % PALETTE.length], borderDash: s.dashed ? [6, 4] : undefined, tension: 0,
+          label: s.label, data: s.points.map((p) => ({ ...p })), borderColor: PALETTE[(s.color ?? k) % PALETTE.length],
+          backgroundColor: PALETTE[(s.color ?? k) % PALETTE.length], borderDash: s.dashed ? [6, 4] : undefined, tension: 0,
         })),
       },
       options: {

@@ -5,7 +5,9 @@
  * configuration), bytes per token per format, and the quantisation error
  * against the f32 cache. Results export as JSON and CSV (the CLI's CSV).
  * Below it, dense against sparse (sparse-sweep-view.ts): indexer, top-k and
- * sparse decode timed against the dense decode as the context grows.
+ * sparse decode timed against the dense decode as the context grows; and
+ * what a prompt costs (prompt-cost-view.ts): dense against DSA over a whole
+ * prompt, measured and modelled to a million tokens.
  */
 import type { GpuContext } from '../gpu/device';
 import { describeAdapter } from '../gpu/device';
@@ -18,6 +20,7 @@ import { ChartView, type Series } from './charts';
 import { downloadFile, escapeHtml, find, presetLabel } from './html';
 import { fillSweepForm, readSweepForm, sweepFields, wireSweep } from './sweep-form';
 import { mountSparseSweep } from './sparse-sweep-view';
+import { mountPromptCost } from './prompt-cost-view';
 
 const SWEEP_KERNELS: readonly KernelChoice[] = ['flash', 'naive'];
 
@@ -79,6 +82,7 @@ export function mountCompareView(view: HTMLElement, getDevice: () => Promise<Gpu
   let rows: SweepRow[] = [];
   let spec: SweepSpec | undefined;
   const sparse = mountSparseSweep(root, getDevice);
+  mountPromptCost(root, getDevice);
   // The sweep the form started from: its timing (the long-context one takes one sample, no warm-up).
   let base = DEFAULT_SWEEP;
   find<HTMLButtonElement>(root, '#compare-long').addEventListener('click', () => {

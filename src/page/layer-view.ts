@@ -16,7 +16,7 @@ import { failureText } from '../reference/check';
 import { type FlagValues, intFlag, intList, oneOf } from '../run/run-options';
 import { LAYER_CONFIGS, LAYER_CONFIG_NAMES, type LayerConfig, MODEL1_LAYER_NOTE, cacheWidth, layerConfig, layerSoftmaxScale, qkHead } from '../layer/layer-config';
 import { COST_WAY_LABELS, COST_WAYS, perTokenCost, stepCost } from '../layer/layer-costs';
-import { LAYER_MAX_KEYS, checkLayerSize, generateLayer } from '../layer/layer-inputs';
+import { LAYER_MAX_KEYS, LAYER_MAX_QUERY_TOKENS, checkLayerSize, generateLayer } from '../layer/layer-inputs';
 import { type CoreTensors, ROPE_MODES, type RopeMode, referenceAbsorbed, referenceNaive, rotateCachedLatent } from '../layer/layer-reference';
 import { headsDifference } from '../layer/layer-check';
 import { type LayerReport, runLayer } from '../layer/layer-run';
@@ -47,10 +47,10 @@ function readForm(form: HTMLFormElement): LayerForm {
   const v: FlagValues = Object.fromEntries(Object.keys(DEFAULTS).map((k) => [k, (form.elements.namedItem(k) as HTMLInputElement).value.trim()]));
   const config = layerConfig(String(v.config));
   const keys = intFlag('seqlen', v.seqlen, 1, LAYER_MAX_KEYS)!;
-  const sQ = intFlag('s-q', v['s-q'], 1, SHAPE_LIMITS.maxQueryTokens)!;
+  const sQ = intFlag('s-q', v['s-q'], 1, LAYER_MAX_QUERY_TOKENS)!;
   checkLayerSize(keys, sQ);
   const sweep = intList('sweep', v.sweep)!;
-  const chunk = intFlag('chunk', v.chunk, 1, SHAPE_LIMITS.maxQueryTokens)!;
+  const chunk = intFlag('chunk', v.chunk, 1, LAYER_MAX_QUERY_TOKENS)!;
   sweep.forEach((L) => checkLayerSize(L, 1, { keys: '--sweep', sQ: '--chunk' }));
   return {
     config, keys, sQ, sweep, chunk,

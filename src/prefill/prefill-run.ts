@@ -6,6 +6,7 @@
  * against the f64 reference (the reference of a long prompt would take the
  * CPU hours: its cost is bounded by the sample, which the report lists).
  */
+import { spread } from '../mla/spread';
 import type { GpuContext } from '../gpu/device';
 import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
 import { withErrorScopes } from '../gpu/error-scopes';
@@ -18,6 +19,7 @@ import { referenceOnCache } from '../reference/reference-chunked';
 import { type AttentionOutput, GpuRunError, type PlannedCall, type RunConfig, planCall, prepareAttention, submitChecked } from '../run/runner';
 import type { ReferenceRunner } from '../run/run-attention';
 import { BufferOverLimit, bindingLimit } from '../run/run-size';
+import type { MlaInputs } from '../mla/inputs';
 import { type TimingMethod, timeWork } from '../timing/timer';
 import { type Throughput, type Work, throughput, workOf } from '../timing/work';
 import { type MeasuredCeilings, bestMatmulForm, measureDeviceCeilings } from '../timing/device-ceilings';
@@ -86,14 +88,14 @@ export function tokensToCheck(call: PrefillCall, count: number | 'all'): number[
   const { sQ } = call;
   if (count === 'all' || count >= sQ) return Array.from({ length: sQ }, (_, i) => i);
   if (!Number.isInteger(count) || count < 1) throw new Error(`check tokens = ${count} is not allowed: it must be "all" or an integer >= 1`);
-  const spread = new Set(Array.from({ length: count }, (_, k) => (count === 1 ? 0 : Math.round((k * (sQ - 1)) / (count - 1)))));
+  const picks = new Set(spread(sQ, count));
   const slots = cacheSlots(call);
   let empty = 0;
   for (let i = 0; i < sQ && empty < 4; i++) {
     const row = call.indices.subarray(i * call.topk, (i + 1) * call.topk);
-    if (!row.some((v) => v >= 0 && v < slots)) { spread.add(i); empty++; }
+    if (!row.some((v) => v >= 0 && v < slots)) { picks.add(i); empty++; }
   }
-  return [...spread].sort((a, b) => a - b);
+  return [...picks].sort((a, b) => a - b);
 }
 
 /**
@@ -101,13 +103,29 @@ export function tokensToCheck(call: PrefillCall, count: number | 'all'): number[
  * binding (q, out, indices, the plan's scratch) allow; halved while a plan's
  * buffer is over the binding limit.
  */
-export function planChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext, most?: number, mostWhy = 'the chunk size asked for'): { rows: number; planned: PlannedCall; limit: string } {
+export function planChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext, most?: number, mostWhy = 'the chunk size asked for'): ChunkPlan {
+  const perRow = 4 * Math.max(call.hQ * Math.max(call.dims.dQk, call.dims.dV), call.topk);
+  return largestChunk(ctx, call.sQ, perRow, call.hQ, call.dims.dQk, (rows) => planCall(chunkShape(call, rows), call.numBlocks, 1, config, ctx.limits), most, mostWhy);
+}
+
+export interface ChunkPlan {
+  readonly rows: number;
+  readonly planned: PlannedCall;
+  /** What limited the chunk, in words. */
+  readonly limit: string;
+}
+
+/**
+ * The most query tokens a chunk of one-token requests may have: the prompt,
+ * the batch limit, the grid, one binding of `perRow` bytes a token, `most`;
+ * then halved while `plan` finds one of its buffers over the binding limit.
+ */
+export function largestChunk(ctx: GpuContext, sQ: number, perRow: number, hQ: number, dQk: number, plan: (rows: number) => PlannedCall, most?: number, mostWhy = 'the chunk size asked for'): ChunkPlan {
   const { limits } = ctx;
   const binding = bindingLimit(limits);
-  const perRow = 4 * Math.max(call.hQ * Math.max(call.dims.dQk, call.dims.dV), call.topk);
-  if (perRow > binding) throw new Error(`one query token's q (${call.hQ} heads x ${call.dims.dQk} x 4 bytes) is over this device's binding limit of ${binding} bytes: use fewer heads`);
+  if (perRow > binding) throw new Error(`one query token's q (${hQ} heads x ${dQk} x 4 bytes) is over this device's binding limit of ${binding} bytes: use fewer heads`);
   const bounds: [number, string][] = [
-    [call.sQ, 'the prompt'], [SHAPE_LIMITS.maxBatch, `the batch limit (${SHAPE_LIMITS.maxBatch} requests a call)`],
+    [sQ, 'the prompt'], [SHAPE_LIMITS.maxBatch, `the batch limit (${SHAPE_LIMITS.maxBatch} requests a call)`],
     [limits.maxComputeWorkgroupsPerDimension, `the grid (${limits.maxComputeWorkgroupsPerDimension} workgroups a dimension)`],
     [Math.floor(binding / perRow), `one binding (${binding} bytes) of q and out`],
     ...(most !== undefined ? [[most, mostWhy] as [number, string]] : []),
@@ -115,7 +133,7 @@ export function planChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext
   let [rows, limit] = bounds.reduce((a, b) => (b[0] < a[0] ? b : a));
   for (;;) {
     try {
-      return { rows, planned: planCall(chunkShape(call, rows), call.numBlocks, 1, config, limits), limit };
+      return { rows, planned: plan(rows), limit };
     } catch (e) {
       if (!(e instanceof BufferOverLimit) || rows === 1) throw e;
       rows = Math.ceil(rows / 2);
@@ -151,14 +169,25 @@ export async function checkSampledTokens(
 ): Promise<CheckResult> {
   const { hQ } = call;
   const { dV } = call.dims;
-  const sample = sampledInputs(call, tokens, cacheBytes, layout);
-  const ref = reference ? await reference(sample, cacheBytes, layout) : referenceOnCache(sample, cacheBytes, layout);
   const gathered = (from: Float32Array, width: number) => {
     const to = new Float32Array(tokens.length * width);
     tokens.forEach((t, k) => to.set(from.subarray(t * width, (t + 1) * width), k * width));
     return to;
   };
   const gpu = { out: gathered(output.out, hQ * dV), lse: gathered(output.lse, hQ), maxLogits: gathered(output.maxLogits, hQ) };
+  return checkSample(sampledInputs(call, tokens, cacheBytes, layout), gpu, tokens, reference);
+}
+
+/**
+ * A sample of query tokens, one request each (`sample`), against the f64
+ * reference: `gpu` holds their out, lse and max_logits in the sample's order;
+ * the check's positions (b) are the prompt's `tokens`.
+ */
+export async function checkSample(sample: MlaInputs, gpu: AttentionOutput, tokens: readonly number[], reference?: ReferenceRunner): Promise<CheckResult> {
+  const { hQ, dV } = sample.shape;
+  const cacheBytes = sample.cacheBytes!;
+  const layout = sample.cacheLayout!;
+  const ref = reference ? await reference(sample, cacheBytes, layout) : referenceOnCache(sample, cacheBytes, layout);
   return onPromptTokens(compareToReference(gpu, ref, { batch: tokens.length, sQ: 1, hQ, dV }), tokens);
 }
 

@@ -1,0 +1,112 @@
+/** A prompt's cost in words and tables: the measured points, the fit, the curves to a million tokens (prompt-cost.ts). */
+import { fmtMs } from '../run/report';
+import { LAYER_WAYS, type LayerWay, PROMPT_STAGES, type PromptModel, type PromptStage, type StageFit, predictDense, predictDsa, predictStage } from './cost-model';
+import type { PromptCostReport } from './prompt-cost';
+
+export const STAGE_LABELS: Readonly<Record<PromptStage, string>> = {
+  dense: 'dense causal (absorbed, over the latent)',
+  indexer: 'lightning indexer',
+  topk: 'top-k',
+  sparse: 'sparse prefill',
+};
+
+/** Prompt lengths the model is carried to: doublings from 1K to 1M, and the measured ones. */
+export function modelLengths(measured: readonly number[]): number[] {
+  const doublings = Array.from({ length: 11 }, (_, k) => 1024 << k);
+  return [...new Set([...doublings, ...measured])].sort((a, b) => a - b);
+}
+
+export interface CurvePoint {
+  readonly keys: number;
+  readonly denseMs: number;
+  readonly dsaMs: number;
+  /** The layer's ways over the prompt, when measured. */
+  readonly layerMhaMs?: number;
+  readonly layerMqaMs?: number;
+  /** Whether the times are measured (else the model's). */
+  readonly measured: boolean;
+}
+
+/** The two ways' times at each of modelLengths: measured where measured, else modelled. */
+export function promptCurves(r: Pick<PromptCostReport, 'points' | 'model'>): CurvePoint[] {
+  return modelLengths(r.points.map((p) => p.keys)).map((L) => {
+    const p = r.points.find((q) => q.keys === L);
+    const layer = r.model.layer;
+    if (p) return { keys: L, denseMs: p.ms.dense, dsaMs: p.dsaMs, layerMhaMs: p.layer?.mhaMs, layerMqaMs: p.layer?.mqaMs, measured: true };
+    return {
+      keys: L, denseMs: predictDense(r.model, L), dsaMs: predictDsa(r.model, L), measured: false,
+      layerMhaMs: layer && predictStage(layer['layer-mha'], L, r.model.topk), layerMqaMs: layer && predictStage(layer['layer-mqa'], L, r.model.topk),
+    };
+  });
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)} %`;
+}
+
+export const LAYER_WAY_LABELS: Readonly<Record<LayerWay, string>> = {
+  'layer-mha': 'layer, MHA mode (K, V recomputed a chunk)',
+  'layer-mqa': 'layer, absorbed MQA mode',
+};
+
+function fitLine(label: string, f: StageFit): string {
+  return `  ${label.padEnd(42)} ${(f.perPair * 1e6).toFixed(3)} ns a pair + ${(f.perToken * 1e3).toFixed(2)} us a query token`;
+}
+
+export function describeFit(m: PromptModel): string[] {
+  const layer = m.layer;
+  return [...PROMPT_STAGES.map((s) => fitLine(STAGE_LABELS[s], m.fits[s])), ...(layer ? LAYER_WAYS.map((w) => fitLine(LAYER_WAY_LABELS[w], layer[w])) : [])];
+}
+
+export function describeCrossover(r: Pick<PromptCostReport, 'measuredCrossover' | 'modelledCrossover'>): string {
+  const c = r.measuredCrossover;
+  const measured = c.dsaFrom === undefined ? `dense faster at every length measured (up to ${c.denseUpTo})`
+    : c.denseUpTo === undefined ? `DSA faster at every length measured (from ${c.dsaFrom})`
+      : c.clean ? `between ${c.denseUpTo} (dense faster) and ${c.dsaFrom} (DSA faster)`
+        : `not clean: DSA faster at ${c.dsaFrom} but dense again at ${c.denseUpTo}`;
+  const modelled = r.modelledCrossover === undefined ? 'dense stays faster to 1M tokens' : `from ${r.modelledCrossover} tokens`;
+  return `crossover  measured: ${measured}; modelled: ${modelled}`;
+}
+
+function curveTable(r: PromptCostReport): string[] {
+  const layered = r.model.layer !== undefined;
+  const extra = (c: CurvePoint) => (layered ? ` ${fmtMs(c.layerMhaMs!)} | ${fmtMs(c.layerMqaMs!)} |` : '');
+  return [
+    `| L | dense | DSA | DSA / dense |${layered ? ' layer MHA | layer MQA |' : ''} |`,
+    `|---|---|---|---|${layered ? '---|---|' : ''}---|`,
+    ...promptCurves(r).map((c) => `| ${c.keys} | ${fmtMs(c.denseMs)} | ${fmtMs(c.dsaMs)} | ${(c.dsaMs / c.denseMs).toFixed(3)} |${extra(c)} ${c.measured ? 'measured' : 'modelled'} |`),
+  ];
+}
+
+export function describePromptCost(r: PromptCostReport): string[] {
+  const layered = r.points.every((p) => p.layer);
+  const lines = [
+    `prompt   every token a query token, seeing the tokens up to its own; d_qk ${r.dims.dQk}, d_v ${r.dims.dV}, h_q ${r.hQ}, top-${r.topk}; cache ${r.layout}`,
+    '',
+    '| L | dense | indexer | top-k | sparse prefill | DSA (sum) | faster | checks |',
+    '|---|---|---|---|---|---|---|---|',
+    ...r.points.map((p) => `| ${p.keys} | ${fmtMs(p.ms.dense)} | ${fmtMs(p.ms.indexer)} | ${fmtMs(p.ms.topk)} | ${fmtMs(p.ms.sparse)} | ${fmtMs(p.dsaMs)} | ${p.dsaMs < p.ms.dense ? `DSA ${(p.ms.dense / p.dsaMs).toFixed(2)}x` : `dense ${(p.dsaMs / p.ms.dense).toFixed(2)}x`} | ${p.densePass && p.dsaPass ? 'pass' : `FAIL (${!p.densePass ? 'dense' : ''}${!p.densePass && !p.dsaPass ? ', ' : ''}${!p.dsaPass ? 'DSA' : ''})`} |`),
+    '',
+    'model    t = a x pairs + b x tokens per stage, fitted to the measured times (relative least squares):',
+    ...describeFit(r.model),
+    `fit      largest error on the measured points: dense ${pct(r.fitError.dense)}, DSA ${pct(r.fitError.dsa)}`
+      + (r.fitError.layerMha !== undefined ? `, layer MHA ${pct(r.fitError.layerMha)}, layer MQA ${pct(r.fitError.layerMqa!)}` : ''),
+    describeCrossover(r),
+    '',
+    ...curveTable(r),
+  ];
+  if (layered) {
+    const chunk = r.points[0].layer!.chunk;
+    lines.splice(lines.indexOf('') + 1, 0, ...[
+      `The layer (V3's per-head dims, h ${r.hQ}, chunks of ${chunk} query tokens; each chunk checked):`,
+      '', '| L | layer MHA mode | layer MQA mode | faster | checks |', '|---|---|---|---|---|',
+      ...r.points.map((p) => `| ${p.keys} | ${fmtMs(p.layer!.mhaMs)} | ${fmtMs(p.layer!.mqaMs)} | ${p.layer!.mhaMs < p.layer!.mqaMs ? `MHA ${(p.layer!.mqaMs / p.layer!.mhaMs).toFixed(2)}x` : `MQA ${(p.layer!.mhaMs / p.layer!.mqaMs).toFixed(2)}x`} | ${p.layer!.pass ? 'pass' : 'FAIL'} |`),
+      '',
+    ]);
+  }
+  return lines;
+}
+
+export function promptCostPasses(r: PromptCostReport): boolean {
+  return r.points.every((p) => p.densePass && p.dsaPass && (p.layer?.pass ?? true));
+}

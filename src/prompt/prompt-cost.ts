@@ -1,0 +1,147 @@
+/**
+ * What a prompt costs on this device, dense against DeepSeek's sparse
+ * attention (docs/prefill.md, "What a prompt costs"). For each prompt length
+ * L, one seeded prompt (every token a query token, each seeing the tokens up
+ * to its own) runs two ways on the same q and cache:
+ *
+ *   dense   causal attention, the absorbed (MQA) way over the latent
+ *           (prefill/dense-prompt.ts)
+ *   DSA     the lightning indexer over the tokens each query token sees,
+ *           top-k, the sparse prefill on the chosen keys
+ *           (indexer/prompt-pipeline.ts), each stage timed
+ *
+ * each checked on sampled query tokens. The model (cost-model.ts) is fitted
+ * to the measured stage times and carries the curves to a million tokens;
+ * the crossover is read off the measured points as well as the model.
+ */
+import type { GpuContext } from '../gpu/device';
+import type { RunConfig } from '../run/runner';
+import type { HeadDims } from '../prefill/prefill-call';
+import { runDensePrompt } from '../prefill/dense-prompt';
+import { generatePromptCase, runPromptPipeline } from '../indexer/prompt-pipeline';
+import { promptPasses } from '../indexer/prompt-report';
+import { PROMPT_STAGES, type PromptModel, type PromptStage, fitStage, modelledCrossover, predictDense, predictDsa, predictStage } from './cost-model';
+import { type LayerPromptResult, checkLayerPrompt, measureLayerPrompt } from './layer-prompt';
+import { MODEL1_LAYER_NOTE } from '../layer/layer-config';
+
+export interface PromptCostOptions {
+  readonly dims: HeadDims;
+  /** Prompt lengths to measure (tokens). */
+  readonly lengths: readonly number[];
+  readonly hQ: number;
+  readonly topk: number;
+  readonly seed?: number;
+  /** Query tokens checked a prompt, each way (default 4). */
+  readonly checkTokens?: number;
+  /** Also run the prompt through the layer in chunks of this many query tokens, MHA mode and MQA mode (V3.2's head only). */
+  readonly layerChunk?: number;
+  readonly onProgress?: (step: string) => void;
+  /** Called with every length's point as it is measured. */
+  readonly onPoint?: (point: PromptCostPoint, done: number, total: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface PromptCostPoint {
+  readonly keys: number;
+  /** Stage times, ms: dense, and DSA's indexer, top-k and sparse prefill. */
+  readonly ms: Readonly<Record<PromptStage, number>>;
+  /** DSA's three stages summed, ms. */
+  readonly dsaMs: number;
+  readonly densePass: boolean;
+  readonly dsaPass: boolean;
+  readonly kernel: string;
+  readonly chunkTokens: { readonly dense: number; readonly dsa: number };
+  /** The layer's two ways in chunks (layer-prompt.ts), when asked for. */
+  readonly layer?: LayerPromptResult & { readonly chunk: number };
+}
+
+export interface PromptCostReport {
+  readonly dims: HeadDims;
+  readonly hQ: number;
+  readonly topk: number;
+  readonly layout: string;
+  readonly points: readonly PromptCostPoint[];
+  readonly model: PromptModel;
+  /** The model against the measured points: the largest |model - measured| / measured of each way. */
+  readonly fitError: { readonly dense: number; readonly dsa: number; readonly layerMha?: number; readonly layerMqa?: number };
+  /** Measured: the longest prompt where dense was faster, the shortest where DSA was, and whether the order is clean. */
+  readonly measuredCrossover: { readonly denseUpTo?: number; readonly dsaFrom?: number; readonly clean: boolean };
+  readonly modelledCrossover?: number;
+}
+
+/** The largest relative error of `predict` on the measured `ms` of each point. */
+function worstError(points: readonly PromptCostPoint[], measured: (p: PromptCostPoint) => number, predict: (L: number) => number): number {
+  return Math.max(...points.map((p) => Math.abs(predict(p.keys) - measured(p)) / measured(p)));
+}
+
+export function validateLengths(lengths: readonly number[], flag = 'lengths'): number[] {
+  if (lengths.length === 0) throw new Error(`${flag} needs at least one prompt length`);
+  for (const L of lengths) if (!Number.isInteger(L) || L < 2 || L > 1 << 20) throw new Error(`${flag}: ${L} is not allowed: a prompt length must be an integer from 2 to ${1 << 20}`);
+  return [...new Set(lengths)].sort((a, b) => a - b);
+}
+
+/** The model, its error and the crossovers of measured points (pure: the page and the tests use it on points they hold). */
+export function modelPromptCost(points: readonly PromptCostPoint[], topk: number): Pick<PromptCostReport, 'model' | 'fitError' | 'measuredCrossover' | 'modelledCrossover'> {
+  const fits = Object.fromEntries(PROMPT_STAGES.map((s) => [s, fitStage(s, points.map((p) => ({ keys: p.keys, ms: p.ms[s] })), topk)])) as PromptModel['fits'];
+  const layered = points.every((p) => p.layer) ? points.map((p) => ({ keys: p.keys, ...p.layer! })) : undefined;
+  const layer = layered && {
+    'layer-mha': fitStage('layer-mha', layered.map((p) => ({ keys: p.keys, ms: p.mhaMs })), topk),
+    'layer-mqa': fitStage('layer-mqa', layered.map((p) => ({ keys: p.keys, ms: p.mqaMs })), topk),
+  };
+  const model: PromptModel = { topk, fits, layer };
+  const dense = points.filter((p) => p.ms.dense <= p.dsaMs).map((p) => p.keys);
+  const dsa = points.filter((p) => p.dsaMs < p.ms.dense).map((p) => p.keys);
+  const denseUpTo = dense.length ? Math.max(...dense) : undefined;
+  const dsaFrom = dsa.length ? Math.min(...dsa) : undefined;
+  return {
+    model,
+    fitError: {
+      dense: worstError(points, (p) => p.ms.dense, (L) => predictDense(model, L)), dsa: worstError(points, (p) => p.dsaMs, (L) => predictDsa(model, L)),
+      ...(layer ? { layerMha: worstError(points, (p) => p.layer!.mhaMs, (L) => predictStage(layer['layer-mha'], L, topk)), layerMqa: worstError(points, (p) => p.layer!.mqaMs, (L) => predictStage(layer['layer-mqa'], L, topk)) } : {}),
+    },
+    measuredCrossover: { denseUpTo, dsaFrom, clean: denseUpTo === undefined || dsaFrom === undefined || denseUpTo < dsaFrom },
+    modelledCrossover: modelledCrossover(model),
+  };
+}
+
+/** The run configuration of each way (the device profile's pick for a dense and for a sparse shape may differ). */
+export interface PromptCostConfigs {
+  readonly dense: RunConfig;
+  readonly sparse: RunConfig;
+}
+
+/** The options checked before any work: the lengths sorted, the layer's chunk and head. */
+export function checkPromptCost(o: Pick<PromptCostOptions, 'lengths' | 'layerChunk' | 'dims'>): number[] {
+  const lengths = validateLengths(o.lengths, '--lengths');
+  if (o.layerChunk !== undefined) {
+    if (o.dims.dQk !== 576 || o.dims.dNope !== 512 || o.dims.dV !== 512) throw new Error(`--mha-chunk: the layer's MHA mode runs V3.2's head (576 = 512 + 64) only (--preset v32): ${MODEL1_LAYER_NOTE}`);
+    checkLayerPrompt({ keys: lengths[lengths.length - 1], chunk: o.layerChunk });
+  }
+  return lengths;
+}
+
+export async function measurePromptCost(ctx: GpuContext, o: PromptCostOptions, configs: PromptCostConfigs): Promise<PromptCostReport> {
+  const lengths = checkPromptCost(o);
+  const say = o.onProgress ?? (() => {});
+  const points: PromptCostPoint[] = [];
+  let layout = '';
+  for (const L of lengths) {
+    o.signal?.throwIfAborted();
+    const c = generatePromptCase({ dims: o.dims, keys: L, sQ: L, hQ: o.hQ, topk: o.topk, seed: o.seed ?? 0 });
+    const tag = (s: string) => say(`L ${L}: ${s}`);
+    const dense = await runDensePrompt(ctx, c.call, configs.dense, { checkTokens: o.checkTokens ?? 4, onProgress: tag, signal: o.signal });
+    o.signal?.throwIfAborted();
+    const dsa = await runPromptPipeline(ctx, c, configs.sparse, { checkTokens: o.checkTokens ?? 4, onProgress: tag });
+    layout = dense.layout;
+    const layer = o.layerChunk === undefined ? undefined
+      : { ...await measureLayerPrompt(ctx, { keys: L, heads: o.hQ, chunk: o.layerChunk, kvFormat: configs.dense.kvFormat, kernel: configs.dense.kernel, seed: o.seed, onProgress: tag }), chunk: o.layerChunk };
+    const ms = { dense: dense.ms!, indexer: dsa.ms!.indexer, topk: dsa.ms!.topk, sparse: dsa.ms!.attention };
+    points.push({
+      keys: L, ms, dsaMs: ms.indexer + ms.topk + ms.sparse, densePass: dense.check.pass, dsaPass: promptPasses(dsa), kernel: dense.kernel,
+      chunkTokens: { dense: dense.chunkTokens, dsa: dsa.chunkTokens }, layer,
+    });
+    o.onPoint?.(points[points.length - 1], points.length, lengths.length);
+    say(`L ${L}: dense ${ms.dense.toFixed(0)} ms, DSA ${(ms.indexer + ms.topk + ms.sparse).toFixed(0)} ms`);
+  }
+  return { dims: o.dims, hQ: o.hQ, topk: o.topk, layout, points, ...modelPromptCost(points, o.topk) };
+}
