@@ -109,3 +109,34 @@ describe('planKvShards', () => {
     expect(() => planKvShards(layout, 10, limits128, 1000)).toThrow(/one page of the fp8-model1 cache is 36.6 KiB \(64 tokens\), over the shard cap/);
   });
 });
+
+describe.skipIf(!gpu)('a call past one binding runs in groups of requests', () => {
+  it('q over the binding: the requests run in groups over the one cache, out and lse as one call gives them', async () => {
+    // 5 requests x 3 query tokens x 16 heads x 576 x 4 B = 553 KB of q; under a 512 KiB binding, groups of 2
+    // (3 requests' q would fit, but not their 2 splits' partial outputs: 590 KB).
+    const shape = presetShape('v32', { seqlens: [70, 3, 130, 45, 99], sQ: 3, hQ: 16, pageBlockSize: PAGE, causal: true });
+    const inputs = generateInputs(shape, { seed: 12 });
+    const small = { ...gpu!, limits: { ...gpu!.limits, maxStorageBufferBindingSize: 1 << 19 } };
+    const config = { kernel: 'flash', kvFormat: 'bf16', splits: 2 } as const;
+    const grouped = await runAttention(small, inputs, config);
+    expect(grouped.groups).toEqual({ count: 3, size: 2, overBuffer: 'q' });
+    expect(grouped.check.pass, formatCheck(grouped.check)).toBe(true);
+    expect(grouped.upload.q).toBe(inputs.q.byteLength);
+    const whole = await runAttention(gpu!, inputs, config);
+    expect(whole.groups).toBeUndefined();
+    expect([...grouped.output.out]).toEqual([...whole.output.out]);
+    expect([...grouped.output.lse]).toEqual([...whole.output.lse]);
+    // Sparse keys: the indices are cut with their requests (the host's cutting: llvmpipe only).
+    if (testMatrix(gpu!) !== 'full') return;
+    const sparse = generateInputs(presetShape('model1', { seqlens: [70, 1, 130, 45, 99], sQ: 3, hQ: 16, pageBlockSize: PAGE, topk: 24 }), { seed: 13, invalidIndexFraction: 0.2 });
+    const run = await runAttention(small, sparse, config);
+    expect(run.groups?.count).toBe(3);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+
+  it('refuses a request too large alone, naming its buffer and the limit', async () => {
+    const inputs = generateInputs(presetShape('v32', { seqlens: [40], sQ: 4, hQ: 64, pageBlockSize: PAGE }), { seed: 1 });
+    const tiny = { ...gpu!, limits: { ...gpu!.limits, maxStorageBufferBindingSize: 1 << 16 } };
+    await expect(runAttention(tiny, inputs, { kernel: 'flash', kvFormat: 'bf16' })).rejects.toThrow(/needs a .* q buffer, over this device's maxStorageBufferBindingSize/);
+  });
+});

@@ -4,7 +4,7 @@
  * against a scan, and the report's measured crossover and curves.
  */
 import { describe, expect, it } from 'vitest';
-import { type PromptModel, densePairs, fitStage, modelledCrossover, predictDense, predictDsa, sparsePairs } from '../src/prompt/cost-model';
+import { type PromptModel, densePairs, fitStage, modelledCrossover, predictDense, predictDsa, predictLayerMha, sparsePairs } from '../src/prompt/cost-model';
 import { type PromptCostPoint, modelPromptCost, validateLengths } from '../src/prompt/prompt-cost';
 import { promptCurves } from '../src/prompt/prompt-cost-report';
 
@@ -52,6 +52,11 @@ describe('the prompt-cost model', () => {
     let scan = 1;
     while (predictDsa(fits, scan) >= predictDense(fits, scan)) scan++;
     expect(at).toBe(scan);
+    // Against the layer's MHA mode: a layer fit equal to dense's crosses where dense does; a cheaper one later.
+    const layered: PromptModel = { ...fits, layer: { 'layer-mha': { ...fits.fits.dense, stage: 'layer-mha' }, 'layer-mqa': { ...fits.fits.dense, stage: 'layer-mqa' } } };
+    expect(modelledCrossover(layered, 1 << 20, predictLayerMha)).toBe(at);
+    const cheaper: PromptModel = { ...layered, layer: { ...layered.layer!, 'layer-mha': { ...fits.fits.dense, stage: 'layer-mha', perPair: fits.fits.dense.perPair / 3 } } };
+    expect(modelledCrossover(cheaper, 1 << 20, predictLayerMha)).toBeGreaterThan(at);
     // An indexer dearer a pair than dense attention: DSA never wins.
     const dear: PromptModel = { topk: 2048, fits: { ...fits.fits, indexer: { ...fits.fits.indexer, perPair: 5e-6 } } };
     expect(modelledCrossover(dear)).toBeUndefined();

@@ -19,6 +19,7 @@ import { fmtMs } from '../run/report';
 import { escapeHtml, find } from './html';
 import { type Field, fieldsHtml, readFields } from './flag-form';
 import { ChartView, type Series } from './charts';
+import { wireSection } from './section-run';
 
 const DEFAULTS: FlagValues = { preset: 'model1', kv: 'bf16', 'h-q': '16', topk: '256', lengths: '256,512,1024' };
 
@@ -57,7 +58,6 @@ export function mountPromptCost(parent: HTMLElement, getDevice: () => Promise<Gp
   const start = find<HTMLButtonElement>(root, '#prompt-cost-start');
   const cancel = find<HTMLButtonElement>(root, '#prompt-cost-cancel');
   const chart = new ChartView(find<HTMLCanvasElement>(root, '#chart-prompt-cost'));
-  let controller: AbortController | undefined;
 
   function draw(points: readonly PromptCostPoint[], topk: number): void {
     const measured = (y: (p: PromptCostPoint) => number) => points.map((p) => ({ x: p.keys, y: y(p) }));
@@ -72,7 +72,7 @@ export function mountPromptCost(parent: HTMLElement, getDevice: () => Promise<Gp
       text = [
         'model: t = a x pairs + b x tokens a stage, fitted to the measured times', ...describeFit(m.model),
         `fit error on the measured points: dense ${(100 * m.fitError.dense).toFixed(1)} %, DSA ${(100 * m.fitError.dsa).toFixed(1)} %`,
-        describeCrossover(m),
+        describeCrossover({ ...m, points }),
         `at 1M tokens (modelled): dense ${at1M(predictDense)}, DSA ${at1M(predictDsa)} on this device`,
       ].join('\n');
     } else if (points.length === 1) text = 'The model needs two lengths or more.';
@@ -81,15 +81,12 @@ export function mountPromptCost(parent: HTMLElement, getDevice: () => Promise<Gp
     find(root, '#prompt-cost-table').innerHTML = points.length ? tableHtml(points) : '';
   }
 
-  async function run(): Promise<void> {
-    if (controller) return;
-    const points: PromptCostPoint[] = [];
-    root.dataset.state = 'running';
-    controller = new AbortController();
-    const { signal } = controller;
-    start.disabled = true;
-    cancel.disabled = false;
-    try {
+  const points: PromptCostPoint[] = [];
+  wireSection({ root, form, status, start, cancel }, {
+    cancelReason: 'the prompt cost was cancelled',
+    cancelled: () => `Cancelled after ${points.length} lengths.`,
+    body: async (signal) => {
+      points.length = 0;
       const v = Object.fromEntries(Object.entries(readFields(form, FIELDS, DEFAULTS)).map(([k, x]) => [k, x ?? DEFAULTS[k]])) as FlagValues;
       const dims = HEAD_PRESETS[oneOf<PresetName>('preset', v.preset, PRESET_NAMES)];
       const lengths = validateLengths(intList('lengths', v.lengths) ?? [], '--lengths');
@@ -108,19 +105,8 @@ export function mountPromptCost(parent: HTMLElement, getDevice: () => Promise<Gp
         onPoint: (p, done) => { points.push(p); progress.value = done; draw(points, topk); },
       }, { dense: config, sparse: config });
       const failed = report.points.filter((p) => !(p.densePass && p.dsaPass)).length;
-      status.textContent = `Done: ${report.points.length} lengths, ${failed ? `${failed} FAILED a check` : 'both ways match the CPU at every length'}.`;
-      root.dataset.state = 'done';
-    } catch (e) {
-      const cancelled = signal.aborted;
-      status.textContent = cancelled ? `Cancelled after ${points.length} lengths.` : `Error: ${(e as Error).message}`;
-      root.dataset.state = cancelled ? 'cancelled' : 'error';
-    } finally {
-      controller = undefined;
-      start.disabled = false;
-      cancel.disabled = true;
-    }
-  }
-  form.addEventListener('submit', (e) => { e.preventDefault(); void run(); });
-  cancel.addEventListener('click', () => controller?.abort(new DOMException('the prompt cost was cancelled', 'AbortError')));
+      return `Done: ${report.points.length} lengths, ${failed ? `${failed} FAILED a check` : 'both ways match the CPU at every length'}.`;
+    },
+  });
   draw([], 0);
 }

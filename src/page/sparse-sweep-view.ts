@@ -15,6 +15,7 @@ import { SPARSE_SWEEP_HEAD, type SparseSweepRow, crossoverSentence, sparseSweepC
 import { escapeHtml, find } from './html';
 import { type Field, fieldsHtml, readFields } from './flag-form';
 import { ChartView, type Series } from './charts';
+import { wireSection } from './section-run';
 import { referenceInWorker, sparseCaseInWorker } from './cpu-worker';
 
 const DEFAULTS: FlagValues = { ...SPARSE_DEFAULTS, 'h-q': '16', sweep: '4096,16384,65536' };
@@ -57,7 +58,6 @@ export function mountSparseSweep(parent: HTMLElement, getDevice: () => Promise<G
   const start = find<HTMLButtonElement>(root, '#sparse-sweep-start');
   const cancel = find<HTMLButtonElement>(root, '#sparse-sweep-cancel');
   const chart = new ChartView(find<HTMLCanvasElement>(root, '#chart-sparse-stages'));
-  let controller: AbortController | undefined;
 
   function draw(rows: readonly SparseSweepRow[]): void {
     const series: Series[] = STAGES.map((s) => ({
@@ -69,17 +69,14 @@ export function mountSparseSweep(parent: HTMLElement, getDevice: () => Promise<G
     find(root, '#sparse-crossover').textContent = rows.length === 0 ? '' : crossoverSentence(rows);
   }
 
-  async function run(): Promise<void> {
-    if (controller) return;
-    const rows: SparseSweepRow[] = [];
-    draw(rows);
-    root.dataset.state = 'running';
-    controller = new AbortController();
-    const { signal } = controller;
-    start.disabled = true;
-    cancel.disabled = false;
-    const skipped: string[] = [];
-    try {
+  const rows: SparseSweepRow[] = [];
+  wireSection({ root, form, status, start, cancel }, {
+    cancelReason: 'the sweep was cancelled',
+    cancelled: () => `Cancelled after ${rows.length} lengths.`,
+    body: async (signal) => {
+      rows.length = 0;
+      draw(rows);
+      const skipped: string[] = [];
       const values = Object.fromEntries(Object.entries(readFields(form, FIELDS, DEFAULTS)).map(([k, v]) => [k, v ?? DEFAULTS[k]]));
       const asked = intList('sweep', values.sweep) ?? [];
       if (asked.length === 0) throw new Error('--sweep: give at least one length');
@@ -100,20 +97,9 @@ export function mountSparseSweep(parent: HTMLElement, getDevice: () => Promise<G
         signal, onStep: (keys, step) => { status.textContent = `L ${keys}: ${step}`; },
       });
       const failed = rows.filter((r) => !r.pass).length;
-      status.textContent = `Done: ${rows.length} lengths, ${failed ? `${failed} FAILED a check` : 'every stage matches the CPU'}.${skipped.map((k) => ` (skipped ${k}.)`).join('')}`;
-      root.dataset.state = 'done';
-    } catch (e) {
-      const cancelled = signal.aborted;
-      status.textContent = cancelled ? `Cancelled after ${rows.length} lengths.` : `Error: ${(e as Error).message}`;
-      root.dataset.state = cancelled ? 'cancelled' : 'error';
-    } finally {
-      controller = undefined;
-      start.disabled = false;
-      cancel.disabled = true;
-    }
-  }
-  form.addEventListener('submit', (e) => { e.preventDefault(); void run(); });
-  cancel.addEventListener('click', () => controller?.abort(new DOMException('the sweep was cancelled', 'AbortError')));
+      return `Done: ${rows.length} lengths, ${failed ? `${failed} FAILED a check` : 'every stage matches the CPU'}.${skipped.map((k) => ` (skipped ${k}.)`).join('')}`;
+    },
+  });
   draw([]);
   return {
     setLengths: (lengths) => { (form.elements.namedItem('sweep') as HTMLInputElement).value = lengths.join(','); },

@@ -18,10 +18,10 @@ import type { KvLayout } from '../mla/kv-layout';
 import { type TokenBatch, causalTokenBatch, tokenBatchShape } from '../mla/token-batch';
 import { spread } from '../mla/spread';
 import type { CheckResult } from '../reference/check';
-import { type AttentionOutput, type RunConfig, planCall, prepareAttention, submitChecked } from '../run/runner';
+import { type AttentionOutput, type RunConfig, planCall, prepareAttention, submitChecked, uploadCache } from '../run/runner';
 import { type TimingMethod, timeWork } from '../timing/timer';
 import { type PrefillCall, cacheSlots, validatePrefill } from './prefill-call';
-import { type ChunkPlan, checkSample, largestChunk, prefillCache, uploadCache } from './prefill-run';
+import { type ChunkPlan, checkSample, largestChunk, prefillCache } from './prefill-run';
 
 export interface DensePromptOptions {
   /** Query tokens checked against the reference, spread over the prompt (default 8). */

@@ -8,15 +8,14 @@
  */
 import { spread } from '../mla/spread';
 import type { GpuContext } from '../gpu/device';
-import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
-import { withErrorScopes } from '../gpu/error-scopes';
+import { bufferOwner } from '../gpu/buffer-owner';
 import { SHAPE_LIMITS } from '../mla/shape';
 import { type KvLayout, kvLayout } from '../mla/kv-layout';
 import { quantizeKvCache } from '../mla/kv-quant';
 import { type IndexCounts, countIndices } from '../mla/index-counts';
 import { type CheckResult, type WorstElement, compareToReference } from '../reference/check';
 import { referenceOnCache } from '../reference/reference-chunked';
-import { type AttentionOutput, GpuRunError, type PlannedCall, type RunConfig, planCall, prepareAttention, submitChecked } from '../run/runner';
+import { type AttentionOutput, type PlannedCall, type RunConfig, planCall, prepareAttention, submitChecked, uploadCache } from '../run/runner';
 import type { ReferenceRunner } from '../run/run-attention';
 import { BufferOverLimit, bindingLimit } from '../run/run-size';
 import type { MlaInputs } from '../mla/inputs';
@@ -147,17 +146,6 @@ export function prefillCache(call: PrefillCall, config: RunConfig): { layout: Kv
   const layout = kvLayout(config.kvFormat, call.dims, call.pageSize);
   if (call.cacheLayout && call.cacheLayout.name !== layout.name) throw new Error(`the cache is already in the ${call.cacheLayout.name} layout; this run asks for ${layout.name}`);
   return { layout, cacheBytes: call.cacheBytes ?? quantizeKvCache(call.kvRows, layout, { scaleRounding: config.scaleRounding }) };
-}
-
-/** The cache's shards uploaded once (owned by `alloc`), for every chunk's dispatch to bind. */
-export async function uploadCache(ctx: GpuContext, alloc: BufferOwner, planned: PlannedCall, cacheBytes: Uint8Array): Promise<GPUBuffer[]> {
-  const { shards } = planned.spec;
-  let first = 0;
-  return withErrorScopes(ctx.device, async () => shards.bytes.map((bytes, k) => {
-    const part = cacheBytes.subarray(first, first + bytes);
-    first += bytes;
-    return alloc.storage(shards.count > 1 ? `kv cache shard ${k}` : 'kv cache', bytes, part);
-  }), (message) => new GpuRunError(planned.plan.kernel, 'uploading the cache failed', message));
 }
 
 /**

@@ -103,13 +103,19 @@ export function predictDsa(m: PromptModel, L: number): number {
   return predictStage(m.fits.indexer, L, m.topk) + predictStage(m.fits.topk, L, m.topk) + predictStage(m.fits.sparse, L, m.topk);
 }
 
+/** The layer's MHA mode over the prompt, when measured (the way DeepSeek's inference reads a prompt). */
+export function predictLayerMha(m: PromptModel, L: number): number {
+  if (!m.layer) throw new Error('the model has no layer MHA fit: measure with --mha-chunk');
+  return predictStage(m.layer['layer-mha'], L, m.topk);
+}
+
 /**
  * The smallest L (to 1 token, up to `most`) where the model's DSA prompt is
- * faster than its dense one, found by scanning doublings then bisecting;
+ * faster than its dense one (`dense`: the absorbed way, or the layer's MHA mode), found by scanning doublings then bisecting;
  * undefined when dense stays ahead.
  */
-export function modelledCrossover(m: PromptModel, most = 1 << 20): number | undefined {
-  const dsaWins = (L: number) => predictDsa(m, L) < predictDense(m, L);
+export function modelledCrossover(m: PromptModel, most = 1 << 20, dense: (m: PromptModel, L: number) => number = predictDense): number | undefined {
+  const dsaWins = (L: number) => predictDsa(m, L) < dense(m, L);
   let lo = 1;
   if (dsaWins(lo)) return lo;
   let hi = 2;

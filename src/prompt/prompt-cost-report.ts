@@ -58,14 +58,17 @@ export function describeFit(m: PromptModel): string[] {
   return [...PROMPT_STAGES.map((s) => fitLine(STAGE_LABELS[s], m.fits[s])), ...(layer ? LAYER_WAYS.map((w) => fitLine(LAYER_WAY_LABELS[w], layer[w])) : [])];
 }
 
-export function describeCrossover(r: Pick<PromptCostReport, 'measuredCrossover' | 'modelledCrossover'>): string {
+export function describeCrossover(r: Pick<PromptCostReport, 'measuredCrossover' | 'modelledCrossover' | 'modelledCrossoverMha' | 'points'>): string {
   const c = r.measuredCrossover;
   const measured = c.dsaFrom === undefined ? `dense faster at every length measured (up to ${c.denseUpTo})`
     : c.denseUpTo === undefined ? `DSA faster at every length measured (from ${c.dsaFrom})`
       : c.clean ? `between ${c.denseUpTo} (dense faster) and ${c.dsaFrom} (DSA faster)`
         : `not clean: DSA faster at ${c.dsaFrom} but dense again at ${c.denseUpTo}`;
   const modelled = r.modelledCrossover === undefined ? 'dense stays faster to 1M tokens' : `from ${r.modelledCrossover} tokens`;
-  return `crossover  measured: ${measured}; modelled: ${modelled}`;
+  const layer = r.points.every((p) => p.layer);
+  const mha = !layer ? '' : `; against the layer's MHA mode: measured ${r.points.some((p) => p.dsaMs < p.layer!.mhaMs) ? `DSA faster from ${Math.min(...r.points.filter((p) => p.dsaMs < p.layer!.mhaMs).map((p) => p.keys))}` : 'MHA mode faster at every length measured'}, `
+    + `modelled ${r.modelledCrossoverMha === undefined ? 'MHA mode stays faster to 1M tokens' : `from ${r.modelledCrossoverMha} tokens`}`;
+  return `crossover  measured: ${measured}; modelled: ${modelled}${mha}`;
 }
 
 function curveTable(r: PromptCostReport): string[] {

@@ -20,7 +20,7 @@ import type { HeadDims } from '../prefill/prefill-call';
 import { runDensePrompt } from '../prefill/dense-prompt';
 import { generatePromptCase, runPromptPipeline } from '../indexer/prompt-pipeline';
 import { promptPasses } from '../indexer/prompt-report';
-import { PROMPT_STAGES, type PromptModel, type PromptStage, fitStage, modelledCrossover, predictDense, predictDsa, predictStage } from './cost-model';
+import { PROMPT_STAGES, type PromptModel, type PromptStage, fitStage, modelledCrossover, predictDense, predictDsa, predictLayerMha, predictStage } from './cost-model';
 import { type LayerPromptResult, checkLayerPrompt, measureLayerPrompt } from './layer-prompt';
 import { MODEL1_LAYER_NOTE } from '../layer/layer-config';
 
@@ -67,6 +67,8 @@ export interface PromptCostReport {
   /** Measured: the longest prompt where dense was faster, the shortest where DSA was, and whether the order is clean. */
   readonly measuredCrossover: { readonly denseUpTo?: number; readonly dsaFrom?: number; readonly clean: boolean };
   readonly modelledCrossover?: number;
+  /** The same against the layer's MHA mode, when measured. */
+  readonly modelledCrossoverMha?: number;
 }
 
 /** The largest relative error of `predict` on the measured `ms` of each point. */
@@ -81,7 +83,7 @@ export function validateLengths(lengths: readonly number[], flag = 'lengths'): n
 }
 
 /** The model, its error and the crossovers of measured points (pure: the page and the tests use it on points they hold). */
-export function modelPromptCost(points: readonly PromptCostPoint[], topk: number): Pick<PromptCostReport, 'model' | 'fitError' | 'measuredCrossover' | 'modelledCrossover'> {
+export function modelPromptCost(points: readonly PromptCostPoint[], topk: number): Pick<PromptCostReport, 'model' | 'fitError' | 'measuredCrossover' | 'modelledCrossover' | 'modelledCrossoverMha'> {
   const fits = Object.fromEntries(PROMPT_STAGES.map((s) => [s, fitStage(s, points.map((p) => ({ keys: p.keys, ms: p.ms[s] })), topk)])) as PromptModel['fits'];
   const layered = points.every((p) => p.layer) ? points.map((p) => ({ keys: p.keys, ...p.layer! })) : undefined;
   const layer = layered && {
@@ -101,6 +103,7 @@ export function modelPromptCost(points: readonly PromptCostPoint[], topk: number
     },
     measuredCrossover: { denseUpTo, dsaFrom, clean: denseUpTo === undefined || dsaFrom === undefined || denseUpTo < dsaFrom },
     modelledCrossover: modelledCrossover(model),
+    modelledCrossoverMha: layer ? modelledCrossover(model, 1 << 20, predictLayerMha) : undefined,
   };
 }
 

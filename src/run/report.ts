@@ -107,6 +107,7 @@ export function describeReport(shape: MlaShape, r: KernelReport): string[] {
     `shape    ${describeShape(shape)}`,
     `kernel   ${r.version.id} ${r.version.name}${r.config.kernel === 'flash' ? ' (the best version for this device)' : ''} on a ${r.layout.name} cache (${r.layout.bytesPerToken} B/token; ${r.layout.source}): ${plan}`,
     `upload   kv cache ${fmtBytes(r.upload.kv)}${describeShards(r.upload)}, q ${fmtBytes(r.upload.q)}`,
+    ...(r.groups ? [`groups   ${r.groups.count} groups of up to ${r.groups.size} requests over the one cache, one submit (the whole call's ${r.groups.overBuffer} buffer is over one binding)`] : []),
     ...(r.indices ? [`indices  ${describeIndexCounts(r.indices)}`] : []),
     `check    ${formatCheck(r.check)}`,
     `ref      ${describeCoverage(shape, r.reference)}`,

@@ -14,6 +14,7 @@ import type { KvLayout } from '../mla/kv-layout';
 import { type CheckResult, compareToReference } from '../reference/check';
 import { type IndexCounts, countIndices } from '../mla/index-counts';
 import { type PreparedAttention, type RunConfig, prepareAttention, submitChecked } from './runner';
+import { planRequestGroups, prepareInGroups } from './request-groups';
 import { type TimingOptions, type TimingResult, timeWork } from '../timing/timer';
 import { type Throughput, type Work, throughput, workOf } from '../timing/work';
 import { type RooflineMeasurement, measureRoofline } from '../timing/roofline';
@@ -43,6 +44,8 @@ export interface KernelReport {
   readonly roofline?: RooflineMeasurement;
   /** A sparse call's indices: attended, padding, out of range (skipped). */
   readonly indices?: IndexCounts;
+  /** The requests ran in groups (request-groups.ts): a whole call's buffer was over one binding. */
+  readonly groups?: { readonly count: number; readonly size: number; readonly overBuffer: string };
 }
 
 export interface MeasureOptions {
@@ -88,7 +91,8 @@ export async function measureAttention(ctx: GpuContext, inputs: MlaInputs, confi
 async function measureOnDevice(ctx: GpuContext, inputs: MlaInputs, config: RunConfig, options: MeasureOptions): Promise<KernelReport> {
   const { signal } = options;
   signal?.throwIfAborted();
-  const prepared = await prepareAttention(ctx, inputs, config);
+  const groups = planRequestGroups(inputs.shape, inputs.cache.numBlocks, inputs.cache.maxBlocksPerSeq, config, ctx.limits);
+  const prepared = groups.count === 1 ? await prepareAttention(ctx, inputs, config) : await prepareInGroups(ctx, inputs, config, groups);
   try {
     signal?.throwIfAborted();
     await submitChecked(ctx, prepared);
@@ -118,6 +122,7 @@ async function measureOnDevice(ctx: GpuContext, inputs: MlaInputs, config: RunCo
     return {
       config, version: prepared.version, plan: prepared.plan, layout: prepared.layout, upload: prepared.upload,
       check, output, reference, quantization, timing, work, throughput: speed, roofline,
+      groups: groups.count > 1 ? { count: groups.count, size: groups.size, overBuffer: groups.overBuffer! } : undefined,
       indices: inputs.indices && inputs.shape.topk > 0 ? countIndices(inputs.indices, inputs.cache.numBlocks * inputs.shape.pageBlockSize) : undefined,
     };
   } finally {

@@ -7,7 +7,8 @@ import { type MlaShape, PRESET_NAMES, SHAPE_LIMITS, ShapeError, maxBlocksPerSeq,
 import { KV_FORMATS, type KvFormat, kvLayout } from '../mla/kv-layout';
 import { KERNEL_CHOICES, type KernelChoice } from '../kernels/versions';
 import { INPUT_DISTRIBUTIONS, type InputDistribution, type InputOptions, type MlaInputs, generateInputs } from '../mla/inputs';
-import { type RunConfig, planCall } from './runner';
+import type { RunConfig } from './runner';
+import { planRequestGroups } from './request-groups';
 import { MAX_SPLITS } from '../kernels/split-kv';
 import { KEY_READS, type KeyReads } from '../kernels/kernel-plan';
 import { OUT_BLOCKS, SCORE_BLOCKS, type OutBlockName, type ScoreBlockName } from '../kernels/register-blocks';
@@ -200,7 +201,7 @@ export function generationFromFlags(v: FlagValues, limits: DeviceLimits, budget:
   const shape = shapeFromFlags(v);
   const config = configFromFlags(v);
   checkCacheSize(shape, kvLayout(config.kvFormat, shape, shape.pageBlockSize), limits, config.shardBytes);
-  const { layout } = planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), config, limits);
+  const { layout } = planRequestGroups(shape, generatedPages(shape), maxBlocksPerSeq(shape), config, limits).planned;
   checkHostMemory(shape, layout, budget.bytes, budget.where);
   return {
     shape,

@@ -19,7 +19,7 @@ import type { MlaInputs } from '../mla/inputs';
 import type { DeviceLimits, GpuContext } from '../gpu/device';
 import type { ShaderEdits } from '../gpu/shader-source';
 import { withErrorScopes } from '../gpu/error-scopes';
-import { bufferOwner } from '../gpu/buffer-owner';
+import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
 import { releaseStandIns } from '../gpu/bindings';
 import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, encodePasses } from '../kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from '../kernels/attention-spec';
@@ -139,6 +139,17 @@ export interface DeviceInputs {
   readonly kv?: readonly GPUBuffer[];
 }
 
+/** The cache's shards uploaded once (owned by `alloc`), for every chunk's (or group's) dispatch to bind. */
+export async function uploadCache(ctx: GpuContext, alloc: BufferOwner, planned: PlannedCall, cacheBytes: Uint8Array): Promise<GPUBuffer[]> {
+  const { shards } = planned.spec;
+  let first = 0;
+  return withErrorScopes(ctx.device, async () => shards.bytes.map((bytes, k) => {
+    const part = cacheBytes.subarray(first, first + bytes);
+    first += bytes;
+    return alloc.storage(shards.count > 1 ? `kv cache shard ${k}` : 'kv cache', bytes, part);
+  }), (message) => new GpuRunError(planned.plan.kernel, 'uploading the cache failed', message));
+}
+
 export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig, onDevice: DeviceInputs = {}): Promise<PreparedAttention> {
   const { shape } = inputs;
   const { device, limits } = ctx;
@@ -251,7 +262,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
 }
 
 /** Submit the prepared dispatches once inside error scopes; throws GpuRunError on a device error. */
-export async function submitChecked(ctx: GpuContext, prepared: PreparedAttention): Promise<void> {
+export async function submitChecked(ctx: GpuContext, prepared: Pick<PreparedAttention, 'plan' | 'encode'>): Promise<void> {
   const { device } = ctx;
   await withErrorScopes(device, () => {
     const encoder = device.createCommandEncoder({ label: prepared.plan.kernel });
