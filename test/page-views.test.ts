@@ -140,10 +140,10 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(await page.locator('#layer-chart').getAttribute('data-points')).toBe('8');
     await page.screenshot({ path: 'test-results/page-layer.png', fullPage: true });
     // A bad field is refused by name.
-    await page.fill('#layer-form input[name="s-q"]', '600');
+    await page.fill('#layer-form input[name="s-q"]', '2000');
     await page.click('#layer-run');
     await expect.poll(() => root.getAttribute('data-state')).toBe('error');
-    expect(await page.locator('#layer-status').textContent()).toBe('--s-q "600" is not allowed: --s-q must be an integer from 1 to 128');
+    expect(await page.locator('#layer-status').textContent()).toBe('--s-q "2000" is not allowed: --s-q must be an integer from 1 to 1024');
     expect(errors).toEqual([]);
     await page.close();
   }, 300_000);

@@ -100,7 +100,7 @@ export function describePromptCost(r: PromptCostReport): string[] {
   ];
   if (layered) {
     const chunk = r.points[0].layer!.chunk;
-    lines.splice(lines.indexOf('') + 1, 0, ...[
+    lines.splice(lines.findIndex((l) => l.startsWith('model ')), 0, ...[
       `The layer (V3's per-head dims, h ${r.hQ}, chunks of ${chunk} query tokens; each chunk checked):`,
       '', '| L | layer MHA mode | layer MQA mode | faster | checks |', '|---|---|---|---|---|',
       ...r.points.map((p) => `| ${p.keys} | ${fmtMs(p.layer!.mhaMs)} | ${fmtMs(p.layer!.mqaMs)} | ${p.layer!.mhaMs < p.layer!.mqaMs ? `MHA ${(p.layer!.mqaMs / p.layer!.mhaMs).toFixed(2)}x` : `MQA ${(p.layer!.mhaMs / p.layer!.mqaMs).toFixed(2)}x`} | ${p.layer!.pass ? 'pass' : 'FAIL'} |`),
