@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { LAYER_CONFIGS, cacheWidth, layerConfig, layerSoftmaxScale, qkHead, yarnMscale } from '../src/layer/layer-config';
 import { ropeFrequencies, ropeTable, rotate } from '../src/layer/rope';
 import { type CoreTensors, referenceAbsorbed, referenceNaive, rotateCachedLatent } from '../src/layer/layer-reference';
-import { absorbedReferenceCost, headsDifference, layerReference, spreadHeads } from '../src/layer/layer-check';
+import { absorbedReferenceCost, headsDifference, layerReference } from '../src/layer/layer-check';
+import { spread } from '../src/mla/spread';
 import { attendedPairs, perTokenCost, stepCost } from '../src/layer/layer-costs';
 import { coreFromArrays } from '../src/layer/layer-inputs';
 import { chooseKeys } from '../src/layer/layer-run';
@@ -136,7 +137,7 @@ describe('the f64 layer reference', () => {
     const coupled = layerReference({ ...core, rope: 'coupled' }, budget);
     expect(coupled.formula).toBe('naive');
     expect(coupled.heads.length).toBeLessThan(6);
-    expect(spreadHeads(128, 4)).toEqual([0, 42, 85, 127]);
+    expect(spread(128, 4)).toEqual([0, 42, 85, 127]);
   });
 });
 

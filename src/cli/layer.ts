@@ -18,7 +18,7 @@ import { type CoreArrays, type LayerInput, LAYER_MAX_KEYS, LAYER_MAX_QUERY_TOKEN
 import { ROPE_MODES, type RopeMode } from '../layer/layer-reference';
 import { runLayer } from '../layer/layer-run';
 import { describeLayer, layerJson, layerPasses } from '../layer/layer-report';
-import { chunkCrossovers, describeCrossover, sweepLayer } from '../layer/layer-sweep';
+import { chunkCrossovers, describeChunkCrossover, sweepLayer } from '../layer/layer-sweep';
 import { checkOutputPaths, writeOutput } from './output-paths';
 
 export const LAYER_USAGE = `mla-sandbox layer: one MLA layer, in MHA mode and in absorbed MQA mode, on the GPU
@@ -108,7 +108,7 @@ export async function runLayerCommand(argv: string[]): Promise<number> {
         print(`| ${p.keys} | ${p.sQ} | ${p.mhaMs.toFixed(2)} | ${p.mqaMs.toFixed(2)} | ${p.mhaMs < p.mqaMs ? 'MHA' : 'MQA'} ${(Math.max(p.mhaMs, p.mqaMs) / Math.min(p.mhaMs, p.mqaMs)).toFixed(2)}x | ${p.flopRatio.toFixed(3)} | ${p.pass ? 'pass' : 'FAIL'} |`);
       }
       print();
-      for (const c of chunkCrossovers(points, config)) print(describeCrossover(c));
+      for (const c of chunkCrossovers(points, config)) print(describeChunkCrossover(c));
     }
     return points.every((p) => p.pass) ? 0 : 1;
   }

@@ -27,11 +27,6 @@ export interface LayerReference extends HeadOutputs {
   readonly formulasAgree?: number;
 }
 
-/** Evenly spread heads, first and last included. */
-export function spreadHeads(heads: number, count: number): number[] {
-  return spread(heads, Math.max(1, count));
-}
-
 /** Multiply-adds of referenceAbsorbed over `heads` heads. */
 export function absorbedReferenceCost(core: Pick<CoreTensors, 'dims' | 'sQ' | 'keys'>, heads: number): number {
   const { qkNope: dn, qkRope: dr, vHead: dv, kvLoraRank: dc } = core.dims;
@@ -45,7 +40,7 @@ export function layerReference(core: CoreTensors, budget = LAYER_REFERENCE_BUDGE
     const all = referenceNaive(core);
     return { ...all, formula: 'naive', naiveHeads: all.heads };
   }
-  const naiveHeads = spreadHeads(H, Math.max(1, Math.floor(budget / 2 / perNaive)));
+  const naiveHeads = spread(H, Math.max(1, Math.floor(budget / 2 / perNaive)));
   const naive = referenceNaive(core, naiveHeads);
   if (core.rope === 'coupled' || absorbedReferenceCost(core, H) > budget / 2) return { ...naive, formula: 'naive', naiveHeads };
   const absorbed = referenceAbsorbed(core);

@@ -35,7 +35,8 @@ import { GpuRunError, prepareAttention } from '../run/runner';
 import { cacheWidth, layerSoftmaxScale, qkHead } from './layer-config';
 import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
 import { uploadBlocked } from './layer-buffers';
-import { type LayerReference, checkHeads, checkTensor, layerReference, spreadHeads } from './layer-check';
+import { type LayerReference, checkHeads, checkTensor, layerReference } from './layer-check';
+import { spread } from '../mla/spread';
 import { gemmPass, linearPasses, rowPass } from './layer-kernels';
 import type { LayerInput } from './layer-inputs';
 import { type CoreDims, type CoreTensors, type RopeMode, referenceCacheRows, referenceAbsorbed, referenceNaive, referenceOutput, referenceQueries, rotateCachedLatent } from './layer-reference';
@@ -138,11 +139,6 @@ async function submit(ctx: GpuContext, label: string, passes: readonly KernelPas
   }, (message) => new GpuRunError(label, 'dispatch failed', message));
 }
 
-/** Evenly spread token positions to check the front on (first and last included). */
-function sampleTokens(count: number, most: number): number[] {
-  return spreadHeads(count, most);
-}
-
 interface Front {
   readonly core: CoreTensors;
   readonly q: GPUBuffer;
@@ -184,8 +180,8 @@ async function runFront(b: BufferOwner, input: Extract<LayerInput, { kind: 'gene
   const latentRows = await b.read(rows, 4 * keys * width);
   const qHost = await b.read(q, 4 * sQ * c.heads * head);
   onStep('check the front');
-  const tokens = sampleTokens(keys, 8);
-  const queryTokens = sampleTokens(sQ, 4).map((i) => keys - sQ + i);
+  const tokens = spread(keys, 8);
+  const queryTokens = spread(sQ, 4).map((i) => keys - sQ + i);
   const gpuRows = new Float32Array(tokens.length * width);
   tokens.forEach((t, k) => gpuRows.set(latentRows.subarray(t * width, (t + 1) * width), k * width));
   const gpuQ = new Float32Array(queryTokens.length * c.heads * head);

@@ -75,7 +75,7 @@ export function chunkCrossovers(points: readonly SweepPoint[], dims: CoreDims): 
   });
 }
 
-export function describeCrossover(c: ChunkCrossover): string {
+export function describeChunkCrossover(c: ChunkCrossover): string {
   const measured = c.mhaFrom === undefined ? `MQA mode faster at every chunk timed (up to ${c.mqaUpTo})`
     : c.mqaUpTo === undefined || c.mqaUpTo > c.mhaFrom ? `MHA mode faster from ${c.mhaFrom} query tokens${c.mqaUpTo !== undefined ? ` (MQA again at ${c.mqaUpTo}: noise or the kernels' blocks)` : ' (at every chunk timed)'}`
       : `MQA mode faster up to ${c.mqaUpTo} query tokens, MHA mode from ${c.mhaFrom}`;

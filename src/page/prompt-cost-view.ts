@@ -14,7 +14,7 @@ import { KV_FORMATS } from '../mla/kv-layout';
 import { checkPrefillMemory } from '../prefill/prefill-call';
 import { type PromptCostPoint, measurePromptCost, modelPromptCost, validateLengths } from '../prompt/prompt-cost';
 import { predictDense, predictDsa } from '../prompt/cost-model';
-import { describeCrossover, describeFit, modelLengths } from '../prompt/prompt-cost-report';
+import { describePromptCrossover, describeFit, modelLengths } from '../prompt/prompt-cost-report';
 import { fmtMs } from '../run/report';
 import { escapeHtml, find } from './html';
 import { type Field, fieldsHtml, readFields } from './flag-form';
@@ -72,7 +72,7 @@ export function mountPromptCost(parent: HTMLElement, getDevice: () => Promise<Gp
       text = [
         'model: t = a x pairs + b x tokens a stage, fitted to the measured times', ...describeFit(m.model),
         `fit error on the measured points: dense ${(100 * m.fitError.dense).toFixed(1)} %, DSA ${(100 * m.fitError.dsa).toFixed(1)} %`,
-        describeCrossover({ ...m, points }),
+        describePromptCrossover({ ...m, points }),
         `at 1M tokens (modelled): dense ${at1M(predictDense)}, DSA ${at1M(predictDsa)} on this device`,
       ].join('\n');
     } else if (points.length === 1) text = 'The model needs two lengths or more.';

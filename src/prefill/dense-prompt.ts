@@ -20,8 +20,8 @@ import { spread } from '../mla/spread';
 import type { CheckResult } from '../reference/check';
 import { type AttentionOutput, type RunConfig, planCall, prepareAttention, submitChecked, uploadCache } from '../run/runner';
 import { type TimingMethod, timeWork } from '../timing/timer';
-import { type PrefillCall, cacheSlots, validatePrefill } from './prefill-call';
-import { type ChunkPlan, checkSample, largestChunk, prefillCache } from './prefill-run';
+import { type PrefillCall, cacheSlots, tokenRows, validatePrefill } from './prefill-call';
+import { type ChunkPlan, checkSample, largestChunk, prefillCache, qRowWords } from './prefill-run';
 
 export interface DensePromptOptions {
   /** Query tokens checked against the reference, spread over the prompt (default 8). */
@@ -69,14 +69,6 @@ function denseInputs(call: PrefillCall, tokens: readonly number[], q: Float32Arr
   return { shape: tokenBatchShape(call.dims, call.hQ, batch, call.pageSize, call.softmaxScale), q, kvRows: new Float32Array(0), cacheBytes, cacheLayout: layout, cache: batch.cache };
 }
 
-/** The q rows of the listed query tokens. */
-function qRows(call: PrefillCall, tokens: readonly number[]): Float32Array {
-  const row = call.hQ * call.dims.dQk;
-  const q = new Float32Array(tokens.length * row);
-  tokens.forEach((t, k) => q.set(call.q.subarray(t * row, (t + 1) * row), k * row));
-  return q;
-}
-
 function range(first: number, n: number): number[] {
   return Array.from({ length: n }, (_, k) => first + k);
 }
@@ -84,7 +76,7 @@ function range(first: number, n: number): number[] {
 /** The chunk of the dense prompt, planned for its last tokens (they see the most keys). */
 export function planDenseChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext, most?: number): ChunkPlan {
   const perRow = 4 * call.hQ * Math.max(call.dims.dQk, call.dims.dV);
-  return largestChunk(ctx, call.sQ, perRow, call.hQ, call.dims.dQk, (rows) => {
+  return largestChunk(ctx, call.sQ, perRow, qRowWords(call), (rows) => {
     const batch = denseBatch(call, range(call.sQ - rows, rows));
     return planCall(tokenBatchShape(call.dims, call.hQ, batch, call.pageSize, call.softmaxScale), call.numBlocks, batch.cache.maxBlocksPerSeq, config, ctx.limits);
   }, most);
@@ -141,7 +133,7 @@ export async function runDensePrompt(ctx: GpuContext, call: PrefillCall, config:
     alloc.destroy();
   }
   say(`checking ${checked.length} query tokens of the dense prompt against the f64 reference`);
-  const check = await checkSample(denseInputs(call, checked, qRows(call, checked), cacheBytes, layout), kept, checked);
+  const check = await checkSample(denseInputs(call, checked, tokenRows(call.q, call.hQ * call.dims.dQk, checked), cacheBytes, layout), kept, checked);
   return {
     sQ, keys, hQ, kernel, layout: layout.name, chunks, chunkTokens: rows, chunkLimit: limit, pairs: causalPairs(keys, sQ),
     checkedTokens: checked, checkedOutput: kept, check, ms: options.time !== false ? ms : undefined, method,

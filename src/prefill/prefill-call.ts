@@ -139,15 +139,17 @@ export function chunkInputs(call: PrefillCall, first: number, rows: number, cach
   };
 }
 
+/** The rows (of `row` values each) of the listed query tokens, in the list's order. */
+export function tokenRows<T extends Float32Array | Int32Array>(all: T, row: number, tokens: readonly number[]): T {
+  const out = new (all.constructor as new (n: number) => T)(tokens.length * row);
+  tokens.forEach((t, k) => out.set(all.subarray(t * row, (t + 1) * row), k * row));
+  return out;
+}
+
 /** The inputs of the listed query tokens (a sample to check), on the cache's bytes. */
 export function sampledInputs(call: PrefillCall, tokens: readonly number[], cacheBytes: Uint8Array, layout: KvLayout): MlaInputs {
-  const qRow = call.hQ * call.dims.dQk;
-  const q = new Float32Array(tokens.length * qRow);
-  const indices = new Int32Array(tokens.length * call.topk);
-  tokens.forEach((t, k) => {
-    q.set(call.q.subarray(t * qRow, (t + 1) * qRow), k * qRow);
-    indices.set(call.indices.subarray(t * call.topk, (t + 1) * call.topk), k * call.topk);
-  });
+  const q = tokenRows(call.q, call.hQ * call.dims.dQk, tokens);
+  const indices = tokenRows(call.indices, call.topk, tokens);
   return { shape: chunkShape(call, tokens.length), q, kvRows: new Float32Array(0), cacheBytes, cacheLayout: layout, cache: prefillPagedCache(call, tokens.length), indices, sink: call.sink };
 }
 

@@ -104,7 +104,7 @@ export function tokensToCheck(call: PrefillCall, count: number | 'all'): number[
  */
 export function planChunks(call: PrefillCall, config: RunConfig, ctx: GpuContext, most?: number, mostWhy = 'the chunk size asked for'): ChunkPlan {
   const perRow = 4 * Math.max(call.hQ * Math.max(call.dims.dQk, call.dims.dV), call.topk);
-  return largestChunk(ctx, call.sQ, perRow, call.hQ, call.dims.dQk, (rows) => planCall(chunkShape(call, rows), call.numBlocks, 1, config, ctx.limits), most, mostWhy);
+  return largestChunk(ctx, call.sQ, perRow, qRowWords(call), (rows) => planCall(chunkShape(call, rows), call.numBlocks, 1, config, ctx.limits), most, mostWhy);
 }
 
 export interface ChunkPlan {
@@ -114,15 +114,21 @@ export interface ChunkPlan {
   readonly limit: string;
 }
 
+/** One query token's q, in words, for a refusal. */
+export function qRowWords(call: Pick<PrefillCall, 'hQ' | 'dims'>): string {
+  return `${call.hQ} heads x ${call.dims.dQk} x 4 bytes`;
+}
+
 /**
  * The most query tokens a chunk of one-token requests may have: the prompt,
- * the batch limit, the grid, one binding of `perRow` bytes a token, `most`;
+ * the batch limit, the grid, one binding of `perRow` bytes a token (`rowWords`
+ * names one token's q in a refusal), `most`;
  * then halved while `plan` finds one of its buffers over the binding limit.
  */
-export function largestChunk(ctx: GpuContext, sQ: number, perRow: number, hQ: number, dQk: number, plan: (rows: number) => PlannedCall, most?: number, mostWhy = 'the chunk size asked for'): ChunkPlan {
+export function largestChunk(ctx: GpuContext, sQ: number, perRow: number, rowWords: string, plan: (rows: number) => PlannedCall, most?: number, mostWhy = 'the chunk size asked for'): ChunkPlan {
   const { limits } = ctx;
   const binding = bindingLimit(limits);
-  if (perRow > binding) throw new Error(`one query token's q (${hQ} heads x ${dQk} x 4 bytes) is over this device's binding limit of ${binding} bytes: use fewer heads`);
+  if (perRow > binding) throw new Error(`one query token's q (${rowWords}) is over this device's binding limit of ${binding} bytes: use fewer heads`);
   const bounds: [number, string][] = [
     [sQ, 'the prompt'], [SHAPE_LIMITS.maxBatch, `the batch limit (${SHAPE_LIMITS.maxBatch} requests a call)`],
     [limits.maxComputeWorkgroupsPerDimension, `the grid (${limits.maxComputeWorkgroupsPerDimension} workgroups a dimension)`],

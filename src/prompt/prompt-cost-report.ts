@@ -58,7 +58,7 @@ export function describeFit(m: PromptModel): string[] {
   return [...PROMPT_STAGES.map((s) => fitLine(STAGE_LABELS[s], m.fits[s])), ...(layer ? LAYER_WAYS.map((w) => fitLine(LAYER_WAY_LABELS[w], layer[w])) : [])];
 }
 
-export function describeCrossover(r: Pick<PromptCostReport, 'measuredCrossover' | 'modelledCrossover' | 'modelledCrossoverMha' | 'points'>): string {
+export function describePromptCrossover(r: Pick<PromptCostReport, 'measuredCrossover' | 'modelledCrossover' | 'modelledCrossoverMha' | 'points'>): string {
   const c = r.measuredCrossover;
   const measured = c.dsaFrom === undefined ? `dense faster at every length measured (up to ${c.denseUpTo})`
     : c.denseUpTo === undefined ? `DSA faster at every length measured (from ${c.dsaFrom})`
@@ -94,7 +94,7 @@ export function describePromptCost(r: PromptCostReport): string[] {
     ...describeFit(r.model),
     `fit      largest error on the measured points: dense ${pct(r.fitError.dense)}, DSA ${pct(r.fitError.dsa)}`
       + (r.fitError.layerMha !== undefined ? `, layer MHA ${pct(r.fitError.layerMha)}, layer MQA ${pct(r.fitError.layerMqa!)}` : ''),
-    describeCrossover(r),
+    describePromptCrossover(r),
     '',
     ...curveTable(r),
   ];

@@ -23,6 +23,7 @@ import { promptPasses } from '../indexer/prompt-report';
 import { PROMPT_STAGES, type PromptModel, type PromptStage, fitStage, modelledCrossover, predictDense, predictDsa, predictLayerMha, predictStage } from './cost-model';
 import { type LayerPromptResult, checkLayerPrompt, measureLayerPrompt } from './layer-prompt';
 import { MODEL1_LAYER_NOTE } from '../layer/layer-config';
+import { HEAD_PRESETS } from '../mla/shape';
 
 export interface PromptCostOptions {
   readonly dims: HeadDims;
@@ -117,7 +118,8 @@ export interface PromptCostConfigs {
 export function checkPromptCost(o: Pick<PromptCostOptions, 'lengths' | 'layerChunk' | 'dims'>): number[] {
   const lengths = validateLengths(o.lengths, '--lengths');
   if (o.layerChunk !== undefined) {
-    if (o.dims.dQk !== 576 || o.dims.dNope !== 512 || o.dims.dV !== 512) throw new Error(`--mha-chunk: the layer's MHA mode runs V3.2's head (576 = 512 + 64) only (--preset v32): ${MODEL1_LAYER_NOTE}`);
+    const v32 = HEAD_PRESETS.v32;
+    if (o.dims.dQk !== v32.dQk || o.dims.dNope !== v32.dNope || o.dims.dV !== v32.dV) throw new Error(`--mha-chunk: the layer's MHA mode runs V3.2's head (576 = 512 + 64) only (--preset v32): ${MODEL1_LAYER_NOTE}`);
     checkLayerPrompt({ keys: lengths[lengths.length - 1], chunk: o.layerChunk });
   }
   return lengths;
