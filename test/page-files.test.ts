@@ -1,9 +1,12 @@
 /**
  * The Run view's third mode in a real Chromium: your own tensors picked as
- * .npy files (a sparse FP8 call over 8K cached tokens with a sink of +-inf
- * and topk_length, NaN in every slot no valid index reads), run on the
- * browser's GPU, checked, and out downloaded: the same out as the command
- * line gives for the same files; a file named after no field is refused.
+ * .npy files, for both of FlashMLA's calls on one page: the decode call (a
+ * sparse FP8 call over 8K cached tokens with a sink of +-inf and
+ * topk_length, NaN in every slot no valid index reads) and the sparse
+ * prefill (a flat cache, hostile indices, topk_length 0 for some tokens),
+ * each run on the browser's GPU, checked, and its returns downloaded: the
+ * same as the command line gives for the same files; a file named after no
+ * argument of the call is refused.
  */
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +23,7 @@ import { quantizeKvCache } from '../src/mla/kv-quant';
 describe.skipIf(!haveChromium)('the page in Chromium: your own tensors', () => {
   const h = usePage();
 
-  it('a sparse FP8 call over 8K tokens from .npy files, with a sink and topk_length: passes, and out is the command line\'s', async () => {
+  it('a sparse FP8 decode over 8K tokens and a sparse prefill from .npy files, with sinks and topk_length: both pass, and their returns are the command line\'s', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mla-files-'));
     const save = (name: string, a: NpyArray) => { writeFileSync(join(dir, name), encodeNpy(a)); return join(dir, name); };
     const hQ = 8, topk = 2048, page = 64, blocks = 128, d = 576, slots = blocks * page; // 8192 cached tokens
@@ -71,7 +74,66 @@ describe.skipIf(!haveChromium)('the page in Chromium: your own tensors', () => {
       dt.items.add(new File([new Uint8Array(8)], 'weights.npy'));
       document.querySelector('#files-drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
     });
-    expect(await tab.locator('#files-status').textContent()).toMatch(/^Not taken: weights\.npy: a file must be named after its field \(q\.npy, kv-cache\.npy/);
+    expect(await tab.locator('#files-status').textContent()).toMatch(/^Not taken: weights\.npy: a file must be named after an argument of flash_mla_with_kvcache \(q\.npy, kv-cache\.npy/);
+
+    // The prefill call (flash_mla_sparse_fwd) on the same page: a flat MODEL1 cache with NaN in every row no valid index
+    // names, FlashMLA's hostile indices, topk_length (0 for some tokens) and a sink of +-inf; out and max_logits are the
+    // command line's on the same files, and a token with no valid index returns out 0, max_logits -inf, lse +inf.
+    const sQ = 40, sKv = 600, pk = 96, dm = 512, hostile = [-2147483648, -123456, -1, sKv, 2147483647];
+    const pIndices = Int32Array.from({ length: sQ * pk }, (_, k) => (k % 13 === 3 ? hostile[k % 5] : rng.int(0, sKv - 1)));
+    const pLength = Int32Array.from({ length: sQ }, (_, i) => (i % 9 === 4 ? 0 : pk - (i % 17)));
+    const kvRows = new Float32Array(sKv * dm).fill(NaN);
+    pIndices.forEach((slot, k) => {
+      if (k % pk < pLength[Math.floor(k / pk)] && slot >= 0 && slot < sKv) for (let c = 0; c < dm; c++) kvRows[slot * dm + c] = 0.4 * Math.cos(0.3 * slot + 0.07 * c);
+    });
+    const prefillFiles = {
+      q: save('p-q.npy', { dtype: 'float32', shape: [sQ, hQ, dm], data: Float32Array.from({ length: sQ * hQ * dm }, () => rng.normal()) }),
+      'kv-cache': save('kv.npy', { dtype: 'float32', shape: [sKv, 1, dm], data: kvRows }),
+      indices: save('p-indices.npy', { dtype: 'int32', shape: [sQ, 1, pk], data: pIndices }),
+      'topk-length': save('p-topk-length.npy', { dtype: 'int32', shape: [sQ], data: pLength }),
+      'attn-sink': save('p-attn-sink.npy', { dtype: 'float32', shape: [hQ], data: Float32Array.of(-Infinity, Infinity, 0.5, 0, -1, 1, 3, -3) }),
+    };
+    await tab.selectOption('#files-call', 'prefill');
+    expect(tab.url()).toContain('call=prefill');
+    for (const [flag, path] of Object.entries(prefillFiles)) await tab.setInputFiles(`#file-${flag}`, path);
+    await tab.selectOption('#files-form select[name="kernel"]', 'tiled');
+    await tab.fill('#files-form input[name="check-tokens"]', 'all');
+    await tab.check('#files-form input[name="no-time"]');
+    await tab.click('#files-run');
+    await tab.locator('#files-root[data-check]').waitFor({ timeout: 240_000 });
+    expect(await tab.locator('#files-root').getAttribute('data-check'), (await tab.locator('#files-status').textContent()) ?? '').toBe('pass');
+    await tab.screenshot({ path: 'test-results/page-files-prefill.png', fullPage: true });
+    const prefillResult = (await tab.locator('#files-result').textContent())!;
+    expect(prefillResult).toContain('call     flash_mla_sparse_fwd (mla-sandbox prefill)');
+    expect(prefillResult).toMatch(/s_q 40, h_q 8, topk 96 over a flat cache of 600 tokens \(d_qk 512 = 448\+64, d_v 512, sink\)/);
+    const fetched = async (id: string) => {
+      const d = tab.waitForEvent('download');
+      await tab.click(id);
+      return parseNpy(new Uint8Array(readFileSync((await (await d).path())!)));
+    };
+    const [pOut, pLse, pMax] = [await fetched('#files-out'), await fetched('#files-lse'), await fetched('#files-max-logits')];
+    expect(pOut.shape).toEqual([sQ, hQ, 512]);
+    const cliOut = join(dir, 'p-out-cli.npy'), cliMax = join(dir, 'p-max-cli.npy');
+    const p = await cli(['prefill', '--kernel', 'tiled', '--no-time', '--check-tokens', 'all', '--out', cliOut, '--max-logits', cliMax,
+      ...Object.entries(prefillFiles).flatMap(([flag, path]) => [`--${flag}`, path])]);
+    expect(p.code, p.stderr).toBe(0);
+    for (const [page, path] of [[pOut, cliOut], [pMax, cliMax]] as const) {
+      const fromCliP = parseNpy(new Uint8Array(readFileSync(path)));
+      expect(page.shape).toEqual(fromCliP.shape);
+      let w = 0;
+      page.data.forEach((x, k) => { w = Math.max(w, x === fromCliP.data[k] ? 0 : Math.abs(x - fromCliP.data[k])); });
+      expect(w, `the page's ${path} against the command line's`).toBeLessThan(1e-5);
+    }
+    const empty = 4; // pLength[4] = 0: no valid index
+    expect([...pOut.data.subarray(empty * hQ * 512, (empty + 1) * hQ * 512)].every((x) => x === 0)).toBe(true);
+    expect([...pMax.data.subarray(empty * hQ, (empty + 1) * hQ)].every((x) => x === -Infinity)).toBe(true);
+    expect([...pLse.data.subarray(empty * hQ, (empty + 1) * hQ)].every((x) => x === Infinity)).toBe(true);
+    await tab.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(8)], 'block_table.npy'));
+      document.querySelector('#files-drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    expect(await tab.locator('#files-status').textContent()).toMatch(/^Not taken: block_table\.npy: a file must be named after an argument of flash_mla_sparse_fwd/);
     expect(errors).toEqual([]);
     await tab.close();
   });

@@ -17,7 +17,7 @@ import { type PrefillCall, checkPrefillMemory, chunkShape, flatPageSize } from '
 import { tunedRunConfig } from '../tune/profile';
 import { defaultProfilePath, readProfileFile } from './profile-file';
 import { generatePrefillCase } from '../prefill/prefill-inputs';
-import { prefillFromArrays } from '../prefill/prefill-files';
+import { PREFILL_FILES, PREFILL_REQUIRED, prefillFromArrays } from '../prefill/prefill-files';
 import { CHECKED_TOKENS, runPrefill } from '../prefill/prefill-run';
 import { describePrefill, prefillJson } from '../prefill/prefill-report';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
@@ -53,7 +53,7 @@ both:
   --chunk-tokens N      at most N query tokens a chunk (default: as many as the device allows)
   --no-time  --samples N (timed runs of each chunk, default 1)  --json`;
 
-const OWN_FILES = ['q', 'kv-cache', 'indices', 'attn-sink', 'topk-length'] as const;
+const OWN_FILES = PREFILL_FILES.map((f) => f.flag);
 const GENERATION_FLAGS = ['preset', 's-q', 's-kv', 'h-q', 'topk', 'page-size', 'sink', 'random-topk-length', 'all-invalid', 'seed'] as const;
 
 /** out, lse, max_logits (and the chosen indices) in FlashMLA's shapes, to the files their flags name. */
@@ -98,7 +98,7 @@ function generated(v: FlagValues): PrefillCall {
 
 function fromFiles(v: FlagValues, given: ReadonlySet<string>): PrefillCall {
   for (const f of GENERATION_FLAGS) if (given.has(f)) throw new Error(`--${f} is not used with your own tensors (--q, --kv-cache, --indices): the files give the call`);
-  const missing = (['q', 'kv-cache', 'indices'] as const).filter((f) => !given.has(f));
+  const missing = PREFILL_REQUIRED.filter((f) => !given.has(f));
   if (missing.length > 0) throw new Error(`your own tensors need --q, --kv-cache and --indices together: ${missing.map((f) => `--${f}`).join(', ')} missing`);
   const file = (f: string) => (given.has(f) ? readNpyFile(f, v[f] as string) : undefined);
   const name = (f: string) => `--${f} ${v[f] as string}`;

@@ -19,6 +19,18 @@ import { type KvFormat, kvLayout } from '../mla/kv-layout';
 import { dequantizeKvCache } from '../mla/kv-quant';
 import { type PrefillCall, chunkShape, flatPageSize, prefillPagedCache, validatePrefill, withTopkLength } from './prefill-call';
 
+/** The prefill's files: flag (the command line's; the page's field), the array's key, what it holds. */
+export const PREFILL_FILES = [
+  { flag: 'q', key: 'q', what: 'float32 [s_q, h_q, d_qk]' },
+  { flag: 'kv-cache', key: 'kvCache', what: 'float32 [s_kv, 1, d_qk]: the flat cache; or [blocks, page, 1, d_qk], or uint8 FP8 records (KV cache fp8): a paged one' },
+  { flag: 'indices', key: 'indices', what: 'int32 [s_q, 1, topk]: negative or past the cache: skipped' },
+  { flag: 'attn-sink', key: 'attnSink', what: 'float32 [h_q]: +inf zeroes a head, -inf does nothing' },
+  { flag: 'topk-length', key: 'topkLength', what: 'int32 [s_q]: token i reads its first topk_length[i] indices' },
+] as const satisfies readonly { flag: string; key: keyof PrefillArrays; what: string }[];
+
+/** The files a prefill call cannot run without. */
+export const PREFILL_REQUIRED = ['q', 'kv-cache', 'indices'] as const;
+
 export interface PrefillArrays {
   readonly q: NpyArray;
   readonly kvCache: NpyArray;
