@@ -151,6 +151,55 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
     expect(r.stdout).toMatch(/verdict +PASS/);
   }, 120_000);
 
+  it('--indexer with your own tensors (the indexer\'s and the attention\'s): the scores and chosen indices written; the prefill on those indices gives the same out', async () => {
+    const L = 300, sQ = 24, k = 32, hQ = 4, r2 = new SeededRandom(77);
+    const normal = (n: number, s = 1) => Float32Array.from({ length: n }, () => s * r2.normal());
+    file('iq.npy', { dtype: 'float32', shape: [sQ, 64, 128], data: normal(sQ * 64 * 128) });
+    file('ik.npy', { dtype: 'float32', shape: [L, 128], data: normal(L * 128) });
+    file('iw.npy', { dtype: 'float32', shape: [sQ, 64], data: normal(sQ * 64) });
+    file('pq.npy', { dtype: 'float32', shape: [sQ, hQ, D], data: normal(sQ * hQ * D, 0.1) });
+    file('pkv.npy', { dtype: 'float32', shape: [L, 1, D], data: normal(L * D, 0.1) });
+    const own = ['--index-q', path('iq.npy'), '--index-k', path('ik.npy'), '--index-weights', path('iw.npy')];
+    const r = await cli(['prefill', '--indexer', ...own, '--q', path('pq.npy'), '--kv-cache', path('pkv.npy'), '--topk', String(k), '--kernel', 'tiled', '--no-time',
+      '--check-tokens', '4', '--indices-out', path('own-chosen.npy'), '--scores-out', path('own-scores.npy'), '--out', path('own-out.npy')]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/inputs +your indexer tensors \(--index-q, --index-k, --index-weights\); the attention's yours \(--q, --kv-cache\)/);
+    expect(r.stdout).toMatch(/prompt +query tokens 276\.\.299 of 300/);
+    const load = (name: string) => parseNpy(new Uint8Array(readFileSync(path(name))), name);
+    const scores = load('own-scores.npy'), chosen = load('own-chosen.npy');
+    expect(scores.shape).toEqual([sQ, L]);
+    expect(chosen.shape).toEqual([sQ, 1, k]);
+    for (let i = 0; i < sQ; i++) {
+      const visible = L - sQ + i + 1;
+      const row = scores.data.subarray(i * L, (i + 1) * L);
+      expect(row.subarray(0, visible).every(Number.isFinite) && row.subarray(visible).every((x) => x === -Infinity), `row ${i}: finite up to its own token, -inf past it`).toBe(true);
+      // The chosen are exactly the row's top k: none unchosen scores above the least chosen.
+      const picks = new Set(chosen.data.subarray(i * k, (i + 1) * k));
+      expect(picks.size).toBe(k);
+      expect([...picks].every((t) => t >= 0 && t < visible)).toBe(true);
+      const least = Math.min(...[...picks].map((t) => row[t]));
+      expect(row.subarray(0, visible).every((x, t) => picks.has(t) || x <= least), `row ${i}: top ${k}`).toBe(true);
+    }
+    // The same attention as FlashMLA's call on the chosen indices.
+    const again = await cli(['prefill', '--q', path('pq.npy'), '--kv-cache', path('pkv.npy'), '--indices', path('own-chosen.npy'), '--kernel', 'tiled', '--no-time', '--check-tokens', '4', '--out', path('own-out-2.npy')]);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    const a = load('own-out.npy'), b = load('own-out-2.npy');
+    let worst = 0;
+    a.data.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - b.data[j])); });
+    expect(worst).toBeLessThan(1e-6);
+    // Refusals that need these files.
+    for (const [args, message] of [
+      [[...own, '--s-kv', '300'], /--s-kv: your own tensors give L and s_q; leave it out/],
+      [[...own, '--q', path('q.npy'), '--kv-cache', path('kv.npy')], /--q .*q\.npy: expected float32 \[24, \?, \?\] \(s_q = 24 as --index-q/],
+      [[...own, '--q', path('pq.npy')], /--q and --kv-cache go together .*--kv-cache missing/],
+      [[...own, '--q', path('pq.npy'), '--kv-cache', path('pkv.npy'), '--h-q', '8'], /--h-q: your own tensors give L, s_q, h_q and the head/],
+    ] as [string[], RegExp][]) {
+      const bad = await cli(['prefill', '--indexer', ...args]);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr, args.join(' ')).toMatch(message);
+    }
+  }, 120_000);
+
   it('sparse writes the chosen indices, the indexer\'s scores, out and lse', async () => {
     const r = await cli(['sparse', '--seqlens', '512', '--topk', '64', '--h-q', '8', '--no-dense', '--no-time', '--kv', 'bf16',
       '--indices-out', path('sparse-indices.npy'), '--scores-out', path('sparse-scores.npy'), '--out', path('sparse-out.npy'), '--lse', path('sparse-lse.npy')]);
@@ -191,7 +240,10 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
       [['prefill', '--s-q', '0'], /--s-q "0" is not allowed/],
       [['prefill', '--all-invalid', '2'], /--all-invalid 2 is not allowed/],
       [['prefill', '--indexer', '--page-size', '64'], /--page-size is not used with --indexer/],
-      [['prefill', '--indices-out', path('x.npy')], /--indices-out writes the indices the indexer chose/],
+      [['prefill', '--indices-out', path('x.npy')], /--indices-out: the indexer's inputs and outputs are used with --indexer/],
+      [['prefill', '--index-q', path('x.npy'), '--scores-out', path('y.npy')], /--scores-out, --index-q: the indexer's inputs and outputs are used with --indexer/],
+      [['prefill', '--indexer', '--index-q', path('q.npy')], /your own indexer tensors go together: --index-k, --index-weights missing/],
+      [['prefill', '--indexer', '--q', path('q.npy'), '--kv-cache', path('kv.npy')], /the attention's own tensors go with your own indexer tensors/],
       [['sparse', '--sweep', '4096', '--out', path('x.npy')], /--out: --sweep runs many lengths and writes no tensors/],
       [['prefill', '--indexer', '--s-kv', '100', '--s-q', '200'], /--s-q "200" is not allowed/],
       [['prompt-cost', '--lengths', '1024,1'], /--lengths: 1 is not allowed/],

@@ -22,7 +22,9 @@ import { CHECKED_TOKENS, runPrefill } from '../prefill/prefill-run';
 import { describePrefill, prefillJson } from '../prefill/prefill-report';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
 import type { AttentionOutput, RunConfig } from '../run/runner';
-import { generatePromptCase, runPromptPipeline } from '../indexer/prompt-pipeline';
+import { type PromptCase, generatePromptCase, runPromptPipeline } from '../indexer/prompt-pipeline';
+import { promptCaseFromArrays } from '../indexer/prompt-files';
+import { INDEX_FILES, indexerArraysFromFlags } from './indexer-files';
 import { describePrompt, promptPasses } from '../indexer/prompt-report';
 
 export const PREFILL_USAGE = `mla-sandbox prefill: FlashMLA's sparse prefill (flash_mla_sparse_fwd) over a prompt: each query token attends its own top-k keys
@@ -38,6 +40,11 @@ generated, as FlashMLA's tests make them (docs/prefill.md):
                         tokens, each seeing the tokens up to its own; per chunk, the lightning indexer scores them,
                         top-k picks each token's keys and the sparse prefill attends them, in one submit (checked at
                         every stage on --check-tokens query tokens, default 8)
+    --index-q q.npy --index-k k.npy --index-weights w.npy
+                        with --indexer: your own indexer tensors (float32 [s_q, 64, 128], [L, 128], [s_q, 64], before
+                        the Hadamard transform and FP8, as sparse takes them); they give L and s_q; with --q and
+                        --kv-cache (float32 [s_q, h_q, d_qk], the flat cache [L, 1, d_qk]) the attention's too, else
+                        generated (--preset, --h-q)
 your own tensors, FlashMLA's names and shapes:
   --q q.npy (float32 [s_q, h_q, d_qk])
   --kv-cache kv.npy (float32 [s_kv, 1, d_qk]: the flat cache; or [blocks, page, 1, d_qk], or uint8 FP8 records with --kv fp8: a paged one)
@@ -45,6 +52,7 @@ your own tensors, FlashMLA's names and shapes:
   --attn-sink s.npy (float32 [h_q])  --topk-length t.npy (int32 [s_q])  --d-v N (default: the preset's 512)
 outputs: --out o.npy (float32 [s_q, h_q, d_v])  --lse l.npy (float32 [s_q, h_q])  --max-logits m.npy (float32 [s_q, h_q])
   --indices-out i.npy (with --indexer: the indices top-k chose, int32 [s_q, 1, topk], FlashMLA's layout; -1 past a short row)
+  --scores-out s.npy (with --indexer: the indexer's scores, float32 [s_q, L]; -inf past the tokens a query token sees)
 both:
   --softmax-scale X (FlashMLA's sm_scale; default 1/sqrt(d_qk))  --kv bf16|f32|fp8 (the cache's format; default bf16, FlashMLA's)
   --kernel flash|${VERSION_NAMES.join('|')} (default flash: the device profile's pick for the nearest sparse shape class, as run's;
@@ -56,14 +64,16 @@ both:
 const OWN_FILES = PREFILL_FILES.map((f) => f.flag);
 const GENERATION_FLAGS = ['preset', 's-q', 's-kv', 'h-q', 'topk', 'page-size', 'sink', 'random-topk-length', 'all-invalid', 'seed'] as const;
 
-/** out, lse, max_logits (and the chosen indices) in FlashMLA's shapes, to the files their flags name. */
-function writeResults(outputs: readonly { flag: string; path: string }[], call: PrefillCall, output: AttentionOutput, indices?: Int32Array): void {
+/** out, lse, max_logits (and the chosen indices and the indexer's scores) in FlashMLA's shapes, to the files their flags name. */
+function writeResults(outputs: readonly { flag: string; path: string }[], call: PrefillCall, output: AttentionOutput, indexer?: { indices: Int32Array; scores?: Float32Array }): void {
   const { sQ, hQ, topk } = call;
+  const scores = indexer?.scores;
   const written: Record<string, NpyArray | undefined> = {
     out: { dtype: 'float32', shape: [sQ, hQ, call.dims.dV], data: output.out },
     lse: { dtype: 'float32', shape: [sQ, hQ], data: output.lse },
     'max-logits': { dtype: 'float32', shape: [sQ, hQ], data: output.maxLogits },
-    'indices-out': indices && { dtype: 'int32', shape: [sQ, 1, topk], data: indices },
+    'indices-out': indexer && { dtype: 'int32', shape: [sQ, 1, topk], data: indexer.indices },
+    'scores-out': scores && { dtype: 'float32', shape: [sQ, scores.length / sQ], data: scores },
   };
   for (const { flag, path } of outputs) writeOutput(flag, path, encodeNpy(written[flag]!));
 }
@@ -115,7 +125,8 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
       preset: { type: 'string' }, 's-q': { type: 'string' }, 's-kv': { type: 'string' }, 'h-q': { type: 'string' }, topk: { type: 'string' },
       'page-size': { type: 'string' }, sink: { type: 'boolean' }, 'random-topk-length': { type: 'boolean' }, 'all-invalid': { type: 'string' }, seed: { type: 'string' },
       ...Object.fromEntries(OWN_FILES.map((f) => [f, { type: 'string' as const }])), 'd-v': { type: 'string' },
-      out: { type: 'string' }, lse: { type: 'string' }, 'max-logits': { type: 'string' }, 'indices-out': { type: 'string' },
+      out: { type: 'string' }, lse: { type: 'string' }, 'max-logits': { type: 'string' }, 'indices-out': { type: 'string' }, 'scores-out': { type: 'string' },
+      ...Object.fromEntries(INDEX_FILES.map((f) => [f, { type: 'string' as const }])),
       'softmax-scale': { type: 'string' }, profile: { type: 'string' }, kv: { type: 'string', default: 'bf16' }, kernel: { type: 'string', default: 'flash' },
       splits: { type: 'string', default: 'auto' }, 'tile-n': { type: 'string' }, 'heads-per-workgroup': { type: 'string' }, 'dot-parts': { type: 'string' },
       keys: { type: 'string' }, 'score-block': { type: 'string' }, 'out-block': { type: 'string' }, 'scale-rounding': { type: 'string', default: 'pow2' },
@@ -133,10 +144,11 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
   const chunkTokens = intFlag('chunk-tokens', v['chunk-tokens'], 1);
   const samples = intFlag('samples', v.samples, 1, 100);
   if (v['no-time'] && samples !== undefined) throw new Error('--samples is not used with --no-time');
-  const outputs = (['out', 'lse', 'max-logits', 'indices-out'] as const).filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string }));
-  checkOutputPaths(outputs, OWN_FILES.filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string })));
+  const outputs = (['out', 'lse', 'max-logits', 'indices-out', 'scores-out'] as const).filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string }));
+  checkOutputPaths(outputs, [...OWN_FILES, ...INDEX_FILES].filter((f) => given.has(f)).map((flag) => ({ flag, path: v[flag] as string })));
   if (v.indexer) return runPromptCommand(v, given, config, chunkTokens, outputs);
-  if (given.has('indices-out')) throw new Error('--indices-out writes the indices the indexer chose: it is used with --indexer (without it the indices are generated or yours)');
+  const indexerOnly = ['indices-out', 'scores-out', ...INDEX_FILES].filter((f) => given.has(f));
+  if (indexerOnly.length > 0) throw new Error(`${indexerOnly.map((f) => `--${f}`).join(', ')}: the indexer's inputs and outputs are used with --indexer (without it the indices are generated or yours)`);
   const call = own ? fromFiles(v, given) : generated(v);
   const ctx = await openNodeDevice();
   const adapter = describeAdapter(ctx.adapter);
@@ -155,32 +167,61 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
   return report.check.pass ? 0 : 1;
 }
 
-/** prefill --indexer: the indexer, top-k and the sparse prefill over a generated prompt (indexer/prompt-pipeline.ts). */
-async function runPromptCommand(v: FlagValues, given: ReadonlySet<string>, config: RunConfig, chunkTokens: number | undefined, outputs: readonly { flag: string; path: string }[]): Promise<number> {
-  const unused = [...OWN_FILES, 'page-size', 'sink', 'random-topk-length', 'all-invalid', 'samples', 'd-v', 'softmax-scale'].filter((f) => given.has(f));
-  if (unused.length > 0) throw new Error(`${unused.map((f) => `--${f}`).join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used with --indexer: it generates a prompt over a flat cache, whose indices the indexer and top-k choose`);
-  const dims = HEAD_PRESETS[oneOf<PresetName>('preset', v.preset ?? 'model1', PRESET_NAMES)];
-  const keys = intFlag('s-kv', v['s-kv'] ?? '65536', 1, 1 << 22)!;
-  const sQ = intFlag('s-q', v['s-q'] ?? '4096', 1, keys)!;
-  const hQ = intFlag('h-q', v['h-q'] ?? '64', 1, 1024)!;
+/**
+ * The prompt of prefill --indexer: generated (--preset, --s-kv, --s-q, --h-q), or your own indexer tensors
+ * (which give L and s_q) with the attention's q and flat cache yours too (which give h_q and the head) or generated.
+ */
+function promptCase(v: FlagValues, given: ReadonlySet<string>, config: RunConfig): PromptCase {
   const topk = intFlag('topk', v.topk ?? '2048', 1, 1 << 16)!;
-  checkPrefillMemory({ dims, sQ, hQ, topk, slots: keys }, cliMemoryBudget().bytes, cliMemoryBudget().where);
+  const seed = intFlag('seed', v.seed ?? '0', 0, 0xffffffff);
+  const softmaxScale = numberFlag('softmax-scale', v['softmax-scale']);
+  const budget = cliMemoryBudget();
+  const keptScores = (keys: number, sQ: number) => (given.has('scores-out') ? keys * sQ : 0);
+  const attention = (['q', 'kv-cache'] as const).filter((f) => given.has(f));
+  const indexer = indexerArraysFromFlags(v, given);
+  if (!indexer) {
+    if (attention.length > 0) throw new Error(`${attention.map((f) => `--${f}`).join(', ')} with --indexer: the attention's own tensors go with your own indexer tensors (--index-q, --index-k, --index-weights), which give the prompt's L and s_q`);
+    const dims = HEAD_PRESETS[oneOf<PresetName>('preset', v.preset ?? 'model1', PRESET_NAMES)];
+    const keys = intFlag('s-kv', v['s-kv'] ?? '65536', 1, 1 << 22)!;
+    const sQ = intFlag('s-q', v['s-q'] ?? '4096', 1, keys)!;
+    const hQ = intFlag('h-q', v['h-q'] ?? '64', 1, 1024)!;
+    checkPrefillMemory({ dims, sQ, hQ, topk, slots: keys, keptScores: keptScores(keys, sQ) }, budget.bytes, budget.where);
+    return generatePromptCase({ dims, keys, sQ, hQ, topk, seed, softmaxScale });
+  }
+  if (attention.length === 1) throw new Error(`--q and --kv-cache go together (the attention's own tensors): --${attention[0] === 'q' ? 'kv-cache' : 'q'} missing`);
+  const fromFiles = ['s-kv', 's-q', ...(attention.length > 0 ? ['preset', 'h-q'] : [])].filter((f) => given.has(f));
+  if (fromFiles.length > 0) throw new Error(`${fromFiles.map((f) => `--${f}`).join(', ')}: your own tensors give ${attention.length > 0 ? 'L, s_q, h_q and the head' : 'L and s_q'}; leave ${fromFiles.length > 1 ? 'them' : 'it'} out`);
+  const c = promptCaseFromArrays({
+    indexer,
+    attention: attention.length > 0 ? { q: readNpyFile('q', v.q as string), kvCache: readNpyFile('kv-cache', v['kv-cache'] as string), names: { q: `--q ${v.q as string}`, kvCache: `--kv-cache ${v['kv-cache'] as string}` } } : undefined,
+  }, { topk, kvFormat: config.kvFormat, preset: oneOf<PresetName>('preset', v.preset ?? 'model1', PRESET_NAMES), hQ: intFlag('h-q', v['h-q'] ?? '64', 1, 1024), seed, softmaxScale });
+  // The files are read; what is left to hold is the run's outputs (and the scores kept).
+  checkPrefillMemory({ dims: c.call.dims, sQ: c.call.sQ, hQ: c.call.hQ, topk, slots: c.keys, keptScores: keptScores(c.keys, c.call.sQ) }, budget.bytes, budget.where);
+  return c;
+}
+
+/** prefill --indexer: the indexer, top-k and the sparse prefill over a prompt (indexer/prompt-pipeline.ts). */
+async function runPromptCommand(v: FlagValues, given: ReadonlySet<string>, config: RunConfig, chunkTokens: number | undefined, outputs: readonly { flag: string; path: string }[]): Promise<number> {
+  const unused = ['indices', 'attn-sink', 'topk-length', 'page-size', 'sink', 'random-topk-length', 'all-invalid', 'samples', 'd-v'].filter((f) => given.has(f));
+  if (unused.length > 0) throw new Error(`${unused.map((f) => `--${f}`).join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used with --indexer: it runs a prompt over a flat cache, whose indices the indexer and top-k choose`);
   const checkTokens = intFlag('check-tokens', v['check-tokens'] ?? '8', 1);
-  const c = generatePromptCase({ dims, keys, sQ, hQ, topk, seed: intFlag('seed', v.seed ?? '0', 0, 0xffffffff) });
+  const c = promptCase(v, given, config);
+  const inputs = !given.has('index-q') ? 'generated (seeded)' : `your indexer tensors (${INDEX_FILES.map((f) => `--${f}`).join(', ')}); the attention's ${given.has('q') ? 'yours (--q, --kv-cache)' : 'generated (seeded)'}`;
   const ctx = await openNodeDevice();
   const adapter = describeAdapter(ctx.adapter);
   const tuning = tuningOf(v, config, adapter, c.call);
   const report = await runPromptPipeline(ctx, c, tuning.config, {
-    checkTokens, chunkTokens, time: !v['no-time'],
+    checkTokens, chunkTokens, time: !v['no-time'], keepScores: given.has('scores-out'),
     onProgress: v.json ? undefined : (step) => process.stderr.write(`prefill: ${step}\n`),
   });
-  writeResults(outputs, c.call, report.output, report.indices);
+  writeResults(outputs, c.call, report.output, report);
   if (v.json) {
-    const { output: _o, indices: _i, ...rest } = report;
+    const { output: _o, indices: _i, scores: _s, ...rest } = report;
     print(JSON.stringify({ adapter: ctx.adapter, tuning: tuning.source, ...rest, pass: promptPasses(report) }, null, 2));
   } else {
     print(`device   ${adapter}`);
     print(`tuning   ${tuning.source.line}`);
+    print(`inputs   ${inputs}`);
     describePrompt(report).forEach((l) => print(l));
     print(`verdict  ${promptPasses(report) ? 'PASS' : 'FAIL'}`);
   }

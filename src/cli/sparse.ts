@@ -5,7 +5,6 @@
  * cache, and each stage's time.
  */
 import { parseArgs } from 'node:util';
-import { readNpyFile } from './read-npy';
 import { type IndexerInputs, indexerInputsFromArrays } from '../indexer/indexer-inputs';
 import { openNodeDevice } from '../gpu/node-device';
 import { describeAdapter } from '../gpu/device';
@@ -18,6 +17,7 @@ import { PRESET_NAMES, type PresetName } from '../mla/shape';
 import { indexerCrossover, sparseRowLine, sparseSweepMarkdown, sweepSparse } from '../indexer/sparse-sweep';
 import { cliMemoryBudget } from './memory-budget';
 import { progressLine } from './progress';
+import { INDEX_FILES, indexerArraysFromFlags } from './indexer-files';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { encodeNpy } from '../run/npy';
 
@@ -40,7 +40,6 @@ export const SPARSE_USAGE = `mla-sandbox sparse: the lightning indexer -> top-k 
   --sweep 4096,65536,1048576   dense against the pipeline at each length (every stage checked and timed once), and the crossover
                                where the indexer overtakes the sparse decode`;
 
-const INDEX_FILES = ['index-q', 'index-k', 'index-weights'] as const;
 const OUTPUT_FILES = ['indices-out', 'scores-out', 'out', 'lse'] as const;
 
 
@@ -77,14 +76,11 @@ export async function runSparseCommand(argv: string[]): Promise<number> {
   if (outputs.length > 0 && v.sweep !== undefined) throw new Error(`${outputs.map((o) => `--${o.flag}`).join(', ')}: --sweep runs many lengths and writes no tensors`);
   checkOutputPaths(outputs, files.map((flag) => ({ flag, path: v[flag] as string })));
   let own: IndexerInputs | undefined;
-  if (files.length > 0) {
-    if (files.length < INDEX_FILES.length) throw new Error(`your own indexer tensors go together: ${INDEX_FILES.filter((f) => !given.has(f)).map((f) => `--${f}`).join(', ')} missing`);
+  const arrays = indexerArraysFromFlags(v, given);
+  if (arrays) {
     if (v.sweep !== undefined) throw new Error('--sweep generates its inputs at each length: it does not take your own indexer tensors');
     if (given.has('plant')) throw new Error('--plant is for generated indexer inputs: your own keys decide what is relevant');
-    own = indexerInputsFromArrays({
-      q: readNpyFile('index-q', v['index-q'] as string), k: readNpyFile('index-k', v['index-k'] as string), weights: readNpyFile('index-weights', v['index-weights'] as string),
-      names: { q: `--index-q ${v['index-q'] as string}`, k: `--index-k ${v['index-k'] as string}`, weights: `--index-weights ${v['index-weights'] as string}` },
-    }, { seed: intFlag('seed', v.seed, 0, 0xffffffff)! });
+    own = indexerInputsFromArrays(arrays, { seed: intFlag('seed', v.seed, 0, 0xffffffff)! });
     for (const [flag, fromFiles] of [['seqlens', own.keys], ['s-q', own.sQ]] as const) {
       if (given.has(flag) && Number(v[flag]) !== fromFiles) throw new Error(`--${flag} ${v[flag]} disagrees with your indexer tensors, which give ${fromFiles}: drop --${flag} or fix the files`);
     }

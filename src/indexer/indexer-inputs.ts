@@ -178,7 +178,7 @@ export function indexerInputsFromArrays(a: IndexerArrays, options: IndexerOption
   expectNpy(a.k, a.names.k, ['float32'], [null, D], `L, ${D}`);
   const keys = a.k.shape[0];
   try {
-    checkIndexerSize(keys, sQ);
+    checkIndexerSize(keys, sQ, options.prompt);
   } catch (e) {
     throw new Error(`${a.names.k} (L ${keys}) and ${a.names.q} (s_q ${sQ}): ${(e as Error).message}`);
   }

@@ -45,12 +45,13 @@ export interface PromptCaseOptions {
   readonly hQ: number;
   readonly topk: number;
   readonly seed?: number;
+  readonly softmaxScale?: number;
 }
 
 export function generatePromptCase(o: PromptCaseOptions): PromptCase {
   if (!Number.isInteger(o.sQ) || o.sQ < 1 || o.sQ > o.keys) throw new Error(`s_q = ${o.sQ} is not allowed: a prompt's query tokens are the last s_q of its ${o.keys} tokens (1 to ${o.keys})`);
   const seed = o.seed ?? 0;
-  const call = generatePrefillCase({ dims: o.dims, sQ: o.sQ, sKv: o.keys, hQ: o.hQ, topk: o.topk, seed });
+  const call = generatePrefillCase({ dims: o.dims, sQ: o.sQ, sKv: o.keys, hQ: o.hQ, topk: o.topk, seed, softmaxScale: o.softmaxScale });
   return { call: { ...call, indices: new Int32Array(o.sQ * o.topk).fill(-1) }, indexer: generateIndexerInputs(o.keys, o.sQ, { seed: seed + 1, prompt: true }), keys: o.keys };
 }
 
@@ -62,6 +63,8 @@ export interface PromptOptions {
   readonly chunkTokens?: number;
   /** Time the pipeline and each stage (default true). */
   readonly time?: boolean;
+  /** Read every chunk's indexer scores back into the report's `scores` (s_q x L floats on the host). */
+  readonly keepScores?: boolean;
   readonly onProgress?: (step: string) => void;
 }
 
@@ -93,6 +96,8 @@ export interface PromptReport {
   /** [s_q, topk]: what top-k chose (flat cache slots = token positions; -1 past a short row). */
   readonly indices: Int32Array;
   readonly output: AttentionOutput;
+  /** With keepScores: the indexer's scores [s_q, L]; token t's row is -inf past the tokens it sees (L - s_q + t + 1). */
+  readonly scores?: Float32Array;
   /** The chunks' times summed, ms (wall clock of each submit). */
   readonly ms?: PromptStageMs;
 }
@@ -139,6 +144,7 @@ export async function runPromptPipeline(ctx: GpuContext, c: PromptCase, config: 
 
   const output: AttentionOutput = { out: new Float32Array(sQ * hQ * dV), lse: new Float32Array(sQ * hQ), maxLogits: new Float32Array(sQ * hQ) };
   const chosen = new Int32Array(sQ * topk);
+  const allScores = options.keepScores ? new Float32Array(sQ * L).fill(-Infinity) : undefined;
   const indexerGpu: number[] = [];
   const indexerRef: number[] = [];
   const topkRows: { scores: Float32Array; row: Int32Array }[] = [];
@@ -169,8 +175,11 @@ export async function runPromptPipeline(ctx: GpuContext, c: PromptCase, config: 
           output.maxLogits.set(got.maxLogits, first * hQ);
           chosen.set(new Int32Array((await owner.read(top.indices, 4 * n * topk)).buffer), first * topk);
           const mine = checked.filter((t) => t >= first && t < first + n);
-          if (mine.length > 0) {
-            const scores = await idx.readScores();
+          const scores = mine.length > 0 || allScores ? await idx.readScores() : undefined;
+          if (allScores && scores) {
+            for (let i = 0; i < n; i++) allScores.set(scores.subarray(i * keysEnd, i * keysEnd + L - sQ + first + i + 1), (first + i) * L);
+          }
+          if (scores) {
             for (const t of mine) {
               const i = t - first;
               const visible = L - sQ + t + 1;
@@ -211,6 +220,6 @@ export async function runPromptPipeline(ctx: GpuContext, c: PromptCase, config: 
   const attention = await checkSampledTokens({ ...call, indices: chosen }, output, checked, cacheBytes, layout);
   return {
     keys: L, sQ, hQ, topk, kernel, layout: layout.name, chunks, chunkTokens: rows, chunkLimit: limit, checkedTokens: checked,
-    indexer: indexerCheck, topkCheck, attention, indices: chosen, output, ms: options.time !== false ? ms : undefined,
+    indexer: indexerCheck, topkCheck, attention, indices: chosen, output, scores: allScores, ms: options.time !== false ? ms : undefined,
   };
 }

@@ -161,16 +161,18 @@ export interface PrefillSizes {
   readonly topk: number;
   /** Slots of the cache (pages x page size). */
   readonly slots: number;
+  /** Indexer scores kept on the host (s_q x L for a prompt's scores written out), floats. */
+  readonly keptScores?: number;
 }
 
 /**
  * Host bytes of a prefill: q, the f32 cache and its bytes (at most 4 B a
  * value), the indices (and their topk_length copy), the prompt's out, lse
- * and max_logits, and one chunk's read-back.
+ * and max_logits, one chunk's read-back, and any indexer scores kept.
  */
 export function prefillHostBytes(s: PrefillSizes): number {
   const { dQk, dV } = s.dims;
-  return 4 * (s.sQ * s.hQ * dQk + 2 * s.slots * dQk + 2 * s.sQ * s.topk + s.sQ * s.hQ * (dV + 2)) + 4 * SHAPE_LIMITS.maxBatch * s.hQ * (dV + 2);
+  return 4 * (s.sQ * s.hQ * dQk + 2 * s.slots * dQk + 2 * s.sQ * s.topk + s.sQ * s.hQ * (dV + 2) + (s.keptScores ?? 0)) + 4 * SHAPE_LIMITS.maxBatch * s.hQ * (dV + 2);
 }
 
 /** Refuse a prefill whose host memory would pass `budget` bytes (`where` says whose), or whose q would pass one array, naming the sizes. */
@@ -179,8 +181,9 @@ export function checkPrefillMemory(s: PrefillSizes, budget: number, where: strin
   if (qBytes > 2 ** 32 || 4 * s.sQ * s.hQ * s.dims.dV > 2 ** 32) {
     throw new Error(`q or out of s_q ${s.sQ} x h_q ${s.hQ} is over the 4 GiB one array holds on the host: make s_q or h_q smaller`);
   }
+  if (4 * (s.keptScores ?? 0) > 2 ** 32) throw new Error(`the indexer's scores kept (${s.keptScores} floats) are over the 4 GiB one array holds on the host: make the prompt shorter or keep no scores`);
   const bytes = prefillHostBytes(s);
   if (bytes > budget) {
-    throw new Error(`this prefill needs about ${(bytes / 2 ** 30).toFixed(2)} GiB of memory (q, the cache, indices, out), over the ${(budget / 2 ** 30).toFixed(2)} GiB ${where}: make s_q, h_q or s_kv smaller`);
+    throw new Error(`this prefill needs about ${(bytes / 2 ** 30).toFixed(2)} GiB of memory (q, the cache, indices, out${s.keptScores ? ', the scores kept' : ''}), over the ${(budget / 2 ** 30).toFixed(2)} GiB ${where}: make s_q, h_q or s_kv smaller`);
   }
 }
