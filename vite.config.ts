@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /** Test projects, each runnable alone (`npx vitest run --project kernels`); `npm test` runs them all. */
-const KERNEL_TESTS = ['test/kernels.test.ts', 'test/layer-gpu.test.ts', 'test/indexer-gpu.test.ts', 'test/extra-cache.test.ts', 'test/kv-shards.test.ts', 'test/kernel-tiling.test.ts', 'test/kernel-errors.test.ts', 'test/roofline.test.ts', 'test/tune-gpu.test.ts', 'test/exercises-gpu.test.ts', 'test/prefill.test.ts'];
+const KERNEL_TESTS = ['test/kernels.test.ts', 'test/layer-gpu.test.ts', 'test/indexer-gpu.test.ts', 'test/extra-cache.test.ts', 'test/kv-shards.test.ts', 'test/kernel-tiling.test.ts', 'test/kernel-errors.test.ts', 'test/roofline.test.ts', 'test/tune-gpu.test.ts', 'test/exercises-gpu.test.ts', 'test/prefill.test.ts', 'test/gqa-gpu.test.ts'];
 const TOOL_TESTS = ['test/cli.test.ts', 'test/bench.test.ts', 'test/bad-inputs.test.ts', 'test/tune-cli.test.ts', 'test/exercise-cli.test.ts', 'test/prefill-cli.test.ts'];
 const PAGE_TESTS = ['test/page-run.test.ts', 'test/page-sweeps.test.ts', 'test/page-views.test.ts', 'test/page-exercises.test.ts', 'test/page-files.test.ts'];
 

@@ -269,6 +269,66 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expectClose(out, lse, ref);
   });
 
+  it('run with several KV heads (GQA) from files as FlashMLA takes them: [blocks, page, h_kv, d], each group of query heads reading its own', async () => {
+    // h_q 9 over h_kv 3, pages of 53 in shuffled order, an unused block-table entry of 2147480000, NaN in every unread slot of every head.
+    const hQ = 9, hKv = 3, d = 576, page = 53, seqlens = [100, 7], blocks = 4;
+    const rng = new SeededRandom(21);
+    const table = Int32Array.of(3, 0, 2, 2147480000); // request 0: blocks 3, 0; request 1: block 2, then an entry never read
+    const kv = new Float32Array(blocks * page * hKv * d).fill(NaN);
+    const slot = (b: number, t: number) => table[b * 2 + Math.floor(t / page)] * page + (t % page);
+    seqlens.forEach((len, b) => { for (let t = 0; t < len; t++) for (let k = 0; k < hKv * d; k++) kv[slot(b, t) * hKv * d + k] = rng.normal(); });
+    const q = Float32Array.from({ length: 2 * hQ * d }, () => rng.normal());
+    const files = [
+      '--q', file('gqa-q.npy', { dtype: 'float32', shape: [2, 1, hQ, d], data: q }),
+      '--kv-cache', file('gqa-kv.npy', { dtype: 'float32', shape: [blocks, page, hKv, d], data: kv }),
+      '--cache-seqlens', file('gqa-seqlens.npy', { dtype: 'int32', shape: [2], data: Int32Array.from(seqlens) }),
+      '--block-table', file('gqa-bt.npy', { dtype: 'int32', shape: [2, 2], data: table }),
+    ];
+    const r = await cli(['run', '--kv', 'f32', '--kernel', 'tiled', '--samples', '1', '--warmup', '0', ...files, '--out', join(dir, 'gqa-out.npy'), '--lse', join(dir, 'gqa-lse.npy')]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/gqa +h_kv 3: query heads g\*3 \.\. g\*3\+2 read KV head g; run as an MQA call of 6 requests/);
+    // The definition, written out: head h attends KV head floor(h / 3) of its request's tokens.
+    const out = parseNpy(new Uint8Array(readFileSync(join(dir, 'gqa-out.npy'))), 'out');
+    const lse = parseNpy(new Uint8Array(readFileSync(join(dir, 'gqa-lse.npy'))), 'lse');
+    expect(out.shape).toEqual([2, 1, hQ, 512]);
+    expect(lse.shape).toEqual([2, hQ, 1]);
+    let worst = 0;
+    for (let b = 0; b < 2; b++) {
+      for (let h = 0; h < hQ; h++) {
+        const g = Math.floor(h / 3);
+        const s = Array.from({ length: seqlens[b] }, (_, t) => {
+          let dot = 0;
+          for (let c = 0; c < d; c++) dot += q[(b * hQ + h) * d + c] * kv[(slot(b, t) * hKv + g) * d + c];
+          return dot / Math.sqrt(d);
+        });
+        const m = Math.max(...s);
+        const l = m + Math.log(s.reduce((a, x) => a + Math.exp(x - m), 0));
+        worst = Math.max(worst, Math.abs(lse.data[b * hQ + h] - l));
+        for (let c = 0; c < 512; c += 37) {
+          const o = s.reduce((a, x, t) => a + Math.exp(x - l) * kv[(slot(b, t) * hKv + g) * d + c], 0);
+          worst = Math.max(worst, Math.abs(out.data[(b * hQ + h) * 512 + c] - o));
+        }
+      }
+    }
+    expect(worst, 'out and lse against the definition').toBeLessThan(1e-4);
+    // Refused by name: h_q not a multiple of h_kv; a sparse call; --h-kv beside files; NaN in a read slot of KV head 2.
+    const q8 = file('gqa-q8.npy', { dtype: 'float32', shape: [2, 1, 8, d], data: new Float32Array(2 * 8 * d) });
+    const bad = kv.slice();
+    bad[(slot(1, 6) * hKv + 2) * d + 5] = NaN;
+    const badKv = file('gqa-bad-kv.npy', { dtype: 'float32', shape: [blocks, page, hKv, d], data: bad });
+    for (const [args, message] of [
+      [['--q', q8, ...files.slice(2)], /gqa-q8\.npy and .*gqa-kv\.npy: h_q = 8 is not allowed with h_kv = 3: h_q must be a multiple of h_kv/],
+      [[...files, '--indices', file('gqa-i.npy', { dtype: 'int32', shape: [2, 1, 4], data: new Int32Array(8) })], /gqa-i\.npy: a sparse call takes one KV head/],
+      [[...files, '--h-kv', '3'], /--h-kv is for generated inputs/],
+      [[...files.slice(0, 2), '--kv-cache', badKv, ...files.slice(4)], /gqa-bad-kv\.npy holds NaN at \[2, 6, 2, 5\]/],
+      [['--h-kv', '3', '--h-q', '8'], /--h-kv 3 is not allowed with --h-q 8/],
+    ] as [string[], RegExp][]) {
+      const refused = await cli(['run', '--kv', 'f32', ...args]);
+      expect(refused.code, args.join(' ')).toBe(2);
+      expect(refused.stderr, args.join(' ')).toMatch(message);
+    }
+  }, 120_000);
+
   it('MODEL1\'s extra cache from files, a page size of its own, FP8 records in both: one softmax over both sources', async () => {
     const b = 2, sQ = 1, hQ = 3, d = 512, topk = 32, extraTopk = 24;
     const shape = presetShape('model1', { seqlens: [1], hQ });

@@ -44,6 +44,10 @@ import { KERNEL_VERSIONS } from '../kernels/versions';
 import type { RunConfig } from '../run/runner';
 import { type TuningSource, tunedRunConfig } from '../tune/profile';
 import { defaultProfilePath, readProfileFile } from './profile-file';
+import { type GqaCall, mqaShapeOf } from '../mla/gqa';
+import { gqaFromArrays, kvHeadsOfFile } from '../run/load-gqa';
+import { measureGqa } from '../run/gqa-run';
+import { describeGqa, gqaFromFlags } from './run-gqa';
 
 const USAGE = `usage: mla-sandbox <command> [flags]
 
@@ -74,6 +78,7 @@ commands:
 shape flags (run):
   --preset v32|model1  --h-q N  --s-q N  --seqlens 512,300  --batch N  --page-block-size N
   --topk N (sparse)  --no-causal  --softmax-scale X  --sink  --d-qk/--d-nope/--d-rope/--d-v N
+  --h-kv N (GQA, dense: N KV heads, each read by h_q / N query heads, as FlashMLA's dense decode takes them; default 1)
   --kv f32|bf16|fp8  --kernel flash|${VERSION_NAMES.join('|')} (or v1..v${VERSION_NAMES.length}; flash: the best for the device)
   --splits auto|N  --tile-n N  --heads-per-workgroup N  --dot-parts N (v4: score slices; v5: lanes per team)
   --keys tile|cache (v4: keys decoded once per tile into workgroup memory, or read from the cache where used; default: cache for f32 and bf16, tile for fp8)
@@ -84,7 +89,7 @@ shape flags (run):
   --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
   --samples N  --warmup N  --shard-mib X (split the cache into shards of at most X MiB; default: the device's binding limit)
 your own tensors (run), FlashMLA's shapes:
-  --q q.npy (float32 [b,s_q,h_q,d_qk])  --kv-cache kv.npy (float32 [blocks,page,1,d_qk] or uint8 FP8 records)
+  --q q.npy (float32 [b,s_q,h_q,d_qk])  --kv-cache kv.npy (float32 [blocks,page,h_kv,d_qk], h_kv > 1 a dense GQA call; or uint8 FP8 records)
   --cache-seqlens s.npy (int32 [b]; a sparse call may leave it out)  --block-table bt.npy (int32 [b,w])
   --indices i.npy (int32 [b,s_q,topk]: a sparse call; -1, negative and past-the-cache entries skipped)
   --topk-length tl.npy (int32 [b]: request b reads its first tl[b] indices)
@@ -163,31 +168,36 @@ function checkFlagUse(v: FlagValues, given: ReadonlySet<string>): void {
   }
 }
 
-function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs: MlaInputs; names: Record<string, string> } {
+/** Your tensors as an MLA call, or (a cache file with h_kv > 1) a GQA call. */
+function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs?: MlaInputs; gqa?: GqaCall; names: Record<string, string> } {
   const path = (k: string) => v[k] as string;
   const names = Object.fromEntries(INPUT_FILES.filter((f) => typeof v[f] === 'string').map((f) => [f, path(f)]));
   const flags = shapeFieldsFromFlags({ ...v, seqlens: undefined, batch: undefined });
   const chosen = TENSOR_FILES.filter((f) => typeof v[f.flag] === 'string');
   const files: Partial<Record<TensorKey, NpyArray>> = Object.fromEntries(chosen.map((f) => [f.key, readNpy(path(f.flag))]));
-  const inputs = inputsFromArrays({
+  const arrays = {
     ...files, q: files.q!, kvCache: files.kvCache!, // both given: checkFlagUse
     names: Object.fromEntries(chosen.map((f) => [f.key, path(f.flag)])),
-  }, {
+  };
+  const load = {
     kvFormat: configFromFlags(v).kvFormat,
     shape: {
       dNope: given.has('d-nope') ? flags.dNope : undefined, dRope: given.has('d-rope') ? flags.dRope : undefined,
       dV: given.has('d-v') ? flags.dV : undefined, causal: flags.causal, softmaxScale: flags.softmaxScale,
     },
-  });
+  };
+  const gqa = kvHeadsOfFile(arrays.kvCache) > 1 ? gqaFromArrays(arrays, load) : undefined;
+  const inputs = gqa ? undefined : inputsFromArrays(arrays, load);
+  const shape = gqa?.shape ?? inputs!.shape;
   // A shape flag next to your own tensors is a statement about them: it must hold.
   for (const [f, fromFiles] of Object.entries(FILE_SHAPE_FLAGS)) {
     if (!given.has(f)) continue;
     const said = String(v[f]).split(',').map((x) => x.trim()).join(',');
-    if (said !== fromFiles(inputs.shape)) {
-      throw new Error(`--${f} ${v[f]} disagrees with your tensors, whose shapes give ${f} ${fromFiles(inputs.shape)} (q ${names.q}, cache seqlens ${names['cache-seqlens'] ?? 'none (a sparse call)'}): drop --${f} or fix the files`);
+    if (said !== fromFiles(shape)) {
+      throw new Error(`--${f} ${v[f]} disagrees with your tensors, whose shapes give ${f} ${fromFiles(shape)} (q ${names.q}, cache seqlens ${names['cache-seqlens'] ?? 'none (a sparse call)'}): drop --${f} or fix the files`);
     }
   }
-  return { inputs, names };
+  return { inputs, gqa, names };
 }
 
 /** The run's configuration with this adapter's device profile applied (tune/profile.ts: tunedRunConfig). */
@@ -199,7 +209,7 @@ function tuningOf(v: FlagValues, config: RunConfig, ctx: GpuContext, shape: MlaS
 
 async function run(argv: string[]): Promise<number> {
   const { values, tokens } = parseArgs({
-    args: argv, options: { ...SHAPE_FLAGS, ...FILE_FLAGS, profile: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }, strict: true, tokens: true,
+    args: argv, options: { ...SHAPE_FLAGS, ...FILE_FLAGS, 'h-kv': { type: 'string' }, profile: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }, strict: true, tokens: true,
   });
   if (values.help) { print(USAGE); return 0; }
   const v = values as FlagValues;
@@ -210,12 +220,15 @@ async function run(argv: string[]): Promise<number> {
   // Outputs: writable, distinct, never an input; checked before any work.
   const outputs = (['out', 'lse'] as const).filter((f) => typeof v[f] === 'string').map((flag) => ({ flag, path: v[flag] as string }));
   checkOutputPaths(outputs, INPUT_FILES.filter((f) => typeof v[f] === 'string').map((flag) => ({ flag, path: v[flag] as string })));
+  if (given.has('h-kv') && v.q) throw new Error('--h-kv is for generated inputs: with your own tensors the cache file gives h_kv (float32 [blocks, page, h_kv, d_qk])');
   let inputs: MlaInputs;
   let ctx: GpuContext;
   let tuning: ReturnType<typeof tuningOf>;
+  if (given.has('h-kv')) return runGqa(v, gqaFromFlags(v), config, timing, outputs);
   if (v.q) {
     const loaded = loadTensors(v, given);
-    inputs = loaded.inputs;
+    if (loaded.gqa) return runGqa(v, loaded.gqa, config, timing, outputs);
+    inputs = loaded.inputs!;
     const layout = kvLayout(config.kvFormat, inputs.shape, inputs.shape.pageBlockSize);
     const kvRows = inputs.cacheBytes ? dequantizeKvCache(inputs.cacheBytes, layout) : inputs.kvRows;
     checkInputValues(inputs, kvRows, { q: loaded.names.q, kvCache: loaded.names['kv-cache'], sink: loaded.names['attn-sink'] });
@@ -241,6 +254,27 @@ async function run(argv: string[]): Promise<number> {
     print(`device   ${describeAdapter(ctx.adapter)}`);
     print(`tuning   ${tuning.source.line}`);
     describeReport(shape, report).forEach((l) => print(l));
+  }
+  return report.check.pass ? 0 : 1;
+}
+
+/** run with several KV heads: the call's MQA form runs, the report and the outputs are the call's (mla/gqa.ts). */
+async function runGqa(v: FlagValues, call: GqaCall, config: RunConfig, timing: { samples?: number; warmup?: number }, outputs: readonly { flag: string; path: string }[]): Promise<number> {
+  const ctx = await openNodeDevice();
+  const tuning = tuningOf(v, config, ctx, mqaShapeOf(call));
+  const report = await measureGqa(ctx, call, tuning.config, { quantizationError: true, timing, onReferenceProgress: progressLine('f64 reference (keys)') });
+  const { shape } = call;
+  for (const { flag, path } of outputs) {
+    writeOutput(flag, path, encodeNpy(flag === 'out'
+      ? { dtype: 'float32', shape: [shape.batch, shape.sQ, shape.hQ, shape.dV], data: report.output.out }
+      : { dtype: 'float32', shape: [shape.batch, shape.hQ, shape.sQ], data: report.output.lse }));
+  }
+  if (v.json) {
+    print(JSON.stringify({ adapter: ctx.adapter, tuning: tuning.source, hKv: call.hKv, ...reportJson(shape, report) }, null, 2));
+  } else {
+    print(`device   ${describeAdapter(ctx.adapter)}`);
+    print(`tuning   ${tuning.source.line}`);
+    describeGqa(call, report).forEach((l) => print(l));
   }
   return report.check.pass ? 0 : 1;
 }

@@ -71,9 +71,10 @@ function maxRowNorm(data: ArrayLike<number>, d: number, rows: number, read: (row
 /**
  * Refuse non-finite values and f32 overflow in the inputs (q, the read rows
  * of `kvRows`, the sink). `kvRows` is the cache as the kernels will read it
- * (for an FP8 file, its dequantised rows).
+ * (for an FP8 file, its dequantised rows); with `kvHeads` > 1 (GQA,
+ * mla/gqa.ts) it is [blocks, page, kvHeads, d_qk], every head of a read slot read.
  */
-export function checkInputValues(inputs: MlaInputs, kvRows: Float32Array, names: InputNames): void {
+export function checkInputValues(inputs: MlaInputs, kvRows: Float32Array, names: InputNames, kvHeads = 1): void {
   const { shape, cache } = inputs;
   const d = shape.dQk;
   const page = shape.pageBlockSize;
@@ -81,9 +82,9 @@ export function checkInputValues(inputs: MlaInputs, kvRows: Float32Array, names:
   const readSlots = new Uint8Array(cache.numBlocks * page);
   for (let s = 0; s < readSlots.length; s++) readSlots[s] = cache.usedSlots[s];
   if (inputs.indices) for (const s of inputs.indices) if (s >= 0 && s < readSlots.length) readSlots[s] = 1;
-  requireFinite(names.kvCache, kvRows, [cache.numBlocks, page, 1, d], (k) => readSlots[Math.floor(k / d)] === 1);
+  requireFinite(names.kvCache, kvRows, [cache.numBlocks, page, kvHeads, d], (k) => readSlots[Math.floor(k / (d * kvHeads))] === 1);
   if (inputs.sink && names.sink) requireFinite(names.sink, inputs.sink, [shape.hQ], () => true, true);
-  const bound = maxRowNorm(inputs.q, d, shape.batch * shape.sQ * shape.hQ) * maxRowNorm(kvRows, d, readSlots.length, (s) => readSlots[s] === 1) * softmaxScaleOf(shape);
+  const bound = maxRowNorm(inputs.q, d, shape.batch * shape.sQ * shape.hQ) * maxRowNorm(kvRows, d, readSlots.length * kvHeads, (r) => readSlots[Math.floor(r / kvHeads)] === 1) * softmaxScaleOf(shape);
   if (bound > F32_SCORE_LIMIT) {
     throw new Error(`${names.q} and ${names.kvCache}: scores can reach ${bound.toExponential(2)} (largest |q| x largest |k| x softmax scale), `
       + `beyond what f32 carries (about 3.4e38; the sandbox accepts up to ${F32_SCORE_LIMIT.toExponential(0)}): scale the inputs down`);
