@@ -166,6 +166,30 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(bad.stderr).toContain('--tfjs is not allowed with --ladder or --full');
   });
 
+  it('bench --gqa: MLA beside GQA at equal cache bytes, every point checked, its FLOPs a byte', async () => {
+    const json = join(dir, 'gqa.json');
+    const r = await cli(['bench', '--gqa', '--presets', 'model1', '--kv', 'f32', '--seqlens', '70', '--heads', '8', '--kv-heads', '1,2,8', '--json-out', json]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => /^\| (1 \(MLA\)|\d+) \| \d+ \/ \d+ \|/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+    expect(rows.map((c) => [c[1], c[2], c[3], c[4], c[9]])).toEqual([
+      ['1 (MLA)', '512 / 512', '8', '2048', 'pass'], ['2', '256 / 256', '4', '2048', 'pass'], ['8', '64 / 64', '1', '2048', 'pass']]);
+    const points = JSON.parse(readFileSync(json, 'utf8')).results[0].points as { hKv: number; intensity: number }[];
+    // FLOPs a byte fall with h_kv: each cached value is read by h_q / h_kv query heads (within the bytes of q and out).
+    expect(points[0].intensity / points[1].intensity).toBeGreaterThan(1.8);
+    expect(points[1].intensity / points[2].intensity).toBeGreaterThan(3);
+    for (const [args, message] of [
+      [['--kv', 'fp8'], /--kv fp8 is not allowed for MLA beside GQA: bf16 or f32/],
+      [['--heads', '6', '--kv-heads', '1,4'], /KV heads 4 is not allowed with h_q 6/],
+      [['--ladder'], /--gqa is not allowed with --ladder/],
+    ] as [string[], RegExp][]) {
+      const bad = await cli(['bench', '--gqa', ...args]);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr, args.join(' ')).toMatch(message);
+    }
+    const stray = await cli(['bench', '--kv-heads', '2']);
+    expect(stray.stderr).toMatch(/--kv-heads is used with --gqa/);
+  });
+
   it('run prints a passing check and a roofline fraction', async () => {
     const r = await cli(['run', '--preset', 'v32', '--kv', 'fp8', '--seqlens', '100,37', '--h-q', '4', '--samples', '2', '--warmup', '0']);
     expect(r.code, r.stderr).toBe(0);

@@ -134,6 +134,33 @@ describe.skipIf(!haveChromium)('the page in Chromium: your own tensors', () => {
       document.querySelector('#files-drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
     });
     expect(await tab.locator('#files-status').textContent()).toMatch(/^Not taken: block_table\.npy: a file must be named after an argument of flash_mla_sparse_fwd/);
+
+    // Back to the decode call with a cache of two KV heads (GQA, [blocks, page, h_kv, d]): the page's out is the command line's.
+    const gKv = new Float32Array(2 * 64 * 2 * d).fill(NaN);
+    for (let k = 0; k < 100 * 2 * d; k++) gKv[k] = 0.5 * Math.sin(0.37 * k);
+    const gqaFiles = {
+      q: save('g-q.npy', { dtype: 'float32', shape: [1, 1, 4, d], data: Float32Array.from({ length: 4 * d }, () => rng.normal()) }),
+      'kv-cache': save('g-kv.npy', { dtype: 'float32', shape: [2, 64, 2, d], data: gKv }),
+      'cache-seqlens': save('g-seqlens.npy', { dtype: 'int32', shape: [1], data: Int32Array.of(100) }),
+    };
+    await tab.selectOption('#files-call', 'decode');
+    for (const flag of ['indices', 'topk-length', 'attn-sink']) await tab.setInputFiles(`#file-${flag}`, []);
+    for (const [flag, path] of Object.entries(gqaFiles)) await tab.setInputFiles(`#file-${flag}`, path);
+    await tab.selectOption('#files-form select[name="kv"]', 'bf16');
+    await tab.selectOption('#files-form select[name="kernel"]', 'tiled');
+    await tab.click('#files-run');
+    await tab.locator('#files-root[data-check]').waitFor({ timeout: 240_000 });
+    expect(await tab.locator('#files-root').getAttribute('data-check'), (await tab.locator('#files-status').textContent()) ?? '').toBe('pass');
+    expect(await tab.locator('#files-result').textContent()).toMatch(/gqa +h_kv 2: query heads g\*2 \.\. g\*2\+1 read KV head g/);
+    const gOut = await fetched('#files-out');
+    const gCli = join(dir, 'g-out-cli.npy');
+    const g = await cli(['run', '--kv', 'bf16', '--kernel', 'tiled', '--samples', '1', '--warmup', '0', '--out', gCli, ...Object.entries(gqaFiles).flatMap(([flag, path]) => [`--${flag}`, path])]);
+    expect(g.code, g.stderr).toBe(0);
+    const gFromCli = parseNpy(new Uint8Array(readFileSync(gCli)));
+    expect(gOut.shape).toEqual([1, 1, 4, 512]);
+    let gWorst = 0;
+    gOut.data.forEach((x, k) => { gWorst = Math.max(gWorst, Math.abs(x - gFromCli.data[k])); });
+    expect(gWorst, 'the page\'s GQA out against the command line\'s').toBeLessThan(1e-5);
     expect(errors).toEqual([]);
     await tab.close();
   });

@@ -117,6 +117,24 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.click('#compare-cancel');
     await page.locator('#compare-root[data-state="cancelled"]').waitFor({ timeout: 120_000 });
     expect(await page.locator('#compare-status').textContent()).toMatch(/^Cancelled after [01] of 8 points\.$/);
+
+    // MLA beside GQA at equal cache bytes: 576 values a token as one head, 2 heads of 288, 4 of 144; each point checked (in a worker), then timed.
+    await page.fill('#gqa-form input[name="h-q"]', '4');
+    await page.fill('#gqa-form input[name="seqlen"]', '96');
+    await page.fill('#gqa-form input[name="kv-heads"]', '1,2,4');
+    await page.click('#gqa-start');
+    await page.locator('#gqa-root[data-state="done"], #gqa-root[data-state="error"]').waitFor({ timeout: 120_000 });
+    expect(await page.locator('#gqa-status').textContent()).toMatch(/^Done: 3 points, each matches the CPU; fastest /);
+    const gqaCells = await page.locator('#gqa-table tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    expect(gqaCells.map((c) => [c[0], c[1], c[2], c[3], c[8]])).toEqual([
+      ['1 (MLA)', '576 / 512', '4', '1152', 'pass'], ['2', '288 / 256', '2', '1152', 'pass'], ['4', '144 / 128', '1', '1152', 'pass']]);
+    expect(await page.locator('#chart-gqa').getAttribute('data-points')).toBe('3');
+    await page.locator('#gqa-root').screenshot({ path: 'test-results/page-gqa.png' });
+    await page.fill('#gqa-form input[name="kv-heads"]', '1,3');
+    await page.click('#gqa-start');
+    await page.locator('#gqa-root[data-state="error"]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#gqa-status').textContent()).toBe('Error: KV heads 3 is not allowed with h_q 4: h_q must be a multiple of each h_kv');
+    expect(await page.locator('#gqa-table tbody tr').count()).toBe(3); // the last run's points stay
     expect(errors).toEqual([]);
     await page.close();
   }, 300_000);

@@ -25,6 +25,7 @@ import { ladderResults } from '../tune/device-results';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { runTune } from './tune';
 import { LIBRARY_COMPARISON, compareWithLibrary, libraryComparisonMarkdown } from '../bench/library-baseline';
+import { GQA_KV_HEADS, type GqaCompareSpec, type GqaPoint, checkGqaCompare, compareGqa, gqaCompareMarkdown } from '../bench/gqa-compare';
 
 function bar(done: number, total: number, width = 30): string {
   const filled = Math.round((done / total) * width);
@@ -61,7 +62,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
     args: argv, strict: true,
     options: {
       full: { type: 'boolean', default: false }, ladder: { type: 'boolean', default: false }, tfjs: { type: 'boolean', default: false },
-      long: { type: 'boolean', default: false },
+      long: { type: 'boolean', default: false }, gqa: { type: 'boolean', default: false }, 'kv-heads': { type: 'string' },
       out: { type: 'string' }, 'json-out': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       presets: { type: 'string' }, kv: { type: 'string' }, seqlens: { type: 'string' }, heads: { type: 'string' },
     },
@@ -70,6 +71,11 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
   checkOutputPaths(
     (['out', 'json-out'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), [],
   );
+  if (values.gqa) {
+    if (values.ladder || values.full || values.tfjs || values.long) throw new Error('--gqa is not allowed with --ladder, --full, --tfjs or --long: --gqa is its own comparison (narrow it with --presets, --kv, --seqlens, --heads, --kv-heads)');
+    return runGqaComparison(argv, values);
+  }
+  if (values['kv-heads'] !== undefined) throw new Error('--kv-heads is used with --gqa (the KV heads MLA is set beside)');
   if (values.long && (values.ladder || values.full || values.tfjs)) {
     throw new Error('--long is not allowed with --ladder, --full or --tfjs: --long is its own sweep (narrow it with --presets, --kv, --seqlens, --heads)');
   }
@@ -201,4 +207,30 @@ async function runLibraryComparison(
   if (values.out) writeOutput('out', values.out, markdown);
   if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, spec, rows }, null, 2));
   return rows.every((r) => r.kernelCheck.pass && r.libraryCheck.pass) ? 0 : 1;
+}
+
+/** `bench --gqa`: MLA beside GQA at equal cache bytes (bench/gqa-compare.ts), every preset, format, seqlen and h_q asked for. */
+async function runGqaComparison(argv: string[], values: NarrowFlags & { 'kv-heads'?: string; out?: string; 'json-out'?: string }): Promise<number> {
+  const presets = values.presets === undefined ? ['v32' as PresetName] : listOf('presets', values.presets, PRESET_NAMES);
+  const formats = values.kv === undefined ? ['bf16' as KvFormat] : listOf('kv', values.kv, KV_FORMATS); // FP8 is refused with the reason (checkGqaCompare)
+  const seqlens = positiveList('seqlens', values.seqlens) ?? [4096];
+  const heads = positiveList('heads', values.heads) ?? [16];
+  const kvHeads = positiveList('kv-heads', values['kv-heads']) ?? GQA_KV_HEADS;
+  const specs: GqaCompareSpec[] = presets.flatMap((preset) => formats.flatMap((kvFormat) => seqlens.flatMap((seqlen) => heads.map((hQ) => ({
+    preset, kvFormat, hQ, seqlen, kvHeads, onProgress: (step: string) => process.stderr.write(`bench --gqa: ${preset} ${kvFormat} h_q ${hQ} seqlen ${seqlen}: ${step}\n`),
+  })))));
+  specs.forEach(checkGqaCompare); // every spec refused before the device opens
+  const ctx = await openNodeDevice();
+  const results: { spec: GqaCompareSpec; points: GqaPoint[] }[] = [];
+  for (const spec of specs) results.push({ spec, points: await compareGqa(ctx, spec) });
+  const markdown = [
+    `command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench ${argv.join(' ')}`,
+    `adapter: ${describeAdapter(ctx.adapter)}`,
+    'each point: generated, checked against the reference on the call as given, then timed (median of 3); ratios within this run only',
+    '', ...results.flatMap((r) => [gqaCompareMarkdown(r.spec, r.points, fmtMs), '']),
+  ].join('\n');
+  process.stdout.write(markdown);
+  if (values.out) writeOutput('out', values.out, markdown);
+  if (values['json-out']) writeOutput('json-out', values['json-out'], JSON.stringify({ adapter: ctx.adapter, results: results.map((r) => ({ ...r, spec: { ...r.spec, onProgress: undefined } })) }, null, 2));
+  return results.every((r) => r.points.every((p) => p.pass)) ? 0 : 1;
 }

@@ -46,8 +46,8 @@ import { type TuningSource, tunedRunConfig } from '../tune/profile';
 import { defaultProfilePath, readProfileFile } from './profile-file';
 import { type GqaCall, mqaShapeOf } from '../mla/gqa';
 import { gqaFromArrays, kvHeadsOfFile } from '../run/load-gqa';
-import { measureGqa } from '../run/gqa-run';
-import { describeGqa, gqaFromFlags } from './run-gqa';
+import { describeGqaReport, measureGqa } from '../run/gqa-run';
+import { gqaFromFlags } from './run-gqa';
 
 const USAGE = `usage: mla-sandbox <command> [flags]
 
@@ -58,6 +58,7 @@ commands:
            --tfjs: the best kernel against the same decode in TensorFlow.js;
            --long: the long-context sweep, 4K..1M keys, FP8 and bf16 (sharded caches), then dense against
            indexer -> top-k -> sparse decode at the same lengths, each stage timed, and the crossover;
+           --gqa: MLA beside GQA at equal cache bytes (--kv-heads 1,2,4,8; --presets, --kv bf16|f32, --seqlens, --heads);
            --tune: search the tiled kernel's configurations for one shape on this device and write the
            device profile that --kernel flash reads (mla-sandbox bench --tune --help);
            --out FILE.md, --json-out FILE.json, --full; narrow it with --presets v32,model1
@@ -274,7 +275,7 @@ async function runGqa(v: FlagValues, call: GqaCall, config: RunConfig, timing: {
   } else {
     print(`device   ${describeAdapter(ctx.adapter)}`);
     print(`tuning   ${tuning.source.line}`);
-    describeGqa(call, report).forEach((l) => print(l));
+    describeGqaReport(call, report).forEach((l) => print(l));
   }
   return report.check.pass ? 0 : 1;
 }

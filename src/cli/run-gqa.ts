@@ -2,12 +2,10 @@
  * `run` with several KV heads (GQA, mla/gqa.ts): generated (`--h-kv N` beside
  * the shape flags) or from a cache file [blocks, page, h_kv, d_qk]; checked
  * and timed as every run is, reported with the call's shape and the MQA form
- * that ran.
+ * that ran (run/gqa-run.ts).
  */
 import { type FlagValues, intFlag, seedFromFlags, shapeFromFlags } from '../run/run-options';
 import { type GqaCall, MAX_KV_HEADS, generateGqaCall } from '../mla/gqa';
-import type { GqaReport } from '../run/gqa-run';
-import { describeReport } from '../run/report';
 import { fmtBytes } from '../mla/shape';
 import { cliMemoryBudget } from './memory-budget';
 
@@ -23,14 +21,4 @@ export function gqaFromFlags(v: FlagValues): GqaCall {
   const budget = cliMemoryBudget();
   if (bytes > budget.bytes) throw new Error(`--h-kv ${hKv}: the cache needs about ${fmtBytes(bytes)} on the host (its rows, the head-by-head copy the kernels read, the reference's), over the ${fmtBytes(budget.bytes)} ${budget.where}: make --seqlens or --h-kv smaller`);
   return generateGqaCall(shape, hKv, seedFromFlags(v));
-}
-
-export function describeGqa(call: GqaCall, r: GqaReport): string[] {
-  const G = call.shape.hQ / call.hKv;
-  const [first, ...rest] = describeReport(call.shape, r);
-  return [
-    first,
-    `gqa      h_kv ${call.hKv}: query heads g*${G} .. g*${G}+${G - 1} read KV head g; run as an MQA call of ${r.form.batch} requests (request x KV head) of ${G} head${G > 1 ? 's' : ''} over the cache laid out head by head`,
-    ...rest,
-  ];
 }

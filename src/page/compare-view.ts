@@ -7,7 +7,8 @@
  * Below it, dense against sparse (sparse-sweep-view.ts): indexer, top-k and
  * sparse decode timed against the dense decode as the context grows; and
  * what a prompt costs (prompt-cost-view.ts): dense against DSA over a whole
- * prompt, measured and modelled to a million tokens.
+ * prompt, measured and modelled to a million tokens; and MLA beside GQA at
+ * equal cache bytes (gqa-compare-view.ts).
  */
 import type { GpuContext } from '../gpu/device';
 import { describeAdapter } from '../gpu/device';
@@ -21,6 +22,7 @@ import { downloadFile, escapeHtml, find, presetLabel } from './html';
 import { fillSweepForm, readSweepForm, sweepFields, wireSweep } from './sweep-form';
 import { mountSparseSweep } from './sparse-sweep-view';
 import { mountPromptCost } from './prompt-cost-view';
+import { mountGqaCompare } from './gqa-compare-view';
 
 const SWEEP_KERNELS: readonly KernelChoice[] = ['flash', 'naive'];
 
@@ -83,6 +85,7 @@ export function mountCompareView(view: HTMLElement, getDevice: () => Promise<Gpu
   let spec: SweepSpec | undefined;
   const sparse = mountSparseSweep(root, getDevice);
   mountPromptCost(root, getDevice);
+  mountGqaCompare(root, getDevice);
   // The sweep the form started from: its timing (the long-context one takes one sample, no warm-up).
   let base = DEFAULT_SWEEP;
   find<HTMLButtonElement>(root, '#compare-long').addEventListener('click', () => {

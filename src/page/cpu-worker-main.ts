@@ -1,11 +1,12 @@
 /**
  * The Web Worker behind cpu-worker.ts: runs one job (generate inputs, the
- * sparse pipeline's case, or the chunked f64 reference), posting progress,
+ * sparse pipeline's case, the chunked f64 reference, or a GQA call's), posting progress,
  * then the result, its large arrays handed over rather than copied.
  */
 import { type MlaInputs, generateInputs } from '../mla/inputs';
 import { generateSparseCase } from '../indexer/sparse-pipeline';
 import { referenceOnCache } from '../reference/reference-chunked';
+import { referenceGqa } from '../reference/reference-gqa';
 import type { CpuReply, CpuRequest } from './cpu-worker';
 
 const post = (reply: CpuReply, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(reply, transfer);
@@ -23,7 +24,7 @@ self.onmessage = (e: MessageEvent<CpuRequest>) => {
       const ix = c.indexer;
       post({ kind: 'sparse-case', sparseCase: c }, [...inputArrays(c.dense), ix.qCodes.buffer, ix.qScales.buffer, ix.weights.buffer, ix.cache.buffer]);
     } else {
-      const result = referenceOnCache(job.inputs, job.cacheBytes, job.layout, { onProgress: progress });
+      const result = job.kind === 'gqa-reference' ? referenceGqa(job.call, job.kvRows) : referenceOnCache(job.inputs, job.cacheBytes, job.layout, { onProgress: progress });
       post({ kind: 'reference', result }, [result.out.buffer, result.lse.buffer, ...(result.maxLogits ? [result.maxLogits.buffer] : [])]);
     }
   } catch (err) {

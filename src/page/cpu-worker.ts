@@ -11,6 +11,7 @@ import type { KvLayout } from '../mla/kv-layout';
 import type { GenerationRequest } from '../run/run-options';
 import type { MlaShape } from '../mla/shape';
 import type { SparseCase, SparseCaseOptions } from '../indexer/sparse-pipeline';
+import type { GqaCall } from '../mla/gqa';
 
 /** What generateSparseCase is called with (no callbacks, no own indexer inputs: it can be posted to a worker). */
 export interface SparseCaseRequest {
@@ -22,7 +23,8 @@ export interface SparseCaseRequest {
 export type CpuRequest =
   | { readonly kind: 'generate'; readonly request: GenerationRequest }
   | { readonly kind: 'sparse-case'; readonly request: SparseCaseRequest }
-  | { readonly kind: 'reference'; readonly inputs: MlaInputs; readonly cacheBytes: Uint8Array; readonly layout: KvLayout };
+  | { readonly kind: 'reference'; readonly inputs: MlaInputs; readonly cacheBytes: Uint8Array; readonly layout: KvLayout }
+  | { readonly kind: 'gqa-reference'; readonly call: Omit<GqaCall, 'kvRows'>; readonly kvRows: Float32Array };
 
 /** What the worker posts back. */
 export type CpuReply =
@@ -86,4 +88,9 @@ export function referenceInWorker(inputs: MlaInputs, cacheBytes: Uint8Array, lay
   const { kvRows: _rows, cacheBytes: _bytes, ...rest } = inputs;
   const whole = cacheBytes.byteOffset === 0 && cacheBytes.byteLength === cacheBytes.buffer.byteLength;
   return inWorker<AttentionResult>({ kind: 'reference', inputs: { ...rest, kvRows: new Float32Array(0) }, cacheBytes, layout }, onProgress, signal, whole ? [cacheBytes.buffer] : []);
+}
+
+/** The reference on a GQA call as given (reference/reference-gqa.ts), in a worker; the rows move to it. */
+export function gqaReferenceInWorker(call: Omit<GqaCall, 'kvRows'>, kvRows: Float32Array, onProgress: (done: number, total: number) => void, signal?: AbortSignal): Promise<AttentionResult> {
+  return inWorker<AttentionResult>({ kind: 'gqa-reference', call, kvRows }, onProgress, signal, [kvRows.buffer]);
 }

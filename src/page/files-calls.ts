@@ -1,7 +1,7 @@
 /**
  * The two FlashMLA calls the Run view's "your tensors" mode makes from .npy
  * files, each through the command line's own loading, checks and run:
- *   decode   flash_mla_with_kvcache   (`mla-sandbox run --q ... --kv-cache ...`)
+ *   decode   flash_mla_with_kvcache   (`mla-sandbox run --q ... --kv-cache ...`; a cache of h_kv > 1 heads: GQA, run/gqa-run.ts)
  *   prefill  flash_mla_sparse_fwd     (`mla-sandbox prefill --q ... --kv-cache ... --indices ...`)
  * A call names its files, the fields of its form, and how it runs: the files
  * read, the run on this GPU, checked against the f64 reference in a worker,
@@ -24,7 +24,10 @@ import { CHECKED_TOKENS, runPrefill } from '../prefill/prefill-run';
 import { describePrefill } from '../prefill/prefill-report';
 import type { Field } from './flag-form';
 import type { RunSteps } from './run-control';
-import { referenceInWorker } from './cpu-worker';
+import { gqaReferenceInWorker, referenceInWorker } from './cpu-worker';
+import { gqaFromArrays, kvHeadsOfFile } from '../run/load-gqa';
+import { describeGqaReport, measureGqa } from '../run/gqa-run';
+import type { MlaShape } from '../mla/shape';
 
 export type FilesCallName = 'decode' | 'prefill';
 export const FILES_CALL_NAMES: readonly FilesCallName[] = ['decode', 'prefill'];
@@ -74,6 +77,14 @@ function verdict(check: CheckResult): { pass: boolean; status: string } {
   return { pass: check.pass, status: check.pass ? 'PASS: matches the CPU reference' : `FAIL: ${failureText(check)}` };
 }
 
+/** The decode call's returns in FlashMLA's shapes: out [b, s_q, h_q, d_v], lse [b, h_q, s_q]. */
+function decodeReturns(shape: MlaShape, output: { out: Float32Array; lse: Float32Array }): Partial<Record<ReturnName, NpyArray>> {
+  return {
+    out: { dtype: 'float32', shape: [shape.batch, shape.sQ, shape.hQ, shape.dV], data: output.out },
+    lse: { dtype: 'float32', shape: [shape.batch, shape.hQ, shape.sQ], data: output.lse },
+  };
+}
+
 const decode: FilesCall = {
   flashmla: 'flash_mla_with_kvcache',
   command: 'mla-sandbox run',
@@ -90,7 +101,19 @@ const decode: FilesCall = {
       const chosen = files.get(f.flag);
       if (chosen) { arrays[f.key] = chosen.array; names[f.key] = chosen.name; }
     }
-    const inputs = inputsFromArrays({ ...arrays, q: arrays.q!, kvCache: arrays.kvCache!, names }, { kvFormat: config.kvFormat });
+    const tensors = { ...arrays, q: arrays.q!, kvCache: arrays.kvCache!, names };
+    if (kvHeadsOfFile(tensors.kvCache) > 1) {
+      // Several KV heads: a dense GQA call, run as its MQA form, checked on the call as given (mla/gqa.ts).
+      const call = gqaFromArrays(tensors, { kvFormat: config.kvFormat });
+      const ctx = await getDevice();
+      steps.say('Compiling and running on the GPU...');
+      const report = await measureGqa(ctx, call, config, {
+        quantizationError: true, timing: { samples: 5, warmup: 1 }, signal: steps.signal,
+        reference: (c, rows) => gqaReferenceInWorker(c, rows, () => {}, steps.signal).finally(() => steps.say('Timing...')),
+      });
+      return { lines: describeGqaReport(call, report), ...verdict(report.check), returns: decodeReturns(call.shape, report.output) };
+    }
+    const inputs = inputsFromArrays(tensors, { kvFormat: config.kvFormat });
     const layout = kvLayout(config.kvFormat, inputs.shape, inputs.shape.pageBlockSize);
     checkInputValues(inputs, inputs.cacheBytes ? dequantizeKvCache(inputs.cacheBytes, layout) : inputs.kvRows, { q: names.q!, kvCache: names.kvCache!, sink: names.attnSink });
     const ctx = await getDevice();
@@ -98,14 +121,7 @@ const decode: FilesCall = {
     const report = await measureAttention(ctx, inputs, config, {
       quantizationError: true, timing: { samples: 5, warmup: 1 }, signal: steps.signal, reference: workerReference(steps, 'Timing...'),
     });
-    const { shape } = inputs;
-    return {
-      lines: describeReport(shape, report), ...verdict(report.check),
-      returns: {
-        out: { dtype: 'float32', shape: [shape.batch, shape.sQ, shape.hQ, shape.dV], data: report.output.out },
-        lse: { dtype: 'float32', shape: [shape.batch, shape.hQ, shape.sQ], data: report.output.lse },
-      },
-    };
+    return { lines: describeReport(inputs.shape, report), ...verdict(report.check), returns: decodeReturns(inputs.shape, report.output) };
   },
 };
 

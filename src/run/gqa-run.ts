@@ -15,6 +15,7 @@ import { referenceGqa } from '../reference/reference-gqa';
 import type { CheckResult, WorstElement } from '../reference/check';
 import type { RunConfig } from './runner';
 import { type KernelReport, type MeasureOptions, measureAttention } from './run-attention';
+import { describeReport } from './report';
 
 export interface GqaReport extends KernelReport {
   /** The MQA form that ran: a request per (request, KV head), h_q / h_kv heads each. */
@@ -47,14 +48,24 @@ function checkInCall(c: CheckResult, shape: MlaShape, hKv: number): CheckResult 
   return { ...c, worst: f(c.worst), worstLse: f(c.worstLse), worstMaxLogits: f(c.worstMaxLogits), failureAt: f(c.failureAt) };
 }
 
-export async function measureGqa(ctx: GpuContext, call: GqaCall, config: RunConfig, options: Omit<MeasureOptions, 'reference' | 'originalReference'> = {}): Promise<GqaReport> {
+/** The reference on the call as given, on rows in the call's order (the page runs it in a worker). */
+export type ReferenceOnCall = (call: Omit<GqaCall, 'kvRows'>, kvRows: Float32Array) => Promise<AttentionResult>;
+
+export interface GqaMeasureOptions extends Omit<MeasureOptions, 'reference' | 'originalReference'> {
+  /** Default: referenceGqa here. */
+  readonly reference?: ReferenceOnCall;
+}
+
+export async function measureGqa(ctx: GpuContext, call: GqaCall, config: RunConfig, options: GqaMeasureOptions = {}): Promise<GqaReport> {
   const { shape, hKv } = call;
   const form = gqaAsMqa(call);
   let onCall: AttentionResult | undefined;
+  const { reference: onRows = async (c, rows) => referenceGqa(c, rows), ...rest } = options;
   const report = await measureAttention(ctx, form, config, {
-    ...options,
+    ...rest,
     reference: async (_inputs, bytes, layout) => {
-      onCall = referenceGqa(call, rowsFromHeadMajor(dequantizeKvCache(bytes, layout), hKv, shape.dQk));
+      const { kvRows: _given, ...described } = call;
+      onCall = await onRows(described, rowsFromHeadMajor(dequantizeKvCache(bytes, layout), hKv, shape.dQk));
       return inFormOrder(onCall, shape, hKv);
     },
     originalReference: () => inFormOrder(referenceGqa(call, call.kvRows), shape, hKv),
@@ -66,4 +77,15 @@ export async function measureGqa(ctx: GpuContext, call: GqaCall, config: RunConf
     check: checkInCall(report.check, shape, hKv),
     form: mqaShapeOf(call), hKv,
   };
+}
+
+/** The report's lines (report.ts's) with the call's shape, and what ran: the MQA form. */
+export function describeGqaReport(call: GqaCall, r: GqaReport): string[] {
+  const G = call.shape.hQ / call.hKv;
+  const [first, ...rest] = describeReport(call.shape, r);
+  return [
+    first,
+    `gqa      h_kv ${call.hKv}: query heads g*${G} .. g*${G}+${G - 1} read KV head g; run as an MQA call of ${r.form.batch} requests (request x KV head) of ${G} head${G > 1 ? 's' : ''} over the cache laid out head by head`,
+    ...rest,
+  ];
 }

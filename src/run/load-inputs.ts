@@ -51,7 +51,7 @@ export type TensorKey = Exclude<keyof TensorArrays, 'names'>;
  */
 export const TENSOR_FILES: readonly { readonly flag: string; readonly key: TensorKey; readonly what: string }[] = [
   { flag: 'q', key: 'q', what: 'float32 [b, s_q, h_q, d_qk]' },
-  { flag: 'kv-cache', key: 'kvCache', what: 'float32 [blocks, page, 1, d_qk], or uint8 FP8 records (KV cache fp8)' },
+  { flag: 'kv-cache', key: 'kvCache', what: 'float32 [blocks, page, h_kv, d_qk] (h_kv > 1: GQA, dense), or uint8 FP8 records (KV cache fp8)' },
   { flag: 'cache-seqlens', key: 'cacheSeqlens', what: 'int32 [b]: a dense call' },
   { flag: 'block-table', key: 'blockTable', what: 'int32 [b, w]' },
   { flag: 'indices', key: 'indices', what: 'int32 [b, s_q, topk]: a sparse call' },
