@@ -107,7 +107,10 @@ export function sinkFactor(sink: Float32Array | undefined, h: number, lse: numbe
   return sink ? 1 / (1 + Math.exp(sink[h] - lse)) : 1;
 }
 
-export function referenceAttention(inp: ReferenceInputs): AttentionResult {
+/** The rows of kvRows query head h reads for `slots`: the slots themselves when one KV head serves every query head (MLA). */
+export type KeyRows = (slots: readonly number[], h: number) => ArrayLike<number>;
+
+export function referenceAttention(inp: ReferenceInputs, keyRows: KeyRows = (slots) => slots): AttentionResult {
   const { shape, kvRows, sink } = inp;
   const { batch, sQ, hQ, dQk, dV } = shape;
   const out = new Float64Array(batch * sQ * hQ * dV);
@@ -124,7 +127,7 @@ export function referenceAttention(inp: ReferenceInputs): AttentionResult {
           maxLogits[(b * sQ + i) * hQ + h] = -Infinity;
           continue;
         }
-        const row = attendRow(shape, inp.q, ((b * sQ + i) * hQ + h) * dQk, kvRows, slots);
+        const row = attendRow(shape, inp.q, ((b * sQ + i) * hQ + h) * dQk, kvRows, keyRows(slots, h));
         lse[lseAt] = row.lse;
         maxLogits[(b * sQ + i) * hQ + h] = row.maxLogit;
         const f = sinkFactor(sink, h, row.lse);
