@@ -16,9 +16,8 @@ import type { GpuContext } from '../gpu/device';
 import { HEAD_PRESETS, type MlaShape, type PresetName, presetShape } from '../mla/shape';
 import type { KvFormat } from '../mla/kv-layout';
 import { generateGqaCall } from '../mla/gqa';
-import { measureGqa } from '../run/gqa-run';
+import { type ReferenceOnCall, measureGqa } from '../run/gqa-run';
 import { formatCheck } from '../reference/check';
-import type { ReferenceOnCall } from '../run/gqa-run';
 
 /** The KV heads compared by default. */
 export const GQA_KV_HEADS = [1, 2, 4, 8];

@@ -41,12 +41,17 @@ export function kvHeadOf(hQ: number, hKv: number, h: number): number {
   return Math.floor(h / (hQ / hKv));
 }
 
-/** Refuse a call the GQA path cannot run, naming the field. */
-export function validateGqa(call: GqaCall): GqaCall {
-  const { shape, hKv } = call;
+/** Refuse KV heads a shape cannot take, naming the field: before anything is generated or loaded. */
+export function checkKvHeads(shape: MlaShape, hKv: number): void {
   if (!Number.isInteger(hKv) || hKv < 1 || hKv > MAX_KV_HEADS) throw new Error(`h_kv = ${hKv} is not allowed: the KV heads must be an integer from 1 to ${MAX_KV_HEADS}`);
   if (shape.hQ % hKv !== 0) throw new Error(`h_q = ${shape.hQ} is not allowed with h_kv = ${hKv}: h_q must be a multiple of h_kv (each KV head is read by h_q / h_kv query heads)`);
   if (shape.topk !== 0) throw new Error(`a sparse call (topk ${shape.topk}) takes one KV head: FlashMLA's sparse calls have h_kv = 1`);
+}
+
+/** Refuse a call the GQA path cannot run, naming the field. */
+export function validateGqa(call: GqaCall): GqaCall {
+  const { shape, hKv } = call;
+  checkKvHeads(shape, hKv);
   const slots = call.cache.numBlocks * shape.pageBlockSize;
   if (call.kvRows.length !== slots * hKv * shape.dQk) throw new Error(`the cache holds ${call.kvRows.length} values; ${call.cache.numBlocks} pages of ${shape.pageBlockSize} tokens x ${hKv} KV heads x ${shape.dQk} need ${slots * hKv * shape.dQk}`);
   return call;
@@ -167,8 +172,7 @@ const GQA_KV_STREAM = 0x20000;
  * NaN in every slot no request reads, every head.
  */
 export function generateGqaCall(shape: MlaShape, hKv: number, seed = 0): GqaCall {
-  if (shape.topk !== 0) throw new Error(`a sparse call (topk ${shape.topk}) takes one KV head: FlashMLA's sparse calls have h_kv = 1`);
-  if (!Number.isInteger(hKv) || hKv < 1 || shape.hQ % hKv !== 0) throw new Error(`h_kv = ${hKv} is not allowed with h_q = ${shape.hQ}: h_q must be a multiple of h_kv`);
+  checkKvHeads(shape, hKv);
   const base = generateInputs(shape, { seed });
   const { dQk, pageBlockSize: P } = shape;
   const slots = base.cache.numBlocks * P;
