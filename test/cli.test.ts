@@ -126,6 +126,13 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
       expect(c[13]).toMatch(/^pass/);
     }
     expect(r.stdout).toContain('command: MLA_ADAPTER=');
+    // Each point's % of the yardstick divides by the yardstick timed right after it.
+    expect(r.stdout).toMatch(/^- yardstick beside each point: the best plain matmul timed again right after every point, [\d.]+ GFLOP\/s median \([\d.]+-[\d.]+\)/m);
+    const written = JSON.parse(readFileSync(json, 'utf8')) as { rows: { gflops: number; yardstickGflops: number; yardstickFraction: number }[] };
+    written.rows.forEach((x, k) => {
+      expect(x.yardstickFraction).toBe(x.gflops / x.yardstickGflops);
+      expect(rows[k][10]).toBe(`${(100 * x.yardstickFraction).toFixed(0)}%`);
+    });
     const bad = await cli(['bench', '--ladder', '--kv', 'fp4']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--kv "fp4" is not allowed: --kv must be one of f32, bf16, fp8');

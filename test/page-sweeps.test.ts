@@ -172,6 +172,13 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const exported = JSON.parse(readFileSync(await download.path()).toString());
     expect(exported).toMatchObject({ kind: 'mla-sandbox ladder results', version: 1, adapter: await page.locator('#adapter').textContent() });
     expect(exported.rows).toHaveLength(versions.length);
+    // Each point is divided by the yardstick timed right after it, not by the one timed at the start.
+    expect(await page.locator('#ladder-yardstick-beside').textContent()).toMatch(/^yardstick beside each point: the best plain matmul timed again right after every point, [\d.]+ GFLOP\/s median \([\d.]+-[\d.]+\); each point's % of yardstick divides by its own$/);
+    exported.rows.forEach((r: { gflops: number; yardstickGflops: number; yardstickFraction: number }, k: number) => {
+      expect(r.yardstickGflops).toBeGreaterThan(0);
+      expect(r.yardstickFraction).toBe(r.gflops / r.yardstickGflops);
+      expect(cells[k][9]).toBe(`${(100 * r.yardstickFraction).toFixed(0)}%`);
+    });
     expect(await page.locator('#devices-root').getAttribute('data-devices')).toBe('1'); // this page's ladder
     const dir = mkdtempSync(join(tmpdir(), 'mla-devices-'));
     writeFileSync(join(dir, 'other-gpu.json'), JSON.stringify({ ...exported, adapter: 'Other GPU', ceilings: { ...exported.ceilings, fmaGflops: 2 * exported.ceilings.fmaGflops } }));

@@ -2,7 +2,8 @@
  * Facts the host reads from the WGSL instead of restating them: binding
  * numbers (one table, every shipped file agrees), workgroup memory (read from
  * the declarations), the uniform's fields (a line the reader does not
- * understand is an error, not skipped).
+ * understand is an error, not skipped); the plans' default register blocks
+ * by the kind of adapter.
  */
 import { describe, expect, it } from 'vitest';
 import { SHADER_FILES, SHADER_FILE_NAMES, composeShader } from '../src/gpu/shader-source';
@@ -13,7 +14,11 @@ import { readFileSync } from 'node:fs';
 import { KERNEL_VERSIONS } from '../src/kernels/versions';
 import { runnableSweep } from '../src/bench/sweep';
 import { LADDER_SWEEP } from '../src/bench/ladder';
-import { WEBGPU_DEFAULT_LIMITS } from '../src/gpu/device';
+import { type DeviceLimits, WEBGPU_DEFAULT_LIMITS } from '../src/gpu/device';
+import { maxBlocksPerSeq, presetShape } from '../src/mla/shape';
+import type { KvFormat } from '../src/mla/kv-layout';
+import { generatedPages } from '../src/run/run-size';
+import { planCall } from '../src/run/runner';
 
 describe('binding table', () => {
   it('every shipped shader file agrees with it', () => {
@@ -88,5 +93,28 @@ describe('kernel map', () => {
     const withSubgroups = runnableSweep(LADDER_SWEEP, { ...WEBGPU_DEFAULT_LIMITS, subgroupMinSize: 4, subgroupMaxSize: 4 });
     expect(withSubgroups.spec.kernels).toEqual(KERNEL_VERSIONS.map((v) => v.name));
     expect(withSubgroups.notRun).toEqual([]);
+  });
+});
+
+describe('default register blocks by the kind of adapter', () => {
+  const GPU = { ...WEBGPU_DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 32768 };
+  const SOFTWARE = { ...GPU, cpuThreads: 2 };
+  const shape = presetShape('v32', { seqlens: [4096], hQ: 64 });
+  const flash = (kvFormat: KvFormat, limits: DeviceLimits) => planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'flash', kvFormat }, limits);
+
+  it('a GPU: v4 with 8x8 and 8x16 (v5 with its 8x16 output block where it has subgroups)', () => {
+    for (const kv of ['f32', 'fp8'] as const) expect(flash(kv, GPU).plan).toMatchObject({ kernel: 'tiled', scoreBlock: '8x8', outBlock: '8x16' });
+    expect(flash('fp8', { ...GPU, subgroupMinSize: 32, subgroupMaxSize: 32 }).plan).toMatchObject({ kernel: 'subgroups', scoreBlock: '8x8', outBlock: '8x16' });
+  });
+
+  it('a software adapter: 16x32 output blocks, 8x16 score blocks over keys from the cache, 8x8 over a decoded tile; v4 even with subgroups', () => {
+    expect(flash('f32', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'cache', scoreBlock: '8x16', outBlock: '16x32' });
+    expect(flash('bf16', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'cache', scoreBlock: '8x16', outBlock: '16x32' });
+    expect(flash('fp8', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'tile', scoreBlock: '8x8', outBlock: '16x32', tileN: 8 });
+    expect(flash('fp8', { ...SOFTWARE, subgroupMinSize: 4, subgroupMaxSize: 64 }).plan.kernel).toBe('tiled');
+    // Asked for, v5 takes the software output block too.
+    expect(planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'subgroups', kvFormat: 'fp8' }, { ...SOFTWARE, subgroupMinSize: 4, subgroupMaxSize: 64 }).plan.outBlock).toBe('16x32');
+    // A choice overrides the default.
+    expect(planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'flash', kvFormat: 'f32', outBlock: '8x8' }, SOFTWARE).plan).toMatchObject({ scoreBlock: '8x16', outBlock: '8x8' });
   });
 });

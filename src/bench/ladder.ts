@@ -29,7 +29,7 @@ export interface LadderRow extends SweepRow {
   readonly fmaFraction: number;
   /** GB/s / the device's copy bandwidth. */
   readonly copyFraction: number;
-  /** GFLOP/s / the best plain matmul form measured in the same run: how close to a plain GEMM this kernel gets. */
+  /** GFLOP/s / the best plain matmul form measured in the same run (timed beside this point where the sweep did, else at the start): how close to a plain GEMM this kernel gets. */
   readonly yardstickFraction: number;
   /** FLOPs per byte of the work (FlashMLA's counting). */
   readonly intensity: number;
@@ -37,6 +37,7 @@ export interface LadderRow extends SweepRow {
 
 const pointKey = (r: SweepRow) => `${r.preset}|${r.kvFormat}|${r.seqlen}|${r.hQ}`;
 
+/** `yardstickGflops`: the yardstick timed before the sweep, for rows that have none timed beside them. */
 export function ladderRows(rows: readonly SweepRow[], roof: Roofline, yardstickGflops: number): LadderRow[] {
   const v1 = new Map(rows.filter((r) => r.kernel === 'naive' || r.kernel === 'v1').map((r) => [pointKey(r), r]));
   return rows.map((r) => ({
@@ -44,7 +45,7 @@ export function ladderRows(rows: readonly SweepRow[], roof: Roofline, yardstickG
     speedupOverV1: (v1.get(pointKey(r))?.medianMs ?? NaN) / r.medianMs,
     fmaFraction: r.gflops / roof.fmaGflops,
     copyFraction: r.gbps / roof.copyGBps,
-    yardstickFraction: r.gflops / yardstickGflops,
+    yardstickFraction: r.gflops / (r.yardstickGflops ?? yardstickGflops),
     intensity: r.gflops / r.gbps,
   }));
 }

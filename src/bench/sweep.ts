@@ -80,6 +80,13 @@ export interface SweepRow extends SweepPoint {
   readonly rooflineFraction: number;
   readonly suspect: boolean;
   readonly splits: number;
+  /**
+   * The yardstick (the best plain matmul form, timing/plain-matmul.ts) timed
+   * right after this point, when the sweep was asked to (the ladder): a
+   * software adapter's speed moves 10-40 % within minutes, so a kernel is
+   * divided by the matmul timed beside it, not by one timed at the start.
+   */
+  readonly yardstickGflops?: number;
 }
 
 export function sweepPoints(spec: SweepSpec): SweepPoint[] {
@@ -121,6 +128,8 @@ export interface SweepRunOptions {
   readonly reference?: ReferenceRunner;
   /** Host memory a point may take, and where that figure comes from; a point over it is skipped. */
   readonly memory?: { readonly bytes: number; readonly where: string };
+  /** Times the yardstick (GFLOP/s) right after each point; the row keeps it (SweepRow.yardstickGflops). */
+  readonly yardstick?: () => Promise<number>;
 }
 
 export async function runSweep(
@@ -164,6 +173,7 @@ export async function runSweep(
       medianMs: t.medianMs, minMs: t.minMs, p90Ms: t.p90Ms, method: t.method,
       gbps: r.throughput!.gbps, gflops: r.throughput!.gflops, rooflineFraction: r.throughput!.rooflineFraction,
       suspect: r.throughput!.suspect, splits: r.plan.splits,
+      ...(options.yardstick ? { yardstickGflops: await options.yardstick() } : {}),
     };
     rows.push(row);
     onProgress?.({ done: k + 1, total: points.length, point, row });

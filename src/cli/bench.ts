@@ -20,7 +20,7 @@ import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
 import { describePlainMatmul, describeReadCost, describeRoofline, fmtMs } from '../run/report';
 import { measureReadCost } from '../timing/read-cost';
-import { measureDeviceCeilings } from '../timing/device-ceilings';
+import { describeYardstickBeside, measureDeviceCeilings, yardstickTimer } from '../timing/device-ceilings';
 import { ladderResults } from '../tune/device-results';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { runTune } from './tune';
@@ -103,13 +103,14 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
     const line = `${bar(p.done, p.total)} ${p.row ? `${what}: ${fmtMs(p.row.medianMs)}` : what}`;
     if (tty) process.stderr.write(`\r\x1b[2K${line}`);
     else if (p.row) process.stderr.write(`${line}\n`);
-  }, undefined, { memory: cliMemoryBudget() });
+  }, undefined, { memory: cliMemoryBudget(), yardstick: measured && yardstickTimer(ctx, measured.roof) });
   if (tty) process.stderr.write('\n');
   const header = [
     `adapter: ${describeAdapter(ctx.adapter)}`,
     ...describeRoofline(roof),
     ...(readCost ? [describeReadCost(readCost)] : []),
     ...(plainMatmul ? [describePlainMatmul(plainMatmul)] : []),
+    ...[describeYardstickBeside(rows.map((r) => r.yardstickGflops))].filter((l): l is string => l !== undefined),
     `${values.ladder ? 'ladder' : 'sweep'}: ${values.long ? 'long context' : values.full ? 'full' : 'default'}; batch ${spec.batch}; ${rows.length} points in ${((performance.now() - started) / 1e3).toFixed(0)} s`,
     `timing: ${rows[0]?.method ?? '-'}; ratios within this run only (a software adapter's absolute times mean little)`,
     ...notRun,

@@ -85,8 +85,10 @@ shape flags (run):
   --keys tile|cache (v4: keys decoded once per tile into workgroup memory, or read from the cache where used; default: cache for f32 and bf16, tile for fp8)
   --profile FILE (the device profile --kernel flash reads; default $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json,
     written by bench --tune; any tuning flag above runs by hand instead)
-  --score-block 8x8|8x16|16x8|16x16 (v4: a thread's block of S, heads x keys; default 8x8)
-  --out-block 8x8|8x16|8x32|16x8|16x16|16x32 (v4, v5: a thread's block of O, heads x values; default 8x16)
+  --score-block 8x8|8x16|16x8|16x16 (v4: a thread's block of S, heads x keys; default 8x8 on a GPU,
+    8x16 on a software adapter, 8x8 there over a decoded tile)
+  --out-block 8x8|8x16|8x32|16x8|16x16|16x32 (v4, v5: a thread's block of O, heads x values; default 8x16 on a GPU,
+    16x32 on a software adapter)
   --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
   --samples N  --warmup N  --shard-mib X (split the cache into shards of at most X MiB; default: the device's binding limit)
 your own tensors (run), FlashMLA's shapes:

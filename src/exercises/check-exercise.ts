@@ -9,6 +9,7 @@ import type { GpuContext } from '../gpu/device';
 import { ShaderCompileError, type ShaderMessage } from '../gpu/pipelines';
 import { encodePasses } from '../kernels/kernel-plan';
 import { maxKeysPerRow } from '../kernels/attention-spec';
+import { DEFAULT_BLOCKS } from '../kernels/register-blocks';
 import { dequantizeKvCache } from '../mla/kv-quant';
 import type { MlaInputs } from '../mla/inputs';
 import { referenceScores } from '../reference/reference-scores';
@@ -41,8 +42,10 @@ export interface CheckOptions {
 export function exerciseRunConfig(exercise: Exercise, c: ExerciseCase, source?: string): RunConfig {
   const { kernel } = exercise;
   if (kernel === 'topk') throw new Error(`exercise ${exercise.id} runs the top-k pass, not an attention call`);
+  // v4's blocks are pinned (the GPU's default unless the case sets its own), so an exercise's cases, and what a mistake breaks, are the same on every device.
+  const blocks = kernel === 'tiled' ? { scoreBlock: DEFAULT_BLOCKS.gpu.score, outBlock: DEFAULT_BLOCKS.gpu.out } : {};
   return {
-    ...c.plan, kernel, kvFormat: c.kvFormat, splits: exercise.splits,
+    ...blocks, ...c.plan, kernel, kvFormat: c.kvFormat, splits: exercise.splits,
     shaderEdits: source === undefined ? undefined : { [exercise.file]: source },
   };
 }

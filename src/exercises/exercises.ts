@@ -266,13 +266,13 @@ export const EXERCISES: readonly Exercise[] = [
   {
     id: 11, region: 'score-block', title: 'A register block of scores: mat4x4 products', file: 'tiled_blocks.wgsl', kernel: 'tiled', splits: 'auto', checks: 'out-lse',
     statement: [
-      'Version 4 computes S = Q K^T as a matrix multiply with register blocks: one thread owns SCORE_HEADS x SCORE_KEYS scores (8 x 8 by default, 16 x 16 on request) and, per quad of the head dim, reads SCORE_HEADS query quads and SCORE_KEYS key quads for SCORE_HEADS * SCORE_KEYS quad products: many multiply-adds per value read, where version 3 did one.',
+      'Version 4 computes S = Q K^T as a matrix multiply with register blocks: one thread owns SCORE_HEADS x SCORE_KEYS scores (8 x 8 by default on a GPU, 8 x 16 on a software adapter; any of 8x8, 8x16, 16x8, 16x16 on request) and, per quad of the head dim, reads SCORE_HEADS query quads and SCORE_KEYS key quads for SCORE_HEADS * SCORE_KEYS quad products: many multiply-adds per value read, where version 3 did one.',
       'The block is held in mat4x4<f32> values (a private array would land in memory on some compilers). WGSL\'s matrices are column-major: m[c] is column c, and (m * x)[c] = m * x[c].',
       '    x = queryQuads(rows, j, pieces): quad j of the block\'s query rows; piece x.a has heads 0-3 as columns (rows: the 4 dims of quad j), x.b heads 4-7, x.c, x.d heads 8-15 when pieces = 4',
       '    fourKeyQuads(keysN, j): quad j of four keys as the columns of a mat4x4 (rows: the 4 dims)',
       '    s.kN: strip N of the block, the scores of keys 4N .. 4N+3 (rows) for every head (columns, piece by piece)',
       'So strip N gains, for every quad j, (four keys\' quad j)^T times (the heads\' quad j): rows keys, columns heads, summed over the 4 dims. addProduct(acc, m, x, pieces) adds m * x to every piece. Accumulate over j from j0 to j1 - 1 (the thread\'s slice of the head dim); strips k2 and k3 are used when SCORE_KEYS is 16.',
-      'The check runs version 4 (8 x 8 blocks, and a 16 x 16 case) and compares out and lse with the f64 reference.',
+      'The check runs version 4 with 8 x 8 blocks on every device (and a 16 x 16 case) and compares out and lse with the f64 reference.',
     ].join('\n'),
     given: [
       's: var<ScoreBlock> (strips k0, k1, k2, k3, each a HeadQuads of pieces a .. d), zero',

@@ -14,9 +14,40 @@ export type ScoreBlockName = (typeof SCORE_BLOCKS)[number];
 export const OUT_BLOCKS = ['8x8', '8x16', '8x32', '16x8', '16x16', '16x32'] as const;
 export type OutBlockName = (typeof OUT_BLOCKS)[number];
 
-/** What v4 ran before blocks were a choice, and still runs unless told (and v5's score block always). */
-export const DEFAULT_SCORE_BLOCK: ScoreBlockName = '8x8';
-export const DEFAULT_OUT_BLOCK: OutBlockName = '8x16';
+/** A pair of blocks: one for S, one for O. */
+export interface BlockPair {
+  readonly score: ScoreBlockName;
+  readonly out: OutBlockName;
+}
+
+/**
+ * The blocks a plan takes when none is chosen (a device profile's pick, or
+ * `--score-block` / `--out-block`, overrides them), by the kind of adapter.
+ *
+ * - A GPU: 8x8 and 8x16, what v4 ran before blocks were a choice. A GPU
+ *   thread's registers are few (255 32-bit registers on NVIDIA's, fewer
+ *   for full occupancy); a 16x32 output block alone is 512 floats and
+ *   would spill. Not measured on a GPU yet: `bench --tune` finds the
+ *   device's own.
+ * - A software adapter (DeviceLimits.cpuThreads > 0: SwiftShader, llvmpipe),
+ *   whose "registers" are the CPU's stack and L1 cache: the largest output
+ *   block, 16x32, which `bench --tune` picked on both (every shape of
+ *   docs/tuning.md), and a score block of 8x16 over keys read from the
+ *   cache (8x8 over a decoded tile: a tile of 16 decoded keys of d_qk 576
+ *   is 36 KiB, over 32 KiB of workgroup memory). Measured (V3.2, h_q 64,
+ *   seqlen 4096, docs/tuning.md "Defaults"): 1.4x the GPU blocks on
+ *   llvmpipe (bf16), 1.5x on SwiftShader (bf16), 1.8x for FP8 from a
+ *   decoded tile on SwiftShader.
+ */
+export const DEFAULT_BLOCKS = {
+  gpu: { score: '8x8', out: '8x16' },
+  software: { cache: { score: '8x16', out: '16x32' }, tile: { score: '8x8', out: '16x32' } },
+} as const satisfies { gpu: BlockPair; software: Record<'cache' | 'tile', BlockPair> };
+
+/** The default blocks on a device: software (cpuThreads > 0) or a GPU, and for a software adapter where the keys are read. */
+export function defaultBlocks(cpuThreads: number, keys: 'cache' | 'tile'): BlockPair {
+  return cpuThreads > 0 ? DEFAULT_BLOCKS.software[keys] : DEFAULT_BLOCKS.gpu;
+}
 
 export interface BlockSize {
   /** Heads of the block (rows of Q, columns of the mat4x4 pieces). */

@@ -12,7 +12,7 @@ import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelP
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 import { TILED_BLOCK, chosenBlocks, tiledHeads, tiledLoops } from './tiled-kernel';
-import { DEFAULT_SCORE_BLOCK, blockConstants } from './register-blocks';
+import { type ScoreBlockName, blockConstants } from './register-blocks';
 
 /** This version's own WGSL files (its own first), composed after the shared ones (subgroup_teams.wgsl, which holds the directives, goes first). */
 export const SUBGROUPS_FILES = ['v5_subgroups.wgsl', 'subgroup_teams.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl'] as const;
@@ -20,18 +20,21 @@ export const SUBGROUPS_FILES = ['v5_subgroups.wgsl', 'subgroup_teams.wgsl', 'til
 /** A team's lanes are one 32-bit word of a subgroup ballot. */
 const MAX_TEAM_LANES = 32;
 
+/** v5's score block: a team's whole tile of 8 keys for 8 heads (the team's softmax needs every score of its heads). */
+const TEAM_SCORE_BLOCK: ScoreBlockName = '8x8';
+
 const powerOfTwoAtMost = (n: number) => 2 ** Math.floor(Math.log2(n));
 
 export function subgroupsPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
   const { shape } = spec;
   if (limits.subgroupMinSize < 1) throw new PlanDoesNotFit('kernel subgroups (v5) needs the subgroups feature, which this device does not have (flash runs v4 there)');
   const code = composeShader(fusedFiles(spec, SUBGROUPS_FILES), spec.edits).code;
-  // The score block is the whole 8-key tile of 8 heads (the team's softmax needs every score of its heads); the output block is a choice.
-  if (options.scoreBlock !== undefined && options.scoreBlock !== DEFAULT_SCORE_BLOCK) {
-    throw new Error(`scoreBlock ${JSON.stringify(options.scoreBlock)} is not allowed for kernel subgroups: its score block is ${DEFAULT_SCORE_BLOCK}, a team's whole tile (choose outBlock, or kernel tiled)`);
+  // The score block is fixed; the output block is a choice (by default the device's for keys from a decoded tile, as v5's are).
+  if (options.scoreBlock !== undefined && options.scoreBlock !== TEAM_SCORE_BLOCK) {
+    throw new Error(`scoreBlock ${JSON.stringify(options.scoreBlock)} is not allowed for kernel subgroups: its score block is ${TEAM_SCORE_BLOCK}, a team's whole tile (choose outBlock, or kernel tiled)`);
   }
-  const { out } = chosenBlocks(options);
-  const blocks = blockConstants(DEFAULT_SCORE_BLOCK, out);
+  const { out } = chosenBlocks(options, limits, 'tile');
+  const blocks = blockConstants(TEAM_SCORE_BLOCK, out);
   const { heads, threads } = tiledHeads(spec, limits, options, code, 'subgroups', blocks);
   const dq4 = shape.dQk / 4;
   // Lanes per team: at most the smallest subgroup, the workgroup and the head dim's quads.
@@ -51,7 +54,7 @@ export function subgroupsPlan(spec: AttentionSpec, limits: DeviceLimits, options
   const perTeam = Math.ceil(heads / TILED_BLOCK / teams) * (1 + Math.ceil(dq4 / lanes) + Math.log2(lanes));
   const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops({ tileN: TILED_BLOCK, heads, threads, dq4, tasks: threads, perTask: perTeam, slices: 1, decoded: true }));
   return {
-    kernel: 'subgroups', splits, tileN: TILED_BLOCK, headsPerWorkgroup: heads, workgroupSize: threads, scoreBlock: DEFAULT_SCORE_BLOCK, outBlock: out,
+    kernel: 'subgroups', splits, tileN: TILED_BLOCK, headsPerWorkgroup: heads, workgroupSize: threads, scoreBlock: TEAM_SCORE_BLOCK, outBlock: out,
     workgroupBytes: bytes, constants, scratch: splitScratch(spec, splits),
   };
 }

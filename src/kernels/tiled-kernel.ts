@@ -12,7 +12,7 @@ import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelP
 import type { KvFormat } from '../mla/kv-layout';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { type LoopCost, chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
-import { DEFAULT_OUT_BLOCK, DEFAULT_SCORE_BLOCK, type OutBlockName, type ScoreBlockName, blockConstants, blockSize, parseOutBlock, parseScoreBlock } from './register-blocks';
+import { type BlockPair, blockConstants, blockSize, defaultBlocks, parseOutBlock, parseScoreBlock } from './register-blocks';
 
 /** This version's own WGSL files (its own first), composed after the shared ones. */
 export const TILED_FILES = ['v4_tiled.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl'] as const;
@@ -37,11 +37,12 @@ export const DEFAULT_KEY_READS: Readonly<Record<KvFormat, KeyReads>> = { f32: 'c
 
 export const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
-/** The register blocks asked for, or the defaults; a name outside register-blocks.ts is refused. */
-export function chosenBlocks(options: PlanOptions): { score: ScoreBlockName; out: OutBlockName } {
+/** The register blocks asked for, or this device's defaults for keys read this way (register-blocks.ts); a name outside register-blocks.ts is refused. */
+export function chosenBlocks(options: PlanOptions, limits: DeviceLimits, keys: KeyReads): BlockPair {
+  const defaults = defaultBlocks(limits.cpuThreads, keys);
   return {
-    score: parseScoreBlock(options.scoreBlock ?? DEFAULT_SCORE_BLOCK),
-    out: parseOutBlock(options.outBlock ?? DEFAULT_OUT_BLOCK),
+    score: parseScoreBlock(options.scoreBlock ?? defaults.score),
+    out: parseOutBlock(options.outBlock ?? defaults.out),
   };
 }
 
@@ -102,11 +103,11 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const { shape } = spec;
   const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits).code;
   const base = { ...sharedConstants(spec), D_V: shape.dV };
-  const chosen = chosenBlocks(options);
+  const keys = options.keys ?? DEFAULT_KEY_READS[spec.layout.format];
+  const chosen = chosenBlocks(options, limits, keys);
   const blocks = blockConstants(chosen.score, chosen.out);
   const score = blockSize(chosen.score);
   const { heads, threads } = tiledHeads(spec, limits, options, code, 'tiled', blocks);
-  const keys = options.keys ?? DEFAULT_KEY_READS[spec.layout.format];
   const fromCache = keys === 'cache';
   const constantsFor = (tileN: number, dotParts: number) => ({
     HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads, KEYS_FROM_CACHE: fromCache ? 1 : 0, ...blocks,

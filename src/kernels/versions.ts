@@ -33,7 +33,7 @@ export interface KernelVersion {
   /** A device feature it cannot run without. */
   readonly needs?: 'subgroups';
   /** Why "flash" passes over it for this shape though it fits (a version below is faster there), or undefined. */
-  flashSkips?(spec: AttentionSpec): string | undefined;
+  flashSkips?(spec: AttentionSpec, limits: DeviceLimits): string | undefined;
   plan(spec: AttentionSpec, limits: DeviceLimits, options?: PlanOptions): KernelPlan;
   passes(device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[]): Promise<KernelPass[]>;
 }
@@ -59,7 +59,7 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
     plan: sharedLatentPlan, passes: sharedLatentPasses,
   },
   {
-    id: 'v4', name: 'tiled', improves: 'the GEMM shape: register blocks in mat4x4 (8x8 / 8x16 unless chosen), softmax once per head, lazy rescale, 64-head blocks; f32 and bf16 keys read from the cache where used',
+    id: 'v4', name: 'tiled', improves: 'the GEMM shape: register blocks in mat4x4 (by default 8x8 / 8x16 on a GPU, 8x16 / 16x32 on a software adapter), softmax once per head, lazy rescale, 64-head blocks; f32 and bf16 keys read from the cache where used',
     files: [...TILED_FILES, 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
     options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits', 'keys', 'scoreBlock', 'outBlock'],
     plan: tiledPlan, passes: tiledPasses,
@@ -69,8 +69,10 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
     files: [...SUBGROUPS_FILES, 'combine.wgsl'], host: 'src/kernels/subgroups-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
     options: ['headsPerWorkgroup', 'dotParts', 'splits', 'outBlock'], needs: 'subgroups',
     // v5 reads keys from its decoded 8-key tile; where v4 reads them from the cache (f32, bf16) in 64-key tiles, v4 is faster.
-    flashSkips: (spec) => (DEFAULT_KEY_READS[spec.layout.format] === 'cache'
-      ? `v4 reads ${spec.layout.format} keys straight from the cache, faster than v5's decoded tile` : undefined),
+    // On a software adapter the subgroup shuffles are emulated, and v4 with the software blocks was faster for FP8 too
+    // (SwiftShader, V3.2 FP8, h_q 64, seqlen 4096: 306 ms against v5's 350; docs/tuning.md, "Defaults").
+    flashSkips: (spec, limits) => (limits.cpuThreads > 0 ? 'on a software adapter v4 is faster than v5 (its subgroup shuffles are emulated)'
+      : DEFAULT_KEY_READS[spec.layout.format] === 'cache' ? `v4 reads ${spec.layout.format} keys straight from the cache, faster than v5's decoded tile` : undefined),
     plan: subgroupsPlan, passes: subgroupsPasses,
   },
 ];
@@ -124,7 +126,7 @@ export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits:
   if (choice === 'flash') {
     const errors: string[] = [];
     for (const version of [...KERNEL_VERSIONS].reverse()) {
-      const unused = unusedOption(version, options) ?? version.flashSkips?.(spec);
+      const unused = unusedOption(version, options) ?? version.flashSkips?.(spec, limits);
       if (unused) {
         errors.push(unused);
         continue;

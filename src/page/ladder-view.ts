@@ -11,7 +11,7 @@ import type { GpuContext } from '../gpu/device';
 import type { SweepRow, SweepSpec } from '../bench/sweep';
 import { LADDER_SWEEP, LADDER_TABLE_HEAD, type LadderRow, ladderRows, ladderTableCells } from '../bench/ladder';
 import { measureReadCost } from '../timing/read-cost';
-import { type MeasuredCeilings, measureDeviceCeilings } from '../timing/device-ceilings';
+import { type MeasuredCeilings, describeYardstickBeside, measureDeviceCeilings, yardstickTimer } from '../timing/device-ceilings';
 import { describeAdapter } from '../gpu/device';
 import { plainMatmulSentence, readCostSentence } from '../run/report';
 import { ladderResults, resultsOfLadder, resultsOfProfile } from '../tune/device-results';
@@ -40,6 +40,7 @@ export function mountLadderView(view: HTMLElement, getDevice: () => Promise<GpuC
     <figure class="chart"><canvas id="ladder-roofline"></canvas></figure>
     <p id="ladder-read-cost" class="hint"></p>
     <p id="ladder-plain-matmul" class="hint"></p>
+    <p id="ladder-yardstick-beside" class="hint"></p>
     <div id="ladder-table"></div></div><section id="tune-section"></section><section id="devices-section"></section>`;
   const root = find(view, '#ladder-root');
   const form = find<HTMLFormElement>(root, '#ladder-form');
@@ -65,6 +66,7 @@ export function mountLadderView(view: HTMLElement, getDevice: () => Promise<GpuC
     exportButton.disabled = !ladder.length;
     devices.setOwn('ladder', ladder.some((r) => r.pass) ? resultsOfLadder(ladderResults(adapter, ceilings, ladder), 'this page\'s ladder') : undefined);
     chart.roofline('Roofline: each version a point', roof, rooflinePoints(ladder));
+    find(root, '#ladder-yardstick-beside').textContent = describeYardstickBeside(rows.map((r) => r.yardstickGflops)) ?? '';
     find(root, '#ladder-table').innerHTML = `<table><thead><tr>${LADDER_TABLE_HEAD.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>`
       + ladder.map((r) => `<tr class="${r.pass ? '' : 'fail'}">${ladderTableCells(r).map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')
       + '</tbody></table>';
@@ -78,6 +80,7 @@ export function mountLadderView(view: HTMLElement, getDevice: () => Promise<GpuC
       find(root, '#ladder-read-cost').textContent = `What a read costs on this GPU: ${readCostSentence(await measureReadCost(ctx, measured.roof))}`;
       find(root, '#ladder-plain-matmul').textContent = `A plain matrix multiply on this GPU: ${plainMatmulSentence(measured.yardstick)}`;
     },
+    yardstick: (ctx) => measured && yardstickTimer(ctx, measured.roof, { warmup: 1, samples: 3 }),
     onRows: draw,
   });
   exportButton.addEventListener('click', () => {

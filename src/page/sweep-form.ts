@@ -77,6 +77,8 @@ export interface SweepHooks {
   readonly prepare?: (ctx: GpuContext) => Promise<void>;
   /** Every finished point, with all rows so far (an empty list when a run starts). */
   readonly onRows: (rows: readonly SweepRow[]) => void;
+  /** A timer of the yardstick to run right after each point (SweepRunOptions.yardstick), made once the device is prepared; none: not timed. */
+  readonly yardstick?: (ctx: GpuContext) => (() => Promise<number>) | undefined;
   /** After the run, whatever its end. */
   readonly onEnd?: (rows: readonly SweepRow[]) => void;
 }
@@ -127,6 +129,7 @@ export function wireSweep(ui: SweepControls, getDevice: () => Promise<GpuContext
         generate: (shape, options) => generateInWorker({ shape, options }, stage('generating the inputs'), signal),
         reference: (inputs, bytes, layout) => referenceInWorker(inputs, bytes, layout, stage('f64 reference'), signal),
         memory: PAGE_MEMORY_BUDGET,
+        yardstick: hooks.yardstick?.(ctx),
       });
       const failed = rows.filter((r) => !r.pass).length;
       status.textContent = `Done: ${rows.length} points, ${failed ? `${failed} FAILED the check` : 'all match the CPU reference'}.${[...notRun, ...skipped.map((k) => `skipped ${k}`)].map((n) => ` (${n}.)`).join('')}`;

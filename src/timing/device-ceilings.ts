@@ -33,3 +33,16 @@ export async function measureDeviceCeilings(ctx: GpuContext, timing: TimingOptio
   const yardstickGflops = bestMatmulForm(yardstick).gflops;
   return { ceilings: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, yardstickGflops }, roof, yardstick };
 }
+
+/** The yardstick timed again (its best form's GFLOP/s), e.g. beside each point of a ladder (SweepRunOptions.yardstick). */
+export function yardstickTimer(ctx: GpuContext, roof: RooflineMeasurement, timing: TimingOptions = {}): () => Promise<number> {
+  return async () => bestMatmulForm(await measurePlainMatmul(ctx, roof, timing)).gflops;
+}
+
+/** A report's line on the yardstick timed beside each point: its median and range, or undefined when no row has one. */
+export function describeYardstickBeside(values: readonly (number | undefined)[]): string | undefined {
+  const v = values.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  if (!v.length) return undefined;
+  const median = v[Math.floor(v.length / 2)];
+  return `yardstick beside each point: the best plain matmul timed again right after every point, ${median.toFixed(1)} GFLOP/s median (${v[0].toFixed(1)}-${v[v.length - 1].toFixed(1)}); each point's % of yardstick divides by its own`;
+}
