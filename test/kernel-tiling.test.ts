@@ -15,7 +15,7 @@ import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
 import { KERNEL_VERSIONS, missingFeature, versionByName } from '../src/kernels/versions';
 import type { PlanOptions, VersionName } from '../src/kernels/kernel-plan';
-import { OUT_BLOCKS, SCORE_BLOCKS } from '../src/kernels/register-blocks';
+import { DEFAULT_BLOCKS, OUT_BLOCKS, SCORE_BLOCKS } from '../src/kernels/register-blocks';
 
 const gpu = await testGpu();
 /** On SwiftShader (compiles take seconds) every `every`-th point of each sweep; llvmpipe runs them all. */
@@ -40,6 +40,9 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   const shape = presetShape('v32', { seqlens: [3, 40, 17], sQ: 3, hQ: 11, pageBlockSize: 16 });
   const inputs = generateInputs(shape, { seed: 5 });
 
+  // The tile, head-block and slice sweeps run the GPU's default blocks (8 heads a block) on every
+  // adapter, so that 8-head workgroups and 8-key tiles are allowed; every pair of blocks has its own tests below.
+  const GPU_BLOCKS = { scoreBlock: DEFAULT_BLOCKS.gpu.score, outBlock: DEFAULT_BLOCKS.gpu.out };
   const v3 = sweep([1, 3, 7, 'max'].flatMap((tileN) => [1, 3, 8].map((headsPerWorkgroup) => ({ tileN, headsPerWorkgroup }))));
   it.each(v3)('v3 shared-latent: tileN $tileN, $headsPerWorkgroup heads per workgroup', async ({ tileN, headsPerWorkgroup }) => {
     const t = tileN === 'max' ? largestTile('shared-latent', shape, { headsPerWorkgroup }) : tileN as number;
@@ -52,8 +55,8 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   // tiles of 8 and the largest; one slice of the head dim, a few, and many (uneven: 144 quads / 5, / 13).
   const v4 = sweep([8, 16].flatMap((headsPerWorkgroup) => [8, 'max'].flatMap((tileN) => [1, 5, 13].map((dotParts) => ({ headsPerWorkgroup, tileN, dotParts })))), 4);
   it.each(v4)('v4 tiled: $headsPerWorkgroup heads per workgroup, tileN $tileN, dotParts $dotParts', async ({ headsPerWorkgroup, tileN, dotParts }) => {
-    const t = tileN === 'max' ? largestTile('tiled', shape, { headsPerWorkgroup }) : tileN as number;
-    const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', tileN: t, headsPerWorkgroup, dotParts, splits: 2 });
+    const t = tileN === 'max' ? largestTile('tiled', shape, { headsPerWorkgroup, ...GPU_BLOCKS }) : tileN as number;
+    const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', tileN: t, headsPerWorkgroup, dotParts, splits: 2, ...GPU_BLOCKS });
     expect(run.plan.constants.SCORE_SLICES).toBe(dotParts);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
@@ -62,8 +65,8 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   // (the default for f32 and bf16), at tiles of 8 and the largest the plan allows (64 from the cache).
   const keyReads = sweep((['f32', 'bf16', 'fp8'] as const).flatMap((kvFormat) => (['tile', 'cache'] as const).flatMap((keys) => [8, 'max'].map((tileN) => ({ kvFormat, keys, tileN })))), 3);
   it.each(keyReads)('v4 tiled: keys from the $keys, $kvFormat cache, tileN $tileN', async ({ kvFormat, keys, tileN }) => {
-    const t = tileN === 'max' ? versionByName('tiled').plan(makeAttentionSpec(shape, kvLayout(kvFormat, shape, shape.pageBlockSize), 1), gpu!.limits, { keys }).tileN : tileN as number;
-    const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat, keys, tileN: t, splits: 2 });
+    const t = tileN === 'max' ? versionByName('tiled').plan(makeAttentionSpec(shape, kvLayout(kvFormat, shape, shape.pageBlockSize), 1), gpu!.limits, { keys, ...GPU_BLOCKS }).tileN : tileN as number;
+    const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat, keys, tileN: t, splits: 2, ...GPU_BLOCKS });
     expect(run.plan.keys).toBe(keys);
     expect(run.plan.constants.KEYS_FROM_CACHE).toBe(keys === 'cache' ? 1 : 0);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
@@ -112,7 +115,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   // Every team size on 8 heads, and 16 heads with the largest (no other adapter here runs v5, so no halving).
   const v5 = [...lanes.map((dotParts) => ({ headsPerWorkgroup: 8, dotParts })), ...lanes.slice(-1).map((dotParts) => ({ headsPerWorkgroup: 16, dotParts }))];
   it.skipIf(!SUBGROUPS).each(v5)('v5 subgroups: $headsPerWorkgroup heads per workgroup, $dotParts lanes per team', async ({ headsPerWorkgroup, dotParts }) => {
-    const run = await runAttention(gpu!, inputs, { kernel: 'subgroups', kvFormat: 'fp8', headsPerWorkgroup, dotParts, splits: 2 });
+    const run = await runAttention(gpu!, inputs, { kernel: 'subgroups', kvFormat: 'fp8', headsPerWorkgroup, dotParts, splits: 2, outBlock: GPU_BLOCKS.outBlock });
     expect(run.plan.constants.TEAM_LANES).toBe(dotParts);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
@@ -123,7 +126,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     // the three head blocks; a team formed from lane 8 alone would compute head block 2 wrong.
     const odd = presetShape('v32', { seqlens: [100, 37], hQ: 17, dQk: 68, dNope: 64, dRope: 4, dV: 36 });
     const dotParts = Math.min(4, gpu!.limits.subgroupMinSize);
-    const run = await runAttention(gpu!, generateInputs(odd, { seed: 8 }), { kernel: 'subgroups', kvFormat: 'bf16', headsPerWorkgroup: 24, dotParts, splits: 1 });
+    const run = await runAttention(gpu!, generateInputs(odd, { seed: 8 }), { kernel: 'subgroups', kvFormat: 'bf16', headsPerWorkgroup: 24, dotParts, splits: 1, outBlock: DEFAULT_BLOCKS.gpu.out });
     expect(run.plan.workgroupSize).toBe(9);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });

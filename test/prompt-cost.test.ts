@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { type PromptModel, densePairs, fitStage, modelledCrossover, predictDense, predictDsa, predictLayerMha, sparsePairs } from '../src/prompt/cost-model';
 import { type PromptCostPoint, modelPromptCost, validateLengths } from '../src/prompt/prompt-cost';
-import { promptCurves } from '../src/prompt/prompt-cost-report';
+import { describeSpeedCorrection, promptCurves } from '../src/prompt/prompt-cost-report';
 
 function brutePairs(L: number, topk?: number): number {
   let n = 0;
@@ -85,5 +85,28 @@ describe('the prompt-cost model', () => {
     expect(() => validateLengths([], '--lengths')).toThrow(/--lengths needs at least one/);
     expect(() => validateLengths([1024, 1], '--lengths')).toThrow(/--lengths: 1 is not allowed/);
     expect(validateLengths([4096, 1024, 4096])).toEqual([1024, 4096]);
+  });
+
+  it('with the speed probed around each way, fits the times brought to the run\'s median speed: a machine that slowed down mid-run no longer spoils the fit', () => {
+    // The machine runs at 20 GFLOP/s, except that the dense way at 2048 and DSA at 8192 ran while it was at 14 (times 20/14 longer).
+    const speeds = new Map([[2048, { dense: 14, dsa: 20 }], [8192, { dense: 20, dsa: 14 }]]);
+    const points = [512, 1024, 2048, 4096, 8192].map((L) => {
+      const p = pointAt(L, 2048, RATES);
+      const speed = speeds.get(L) ?? { dense: 20, dsa: 20 };
+      const ms = { dense: p.ms.dense * 20 / speed.dense, indexer: p.ms.indexer * 20 / speed.dsa, topk: p.ms.topk * 20 / speed.dsa, sparse: p.ms.sparse * 20 / speed.dsa };
+      return { ...p, ms, dsaMs: ms.indexer + ms.topk + ms.sparse, speed };
+    });
+    const r = modelPromptCost(points, 2048);
+    expect(r.speedCorrection).toMatchObject({ medianGflops: 20, minGflops: 14, maxGflops: 20 });
+    expect(r.fitError.dense).toBeLessThan(1e-9);
+    expect(r.fitError.dsa).toBeLessThan(1e-9);
+    expect(r.model.fits.dense.perPair / RATES.dense[0]).toBeCloseTo(1, 6);
+    expect(r.speedCorrection!.uncorrectedFitError.dense).toBeGreaterThan(0.05);
+    expect(r.speedCorrection!.uncorrectedFitError.dsa).toBeGreaterThan(0.05);
+    // Without speeds, the same times are fitted as they are.
+    const raw = modelPromptCost(points.map(({ speed: _, ...p }) => p), 2048);
+    expect(raw.speedCorrection).toBeUndefined();
+    expect(raw.fitError).toEqual(r.speedCorrection!.uncorrectedFitError);
+    expect(describeSpeedCorrection(r.speedCorrection!)).toMatch(/^speed {4}the plain-matmul yardstick timed before and after each way: 14\.0-20\.0 GFLOP\/s; .*median, 20\.0 GFLOP\/s, .*without that, the fit's largest error: dense \d+\.\d %, DSA \d+\.\d %$/);
   });
 });

@@ -107,13 +107,13 @@ describe('default register blocks by the kind of adapter', () => {
     expect(flash('fp8', { ...GPU, subgroupMinSize: 32, subgroupMaxSize: 32 }).plan).toMatchObject({ kernel: 'subgroups', scoreBlock: '8x8', outBlock: '8x16' });
   });
 
-  it('a software adapter: 16x32 output blocks, 8x16 score blocks over keys from the cache, 8x8 over a decoded tile; v4 even with subgroups', () => {
-    expect(flash('f32', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'cache', scoreBlock: '8x16', outBlock: '16x32' });
-    expect(flash('bf16', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'cache', scoreBlock: '8x16', outBlock: '16x32' });
-    expect(flash('fp8', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'tile', scoreBlock: '8x8', outBlock: '16x32', tileN: 8 });
+  it('a software adapter: 16x16 output blocks, 8x16 score blocks over keys from the cache, 8x8 over a decoded tile; v4 even with subgroups', () => {
+    expect(flash('f32', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'cache', scoreBlock: '8x16', outBlock: '16x16' });
+    expect(flash('bf16', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'cache', scoreBlock: '8x16', outBlock: '16x16' });
+    expect(flash('fp8', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'tile', scoreBlock: '8x8', outBlock: '16x16', tileN: 8 });
     expect(flash('fp8', { ...SOFTWARE, subgroupMinSize: 4, subgroupMaxSize: 64 }).plan.kernel).toBe('tiled');
     // Asked for, v5 takes the software output block too.
-    expect(planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'subgroups', kvFormat: 'fp8' }, { ...SOFTWARE, subgroupMinSize: 4, subgroupMaxSize: 64 }).plan.outBlock).toBe('16x32');
+    expect(planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'subgroups', kvFormat: 'fp8' }, { ...SOFTWARE, subgroupMinSize: 4, subgroupMaxSize: 64 }).plan.outBlock).toBe('16x16');
     // A choice overrides the default.
     expect(planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'flash', kvFormat: 'f32', outBlock: '8x8' }, SOFTWARE).plan).toMatchObject({ scoreBlock: '8x16', outBlock: '8x8' });
   });

@@ -88,7 +88,7 @@ shape flags (run):
   --score-block 8x8|8x16|16x8|16x16 (v4: a thread's block of S, heads x keys; default 8x8 on a GPU,
     8x16 on a software adapter, 8x8 there over a decoded tile)
   --out-block 8x8|8x16|8x32|16x8|16x16|16x32 (v4, v5: a thread's block of O, heads x values; default 8x16 on a GPU,
-    16x32 on a software adapter)
+    16x16 on a software adapter)
   --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
   --samples N  --warmup N  --shard-mib X (split the cache into shards of at most X MiB; default: the device's binding limit)
 your own tensors (run), FlashMLA's shapes:

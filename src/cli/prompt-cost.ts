@@ -13,6 +13,8 @@ import { checkPrefillMemory } from '../prefill/prefill-call';
 import { tunedRunConfig } from '../tune/profile';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
 import { checkPromptCost, measurePromptCost } from '../prompt/prompt-cost';
+import { measureRoofline } from '../timing/roofline';
+import { yardstickTimer } from '../timing/device-ceilings';
 import { describePromptCost, promptCostPasses, promptCurves } from '../prompt/prompt-cost-report';
 import { defaultProfilePath, readProfileFile } from './profile-file';
 import { cliMemoryBudget } from './memory-budget';
@@ -23,6 +25,8 @@ Each length: one seeded prompt, every token a query token seeing the tokens up t
 q and cache: dense (absorbed, over the latent) and DSA (the lightning indexer, top-k, the sparse prefill), each stage
 timed and checked on sampled query tokens. A model (a time per attended pair and per query token, each stage) is
 fitted to the measured times, its error on them shown, and carried to 1M tokens with the crossover (docs/prefill.md).
+The plain-matmul yardstick is timed before and after each way: the fit is made on the times brought to the run's
+median speed (a software adapter's speed moves within a run), and the error without that correction is shown too.
 
   --lengths 1024,2048,4096   prompt lengths to measure (default 512,1024,2048,4096)
   --preset v32|model1 (default model1)  --h-q N (default 64)  --topk K (default 2048)  --seed N
@@ -71,7 +75,9 @@ export async function runPromptCostCommand(argv: string[]): Promise<number> {
   });
   const dense = tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape(false));
   const sparse = tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape(true));
-  const report = await measurePromptCost(ctx, { dims, lengths, hQ, topk, seed, checkTokens, layerChunk, onProgress: v.json ? undefined : (s) => process.stderr.write(`prompt-cost: ${s}\n`) },
+  // The machine's speed, timed around each way: the fit is made at one speed (prompt-cost.ts, speedProbe).
+  const speedProbe = yardstickTimer(ctx, await measureRoofline(ctx));
+  const report = await measurePromptCost(ctx, { dims, lengths, hQ, topk, seed, checkTokens, layerChunk, speedProbe, onProgress: v.json ? undefined : (s) => process.stderr.write(`prompt-cost: ${s}\n`) },
     { dense: dense.config, sparse: sparse.config });
   if (v.json) {
     print(JSON.stringify({ adapter: ctx.adapter, tuning: { dense: dense.source, sparse: sparse.source }, ...report, curves: promptCurves(report), pass: promptCostPasses(report) }, null, 2));

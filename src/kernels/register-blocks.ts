@@ -30,18 +30,19 @@ export interface BlockPair {
  *   would spill. Not measured on a GPU yet: `bench --tune` finds the
  *   device's own.
  * - A software adapter (DeviceLimits.cpuThreads > 0: SwiftShader, llvmpipe),
- *   whose "registers" are the CPU's stack and L1 cache: the largest output
- *   block, 16x32, which `bench --tune` picked on both (every shape of
- *   docs/tuning.md), and a score block of 8x16 over keys read from the
- *   cache (8x8 over a decoded tile: a tile of 16 decoded keys of d_qk 576
- *   is 36 KiB, over 32 KiB of workgroup memory). Measured (V3.2, h_q 64,
- *   seqlen 4096, docs/tuning.md "Defaults"): 1.4x the GPU blocks on
- *   llvmpipe (bf16), 1.5x on SwiftShader (bf16), 1.8x for FP8 from a
- *   decoded tile on SwiftShader.
+ *   whose "registers" are the CPU's stack and L1 cache: a 16x16 output
+ *   block and a score block of 8x16 over keys read from the cache (8x8
+ *   over a decoded tile: a tile of 16 decoded keys of d_qk 576 is 36 KiB,
+ *   over 32 KiB of workgroup memory). The tuner's pick, a 16x32 output
+ *   block, is faster still (4 % on llvmpipe, 20 % on SwiftShader) but takes
+ *   llvmpipe half as long again to compile (9.5 s against 6.3 s a
+ *   pipeline), a cost every new shape pays; a profile from `bench --tune`
+ *   takes it where it pays. Measured (V3.2, h_q 64, seqlen 4096,
+ *   docs/tuning.md "Defaults").
  */
 export const DEFAULT_BLOCKS = {
   gpu: { score: '8x8', out: '8x16' },
-  software: { cache: { score: '8x16', out: '16x32' }, tile: { score: '8x8', out: '16x32' } },
+  software: { cache: { score: '8x16', out: '16x16' }, tile: { score: '8x8', out: '16x16' } },
 } as const satisfies { gpu: BlockPair; software: Record<'cache' | 'tile', BlockPair> };
 
 /** The default blocks on a device: software (cpuThreads > 0) or a GPU, and for a software adapter where the keys are read. */

@@ -1,7 +1,7 @@
 /** A prompt's cost in words and tables: the measured points, the fit, the curves to a million tokens (prompt-cost.ts). */
 import { fmtMs } from '../run/report';
 import { LAYER_WAYS, type LayerWay, PROMPT_STAGES, type PromptModel, type PromptStage, type StageFit, predictDense, predictDsa, predictStage } from './cost-model';
-import type { PromptCostReport } from './prompt-cost';
+import type { FitError, PromptCostReport } from './prompt-cost';
 
 export const STAGE_LABELS: Readonly<Record<PromptStage, string>> = {
   dense: 'dense causal (absorbed, over the latent)',
@@ -58,6 +58,17 @@ export function describeFit(m: PromptModel): string[] {
   return [...PROMPT_STAGES.map((s) => fitLine(STAGE_LABELS[s], m.fits[s])), ...(layer ? LAYER_WAYS.map((w) => fitLine(LAYER_WAY_LABELS[w], layer[w])) : [])];
 }
 
+function describeFitError(e: FitError): string {
+  return `dense ${pct(e.dense)}, DSA ${pct(e.dsa)}` + (e.layerMha !== undefined ? `, layer MHA ${pct(e.layerMha)}, layer MQA ${pct(e.layerMqa!)}` : '');
+}
+
+/** The speed line: the yardstick's range over the run, and the fit's error without bringing the times to one speed. */
+export function describeSpeedCorrection(c: NonNullable<PromptCostReport['speedCorrection']>): string {
+  return `speed    the plain-matmul yardstick timed before and after each way: ${c.minGflops.toFixed(1)}-${c.maxGflops.toFixed(1)} GFLOP/s; `
+    + `each way's times were brought to the run's median, ${c.medianGflops.toFixed(1)} GFLOP/s, before the fit (the table above is as measured); `
+    + `without that, the fit's largest error: ${describeFitError(c.uncorrectedFitError)}`;
+}
+
 export function describePromptCrossover(r: Pick<PromptCostReport, 'measuredCrossover' | 'modelledCrossover' | 'modelledCrossoverMha' | 'points'>): string {
   const c = r.measuredCrossover;
   const measured = c.dsaFrom === undefined ? `dense faster at every length measured (up to ${c.denseUpTo})`
@@ -92,8 +103,8 @@ export function describePromptCost(r: PromptCostReport): string[] {
     '',
     'model    t = a x pairs + b x tokens per stage, fitted to the measured times (relative least squares):',
     ...describeFit(r.model),
-    `fit      largest error on the measured points: dense ${pct(r.fitError.dense)}, DSA ${pct(r.fitError.dsa)}`
-      + (r.fitError.layerMha !== undefined ? `, layer MHA ${pct(r.fitError.layerMha)}, layer MQA ${pct(r.fitError.layerMqa!)}` : ''),
+    `fit      largest error on the measured points${r.speedCorrection ? ' (at the run\'s median speed)' : ''}: ${describeFitError(r.fitError)}`,
+    ...(r.speedCorrection ? [describeSpeedCorrection(r.speedCorrection)] : []),
     describePromptCrossover(r),
     '',
     ...curveTable(r),

@@ -39,6 +39,14 @@ export interface PromptCostOptions {
   readonly onProgress?: (step: string) => void;
   /** Called with every length's point as it is measured. */
   readonly onPoint?: (point: PromptCostPoint, done: number, total: number) => void;
+  /**
+   * The device's speed now: the plain matmul yardstick's GFLOP/s
+   * (timing/device-ceilings.ts yardstickTimer), timed before and after each
+   * way at each length. A software adapter's speed moves 10-40 % within a
+   * run of minutes; with the probe, each way's time is brought to the run's
+   * median speed before the fit (speedCorrected below).
+   */
+  readonly speedProbe?: () => Promise<number>;
   readonly signal?: AbortSignal;
 }
 
@@ -54,6 +62,8 @@ export interface PromptCostPoint {
   readonly chunkTokens: { readonly dense: number; readonly dsa: number };
   /** The layer's two ways in chunks (layer-prompt.ts), when asked for. */
   readonly layer?: LayerPromptResult & { readonly chunk: number };
+  /** With a speed probe: the yardstick's GFLOP/s while each way ran (the mean of the probes before and after it). */
+  readonly speed?: { readonly dense: number; readonly dsa: number; readonly layer?: number };
 }
 
 export interface PromptCostReport {
@@ -63,13 +73,26 @@ export interface PromptCostReport {
   readonly layout: string;
   readonly points: readonly PromptCostPoint[];
   readonly model: PromptModel;
-  /** The model against the measured points: the largest |model - measured| / measured of each way. */
-  readonly fitError: { readonly dense: number; readonly dsa: number; readonly layerMha?: number; readonly layerMqa?: number };
+  /** The model against the measured points (speed-corrected where the run probed the speed): the largest |model - measured| / measured of each way. */
+  readonly fitError: FitError;
+  /**
+   * When every point has its speed: the times were brought to the run's
+   * median yardstick speed (time x speed while it ran / the median) before
+   * the fit; the speeds' range, and the fit's error without the correction.
+   */
+  readonly speedCorrection?: { readonly medianGflops: number; readonly minGflops: number; readonly maxGflops: number; readonly uncorrectedFitError: FitError };
   /** Measured: the longest prompt where dense was faster, the shortest where DSA was, and whether the order is clean. */
   readonly measuredCrossover: { readonly denseUpTo?: number; readonly dsaFrom?: number; readonly clean: boolean };
   readonly modelledCrossover?: number;
   /** The same against the layer's MHA mode, when measured. */
   readonly modelledCrossoverMha?: number;
+}
+
+export interface FitError {
+  readonly dense: number;
+  readonly dsa: number;
+  readonly layerMha?: number;
+  readonly layerMqa?: number;
 }
 
 /** The largest relative error of `predict` on the measured `ms` of each point. */
@@ -83,8 +106,8 @@ export function validateLengths(lengths: readonly number[], flag = 'lengths'): n
   return [...new Set(lengths)].sort((a, b) => a - b);
 }
 
-/** The model, its error and the crossovers of measured points (pure: the page and the tests use it on points they hold). */
-export function modelPromptCost(points: readonly PromptCostPoint[], topk: number): Pick<PromptCostReport, 'model' | 'fitError' | 'measuredCrossover' | 'modelledCrossover' | 'modelledCrossoverMha'> {
+/** The model and its error on `points` as given. */
+function fitPoints(points: readonly PromptCostPoint[], topk: number): { model: PromptModel; fitError: FitError } {
   const fits = Object.fromEntries(PROMPT_STAGES.map((s) => [s, fitStage(s, points.map((p) => ({ keys: p.keys, ms: p.ms[s] })), topk)])) as PromptModel['fits'];
   const layered = points.every((p) => p.layer) ? points.map((p) => ({ keys: p.keys, ...p.layer! })) : undefined;
   const layer = layered && {
@@ -92,19 +115,53 @@ export function modelPromptCost(points: readonly PromptCostPoint[], topk: number
     'layer-mqa': fitStage('layer-mqa', layered.map((p) => ({ keys: p.keys, ms: p.mqaMs })), topk),
   };
   const model: PromptModel = { topk, fits, layer };
-  const dense = points.filter((p) => p.ms.dense <= p.dsaMs).map((p) => p.keys);
-  const dsa = points.filter((p) => p.dsaMs < p.ms.dense).map((p) => p.keys);
-  const denseUpTo = dense.length ? Math.max(...dense) : undefined;
-  const dsaFrom = dsa.length ? Math.min(...dsa) : undefined;
   return {
     model,
     fitError: {
       dense: worstError(points, (p) => p.ms.dense, (L) => predictDense(model, L)), dsa: worstError(points, (p) => p.dsaMs, (L) => predictDsa(model, L)),
       ...(layer ? { layerMha: worstError(points, (p) => p.layer!.mhaMs, (L) => predictStage(layer['layer-mha'], L, topk)), layerMqa: worstError(points, (p) => p.layer!.mqaMs, (L) => predictStage(layer['layer-mqa'], L, topk)) } : {}),
     },
+  };
+}
+
+/** Each way's times brought to `gflops`, the speed they would have taken at (time x its speed / gflops). */
+export function atSpeed(p: PromptCostPoint, gflops: number): PromptCostPoint {
+  const speed = p.speed;
+  if (!speed) throw new Error(`prompt length ${p.keys} has no speed measured`);
+  const d = speed.dense / gflops;
+  const s = speed.dsa / gflops;
+  const ms = { dense: p.ms.dense * d, indexer: p.ms.indexer * s, topk: p.ms.topk * s, sparse: p.ms.sparse * s };
+  const l = (speed.layer ?? gflops) / gflops;
+  return { ...p, ms, dsaMs: ms.indexer + ms.topk + ms.sparse, layer: p.layer && { ...p.layer, mhaMs: p.layer.mhaMs * l, mqaMs: p.layer.mqaMs * l } };
+}
+
+function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/**
+ * The model, its error and the crossovers of measured points (pure: the page
+ * and the tests use it on points they hold). When every point has its speed,
+ * the model is fitted to the times at the run's median speed.
+ */
+export function modelPromptCost(points: readonly PromptCostPoint[], topk: number): Pick<PromptCostReport, 'model' | 'fitError' | 'speedCorrection' | 'measuredCrossover' | 'modelledCrossover' | 'modelledCrossoverMha'> {
+  const speeds = points.every((p) => p.speed) ? points.flatMap((p) => [p.speed!.dense, p.speed!.dsa, ...(p.speed!.layer === undefined ? [] : [p.speed!.layer])]) : [];
+  const reference = speeds.length ? median(speeds) : undefined;
+  const fitted = fitPoints(reference === undefined ? points : points.map((p) => atSpeed(p, reference)), topk);
+  const { model } = fitted;
+  const dense = points.filter((p) => p.ms.dense <= p.dsaMs).map((p) => p.keys);
+  const dsa = points.filter((p) => p.dsaMs < p.ms.dense).map((p) => p.keys);
+  const denseUpTo = dense.length ? Math.max(...dense) : undefined;
+  const dsaFrom = dsa.length ? Math.min(...dsa) : undefined;
+  return {
+    model,
+    fitError: fitted.fitError,
+    speedCorrection: reference === undefined ? undefined
+      : { medianGflops: reference, minGflops: Math.min(...speeds), maxGflops: Math.max(...speeds), uncorrectedFitError: fitPoints(points, topk).fitError },
     measuredCrossover: { denseUpTo, dsaFrom, clean: denseUpTo === undefined || dsaFrom === undefined || denseUpTo < dsaFrom },
     modelledCrossover: modelledCrossover(model),
-    modelledCrossoverMha: layer ? modelledCrossover(model, 1 << 20, predictLayerMha) : undefined,
+    modelledCrossoverMha: model.layer ? modelledCrossover(model, 1 << 20, predictLayerMha) : undefined,
   };
 }
 
@@ -134,16 +191,23 @@ export async function measurePromptCost(ctx: GpuContext, o: PromptCostOptions, c
     o.signal?.throwIfAborted();
     const c = generatePromptCase({ dims: o.dims, keys: L, sQ: L, hQ: o.hQ, topk: o.topk, seed: o.seed ?? 0 });
     const tag = (s: string) => say(`L ${L}: ${s}`);
+    const probe = o.speedProbe;
+    const speed0 = await probe?.();
     const dense = await runDensePrompt(ctx, c.call, configs.dense, { checkTokens: o.checkTokens ?? 4, onProgress: tag, signal: o.signal });
     o.signal?.throwIfAborted();
+    const speed1 = await probe?.();
     const dsa = await runPromptPipeline(ctx, c, configs.sparse, { checkTokens: o.checkTokens ?? 4, onProgress: tag });
+    const speed2 = await probe?.();
     layout = dense.layout;
     const layer = o.layerChunk === undefined ? undefined
       : { ...await measureLayerPrompt(ctx, { keys: L, heads: o.hQ, chunk: o.layerChunk, kvFormat: configs.dense.kvFormat, kernel: configs.dense.kernel, seed: o.seed, onProgress: tag }), chunk: o.layerChunk };
+    const speed3 = layer ? await probe?.() : undefined;
+    const mean = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : (a + b) / 2);
+    const speed = probe && { dense: mean(speed0, speed1)!, dsa: mean(speed1, speed2)!, ...(layer ? { layer: mean(speed2, speed3) } : {}) };
     const ms = { dense: dense.ms!, indexer: dsa.ms!.indexer, topk: dsa.ms!.topk, sparse: dsa.ms!.attention };
     points.push({
       keys: L, ms, dsaMs: ms.indexer + ms.topk + ms.sparse, densePass: dense.check.pass, dsaPass: promptPasses(dsa), kernel: dense.kernel,
-      chunkTokens: { dense: dense.chunkTokens, dsa: dsa.chunkTokens }, layer,
+      chunkTokens: { dense: dense.chunkTokens, dsa: dsa.chunkTokens }, layer, ...(speed ? { speed } : {}),
     });
     o.onPoint?.(points[points.length - 1], points.length, lengths.length);
     say(`L ${L}: dense ${ms.dense.toFixed(0)} ms, DSA ${(ms.indexer + ms.topk + ms.sparse).toFixed(0)} ms`);

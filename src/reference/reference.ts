@@ -38,9 +38,9 @@ export interface AttentionResult {
   readonly heads?: readonly number[];
 }
 
-/** Keys visible to query token i of a request of `seqlen` tokens (dense). */
+/** Keys visible to query token i of a request of `seqlen` tokens (dense); none for a token before the cache's first (causal, seqlen < s_q). */
 export function validKeys(shape: MlaShape, seqlen: number, i: number): number {
-  return shape.causal ? seqlen - shape.sQ + i + 1 : seqlen;
+  return shape.causal ? Math.max(0, seqlen - shape.sQ + i + 1) : seqlen;
 }
 
 /** The cache slots that query row (b, i) attends to, in order. */
