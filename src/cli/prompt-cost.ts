@@ -25,8 +25,8 @@ Each length: one seeded prompt, every token a query token seeing the tokens up t
 q and cache: dense (absorbed, over the latent) and DSA (the lightning indexer, top-k, the sparse prefill), each stage
 timed and checked on sampled query tokens. A model (a time per attended pair and per query token, each stage) is
 fitted to the measured times, its error on them shown, and carried to 1M tokens with the crossover (docs/prefill.md).
-The plain-matmul yardstick is timed before and after each way: the fit is made on the times brought to the run's
-median speed (a software adapter's speed moves within a run), and the error without that correction is shown too.
+The plain-matmul yardstick is timed before and after each way (a software adapter's speed moves within a run): the
+report gives its range and the error of a fit to the times brought to the run's median speed, beside the model's.
 
   --lengths 1024,2048,4096   prompt lengths to measure (default 512,1024,2048,4096)
   --preset v32|model1 (default model1)  --h-q N (default 64)  --topk K (default 2048)  --seed N
@@ -75,7 +75,7 @@ export async function runPromptCostCommand(argv: string[]): Promise<number> {
   });
   const dense = tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape(false));
   const sparse = tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape(true));
-  // The machine's speed, timed around each way: the fit is made at one speed (prompt-cost.ts, speedProbe).
+  // The machine's speed, timed around each way (prompt-cost.ts, speedProbe).
   const speedProbe = yardstickTimer(ctx, await measureRoofline(ctx));
   const report = await measurePromptCost(ctx, { dims, lengths, hQ, topk, seed, checkTokens, layerChunk, speedProbe, onProgress: v.json ? undefined : (s) => process.stderr.write(`prompt-cost: ${s}\n`) },
     { dense: dense.config, sparse: sparse.config });

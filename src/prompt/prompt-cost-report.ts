@@ -62,11 +62,10 @@ function describeFitError(e: FitError): string {
   return `dense ${pct(e.dense)}, DSA ${pct(e.dsa)}` + (e.layerMha !== undefined ? `, layer MHA ${pct(e.layerMha)}, layer MQA ${pct(e.layerMqa!)}` : '');
 }
 
-/** The speed line: the yardstick's range over the run, and the fit's error without bringing the times to one speed. */
+/** The speed line: the yardstick's range over the run, and the error of a fit to the times brought to one speed. */
 export function describeSpeedCorrection(c: NonNullable<PromptCostReport['speedCorrection']>): string {
   return `speed    the plain-matmul yardstick timed before and after each way: ${c.minGflops.toFixed(1)}-${c.maxGflops.toFixed(1)} GFLOP/s; `
-    + `each way's times were brought to the run's median, ${c.medianGflops.toFixed(1)} GFLOP/s, before the fit (the table above is as measured); `
-    + `without that, the fit's largest error: ${describeFitError(c.uncorrectedFitError)}`;
+    + `fitted instead to the times brought to the run's median, ${c.medianGflops.toFixed(1)} GFLOP/s, the largest error would be: ${describeFitError(c.correctedFitError)}`;
 }
 
 export function describePromptCrossover(r: Pick<PromptCostReport, 'measuredCrossover' | 'modelledCrossover' | 'modelledCrossoverMha' | 'points'>): string {
@@ -103,7 +102,7 @@ export function describePromptCost(r: PromptCostReport): string[] {
     '',
     'model    t = a x pairs + b x tokens per stage, fitted to the measured times (relative least squares):',
     ...describeFit(r.model),
-    `fit      largest error on the measured points${r.speedCorrection ? ' (at the run\'s median speed)' : ''}: ${describeFitError(r.fitError)}`,
+    `fit      largest error on the measured points: ${describeFitError(r.fitError)}`,
     ...(r.speedCorrection ? [describeSpeedCorrection(r.speedCorrection)] : []),
     describePromptCrossover(r),
     '',

@@ -43,8 +43,8 @@ export interface PromptCostOptions {
    * The device's speed now: the plain matmul yardstick's GFLOP/s
    * (timing/device-ceilings.ts yardstickTimer), timed before and after each
    * way at each length. A software adapter's speed moves 10-40 % within a
-   * run of minutes; with the probe, each way's time is brought to the run's
-   * median speed before the fit (speedCorrected below).
+   * run of minutes; with the probe, the report gives the speeds and the
+   * error of a fit to the times brought to the run's median speed.
    */
   readonly speedProbe?: () => Promise<number>;
   readonly signal?: AbortSignal;
@@ -73,14 +73,17 @@ export interface PromptCostReport {
   readonly layout: string;
   readonly points: readonly PromptCostPoint[];
   readonly model: PromptModel;
-  /** The model against the measured points (speed-corrected where the run probed the speed): the largest |model - measured| / measured of each way. */
+  /** The model against the measured points: the largest |model - measured| / measured of each way. */
   readonly fitError: FitError;
   /**
-   * When every point has its speed: the times were brought to the run's
-   * median yardstick speed (time x speed while it ran / the median) before
-   * the fit; the speeds' range, and the fit's error without the correction.
+   * When every point has its speed: the speeds' range, and the error of a
+   * model fitted to the times brought to the run's median yardstick speed
+   * (time x speed while it ran / the median). A diagnostic beside the model,
+   * not the model: measured on llvmpipe it helped one way and hurt the other
+   * (docs/prefill.md), a probe before and after a stage of minutes being a
+   * poor measure of the speed during it.
    */
-  readonly speedCorrection?: { readonly medianGflops: number; readonly minGflops: number; readonly maxGflops: number; readonly uncorrectedFitError: FitError };
+  readonly speedCorrection?: { readonly medianGflops: number; readonly minGflops: number; readonly maxGflops: number; readonly correctedFitError: FitError };
   /** Measured: the longest prompt where dense was faster, the shortest where DSA was, and whether the order is clean. */
   readonly measuredCrossover: { readonly denseUpTo?: number; readonly dsaFrom?: number; readonly clean: boolean };
   readonly modelledCrossover?: number;
@@ -143,12 +146,12 @@ function median(values: readonly number[]): number {
 /**
  * The model, its error and the crossovers of measured points (pure: the page
  * and the tests use it on points they hold). When every point has its speed,
- * the model is fitted to the times at the run's median speed.
+ * the error of a fit at the run's median speed is given beside it.
  */
 export function modelPromptCost(points: readonly PromptCostPoint[], topk: number): Pick<PromptCostReport, 'model' | 'fitError' | 'speedCorrection' | 'measuredCrossover' | 'modelledCrossover' | 'modelledCrossoverMha'> {
   const speeds = points.every((p) => p.speed) ? points.flatMap((p) => [p.speed!.dense, p.speed!.dsa, ...(p.speed!.layer === undefined ? [] : [p.speed!.layer])]) : [];
   const reference = speeds.length ? median(speeds) : undefined;
-  const fitted = fitPoints(reference === undefined ? points : points.map((p) => atSpeed(p, reference)), topk);
+  const fitted = fitPoints(points, topk);
   const { model } = fitted;
   const dense = points.filter((p) => p.ms.dense <= p.dsaMs).map((p) => p.keys);
   const dsa = points.filter((p) => p.dsaMs < p.ms.dense).map((p) => p.keys);
@@ -158,7 +161,7 @@ export function modelPromptCost(points: readonly PromptCostPoint[], topk: number
     model,
     fitError: fitted.fitError,
     speedCorrection: reference === undefined ? undefined
-      : { medianGflops: reference, minGflops: Math.min(...speeds), maxGflops: Math.max(...speeds), uncorrectedFitError: fitPoints(points, topk).fitError },
+      : { medianGflops: reference, minGflops: Math.min(...speeds), maxGflops: Math.max(...speeds), correctedFitError: fitPoints(points.map((p) => atSpeed(p, reference)), topk).fitError },
     measuredCrossover: { denseUpTo, dsaFrom, clean: denseUpTo === undefined || dsaFrom === undefined || denseUpTo < dsaFrom },
     modelledCrossover: modelledCrossover(model),
     modelledCrossoverMha: model.layer ? modelledCrossover(model, 1 << 20, predictLayerMha) : undefined,
