@@ -109,11 +109,9 @@ def quantize_fp8(cache):
     body = np.concatenate([codes, rope.view(np.uint8).reshape(blocks, page, 128)], axis=-1).reshape(blocks, page * 576)
     exps = (np.log2(scales) + 127).astype(np.uint8)
     sc = np.concatenate([exps, np.zeros((blocks, page, 1), np.uint8)], axis=-1).reshape(blocks, page * 8)
-    flat = np.concatenate([body, sc], axis=-1)  # page * 584 bytes
-    padded = -(-page * 584 // 576) * 576
-    flat = np.concatenate([flat, np.zeros((blocks, padded - page * 584), np.uint8)], axis=-1)
-    # FlashMLA hands the kernel the unpadded view [blocks, page, 1, 584] of this storage; the pad lies past it.
-    return flat, page
+    # A block's storage is padded to a multiple of 576 bytes; FlashMLA hands the kernel the view
+    # [blocks, page, 1, 584] of its first page * 584 bytes, and that view is what a user saves.
+    return np.concatenate([body, sc], axis=-1).reshape(blocks, page, 1, 584)
 
 
 def dequantize_fp8(records, d, page):
@@ -127,8 +125,9 @@ def dequantize_fp8(records, d, page):
         out = np.concatenate([nope * np.repeat(s, 128, axis=1), rope.view(np.float32).astype(np.float64)], axis=1)
         return out
     blocks = records.shape[0]
-    body = records[:, :page * 576].reshape(blocks, page, 576)
-    sc = records[:, page * 576:page * 584].reshape(blocks, page, 8)[..., :7]
+    flat = records.reshape(blocks, page * 584)
+    body = flat[:, :page * 576].reshape(blocks, page, 576)
+    sc = flat[:, page * 576:].reshape(blocks, page, 8)[..., :7]
     nope = E4M3[body[..., :448]] * np.repeat(2.0 ** (sc.astype(np.float64) - 127), 64, axis=-1)
     rope = (np.ascontiguousarray(body[..., 448:]).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
     return np.concatenate([nope, rope.astype(np.float64)], axis=-1).reshape(blocks * page, 512)
@@ -266,15 +265,9 @@ def sparse_decode_case(seed, d, b, s_q, h_q, s_k, topk, page, extra=None):
     vals, idx, lengths = make_cache(blocks, page, s_k, topk, table)
     q = bf16(r.standard_normal((b, s_q, h_q, d)).astype(np.float32))
     sink = sink_values(r, h_q)
-    quant = quantize_fp8(vals)
-    files = {'q': q, 'indices': idx, 'topk-length': lengths, 'attn-sink': sink}
-    if d == 576:
-        files['kv-cache'] = quant
-        kv = dequantize_fp8(quant, d, page)
-    else:
-        flat, pg = quant
-        files['kv-cache'] = flat[:, :page * 584].reshape(blocks, page, 1, 584)
-        kv = dequantize_fp8(flat, d, page)
+    records = quantize_fp8(vals)
+    files = {'q': q, 'kv-cache': records, 'indices': idx, 'topk-length': lengths, 'attn-sink': sink}
+    kv = dequantize_fp8(records, d, page)
     gathered = [kv[np.maximum(idx, 0)]]
     invalid = [(idx < 0) | (np.arange(topk)[None, None, :] >= lengths[:, None, None])]
     what = f'sparse decode d_qk {d} b {b} s_q {s_q} h_q {h_q} s_k {s_k} topk {topk} page {page} (FP8, sink, topk_length)'
@@ -283,11 +276,11 @@ def sparse_decode_case(seed, d, b, s_q, h_q, s_k, topk, page, extra=None):
         e_width = -(-e_s_k // e_page)
         e_table = r.permutation(b * e_width).reshape(b, e_width)
         e_vals, e_idx, e_lengths = make_cache(b * e_width, e_page, e_s_k, e_topk, e_table)
-        e_flat, _ = quantize_fp8(e_vals)
-        files['extra-kv-cache'] = e_flat[:, :e_page * 584].reshape(b * e_width, e_page, 1, 584)
+        e_records = quantize_fp8(e_vals)
+        files['extra-kv-cache'] = e_records
         files['extra-indices'] = e_idx
         files['extra-topk-length'] = e_lengths
-        e_kv = dequantize_fp8(e_flat, d, e_page)
+        e_kv = dequantize_fp8(e_records, d, e_page)
         gathered.append(e_kv[np.maximum(e_idx, 0)])
         invalid.append((e_idx < 0) | (np.arange(e_topk)[None, None, :] >= e_lengths[:, None, None]))
         what += f' + extra cache page {e_page} s_k {e_s_k} topk {e_topk}'

@@ -1,5 +1,6 @@
 /** Bad input and broken shaders give clear errors, never a raw GPU error or a silent zero. */
 import { describe, expect, it } from 'vitest';
+import { blockSize, defaultBlocks } from '../src/kernels/register-blocks';
 import { testGpu } from './support/gpu';
 import { presetShape } from '../src/mla/shape';
 import { generateInputs } from '../src/mla/inputs';
@@ -71,8 +72,8 @@ describe.skipIf(!gpu)('errors', () => {
     await expect(prepareAttention(gpu!, tooBig, { kernel: 'shared-latent', kvFormat: 'f32', tileN: 1000 }))
       .rejects.toThrow(/^tileN = 1000 is not allowed: tileN must be an integer from 1 to \d+/);
     // "flash" takes the best version; a bad option is refused, not a reason to fall back to another version
-    // (a multiple of the score block's keys: 8x8 by default on a GPU, 8x16 on a software adapter)
-    const step = gpu!.limits.cpuThreads > 0 ? 16 : 8;
+    // (a multiple of the default score block's keys on this device: register-blocks.ts)
+    const step = blockSize(defaultBlocks(gpu!.limits.cpuThreads, 'cache').score).cols;
     await expect(prepareAttention(gpu!, tooBig, { kernel: 'flash', kvFormat: 'f32', tileN: 12 }))
       .rejects.toThrow(new RegExp(`^tileN = 12 is not allowed: tileN must be a multiple of ${step} from ${step} to \\d+ for kernel tiled`));
   });

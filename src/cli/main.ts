@@ -41,6 +41,7 @@ import { runPromptCostCommand } from './prompt-cost';
 import { runClaimsCommand } from './claims';
 import { runExerciseCommand } from './exercise';
 import { KERNEL_VERSIONS } from '../kernels/versions';
+import { DEFAULT_BLOCKS, OUT_BLOCKS, SCORE_BLOCKS } from '../kernels/register-blocks';
 import type { RunConfig } from '../run/runner';
 import { type TuningSource, tunedRunConfig } from '../tune/profile';
 import { defaultProfilePath, readProfileFile } from './profile-file';
@@ -85,10 +86,10 @@ shape flags (run):
   --keys tile|cache (v4: keys decoded once per tile into workgroup memory, or read from the cache where used; default: cache for f32 and bf16, tile for fp8)
   --profile FILE (the device profile --kernel flash reads; default $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json,
     written by bench --tune; any tuning flag above runs by hand instead)
-  --score-block 8x8|8x16|16x8|16x16 (v4: a thread's block of S, heads x keys; default 8x8 on a GPU,
-    8x16 on a software adapter, 8x8 there over a decoded tile)
-  --out-block 8x8|8x16|8x32|16x8|16x16|16x32 (v4, v5: a thread's block of O, heads x values; default 8x16 on a GPU,
-    16x16 on a software adapter)
+  --score-block ${SCORE_BLOCKS.join('|')} (v4: a thread's block of S, heads x keys; default ${DEFAULT_BLOCKS.gpu.score} on a GPU,
+    ${DEFAULT_BLOCKS.software.cache.score} on a software adapter, ${DEFAULT_BLOCKS.software.tile.score} there over a decoded tile)
+  --out-block ${OUT_BLOCKS.join('|')} (v4, v5: a thread's block of O, heads x values; default ${DEFAULT_BLOCKS.gpu.out} on a GPU,
+    ${DEFAULT_BLOCKS.software.cache.out} on a software adapter)
   --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
   --samples N  --warmup N  --shard-mib X (split the cache into shards of at most X MiB; default: the device's binding limit)
 your own tensors (run), FlashMLA's shapes:

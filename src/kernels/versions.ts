@@ -17,6 +17,7 @@ import { FUSED_FILES, fusedPlan, fusedVersionPasses } from './fused-kernel';
 import { SHARED_LATENT_FILES, sharedLatentPasses, sharedLatentPlan } from './shared-latent-kernel';
 import { DEFAULT_KEY_READS, TILED_FILES, tiledPasses, tiledPlan } from './tiled-kernel';
 import { SUBGROUPS_FILES, subgroupsPasses, subgroupsPlan } from './subgroups-kernel';
+import { DEFAULT_BLOCKS } from './register-blocks';
 
 export interface KernelVersion {
   readonly id: string;
@@ -59,7 +60,7 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
     plan: sharedLatentPlan, passes: sharedLatentPasses,
   },
   {
-    id: 'v4', name: 'tiled', improves: 'the GEMM shape: register blocks in mat4x4 (by default 8x8 / 8x16 on a GPU, 8x16 / 16x16 on a software adapter), softmax once per head, lazy rescale, 64-head blocks; f32 and bf16 keys read from the cache where used',
+    id: 'v4', name: 'tiled', improves: `the GEMM shape: register blocks in mat4x4 (by default ${DEFAULT_BLOCKS.gpu.score} / ${DEFAULT_BLOCKS.gpu.out} on a GPU, ${DEFAULT_BLOCKS.software.cache.score} / ${DEFAULT_BLOCKS.software.cache.out} on a software adapter), softmax once per head, lazy rescale, 64-head blocks; f32 and bf16 keys read from the cache where used`,
     files: [...TILED_FILES, 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
     options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits', 'keys', 'scoreBlock', 'outBlock'],
     plan: tiledPlan, passes: tiledPasses,

@@ -24,6 +24,7 @@ import { PROMPT_STAGES, type PromptModel, type PromptStage, fitStage, modelledCr
 import { type LayerPromptResult, checkLayerPrompt, measureLayerPrompt } from './layer-prompt';
 import { MODEL1_LAYER_NOTE } from '../layer/layer-config';
 import { HEAD_PRESETS } from '../mla/shape';
+import { summarize } from '../timing/timer';
 
 export interface PromptCostOptions {
   readonly dims: HeadDims;
@@ -138,11 +139,6 @@ export function atSpeed(p: PromptCostPoint, gflops: number): PromptCostPoint {
   return { ...p, ms, dsaMs: ms.indexer + ms.topk + ms.sparse, layer: p.layer && { ...p.layer, mhaMs: p.layer.mhaMs * l, mqaMs: p.layer.mqaMs * l } };
 }
 
-function median(values: readonly number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-}
-
 /**
  * The model, its error and the crossovers of measured points (pure: the page
  * and the tests use it on points they hold). When every point has its speed,
@@ -150,7 +146,7 @@ function median(values: readonly number[]): number {
  */
 export function modelPromptCost(points: readonly PromptCostPoint[], topk: number): Pick<PromptCostReport, 'model' | 'fitError' | 'speedCorrection' | 'measuredCrossover' | 'modelledCrossover' | 'modelledCrossoverMha'> {
   const speeds = points.every((p) => p.speed) ? points.flatMap((p) => [p.speed!.dense, p.speed!.dsa, ...(p.speed!.layer === undefined ? [] : [p.speed!.layer])]) : [];
-  const reference = speeds.length ? median(speeds) : undefined;
+  const reference = speeds.length ? summarize(speeds).median : undefined;
   const fitted = fitPoints(points, topk);
   const { model } = fitted;
   const dense = points.filter((p) => p.ms.dense <= p.dsaMs).map((p) => p.keys);
@@ -205,8 +201,8 @@ export async function measurePromptCost(ctx: GpuContext, o: PromptCostOptions, c
     const layer = o.layerChunk === undefined ? undefined
       : { ...await measureLayerPrompt(ctx, { keys: L, heads: o.hQ, chunk: o.layerChunk, kvFormat: configs.dense.kvFormat, kernel: configs.dense.kernel, seed: o.seed, onProgress: tag }), chunk: o.layerChunk };
     const speed3 = layer ? await probe?.() : undefined;
-    const mean = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : (a + b) / 2);
-    const speed = probe && { dense: mean(speed0, speed1)!, dsa: mean(speed1, speed2)!, ...(layer ? { layer: mean(speed2, speed3) } : {}) };
+    // Each way's speed: the mean of the probes on either side of it (all set when there is a probe).
+    const speed = probe && { dense: (speed0! + speed1!) / 2, dsa: (speed1! + speed2!) / 2, ...(layer ? { layer: (speed2! + speed3!) / 2 } : {}) };
     const ms = { dense: dense.ms!, indexer: dsa.ms!.indexer, topk: dsa.ms!.topk, sparse: dsa.ms!.attention };
     points.push({
       keys: L, ms, dsaMs: ms.indexer + ms.topk + ms.sparse, densePass: dense.check.pass, dsaPass: promptPasses(dsa), kernel: dense.kernel,

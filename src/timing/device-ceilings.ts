@@ -7,7 +7,7 @@
 import type { GpuContext } from '../gpu/device';
 import { type RooflineMeasurement, measureRoofline } from './roofline';
 import { type PlainMatmul, type PlainMatmulForm, measurePlainMatmul } from './plain-matmul';
-import type { TimingOptions } from './timer';
+import { type TimingOptions, summarize } from './timer';
 
 export interface DeviceCeilings {
   readonly copyGBps: number;
@@ -41,8 +41,8 @@ export function yardstickTimer(ctx: GpuContext, roof: RooflineMeasurement, timin
 
 /** A report's line on the yardstick timed beside each point: its median and range, or undefined when no row has one. */
 export function describeYardstickBeside(values: readonly (number | undefined)[]): string | undefined {
-  const v = values.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  const v = values.filter((x): x is number => x !== undefined);
   if (!v.length) return undefined;
-  const median = v[Math.floor(v.length / 2)];
-  return `yardstick beside each point: the best plain matmul timed again right after every point, ${median.toFixed(1)} GFLOP/s median (${v[0].toFixed(1)}-${v[v.length - 1].toFixed(1)}); each point's % of yardstick divides by its own`;
+  const { median, min } = summarize(v);
+  return `yardstick beside each point: the best plain matmul timed again right after every point, ${median.toFixed(1)} GFLOP/s median (${min.toFixed(1)}-${Math.max(...v).toFixed(1)}); each point's % of yardstick divides by its own`;
 }
