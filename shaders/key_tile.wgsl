@@ -23,7 +23,23 @@
 override KEYS_FROM_CACHE: u32 = 0u;
 override KEY_TILE_KEYS: u32 = TILE_N - KEYS_FROM_CACHE * (TILE_N - 1u); // TILE_N, or 1 from the cache
 override ROW_TILE_KEYS: u32 = 1u + KEYS_FROM_CACHE * (2u * TILE_N - 1u); // 1, or two tiles from the cache
-var<workgroup> keyTile: array<vec4<f32>, KEY_TILE_KEYS * D_QK / 4u>;   // [key][quad]
+
+// KEY_TILE_BF16 = 1 (version 4, `--keys tile-bf16`): the decoded tile holds
+// bf16 values, four to a vec2<u32> (keyTileBf16), half the bytes of f32, so
+// twice the keys fit: 16 keys of d_qk 576 in 18 KiB, where f32 fits 8 in
+// 32 KiB, and a 16-key score block fits over a decoded tile. Exact where the
+// decoded values are bf16 values: a bf16 cache, and FP8 with power-of-two
+// scales (an E4M3 value has 3 mantissa bits, bf16 has 7, and a power of two
+// only moves the exponent): MODEL1's ue8m0 scales always, V3.2's f32 scales
+// as FlashMLA's quantiser makes them. The host refuses it for the rest
+// (src/kernels/tiled-kernel.ts). keyTile then holds one quad, keyTileBf16
+// the tile; otherwise the other way round (8 bytes).
+override KEY_TILE_BF16: u32 = 0u;
+override TILE_QUADS: u32 = KEY_TILE_KEYS * D_QK / 4u;
+override F32_TILE_QUADS: u32 = TILE_QUADS - KEY_TILE_BF16 * (TILE_QUADS - 1u);
+override BF16_TILE_QUADS: u32 = 1u + KEY_TILE_BF16 * (TILE_QUADS - 1u);
+var<workgroup> keyTile: array<vec4<f32>, F32_TILE_QUADS>;        // [key][quad]
+var<workgroup> keyTileBf16: array<vec2<u32>, BF16_TILE_QUADS>;   // [key][quad], bf16 pairs
 var<workgroup> slotTile: array<i32, TILE_N>;
 var<workgroup> rowTile: array<vec3<u32>, ROW_TILE_KEYS>;    // cacheRow of each key (KEYS_FROM_CACHE)
 var<workgroup> scaleTile: array<vec4<u32>, ROW_TILE_KEYS>;  // its FP8 scale words (KEYS_FROM_CACHE)
@@ -47,6 +63,10 @@ fn decodeTile(tid: u32) {
   if (KEYS_FROM_CACHE == 1u) {
     return;
   }
+  if (KEY_TILE_BF16 == 1u) {
+    decodeTileBf16(tid);
+    return;
+  }
   // ---- exercise key-tile: write from here ----
   let dq4 = D_QK / 4u;
   for (var e = tid; e < TILE_N * dq4; e += WG_SIZE) {
@@ -58,6 +78,35 @@ fn decodeTile(tid: u32) {
     keyTile[e] = v;
   }
   // ---- exercise key-tile: to here ----
+}
+
+// The same into keyTileBf16: each quad decoded, then its values' top halves kept.
+fn decodeTileBf16(tid: u32) {
+  let dq4 = D_QK / 4u;
+  for (var e = tid; e < TILE_N * dq4; e += WG_SIZE) {
+    let slot = slotTile[e / dq4];
+    var v = vec4<f32>(0.0);
+    if (slot >= 0) {
+      v = loadKvQuad(u32(slot), e % dq4);
+    }
+    keyTileBf16[e] = packBf16x4(v);
+  }
+}
+
+// Four values -> four bf16 in two words (low half first), each the top half
+// of its f32: exact for a value that is a bf16 value (the only ones stored).
+fn packBf16x4(v: vec4<f32>) -> vec2<u32> {
+  let b = bitcast<vec4<u32>>(v);
+  return vec2<u32>((b.x >> 16u) | (b.y & 0xffff0000u), (b.z >> 16u) | (b.w & 0xffff0000u));
+}
+
+// Quad `at` ([key][quad]) of the decoded tile, f32 or bf16.
+fn tileQuad(at: u32) -> vec4<f32> {
+  if (KEY_TILE_BF16 == 1u) {
+    let w = keyTileBf16[at];
+    return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
+  }
+  return keyTile[at];
 }
 
 // Where the tile starting at key t0 keeps its rows in rowTile and scaleTile:

@@ -138,7 +138,7 @@ fn queryQuads(rows: QueryRows, j: u32, pieces: u32) -> HeadQuads {
 // Four keys' quad j as the columns of a matrix (rows: 4 dims, columns: 4 keys).
 fn keyQuads(firstKey: u32, j: u32) -> mat4x4<f32> {
   let at = firstKey * DQ4 + j;
-  return mat4x4<f32>(keyTile[at], keyTile[at + DQ4], keyTile[at + 2u * DQ4], keyTile[at + 3u * DQ4]);
+  return mat4x4<f32>(tileQuad(at), tileQuad(at + DQ4), tileQuad(at + 2u * DQ4), tileQuad(at + 3u * DQ4));
 }
 
 // Four keys' probabilities for heads h .. h + 4 * pieces - 1 (rows: the 4

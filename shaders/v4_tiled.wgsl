@@ -39,9 +39,12 @@
 //    second costs several of the first (docs/kernels.md, "What a read
 //    costs"). With no decoded keys in workgroup memory a tile holds 64 keys:
 //    four barriers per 64 keys, not per 8. FP8 keys stay decoded once into the
-//    tile by default; read from the cache, each key's scales are read once per
-//    block and a quad is decoded without a branch (fp8.wgsl), and with large
-//    blocks that can be the faster way (the tuner measures both).
+//    tile by default, held in bf16 (KEY_TILE_BF16, `--keys tile-bf16`: exact
+//    for power-of-two scales, half the bytes, so 16-key tiles and 16-key score
+//    blocks; 1.28-1.32x the f32 tile, docs/tuning.md "FP8's cost"); read from
+//    the cache, each key's scales are read once per tile and a quad is decoded
+//    without a branch (fp8.wgsl), and with large blocks that can be as fast
+//    (the tuner measures all three).
 //    Measured (docs/kernels.md, "Keys from the tile or the cache"; h_q 64,
 //    seqlen 4096): 13-27 % faster for f32 and bf16 on SwiftShader, 0-13 % on
 //    llvmpipe; FP8 from the cache 1.5-2x slower on both.
@@ -66,7 +69,7 @@
 //   3. softmax: one thread per head sums the parts, takes the max, writes P;
 //   4. O += P V: every thread its own OUT_HEADS x OUT_VALUES block.
 // Workgroup memory: KEY_TILE_KEYS * D_QK * 4 (keys: TILE_N of them, or 1
-// when they are read from the cache) + SCORE_SLICES * HEADS_PER_WG *
+// when they are read from the cache; * 2 in bf16) + SCORE_SLICES * HEADS_PER_WG *
 // TILE_N * 4 (scores) + TILE_N * 4 + HEADS_PER_WG * 16 bytes; the host
 // (src/kernels/tiled-kernel.ts) fits TILE_N and SCORE_SLICES to the device.
 // The tile is loaded by key_tile.wgsl, the overrides, statistics and output

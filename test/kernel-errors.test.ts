@@ -92,6 +92,20 @@ describe.skipIf(!gpu)('errors', () => {
       .rejects.toThrow('splits = 0 is not allowed: splits must be "auto" or an integer from 1 to 1024');
   });
 
+  it('keys held in bf16 only where exact: refused for an f32 cache and for FP8 scales that are not powers of two; v4\'s FP8 default then takes the f32 tile', async () => {
+    await expect(runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'f32', keys: 'tile-bf16' }))
+      .rejects.toThrow('keys "tile-bf16" is not allowed for an f32 cache: its keys would be rounded to bf16; use keys tile or cache');
+    const plain = { kernel: 'tiled', kvFormat: 'fp8', scaleRounding: 'plain' } as const;
+    await expect(runAttention(gpu!, inputs, { ...plain, keys: 'tile-bf16' }))
+      .rejects.toThrow(/^keys "tile-bf16" is not allowed for this cache: its fp8-v32 scales are not all powers of two/);
+    const fallback = await runAttention(gpu!, inputs, plain);
+    expect(fallback.plan.keys).toBe('tile');
+    expect(fallback.check.pass, formatCheck(fallback.check)).toBe(true);
+    const pow2 = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8' });
+    expect(pow2.plan.keys).toBe('tile-bf16');
+    expect(pow2.check.pass, formatCheck(pow2.check)).toBe(true);
+  });
+
   it('v5 needs subgroups: without them flash takes v4 and --kernel subgroups says why; its team size is checked', async () => {
     const noSubgroups = { ...gpu!, limits: { ...gpu!.limits, subgroupMinSize: 0, subgroupMaxSize: 0 } };
     const fallback = await prepareAttention(noSubgroups, inputs, { kernel: 'flash', kvFormat: 'fp8' });

@@ -14,7 +14,7 @@ import { formatCheck } from '../src/reference/check';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
 import { KERNEL_VERSIONS, missingFeature, versionByName } from '../src/kernels/versions';
-import type { PlanOptions, VersionName } from '../src/kernels/kernel-plan';
+import { KEY_READS, type PlanOptions, type VersionName } from '../src/kernels/kernel-plan';
 import { DEFAULT_BLOCKS, OUT_BLOCKS, SCORE_BLOCKS } from '../src/kernels/register-blocks';
 
 const gpu = await testGpu();
@@ -54,21 +54,25 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   // v4: heads per workgroup 8 (h_q 11 spans two blocks, the second mostly past h_q) and 16;
   // tiles of 8 and the largest; one slice of the head dim, a few, and many (uneven: 144 quads / 5, / 13).
   const v4 = sweep([8, 16].flatMap((headsPerWorkgroup) => [8, 'max'].flatMap((tileN) => [1, 5, 13].map((dotParts) => ({ headsPerWorkgroup, tileN, dotParts })))), 4);
+  // Keys decoded into an f32 tile (the key reads have their own sweep below).
   it.each(v4)('v4 tiled: $headsPerWorkgroup heads per workgroup, tileN $tileN, dotParts $dotParts', async ({ headsPerWorkgroup, tileN, dotParts }) => {
-    const t = tileN === 'max' ? largestTile('tiled', shape, { headsPerWorkgroup, ...GPU_BLOCKS }) : tileN as number;
-    const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', tileN: t, headsPerWorkgroup, dotParts, splits: 2, ...GPU_BLOCKS });
+    const t = tileN === 'max' ? largestTile('tiled', shape, { headsPerWorkgroup, keys: 'tile', ...GPU_BLOCKS }) : tileN as number;
+    const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', keys: 'tile', tileN: t, headsPerWorkgroup, dotParts, splits: 2, ...GPU_BLOCKS });
     expect(run.plan.constants.SCORE_SLICES).toBe(dotParts);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 
-  // v4's two key reads on every format: decoded into the tile, or read from the cache where used
-  // (the default for f32 and bf16), at tiles of 8 and the largest the plan allows (64 from the cache).
-  const keyReads = sweep((['f32', 'bf16', 'fp8'] as const).flatMap((kvFormat) => (['tile', 'cache'] as const).flatMap((keys) => [8, 'max'].map((tileN) => ({ kvFormat, keys, tileN })))), 3);
+  // v4's key reads on every format: decoded into the tile (f32, or bf16 where exact: bf16 and FP8 caches),
+  // or read from the cache where used (the default for f32 and bf16), at tiles of 8 and the largest the
+  // plan allows (64 from the cache, twice the f32 tile's in bf16).
+  const keyReads = sweep((['f32', 'bf16', 'fp8'] as const).flatMap((kvFormat) => KEY_READS.filter((keys) => keys !== 'tile-bf16' || kvFormat !== 'f32')
+    .flatMap((keys) => [8, 'max'].map((tileN) => ({ kvFormat, keys, tileN })))), 3);
   it.each(keyReads)('v4 tiled: keys from the $keys, $kvFormat cache, tileN $tileN', async ({ kvFormat, keys, tileN }) => {
     const t = tileN === 'max' ? versionByName('tiled').plan(makeAttentionSpec(shape, kvLayout(kvFormat, shape, shape.pageBlockSize), 1), gpu!.limits, { keys, ...GPU_BLOCKS }).tileN : tileN as number;
     const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat, keys, tileN: t, splits: 2, ...GPU_BLOCKS });
     expect(run.plan.keys).toBe(keys);
     expect(run.plan.constants.KEYS_FROM_CACHE).toBe(keys === 'cache' ? 1 : 0);
+    expect(run.plan.constants.KEY_TILE_BF16).toBe(keys === 'tile-bf16' ? 1 : 0);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { kvLayout, cacheBytes, tokenOffsets } from '../src/mla/kv-layout';
-import { quantizeKvCache, dequantizeKvCache, tileScale } from '../src/mla/kv-quant';
+import { quantizeKvCache, dequantizeKvCache, decodesToBf16, tileScale } from '../src/mla/kv-quant';
 import { HEAD_PRESETS } from '../src/mla/shape';
 import { decodeE4m3 } from '../src/numerics/fp8';
 import { SeededRandom } from '../src/random/seeded-random';
@@ -160,6 +160,37 @@ describe('scale rounding', () => {
       const back = dequantizeKvCache(quantizeKvCache(rows, layout), layout);
       for (let c = 0; c < dims.dQk; c++) expect(back[dims.dQk + c]).toBeNaN();
       for (let c = 0; c < dims.dQk; c++) expect(Number.isFinite(back[c])).toBe(true);
+    }
+  });
+});
+
+describe('keys held in bf16 (--keys tile-bf16): exact only where every decoded value is a bf16 value', () => {
+  /** Every value of the dequantised cache has zero low 16 bits (it is a bf16 value, or NaN). */
+  const allBf16 = (values: Float32Array) => new Uint32Array(values.buffer).every((b, i) => (b & 0xffff) === 0 || Number.isNaN(values[i]));
+
+  it('V3.2 FP8 with power-of-two scales (FlashMLA\'s quantiser), MODEL1\'s ue8m0 and bf16: yes, and every value is one; f32 and plain scales: no', () => {
+    const rowsOf = (d: number) => randomRows(8, d, 21).fill(NaN, d, 2 * d); // slot 1 unused: NaN scales, which decode to NaN either way
+    const rows = rowsOf(576);
+    for (const [fmt, dims] of [['fp8', v32], ['fp8', m1], ['bf16', v32]] as const) {
+      const layout = kvLayout(fmt, dims, 4);
+      const bytes = quantizeKvCache(rowsOf(dims.dQk), layout);
+      expect(decodesToBf16(bytes, layout), `${layout.name}`).toBe(true);
+      expect(allBf16(dequantizeKvCache(bytes, layout)), `${layout.name}`).toBe(true);
+    }
+    const plain = kvLayout('fp8', v32, 4);
+    const plainBytes = quantizeKvCache(rows, plain, { scaleRounding: 'plain' });
+    expect(decodesToBf16(plainBytes, plain)).toBe(false);
+    expect(allBf16(dequantizeKvCache(plainBytes, plain))).toBe(false); // the test is not vacuous: some value really is not a bf16 value
+    expect(decodesToBf16(quantizeKvCache(rows, kvLayout('f32', v32, 4)), kvLayout('f32', v32, 4))).toBe(false);
+  });
+
+  it('one scale that is not a power of two (or a subnormal one) in any token is enough to refuse', () => {
+    const layout = kvLayout('fp8', v32, 4);
+    for (const scale of [0.75, 2 ** -127 * 1.5]) {
+      const bytes = quantizeKvCache(randomRows(8, 576, 22), layout);
+      expect(decodesToBf16(bytes, layout)).toBe(true);
+      new DataView(bytes.buffer).setFloat32(tokenOffsets(layout, 6).scales + 8, scale, true);
+      expect(decodesToBf16(bytes, layout), `scale ${scale}`).toBe(false);
     }
   });
 });

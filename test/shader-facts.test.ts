@@ -46,15 +46,18 @@ describe('reading the WGSL', () => {
   it('workgroup memory of v4 from its declarations equals the hand count', () => {
     const code = composeShader(['key_tile.wgsl', 'tiled_blocks.wgsl', 'v4_tiled.wgsl']).code;
     const o = { D_QK: 576, D_V: 512, HEADS_PER_WG: 64, TILE_N: 8, SCORE_SLICES: 5, WG_SIZE: 256 };
-    // keys + score slices + slot list + four per-head statistics (m, l, the rescale, the largest score) + one unused key row and scale (vec4 each)
-    expect(workgroupBytesOf(code, o)).toBe(4 * (8 * 576 + 5 * 64 * 8 + 8 + 4 * 64) + 2 * 16);
+    // keys + score slices + slot list + four per-head statistics (m, l, the rescale, the largest score)
+    // + one unused key row and scale (vec4 each) + one unused bf16 quad (vec2<u32>)
+    expect(workgroupBytesOf(code, o)).toBe(4 * (8 * 576 + 5 * 64 * 8 + 8 + 4 * 64) + 2 * 16 + 8);
     // keys from the cache, 64-key tiles: one key, two tiles of key rows and scale words
-    expect(workgroupBytesOf(code, { ...o, TILE_N: 64, SCORE_SLICES: 1, KEYS_FROM_CACHE: 1 })).toBe(4 * (576 + 64 * 64 + 64 + 4 * 64) + 2 * 128 * 16);
+    expect(workgroupBytesOf(code, { ...o, TILE_N: 64, SCORE_SLICES: 1, KEYS_FROM_CACHE: 1 })).toBe(4 * (576 + 64 * 64 + 64 + 4 * 64) + 2 * 128 * 16 + 8);
+    // the tile in bf16, 16 keys: 2 bytes a value, one unused f32 quad
+    expect(workgroupBytesOf(code, { ...o, TILE_N: 16, SCORE_SLICES: 1, KEY_TILE_BF16: 1 })).toBe(2 * 16 * 576 + 16 + 4 * (64 * 16 + 16 + 4 * 64) + 2 * 16);
   });
 
   it('workgroup memory of v3 and v2 from their declarations', () => {
     expect(workgroupBytesOf(composeShader(['key_tile.wgsl', 'v3_shared_latent.wgsl']).code, { D_QK: 512, D_V: 512, HEADS_PER_WG: 8, TILE_N: 15, DOT_PARTS: 2 }))
-      .toBe(4 * (15 * 512 + 8 * 15 * 2 + 15) + 2 * 16);
+      .toBe(4 * (15 * 512 + 8 * 15 * 2 + 15) + 2 * 16 + 8);
     expect(workgroupBytesOf(SHADER_FILES['v2_fused.wgsl'], { WG_SIZE: 64 })).toBe(4 * 64);
   });
 
@@ -107,10 +110,12 @@ describe('default register blocks by the kind of adapter', () => {
     expect(flash('fp8', { ...GPU, subgroupMinSize: 32, subgroupMaxSize: 32 }).plan).toMatchObject({ kernel: 'subgroups', scoreBlock: '8x8', outBlock: '8x16' });
   });
 
-  it('a software adapter: 16x16 output blocks, 8x16 score blocks over keys from the cache, 8x8 over a decoded tile; v4 even with subgroups', () => {
+  it('a software adapter: 16x16 output blocks, 8x16 score blocks over keys from the cache or a bf16 tile, 8x8 over an f32 tile; v4 even with subgroups', () => {
     expect(flash('f32', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'cache', scoreBlock: '8x16', outBlock: '16x16' });
     expect(flash('bf16', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'cache', scoreBlock: '8x16', outBlock: '16x16' });
-    expect(flash('fp8', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'tile', scoreBlock: '8x8', outBlock: '16x16', tileN: 8 });
+    expect(flash('fp8', SOFTWARE).plan).toMatchObject({ kernel: 'tiled', keys: 'tile-bf16', scoreBlock: '8x16', outBlock: '16x16', tileN: 16 });
+    const f32Tile = planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'flash', kvFormat: 'fp8', keys: 'tile' }, SOFTWARE);
+    expect(f32Tile.plan).toMatchObject({ kernel: 'tiled', keys: 'tile', scoreBlock: '8x8', outBlock: '16x16', tileN: 8 });
     expect(flash('fp8', { ...SOFTWARE, subgroupMinSize: 4, subgroupMaxSize: 64 }).plan.kernel).toBe('tiled');
     // Asked for, v5 takes the software output block too.
     expect(planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'subgroups', kvFormat: 'fp8' }, { ...SOFTWARE, subgroupMinSize: 4, subgroupMaxSize: 64 }).plan.outBlock).toBe('16x16');

@@ -58,10 +58,10 @@ describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, a
     expect(configName(r.pick.config)).toBe(r.pick.name);
   });
 
-  it.skipIf(!gpu || testMatrix(gpu) !== 'full')('FP8: a 16-key score block whose decoded tile does not fit is repaired to read keys from the cache', async () => {
+  it.skipIf(!gpu || testMatrix(gpu) !== 'full')('FP8: a 16-key score block whose tile decoded in f32 does not fit is repaired to the next key read that fits: the tile in bf16', async () => {
     const space: TuningSpace = { ...SPACE, scoreBlock: ['8x8', '16x16'], keys: ['tile'], tileN: [8] };
     const r = await tune(gpu!, inputs, 'fp8', { space, search: 'pruned', quick: QUICK, finalists: 1, rounds: 1 });
     for (const e of r.evaluations) expect(e.pass, `${e.name}: ${e.failure}`).toBe(true);
-    expect(r.evaluations.find((e) => e.config.scoreBlock === '16x16')?.config).toMatchObject({ keys: 'cache' });
+    expect(r.evaluations.find((e) => e.config.scoreBlock === '16x16')?.config).toMatchObject({ keys: 'tile-bf16' });
   });
 });

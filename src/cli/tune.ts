@@ -31,7 +31,7 @@ before it is timed. The pick goes into the device profile that --kernel flash re
                         a sparse prefill of top-K reads: mla-sandbox prefill --kernel flash takes its pick)
   --exhaustive          time every configuration that fits (default: the pruned search)
   narrow the space (each a comma-separated list; default: all of it):
-  --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,cache  --heads-per-workgroup 16,64  --tile-n 32,64
+  --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,tile-bf16,cache  --heads-per-workgroup 16,64  --tile-n 32,64
   --profile FILE        the profile to update (default: $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json)
   --out FILE.md  --json-out FILE.json`;
 

@@ -8,7 +8,7 @@
 
 /** Bytes of a WGSL type (storage layout; vec3 takes 16). */
 const TYPE_BYTES: Record<string, number> = {
-  f32: 4, u32: 4, i32: 4, 'atomic<u32>': 4, 'atomic<i32>': 4, 'vec2<f32>': 8, 'vec4<f32>': 16, 'vec4<u32>': 16, 'vec4<i32>': 16, 'vec3<f32>': 16, 'vec3<u32>': 16, 'mat4x4<f32>': 64,
+  f32: 4, u32: 4, i32: 4, 'atomic<u32>': 4, 'atomic<i32>': 4, 'vec2<f32>': 8, 'vec2<u32>': 8, 'vec4<f32>': 16, 'vec4<u32>': 16, 'vec4<i32>': 16, 'vec3<f32>': 16, 'vec3<u32>': 16, 'mat4x4<f32>': 64,
 };
 
 interface Declarations {

@@ -33,10 +33,12 @@ export interface PlanOptions {
 
 /**
  * Where v4 reads its keys: 'tile', decoded once per tile into workgroup
- * memory and read from there by every head block; 'cache', straight from the
- * cache each time a head block uses them (decoding them each time).
+ * memory (f32) and read from there by every head block; 'tile-bf16', the
+ * same tile held in bf16, half the bytes (bf16 caches, and FP8 caches with
+ * power-of-two scales, whose values are all bf16 values); 'cache', straight
+ * from the cache each time a head block uses them (decoding them each time).
  */
-export const KEY_READS = ['tile', 'cache'] as const;
+export const KEY_READS = ['tile', 'tile-bf16', 'cache'] as const;
 export type KeyReads = (typeof KEY_READS)[number];
 
 export interface KernelPlan {

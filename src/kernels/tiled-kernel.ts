@@ -26,14 +26,20 @@ const MAX_TILE_N = 64;
 /**
  * Where v4 reads keys unless told (--keys). Decoding once into workgroup
  * memory pays where decoding costs more than reading: FP8 (a byte per value,
- * bit operations and a scale each). An f32 or bf16 key costs one read either
- * way, and a read from the cache is no dearer than one from workgroup memory
- * (llvmpipe) or several times cheaper (SwiftShader: docs/kernels.md, "What a
- * read costs"), so those are read where used, and the tile can hold 64 keys:
- * 4 barriers per 64 keys instead of per 8. Measured (V3.2, h_q 64, seqlen
- * 4096; docs/kernels.md, "Keys from the tile or the cache").
+ * bit operations and a scale each), decoded into a tile held in bf16 (half
+ * the bytes of f32, so twice the keys a tile and a 16-key score block;
+ * exact, and FlashMLA's FP8 kernels dequantise into bf16 tiles too; a cache
+ * whose scales are not powers of two falls back to the f32 tile, runner.ts).
+ * Measured (V3.2 FP8, h_q 64, seqlen 4096, interleaved rounds): 1.32x the
+ * f32 tile on llvmpipe, 1.28x on SwiftShader (docs/tuning.md, "FP8's cost").
+ * An f32 or bf16 key costs one read either way, and a read from the cache is
+ * no dearer than one from workgroup memory (llvmpipe) or several times
+ * cheaper (SwiftShader: docs/kernels.md, "What a read costs"), so those are
+ * read where used, and the tile can hold 64 keys: 4 barriers per 64 keys
+ * instead of per 8. Measured (V3.2, h_q 64, seqlen 4096; docs/kernels.md,
+ * "Keys from the tile or the cache").
  */
-export const DEFAULT_KEY_READS: Readonly<Record<KvFormat, KeyReads>> = { f32: 'cache', bf16: 'cache', fp8: 'tile' };
+export const DEFAULT_KEY_READS: Readonly<Record<KvFormat, KeyReads>> = { f32: 'cache', bf16: 'cache', fp8: 'tile-bf16' };
 
 export const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
@@ -99,6 +105,17 @@ export function tiledLoops(t: TiledLoopShape): LoopCost {
   return { keysPerTile: t.tileN, loopsPerTile: 1 + c(t.tileN) + decode + c(t.tasks) * (1 + t.perTask) + c(t.heads) * softmax + t.tileN + 4 };
 }
 
+/**
+ * A bf16 tile holds a key exactly only where every value of it is a bf16
+ * value: an f32 cache would be rounded, refused here; an FP8 cache's scales
+ * are read when the call is prepared (src/mla/kv-quant.ts, decodesToBf16).
+ */
+function refuseInexactBf16Tile(spec: AttentionSpec): void {
+  if (spec.layout.format === 'f32') {
+    throw new Error('keys "tile-bf16" is not allowed for an f32 cache: its keys would be rounded to bf16; use keys tile or cache');
+  }
+}
+
 export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
   const { shape } = spec;
   const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits).code;
@@ -109,8 +126,10 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const score = blockSize(chosen.score);
   const { heads, threads } = tiledHeads(spec, limits, options, code, 'tiled', blocks);
   const fromCache = keys === 'cache';
+  if (keys === 'tile-bf16') refuseInexactBf16Tile(spec);
   const constantsFor = (tileN: number, dotParts: number) => ({
-    HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads, KEYS_FROM_CACHE: fromCache ? 1 : 0, ...blocks,
+    HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads,
+    KEYS_FROM_CACHE: fromCache ? 1 : 0, KEY_TILE_BF16: keys === 'tile-bf16' ? 1 : 0, ...blocks,
   });
   const bytes = (tileN: number, dotParts: number) => workgroupBytesOf(code, { ...base, ...constantsFor(tileN, dotParts) });
   const storage = limits.maxComputeWorkgroupStorageSize;

@@ -60,7 +60,7 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
     plan: sharedLatentPlan, passes: sharedLatentPasses,
   },
   {
-    id: 'v4', name: 'tiled', improves: `the GEMM shape: register blocks in mat4x4 (by default ${DEFAULT_BLOCKS.gpu.score} / ${DEFAULT_BLOCKS.gpu.out} on a GPU, ${DEFAULT_BLOCKS.software.cache.score} / ${DEFAULT_BLOCKS.software.cache.out} on a software adapter), softmax once per head, lazy rescale, 64-head blocks; f32 and bf16 keys read from the cache where used`,
+    id: 'v4', name: 'tiled', improves: `the GEMM shape: register blocks in mat4x4 (by default ${DEFAULT_BLOCKS.gpu.score} / ${DEFAULT_BLOCKS.gpu.out} on a GPU, ${DEFAULT_BLOCKS.software.cache.score} / ${DEFAULT_BLOCKS.software.cache.out} on a software adapter), softmax once per head, lazy rescale, 64-head blocks; f32 and bf16 keys read from the cache where used, FP8 decoded once a tile into bf16`,
     files: [...TILED_FILES, 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
     options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits', 'keys', 'scoreBlock', 'outBlock'],
     plan: tiledPlan, passes: tiledPasses,

@@ -176,3 +176,34 @@ export function dequantizeSlots(bytes: Uint8Array, layout: KvLayout, slots: Arra
   }
   return out;
 }
+
+/**
+ * Whether every value this cache decodes to is a bf16 value, so that a tile
+ * of its keys held in bf16 (`--keys tile-bf16`) is exact: a bf16 cache, or
+ * an FP8 one whose scales are all powers of two (an E4M3 value has 3
+ * mantissa bits, bf16 has 7, and a power of two only moves the exponent).
+ * MODEL1's ue8m0 scales are powers of two by their encoding; V3.2's f32
+ * scales are when quantised as FlashMLA does ('pow2'), and are read here
+ * (every token's, a few words each): a scale that is not finite, or zero,
+ * decodes to NaN, infinity or zero either way, which bf16 holds too. An f32
+ * cache: false. (Values that would be f32 subnormals, from scales under
+ * 2^-118, are not bf16 values, but a GPU may flush those anyway; a
+ * subnormal scale is refused.)
+ */
+export function decodesToBf16(bytes: Uint8Array, layout: KvLayout): boolean {
+  if (layout.kind !== 'fp8') return layout.kind === 'bf16';
+  if (layout.scaleEncoding === 'ue8m0') return true;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const slots = (bytes.byteLength / layout.pageStride) * layout.pageBlockSize;
+  for (let slot = 0; slot < slots; slot++) {
+    const at = tokenOffsets(layout, slot).scales;
+    for (let tile = 0; tile < layout.numTiles; tile++) {
+      const bits = view.getUint32(at + 4 * tile, true);
+      const exponent = (bits >>> 23) & 0xff;
+      const mantissa = bits & 0x7fffff;
+      // A finite nonzero scale must be a normal power of two: mantissa bits or a subnormal are refused.
+      if (exponent !== 0xff && (bits & 0x7fffffff) !== 0 && (mantissa !== 0 || exponent === 0)) return false;
+    }
+  }
+  return true;
+}

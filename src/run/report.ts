@@ -2,7 +2,7 @@
  * Plain-text and JSON forms of a kernel report and of the device, shared by
  * the CLI and the page's export.
  */
-import type { KernelPlan } from '../kernels/kernel-plan';
+import type { KernelPlan, KeyReads } from '../kernels/kernel-plan';
 import { type MlaShape, fmtBytes, softmaxScaleOf } from '../mla/shape';
 import type { KernelReport } from './run-attention';
 import type { GpuContext } from '../gpu/device';
@@ -76,12 +76,17 @@ export function describeDevice(ctx: GpuContext): string[] {
   ];
 }
 
+/** Where a plan's keys are read, in its line (describePlan). */
+const KEY_READ_WORDS: Readonly<Record<KeyReads, string>> = {
+  cache: ' read from the cache', tile: ' decoded into workgroup memory', 'tile-bf16': ' decoded into workgroup memory as bf16',
+};
+
 /** The plan in a line: tile, head block, threads, workgroup memory, splits; or v1's score matrix. */
 export function describePlan(plan: KernelPlan): string {
   if (plan.tileN === 0) return `3 dispatches, ${plan.scratch.map((s) => `${s.label} ${fmtBytes(s.bytes)}`).join(', ')}`;
-  const shown = ['HEADS_PER_WG', 'TILE_N', 'WG_SIZE', 'KEYS_FROM_CACHE', 'SCORE_HEADS', 'SCORE_KEYS', 'OUT_HEADS', 'OUT_VALUES'];
+  const shown = ['HEADS_PER_WG', 'TILE_N', 'WG_SIZE', 'KEYS_FROM_CACHE', 'KEY_TILE_BF16', 'SCORE_HEADS', 'SCORE_KEYS', 'OUT_HEADS', 'OUT_VALUES'];
   const extra = Object.entries(plan.constants).filter(([k]) => !shown.includes(k)).map(([k, v]) => `${k} ${v}`);
-  const keys = plan.keys === 'cache' ? ' read from the cache' : plan.keys === 'tile' ? ' decoded into workgroup memory' : '';
+  const keys = plan.keys === undefined ? '' : KEY_READ_WORDS[plan.keys];
   const blocks = plan.scoreBlock && plan.outBlock ? `register blocks ${plan.scoreBlock} (S, heads x keys) and ${plan.outBlock} (O, heads x values), ` : '';
   return `${blocks}tile ${plan.tileN} keys${keys}, ${plan.headsPerWorkgroup} head${plan.headsPerWorkgroup > 1 ? 's' : ''}/workgroup (${plan.workgroupSize} threads, `
     + `${fmtBytes(plan.workgroupBytes)} workgroup memory${extra.length ? `, ${extra.join(', ')}` : ''}), ${plan.splits} split${plan.splits > 1 ? 's + combine' : ''}`;

@@ -14,7 +14,7 @@
 import { checkDeviceBuffers, deviceBuffers } from './run-size';
 import { type MlaShape, validateShape } from '../mla/shape';
 import { type KvFormat, type KvLayout, type ScaleRounding, KV_FORMATS, kvLayout } from '../mla/kv-layout';
-import { quantizeKvCache } from '../mla/kv-quant';
+import { decodesToBf16, quantizeKvCache } from '../mla/kv-quant';
 import type { MlaInputs } from '../mla/inputs';
 import type { DeviceLimits, GpuContext } from '../gpu/device';
 import type { ShaderEdits } from '../gpu/shader-source';
@@ -161,6 +161,12 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   const cacheBytes = inputs.cacheBytes ?? quantizeKvCache(inputs.kvRows, layout, { scaleRounding: config.scaleRounding });
   if (cacheBytes.byteLength !== inputs.cache.numBlocks * layout.pageStride) {
     throw new Error(`kv cache has ${cacheBytes.byteLength} bytes, the ${layout.name} layout of ${inputs.cache.numBlocks} pages needs ${inputs.cache.numBlocks * layout.pageStride}`);
+  }
+  if (plan.keys === 'tile-bf16' && !decodesToBf16(cacheBytes, layout)) {
+    // The default for FP8 (tiled-kernel.ts): a cache whose scales are not powers of two takes the f32 tile instead.
+    if (config.keys === undefined) return prepareAttention(ctx, { ...inputs, cacheBytes, cacheLayout: layout }, { ...config, keys: 'tile' }, onDevice);
+    throw new Error(`keys "tile-bf16" is not allowed for this cache: its ${layout.name} scales are not all powers of two (--scale-rounding plain, or a cache made so), `
+      + 'so a key held in bf16 would be rounded; use keys tile or cache (--keys tile overrides a device profile\'s pick)');
   }
   const rows = shape.batch * shape.sQ * shape.hQ;
   if (onDevice.kv && onDevice.kv.length !== shards.count) throw new Error(`the cache given is in ${onDevice.kv.length} buffers, this call's plan cuts it into ${shards.count} shards`);
