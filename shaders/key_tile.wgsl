@@ -80,15 +80,13 @@ fn decodeTile(tid: u32) {
   // ---- exercise key-tile: to here ----
 }
 
-// The same into keyTileBf16: each quad decoded, then its values' top halves kept.
+// The same into keyTileBf16: each quad decoded (zeros for a key not read),
+// then its values' top halves kept.
 fn decodeTileBf16(tid: u32) {
-  let dq4 = D_QK / 4u;
-  for (var e = tid; e < TILE_N * dq4; e += WG_SIZE) {
-    let slot = slotTile[e / dq4];
+  for (var e = tid; e < TILE_N * (D_QK / 4u); e += WG_SIZE) {
+    let slot = slotTile[e / (D_QK / 4u)];
     var v = vec4<f32>(0.0);
-    if (slot >= 0) {
-      v = loadKvQuad(u32(slot), e % dq4);
-    }
+    if (slot >= 0) { v = loadKvQuad(u32(slot), e % (D_QK / 4u)); }
     keyTileBf16[e] = packBf16x4(v);
   }
 }

@@ -164,11 +164,23 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const page = await h.browser.newPage();
     await page.goto(`${h.url}?seqlens=300`);
     await page.locator('#run-root[data-check]').waitFor({ timeout: 240_000 });
-    await page.click('a[data-mode="sparse"]');
     // The sparse mode runs its default (16K tokens, 4 planted) at once, as the kernel run does: Cancel stops it.
-    await page.locator('#sparse-root[data-running]').waitFor({ timeout: 60_000 });
+    // Cancel is pressed inside the page the moment the run starts (a click from the test could come after a
+    // short run has ended on a busy machine).
+    // (The link loads the page anew: the watcher goes in every document it loads, and presses Cancel once in each.)
+    await page.addInitScript(() => {
+      const w = window as unknown as { cancelPressed?: boolean };
+      new MutationObserver((_, o) => {
+        const cancel = document.querySelector<HTMLButtonElement>('#sparse-root[data-running] #sparse-cancel');
+        if (!cancel) return;
+        o.disconnect();
+        w.cancelPressed = !cancel.disabled;
+        cancel.click();
+      }).observe(document, { attributes: true, childList: true, subtree: true });
+    });
+    await page.click('a[data-mode="sparse"]');
+    await expect.poll(() => page.evaluate(() => (window as unknown as { cancelPressed?: boolean }).cancelPressed), { timeout: 60_000 }).toBe(true);
     expect(new URL(page.url()).searchParams.get('pipeline')).toBe('sparse');
-    await page.click('#sparse-cancel');
     await page.locator('#sparse-root[data-check]').waitFor({ timeout: 60_000 });
     expect(await page.locator('#sparse-root').getAttribute('data-check')).toBe('cancelled');
     await page.fill('#sparse-form input[name="seqlens"]', '100,200');

@@ -149,7 +149,11 @@ describe('devices side by side', () => {
     expect(cells).toHaveLength(2);
     expect(cells.map((r) => r[0])).toEqual(['d_qk 576 d_v 512, fp8 cache, dense, h_q 64, 4096 keys', 'd_qk 576 d_v 512, fp8 cache, dense, h_q 64, 4096 keys']);
     const other = cells.find((r) => r[1] === 'Other GPU')!;
-    expect(other.slice(5)).toEqual(['15.0', '15.0 %', '75 %']);
+    expect(other.slice(5)).toEqual(['15.0', '15.0 %', '75 %']); // a file from before the yardstick beside each point: the ceilings' yardstick
+    // A point with its own yardstick (timed beside it) is divided by that one.
+    const beside = parseDeviceResults(ladderText((d) => { (d.rows as Record<string, unknown>[])[0].yardstickGflops = 30; }), 'beside.json');
+    expect(comparisonCells([beside])[0].slice(5)).toEqual(['15.0', '15.0 %', '50 %']);
+    expect(() => parseDeviceResults(ladderText((d) => { (d.rows as Record<string, unknown>[])[0].yardstickGflops = 0; }), 'f.json')).toThrow(/f\.json: rows\[0\]\.yardstickGflops is 0, expected a rate above 0/);
   });
   it('refuses a file that is neither, or a bad field, naming it', () => {
     expect(() => parseDeviceResults('{"kind":"x"}', 'f.json')).toThrow(/^f\.json: kind is "x", expected "mla-sandbox device profile" .* or "mla-sandbox ladder results"/);

@@ -2,7 +2,8 @@
  * Results from several devices side by side: a device profile (the tuner's
  * picks) or exported ladder results (every version on some shapes), each
  * read into the same rows: which shape, what ran, how fast, and how far that
- * is from the device's own ceilings and yardstick, measured in the same run.
+ * is from the device's own ceilings and from the yardstick timed with it (a
+ * ladder point's, timed beside it; a tuned pick's, in its final rounds).
  * A visitor puts their GPU beside others' by importing files exported
  * elsewhere (the page, or the command line's --json-out).
  */
@@ -43,6 +44,8 @@ export interface DeviceResultRow {
   readonly gflops: number;
   /** FLOPs per byte of the call: the point's x on the roofline. */
   readonly intensity: number;
+  /** The plain-matmul yardstick timed with this point (GFLOP/s): a software adapter's speed moves within a run. */
+  readonly yardstickGflops: number;
 }
 
 export interface DeviceResults {
@@ -60,12 +63,13 @@ export function resultsOfProfile(p: DeviceProfile, from: string): DeviceResults 
     adapter: p.adapter, from, ceilings: last.ceilings,
     rows: p.entries.map((e) => ({
       shape: describeShapeClass(e.shape), ran: configName(e.config), source: 'tuned', ms: e.pickMs, gflops: e.pickGflops, intensity: e.flops / e.bytes,
+      yardstickGflops: e.ceilings.yardstickGflops,
     })),
   };
 }
 
-/** What the comparison reads of a ladder row. */
-type LadderPoint = Pick<LadderRow, 'preset' | 'dQk' | 'hQ' | 'seqlen' | 'kvFormat' | 'version' | 'pass' | 'medianMs' | 'gflops' | 'intensity'>;
+/** What the comparison reads of a ladder row (yardstickGflops: timed beside it, absent in files from before that). */
+type LadderPoint = Pick<LadderRow, 'preset' | 'dQk' | 'hQ' | 'seqlen' | 'kvFormat' | 'version' | 'pass' | 'medianMs' | 'gflops' | 'intensity'> & { readonly yardstickGflops?: number };
 
 export function resultsOfLadder(l: Pick<LadderResults, 'adapter' | 'ceilings'> & { readonly rows: readonly LadderPoint[] }, from: string): DeviceResults {
   return {
@@ -73,6 +77,7 @@ export function resultsOfLadder(l: Pick<LadderResults, 'adapter' | 'ceilings'> &
     rows: l.rows.filter((r) => r.pass).map((r) => ({
       shape: describeShapeClass({ dQk: r.dQk, dV: HEAD_PRESETS[r.preset].dV, kvFormat: r.kvFormat, sparse: false, hQ: r.hQ, keys: r.seqlen }),
       ran: r.version, source: 'ladder', ms: r.medianMs, gflops: r.gflops, intensity: r.intensity,
+      yardstickGflops: r.yardstickGflops ?? l.ceilings.yardstickGflops,
     })),
   };
 }
@@ -102,6 +107,7 @@ export function parseDeviceResults(text: string, where: string): DeviceResults {
       pass: field(where, `${at}.pass`, r.pass, isBool, 'true or false'),
       medianMs: num('medianMs', isPos, 'a time in ms above 0'), gflops: num('gflops', isPos, 'a rate above 0'),
       intensity: num('intensity', isPos, 'FLOP per byte above 0'),
+      ...(r.yardstickGflops === undefined ? {} : { yardstickGflops: num('yardstickGflops', isPos, 'a rate above 0') }),
     };
   });
   return resultsOfLadder({
@@ -113,12 +119,12 @@ export function parseDeviceResults(text: string, where: string): DeviceResults {
 
 export const COMPARISON_HEAD = ['shape', 'device', 'from', 'ran', 'time', 'GFLOP/s', '% of FMA', '% of yardstick'] as const;
 
-/** The table: every device's rows, the same shape's rows together, fastest first. */
+/** The table: every device's rows, the same shape's rows together, fastest first; each against its own yardstick. */
 export function comparisonCells(devices: readonly DeviceResults[]): string[][] {
   const rows = devices.flatMap((d) => d.rows.map((r) => ({ d, r })));
   rows.sort((a, b) => a.r.shape.localeCompare(b.r.shape, 'en', { numeric: true }) || b.r.gflops - a.r.gflops);
   return rows.map(({ d, r }) => [
     r.shape, d.adapter, `${d.from} (${r.source})`, r.ran, fmtMs(r.ms), fmtRate(r.gflops),
-    `${(100 * r.gflops / d.ceilings.fmaGflops).toFixed(1)} %`, `${(100 * r.gflops / d.ceilings.yardstickGflops).toFixed(0)} %`,
+    `${(100 * r.gflops / d.ceilings.fmaGflops).toFixed(1)} %`, `${(100 * r.gflops / r.yardstickGflops).toFixed(0)} %`,
   ]);
 }
