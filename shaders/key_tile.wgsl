@@ -32,7 +32,7 @@ override ROW_TILE_KEYS: u32 = 1u + KEYS_FROM_CACHE * (2u * TILE_N - 1u); // 1, o
 // scales (an E4M3 value has 3 mantissa bits, bf16 has 7, and a power of two
 // only moves the exponent): MODEL1's ue8m0 scales always, V3.2's f32 scales
 // as FlashMLA's quantiser makes them. The host refuses it for the rest
-// (src/kernels/tiled-kernel.ts). keyTile then holds one quad, keyTileBf16
+// (src/kernels/tiled-kernel.ts, src/run/runner.ts). keyTile then holds one quad, keyTileBf16
 // the tile; otherwise the other way round (8 bytes).
 override KEY_TILE_BF16: u32 = 0u;
 override TILE_QUADS: u32 = KEY_TILE_KEYS * D_QK / 4u;

@@ -87,7 +87,7 @@ shape flags (run):
   --profile FILE (the device profile --kernel flash reads; default $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json,
     written by bench --tune; any tuning flag above runs by hand instead)
   --score-block ${SCORE_BLOCKS.join('|')} (v4: a thread's block of S, heads x keys; default ${DEFAULT_BLOCKS.gpu.score} on a GPU,
-    ${DEFAULT_BLOCKS.software.cache.score} on a software adapter, ${DEFAULT_BLOCKS.software.tile.score} there over a decoded tile)
+    ${DEFAULT_BLOCKS.software.cache.score} on a software adapter, ${DEFAULT_BLOCKS.software.tile.score} there over a tile decoded in f32)
   --out-block ${OUT_BLOCKS.join('|')} (v4, v5: a thread's block of O, heads x values; default ${DEFAULT_BLOCKS.gpu.out} on a GPU,
     ${DEFAULT_BLOCKS.software.cache.out} on a software adapter)
   --scale-rounding pow2|plain  --seed N  --distribution normal|outliers
