@@ -29,9 +29,8 @@ const MAX_TILE_N = 64;
  * bit operations and a scale each), decoded into a tile held in bf16 (half
  * the bytes of f32, so twice the keys a tile and a 16-key score block;
  * exact for power-of-two scales; a cache whose scales are not powers of two
- * falls back to the f32 tile, runner.ts).
- * Measured (V3.2 FP8, h_q 64, seqlen 4096, interleaved rounds): 1.32x the
- * f32 tile on llvmpipe, 1.28x on SwiftShader (docs/tuning.md, "FP8's cost").
+ * falls back to the f32 tile, runner.ts); measured in docs/tuning.md,
+ * "FP8's cost".
  * An f32 or bf16 key costs one read either way, and a read from the cache is
  * no dearer than one from workgroup memory (llvmpipe) or several times
  * cheaper (SwiftShader: docs/kernels.md, "What a read costs"), so those are

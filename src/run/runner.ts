@@ -150,6 +150,17 @@ export async function uploadCache(ctx: GpuContext, alloc: BufferOwner, planned: 
   }), (message) => new GpuRunError(planned.plan.kernel, 'uploading the cache failed', message));
 }
 
+/**
+ * decodesToBf16 once per cache: a call in request groups, or a prompt's
+ * chunks, prepare many calls over the same cache bytes (whose scales it reads).
+ */
+const bf16Caches = new WeakMap<Uint8Array, boolean>();
+function cacheDecodesToBf16(bytes: Uint8Array, layout: KvLayout): boolean {
+  let exact = bf16Caches.get(bytes);
+  if (exact === undefined) bf16Caches.set(bytes, (exact = decodesToBf16(bytes, layout)));
+  return exact;
+}
+
 export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, config: RunConfig, onDevice: DeviceInputs = {}): Promise<PreparedAttention> {
   const { shape } = inputs;
   const { device, limits } = ctx;
@@ -162,7 +173,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   if (cacheBytes.byteLength !== inputs.cache.numBlocks * layout.pageStride) {
     throw new Error(`kv cache has ${cacheBytes.byteLength} bytes, the ${layout.name} layout of ${inputs.cache.numBlocks} pages needs ${inputs.cache.numBlocks * layout.pageStride}`);
   }
-  if (plan.keys === 'tile-bf16' && !decodesToBf16(cacheBytes, layout)) {
+  if (plan.keys === 'tile-bf16' && !cacheDecodesToBf16(cacheBytes, layout)) {
     // The default for FP8 (tiled-kernel.ts): a cache whose scales are not powers of two takes the f32 tile instead.
     if (config.keys === undefined) return prepareAttention(ctx, { ...inputs, cacheBytes, cacheLayout: layout }, { ...config, keys: 'tile' }, onDevice);
     throw new Error(`keys "tile-bf16" is not allowed for this cache: its ${layout.name} scales are not all powers of two (--scale-rounding plain, or a cache made so), `
