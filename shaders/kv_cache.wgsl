@@ -14,7 +14,9 @@
 // split into shards of SHARD_PAGES whole pages: page p lives in shard
 // p / SHARD_PAGES, as page p % SHARD_PAGES of it, and the addresses above are
 // taken within that shard. kv_shards.wgsl says which buffer holds a shard
-// (kvVec); with one shard it is always `kv`. See docs/long-context.md.
+// (kvVec); with one shard it is always `kv`, and SHARD_PAGES is the largest
+// u32 whatever the cache's length (every page in shard 0), so one compiled
+// pipeline serves every length. See docs/long-context.md.
 //
 // KV_KIND 0: f32 rows, 1 value per word.
 // KV_KIND 1: bf16 rows, 2 values per word (bf16 = the top half of an f32).

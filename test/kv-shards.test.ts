@@ -14,7 +14,7 @@ import { prepareAttention } from '../src/run/runner';
 import { formatCheck } from '../src/reference/check';
 import { type KvFormat, kvLayout } from '../src/mla/kv-layout';
 import { KERNEL_VERSIONS, missingFeature } from '../src/kernels/versions';
-import { planKvShards } from '../src/kernels/kv-shards';
+import { ONE_BUFFER_SHARD_PAGES, planKvShards, shardPagesOverride } from '../src/kernels/kv-shards';
 import { SHADER_FILES } from '../src/gpu/shader-source';
 
 const gpu = await testGpu();
@@ -104,6 +104,14 @@ describe('planKvShards', () => {
     expect(planKvShards(layout, 10, limits128)).toMatchObject({ count: 1, pagesPerShard: 10, capped: false });
     expect(planKvShards(layout, 10, limits128, 3 * 37440 + 100)).toMatchObject({ count: 4, pagesPerShard: 3, bytes: [3 * 37440, 3 * 37440, 3 * 37440, 37440] });
     expect(planKvShards(layout, 10, limits128, 2 ** 40).count).toBe(1);
+  });
+
+  it('gives the shader one SHARD_PAGES for every cache in one buffer, whatever its length, and the pages per shard for several', () => {
+    // One compiled pipeline serves every cache length: every page of a cache in one buffer is in shard 0.
+    expect(shardPagesOverride(planKvShards(layout, 10, limits128))).toBe(ONE_BUFFER_SHARD_PAGES);
+    expect(shardPagesOverride(planKvShards(layout, 3000, limits128))).toBe(ONE_BUFFER_SHARD_PAGES);
+    expect(Math.floor(3583 / ONE_BUFFER_SHARD_PAGES)).toBe(0); // the shader's page / SHARD_PAGES for the last page that fits a binding
+    expect(shardPagesOverride(planKvShards(layout, 10, limits128, 3 * 37440 + 100))).toBe(3);
   });
 
   it('refuses a cap below one page, naming the page size', () => {

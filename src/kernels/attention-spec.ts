@@ -7,7 +7,7 @@ import { type MlaShape, maxBlocksPerSeq, softmaxScaleOf } from '../mla/shape';
 import type { CallParams } from './call-params';
 import { type KvLayout, kvLayoutOverrides } from '../mla/kv-layout';
 import { SHADER_FILES, type ShaderEdits, type ShaderFileName } from '../gpu/shader-source';
-import { type KvShards, kvShardsSource } from './kv-shards';
+import { type KvShards, kvShardsSource, shardPagesOverride } from './kv-shards';
 
 export interface AttentionSpec {
   readonly shape: MlaShape;
@@ -52,7 +52,7 @@ export function sharedFiles(spec: AttentionSpec): ShaderFileName[] {
 
 /** Override constants of kv_cache.wgsl (the cache layout and its shards). */
 export function sharedConstants(spec: AttentionSpec): Record<string, number> {
-  return { ...kvLayoutOverrides(spec.layout), SHARD_PAGES: spec.shards.pagesPerShard };
+  return { ...kvLayoutOverrides(spec.layout), SHARD_PAGES: shardPagesOverride(spec.shards) };
 }
 
 /** The per-call uniform (shaders/params.wgsl) for this call. */

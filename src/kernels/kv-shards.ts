@@ -23,6 +23,19 @@ export const KV_SHARD_BINDINGS = (Object.keys(BINDINGS) as BindingName[]).filter
 /** Most shards a kernel can bind. */
 export const MAX_KV_SHARDS = KV_SHARD_BINDINGS.length;
 
+/**
+ * The shader's SHARD_PAGES for a cache in one buffer: the largest u32, so
+ * every page p is in shard p / SHARD_PAGES = 0, at page p % SHARD_PAGES = p.
+ * It does not follow the cache's page count, so one compiled pipeline serves
+ * every cache length (a sweep over seqlens compiles each kernel once).
+ */
+export const ONE_BUFFER_SHARD_PAGES = 0xffffffff;
+
+/** The value of the shader's SHARD_PAGES override for these shards. */
+export function shardPagesOverride(shards: KvShards): number {
+  return shards.count === 1 ? ONE_BUFFER_SHARD_PAGES : shards.pagesPerShard;
+}
+
 export interface KvShards {
   /** Shard buffers the cache is cut into (1: the whole cache in one buffer). */
   readonly count: number;
