@@ -45,7 +45,8 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   // The tile, head-block and slice sweeps run the GPU's default blocks (8 heads a block) on every
   // adapter, so that 8-head workgroups and 8-key tiles are allowed; every pair of blocks has its own tests below.
   const GPU_BLOCKS = { scoreBlock: DEFAULT_BLOCKS.gpu.score, outBlock: DEFAULT_BLOCKS.gpu.out };
-  const v3 = sweep([1, 3, 7, 'max'].flatMap((tileN) => [1, 3, 8].map((headsPerWorkgroup) => ({ tileN, headsPerWorkgroup }))));
+  // v3 (flash never runs it): every fifth point on SwiftShader, tiles of 1, 3 and the largest with 1, 8 and 3 heads.
+  const v3 = sweep([1, 3, 7, 'max'].flatMap((tileN) => [1, 3, 8].map((headsPerWorkgroup) => ({ tileN, headsPerWorkgroup }))), 5);
   it.each(v3)('v3 shared-latent: tileN $tileN, $headsPerWorkgroup heads per workgroup', async ({ tileN, headsPerWorkgroup }) => {
     const t = tileN === 'max' ? largestTile('shared-latent', shape, { headsPerWorkgroup }) : tileN as number;
     const run = await runAttention(gpu!, inputs, { kernel: 'shared-latent', kvFormat: 'fp8', tileN: t, headsPerWorkgroup, splits: 2 });
@@ -99,11 +100,11 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expectBlocks(await runAttention(gpu!, small, { kernel: 'tiled', kvFormat, keys, scoreBlock, outBlock, splits: 2 }), scoreBlock, outBlock);
   });
   // FP8 on V3.2's head (576, the largest tile): every score block and every output block once on the full matrix
-  // (every pair runs above, in f32 and bf16; FP8 changes how keys are decoded, not the blocks), the largest and one
-  // other on SwiftShader.
+  // (every pair runs above, in f32 and bf16; FP8 changes how keys are decoded, not the blocks), the largest
+  // on SwiftShader (where FP8 keys also run in the key-read sweep above).
   const fp8Pairs = full
     ? ([['8x8', '8x8'], ['8x16', '8x16'], ['16x8', '16x8'], ['16x16', '16x16'], ['8x8', '8x32'], ['16x16', '16x32']] as const).map(([scoreBlock, outBlock]) => ({ scoreBlock, outBlock }))
-    : [{ scoreBlock: '16x16' as const, outBlock: '16x32' as const }, { scoreBlock: '8x8' as const, outBlock: '16x8' as const }];
+    : [{ scoreBlock: '16x16' as const, outBlock: '16x32' as const }];
   it.each(fp8Pairs)('v4 tiled: score block $scoreBlock, output block $outBlock (fp8)', async ({ scoreBlock, outBlock }) => {
     const keys = scoreBlock.endsWith('x16') ? 'cache' : 'tile';
     expectBlocks(await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', keys, scoreBlock, outBlock, splits: 2 }), scoreBlock, outBlock);
