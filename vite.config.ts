@@ -31,16 +31,11 @@ const SHARED_DEVICE = { isolate: false };
  * by size and then by project name; a clean clone has no timings, and a page
  * file started last would run on alone while the other worker idles. So the
  * page's files (the longest, minutes each) start first in their group and
- * the short ones fill in beside them: the llvmpipe kernel files before the
- * command line's, whose processes then find many of their shaders in Mesa's
- * shader cache (on disk, shared by every process) instead of compiling them.
+ * the short ones fill in beside them.
  */
-const START_ORDER = ['page', 'kernels-gl', 'tools'];
-
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const order = (name: string) => (START_ORDER.includes(name) ? START_ORDER.indexOf(name) : START_ORDER.length);
-    const rank = (f: TestSpecification) => f.project.config.sequence.groupOrder * 10 + order(f.project.name);
+    const rank = (f: TestSpecification) => f.project.config.sequence.groupOrder * 2 + (f.project.name === 'page' ? 0 : 1);
     return (await super.sort(files)).map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map(({ f }) => f);
   }
 }
