@@ -226,19 +226,24 @@ fn scoreBlock(w: Work, hb: u32, kFirst: u32, t0: u32, j0: u32, j1: u32) -> Score
   return s;
 }
 
-// Store a 4 keys x 4 heads piece (column c = head firstHead + c) at key quad kk of slice `slice`.
-fn storeScores(slice: u32, firstHead: u32, kk: u32, s: mat4x4<f32>) {
+// Store a 4 keys x 4 heads piece (column c = head firstHead + c) at key quad
+// kk of slice `slice`, scaled to log2 units; a key not kept is MASKED.
+fn storeScores(slice: u32, firstHead: u32, kk: u32, s: mat4x4<f32>, keep: vec4<bool>) {
   let at = (slice * HEADS_PER_WG + firstHead) * TN4 + kk;
-  scoreTile[at] = s[0];
-  scoreTile[at + TN4] = s[1];
-  scoreTile[at + 2u * TN4] = s[2];
-  scoreTile[at + 3u * TN4] = s[3];
+  let masked = vec4<f32>(MASKED);
+  scoreTile[at] = select(masked, s[0] * params.scale_log2, keep);
+  scoreTile[at + TN4] = select(masked, s[1] * params.scale_log2, keep);
+  scoreTile[at + 2u * TN4] = select(masked, s[2] * params.scale_log2, keep);
+  scoreTile[at + 3u * TN4] = select(masked, s[3] * params.scale_log2, keep);
 }
 
-// Store one strip (four keys from key quad kk) for heads firstHead ...
+// Store one strip (four keys from key quad kk) for heads firstHead ... Slice
+// 0 masks the keys that do not exist; the other slices' partial scores of
+// such a key are 0 (its quads read as zeros), so the slices' sum is MASKED.
 fn storeStrip(slice: u32, firstHead: u32, kk: u32, x: HeadQuads) {
+  let keep = select(validKeys(kk), vec4<bool>(true), slice != 0u);
   for (var k = 0u; k < SCORE_HEADS / 4u; k++) {
-    storeScores(slice, firstHead + 4u * k, kk, piece(x, k));
+    storeScores(slice, firstHead + 4u * k, kk, piece(x, k), keep);
   }
 }
 

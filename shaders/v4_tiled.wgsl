@@ -108,17 +108,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
-    // 3. Softmax statistics, once per head: sum the slices, scale, mask, max,
-    //    lazy rescale, probabilities written over slice 0.
+    // 3. Softmax statistics, once per head: the max of the slices' sums (the
+    //    scores were scaled and masked when stored), lazy rescale, then the
+    //    probabilities written over slice 0.
     for (var hl = tid; hl < HEADS_PER_WG; hl += WG_SIZE) {
       var tileMax = MASKED;
       for (var kk = 0u; kk < TN4; kk++) {
-        var s = scoreTile[hl * TN4 + kk];
-        for (var slice = 1u; slice < SCORE_SLICES; slice++) {
-          s += scoreTile[(slice * HEADS_PER_WG + hl) * TN4 + kk];
-        }
-        s = select(vec4<f32>(MASKED), s * params.scale_log2, validKeys(kk));
-        scoreTile[hl * TN4 + kk] = s;
+        let s = tileScores(hl, kk);
         tileMax = max(tileMax, max(max(s.x, s.y), max(s.z, s.w)));
       }
       let mOld = rowMax[hl];
@@ -126,7 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let alpha = exp2(mOld - m);
       var sum = vec4<f32>(0.0);
       for (var kk = 0u; kk < TN4; kk++) {
-        let p = exp2(scoreTile[hl * TN4 + kk] - m);
+        let p = exp2(tileScores(hl, kk) - m);
         scoreTile[hl * TN4 + kk] = p;
         sum += p;
       }
@@ -146,4 +142,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   // Output: out = acc / l per head (times the sink factor), or the split's partial.
   writeBlock(w.b, w.i, w.split, w.headBase, h0, g, o, tid);
+}
+
+// Head hl's scores of key quad kk: the sum of the slices' partial scores,
+// already scaled and masked where they were stored (storeScoreBlock).
+fn tileScores(hl: u32, kk: u32) -> vec4<f32> {
+  var s = scoreTile[hl * TN4 + kk];
+  for (var slice = 1u; slice < SCORE_SLICES; slice++) {
+    s += scoreTile[(slice * HEADS_PER_WG + hl) * TN4 + kk];
+  }
+  return s;
 }
