@@ -21,7 +21,6 @@ import v2Fused from '../../shaders/v2_fused.wgsl?raw';
 import v3SharedLatent from '../../shaders/v3_shared_latent.wgsl?raw';
 import v4Tiled from '../../shaders/v4_tiled.wgsl?raw';
 import tiledBlocks from '../../shaders/tiled_blocks.wgsl?raw';
-import headQuads from '../../shaders/head_quads.wgsl?raw';
 import subgroupTeams from '../../shaders/subgroup_teams.wgsl?raw';
 import v5Subgroups from '../../shaders/v5_subgroups.wgsl?raw';
 import combine from '../../shaders/combine.wgsl?raw';
@@ -48,7 +47,6 @@ export const SHADER_FILES = {
   'v2_fused.wgsl': v2Fused,
   'v3_shared_latent.wgsl': v3SharedLatent,
   'tiled_blocks.wgsl': tiledBlocks,
-  'head_quads.wgsl': headQuads,
   'v4_tiled.wgsl': v4Tiled,
   'subgroup_teams.wgsl': subgroupTeams,
   'v5_subgroups.wgsl': v5Subgroups,
