@@ -65,7 +65,7 @@
 //      barriers;
 //   2. S: (HEADS_PER_WG / SCORE_HEADS) x (TILE_N / SCORE_KEYS) blocks x
 //      SCORE_SLICES slices of the head dim, spread over the threads; partial
-//      scores to workgroup memory;
+//      scores to workgroup memory, scaled to log2 units, slice 0 masked;
 //   3. softmax: one thread per head sums the parts, takes the max, writes P;
 //   4. O += P V: every thread its own OUT_HEADS x OUT_VALUES block.
 // Workgroup memory: KEY_TILE_KEYS * D_QK * 4 (keys: TILE_N of them, or 1
