@@ -12,9 +12,18 @@
 //   BLOCK 8:  8 heads x 8 keys per thread, four mat4x4 accumulators, 8 query
 //             and 8 key quads read per step for 64 quad products (v4's S);
 //   BLOCK 16: 16 x 16, sixteen mat4x4, 16 + 16 quads for 256 products: what
-//             a block four times larger would buy, spills included.
+//             a block four times larger would buy, spills included;
+//   BLOCK 32: 32 x 32, sixty-four mat4x4, 32 + 32 quads for 1024 products
+//             (entry point scoresOnlyStrips): what the largest blocks buy
+//             where registers are a CPU's stack (a GPU thread would spill).
 // A step over one quad j of the head dim is matrix products, as in v4:
 // s += transpose(K) * Q, column c of an accumulator = one head.
+// scoresOnly writes its accumulators out by hand (8 and 16);
+// scoresOnlyStrips builds the block of v4's strips (head_quads.wgsl, eight
+// pieces wide in the 32 x 32 module) and computes any BLOCK. The host times
+// scoresOnly for 8 and 16: passed as struct values, strips ran the 16 x 16
+// form 5-20 % slower on SwiftShader (llvmpipe: the same), and a yardstick
+// should be the fastest form known.
 //
 // Geometry: one thread per block, 64 threads a workgroup, grid
 // ceil((HEADS / BLOCK) * (KEYS / BLOCK) / 64) workgroups; HEADS and KEYS are
@@ -22,7 +31,7 @@
 // q: [HEADS][DQ4] quads, keys: [KEYS][DQ4] quads, scores: [HEADS][KEYS] f32.
 
 const WG: u32 = 64u;
-override BLOCK: u32;  // 8 or 16
+override BLOCK: u32;  // 8 or 16 (scoresOnly); 8, 16 or 32 (scoresOnlyStrips)
 override HEADS: u32;
 override KEYS: u32;
 override DQ4: u32;    // quads per row (d_qk / 4)
@@ -87,5 +96,73 @@ fn scoresOnly(@builtin(global_invocation_id) gid: vec3<u32>) {
     store(h + 8u, n + 4u, s12); store(h + 12u, n + 4u, s13);
     store(h, n + 8u, s20); store(h + 4u, n + 8u, s21); store(h + 8u, n + 8u, s22); store(h + 12u, n + 8u, s23);
     store(h, n + 12u, s30); store(h + 4u, n + 12u, s31); store(h + 8u, n + 12u, s32); store(h + 12u, n + 12u, s33);
+  }
+}
+
+// Quad j of heads h .. h + BLOCK - 1, four heads a piece.
+fn queryStrip(h: u32, j: u32) -> HeadQuads {
+  var x = HeadQuads();
+  x.a = queryQuads(h, j);
+  x.b = queryQuads(h + 4u, j);
+  if (BLOCK >= 16u) {
+    x.c = queryQuads(h + 8u, j);
+    x.d = queryQuads(h + 12u, j);
+  }
+  if (BLOCK == 32u) {                  // [32 heads]
+    x.e = queryQuads(h + 16u, j);      // [32 heads]
+    x.f = queryQuads(h + 20u, j);      // [32 heads]
+    x.g = queryQuads(h + 24u, j);      // [32 heads]
+    x.h = queryQuads(h + 28u, j);      // [32 heads]
+  }                                    // [32 heads]
+  return x;
+}
+
+// Write strip s: keys n .. n + 3, heads h .. h + BLOCK - 1.
+fn storeStrip(h: u32, n: u32, s: HeadQuads) {
+  for (var k = 0u; k < BLOCK / 4u; k++) {
+    store(h + 4u * k, n, piece(s, k));
+  }
+}
+
+// The same product built of strips: strip sK holds keys n + 4K .. + 3 (rows)
+// for every head of the block (columns).
+@compute @workgroup_size(WG)
+fn scoresOnlyStrips(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let headBlocks = HEADS / BLOCK;
+  if (gid.x >= headBlocks * (KEYS / BLOCK)) {
+    return;
+  }
+  let h = gid.x % headBlocks * BLOCK;
+  let n = gid.x / headBlocks * BLOCK;
+  let pieces = BLOCK / 4u;
+  var s0 = HeadQuads(); var s1 = HeadQuads(); var s2 = HeadQuads(); var s3 = HeadQuads();
+  var s4 = HeadQuads(); var s5 = HeadQuads(); var s6 = HeadQuads(); var s7 = HeadQuads();
+  for (var j = 0u; j < DQ4; j++) {
+    let x = queryStrip(h, j);
+    s0 = addProduct(s0, transpose(keyQuads(n, j)), x, pieces);
+    s1 = addProduct(s1, transpose(keyQuads(n + 4u, j)), x, pieces);
+    // Constants once the pipeline is made: BLOCK 8 has no branch.
+    if (BLOCK >= 16u) {
+      s2 = addProduct(s2, transpose(keyQuads(n + 8u, j)), x, pieces);
+      s3 = addProduct(s3, transpose(keyQuads(n + 12u, j)), x, pieces);
+    }
+    if (BLOCK == 32u) {
+      s4 = addProduct(s4, transpose(keyQuads(n + 16u, j)), x, pieces);
+      s5 = addProduct(s5, transpose(keyQuads(n + 20u, j)), x, pieces);
+      s6 = addProduct(s6, transpose(keyQuads(n + 24u, j)), x, pieces);
+      s7 = addProduct(s7, transpose(keyQuads(n + 28u, j)), x, pieces);
+    }
+  }
+  storeStrip(h, n, s0);
+  storeStrip(h, n + 4u, s1);
+  if (BLOCK >= 16u) {
+    storeStrip(h, n + 8u, s2);
+    storeStrip(h, n + 12u, s3);
+  }
+  if (BLOCK == 32u) {
+    storeStrip(h, n + 16u, s4);
+    storeStrip(h, n + 20u, s5);
+    storeStrip(h, n + 24u, s6);
+    storeStrip(h, n + 28u, s7);
   }
 }

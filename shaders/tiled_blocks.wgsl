@@ -4,11 +4,13 @@
 //
 // Register blocks. A block is held in mat4x4 values, never in an array (a
 // dynamically indexed private array lands in memory on SwiftShader, 8-9x
-// slower; docs/kernels.md, "Version 4"). Its unit is a HeadQuads: one 4-row
-// strip of the block, up to four mat4x4 side by side, one per four heads
-// (a: heads 0-3, b: 4-7, c: 8-11, d: 12-15; column c of each = one head).
-// One step of either product is the same call, addProduct: every head quad
-// of the strip += m * (that head quad of x).
+// slower; docs/kernels.md, "Version 4"). Its unit is a HeadQuads
+// (head_quads.wgsl): one 4-row strip of the block, up to eight mat4x4 side
+// by side, one per four heads (a: heads 0-3, b: 4-7, ..., h: 28-31; column c
+// of each = one head). One step of either product is the same call,
+// addProduct: every head quad of the strip += m * (that head quad of x).
+// Lines marked [32 heads] are blanked in a module with no 32-head block
+// (head_quads.wgsl says why).
 //   S = Q K^T: a thread owns SCORE_HEADS x SCORE_KEYS scores (ScoreBlock,
 //     one strip per four keys, m = four keys transposed, x = the query
 //     quads): per quad of the head dim it reads SCORE_HEADS + SCORE_KEYS
@@ -33,9 +35,9 @@ override TILE_N: u32;              // keys per tile, a multiple of SCORE_KEYS
 override WG_SIZE: u32;             // HEADS_PER_WG / OUT_HEADS * DIM_GROUPS
 override SCORE_SLICES: u32 = 1u;   // partial score tiles kept in workgroup memory (v4's DOT_PARTS)
 override RESCALE_THRESHOLD: f32 = 8.0;
-override SCORE_HEADS: u32 = 8u;    // S block: heads (8 or 16)
+override SCORE_HEADS: u32 = 8u;    // S block: heads (8, 16 or 32)
 override SCORE_KEYS: u32 = 8u;     // S block: keys (8 or 16)
-override OUT_HEADS: u32 = 8u;      // O block: heads (8 or 16)
+override OUT_HEADS: u32 = 8u;      // O block: heads (8, 16 or 32)
 override OUT_VALUES: u32 = 16u;    // O block: values of the output row (8, 16 or 32)
 
 override DQ4: u32 = D_QK / 4u;     // quads per key
@@ -69,40 +71,12 @@ fn workOf(wid: vec3<u32>, tid: u32) -> Work {
   return Work(wid.z, wid.y, split, wid.x / params.num_splits * HEADS_PER_WG, rowOf(wid.z, wid.y, 0u), keys.x, keys.y);
 }
 
-// A 4-row strip of a register block: up to four 4 x 4 pieces side by side,
-// piece a for heads 0-3 of the block, b for 4-7, c for 8-11, d for 12-15
-// (column c of a piece = one head). A block of 8 heads uses a and b.
-struct HeadQuads {
-  a: mat4x4<f32>, b: mat4x4<f32>, c: mat4x4<f32>, d: mat4x4<f32>,
-}
-
-// acc + m * x, piece by piece, for the first `pieces` pieces (2: 8 heads, 4: 16).
-fn addProduct(acc: HeadQuads, m: mat4x4<f32>, x: HeadQuads, pieces: u32) -> HeadQuads {
-  var r = acc;
-  r.a += m * x.a;
-  r.b += m * x.b;
-  if (pieces == 4u) {
-    r.c += m * x.c;
-    r.d += m * x.d;
-  }
-  return r;
-}
-
-// Piece k of a strip (k < 4).
-fn piece(x: HeadQuads, k: u32) -> mat4x4<f32> {
-  switch k {
-    case 0u: { return x.a; }
-    case 1u: { return x.b; }
-    case 2u: { return x.c; }
-    default: { return x.d; }
-  }
-}
-
 // Where the query rows of heads h .. h + 4 * pieces - 1 start in q, found
 // once per block, so a step's query load adds j only (heads past h_q read the
 // last head's row: finite, and never written).
 struct QueryRows {
   a: vec4<u32>, b: vec4<u32>, c: vec4<u32>, d: vec4<u32>,
+  e: vec4<u32>, f: vec4<u32>, g: vec4<u32>, h: vec4<u32>, // [32 heads]
 }
 
 fn rowStarts(row0: u32, h: u32) -> vec4<u32> {
@@ -111,11 +85,19 @@ fn rowStarts(row0: u32, h: u32) -> vec4<u32> {
 }
 
 fn queryRows(row0: u32, h: u32, pieces: u32) -> QueryRows {
-  var r = QueryRows(rowStarts(row0, h), rowStarts(row0, h + 4u), vec4<u32>(0u), vec4<u32>(0u));
-  if (pieces == 4u) {
+  var r = QueryRows();
+  r.a = rowStarts(row0, h);
+  r.b = rowStarts(row0, h + 4u);
+  if (pieces >= 4u) {
     r.c = rowStarts(row0, h + 8u);
     r.d = rowStarts(row0, h + 12u);
   }
+  if (pieces == 8u) {                  // [32 heads]
+    r.e = rowStarts(row0, h + 16u);    // [32 heads]
+    r.f = rowStarts(row0, h + 20u);    // [32 heads]
+    r.g = rowStarts(row0, h + 24u);    // [32 heads]
+    r.h = rowStarts(row0, h + 28u);    // [32 heads]
+  }                                    // [32 heads]
   return r;
 }
 
@@ -128,10 +110,16 @@ fn queryQuads(rows: QueryRows, j: u32, pieces: u32) -> HeadQuads {
   var x = HeadQuads();
   x.a = fourRows(rows.a, j);
   x.b = fourRows(rows.b, j);
-  if (pieces == 4u) {
+  if (pieces >= 4u) {
     x.c = fourRows(rows.c, j);
     x.d = fourRows(rows.d, j);
   }
+  if (pieces == 8u) {                  // [32 heads]
+    x.e = fourRows(rows.e, j);         // [32 heads]
+    x.f = fourRows(rows.f, j);         // [32 heads]
+    x.g = fourRows(rows.g, j);         // [32 heads]
+    x.h = fourRows(rows.h, j);         // [32 heads]
+  }                                    // [32 heads]
   return x;
 }
 
@@ -145,14 +133,25 @@ fn keyQuads(firstKey: u32, j: u32) -> mat4x4<f32> {
 // keys of key quad kk, columns: 4 heads a piece).
 fn probQuads(h: u32, kk: u32, pieces: u32) -> HeadQuads {
   var x = HeadQuads();
-  let at = h * TN4 + kk;
-  x.a = mat4x4<f32>(scoreTile[at], scoreTile[at + TN4], scoreTile[at + 2u * TN4], scoreTile[at + 3u * TN4]);
-  x.b = mat4x4<f32>(scoreTile[at + 4u * TN4], scoreTile[at + 5u * TN4], scoreTile[at + 6u * TN4], scoreTile[at + 7u * TN4]);
-  if (pieces == 4u) {
-    x.c = mat4x4<f32>(scoreTile[at + 8u * TN4], scoreTile[at + 9u * TN4], scoreTile[at + 10u * TN4], scoreTile[at + 11u * TN4]);
-    x.d = mat4x4<f32>(scoreTile[at + 12u * TN4], scoreTile[at + 13u * TN4], scoreTile[at + 14u * TN4], scoreTile[at + 15u * TN4]);
+  x.a = fourHeadProbs(h, kk);
+  x.b = fourHeadProbs(h + 4u, kk);
+  if (pieces >= 4u) {
+    x.c = fourHeadProbs(h + 8u, kk);
+    x.d = fourHeadProbs(h + 12u, kk);
   }
+  if (pieces == 8u) {                  // [32 heads]
+    x.e = fourHeadProbs(h + 16u, kk);  // [32 heads]
+    x.f = fourHeadProbs(h + 20u, kk);  // [32 heads]
+    x.g = fourHeadProbs(h + 24u, kk);  // [32 heads]
+    x.h = fourHeadProbs(h + 28u, kk);  // [32 heads]
+  }                                    // [32 heads]
   return x;
+}
+
+// Key quad kk's probabilities of heads h .. h + 3 (column c: head h + c).
+fn fourHeadProbs(h: u32, kk: u32) -> mat4x4<f32> {
+  let at = h * TN4 + kk;
+  return mat4x4<f32>(scoreTile[at], scoreTile[at + TN4], scoreTile[at + 2u * TN4], scoreTile[at + 3u * TN4]);
 }
 
 // A SCORE_HEADS x SCORE_KEYS block of S = Q K^T: strip kN holds keys
@@ -285,24 +284,67 @@ struct OutBlock {
   v4: HeadQuads, v5: HeadQuads, v6: HeadQuads, v7: HeadQuads,
 }
 
-// Scale column c of every piece by that head's factor (alpha: [piece][column]).
-fn rescaleStrip(x: HeadQuads, alpha: mat4x4<f32>) -> HeadQuads {
-  return HeadQuads(
-    mat4x4<f32>(x.a[0] * alpha[0].x, x.a[1] * alpha[0].y, x.a[2] * alpha[0].z, x.a[3] * alpha[0].w),
-    mat4x4<f32>(x.b[0] * alpha[1].x, x.b[1] * alpha[1].y, x.b[2] * alpha[1].z, x.b[3] * alpha[1].w),
-    mat4x4<f32>(x.c[0] * alpha[2].x, x.c[1] * alpha[2].y, x.c[2] * alpha[2].z, x.c[3] * alpha[2].w),
-    mat4x4<f32>(x.d[0] * alpha[3].x, x.d[1] * alpha[3].y, x.d[2] * alpha[3].z, x.d[3] * alpha[3].w),
-  );
+// A strip's rescale factors, one vec4 a piece (component c: the piece's head c).
+struct HeadScales {
+  a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>,
+  e: vec4<f32>, f: vec4<f32>, g: vec4<f32>, h: vec4<f32>, // [32 heads]
 }
 
-// This tile's rescale factors of heads h0 + 4k .. + 3 (column k; 1 past the block).
-fn blockScales(h0: u32) -> mat4x4<f32> {
-  var a = mat4x4<f32>(vec4<f32>(1.0), vec4<f32>(1.0), vec4<f32>(1.0), vec4<f32>(1.0));
-  for (var k = 0u; k < OUT_HEADS / 4u; k++) {
-    let h = h0 + 4u * k;
-    a[k] = vec4<f32>(rowScale[h], rowScale[h + 1u], rowScale[h + 2u], rowScale[h + 3u]);
+// Column c of m times s[c].
+fn scalePiece(m: mat4x4<f32>, s: vec4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(m[0] * s.x, m[1] * s.y, m[2] * s.z, m[3] * s.w);
+}
+
+// Scale column c of every piece by that head's factor.
+fn rescaleStrip(x: HeadQuads, s: HeadScales) -> HeadQuads {
+  var r = x;
+  r.a = scalePiece(x.a, s.a);
+  r.b = scalePiece(x.b, s.b);
+  r.c = scalePiece(x.c, s.c);
+  r.d = scalePiece(x.d, s.d);
+  r.e = scalePiece(x.e, s.e); // [32 heads]
+  r.f = scalePiece(x.f, s.f); // [32 heads]
+  r.g = scalePiece(x.g, s.g); // [32 heads]
+  r.h = scalePiece(x.h, s.h); // [32 heads]
+  return r;
+}
+
+fn fourScales(h: u32) -> vec4<f32> {
+  return vec4<f32>(rowScale[h], rowScale[h + 1u], rowScale[h + 2u], rowScale[h + 3u]);
+}
+
+// This tile's rescale factors of heads h0 .. h0 + OUT_HEADS - 1 (1 past the block).
+fn blockScales(h0: u32) -> HeadScales {
+  let one = vec4<f32>(1.0);
+  var s = HeadScales();
+  s.a = fourScales(h0);
+  s.b = fourScales(h0 + 4u);
+  s.c = one;
+  s.d = one;
+  if (OUT_HEADS >= 16u) {
+    s.c = fourScales(h0 + 8u);
+    s.d = fourScales(h0 + 12u);
   }
-  return a;
+  if (OUT_HEADS == 32u) {              // [32 heads]
+    s.e = fourScales(h0 + 16u);        // [32 heads]
+    s.f = fourScales(h0 + 20u);        // [32 heads]
+    s.g = fourScales(h0 + 24u);        // [32 heads]
+    s.h = fourScales(h0 + 28u);        // [32 heads]
+  } else {                             // [32 heads]
+    s.e = one;                         // [32 heads]
+    s.f = one;                         // [32 heads]
+    s.g = one;                         // [32 heads]
+    s.h = one;                         // [32 heads]
+  }                                    // [32 heads]
+  return s;
+}
+
+// Whether any factor is not 1 (some head's running max moved this tile).
+fn anyMoved(s: HeadScales) -> bool {
+  let one = vec4<f32>(1.0);
+  var moved = any(s.a != one) || any(s.b != one) || any(s.c != one) || any(s.d != one);
+  moved = moved || any(s.e != one) || any(s.f != one) || any(s.g != one) || any(s.h != one); // [32 heads]
+  return moved;
 }
 
 // O += P V for the thread's block (heads h0 .., value quads cK = outQuad(g, K))
@@ -313,8 +355,7 @@ fn accumulatePV(acc: OutBlock, h0: u32, g: u32, t0: u32) -> OutBlock {
   var o = acc;
   let pieces = OUT_HEADS / 4u;
   let alpha = blockScales(h0);
-  let one = vec4<f32>(1.0);
-  if (any(alpha[0] != one) || any(alpha[1] != one) || any(alpha[2] != one) || any(alpha[3] != one)) {
+  if (anyMoved(alpha)) {
     o = OutBlock(rescaleStrip(o.v0, alpha), rescaleStrip(o.v1, alpha), rescaleStrip(o.v2, alpha), rescaleStrip(o.v3, alpha),
                  rescaleStrip(o.v4, alpha), rescaleStrip(o.v5, alpha), rescaleStrip(o.v6, alpha), rescaleStrip(o.v7, alpha));
   }

@@ -98,12 +98,12 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(info.roofline.readCost.storage).toBeGreaterThan(0);
     // the plain matmul yardstick: the ladder's score step, v4's blocks and 16 x 16
     expect(info.roofline.plainMatmul.size).toEqual({ heads: 64, keys: 4096, dq4: 144 });
-    expect(info.roofline.plainMatmul.forms.map((f: { block: number }) => f.block)).toEqual([8, 16]);
+    expect(info.roofline.plainMatmul.forms.map((f: { block: number }) => f.block)).toEqual([8, 16, 32]);
     for (const f of info.roofline.plainMatmul.forms) expect(f.gflops).toBeGreaterThan(0);
     // the kernel map, as the CLI reads it
     expect(info.kernels.map((k: { id: string; name: string }) => `${k.id} ${k.name}`)).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled', 'v5 subgroups']);
     if (gpu!.limits.subgroupMinSize > 0) expect(info.features).toContain('subgroups'); // requested where the adapter has it (SwiftShader; llvmpipe has none)
-    expect(info.kernels[3].files).toEqual(['v4_tiled.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl', 'combine.wgsl']);
+    expect(info.kernels[3].files).toEqual(['v4_tiled.wgsl', 'tiled_blocks.wgsl', 'head_quads.wgsl', 'key_tile.wgsl', 'combine.wgsl']);
   });
 
   it('bench --ladder runs every version on a narrowed sweep, checked, against v1 and the ceilings', async () => {

@@ -124,7 +124,7 @@ describe.skipIf(!gpu)('FMA ceiling', () => {
 
 describe.skipIf(!gpu)('plain matmul (the score step alone)', () => {
   // Heads and keys in several blocks of each form, and more threads than blocks (the grid is whole workgroups).
-  const size: MatmulSize = { heads: 32, keys: 48, dq4: 5 };
+  const size: MatmulSize = { heads: 64, keys: 96, dq4: 5 };
   const qValue = (h: number, d: number) => Math.fround(((h * 7 + d * 3) % 11) * 0.125 - 0.5);
   const kValue = (n: number, d: number) => Math.fround(((n * 5 + d * 13) % 17) * 0.0625 - 0.5);
 

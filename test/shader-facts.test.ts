@@ -44,7 +44,7 @@ describe('reading the WGSL', () => {
   });
 
   it('workgroup memory of v4 from its declarations equals the hand count', () => {
-    const code = composeShader(['key_tile.wgsl', 'tiled_blocks.wgsl', 'v4_tiled.wgsl']).code;
+    const code = composeShader(['key_tile.wgsl', 'tiled_blocks.wgsl', 'head_quads.wgsl', 'v4_tiled.wgsl']).code;
     const o = { D_QK: 576, D_V: 512, HEADS_PER_WG: 64, TILE_N: 8, SCORE_SLICES: 5, WG_SIZE: 256 };
     // keys + score slices + slot list + four per-head statistics (m, l, the rescale, the largest score)
     // + one unused key row and scale (vec4 each) + one unused bf16 quad (vec2<u32>)

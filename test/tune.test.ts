@@ -80,7 +80,7 @@ describe('tuning space', () => {
   it('holds the default and every combination of the knobs', () => {
     const all = allConfigs(FULL_SPACE);
     expect(all[0]).toEqual({ kernel: 'flash' });
-    expect(all).toHaveLength(1 + 4 * 6 * 3 * 4 * 4);
+    expect(all).toHaveLength(1 + 5 * 7 * 3 * 4 * 4);
     expect(new Set(all.map(configName)).size).toBe(all.length);
   });
   it('the pruned walk moves every knob, each in exactly one step', () => {

@@ -275,7 +275,7 @@ export const EXERCISES: readonly Exercise[] = [
       'The check runs version 4 with 8 x 8 blocks on every device (and a 16 x 16 case) and compares out and lse with the f64 reference.',
     ].join('\n'),
     given: [
-      's: var<ScoreBlock> (strips k0, k1, k2, k3, each a HeadQuads of pieces a .. d), zero',
+      's: var<ScoreBlock> (strips k0, k1, k2, k3, each a HeadQuads of pieces a .. h, of which 8 and 16 heads use a .. b and a .. d; e .. h exist only with a 32-head block), zero',
       'keys0 .. keys3: FourKeys, keys 4N .. 4N+3 of the block; rows: QueryRows; pieces = SCORE_HEADS / 4; j0, j1: the head-dim quads of this slice',
       'queryQuads(rows, j, pieces) -> HeadQuads; fourKeyQuads(keysN, j) -> mat4x4<f32>; addProduct(acc, m, x, pieces) -> HeadQuads; transpose(m)',
       'SCORE_KEYS: 8 or 16 (an override constant)',

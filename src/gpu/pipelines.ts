@@ -14,6 +14,8 @@ export interface PipelineSpec {
   readonly entryPoint: string;
   readonly constants: Readonly<Record<string, number>>;
   readonly edits?: ShaderEdits;
+  /** Strips eight pieces wide (a 32-head register block, shader-source.ts WIDE_LINE). */
+  readonly wideStrips?: boolean;
 }
 
 export interface ShaderMessage {
@@ -38,7 +40,7 @@ const caches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>(
 export function getPipeline(device: GPUDevice, spec: PipelineSpec): Promise<GPUComputePipeline> {
   let cache = caches.get(device);
   if (!cache) { cache = new Map(); caches.set(device, cache); }
-  const shader = composeShader(spec.files, spec.edits);
+  const shader = composeShader(spec.files, spec.edits, { wideStrips: spec.wideStrips });
   const key = JSON.stringify([spec.entryPoint, spec.constants, shader.code]);
   let pipeline = cache.get(key);
   if (!pipeline) {

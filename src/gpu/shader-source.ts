@@ -6,7 +6,8 @@
  * does that concatenation (a file of directives first) and remembers which
  * lines came from which file, so
  * a compile error is reported as `v4_tiled.wgsl:57`, not as a line of
- * the concatenation.
+ * the concatenation. It also makes a register block's strip as wide as the
+ * module needs (WIDE_LINE).
  */
 import params from '../../shaders/params.wgsl?raw';
 import fp8 from '../../shaders/fp8.wgsl?raw';
@@ -21,6 +22,7 @@ import v2Fused from '../../shaders/v2_fused.wgsl?raw';
 import v3SharedLatent from '../../shaders/v3_shared_latent.wgsl?raw';
 import v4Tiled from '../../shaders/v4_tiled.wgsl?raw';
 import tiledBlocks from '../../shaders/tiled_blocks.wgsl?raw';
+import headQuads from '../../shaders/head_quads.wgsl?raw';
 import subgroupTeams from '../../shaders/subgroup_teams.wgsl?raw';
 import v5Subgroups from '../../shaders/v5_subgroups.wgsl?raw';
 import combine from '../../shaders/combine.wgsl?raw';
@@ -47,6 +49,7 @@ export const SHADER_FILES = {
   'v2_fused.wgsl': v2Fused,
   'v3_shared_latent.wgsl': v3SharedLatent,
   'tiled_blocks.wgsl': tiledBlocks,
+  'head_quads.wgsl': headQuads,
   'v4_tiled.wgsl': v4Tiled,
   'subgroup_teams.wgsl': subgroupTeams,
   'v5_subgroups.wgsl': v5Subgroups,
@@ -77,13 +80,31 @@ export interface ComposedShader {
 /** Files that open with module directives (`enable`, `diagnostic`), which WGSL wants before any declaration. */
 export const DIRECTIVE_FILES: readonly ShaderFileName[] = ['subgroup_teams.wgsl'];
 
-export function composeShader(files: readonly ShaderFileName[], edits: ShaderEdits = {}): ComposedShader {
+/**
+ * The mark that ends a line present only in a module with a 32-head register
+ * block (head_quads.wgsl): the strip of such a block is eight mat4x4 wide,
+ * four elsewhere. A struct's size is not an override, and SwiftShader
+ * compiles the tiled versions about 2.3x slower with the wide strip, used or
+ * not; so a module without a 32-head block has these lines blanked (left
+ * empty, so that line numbers stay those of the file).
+ */
+export const WIDE_LINE = '// [32 heads]';
+
+export interface ComposeOptions {
+  /** Keep the lines marked WIDE_LINE (a module with a 32-head register block). */
+  readonly wideStrips?: boolean;
+}
+
+const blankWideLines = (src: string) => src.split('\n').map((l) => (l.trimEnd().endsWith(WIDE_LINE) ? '' : l)).join('\n');
+
+export function composeShader(files: readonly ShaderFileName[], edits: ShaderEdits = {}, options: ComposeOptions = {}): ComposedShader {
   const parts: { file: ShaderFileName; firstLine: number; lines: number }[] = [];
   const chunks: string[] = [];
   let line = 1;
   const ordered = [...files.filter((f) => DIRECTIVE_FILES.includes(f)), ...files.filter((f) => !DIRECTIVE_FILES.includes(f))];
   for (const file of ordered) {
-    const src = (edits[file] ?? SHADER_FILES[file]).replace(/\n?$/, '\n');
+    const given = edits[file] ?? SHADER_FILES[file];
+    const src = (options.wideStrips ? given : blankWideLines(given)).replace(/\n?$/, '\n');
     const lines = src.split('\n').length - 1;
     parts.push({ file, firstLine: line, lines });
     chunks.push(src);

@@ -3,15 +3,19 @@
  * sizes a thread's block of S = Q K^T and of O = P V may take, and the
  * override constants that select them. The shader's branches are written for
  * exactly these sizes; this table is the one place that lists them, and a
- * size outside it is refused here, before a pipeline is made.
+ * size outside it is refused here, before a pipeline is made. The 32-head
+ * blocks (a strip of eight mat4x4, shaders/head_quads.wgsl) are for devices
+ * whose registers are a CPU's stack: on llvmpipe a score block of 32x16 with
+ * an output block of 32x32 was the tuner's pick (docs/tuning.md, "32-head
+ * blocks"); a GPU thread would spill them.
  */
 
 /** A score block, heads x keys: SCORE_HEADS x SCORE_KEYS. */
-export const SCORE_BLOCKS = ['8x8', '8x16', '16x8', '16x16'] as const;
+export const SCORE_BLOCKS = ['8x8', '8x16', '16x8', '16x16', '32x16'] as const;
 export type ScoreBlockName = (typeof SCORE_BLOCKS)[number];
 
 /** An output block, heads x values of the output row: OUT_HEADS x OUT_VALUES. */
-export const OUT_BLOCKS = ['8x8', '8x16', '8x32', '16x8', '16x16', '16x32'] as const;
+export const OUT_BLOCKS = ['8x8', '8x16', '8x32', '16x8', '16x16', '16x32', '32x32'] as const;
 export type OutBlockName = (typeof OUT_BLOCKS)[number];
 
 /** A pair of blocks: one for S, one for O. */
@@ -68,6 +72,15 @@ export function blockConstants(score: ScoreBlockName, out: OutBlockName): Record
   const s = blockSize(score);
   const o = blockSize(out);
   return { SCORE_HEADS: s.heads, SCORE_KEYS: s.cols, OUT_HEADS: o.heads, OUT_VALUES: o.cols };
+}
+
+/**
+ * Whether a module's override constants hold a 32-head block: its strips are
+ * then eight pieces wide (the lines marked for 32 heads are kept,
+ * src/gpu/shader-source.ts WIDE_LINE).
+ */
+export function wideStrips(constants: Readonly<Record<string, number>>): boolean {
+  return constants.SCORE_HEADS === 32 || constants.OUT_HEADS === 32;
 }
 
 function parseBlock<T extends string>(list: readonly T[], what: string, unit: string, value: string): T {

@@ -9,6 +9,7 @@ import type { ShaderFileName } from '../gpu/shader-source';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, keySourceBindings } from './kernel-plan';
 import { bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
+import { wideStrips } from './register-blocks';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
 
 /** Auto split on a GPU: aim for this many workgroups in flight, but keep >= MIN_KEYS_PER_SPLIT keys per split. */
@@ -118,6 +119,7 @@ export async function fusedPasses(
     entryPoint: 'main',
     edits: spec.edits,
     constants: { ...sharedConstants(spec), D_V: shape.dV, ...plan.constants },
+    wideStrips: wideStrips(plan.constants),
   });
   const keys = keySourceBindings(spec.sparse, buffers);
   const grid: [number, number, number] = [kernel.headBlocks * plan.splits, shape.sQ, shape.batch];

@@ -15,7 +15,7 @@ import { TILED_BLOCK, chosenBlocks, tiledHeads, tiledLoops } from './tiled-kerne
 import { type ScoreBlockName, blockConstants } from './register-blocks';
 
 /** This version's own WGSL files (its own first), composed after the shared ones (subgroup_teams.wgsl, which holds the directives, goes first). */
-export const SUBGROUPS_FILES = ['v5_subgroups.wgsl', 'subgroup_teams.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl'] as const;
+export const SUBGROUPS_FILES = ['v5_subgroups.wgsl', 'subgroup_teams.wgsl', 'tiled_blocks.wgsl', 'head_quads.wgsl', 'key_tile.wgsl'] as const;
 
 /** A team's lanes are one 32-bit word of a subgroup ballot. */
 const MAX_TEAM_LANES = 32;

@@ -15,7 +15,7 @@ import { type LoopCost, chooseSplits, fusedFiles, fusedPasses, splitScratch } fr
 import { type BlockPair, blockConstants, blockSize, defaultBlocks, parseOutBlock, parseScoreBlock } from './register-blocks';
 
 /** This version's own WGSL files (its own first), composed after the shared ones. */
-export const TILED_FILES = ['v4_tiled.wgsl', 'tiled_blocks.wgsl', 'key_tile.wgsl'] as const;
+export const TILED_FILES = ['v4_tiled.wgsl', 'tiled_blocks.wgsl', 'head_quads.wgsl', 'key_tile.wgsl'] as const;
 
 /** Heads of the smallest register block, and the step of the head block and the key tile. */
 export const TILED_BLOCK = 8;

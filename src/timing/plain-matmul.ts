@@ -4,8 +4,8 @@
  * with its operands read from storage buffers (shaders/plain_matmul.wgsl).
  * No softmax, no P V, no barriers, no cache lookups: the score step of a
  * version with the same register blocks is this product and more. Timed with
- * v4's 8 x 8 blocks and with 16 x 16 ones. See docs/kernels.md, "What a read
- * costs".
+ * v4's 8 x 8 blocks (a GPU's default), 16 x 16 and 32 x 32 ones: the best of
+ * them is the yardstick. See docs/kernels.md, "What a read costs".
  */
 import type { GpuContext } from '../gpu/device';
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
@@ -18,11 +18,16 @@ import type { Roofline } from './work';
 
 const WG = shaderConstant(SHADER_FILES['plain_matmul.wgsl'], 'WG');
 
-/** The register blocks timed (the shader's BLOCK override): v4's, and one four times larger. */
-export const MATMUL_BLOCKS = [8, 16] as const;
+/** The register blocks timed (the shader's BLOCK override): v4's on a GPU, and ones four and sixteen times larger. */
+export const MATMUL_BLOCKS = [8, 16, 32] as const;
 export type MatmulBlock = (typeof MATMUL_BLOCKS)[number];
 /** How reports name each block. */
-export const MATMUL_BLOCK_NAMES: Readonly<Record<MatmulBlock, string>> = { 8: '8x8 blocks (v4\'s)', 16: '16x16 blocks' };
+export const MATMUL_BLOCK_NAMES: Readonly<Record<MatmulBlock, string>> = { 8: '8x8 blocks (v4\'s on a GPU)', 16: '16x16 blocks', 32: '32x32 blocks' };
+/**
+ * The entry point each block runs: the hand-written accumulators for 8 and
+ * 16, v4's strips for 32 (plain_matmul.wgsl says why).
+ */
+export const MATMUL_ENTRY: Readonly<Record<MatmulBlock, string>> = { 8: 'scoresOnly', 16: 'scoresOnly', 32: 'scoresOnlyStrips' };
 
 /** A product's size: HEADS x DQ4 quads times KEYS x DQ4 quads. */
 export interface MatmulSize {
@@ -52,8 +57,8 @@ export async function matmulPipeline(device: GPUDevice, block: MatmulBlock, size
     throw new Error(`plain matmul: heads ${size.heads} and keys ${size.keys} must be multiples of the block (${block})`);
   }
   return getPipeline(device, {
-    kernel: 'plain-matmul', files: ['plain_matmul.wgsl'], entryPoint: 'scoresOnly',
-    constants: { BLOCK: block, HEADS: size.heads, KEYS: size.keys, DQ4: size.dq4 },
+    kernel: 'plain-matmul', files: ['plain_matmul.wgsl', 'head_quads.wgsl'], entryPoint: MATMUL_ENTRY[block],
+    constants: { BLOCK: block, HEADS: size.heads, KEYS: size.keys, DQ4: size.dq4 }, wideStrips: block === 32,
   });
 }
 
