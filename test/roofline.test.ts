@@ -156,7 +156,7 @@ describe.skipIf(!gpu)('plain matmul (the score step alone)', () => {
 
   it('is measured in every form, against the same run\'s ceiling', async () => {
     const roof = await measureRoofline(gpu!, { warmup: 1, samples: 3 });
-    const m = await measurePlainMatmul(gpu!, roof, { warmup: 1, samples: 3 }, { heads: 64, keys: 512, dq4: 144 });
+    const m = await measurePlainMatmul(gpu!, roof, { warmup: 1, samples: 3 }, size); // the pipelines of the test above
     process.stderr.write(`[plain matmul] ${m.forms.map((f) => `${f.block}x${f.block} ${f.gflops.toFixed(2)} GFLOP/s`).join(', ')}\n`);
     expect(m.forms.map((f) => f.block)).toEqual([...MATMUL_BLOCKS]);
     for (const f of m.forms) {
