@@ -28,10 +28,12 @@ const { compareToReference, formatCheck } = await load<typeof import('../src/ref
 const { timeWork, summarize } = await load<typeof import('../src/timing/timer')>('/src/timing/timer.ts');
 const { plainMatmulWork } = await load<typeof import('../src/timing/plain-matmul')>('/src/timing/plain-matmul.ts');
 
-// The revision's text of every shader file that differs from the working tree's.
+// The revision's text of every shader file that differs from the working tree's (empty where the
+// revision has no such file: what it held was then in another file).
 const old: Record<string, string> = {};
+const revisionFiles = execFileSync('git', ['ls-tree', '--name-only', values.rev!, 'shaders/'], { encoding: 'utf8' }).split('\n');
 for (const [file, now] of Object.entries(SHADER_FILES)) {
-  const then = execFileSync('git', ['show', `${values.rev}:shaders/${file}`], { encoding: 'utf8' });
+  const then = revisionFiles.includes(`shaders/${file}`) ? execFileSync('git', ['show', `${values.rev}:shaders/${file}`], { encoding: 'utf8' }) : '';
   if (then !== now) old[file] = then;
 }
 const ctx = await openNodeDevice();

@@ -266,7 +266,7 @@ export const EXERCISES: readonly Exercise[] = [
   {
     id: 11, region: 'score-block', title: 'A register block of scores: mat4x4 products', file: 'tiled_blocks.wgsl', kernel: 'tiled', splits: 'auto', checks: 'out-lse',
     statement: [
-      'Version 4 computes S = Q K^T as a matrix multiply with register blocks: one thread owns SCORE_HEADS x SCORE_KEYS scores (8 x 8 by default on a GPU, 8 x 16 on a software adapter; any of 8x8, 8x16, 16x8, 16x16 on request) and, per quad of the head dim, reads SCORE_HEADS query quads and SCORE_KEYS key quads for SCORE_HEADS * SCORE_KEYS quad products: many multiply-adds per value read, where version 3 did one.',
+      'Version 4 computes S = Q K^T as a matrix multiply with register blocks: one thread owns SCORE_HEADS x SCORE_KEYS scores (8 x 8 by default on a GPU, 8 x 16 on a software adapter; any of 8x8, 8x16, 16x8, 16x16, 32x16 on request) and, per quad of the head dim, reads SCORE_HEADS query quads and SCORE_KEYS key quads for SCORE_HEADS * SCORE_KEYS quad products: many multiply-adds per value read, where version 3 did one.',
       'The block is held in mat4x4<f32> values (a private array would land in memory on some compilers). WGSL\'s matrices are column-major: m[c] is column c, and (m * x)[c] = m * x[c].',
       '    x = queryQuads(rows, j, pieces): quad j of the block\'s query rows; piece x.a has heads 0-3 as columns (rows: the 4 dims of quad j), x.b heads 4-7, x.c, x.d heads 8-15 when pieces = 4',
       '    fourKeyQuads(keysN, j): quad j of four keys as the columns of a mat4x4 (rows: the 4 dims)',
