@@ -3,10 +3,10 @@
  * numbers (one table, every shipped file agrees), workgroup memory (read from
  * the declarations), the uniform's fields (a line the reader does not
  * understand is an error, not skipped); the plans' default register blocks
- * by the kind of adapter.
+ * by the kind of adapter; the lines of 32-head strips marked as such.
  */
 import { describe, expect, it } from 'vitest';
-import { SHADER_FILES, SHADER_FILE_NAMES, composeShader } from '../src/gpu/shader-source';
+import { SHADER_FILES, SHADER_FILE_NAMES, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
 import { bindingMismatches } from '../src/gpu/bindings';
 import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
 import { paramFields } from '../src/kernels/call-params';
@@ -19,6 +19,27 @@ import { maxBlocksPerSeq, presetShape } from '../src/mla/shape';
 import type { KvFormat } from '../src/mla/kv-layout';
 import { generatedPages } from '../src/run/run-size';
 import { planCall } from '../src/run/runner';
+
+describe('strips of 32-head blocks', () => {
+  // Pieces e .. h of a strip (heads 16-31) exist only in a module with a 32-head block: every line that names one,
+  // or branches on eight pieces, must carry the mark, or a module without such a block would not compile.
+  const namesWidePiece = /\b\w+\.[e-h]\b(?!\()|^\s*[e-h]: (mat4x4|vec4)|pieces == 8u|case [4-7]u:/;
+  it('every line that names pieces e .. h carries the mark, in every shipped file', () => {
+    for (const file of SHADER_FILE_NAMES) {
+      const unmarked = SHADER_FILES[file].split('\n').map((l, k) => ({ l: l.replace(/\/\/(?! \[32 heads\]).*$/, ''), k }))
+        .filter(({ l }) => namesWidePiece.test(l) && !l.trimEnd().endsWith(WIDE_LINE));
+      expect(unmarked.map(({ k }) => `${file}:${k + 1}`), file).toEqual([]);
+    }
+  });
+  it('a module without a 32-head block blanks them (its lines keep their numbers); with one, keeps them', () => {
+    const files = ['head_quads.wgsl', 'tiled_blocks.wgsl'] as const;
+    const narrow = composeShader(files).code;
+    const wide = composeShader(files, {}, { wideStrips: true }).code;
+    expect(narrow.split('\n')).toHaveLength(wide.split('\n').length);
+    expect(narrow).not.toContain(WIDE_LINE);
+    expect(wide.split('\n').filter((l) => l.endsWith(WIDE_LINE)).length).toBeGreaterThan(30);
+  });
+});
 
 describe('binding table', () => {
   it('every shipped shader file agrees with it', () => {
