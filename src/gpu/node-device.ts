@@ -19,6 +19,19 @@ export type NodeAdapterChoice = (typeof NODE_ADAPTER_CHOICES)[number];
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+/**
+ * A Dawn toggle turned off on SwiftShader (in Node here, in Chromium by the
+ * page tests' --disable-dawn-features). WGSL zeroes workgroup memory when a
+ * workgroup starts; with this toggle on, Dawn leaves that to the Vulkan
+ * driver (VK_KHR_zero_initialize_workgroup_memory), and SwiftShader compiles
+ * the zeroing of v4's tiles so slowly that it was most of a pipeline's
+ * compile: 6.5 s of v4's (V3.2 f32, 64-key tiles, 6 score slices) against
+ * 1.3 s with it off, where Tint writes the zeroing into the shader as a loop
+ * over the workgroup's threads; 8.8 s against 1.4 s in Chromium (docs/kernels.md,
+ * "What a compile costs"). The result is the same zeroed memory.
+ */
+export const SWIFTSHADER_DAWN_TOGGLES_OFF = ['use_vulkan_zero_initialize_workgroup_memory_extension'] as const;
+
 interface Attempt {
   readonly name: Exclude<NodeAdapterChoice, 'auto'>;
   readonly label: string;
@@ -30,7 +43,7 @@ interface Attempt {
 const ATTEMPTS: Record<Exclude<NodeAdapterChoice, 'auto'>, Attempt> = {
   native: { name: 'native', label: 'the system\'s GPU driver', prepare: () => missingVulkanDriver(), dawnFlags: [] },
   swiftshader: {
-    name: 'swiftshader', label: 'SwiftShader (Vulkan, software)', dawnFlags: ['backend=vulkan'],
+    name: 'swiftshader', label: 'SwiftShader (Vulkan, software)', dawnFlags: ['backend=vulkan', `disable-dawn-features=${SWIFTSHADER_DAWN_TOGGLES_OFF.join(',')}`],
     prepare: () => {
       if (!existsSync(SWIFTSHADER_ICD)) return `${SWIFTSHADER_ICD} is missing (apt-get install chromium libvulkan1)`;
       process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;

@@ -8,11 +8,18 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type ViteDevServer } from 'vite';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { SWIFTSHADER_DAWN_TOGGLES_OFF } from '../../src/gpu/node-device';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/**
+ * Chromium's WebGPU here is SwiftShader: the same Dawn toggle off as in Node
+ * (node-device.ts, SWIFTSHADER_DAWN_TOGGLES_OFF), so v4 compiles in about
+ * 1.5 s instead of 9 (the page computes the same; a visitor's Chromium on
+ * SwiftShader keeps the slow compile).
+ */
 export const FLAGS = [
   '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--disable-quic', '--no-first-run',
+  '--disable-sync', '--disable-quic', '--no-first-run', `--disable-dawn-features=${SWIFTSHADER_DAWN_TOGGLES_OFF.join(',')}`,
 ];
 export const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI) throw new Error(`browser tests are required under CI but ${CHROMIUM} is missing (apt-get install chromium)`);
