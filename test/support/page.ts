@@ -36,8 +36,8 @@ export interface PageHarness {
   readonly browser: Browser;
   /** The dev server's address, ending in '/'. */
   readonly url: string;
-  /** Open the Run view at `path`, wait for its verdict, screenshot it as test-results/`shot`.png. */
-  runPage(path: string, shot: string): Promise<RunResult>;
+  /** Open the Run view at `path`, wait for its verdict, screenshot it as test-results/`shot`.png; `inspect` looks at the page before it closes. */
+  runPage(path: string, shot: string, inspect?: (page: Page) => Promise<void>): Promise<RunResult>;
   /** A new page at `path`, with the page errors it throws collected. */
   openView(path: string): Promise<{ page: Page; errors: string[] }>;
 }
@@ -66,7 +66,7 @@ export function usePage(): PageHarness {
       return browser;
     },
     get url() { return url; },
-    async runPage(path, shot) {
+    async runPage(path, shot, inspect) {
       const page = await harness.browser.newPage({ viewport: { width: 1200, height: 900 } });
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
@@ -78,6 +78,7 @@ export function usePage(): PageHarness {
       const status = await page.locator('#status').textContent();
       const result = await page.locator('#result').count() > 0 ? await page.locator('#result').textContent() : null;
       const roofline = await page.locator('#run-roofline').count() > 0 ? await page.locator('#run-roofline').getAttribute('data-points') : null;
+      await inspect?.(page);
       await page.close();
       return { verdict, status, result, errors, roofline };
     },
