@@ -20,15 +20,13 @@ export type NodeAdapterChoice = (typeof NODE_ADAPTER_CHOICES)[number];
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /**
- * A Dawn toggle turned off on SwiftShader (in Node here, in Chromium by the
- * page tests' --disable-dawn-features). WGSL zeroes workgroup memory when a
- * workgroup starts; with this toggle on, Dawn leaves that to the Vulkan
- * driver (VK_KHR_zero_initialize_workgroup_memory), and SwiftShader compiles
- * the zeroing of v4's tiles so slowly that it was most of a pipeline's
- * compile: 6.5 s of v4's (V3.2 f32, 64-key tiles, 6 score slices) against
- * 1.3 s with it off, where Tint writes the zeroing into the shader as a loop
- * over the workgroup's threads; 8.8 s against 1.4 s in Chromium (docs/kernels.md,
- * "What a compile costs"). The result is the same zeroed memory.
+ * Dawn toggles turned off on SwiftShader (in Node here; in Chromium by the
+ * page tests' --disable-dawn-features). With this one on, Dawn leaves WGSL's
+ * zeroing of workgroup memory to the Vulkan driver
+ * (VK_KHR_zero_initialize_workgroup_memory), and SwiftShader compiles that
+ * zeroing so slowly that it was most of v4's compile; off, Tint writes it
+ * into the shader as a loop over the workgroup's threads. The memory is
+ * zeroed the same; the figures are in docs/kernels.md, "What a compile costs".
  */
 export const SWIFTSHADER_DAWN_TOGGLES_OFF = ['use_vulkan_zero_initialize_workgroup_memory_extension'] as const;
 

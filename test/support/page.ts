@@ -12,10 +12,10 @@ import { SWIFTSHADER_DAWN_TOGGLES_OFF } from '../../src/gpu/node-device';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /**
- * Chromium's WebGPU here is SwiftShader: the same Dawn toggle off as in Node
- * (node-device.ts, SWIFTSHADER_DAWN_TOGGLES_OFF), so v4 compiles in about
- * 1.5 s instead of 9 (the page computes the same; a visitor's Chromium on
- * SwiftShader keeps the slow compile).
+ * Chromium's WebGPU here is SwiftShader: the same Dawn toggles off as in
+ * Node (node-device.ts, SWIFTSHADER_DAWN_TOGGLES_OFF), for the same faster
+ * compiles; the page computes the same (a visitor's Chromium on SwiftShader
+ * keeps the slow compile).
  */
 export const FLAGS = [
   '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update',
