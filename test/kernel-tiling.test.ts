@@ -81,8 +81,8 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
 
   // Every pair of register blocks (register-blocks.ts) on llvmpipe's full matrix (35); on SwiftShader's
   // cover seven, every score block and every output block at least once, the two 32-head blocks together
-  // (every pair there would take about 2 minutes of the suite: a pair compiles in 1.5-3 s, one with a
-  // 32-head block in 17-20 s; the cover held all 24 pairs before 32-head blocks). On a small head
+  // (every pair there would add about 4 minutes to the suite: a narrow pair's test takes 2-2.5 s, one with a
+  // 32-head block 24-28 s; the cover held all 24 pairs before 32-head blocks). On a small head
   // (d_qk 68, d_v 36: the output row is not a whole number of blocks), which keeps the compiles short;
   // f32 and bf16 rotate over the pairs. Keys are read from the cache, and from the decoded tile in every
   // other pair on the full matrix, in the cover's pairs on the diagonal of the table.
