@@ -39,7 +39,7 @@
 //    from the cache or one from workgroup memory, and on SwiftShader the
 //    second costs several of the first (docs/kernels.md, "What a read
 //    costs"). With no decoded keys in workgroup memory a tile holds 64 keys:
-//    four barriers per 64 keys, not per 8. FP8 keys stay decoded once into the
+//    three barriers per 64 keys, not four per 8. FP8 keys stay decoded once into the
 //    tile by default, held in bf16 (KEY_TILE_BF16, `--keys tile-bf16`: exact
 //    for power-of-two scales, half the bytes, so 16-key tiles and 16-key score
 //    blocks; 1.28-1.32x the f32 tile, docs/tuning.md "FP8's cost"); read from
@@ -63,7 +63,7 @@
 //   1. load and decode the tile into workgroup memory once (all threads),
 //      unless the keys are read from the cache (KEYS_FROM_CACHE); the next
 //      tile's cache slots are listed during step 4, so a tile costs four
-//      barriers;
+//      barriers (three with keys from the cache: nothing to decode);
 //   2. S: (HEADS_PER_WG / SCORE_HEADS) x (TILE_N / SCORE_KEYS) blocks x
 //      SCORE_SLICES slices of the head dim, spread over the threads; partial
 //      scores to workgroup memory, scaled to log2 units, slice 0 masked;
@@ -94,8 +94,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var t0 = w.start; t0 < w.end; t0 += TILE_N) {
     // 1. Load and decode the tile once, all threads together (key_tile.wgsl;
     //    its slots were listed before the barrier that ended the previous tile).
-    decodeTile(tid);
-    workgroupBarrier();
+    //    Keys read from the cache are not decoded: that barrier is enough.
+    if (KEYS_FROM_CACHE == 0u) {
+      decodeTile(tid);
+      workgroupBarrier();
+    }
 
     // 2. S = Q K^T in SCORE_HEADS x SCORE_KEYS register blocks, each over one
     //    slice of the head dim.

@@ -358,7 +358,7 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
       expect(refused.code, args.join(' ')).toBe(2);
       expect(refused.stderr, args.join(' ')).toMatch(message);
     }
-  }, 120_000);
+  });
 
   it('MODEL1\'s extra cache from files, a page size of its own, FP8 records in both: one softmax over both sources', async () => {
     const b = 2, sQ = 1, hQ = 3, d = 512, topk = 32, extraTopk = 24;

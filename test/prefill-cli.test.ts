@@ -105,7 +105,7 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
     expect(worst, 'out against ref.py written out').toBeLessThan(8e-4 / 10); // FlashMLA's abs 8e-4 is for bf16 out
     // The +inf sink zeroes head 1 everywhere.
     for (let i = 0; i < S_Q; i++) expect(out.data.subarray((i * H_Q + 1) * D_V, (i * H_Q + 2) * D_V).every((x) => x === 0)).toBe(true);
-  }, 120_000);
+  });
 
   it('the same tokens in a paged cache (shuffled pages of 61, NaN past the tokens) give the same out', async () => {
     const page = 61;
@@ -128,7 +128,7 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
     let worst = 0;
     ref.out.forEach((x, k) => { worst = Math.max(worst, Math.abs(a.data[k] - x)); });
     expect(worst).toBeLessThan(8e-5);
-  }, 120_000);
+  });
 
   it('--indexer: the indexer and top-k over a prompt feed the sparse prefill, every stage checked', async () => {
     const r = await cli(['prefill', '--indexer', '--s-kv', '384', '--s-q', '200', '--topk', '64', '--h-q', '8', '--chunk-tokens', '128', '--no-time', '--profile', path('no-profile.json'),
@@ -149,7 +149,7 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
     expect(r.stdout).toMatch(/top-k +PASS/);
     expect(r.stdout).toMatch(/prefill +on the chosen indices: PASS/);
     expect(r.stdout).toMatch(/verdict +PASS/);
-  }, 120_000);
+  });
 
   it('--indexer with your own tensors (the indexer\'s and the attention\'s): the scores and chosen indices written; the prefill on those indices gives the same out', async () => {
     const L = 300, sQ = 24, k = 32, hQ = 4, r2 = new SeededRandom(77);
@@ -198,7 +198,7 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
       expect(bad.code, args.join(' ')).toBe(2);
       expect(bad.stderr, args.join(' ')).toMatch(message);
     }
-  }, 120_000);
+  });
 
   it('sparse writes the chosen indices, the indexer\'s scores, out and lse', async () => {
     const r = await cli(['sparse', '--seqlens', '512', '--topk', '64', '--h-q', '8', '--no-dense', '--no-time', '--kv', 'bf16',
@@ -211,7 +211,7 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
     expect(load('sparse-scores.npy').shape).toEqual([1, 512]);
     expect(load('sparse-out.npy').shape).toEqual([1, 1, 8, 512]);
     expect(load('sparse-lse.npy').shape).toEqual([1, 8, 1]);
-  }, 120_000);
+  });
 
   it('prompt-cost: both ways over the same prompts and the layer\'s two in chunks, each checked, the model fitted and carried to 1M tokens', async () => {
     const r = await cli(['prompt-cost', '--preset', 'v32', '--lengths', '192,96', '--h-q', '8', '--topk', '64', '--mha-chunk', '80', '--check-tokens', '3', '--profile', path('no-profile.json'), '--json']);
@@ -236,7 +236,7 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
     expect(sj.speedCorrection.minGflops).toBe(Math.min(...all));
     expect(sj.speedCorrection.maxGflops).toBe(Math.max(...all));
     expect(Number.isFinite(sj.speedCorrection.correctedFitError.dense)).toBe(true);
-  }, 120_000);
+  });
 
   it('refuses bad input by name before any GPU work', async () => {
     const cases: [string[], RegExp][] = [
@@ -273,5 +273,5 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
     const r = await cli(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad-kv\.npy holds NaN at/);
-  }, 120_000);
+  });
 });

@@ -35,6 +35,10 @@ describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, a
     expect(r.finalists).toHaveLength(3);
     expect(r.pick.medianMs).toBe(Math.min(...r.finalists.map((f) => f.medianMs)));
     expect(progress.length).toBeGreaterThanOrEqual(r.timed);
+    // Where the time went: every candidate's pipelines were made, it ran once and was timed; the parts fit in the whole.
+    for (const e of r.evaluations) for (const part of Object.values(e.spent)) expect(part).toBeGreaterThan(0);
+    const s = r.searchSeconds;
+    expect(s.prepare + s.check + s.time + r.finalSeconds).toBeLessThanOrEqual(r.seconds);
   });
 
   // The same format as above: the pipelines are compiled once (SwiftShader takes seconds each).

@@ -17,7 +17,7 @@ import { type TuneResult, checkTuneFits } from '../tune/tuner';
 import { tuneOnDevice } from '../tune/tune-on-device';
 import { FULL_SPACE, SPACE_FLAGS, TUNING_AXES, type TuningAxis, spaceFromLists } from '../tune/tuning-space';
 import { AXIS_TITLES, heatGrid } from '../tune/heat-map';
-import { FINALIST_HEAD, finalistCells, pickSentence } from '../tune/tune-report';
+import { FINALIST_HEAD, finalistCells, pickSentence, timeSplit } from '../tune/tune-report';
 import { type DeviceProfile, emptyProfile, entryOf, withEntry } from '../tune/profile';
 import { fmtRate } from '../run/report';
 import { ChartView } from './charts';
@@ -154,6 +154,6 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
     const failed = result.evaluations.filter((e) => !e.pass);
     return failed.length
       ? { pass: false, status: `${failed.length} candidate(s) FAILED the check: ${failed.map((e) => `${e.name}: ${e.failure}`).join('; ')}` }
-      : { pass: true, status: `Done: ${result.timed} of ${result.fitting} fitting configurations checked and timed (${result.search}) in ${result.seconds.toFixed(0)} s; all match the CPU reference.` };
+      : { pass: true, status: `Done: ${result.timed} of ${result.fitting} fitting configurations checked and timed (${result.search}) in ${result.seconds.toFixed(0)} s (${timeSplit(result)}); all match the CPU reference.` };
   });
 }

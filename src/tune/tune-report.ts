@@ -28,13 +28,20 @@ export function finalistCells(r: TuneResult, c: DeviceCeilings): string[][] {
   ]);
 }
 
+/** "making pipelines and buffers 61 s, first runs and checks 9 s, timing 12 s, final rounds 15 s" */
+export function timeSplit(r: TuneResult): string {
+  const s = r.searchSeconds;
+  return `making pipelines and buffers ${s.prepare.toFixed(0)} s, first runs and checks ${s.check.toFixed(0)} s, `
+    + `timing ${s.time.toFixed(0)} s, final rounds ${r.finalSeconds.toFixed(0)} s`;
+}
+
 export function tuneMarkdown(r: TuneResult, header: readonly string[], c: DeviceCeilings): string {
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   const top = r.evaluations.filter((e) => e.pass).sort((a, b) => a.ms - b.ms).slice(0, 12);
   const failed = r.evaluations.filter((e) => !e.pass);
   return [
     '# mla-sandbox bench --tune', '', ...header.map((h) => `- ${h}`),
-    `- search: ${r.search}, ${r.timed} of ${r.fitting} fitting configurations timed in ${r.seconds.toFixed(0)} s`, '',
+    `- search: ${r.search}, ${r.timed} of ${r.fitting} fitting configurations timed in ${r.seconds.toFixed(0)} s (${timeSplit(r)})`, '',
     `**Pick:** ${pickSentence(r, c)}`, '',
     '## Final rounds (interleaved)', '', line(FINALIST_HEAD), '|---|---:|---:|---:|---:|', ...finalistCells(r, c).map(line), '',
     '## Fastest in the search (quick timing)', '', line(['configuration', 'version', 'ms', 'GFLOP/s', 'splits']), '|---|---|---:|---:|---:|',

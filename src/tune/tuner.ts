@@ -79,6 +79,19 @@ export interface Evaluation {
   readonly failure?: string;
   /** Median of the quick timing (NaN when it failed the check). */
   readonly ms: number;
+  /**
+   * Seconds spent on it: making its pipelines and buffers, its first run and
+   * the check (a driver that compiles at the first dispatch, as llvmpipe
+   * does, compiles there), timing it.
+   */
+  readonly spent: SearchSeconds;
+}
+
+/** Where a search's time went (seconds). */
+export interface SearchSeconds {
+  readonly prepare: number;
+  readonly check: number;
+  readonly time: number;
 }
 
 export interface Finalist {
@@ -103,6 +116,9 @@ export interface TuneResult {
   /** The yardstick's rate in the final rounds (median), when one was given. */
   readonly yardstickGflops?: number;
   readonly seconds: number;
+  /** Of those: the search's candidates (summed over them) and the final rounds. */
+  readonly searchSeconds: SearchSeconds;
+  readonly finalSeconds: number;
 }
 
 /**
@@ -155,17 +171,21 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     const seen = find(c);
     if (seen) return seen;
     options.signal?.throwIfAborted();
+    const t0 = performance.now();
     const prepared = await prepare(c);
     try {
+      const t1 = performance.now();
       await submitChecked(ctx, prepared);
       const output = await prepared.read();
       reference ??= await (options.reference?.(inputs, prepared.cacheBytes, prepared.layout) ?? referenceOnCache(inputs, prepared.cacheBytes, prepared.layout));
       const check = compareToReference(output, reference, shape);
+      const t2 = performance.now();
       const ms = check.pass ? (await timeWork(ctx, timed(prepared), quick)).medianMs : NaN;
       const e: Evaluation = {
         config: c, name: configName(c), version: `${prepared.version.id} ${prepared.version.name}`,
         constants: prepared.plan.constants, splits: prepared.plan.splits, pass: check.pass, ms,
         failure: check.pass ? undefined : formatCheck(check),
+        spent: { prepare: (t1 - t0) / 1e3, check: (t2 - t1) / 1e3, time: (performance.now() - t2) / 1e3 },
       };
       evaluations.push(e);
       report('search', e.name, ms);
@@ -201,6 +221,7 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
   const ranked = evaluations.filter((e) => e.pass && !sameConfig(e.config, DEFAULT_CONFIG)).sort((a, b) => a.ms - b.ms);
   const chosen = [defaultEval, ...ranked.slice(0, options.finalists ?? 3)].filter((e) => e.pass);
   if (chosen.length === 0) throw new Error(`no configuration passed the check: ${evaluations.map((e) => `${e.name}: ${e.failure}`).join('; ')}`);
+  const finalStarted = performance.now();
   const interleaved = await timeInterleaved(ctx, inputs, kvFormat, chosen.map((e) => e.config), {
     rounds: options.rounds ?? 3, yardstick: options.yardstick, signal: options.signal, onEach: (c) => report('final', configName(c)),
   });
@@ -213,6 +234,10 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     flops: work.flops, bytes: work.bytes,
     yardstickGflops: interleaved.yardstickGflops,
     seconds: (performance.now() - started) / 1000,
+    searchSeconds: {
+      prepare: sumOf(evaluations, (e) => e.spent.prepare), check: sumOf(evaluations, (e) => e.spent.check), time: sumOf(evaluations, (e) => e.spent.time),
+    },
+    finalSeconds: (performance.now() - finalStarted) / 1000,
   };
 }
 
@@ -285,6 +310,8 @@ function intoSpace(c: TuningConfig, space: TuningSpace): TuningConfig {
   }
   return out;
 }
+
+const sumOf = <T>(list: readonly T[], f: (x: T) => number) => list.reduce((a, x) => a + f(x), 0);
 
 function dedupe(list: TuningConfig[]): TuningConfig[] {
   const out: TuningConfig[] = [];

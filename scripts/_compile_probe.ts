@@ -1,0 +1,16 @@
+import { projectModules } from './project-modules';
+const { load, close, openNodeDevice } = await projectModules();
+const { plainMatmulWork } = await load<typeof import('../src/timing/plain-matmul')>('/src/timing/plain-matmul.ts');
+const ctx = await openNodeDevice();
+const t0 = performance.now();
+const w = await plainMatmulWork(ctx, 32, { heads: 64, keys: 64, dq4: 16 });
+console.log(`compile+make ${(performance.now() - t0).toFixed(0)} ms`);
+const t1 = performance.now();
+const enc = ctx.device.createCommandEncoder(); w.work.encode(enc); ctx.device.queue.submit([enc.finish()]); await ctx.device.queue.onSubmittedWorkDone();
+console.log(`first dispatch ${(performance.now() - t1).toFixed(0)} ms`);
+const t2 = performance.now();
+const enc2 = ctx.device.createCommandEncoder(); w.work.encode(enc2); ctx.device.queue.submit([enc2.finish()]); await ctx.device.queue.onSubmittedWorkDone();
+console.log(`second dispatch ${(performance.now() - t2).toFixed(0)} ms`);
+w.release();
+await close();
+process.exit(0);
