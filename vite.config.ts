@@ -46,10 +46,9 @@ const LLVMPIPE_UNOPTIMISED = { ...LLVMPIPE, GALLIVM_PERF: process.env.GALLIVM_PE
  * The order files start in. Vitest starts the files it has no timings for
  * by size and then by project name; a clean clone has no timings, and a long
  * file started last would run on alone while the other worker idles. So the
- * sweeps on llvmpipe (the longest file: 6 minutes cold on a fast machine, 15
- * on a slow one) start first in
- * their group, then the page's files (minutes each), and the short ones fill
- * in beside them.
+ * sweeps on llvmpipe (the longest file: 6 minutes cold on a fast machine,
+ * 15 on a slow one) start first in their group, then the page's files
+ * (minutes each), and the short ones fill in beside them.
  */
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
