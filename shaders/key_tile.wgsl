@@ -58,11 +58,20 @@ fn listSlots(b: u32, i: u32, t0: u32, end: u32, tid: u32) {
   }
 }
 
-// Decode the listed keys into keyTile (call after a barrier that follows listSlots).
-fn decodeTile(tid: u32) {
+// Decode the listed keys into the tile and wait until all threads have (call
+// after a barrier that follows listSlots). Keys read from the cache are not
+// decoded: there is nothing to wait for, and the barrier that followed
+// listSlots was enough, so a tile from the cache costs one barrier less.
+fn decodeTileAndWait(tid: u32) {
   if (KEYS_FROM_CACHE == 1u) {
     return;
   }
+  decodeTile(tid);
+  workgroupBarrier();
+}
+
+// Decode the listed keys into keyTile (or keyTileBf16).
+fn decodeTile(tid: u32) {
   if (KEY_TILE_BF16 == 1u) {
     decodeTileBf16(tid);
     return;

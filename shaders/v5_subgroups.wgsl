@@ -68,10 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var t0 = w.start; t0 < w.end; t0 += TILE_N) {
     // 1. Load and decode the tile once, all threads together (nothing to
     //    decode for keys read from the cache: the last barrier was enough).
-    if (KEYS_FROM_CACHE == 0u) {
-      decodeTile(tid);
-      workgroupBarrier();
-    }
+    decodeTileAndWait(tid);
 
     // 2. S = Q K^T for 8 heads x the 8 keys of the tile, one slice per lane,
     //    summed over the team; then the softmax of those heads by its first lane.

@@ -9,6 +9,7 @@ import { testGpu, testMatrix } from './support/gpu';
 import { presetShape } from '../src/mla/shape';
 import { generateInputs } from '../src/mla/inputs';
 import { tune } from '../src/tune/tuner';
+import { searchSeconds } from '../src/tune/tune-report';
 import { plainMatmulWork } from '../src/timing/plain-matmul';
 import { type TuningSpace, configName } from '../src/tune/tuning-space';
 import { defaultBlocks } from '../src/kernels/register-blocks';
@@ -37,7 +38,7 @@ describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, a
     expect(progress.length).toBeGreaterThanOrEqual(r.timed);
     // Where the time went: every candidate's pipelines were made, it ran once and was timed; the parts fit in the whole.
     for (const e of r.evaluations) for (const part of Object.values(e.spent)) expect(part).toBeGreaterThan(0);
-    const s = r.searchSeconds;
+    const s = searchSeconds(r);
     expect(s.prepare + s.check + s.time + r.finalSeconds).toBeLessThanOrEqual(r.seconds);
   });
 

@@ -6,7 +6,7 @@
  */
 import { fmtRate } from '../run/report';
 import type { DeviceCeilings } from '../timing/device-ceilings';
-import type { TuneResult } from './tuner';
+import type { SearchSeconds, TuneResult } from './tuner';
 
 const gflopsAt = (r: TuneResult, ms: number) => r.flops / (ms / 1e3) / 1e9;
 const gbpsAt = (r: TuneResult, ms: number) => r.bytes / (ms / 1e3) / 1e9;
@@ -28,9 +28,15 @@ export function finalistCells(r: TuneResult, c: DeviceCeilings): string[][] {
   ]);
 }
 
+/** Where the search's time went: each part summed over the candidates. */
+export function searchSeconds(r: TuneResult): SearchSeconds {
+  const sum = (part: keyof SearchSeconds) => r.evaluations.reduce((a, e) => a + e.spent[part], 0);
+  return { prepare: sum('prepare'), check: sum('check'), time: sum('time') };
+}
+
 /** "making pipelines and buffers 61 s, first runs and checks 9 s, timing 12 s, final rounds 15 s" */
 export function timeSplit(r: TuneResult): string {
-  const s = r.searchSeconds;
+  const s = searchSeconds(r);
   return `making pipelines and buffers ${s.prepare.toFixed(0)} s, first runs and checks ${s.check.toFixed(0)} s, `
     + `timing ${s.time.toFixed(0)} s, final rounds ${r.finalSeconds.toFixed(0)} s`;
 }

@@ -116,8 +116,7 @@ export interface TuneResult {
   /** The yardstick's rate in the final rounds (median), when one was given. */
   readonly yardstickGflops?: number;
   readonly seconds: number;
-  /** Of those: the search's candidates (summed over them) and the final rounds. */
-  readonly searchSeconds: SearchSeconds;
+  /** Of those, the final rounds (the search's part is each evaluation's `spent`). */
   readonly finalSeconds: number;
 }
 
@@ -234,9 +233,6 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     flops: work.flops, bytes: work.bytes,
     yardstickGflops: interleaved.yardstickGflops,
     seconds: (performance.now() - started) / 1000,
-    searchSeconds: {
-      prepare: sumOf(evaluations, (e) => e.spent.prepare), check: sumOf(evaluations, (e) => e.spent.check), time: sumOf(evaluations, (e) => e.spent.time),
-    },
     finalSeconds: (performance.now() - finalStarted) / 1000,
   };
 }
@@ -311,7 +307,6 @@ function intoSpace(c: TuningConfig, space: TuningSpace): TuningConfig {
   return out;
 }
 
-const sumOf = <T>(list: readonly T[], f: (x: T) => number) => list.reduce((a, x) => a + f(x), 0);
 
 function dedupe(list: TuningConfig[]): TuningConfig[] {
   const out: TuningConfig[] = [];
