@@ -307,7 +307,6 @@ function intoSpace(c: TuningConfig, space: TuningSpace): TuningConfig {
   return out;
 }
 
-
 function dedupe(list: TuningConfig[]): TuningConfig[] {
   const out: TuningConfig[] = [];
   for (const c of list) if (!out.some((o) => sameConfig(o, c))) out.push(c);
