@@ -93,8 +93,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   workgroupBarrier();
   for (var t0 = w.start; t0 < w.end; t0 += TILE_N) {
     // 1. Load and decode the tile once, all threads together (key_tile.wgsl;
-    //    its slots were listed before the barrier that ended the previous tile;
-    //    keys read from the cache are not decoded, and that barrier is enough).
+    //    its slots were listed before the barrier that ended the previous tile).
     decodeTileAndWait(tid);
 
     // 2. S = Q K^T in SCORE_HEADS x SCORE_KEYS register blocks, each over one

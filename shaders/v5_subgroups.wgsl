@@ -66,8 +66,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   workgroupBarrier();
   let teams = teamsFormed();
   for (var t0 = w.start; t0 < w.end; t0 += TILE_N) {
-    // 1. Load and decode the tile once, all threads together (nothing to
-    //    decode for keys read from the cache: the last barrier was enough).
+    // 1. Load and decode the tile once, all threads together (key_tile.wgsl).
     decodeTileAndWait(tid);
 
     // 2. S = Q K^T for 8 heads x the 8 keys of the tile, one slice per lane,
