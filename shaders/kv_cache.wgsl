@@ -42,7 +42,8 @@ override SHARD_PAGES: u32;
 // Shard 0 of the cache (the whole cache when it fits one binding).
 @group(0) @binding(0) var<storage, read> kv: array<vec4<u32>>;
 
-// Word w of shard `shard`.
+// Word w of shard `shard` (given in exercise 9; the FP8 read below loads the
+// whole vec4 instead, which may hold the rope's words).
 fn kvWord(shard: u32, w: u32) -> u32 {
   return kvVec(shard, w / 4u)[w % 4u];
 }
@@ -124,6 +125,11 @@ fn kvQuadInPage(p: KvPage, slot: u32, j: u32) -> vec4<f32> {
 // (tokenScales) are read by the caller, once per token: a kernel that reads
 // many quads of one key then pays one load for a latent quad, as for an f32
 // quad. The rope part is bf16, unscaled. `scales` is unused for f32 and bf16.
+// FP8 takes no branch on latent or rope: the word's address is chosen with
+// select, the vec4 holding it read once, decoded both ways, and one picked.
+// SwiftShader runs both sides of a branch whatever the lanes take, each with
+// its load: the branch made the tiled kernel 1.7x slower on FP8 keys read
+// from the cache (docs/tuning.md, "FP8's cost").
 fn kvQuadOfToken(t: KvToken, j: u32, scales: vec4<u32>) -> vec4<f32> {
   if (KV_KIND == 0u) {
     return bitcast<vec4<f32>>(kvVec(t.shard, (t.word + 4u * j) / 4u)); // f32 rows: a quad is one aligned vec4
@@ -134,10 +140,11 @@ fn kvQuadOfToken(t: KvToken, j: u32, scales: vec4<u32>) -> vec4<f32> {
   }
   // ---- exercise fp8-record: write from here ----
   let e = 4u * j;
-  if (e < D_NOPE) {
-    return decodeE4m3x4(kvWord(t.shard, t.word + j)) * scaleOf(scales, e / QUANT_TILE);
-  }
-  let w = kvWordPair(t.shard, t.word + ROPE_OFFSET_W + (e - D_NOPE) / 2u);
-  return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
+  let rope = e >= D_NOPE;
+  let w = select(t.word + j, t.word + ROPE_OFFSET_W + (e - D_NOPE) / 2u, rope);
+  let v = kvVec(t.shard, w / 4u);
+  let latent = decodeE4m3x4(v[w % 4u]) * scaleOf(scales, min(e, D_NOPE - 1u) / QUANT_TILE);
+  let pair = select(v.xy, v.zw, (w & 2u) != 0u);
+  return select(latent, vec4<f32>(decodeBf16x2(pair.x), decodeBf16x2(pair.y)), rope);
   // ---- exercise fp8-record: to here ----
 }
