@@ -43,12 +43,13 @@
 //    tile by default, held in bf16 (KEY_TILE_BF16, `--keys tile-bf16`: exact
 //    for power-of-two scales, half the bytes, so 16-key tiles and 16-key score
 //    blocks; 1.28-1.32x the f32 tile, docs/tuning.md "FP8's cost"); read from
-//    the cache, each key's scales are read once per tile and a quad is decoded
-//    without a branch (fp8.wgsl), and with large blocks that can be as fast
-//    (the tuner measures all three).
+//    the cache, each key's scales are read once per tile and a quad is read
+//    and decoded without a branch (fp8.wgsl, kv_cache.wgsl), and with 32-head
+//    blocks that is the fastest (the tuner measures all three).
 //    Measured (docs/kernels.md, "Keys from the tile or the cache"; h_q 64,
 //    seqlen 4096): 13-27 % faster for f32 and bf16 on SwiftShader, 0-13 % on
-//    llvmpipe; FP8 from the cache 1.5-2x slower on both.
+//    llvmpipe; FP8 from the cache 1.5-2x slower on both with 8-head blocks,
+//    the fastest with S 32x16 / O 32x32 (docs/tuning.md).
 // Measured (docs/ladder-llvmpipe.md, one run, seqlen 4096, h_q 64): 6.0x v3
 // (V3.2 f32), 5.3x (V3.2 FP8), 5.7x (MODEL1 f32), 5.1x (MODEL1 FP8); 8.2x,
 // 15.0x, 12.4x and 8.8x v1; 7-10 % of the FMA ceiling (136 GFLOP/s), which
