@@ -204,10 +204,11 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     for (const [name, value] of [['score-blocks', '8x8,16x8'], ['out-blocks', '8x16'], ['keys', 'cache'], ['heads-per-workgroup', '16'], ['tile-n', '64']]) {
       await page.fill(`#tune-form input[name="${name}"]`, value);
     }
+    await page.fill('#tune-form input[name="budget"]', '3600');
     await page.click('#tune-start');
     await page.locator('#tune-root[data-check]').waitFor({ timeout: 280_000 });
     await page.screenshot({ path: 'test-results/page-tune.png', fullPage: true });
-    expect(await page.locator('#tune-status').textContent()).toMatch(/^Done: 3 of 3 fitting configurations checked and timed \(pruned\) in \d+ s \(making pipelines and buffers \d+ s, first runs and checks \d+ s, timing \d+ s, final rounds \d+ s\); all match the CPU reference\.$/);
+    expect(await page.locator('#tune-status').textContent()).toMatch(/^Done: 3 of 3 fitting configurations checked and timed \(pruned\) in \d+ s \(making pipelines and buffers \d+ s, first runs and checks \d+ s, timing \d+ s, final rounds \d+ s\); within its budget of 3600 s; all match the CPU reference\.$/);
     expect(await page.locator('#tune-root').getAttribute('data-check')).toBe('pass');
     expect(await page.locator('#tune-pick').textContent()).toMatch(/^Pick: (S (8x8|16x8) O 8x16 keys cache heads 16 tile 64|default \(flash\)): [\d.]+ ms, [\d.]+ GFLOP\/s = \d+ % of the best plain matmul/);
     expect(await page.locator('#tune-finalists tbody tr').count()).toBe(3);

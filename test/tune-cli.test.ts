@@ -22,9 +22,9 @@ describe.skipIf(!gpu)('bench --tune', () => {
   const env = { XDG_CACHE_HOME: home };
 
   it('writes the profile, and run --kernel flash uses its pick for the nearest shape class', async () => {
-    const t = await cli(['bench', '--tune', '--preset', 'model1', '--kv', 'bf16', '--h-q', '16', '--seqlen', '256', ...NARROW], env);
+    const t = await cli(['bench', '--tune', '--preset', 'model1', '--kv', 'bf16', '--h-q', '16', '--seqlen', '256', '--budget', '3600', ...NARROW], env);
     expect(t.code, t.stderr).toBe(0);
-    expect(t.stdout).toMatch(/search: pruned, 3 of 3 fitting configurations timed in \d+ s \(making pipelines and buffers \d+ s, first runs and checks \d+ s, timing \d+ s, final rounds \d+ s\)/);
+    expect(t.stdout).toMatch(/search: pruned, 3 of 3 fitting configurations timed in \d+ s \(making pipelines and buffers \d+ s, first runs and checks \d+ s, timing \d+ s, final rounds \d+ s\); within its budget of 3600 s\n/);
     expect(t.stdout).toMatch(/\*\*Pick:\*\* (default \(flash\)|S (8x8|16x8) O 8x16 keys cache heads 16 tile 64): [\d.]+ ms, [\d.]+ GFLOP\/s = \d+ % of the best plain matmul/);
     expect(t.stdout).toMatch(/the best form re-timed in the final rounds [\d.]+ GFLOP\/s/);
     const dir = join(home, 'mla-sandbox', 'profiles');
@@ -62,5 +62,6 @@ describe.skipIf(!gpu)('bench --tune', () => {
     expect(t.code).toBe(2);
     expect(t.stderr).toMatch(/--profile .*other\.json is for another adapter \(Another GPU\); this one is .*: name another file/);
     expect((await cli(['bench', '--tune', '--score-blocks', '8x9'], env)).stderr).toMatch(/--score-blocks "8x9" is not allowed: --score-blocks must be one of 8x8, 8x16, 16x8, 16x16/);
+    expect((await cli(['bench', '--tune', '--budget', '0'], env)).stderr).toMatch(/--budget "0" is not allowed: --budget must be an integer from 1 to 86400/);
   });
 });

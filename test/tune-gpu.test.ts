@@ -9,7 +9,7 @@ import { testGpu, testMatrix } from './support/gpu';
 import { presetShape } from '../src/mla/shape';
 import { generateInputs } from '../src/mla/inputs';
 import { tune } from '../src/tune/tuner';
-import { searchSeconds } from '../src/tune/tune-report';
+import { budgetNote, searchSeconds } from '../src/tune/tune-report';
 import { plainMatmulWork } from '../src/timing/plain-matmul';
 import { type TuningSpace, configName } from '../src/tune/tuning-space';
 import { defaultBlocks } from '../src/kernels/register-blocks';
@@ -61,6 +61,16 @@ describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, a
     ]));
     expect(r.evaluations.some((e) => e.config.outBlock === otherOut)).toBe(true);
     expect(configName(r.pick.config)).toBe(r.pick.name);
+  });
+
+  it('a budget stops the search: with none left after the default and the walk\'s start, nothing else is timed', async () => {
+    const r = await tune(gpu!, inputs, 'bf16', { space: SPACE, search: 'pruned', budgetSeconds: 0, quick: QUICK, finalists: 1, rounds: 1 });
+    expect(r.stoppedByBudget).toBe(true);
+    expect(r.budgetSeconds).toBe(0);
+    expect(r.timed).toBe(2);
+    expect(r.evaluations.map((e) => e.name)).toContain('default (flash)');
+    expect(r.finalists).toHaveLength(2);
+    expect(budgetNote(r)).toBe('; stopped by its budget of 0 s (the pick is the best of those timed)');
   });
 
   it.skipIf(!gpu || testMatrix(gpu) !== 'full')('FP8: a 16-key score block whose tile decoded in f32 does not fit is repaired to the next key read that fits: the tile in bf16', async () => {

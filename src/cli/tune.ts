@@ -30,6 +30,8 @@ before it is timed. The pick goes into the device profile that --kernel flash re
   --topk K              a sparse shape: K indices per query row into the seqlen's keys (the class a sparse decode or
                         a sparse prefill of top-K reads: mla-sandbox prefill --kernel flash takes its pick)
   --exhaustive          time every configuration that fits (default: the pruned search)
+  --budget SECONDS      start no new candidate after this many seconds of search (the default and the walk's
+                        start are always timed; the final rounds follow); default: none, the search runs to its end
   narrow the space (each a comma-separated list; default: all of it):
   --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,tile-bf16,cache  --heads-per-workgroup 16,64  --tile-n 32,64
   --profile FILE        the profile to update (default: $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json)
@@ -40,7 +42,7 @@ export async function runTune(argv: string[]): Promise<number> {
     args: argv, strict: true,
     options: {
       preset: { type: 'string', default: 'v32' }, kv: { type: 'string', default: 'fp8' }, 'h-q': { type: 'string', default: '64' },
-      seqlen: { type: 'string', default: '4096' }, topk: { type: 'string' }, exhaustive: { type: 'boolean', default: false }, profile: { type: 'string' },
+      seqlen: { type: 'string', default: '4096' }, topk: { type: 'string' }, exhaustive: { type: 'boolean', default: false }, budget: { type: 'string' }, profile: { type: 'string' },
       out: { type: 'string' }, 'json-out': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'score-blocks': { type: 'string' }, 'out-blocks': { type: 'string' }, keys: { type: 'string' },
       'heads-per-workgroup': { type: 'string' }, 'tile-n': { type: 'string' },
@@ -52,6 +54,7 @@ export async function runTune(argv: string[]): Promise<number> {
   const hQ = intFlag('h-q', values['h-q'], 1, 1024)!;
   const seqlen = intFlag('seqlen', values.seqlen, 1, 1 << 20)!;
   const topk = intFlag('topk', values.topk, 1, 1 << 16) ?? 0;
+  const budgetSeconds = intFlag('budget', values.budget, 1, 86_400);
   checkOutputPaths((['out', 'json-out', 'profile'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), []);
   const shape = presetShape(preset, { hQ, seqlens: [seqlen], topk });
   const space = spaceFromLists({
@@ -71,7 +74,7 @@ export async function runTune(argv: string[]): Promise<number> {
   const inputs = generateInputs(shape, { seed: 0 });
   const tty = process.stderr.isTTY;
   const { result, ceilings, measured } = await tuneOnDevice(ctx, inputs, kvFormat, {
-    space, search: values.exhaustive ? 'exhaustive' : 'pruned',
+    space, search: values.exhaustive ? 'exhaustive' : 'pruned', budgetSeconds,
     onProgress: (p) => {
       const line = `${p.phase === 'search' ? `timed ${p.timed}` : 'final rounds'}: ${p.name}${p.ms !== undefined ? ` ${p.ms.toFixed(2)} ms` : ''}; best ${p.bestName ?? '-'} ${p.bestMs?.toFixed(2) ?? ''} ms`;
       if (tty) process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns ?? 120) - 1)}`);

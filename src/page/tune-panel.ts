@@ -17,7 +17,7 @@ import { type TuneResult, checkTuneFits } from '../tune/tuner';
 import { tuneOnDevice } from '../tune/tune-on-device';
 import { FULL_SPACE, SPACE_FLAGS, TUNING_AXES, type TuningAxis, spaceFromLists } from '../tune/tuning-space';
 import { AXIS_TITLES, heatGrid } from '../tune/heat-map';
-import { FINALIST_HEAD, finalistCells, pickSentence, timeSplit } from '../tune/tune-report';
+import { FINALIST_HEAD, budgetNote, finalistCells, pickSentence, timeSplit } from '../tune/tune-report';
 import { type DeviceProfile, emptyProfile, entryOf, withEntry } from '../tune/profile';
 import { fmtRate } from '../run/report';
 import { ChartView } from './charts';
@@ -49,6 +49,7 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
       <label><span>Query heads h_q</span><input name="h-q" value="${PAGE_TUNE.hQ}"></label>
       <label><span>Keys (seqlen)</span><input name="seqlen" value="${PAGE_TUNE.seqlen}"></label>
       <label><span>Search</span>${select('search', ['pruned', 'exhaustive'], 'pruned', (v) => (v === 'pruned' ? 'pruned (walk the knobs)' : 'exhaustive (time all)'))}</label>
+      <label><span>Budget (s)</span><input name="budget" placeholder="none" title="seconds of search after which no new candidate starts (the fastest few are still timed again); empty: none"></label>
       ${spaceFields}
       <div class="buttons"><button type="submit" id="tune-start">Tune</button><button type="button" id="tune-cancel" disabled>Cancel</button></div>
     </form>
@@ -131,6 +132,7 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
     const seqlen = intFlag('seqlen', field('seqlen'), 1, 1 << 20)!;
     const space = spaceFromLists(Object.fromEntries(TUNING_AXES.map((a) => [SPACE_FLAGS[a], field(SPACE_FLAGS[a])])));
     const search = field('search') === 'exhaustive' ? 'exhaustive' : 'pruned';
+    const budgetSeconds = field('budget').trim() === '' ? undefined : intFlag('budget', field('budget'), 1, 86_400);
     const shape = presetShape(preset, { hQ, seqlens: [seqlen] });
     const ctx = await getDevice();
     checkTuneFits(shape, kvFormat, ctx.limits, PAGE_MEMORY_BUDGET);
@@ -139,7 +141,7 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
     const inputs = await generateInWorker({ shape, options: { seed: 0 } }, percent('Generating the inputs'), signal);
     say('Measuring this GPU\'s ceilings and the plain-matmul yardstick...');
     const { result, ceilings } = await tuneOnDevice(ctx, inputs, kvFormat, {
-      space, search, signal,
+      space, search, budgetSeconds, signal,
       reference: (i, bytes, layout) => referenceInWorker(i, bytes, layout, percent('The f64 reference (in a worker)'), signal),
       onProgress: (p) => say(`${p.phase === 'search' ? `Timed ${p.timed}` : 'Final rounds'}: ${p.name}${p.ms !== undefined ? ` ${p.ms.toFixed(2)} ms` : ''}; fastest so far ${p.bestName ?? '-'}${p.bestMs !== undefined ? ` ${p.bestMs.toFixed(2)} ms` : ''}`),
     });
@@ -154,6 +156,6 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
     const failed = result.evaluations.filter((e) => !e.pass);
     return failed.length
       ? { pass: false, status: `${failed.length} candidate(s) FAILED the check: ${failed.map((e) => `${e.name}: ${e.failure}`).join('; ')}` }
-      : { pass: true, status: `Done: ${result.timed} of ${result.fitting} fitting configurations checked and timed (${result.search}) in ${result.seconds.toFixed(0)} s (${timeSplit(result)}); all match the CPU reference.` };
+      : { pass: true, status: `Done: ${result.timed} of ${result.fitting} fitting configurations checked and timed (${result.search}) in ${result.seconds.toFixed(0)} s (${timeSplit(result)})${budgetNote(result)}; all match the CPU reference.` };
   });
 }

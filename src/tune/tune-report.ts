@@ -41,13 +41,21 @@ export function timeSplit(r: TuneResult): string {
     + `timing ${s.time.toFixed(0)} s, final rounds ${r.finalSeconds.toFixed(0)} s`;
 }
 
+/** "; stopped by its budget of 120 s (the pick is the best of those timed)", "; within its budget of 120 s", or nothing without a budget. */
+export function budgetNote(r: TuneResult): string {
+  if (r.budgetSeconds === undefined) return '';
+  return r.stoppedByBudget
+    ? `; stopped by its budget of ${r.budgetSeconds} s (the pick is the best of those timed)`
+    : `; within its budget of ${r.budgetSeconds} s`;
+}
+
 export function tuneMarkdown(r: TuneResult, header: readonly string[], c: DeviceCeilings): string {
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   const top = r.evaluations.filter((e) => e.pass).sort((a, b) => a.ms - b.ms).slice(0, 12);
   const failed = r.evaluations.filter((e) => !e.pass);
   return [
     '# mla-sandbox bench --tune', '', ...header.map((h) => `- ${h}`),
-    `- search: ${r.search}, ${r.timed} of ${r.fitting} fitting configurations timed in ${r.seconds.toFixed(0)} s (${timeSplit(r)})`, '',
+    `- search: ${r.search}, ${r.timed} of ${r.fitting} fitting configurations timed in ${r.seconds.toFixed(0)} s (${timeSplit(r)})${budgetNote(r)}`, '',
     `**Pick:** ${pickSentence(r, c)}`, '',
     '## Final rounds (interleaved)', '', line(FINALIST_HEAD), '|---|---:|---:|---:|---:|', ...finalistCells(r, c).map(line), '',
     '## Fastest in the search (quick timing)', '', line(['configuration', 'version', 'ms', 'GFLOP/s', 'splits']), '|---|---|---:|---:|---:|',

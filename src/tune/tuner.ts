@@ -11,6 +11,10 @@
  *     the space holds hundreds.
  *   exhaustive: every configuration of the space that fits the device.
  *
+ * A budget (budgetSeconds) bounds either search: once the search has run
+ * that long no new candidate starts (the default and the walk's start are
+ * always timed), and the pick is the best of those timed.
+ *
  * Both time each candidate briefly, then the few fastest (and the default)
  * again, in interleaved rounds so that a drift of the machine's speed hits
  * them alike, and pick the fastest median.
@@ -38,6 +42,8 @@ export type TuneSearch = 'pruned' | 'exhaustive';
 export interface TuneOptions {
   readonly space: TuningSpace;
   readonly search?: TuneSearch;
+  /** Seconds of search after which no new candidate starts (the final rounds follow); none: the search runs to its end. */
+  readonly budgetSeconds?: number;
   /** Timing of the first pass over candidates. */
   readonly quick?: TimingOptions;
   /** Finalists re-timed together: how many (besides the default) and in how many rounds. */
@@ -103,6 +109,9 @@ export interface Finalist {
 
 export interface TuneResult {
   readonly search: TuneSearch;
+  /** The budget, when one was given, and whether it stopped the search before its end. */
+  readonly budgetSeconds?: number;
+  readonly stoppedByBudget: boolean;
   /** Fitting configurations in the space (the default included), and how many were timed. */
   readonly fitting: number;
   readonly timed: number;
@@ -194,20 +203,29 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     }
   }
 
+  // The budget: a candidate not yet timed starts only within it.
+  let stoppedByBudget = false;
+  const budget = options.budgetSeconds;
+  const mayStart = (c: TuningConfig) => {
+    if (budget === undefined || find(c) || (performance.now() - started) / 1e3 < budget) return true;
+    stoppedByBudget = true;
+    return false;
+  };
+
   const defaultEval = await evaluate(DEFAULT_CONFIG);
   if (search === 'exhaustive') {
-    for (const c of fittingList) await evaluate(c);
+    for (const c of fittingList) if (mayStart(c)) await evaluate(c);
   } else {
     // Start from v4's default plan, each knob moved into the space where the plan's value is not in it.
     const planned = planOf({ kernel: 'tiled' }, spec, ctx.limits);
     const start = 'plan' in planned ? fitted(intoSpace(configOfPlan(planned.plan), options.space)) : undefined;
     let current = start ? (await evaluate(start)).config : undefined;
-    for (let walk = 0; current && walk < 4; walk++) {
+    for (let walk = 0; current && walk < 4 && !stoppedByBudget; walk++) {
       const before = current;
       for (const step of WALK_STEPS) {
         for (const moved of stepConfigs(current, step, options.space)) {
           const c = fitted(moved);
-          if (c) await evaluate(c);
+          if (c && mayStart(c)) await evaluate(c);
         }
         const b = best();
         if (b && b.config.kernel === 'tiled') current = b.config;
@@ -228,7 +246,7 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     .sort((a, b) => a.medianMs - b.medianMs);
   const work = workOf(shape, base.layout);
   return {
-    search, fitting: fittingList.length, timed: evaluations.length, evaluations, finalists, pick: finalists[0],
+    search, budgetSeconds: budget, stoppedByBudget, fitting: fittingList.length, timed: evaluations.length, evaluations, finalists, pick: finalists[0],
     defaultMs: finalists.find((f) => sameConfig(f.config, DEFAULT_CONFIG))!.medianMs,
     flops: work.flops, bytes: work.bytes,
     yardstickGflops: interleaved.yardstickGflops,
