@@ -5,7 +5,7 @@ import {
   type DeviceProfile, type ProfileEntry, adapterSlug, emptyProfile, nearestEntry, parseProfile, profileChoice, shapeClassOf, tunedRunConfig, withEntry,
 } from '../src/tune/profile';
 import { FULL_SPACE, TUNING_AXES, allConfigs, configName, spaceFromLists } from '../src/tune/tuning-space';
-import { WALK_STEPS } from '../src/tune/tuner';
+import { WALK_STEPS, walkOrder } from '../src/tune/tuner';
 import { heatGrid } from '../src/tune/heat-map';
 import { comparisonCells, parseDeviceResults } from '../src/tune/device-results';
 import { defaultProfilePath } from '../src/cli/profile-file';
@@ -85,6 +85,13 @@ describe('tuning space', () => {
   });
   it('the pruned walk moves every knob, each in exactly one step', () => {
     expect(WALK_STEPS.flat().sort()).toEqual([...TUNING_AXES].sort());
+  });
+  it('a step tries the most work per read first: larger blocks (more heads on equal size), head blocks and tiles; key reads as given', () => {
+    expect(walkOrder(FULL_SPACE.scoreBlock)).toEqual(['32x16', '16x16', '16x8', '8x16', '8x8']);
+    expect(walkOrder(FULL_SPACE.outBlock)).toEqual(['32x32', '16x32', '16x16', '8x32', '16x8', '8x16', '8x8']);
+    expect(walkOrder(FULL_SPACE.headsPerWorkgroup)).toEqual([64, 32, 16, 8]);
+    expect(walkOrder(FULL_SPACE.tileN)).toEqual([64, 32, 16, 8]);
+    expect(walkOrder(FULL_SPACE.keys)).toEqual([...FULL_SPACE.keys]);
   });
 });
 

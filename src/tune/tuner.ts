@@ -27,6 +27,7 @@ import type { DeviceLimits } from '../kernels/kernel-plan';
 import type { MemoryBudget } from '../run/run-options';
 import { checkHostMemory, generatedPages } from '../run/run-size';
 import { KEY_READS } from '../kernels/kernel-plan';
+import { type OutBlockName, type ScoreBlockName, blockSize } from '../kernels/register-blocks';
 import type { AttentionResult } from '../reference/reference';
 import { referenceOnCache } from '../reference/reference-chunked';
 import { compareToReference, formatCheck } from '../reference/check';
@@ -307,12 +308,32 @@ const timed = (p: PreparedAttention) => ({ label: p.plan.kernel, passLabels: p.p
  */
 export const WALK_STEPS: readonly (readonly TuningAxis[])[] = [['scoreBlock'], ['outBlock'], ['keys', 'tileN'], ['headsPerWorkgroup']];
 
-/** `c` with the step's knobs moved to every combination of their values in the space. */
+/** `c` with the step's knobs moved to every combination of their values in the space, in walk order. */
 function stepConfigs(c: TuningConfig, step: readonly TuningAxis[], space: TuningSpace): TuningConfig[] {
   return step.reduce<TuningConfig[]>(
-    (configs, axis) => configs.flatMap((x) => (space[axis] as readonly TuningConfig[TuningAxis][]).map((v) => withAxis(x, axis, v))),
+    (configs, axis) => configs.flatMap((x) => walkOrder(space[axis] as readonly TuningConfig[TuningAxis][]).map((v) => withAxis(x, axis, v))),
     [c],
   );
+}
+
+/**
+ * The order a step tries a knob's values in: the most work per value read
+ * first (the larger register block, more heads on equal size; the larger
+ * head block and tile), so that a search cut short by its budget has timed
+ * the configurations that were fastest on every adapter measured so far
+ * (docs/tuning.md). Key reads keep the space's order. Without a budget the
+ * order changes nothing: a step times all its values before it moves.
+ */
+export function walkOrder<T extends TuningConfig[TuningAxis]>(values: readonly T[]): T[] {
+  const size = (v: T): [number, number] => {
+    if (typeof v === 'number') return [v, 0];
+    if (typeof v === 'string' && /^\d+x\d+$/.test(v)) {
+      const b = blockSize(v as ScoreBlockName | OutBlockName);
+      return [b.heads * b.cols, b.heads];
+    }
+    return [0, 0];
+  };
+  return [...values].sort((a, b) => size(b)[0] - size(a)[0] || size(b)[1] - size(a)[1]);
 }
 
 /** The configuration with every knob the space does not hold set to the space's first value. */
