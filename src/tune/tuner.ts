@@ -320,8 +320,8 @@ function stepConfigs(c: TuningConfig, step: readonly TuningAxis[], space: Tuning
  * The order a step tries a knob's values in: the most work per value read
  * first (the larger register block, more heads on equal size; the larger
  * head block and tile), so that a search cut short by its budget has timed
- * the configurations that were fastest on every adapter measured so far
- * (docs/tuning.md). Key reads keep the space's order. Without a budget the
+ * the configurations that were fastest on both software adapters, the only
+ * ones measured so far (docs/tuning.md). Key reads keep the space's order. Without a budget the
  * order changes nothing: a step times all its values before it moves.
  */
 export function walkOrder<T extends TuningConfig[TuningAxis]>(values: readonly T[]): T[] {
