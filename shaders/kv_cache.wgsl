@@ -128,8 +128,7 @@ fn kvQuadInPage(p: KvPage, slot: u32, j: u32) -> vec4<f32> {
 // FP8 takes no branch on latent or rope: the word's address is chosen with
 // select, the vec4 holding it read once, decoded both ways, and one picked.
 // SwiftShader runs both sides of a branch whatever the lanes take, each with
-// its load: the branch made the tiled kernel 1.7x slower on FP8 keys read
-// from the cache (docs/tuning.md, "FP8's cost").
+// its load (measured in docs/tuning.md, "FP8's cost").
 fn kvQuadOfToken(t: KvToken, j: u32, scales: vec4<u32>) -> vec4<f32> {
   if (KV_KIND == 0u) {
     return bitcast<vec4<f32>>(kvVec(t.shard, (t.word + 4u * j) / 4u)); // f32 rows: a quad is one aligned vec4

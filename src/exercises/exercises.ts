@@ -238,7 +238,7 @@ export const EXERCISES: readonly Exercise[] = [
       'Branch on where the quad lies: let e = 4u * j; if (e < D_NOPE) { ...latent... } and the RoPE part after it.',
       'The latent quad: decodeE4m3x4(kvWord(t.shard, t.word + j)) * scaleOf(scales, e / QUANT_TILE).',
       'The RoPE quad: let w = kvWordPair(t.shard, t.word + ROPE_OFFSET_W + (e - D_NOPE) / 2u); then vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y)).',
-      'The shipped file has no branch: it picks the word\'s address with select, loads the vec4 that holds it, decodes it both ways and selects the answer. SwiftShader runs both sides of a branch, each with its load, and the branch made the tiled kernel 1.7x slower on FP8 keys read from the cache (docs/tuning.md, "FP8\'s cost").',
+      'The shipped file has no branch: it picks the word\'s address with select, loads the vec4 that holds it, decodes it both ways and selects the answer. SwiftShader runs both sides of a branch, each with its load: docs/tuning.md, "FP8\'s cost", measures what the branch cost the tiled kernel.',
     ],
     cases: FP8_CASES,
   },
