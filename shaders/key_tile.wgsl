@@ -7,6 +7,9 @@
 // thread per step so that neighbouring threads read neighbouring bytes. A
 // key past the chunk or skipped by the key source is -1 in slotTile and
 // zeros in keyTile. TILE_N and WG_SIZE are the version's overrides.
+// Version 4 may keep the decoded tile elsewhere: in bf16 (KEY_TILE_BF16),
+// in a storage buffer of its own (KEY_TILE_STORAGE), or nowhere, its keys
+// read from the cache where they are used (KEYS_FROM_CACHE).
 // (The lines between the "---- exercise" markers are exercise 10's: src/exercises.)
 
 // KEYS_FROM_CACHE = 1 (version 4, `--keys cache`; the default for f32 and
@@ -21,8 +24,8 @@
 // the softmax's mask. A u32, not a bool, so that the sizes below are
 // arithmetic the host reads too (workgroup bytes).
 override KEYS_FROM_CACHE: u32 = 0u;
-override KEY_TILE_KEYS: u32 = TILE_N - KEYS_FROM_CACHE * (TILE_N - 1u); // TILE_N, or 1 from the cache
-override ROW_TILE_KEYS: u32 = 1u + KEYS_FROM_CACHE * (2u * TILE_N - 1u); // 1, or two tiles from the cache
+override KEY_TILE_KEYS: u32 = TILE_N - (KEYS_FROM_CACHE + KEY_TILE_STORAGE) * (TILE_N - 1u); // TILE_N, or 1 (from the cache, or a storage tile)
+override ROW_TILE_KEYS: u32 = 1u + (KEYS_FROM_CACHE + KEY_TILE_STORAGE) * (2u * TILE_N - 1u); // 1, or two tiles (listed rows)
 
 // KEY_TILE_BF16 = 1 (version 4, `--keys tile-bf16`): the decoded tile holds
 // bf16 values, four to a vec2<u32> (keyTileBf16), half the bytes of f32, so
@@ -35,14 +38,30 @@ override ROW_TILE_KEYS: u32 = 1u + KEYS_FROM_CACHE * (2u * TILE_N - 1u); // 1, o
 // (src/kernels/tiled-kernel.ts, src/run/runner.ts). keyTile then holds one quad, keyTileBf16
 // the tile; otherwise the other way round (8 bytes).
 override KEY_TILE_BF16: u32 = 0u;
+
+// KEY_TILE_STORAGE = 1 (version 4, `--keys tile-storage`): the tile is decoded
+// once, in f32, into the workgroup's own part of a storage buffer
+// (keyTileStorage: TILE_N keys a workgroup, at tileStorageBase, which
+// version 4 sets from its workgroup's index), not into workgroup memory.
+// Where a read of workgroup memory costs several reads of a storage buffer
+// (SwiftShader: docs/kernels.md, "What a read costs") this decodes FP8 keys
+// once per tile, where reading them from the cache decodes them again in
+// every head block that uses them; on a GPU workgroup memory is the faster
+// of the two. The tuner measures which (docs/tuning.md). The keys are
+// listed with their rows and scales as for KEYS_FROM_CACHE and decoded by
+// cacheQuad; the tile is written and read across threads, so its barriers
+// are storage barriers too (decodeTileAndWait, version 4's end of a tile).
+override KEY_TILE_STORAGE: u32 = 0u;
+@group(0) @binding(21) var<storage, read_write> keyTileStorage: array<vec4<f32>>; // [storage tile]
+var<private> tileStorageBase: u32;
 override TILE_QUADS: u32 = KEY_TILE_KEYS * D_QK / 4u;
 override F32_TILE_QUADS: u32 = TILE_QUADS - KEY_TILE_BF16 * (TILE_QUADS - 1u);
 override BF16_TILE_QUADS: u32 = 1u + KEY_TILE_BF16 * (TILE_QUADS - 1u);
 var<workgroup> keyTile: array<vec4<f32>, F32_TILE_QUADS>;        // [key][quad]
 var<workgroup> keyTileBf16: array<vec2<u32>, BF16_TILE_QUADS>;   // [key][quad], bf16 pairs
 var<workgroup> slotTile: array<i32, TILE_N>;
-var<workgroup> rowTile: array<vec3<u32>, ROW_TILE_KEYS>;    // cacheRow of each key (KEYS_FROM_CACHE)
-var<workgroup> scaleTile: array<vec4<u32>, ROW_TILE_KEYS>;  // its FP8 scale words (KEYS_FROM_CACHE)
+var<workgroup> rowTile: array<vec3<u32>, ROW_TILE_KEYS>;    // cacheRow of each key (KEYS_FROM_CACHE, KEY_TILE_STORAGE)
+var<workgroup> scaleTile: array<vec4<u32>, ROW_TILE_KEYS>;  // its FP8 scale words (KEYS_FROM_CACHE, KEY_TILE_STORAGE)
 
 // Slots of keys t0 .. t0 + TILE_N - 1 of row (b, i); -1 at or past `end` or
 // for a skipped key. Keys read from the cache: also where each lives, and
@@ -51,23 +70,40 @@ fn listSlots(b: u32, i: u32, t0: u32, end: u32, tid: u32) {
   for (var nn = tid; nn < TILE_N; nn += WG_SIZE) {
     let slot = select(-1, keySlot(b, i, t0 + nn), t0 + nn < end);
     slotTile[nn] = slot;
-    if (KEYS_FROM_CACHE == 1u) {
+    if (KEYS_FROM_CACHE == 1u || KEY_TILE_STORAGE == 1u) {
       rowTile[rowBase(t0) + nn] = cacheRow(slot);
       scaleTile[rowBase(t0) + nn] = cacheScales(slot);
     }
   }
 }
 
-// Decode the listed keys into the tile and wait until all threads have (call
-// after a barrier that follows listSlots). Keys read from the cache are not
-// decoded: there is nothing to wait for, and the barrier that followed
-// listSlots was enough, so a tile from the cache costs one barrier less.
-fn decodeTileAndWait(tid: u32) {
+// Decode the listed keys of the tile starting at key t0 and wait until all
+// threads have (call after a barrier that follows listSlots). Keys read from
+// the cache are not decoded: there is nothing to wait for, and the barrier
+// that followed listSlots was enough, so a tile from the cache costs one
+// barrier less.
+fn decodeTileAndWait(tid: u32, t0: u32) {
   if (KEYS_FROM_CACHE == 1u) {
+    return;
+  }
+  if (KEY_TILE_STORAGE == 1u) {
+    decodeTileToStorage(tid, t0);
+    storageBarrier(); // a barrier for storage: the tile's writes before anyone reads it
     return;
   }
   decodeTile(tid);
   workgroupBarrier();
+}
+
+// The listed keys, decoded from their rows and scales (cacheQuad: zeros for
+// a key not read), into the workgroup's part of keyTileStorage.
+fn decodeTileToStorage(tid: u32, t0: u32) {
+  let dq4 = D_QK / 4u;
+  let rows = rowBase(t0);
+  for (var e = tid; e < TILE_N * dq4; e += WG_SIZE) {
+    let at = rows + e / dq4;
+    keyTileStorage[tileStorageBase + e] = cacheQuad(rowTile[at], scaleTile[at], e % dq4); // [storage tile]
+  }
 }
 
 // Decode the listed keys into keyTile (or keyTileBf16).
@@ -107,11 +143,13 @@ fn packBf16x4(v: vec4<f32>) -> vec2<u32> {
   return vec2<u32>((b.x >> 16u) | (b.y & 0xffff0000u), (b.z >> 16u) | (b.w & 0xffff0000u));
 }
 
-// Quad `at` ([key][quad]) of the decoded tile, f32 or bf16.
+// Quad `at` ([key][quad]) of the decoded tile, f32, bf16 or in storage.
 fn tileQuad(at: u32) -> vec4<f32> {
+  if (KEY_TILE_STORAGE == 1u) {
+    return keyTileStorage[tileStorageBase + at]; // [storage tile]
+  }
   if (KEY_TILE_BF16 == 1u) {
-    let w = keyTileBf16[at];
-    return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
+    return decodeBf16x4(keyTileBf16[at]);
   }
   return keyTile[at];
 }

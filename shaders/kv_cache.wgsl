@@ -70,6 +70,11 @@ fn decodeBf16x2(word: u32) -> vec2<f32> {
   return vec2<f32>(bitcast<f32>(word << 16u), bitcast<f32>(word & 0xffff0000u));
 }
 
+// Four bf16 values in two words (low half first): a quad.
+fn decodeBf16x4(words: vec2<u32>) -> vec4<f32> {
+  return vec4<f32>(decodeBf16x2(words.x), decodeBf16x2(words.y));
+}
+
 // A ue8m0 byte e -> 2^(e - 127), built from its bits (e is an f32 exponent
 // field): no exp2 per value. 0 is the subnormal 2^-127, 0xff is NaN
 // (float8_e8m0fnu), as in src/mla/kv-quant.ts.
@@ -134,8 +139,7 @@ fn kvQuadOfToken(t: KvToken, j: u32, scales: vec4<u32>) -> vec4<f32> {
     return bitcast<vec4<f32>>(kvVec(t.shard, (t.word + 4u * j) / 4u)); // f32 rows: a quad is one aligned vec4
   }
   if (KV_KIND == 1u) {
-    let w = kvWordPair(t.shard, t.word + 2u * j);
-    return vec4<f32>(decodeBf16x2(w.x), decodeBf16x2(w.y));
+    return decodeBf16x4(kvWordPair(t.shard, t.word + 2u * j));
   }
   // ---- exercise fp8-record: write from here ----
   let e = 4u * j;
@@ -144,6 +148,6 @@ fn kvQuadOfToken(t: KvToken, j: u32, scales: vec4<u32>) -> vec4<f32> {
   let v = kvVec(t.shard, w / 4u);
   let latent = decodeE4m3x4(v[w % 4u]) * scaleOf(scales, min(e, D_NOPE - 1u) / QUANT_TILE);
   let pair = select(v.xy, v.zw, (w & 2u) != 0u);
-  return select(latent, vec4<f32>(decodeBf16x2(pair.x), decodeBf16x2(pair.y)), rope);
+  return select(latent, decodeBf16x4(pair), rope);
   // ---- exercise fp8-record: to here ----
 }

@@ -79,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // 1. Load and decode the tile once, all threads together (key_tile.wgsl).
     listSlots(b, i, t0, end, tid);
     workgroupBarrier();
-    decodeTileAndWait(tid);
+    decodeTileAndWait(tid, t0);
 
     // 2. Scores: the HEADS_PER_WG x TILE_N dot products of the tile, spread
     //    over all threads, each dot split in DOT_PARTS slices of the head dim

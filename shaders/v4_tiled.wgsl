@@ -45,7 +45,12 @@
 //    blocks; 1.28-1.32x the f32 tile, docs/tuning.md "FP8's cost"); read from
 //    the cache, each key's scales are read once per tile and a quad is read
 //    and decoded without a branch (fp8.wgsl, kv_cache.wgsl), and with 32-head
-//    blocks that is the fastest (the tuner measures all three).
+//    blocks that is the fastest on llvmpipe. Or decoded once, in f32, into
+//    the workgroup's own part of a storage buffer (KEY_TILE_STORAGE, `--keys
+//    tile-storage`; key_tile.wgsl): each FP8 key decoded once a tile and then
+//    read like an f32 cache's, faster than the cache on SwiftShader, where
+//    workgroup memory is dear to read, and slower on llvmpipe (docs/tuning.md,
+//    "FP8's cost"). The tuner measures all four.
 //    Measured (docs/kernels.md, "Keys from the tile or the cache"; h_q 64,
 //    seqlen 4096): 13-27 % faster for f32 and bf16 on SwiftShader, 0-13 % on
 //    llvmpipe; FP8 from the cache 1.5-2x slower on both with 8-head blocks,
@@ -61,8 +66,8 @@
 // WG_SIZE = HEADS_PER_WG / OUT_HEADS * ceil(D_V / OUT_VALUES) threads, each
 // owning the output of OUT_HEADS heads x OUT_VALUES values (tiled_blocks.wgsl).
 // Per tile of TILE_N keys:
-//   1. load and decode the tile into workgroup memory once (all threads),
-//      unless the keys are read from the cache (KEYS_FROM_CACHE); the next
+//   1. load and decode the tile into workgroup memory (or storage) once (all
+//      threads), unless the keys are read from the cache (KEYS_FROM_CACHE); the next
 //      tile's cache slots are listed during step 4, so a tile costs four
 //      barriers (three with keys from the cache: nothing to decode);
 //   2. S: (HEADS_PER_WG / SCORE_HEADS) x (TILE_N / SCORE_KEYS) blocks x
@@ -71,15 +76,17 @@
 //   3. softmax: one thread per head sums the parts, takes the max, writes P;
 //   4. O += P V: every thread its own OUT_HEADS x OUT_VALUES block.
 // Workgroup memory: KEY_TILE_KEYS * D_QK * 4 (keys: TILE_N of them, or 1
-// when they are read from the cache; * 2 in bf16) + SCORE_SLICES * HEADS_PER_WG *
+// when they are read from the cache or kept in storage; / 2 in bf16) + SCORE_SLICES * HEADS_PER_WG *
 // TILE_N * 4 (scores) + TILE_N * 4 + HEADS_PER_WG * 16 bytes; the host
 // (src/kernels/tiled-kernel.ts) fits TILE_N and SCORE_SLICES to the device.
 // The tile is loaded by key_tile.wgsl, the overrides, statistics and output
 // blocks are in tiled_blocks.wgsl, results are written by fused_io.wgsl.
 
 @compute @workgroup_size(WG_SIZE)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   let w = workOf(wid, tid);
+  // This workgroup's part of the storage tile (KEY_TILE_STORAGE; key_tile.wgsl).
+  tileStorageBase = (wid.x + grid.x * (wid.y + grid.y * wid.z)) * TILE_N * DQ4;
 
   // This thread's output block: heads h0 .. h0 + OUT_HEADS - 1, value quads g + k * DIM_GROUPS.
   let h0 = tid / DIM_GROUPS * OUT_HEADS;
@@ -94,8 +101,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   workgroupBarrier();
   for (var t0 = w.start; t0 < w.end; t0 += TILE_N) {
     // 1. Load and decode the tile once, all threads together (key_tile.wgsl;
-    //    its slots were listed before the barrier that ended the previous tile).
-    decodeTileAndWait(tid);
+    //    its slots were listed before the barrier that ended the previous tile),
+    //    into workgroup memory or the workgroup's part of a storage buffer.
+    decodeTileAndWait(tid, t0);
 
     // 2. S = Q K^T in SCORE_HEADS x SCORE_KEYS register blocks, each over one
     //    slice of the head dim.
@@ -137,6 +145,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // which saves a barrier per tile.
     listSlots(w.b, w.i, t0 + TILE_N, w.end, tid);
     o = accumulatePV(o, h0, g, t0);
+    if (KEY_TILE_STORAGE == 1u) {
+      storageBarrier(); // ... and the storage tile
+    }
     workgroupBarrier(); // the next tile overwrites keyTile and scoreTile
   }
 

@@ -67,7 +67,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let teams = teamsFormed();
   for (var t0 = w.start; t0 < w.end; t0 += TILE_N) {
     // 1. Load and decode the tile once, all threads together (key_tile.wgsl).
-    decodeTileAndWait(tid);
+    decodeTileAndWait(tid, t0);
 
     // 2. S = Q K^T for 8 heads x the 8 keys of the tile, one slice per lane,
     //    summed over the team; then the softmax of those heads by its first lane.

@@ -57,12 +57,25 @@ describe('the extra KV source (MODEL1)', () => {
         // SwiftShader's cover: v4, and v5, which only SwiftShader (subgroups) runs; llvmpipe's full matrix runs the rest.
         if (testMatrix(ctx) === 'cover' && !(format === 'fp8' && (version.name === 'tiled' || version.name === 'subgroups'))) return c.skip();
         const run = await runAttention(ctx, combined.inputs, { kernel: version.name, kvFormat: format });
-        const ref = referenceTwoSources(shape, main.q,
-          { rows: dequantised(main.kvRows, format), indices: main.indices!, topk: 40, topkLength },
-          { rows: dequantised(extra.kvRows, format), indices: extra.indices, topk: 24, topkLength: extra.topkLength });
-        const check = compareToReference(run.output, ref, combined.inputs.shape);
-        expect(check.pass, check.failure).toBe(true);
+        expectBothSources(run.output, format);
       });
     }
   }
+
+  // v4's tile decoded into a storage buffer: the rows and scales listed as for keys read from the cache,
+  // over both caches' slots, with two splits (each workgroup its own part of the buffer).
+  it('v4 tiled, fp8, keys decoded into a storage buffer (--keys tile-storage), two splits', async (c) => {
+    if (!ctx) return c.skip();
+    const run = await runAttention(ctx, combined.inputs, { kernel: 'tiled', kvFormat: 'fp8', keys: 'tile-storage', splits: 2 });
+    expect(run.plan).toMatchObject({ keys: 'tile-storage', splits: 2 });
+    expectBothSources(run.output, 'fp8');
+  });
 });
+
+function expectBothSources(output: Parameters<typeof compareToReference>[0], format: 'f32' | 'fp8'): void {
+  const ref = referenceTwoSources(shape, main.q,
+    { rows: dequantised(main.kvRows, format), indices: main.indices!, topk: 40, topkLength },
+    { rows: dequantised(extra.kvRows, format), indices: extra.indices, topk: 24, topkLength: extra.topkLength });
+  const check = compareToReference(output, ref, combined.inputs.shape);
+  expect(check.pass, check.failure).toBe(true);
+}

@@ -66,8 +66,9 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   });
 
   // v4's key reads on every format: decoded into the tile (f32, or bf16 where exact: bf16 and FP8 caches),
-  // or read from the cache where used (the default for f32 and bf16), at tiles of 8 and the largest the
-  // plan allows (64 from the cache, twice the f32 tile's in bf16).
+  // into a storage buffer (each workgroup, 2 splits x 3 query tokens x 3 requests, its own part), or read from the cache where
+  // used (the default for f32 and bf16), at tiles of 8 and the largest the plan allows (64 from the cache
+  // or storage, twice the f32 tile's in bf16).
   const keyReads = sweep((['f32', 'bf16', 'fp8'] as const).flatMap((kvFormat) => KEY_READS.filter((keys) => keys !== 'tile-bf16' || kvFormat !== 'f32')
     .flatMap((keys) => [8, 'max'].map((tileN) => ({ kvFormat, keys, tileN })))), 3);
   it.each(keyReads)('v4 tiled: keys from the $keys, $kvFormat cache, tileN $tileN', async ({ kvFormat, keys, tileN }) => {
@@ -76,6 +77,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expect(run.plan.keys).toBe(keys);
     expect(run.plan.constants.KEYS_FROM_CACHE).toBe(keys === 'cache' ? 1 : 0);
     expect(run.plan.constants.KEY_TILE_BF16).toBe(keys === 'tile-bf16' ? 1 : 0);
+    expect(run.plan.constants.KEY_TILE_STORAGE).toBe(keys === 'tile-storage' ? 1 : 0);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 

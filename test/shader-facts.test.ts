@@ -3,11 +3,12 @@
  * numbers (one table, every shipped file agrees), workgroup memory (read from
  * the declarations), the uniform's fields (a line the reader does not
  * understand is an error, not skipped); the plans' default register blocks
- * by the kind of adapter; the lines of 32-head strips marked as such.
+ * by the kind of adapter; the lines of 32-head strips and of the storage
+ * tile marked as such.
  */
 import { describe, expect, it } from 'vitest';
-import { SHADER_FILES, SHADER_FILE_NAMES, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
-import { bindingMismatches } from '../src/gpu/bindings';
+import { SHADER_FILES, SHADER_FILE_NAMES, STORAGE_TILE_LINE, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
+import { bindingMismatches, storageBuffersDeclared } from '../src/gpu/bindings';
 import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
 import { paramFields } from '../src/kernels/call-params';
 import { readFileSync } from 'node:fs';
@@ -38,6 +39,34 @@ describe('strips of 32-head blocks', () => {
     expect(narrow.split('\n')).toHaveLength(wide.split('\n').length);
     expect(narrow).not.toContain(WIDE_LINE);
     expect(wide.split('\n').filter((l) => l.endsWith(WIDE_LINE)).length).toBeGreaterThan(30);
+  });
+});
+
+describe('the storage tile (--keys tile-storage)', () => {
+  it('every line that names its buffer carries the mark; a module without it has one storage buffer fewer', () => {
+    for (const file of SHADER_FILE_NAMES) {
+      const unmarked = SHADER_FILES[file].split('\n').map((l, k) => ({ l: l.replace(/\/\/.*$/, ''), k }))
+        .filter(({ l }, k) => /\bkeyTileStorage\b/.test(l) && !SHADER_FILES[file].split('\n')[k].trimEnd().endsWith(STORAGE_TILE_LINE));
+      expect(unmarked.map(({ k }) => `${file}:${k + 1}`), file).toEqual([]);
+    }
+    const files = ['key_tile.wgsl', 'tiled_blocks.wgsl', 'head_quads.wgsl', 'v4_tiled.wgsl'] as const;
+    const without = composeShader(files).code;
+    const withTile = composeShader(files, {}, { storageTile: true }).code;
+    expect(without.split('\n')).toHaveLength(withTile.split('\n').length);
+    expect(without).not.toContain(STORAGE_TILE_LINE);
+    expect(storageBuffersDeclared(withTile)).toBe(storageBuffersDeclared(without) + 1);
+  });
+
+  const shape = presetShape('v32', { seqlens: [4096], hQ: 64 });
+  const plan = (limits: DeviceLimits) => planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'tiled', kvFormat: 'fp8', keys: 'tile-storage' }, limits);
+  const limits = { ...WEBGPU_DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 32768 };
+  it('the plan holds a tile of f32 keys a workgroup in a scratch buffer, and is refused where it would bind more storage buffers than allowed', () => {
+    const p = plan({ ...limits, maxStorageBuffersPerShaderStage: 9 }).plan;
+    const workgroups = Math.ceil(64 / p.headsPerWorkgroup) * p.splits;
+    expect(p.scratch.find((s) => s.label === 'decoded key tiles')?.bytes).toBe(4 * p.tileN * 576 * workgroups);
+    expect(p.constants).toMatchObject({ KEY_TILE_STORAGE: 1, KEYS_FROM_CACHE: 0, KEY_TILE_BF16: 0 });
+    expect(() => plan({ ...limits, maxStorageBuffersPerShaderStage: 8 }))
+      .toThrow('keys "tile-storage" binds 9 storage buffers, over this device\'s maxStorageBuffersPerShaderStage of 8 (the cache\'s shards count too): use keys tile, tile-bf16 or cache');
   });
 });
 

@@ -33,7 +33,7 @@ before it is timed. The pick goes into the device profile that --kernel flash re
   --budget SECONDS      start no new candidate after this many seconds of search (the default and the walk's
                         start are always timed; the final rounds follow); default: none, the search runs to its end
   narrow the space (each a comma-separated list; default: all of it):
-  --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,tile-bf16,cache  --heads-per-workgroup 16,64  --tile-n 32,64
+  --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,tile-bf16,tile-storage,cache  --heads-per-workgroup 16,64  --tile-n 32,64
   --profile FILE        the profile to update (default: $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json)
   --out FILE.md  --json-out FILE.json`;
 

@@ -18,6 +18,8 @@ export const BINDINGS = {
   scores: 7,
   params: 8,
   max_logits: 20,
+  // key_tile.wgsl: version 4's decoded key tiles in storage (--keys tile-storage)
+  keyTileStorage: 21,
   // kv_shards.wgsl: shards 1..11 of a cache split across buffers (shard 0 is `kv`)
   kv1: 9,
   kv2: 10,
@@ -86,6 +88,11 @@ export function bindingMismatches(code: string): BindingMismatch[] {
     else if (want !== Number(binding)) found.push({ line: k + 1, message: `${name} is at binding ${binding}, the binding table (src/gpu/bindings.ts) says ${want}` });
   });
   return found;
+}
+
+/** How many storage buffers a module declares (comments aside): Dawn counts each against maxStorageBuffersPerShaderStage. */
+export function storageBuffersDeclared(code: string): number {
+  return (code.replace(/\/\/.*$/gm, '').match(/var\s*<\s*storage\b/g) ?? []).length;
 }
 
 /** A group-0 buffer a module declares: its binding and how it is read. */

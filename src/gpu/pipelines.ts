@@ -16,6 +16,8 @@ export interface PipelineSpec {
   readonly edits?: ShaderEdits;
   /** Strips eight pieces wide (a 32-head register block, shader-source.ts WIDE_LINE). */
   readonly wideStrips?: boolean;
+  /** The decoded key tile in a storage buffer (shader-source.ts STORAGE_TILE_LINE). */
+  readonly storageTile?: boolean;
 }
 
 export interface ShaderMessage {
@@ -40,7 +42,7 @@ const caches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>(
 export function getPipeline(device: GPUDevice, spec: PipelineSpec): Promise<GPUComputePipeline> {
   let cache = caches.get(device);
   if (!cache) { cache = new Map(); caches.set(device, cache); }
-  const shader = composeShader(spec.files, spec.edits, { wideStrips: spec.wideStrips });
+  const shader = composeShader(spec.files, spec.edits, { wideStrips: spec.wideStrips, storageTile: spec.storageTile });
   const key = JSON.stringify([spec.entryPoint, spec.constants, shader.code]);
   let pipeline = cache.get(key);
   if (!pipeline) {

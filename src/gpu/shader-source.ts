@@ -90,12 +90,30 @@ export const DIRECTIVE_FILES: readonly ShaderFileName[] = ['subgroup_teams.wgsl'
  */
 export const WIDE_LINE = '// [32 heads]';
 
+/**
+ * The mark that ends a line present only in a module whose decoded key tile
+ * is kept in a storage buffer (key_tile.wgsl, `--keys tile-storage`): the
+ * buffer's binding and the lines that use it. A module declares every
+ * storage buffer it binds whether its entry point uses it or not (Dawn
+ * counts them against maxStorageBuffersPerShaderStage, 8 on many devices,
+ * which version 4's other buffers fill), so the others have them blanked.
+ */
+export const STORAGE_TILE_LINE = '// [storage tile]';
+
 export interface ComposeOptions {
   /** Keep the lines marked WIDE_LINE (a module with a 32-head register block). */
   readonly wideStrips?: boolean;
+  /** Keep the lines marked STORAGE_TILE_LINE (a module whose decoded tile is in a storage buffer). */
+  readonly storageTile?: boolean;
 }
 
-const blankWideLines = (src: string) => src.split('\n').map((l) => (l.trimEnd().endsWith(WIDE_LINE) ? '' : l)).join('\n');
+/** The marks of the lines a module keeps only when asked (ComposeOptions), each with its option. */
+const MARKED_LINES = [[WIDE_LINE, 'wideStrips'], [STORAGE_TILE_LINE, 'storageTile']] as const;
+
+const blankMarkedLines = (src: string, options: ComposeOptions) => {
+  const blanked = MARKED_LINES.filter(([, option]) => !options[option]).map(([mark]) => mark);
+  return src.split('\n').map((l) => (blanked.some((mark) => l.trimEnd().endsWith(mark)) ? '' : l)).join('\n');
+};
 
 export function composeShader(files: readonly ShaderFileName[], edits: ShaderEdits = {}, options: ComposeOptions = {}): ComposedShader {
   const parts: { file: ShaderFileName; firstLine: number; lines: number }[] = [];
@@ -104,7 +122,7 @@ export function composeShader(files: readonly ShaderFileName[], edits: ShaderEdi
   const ordered = [...files.filter((f) => DIRECTIVE_FILES.includes(f)), ...files.filter((f) => !DIRECTIVE_FILES.includes(f))];
   for (const file of ordered) {
     const given = edits[file] ?? SHADER_FILES[file];
-    const src = (options.wideStrips ? given : blankWideLines(given)).replace(/\n?$/, '\n');
+    const src = blankMarkedLines(given, options).replace(/\n?$/, '\n');
     const lines = src.split('\n').length - 1;
     parts.push({ file, firstLine: line, lines });
     chunks.push(src);

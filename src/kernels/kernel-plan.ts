@@ -35,11 +35,16 @@ export interface PlanOptions {
  * Where v4 reads its keys: 'tile', decoded once per tile into workgroup
  * memory (f32) and read from there by every head block; 'tile-bf16', the
  * same tile held in bf16, half the bytes (bf16 caches, and FP8 caches with
- * power-of-two scales, whose values are all bf16 values); 'cache', straight
- * from the cache each time a head block uses them (decoding them each time).
+ * power-of-two scales, whose values are all bf16 values); 'tile-storage',
+ * the tile decoded in f32 into the workgroup's own part of a storage buffer
+ * (a scratch buffer of the plan); 'cache', straight from the cache each time
+ * a head block uses them (decoding them each time).
  */
-export const KEY_READS = ['tile', 'tile-bf16', 'cache'] as const;
+export const KEY_READS = ['tile', 'tile-bf16', 'tile-storage', 'cache'] as const;
 export type KeyReads = (typeof KEY_READS)[number];
+
+/** The label of the scratch buffer of decoded key tiles ('tile-storage'): the plan names it, the passes bind it by it. */
+export const STORAGE_TILE_LABEL = 'decoded key tiles';
 
 export interface KernelPlan {
   readonly kernel: VersionName;
@@ -60,7 +65,7 @@ export interface KernelPlan {
   readonly outBlock?: OutBlockName;
   /** Other tuning values of the version, by their override names (e.g. DOT_PARTS). */
   readonly constants: Readonly<Record<string, number>>;
-  /** Buffers the version needs besides inputs and outputs: the score matrix, the splits' partials. */
+  /** Buffers the version needs besides inputs and outputs: the score matrix, the splits' partials, a storage tile. */
   readonly scratch: readonly { readonly label: string; readonly bytes: number }[];
 }
 

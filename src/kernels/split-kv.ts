@@ -6,8 +6,8 @@
  */
 import { getPipeline } from '../gpu/pipelines';
 import type { ShaderFileName } from '../gpu/shader-source';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, keySourceBindings } from './kernel-plan';
-import { bindGroup } from '../gpu/bindings';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, STORAGE_TILE_LABEL, keySourceBindings } from './kernel-plan';
+import { type BindingName, bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
 import { wideStrips } from './register-blocks';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
@@ -92,6 +92,14 @@ export function splitScratch(spec: AttentionSpec, splits: number): KernelPlan['s
   ];
 }
 
+/** The scratch buffer of decoded key tiles (v4, `--keys tile-storage`: tiled-kernel.ts), bound as keyTileStorage; none otherwise. */
+function storageTileBinding(plan: KernelPlan, scratch: readonly GPUBuffer[]): Partial<Record<BindingName, GPUBuffer>> {
+  if (plan.constants.KEY_TILE_STORAGE !== 1) return {};
+  const buffer = scratch[plan.scratch.findIndex((s) => s.label === STORAGE_TILE_LABEL)];
+  if (!buffer) throw new Error('the decoded key tiles\' scratch buffer is required when keys are "tile-storage"');
+  return { keyTileStorage: buffer };
+}
+
 /** Files of a fused version's module: params, cache reader, key source, fused_io, then the version's own (`files`). */
 export function fusedFiles(spec: AttentionSpec, files: readonly ShaderFileName[]): ShaderFileName[] {
   return [...sharedFiles(spec), 'fused_io.wgsl', ...files];
@@ -120,12 +128,14 @@ export async function fusedPasses(
     edits: spec.edits,
     constants: { ...sharedConstants(spec), D_V: shape.dV, ...plan.constants },
     wideStrips: wideStrips(plan.constants),
+    storageTile: plan.constants.KEY_TILE_STORAGE === 1,
   });
   const keys = keySourceBindings(spec.sparse, buffers);
+  const tiles = storageTileBinding(plan, scratch);
   const grid: [number, number, number] = [kernel.headBlocks * plan.splits, shape.sQ, shape.batch];
   const decodePass = (out: GPUBuffer, lse: GPUBuffer, maxLogits: GPUBuffer): KernelPass => ({
     label: kernel.label, pipeline: decode, workgroups: grid,
-    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, max_logits: maxLogits, sink: buffers.sink, ...keys }),
+    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, max_logits: maxLogits, sink: buffers.sink, ...keys, ...tiles }),
   });
   if (plan.splits === 1) return [decodePass(buffers.out, buffers.lse, buffers.maxLogits)];
   const [partOut, partLse, partMax] = scratch;

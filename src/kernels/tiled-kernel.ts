@@ -7,8 +7,9 @@
  * read from the shader's declarations (gpu/wgsl-layout.ts).
  */
 import { composeShader } from '../gpu/shader-source';
+import { storageBuffersDeclared } from '../gpu/bindings';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit, STORAGE_TILE_LABEL } from './kernel-plan';
 import type { KvFormat } from '../mla/kv-layout';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { type LoopCost, chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
@@ -125,10 +126,12 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const score = blockSize(chosen.score);
   const { heads, threads } = tiledHeads(spec, limits, options, code, 'tiled', blocks);
   const fromCache = keys === 'cache';
+  const inStorage = keys === 'tile-storage';
   if (keys === 'tile-bf16') refuseInexactBf16Tile(spec);
+  if (inStorage) refuseStorageTileOver(limits, storageBuffersDeclared(code) + 1);
   const constantsFor = (tileN: number, dotParts: number) => ({
     HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads,
-    KEYS_FROM_CACHE: fromCache ? 1 : 0, KEY_TILE_BF16: keys === 'tile-bf16' ? 1 : 0, ...blocks,
+    KEYS_FROM_CACHE: fromCache ? 1 : 0, KEY_TILE_BF16: keys === 'tile-bf16' ? 1 : 0, KEY_TILE_STORAGE: inStorage ? 1 : 0, ...blocks,
   });
   const bytes = (tileN: number, dotParts: number) => workgroupBytesOf(code, { ...base, ...constantsFor(tileN, dotParts) });
   const storage = limits.maxComputeWorkgroupStorageSize;
@@ -151,11 +154,30 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   if (!Number.isInteger(dotParts) || dotParts < 1 || dotParts > dq4 || bytes(tileN, dotParts) > storage) {
     throw new Error(`dotParts = ${dotParts} is not allowed: dotParts must be an integer from 1 to ${dq4} whose score slices fit the workgroup memory (${storage} B)`);
   }
-  const splits = chooseSplits(spec, Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch, options.splits, limits, tiledLoops({ tileN, heads, threads, dq4, tasks: scoreBlocks * dotParts, perTask: Math.ceil(dq4 / dotParts), slices: dotParts, decoded: !fromCache }));
+  const workgroupsPerSplit = Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch;
+  const splits = chooseSplits(spec, workgroupsPerSplit, options.splits, limits, tiledLoops({ tileN, heads, threads, dq4, tasks: scoreBlocks * dotParts, perTask: Math.ceil(dq4 / dotParts), slices: dotParts, decoded: !fromCache }));
+  const scratch = [...splitScratch(spec, splits), ...(inStorage ? [storageTileScratch(limits, tileN * shape.dQk, workgroupsPerSplit * splits)] : [])];
   return {
     kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads, keys, scoreBlock: chosen.score, outBlock: chosen.out,
-    workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch: splitScratch(spec, splits),
+    workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch,
   };
+}
+
+/** One tile of `tileValues` f32 values for each of `workgroups` workgroups; a plan whose tiles would not fit one binding does not fit. */
+function storageTileScratch(limits: DeviceLimits, tileValues: number, workgroups: number): KernelPlan['scratch'][number] {
+  const bytes = 4 * tileValues * workgroups;
+  const most = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  if (bytes > most) {
+    throw new PlanDoesNotFit(`keys "tile-storage": ${workgroups} workgroups' tiles of ${tileValues} f32 values are ${bytes} bytes, over this device's ${most}-byte storage binding (fewer splits, a shorter tile, or other keys)`);
+  }
+  return { label: STORAGE_TILE_LABEL, bytes };
+}
+
+/** The storage tile is one more storage buffer than the module's others (its binding is blanked in modules without one). */
+function refuseStorageTileOver(limits: DeviceLimits, buffers: number): void {
+  if (buffers > limits.maxStorageBuffersPerShaderStage) {
+    throw new PlanDoesNotFit(`keys "tile-storage" binds ${buffers} storage buffers, over this device's maxStorageBuffersPerShaderStage of ${limits.maxStorageBuffersPerShaderStage} (the cache's shards count too): use keys tile, tile-bf16 or cache`);
+  }
 }
 
 export function tiledPasses(

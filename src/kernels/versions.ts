@@ -9,6 +9,7 @@
  * the same shared files (params, cache reader, dense or sparse key source).
  */
 import { type ShaderFileName, composeShader } from '../gpu/shader-source';
+import { storageBuffersDeclared } from '../gpu/bindings';
 import { type AttentionSpec, sharedFiles } from './attention-spec';
 import { fusedFiles } from './split-kv';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, VERSION_NAMES, type VersionName } from './kernel-plan';
@@ -159,8 +160,7 @@ export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits:
 export function storageBuffersOf(version: KernelVersion, spec: AttentionSpec): number {
   const own = version.files.filter((f) => f !== 'combine.wgsl');
   const files = version.name === 'naive' ? [...sharedFiles(spec), ...own] : fusedFiles(spec, own);
-  const code = composeShader(files, spec.edits).code.replace(/\/\/.*$/gm, '');
-  return (code.match(/var\s*<\s*storage\b/g) ?? []).length;
+  return storageBuffersDeclared(composeShader(files, spec.edits).code);
 }
 
 /** Refuse a call whose module binds more storage buffers than the device allows per shader stage. */

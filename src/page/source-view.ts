@@ -49,7 +49,7 @@ const FILE_INFO: Record<ShaderFileName, FileInfo> = {
   'subgroup_teams.wgsl': { role: 'teams of subgroup lanes that sum through shuffles, formed for any subgroup size and layout (version 5)', kernel: 'subgroups' },
   'tiled_blocks.wgsl': { role: 'the register blocks of S = Q K^T and O = P V and the softmax statistics of the tiled versions (4 and 5)', kernel: 'tiled' },
   'head_quads.wgsl': { role: 'the strip of four-head mat4x4 pieces every register block is built of, and its step (versions 4 and 5; lines marked [32 heads] run only with a 32-head block)', kernel: 'tiled' },
-  'key_tile.wgsl': { role: 'a tile of keys decoded once into workgroup memory (versions 3 to 5)', kernel: 'tiled' },
+  'key_tile.wgsl': { role: 'a tile of keys decoded once into workgroup memory (versions 3 to 5), or into a storage buffer (version 4, lines marked [storage tile])', kernel: 'tiled' },
   'fused_io.wgsl': { role: 'query, results and how versions 2-4 write them (with or without split-KV)', kernel: 'tiled' },
   'combine.wgsl': { role: 'merges split-KV partials by lse (runs with splits > 1)', kernel: 'tiled', splits: '2' },
   'fp8.wgsl': { role: 'FP8 E4M3 code -> f32, shared by the cache reader and the indexer' },

@@ -42,7 +42,7 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
   const spaceFields = TUNING_AXES.map((axis) => `<label><span>${escapeHtml(AXIS_TITLES[axis])}</span>`
     + `<input name="${SPACE_FLAGS[axis]}" placeholder="${FULL_SPACE[axis].join(',')}" title="a comma-separated list; empty: all of ${FULL_SPACE[axis].join(', ')}"></label>`).join('');
   host.innerHTML = `<div id="tune-root"><h2>Tune for this GPU</h2>
-    <p class="lead">The tiled kernel (v4) has knobs: its register blocks, how many heads share a workgroup, the tile's length, and whether keys are read from a tile in workgroup memory (in f32, or in bf16 where that is exact) or from the cache. The best setting differs from GPU to GPU. The tuner searches them for one shape on <em>this</em> GPU: each candidate is checked against the CPU reference, then timed; the fastest few are timed again together. The pick is kept in this browser and the Run view's kernel <code>flash</code> uses it.</p>
+    <p class="lead">The tiled kernel (v4) has knobs: its register blocks, how many heads share a workgroup, the tile's length, and whether keys are read from a tile in workgroup memory (in f32, or in bf16 where that is exact), from a tile in a storage buffer, or from the cache. The best setting differs from GPU to GPU. The tuner searches them for one shape on <em>this</em> GPU: each candidate is checked against the CPU reference, then timed; the fastest few are timed again together. The pick is kept in this browser and the Run view's kernel <code>flash</code> uses it.</p>
     <form id="tune-form" class="fields">
       <label><span>Head</span>${select('preset', PRESET_NAMES, PAGE_TUNE.preset)}</label>
       <label><span>KV cache</span>${select('kv', KV_FORMATS, PAGE_TUNE.kv)}</label>

@@ -79,6 +79,7 @@ export function describeDevice(ctx: GpuContext): string[] {
 /** Where a plan's keys are read, in its line (describePlan). */
 const KEY_READ_WORDS: Readonly<Record<KeyReads, string>> = {
   cache: ' read from the cache', tile: ' decoded into workgroup memory', 'tile-bf16': ' decoded into workgroup memory as bf16',
+  'tile-storage': ' decoded into a storage buffer',
 };
 
 /** The plan in a line: tile, head block, threads, workgroup memory, splits; or v1's score matrix. */

@@ -33,7 +33,7 @@ export interface TuningSpace {
   readonly tileN: readonly number[];
 }
 
-/** Everything v4 allows: 4 score blocks x 6 output blocks x 3 key reads (KEY_READS) x 4 head blocks x 4 tiles, before fitting. */
+/** Everything v4 allows: its score blocks x output blocks (register-blocks.ts) x key reads (KEY_READS) x 4 head blocks x 4 tiles, before fitting. */
 export const FULL_SPACE: TuningSpace = {
   scoreBlock: SCORE_BLOCKS, outBlock: OUT_BLOCKS, keys: KEY_READS, headsPerWorkgroup: [8, 16, 32, 64], tileN: [8, 16, 32, 64],
 };
