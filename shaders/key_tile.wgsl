@@ -46,8 +46,9 @@ override KEY_TILE_BF16: u32 = 0u;
 // Where a read of workgroup memory costs several reads of a storage buffer
 // (SwiftShader: docs/kernels.md, "What a read costs") this decodes FP8 keys
 // once per tile, where reading them from the cache decodes them again in
-// every head block that uses them; on a GPU workgroup memory is the faster
-// of the two. The tuner measures which (docs/tuning.md). The keys are
+// every head block that uses them; on a GPU workgroup memory is usually the
+// faster of the two (not measured here). The tuner measures which
+// (docs/tuning.md). The keys are
 // listed with their rows and scales as for KEYS_FROM_CACHE and decoded by
 // cacheQuad; the tile is written and read across threads, so its barriers
 // are storage barriers too (decodeTileAndWait, version 4's end of a tile).
