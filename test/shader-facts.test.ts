@@ -21,16 +21,18 @@ import type { KvFormat } from '../src/mla/kv-layout';
 import { generatedPages } from '../src/run/run-size';
 import { planCall } from '../src/run/runner';
 
+/** Lines of every shipped file whose code (comments aside) matches `names` but that do not end with `mark`, as file:line. */
+function unmarkedLines(names: RegExp, mark: string): string[] {
+  return SHADER_FILE_NAMES.flatMap((file) => SHADER_FILES[file].split('\n')
+    .flatMap((line, k) => (names.test(line.replace(/\/\/.*$/, '')) && !line.trimEnd().endsWith(mark) ? [`${file}:${k + 1}`] : [])));
+}
+
 describe('strips of 32-head blocks', () => {
   // Pieces e .. h of a strip (heads 16-31) exist only in a module with a 32-head block: every line that names one,
   // or branches on eight pieces, must carry the mark, or a module without such a block would not compile.
   const namesWidePiece = /\b\w+\.[e-h]\b(?!\()|^\s*[e-h]: (mat4x4|vec4)|pieces == 8u|case [4-7]u:/;
   it('every line that names pieces e .. h carries the mark, in every shipped file', () => {
-    for (const file of SHADER_FILE_NAMES) {
-      const unmarked = SHADER_FILES[file].split('\n').map((l, k) => ({ l: l.replace(/\/\/(?! \[32 heads\]).*$/, ''), k }))
-        .filter(({ l }) => namesWidePiece.test(l) && !l.trimEnd().endsWith(WIDE_LINE));
-      expect(unmarked.map(({ k }) => `${file}:${k + 1}`), file).toEqual([]);
-    }
+    expect(unmarkedLines(namesWidePiece, WIDE_LINE)).toEqual([]);
   });
   it('a module without a 32-head block blanks them (its lines keep their numbers); with one, keeps them', () => {
     const files = ['head_quads.wgsl', 'tiled_blocks.wgsl'] as const;
@@ -44,11 +46,7 @@ describe('strips of 32-head blocks', () => {
 
 describe('the storage tile (--keys tile-storage)', () => {
   it('every line that names its buffer carries the mark; a module without it has one storage buffer fewer', () => {
-    for (const file of SHADER_FILE_NAMES) {
-      const unmarked = SHADER_FILES[file].split('\n').map((l, k) => ({ l: l.replace(/\/\/.*$/, ''), k }))
-        .filter(({ l }, k) => /\bkeyTileStorage\b/.test(l) && !SHADER_FILES[file].split('\n')[k].trimEnd().endsWith(STORAGE_TILE_LINE));
-      expect(unmarked.map(({ k }) => `${file}:${k + 1}`), file).toEqual([]);
-    }
+    expect(unmarkedLines(/\bkeyTileStorage\b/, STORAGE_TILE_LINE)).toEqual([]);
     const files = ['key_tile.wgsl', 'tiled_blocks.wgsl', 'head_quads.wgsl', 'v4_tiled.wgsl'] as const;
     const without = composeShader(files).code;
     const withTile = composeShader(files, {}, { storageTile: true }).code;
