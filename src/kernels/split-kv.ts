@@ -5,7 +5,7 @@
  * chunk). See docs/kernels.md, "Split-KV".
  */
 import { getPipeline } from '../gpu/pipelines';
-import type { ShaderFileName } from '../gpu/shader-source';
+import type { ComposeOptions, ShaderFileName } from '../gpu/shader-source';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, STORAGE_TILE_LABEL, keySourceBindings } from './kernel-plan';
 import { type BindingName, bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
@@ -100,6 +100,16 @@ function storageTileBinding(plan: KernelPlan, scratch: readonly GPUBuffer[]): Pa
   return { keyTileStorage: buffer };
 }
 
+/**
+ * The marked lines a fused module with these override constants keeps
+ * (src/gpu/shader-source.ts): the 32-head strips, and the storage tile's
+ * binding and lines (KEY_TILE_STORAGE). The pipeline and the count of its
+ * storage buffers (versions.ts) compose with the same options.
+ */
+export function fusedModuleOptions(constants: Readonly<Record<string, number>>): ComposeOptions {
+  return { wideStrips: wideStrips(constants), storageTile: constants.KEY_TILE_STORAGE === 1 };
+}
+
 /** Files of a fused version's module: params, cache reader, key source, fused_io, then the version's own (`files`). */
 export function fusedFiles(spec: AttentionSpec, files: readonly ShaderFileName[]): ShaderFileName[] {
   return [...sharedFiles(spec), 'fused_io.wgsl', ...files];
@@ -127,8 +137,7 @@ export async function fusedPasses(
     entryPoint: 'main',
     edits: spec.edits,
     constants: { ...sharedConstants(spec), D_V: shape.dV, ...plan.constants },
-    wideStrips: wideStrips(plan.constants),
-    storageTile: plan.constants.KEY_TILE_STORAGE === 1,
+    ...fusedModuleOptions(plan.constants),
   });
   const keys = keySourceBindings(spec.sparse, buffers);
   const tiles = storageTileBinding(plan, scratch);

@@ -128,7 +128,7 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const fromCache = keys === 'cache';
   const inStorage = keys === 'tile-storage';
   if (keys === 'tile-bf16') refuseInexactBf16Tile(spec);
-  if (inStorage) refuseStorageTileOver(limits, storageBuffersDeclared(code) + 1);
+  if (inStorage) refuseStorageTileOver(limits, storageBuffersDeclared(composeShader(fusedFiles(spec, TILED_FILES), spec.edits, { storageTile: true }).code));
   const constantsFor = (tileN: number, dotParts: number) => ({
     HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads,
     KEYS_FROM_CACHE: fromCache ? 1 : 0, KEY_TILE_BF16: keys === 'tile-bf16' ? 1 : 0, KEY_TILE_STORAGE: inStorage ? 1 : 0, ...blocks,
@@ -173,7 +173,7 @@ function storageTileScratch(limits: DeviceLimits, tileValues: number, workgroups
   return { label: STORAGE_TILE_LABEL, bytes };
 }
 
-/** The storage tile is one more storage buffer than the module's others (its binding is blanked in modules without one). */
+/** Refuse a storage tile where the module that binds it (its binding is blanked in every other) binds more storage buffers than allowed. */
 function refuseStorageTileOver(limits: DeviceLimits, buffers: number): void {
   if (buffers > limits.maxStorageBuffersPerShaderStage) {
     throw new PlanDoesNotFit(`keys "tile-storage" binds ${buffers} storage buffers, over this device's maxStorageBuffersPerShaderStage of ${limits.maxStorageBuffersPerShaderStage} (the cache's shards count too): use keys tile, tile-bf16 or cache`);

@@ -11,7 +11,7 @@
 import { type ShaderFileName, composeShader } from '../gpu/shader-source';
 import { storageBuffersDeclared } from '../gpu/bindings';
 import { type AttentionSpec, sharedFiles } from './attention-spec';
-import { fusedFiles } from './split-kv';
+import { fusedFiles, fusedModuleOptions } from './split-kv';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, VERSION_NAMES, type VersionName } from './kernel-plan';
 import { NAIVE_FILES, naivePasses, naivePlan } from './naive-kernel';
 import { FUSED_FILES, fusedPlan, fusedVersionPasses } from './fused-kernel';
@@ -152,20 +152,21 @@ export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits:
 }
 
 /**
- * Storage buffers a version's decode module declares (the cache's shards
- * included). Dawn holds each pipeline of v1's three to the whole module's
+ * Storage buffers a version's decode module declares, composed as the plan
+ * composes it (the cache's shards included, and the storage tile where the
+ * plan has one: split-kv.ts fusedModuleOptions). Dawn holds each pipeline of v1's three to the whole module's
  * count, not to what its entry point uses (measured: 13 refused on
  * SwiftShader's 12 where no pass uses more than 9), so every declaration counts.
  */
-export function storageBuffersOf(version: KernelVersion, spec: AttentionSpec): number {
+function storageBuffersOf(version: KernelVersion, spec: AttentionSpec, plan: KernelPlan): number {
   const own = version.files.filter((f) => f !== 'combine.wgsl');
   const files = version.name === 'naive' ? [...sharedFiles(spec), ...own] : fusedFiles(spec, own);
-  return storageBuffersDeclared(composeShader(files, spec.edits).code);
+  return storageBuffersDeclared(composeShader(files, spec.edits, fusedModuleOptions(plan.constants)).code);
 }
 
 /** Refuse a call whose module binds more storage buffers than the device allows per shader stage. */
-export function checkStorageBuffers(version: KernelVersion, spec: AttentionSpec, limits: DeviceLimits): void {
-  const n = storageBuffersOf(version, spec);
+export function checkStorageBuffers(version: KernelVersion, spec: AttentionSpec, plan: KernelPlan, limits: DeviceLimits): void {
+  const n = storageBuffersOf(version, spec, plan);
   if (n > limits.maxStorageBuffersPerShaderStage) {
     throw new Error(`kernel ${version.id} ${version.name} with the cache in ${spec.shards.count} shards binds ${n} storage buffers, over this device's maxStorageBuffersPerShaderStage of ${limits.maxStorageBuffersPerShaderStage}: ${spec.shards.capped ? 'allow larger shards (a larger --shard-mib) or make' : 'make'} the cache smaller (fewer or shorter requests)`);
   }

@@ -117,7 +117,7 @@ export function planCall(shape: MlaShape, numBlocks: number, tableWidth: number,
   const shards = planKvShards(layout, numBlocks, limits, config.shardBytes);
   const spec = makeAttentionSpec(shape, layout, numBlocks, config.shaderEdits, tableWidth, shards);
   const { version, plan } = resolveKernel(config.kernel, spec, limits, config);
-  checkStorageBuffers(version, spec, limits);
+  checkStorageBuffers(version, spec, plan, limits);
   checkDeviceBuffers([
     ...deviceBuffers(shape, tableWidth),
     ...plan.scratch.map((s): [string, number] => [s.label, s.bytes]),
