@@ -14,8 +14,10 @@
 //             compiler cannot drop the work. grid: (WORKGROUPS), 256 threads.
 // readCost    what one vec4 read costs, in multiply-adds: READ_STEPS reads
 //             per thread, each feeding one multiply-add (4 independent
-//             chains), from workgroup memory (READ_FROM 0) or a storage
-//             buffer (1). Addresses differ from lane to lane, as a kernel's
+//             chains), from workgroup memory (READ_FROM 0), a storage
+//             buffer (1) or a uniform buffer (2, `readWindow`: 16 KiB, the
+//             smallest maxUniformBufferBindingSize a device may have).
+//             Addresses differ from lane to lane, as a kernel's
 //             do, within a 16 KiB window that caches hold: this times issuing
 //             reads, not bandwidth. time per read x the FMA ceiling = how many
 //             register multiply-adds one read costs (src/timing/read-cost.ts).
@@ -71,16 +73,20 @@ fn fmaChain(@builtin(global_invocation_id) gid: vec3<u32>) {
   dst[gid.x] = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7));
 }
 
-override READ_FROM: u32;  // 0: workgroup memory, 1: the storage buffer `src`
+override READ_FROM: u32;  // 0: workgroup memory, 1: the storage buffer `src`, 2: the uniform buffer `readWindow`
 override READ_STEPS: u32; // a multiple of 4; set by the host (src/timing/read-cost.ts)
 const READ_WINDOW: u32 = 1024u;  // vec4 (16 KiB)
 var<workgroup> readTile: array<vec4<f32>, READ_WINDOW>;
+@group(0) @binding(2) var<uniform> readWindow: array<vec4<f32>, READ_WINDOW>;
 
 // The vec4 read at step s by thread `lane`: a different one for every lane and step.
 fn readAt(lane: u32, s: u32) -> vec4<f32> {
   let i = (lane * 7u + s * 13u) % READ_WINDOW;
   if (READ_FROM == 0u) {
     return readTile[i];
+  }
+  if (READ_FROM == 2u) {
+    return readWindow[i];
   }
   return src[i];
 }

@@ -93,7 +93,7 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(info.limits.cpuThreads).toBe(isSoftwareAdapter(info.adapter) ? availableParallelism() : 0);
     expect(info.roofline.copyGBps).toBeGreaterThan(0);
     expect(info.roofline.fmaGflops).toBeGreaterThan(0);
-    expect(Object.keys(info.roofline.readCost).sort()).toEqual(['storage', 'workgroup']); // what a read costs, in multiply-adds
+    expect(Object.keys(info.roofline.readCost).sort()).toEqual(['storage', 'uniform', 'workgroup']); // what a read costs, in multiply-adds
     expect(info.roofline.readCost.workgroup).toBeGreaterThan(0);
     expect(info.roofline.readCost.storage).toBeGreaterThan(0);
     // the plain matmul yardstick: the ladder's score step, v4's blocks and 16 x 16

@@ -8,7 +8,8 @@
  * compiler dropped nothing and the host's FLOP count is the shader's), and
  * the ceiling reported is the fastest form measured. The same for readCost,
  * the kernel behind "what a read costs": its output is the chains of reads
- * computed here, from workgroup memory and from a storage buffer. And for
+ * computed here, from workgroup memory, a storage buffer and a uniform
+ * buffer. And for
  * plain_matmul.wgsl, the yardstick beside them: every element of its
  * product, in both block forms, is the one computed here.
  */
@@ -79,11 +80,11 @@ async function runAndRead(device: GPUDevice, pipeline: GPUComputePipeline, entri
 describe.skipIf(!gpu)('what a read costs', () => {
   it.each(READ_SOURCES)('readCost from %s memory computes what it is credited with', async (from) => {
     const { device } = gpu!;
-    const src = device.createBuffer({ size: 16 * READ_WINDOW, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-    // The storage window holds what the shader writes into workgroup memory, so both sources give one answer.
+    const src = device.createBuffer({ size: 16 * READ_WINDOW, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    // The window (bound as the storage and the uniform buffer) holds what the shader writes into workgroup memory, so every source gives one answer.
     device.queue.writeBuffer(src, 0, Float32Array.from({ length: 4 * READ_WINDOW }, (_, e) => windowValue(Math.floor(e / 4))));
     const dst = device.createBuffer({ size: 16 * WG, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const out = await runAndRead(device, await readPipeline(device, from), { src, dst }, dst);
+    const out = await runAndRead(device, await readPipeline(device, from), { src, readWindow: src, dst }, dst);
     src.destroy();
     dst.destroy();
     for (const t of [0, 1, 7, WG - 1]) {

@@ -39,6 +39,7 @@ export const BINDINGS = {
   // roofline.wgsl
   src: 0,
   dst: 1,
+  readWindow: 2,
   // plain_matmul.wgsl (also q and scores, above)
   keys: 0,
   // loop_probe.wgsl

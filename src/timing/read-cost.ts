@@ -18,7 +18,7 @@ import { WG, fitSize, ownedBuffers, singlePass } from './roofline';
 import type { Roofline } from './work';
 
 /** Where readCost reads from (its READ_FROM override: the index in this list). */
-export const READ_SOURCES = ['workgroup', 'storage'] as const;
+export const READ_SOURCES = ['workgroup', 'storage', 'uniform'] as const;
 export type ReadSource = (typeof READ_SOURCES)[number];
 /** Reads per thread (a multiple of 4: the shader's four chains). */
 export const READ_STEPS = 256;
@@ -40,9 +40,11 @@ export async function measureReadCost(ctx: GpuContext, roof: Roofline, options: 
   for (const from of READ_SOURCES) {
     const pipeline = await readPipeline(device, from);
     const { buffer, release } = ownedBuffers(device);
-    const work = (groups: number) => singlePass(`read ${from}`, pipeline, bindGroup(device, pipeline, `read ${from}`, {
-      src: buffer('read window', 16 * READ_WINDOW), dst: buffer('read out', 16 * groups * WG),
-    }), groups);
+    // One window, bound as the storage buffer and the uniform buffer (the module declares both).
+    const work = (groups: number) => {
+      const window = buffer('read window', 16 * READ_WINDOW, GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM);
+      return singlePass(`read ${from}`, pipeline, bindGroup(device, pipeline, `read ${from}`, { src: window, readWindow: window, dst: buffer('read out', 16 * groups * WG) }), groups);
+    };
     try {
       const groups = await fitSize(ctx, 4, limits.maxComputeWorkgroupsPerDimension, work, release);
       const t = await timeWork(ctx, work(groups), options);

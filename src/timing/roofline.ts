@@ -70,8 +70,8 @@ export async function fitSize(ctx: GpuContext, start: number, most: number, work
 export function ownedBuffers(device: GPUDevice) {
   const owned: GPUBuffer[] = [];
   return {
-    buffer(label: string, size: number): GPUBuffer {
-      const b = device.createBuffer({ label, size, usage: GPUBufferUsage.STORAGE });
+    buffer(label: string, size: number, usage: GPUBufferUsageFlags = GPUBufferUsage.STORAGE): GPUBuffer {
+      const b = device.createBuffer({ label, size, usage });
       owned.push(b);
       return b;
     },
