@@ -154,9 +154,10 @@ export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits:
 /**
  * Storage buffers a version's decode module declares, composed as the plan
  * composes it (the cache's shards included, and the storage tile where the
- * plan has one: split-kv.ts fusedModuleOptions). Dawn holds each pipeline of v1's three to the whole module's
- * count, not to what its entry point uses (measured: 13 refused on
- * SwiftShader's 12 where no pass uses more than 9), so every declaration counts.
+ * plan has one: split-kv.ts fusedModuleOptions). Dawn holds each pipeline
+ * of v1's three to the whole module's count, not to what its entry point
+ * uses (measured: 13 refused on SwiftShader's 12 where no pass uses more
+ * than 9), so every declaration counts.
  */
 function storageBuffersOf(version: KernelVersion, spec: AttentionSpec, plan: KernelPlan): number {
   const own = version.files.filter((f) => f !== 'combine.wgsl');
