@@ -15,8 +15,9 @@
 // readCost    what one vec4 read costs, in multiply-adds: READ_STEPS reads
 //             per thread, each feeding one multiply-add (4 independent
 //             chains), from workgroup memory (READ_FROM 0), a storage
-//             buffer (1) or a uniform buffer (2, `readWindow`: 16 KiB, the
-//             smallest maxUniformBufferBindingSize a device may have).
+//             buffer (1), a uniform buffer (2, `readWindow`: 16 KiB, the
+//             smallest maxUniformBufferBindingSize a device may have) or an
+//             rgba32float texture by textureLoad (3, `readTexture`).
 //             Addresses differ from lane to lane, as a kernel's
 //             do, within a 16 KiB window that caches hold: this times issuing
 //             reads, not bandwidth. time per read x the FMA ceiling = how many
@@ -73,11 +74,13 @@ fn fmaChain(@builtin(global_invocation_id) gid: vec3<u32>) {
   dst[gid.x] = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7));
 }
 
-override READ_FROM: u32;  // 0: workgroup memory, 1: the storage buffer `src`, 2: the uniform buffer `readWindow`
+override READ_FROM: u32;  // 0: workgroup memory, 1: the storage buffer `src`, 2: the uniform buffer `readWindow`, 3: the texture `readTexture`
 override READ_STEPS: u32; // a multiple of 4; set by the host (src/timing/read-cost.ts)
 const READ_WINDOW: u32 = 1024u;  // vec4 (16 KiB)
+const READ_TEXTURE_WIDTH: u32 = 64u;  // texels a row of readTexture: READ_WINDOW of them in 16 rows
 var<workgroup> readTile: array<vec4<f32>, READ_WINDOW>;
 @group(0) @binding(2) var<uniform> readWindow: array<vec4<f32>, READ_WINDOW>;
+@group(0) @binding(3) var readTexture: texture_2d<f32>;
 
 // The vec4 read at step s by thread `lane`: a different one for every lane and step.
 fn readAt(lane: u32, s: u32) -> vec4<f32> {
@@ -87,6 +90,9 @@ fn readAt(lane: u32, s: u32) -> vec4<f32> {
   }
   if (READ_FROM == 2u) {
     return readWindow[i];
+  }
+  if (READ_FROM == 3u) {
+    return textureLoad(readTexture, vec2<u32>(i % READ_TEXTURE_WIDTH, i / READ_TEXTURE_WIDTH), 0);
   }
   return src[i];
 }

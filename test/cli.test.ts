@@ -93,10 +93,11 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(info.limits.cpuThreads).toBe(isSoftwareAdapter(info.adapter) ? availableParallelism() : 0);
     expect(info.roofline.copyGBps).toBeGreaterThan(0);
     expect(info.roofline.fmaGflops).toBeGreaterThan(0);
-    expect(Object.keys(info.roofline.readCost).sort()).toEqual(['storage', 'uniform', 'workgroup']); // what a read costs, in multiply-adds
+    expect(Object.keys(info.roofline.readCost).sort()).toEqual(['storage', 'texture', 'uniform', 'workgroup']); // what a read costs, in multiply-adds
     expect(info.roofline.readCost.workgroup).toBeGreaterThan(0);
     expect(info.roofline.readCost.storage).toBeGreaterThan(0);
     expect(info.roofline.readCost.uniform).toBeGreaterThan(0);
+    expect(info.roofline.readCost.texture).toBeGreaterThan(0);
     // the plain matmul yardstick: the ladder's score step, v4's blocks and 16 x 16
     expect(info.roofline.plainMatmul.size).toEqual({ heads: 64, keys: 4096, dq4: 144 });
     expect(info.roofline.plainMatmul.forms.map((f: { block: number }) => f.block)).toEqual([8, 16, 32]);

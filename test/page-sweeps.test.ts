@@ -164,7 +164,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     // the ceilings and one point per version
     expect(await page.locator('#ladder-roofline').getAttribute('data-datasets')).toBe(String(versions.length + 1));
     // what a read costs, measured on the same device
-    expect(await page.locator('#ladder-read-cost').textContent()).toMatch(/^What a read costs on this GPU: One vec4 read takes as long as \d+\.\d vec4 multiply-adds from workgroup memory, \d+\.\d from a storage buffer, \d+\.\d from a uniform buffer/);
+    expect(await page.locator('#ladder-read-cost').textContent()).toMatch(/^What a read costs on this GPU: One vec4 read takes as long as \d+\.\d vec4 multiply-adds from workgroup memory, \d+\.\d from a storage buffer, \d+\.\d from a uniform buffer, \d+\.\d from a texture/);
     expect(await page.locator('#ladder-plain-matmul').textContent()).toMatch(/^A plain matrix multiply on this GPU: S = Q K\^T alone \(64 heads x 4096 keys x 576, .*: [\d.]+ GFLOP\/s with 8x8 blocks \(v4's on a GPU\), \d+\.\d % of the FMA ceiling; [\d.]+ GFLOP\/s with 16x16 blocks, \d+\.\d % of the FMA ceiling; [\d.]+ GFLOP\/s with 32x32 blocks, \d+\.\d % of the FMA ceiling\. A version's score step is this product and more\.$/);
 
     // The results export, and come back beside this run as another device's.

@@ -8,15 +8,15 @@
  * compiler dropped nothing and the host's FLOP count is the shader's), and
  * the ceiling reported is the fastest form measured. The same for readCost,
  * the kernel behind "what a read costs": its output is the chains of reads
- * computed here, from workgroup memory, a storage buffer and a uniform
- * buffer. And for
+ * computed here, from workgroup memory, a storage buffer, a uniform
+ * buffer and a texture. And for
  * plain_matmul.wgsl, the yardstick beside them: every element of its
  * product, in both block forms, is the one computed here.
  */
 import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
 import { FMA_CHAIN_FORMS, FMA_STEPS, fmaPipeline, measureRoofline } from '../src/timing/roofline';
-import { READ_SOURCES, READ_STEPS, measureReadCost, readPipeline } from '../src/timing/read-cost';
+import { READ_SOURCES, READ_STEPS, READ_TEXTURE_WIDTH, measureReadCost, readPipeline, readTexture } from '../src/timing/read-cost';
 import { LADDER_SCORE_STEP, MATMUL_BLOCKS, type MatmulSize, matmulPipeline, matmulWorkgroups, measurePlainMatmul } from '../src/timing/plain-matmul';
 import { bindGroup } from '../src/gpu/bindings';
 import { shaderConstant } from '../src/gpu/pipelines';
@@ -81,11 +81,16 @@ describe.skipIf(!gpu)('what a read costs', () => {
   it.each(READ_SOURCES)('readCost from %s memory computes what it is credited with', async (from) => {
     const { device } = gpu!;
     const src = device.createBuffer({ size: 16 * READ_WINDOW, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    // The window (bound as the storage and the uniform buffer) holds what the shader writes into workgroup memory, so every source gives one answer.
-    device.queue.writeBuffer(src, 0, Float32Array.from({ length: 4 * READ_WINDOW }, (_, e) => windowValue(Math.floor(e / 4))));
+    // The window (bound as the storage and the uniform buffer, and copied into the texture row by row) holds what the
+    // shader writes into workgroup memory, so every source gives one answer.
+    const values = Float32Array.from({ length: 4 * READ_WINDOW }, (_, e) => windowValue(Math.floor(e / 4)));
+    device.queue.writeBuffer(src, 0, values);
+    const texture = readTexture(device, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST);
+    device.queue.writeTexture({ texture }, values, { bytesPerRow: 16 * READ_TEXTURE_WIDTH }, [READ_TEXTURE_WIDTH, READ_WINDOW / READ_TEXTURE_WIDTH]);
     const dst = device.createBuffer({ size: 16 * WG, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const out = await runAndRead(device, await readPipeline(device, from), { src, readWindow: src, dst }, dst);
+    const out = await runAndRead(device, await readPipeline(device, from), { src, readWindow: src, readTexture: texture.createView(), dst }, dst);
     src.destroy();
+    texture.destroy();
     dst.destroy();
     for (const t of [0, 1, 7, WG - 1]) {
       for (let k = 0; k < 4; k++) expect(out[4 * t + k], `thread ${t} lane ${k}`).toBeCloseTo(expectedReads(t), 5);

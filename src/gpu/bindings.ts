@@ -40,6 +40,7 @@ export const BINDINGS = {
   src: 0,
   dst: 1,
   readWindow: 2,
+  readTexture: 3,
   // plain_matmul.wgsl (also q and scores, above)
   keys: 0,
   // loop_probe.wgsl
@@ -129,9 +130,14 @@ const STAND_IN_BYTES = 4096;
 const STAND_INS = new WeakMap<GPUBindGroup, GPUBuffer[]>();
 let standInsAlive = 0;
 
-/** A bind group for `pipeline`, each buffer at its WGSL name's binding (this table). */
-export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label: string, entries: Partial<Record<BindingName, GPUBuffer>>): GPUBindGroup {
-  const given = Object.entries(entries).map(([name, buffer]) => ({ binding: BINDINGS[name as BindingName], resource: { buffer: buffer! } }));
+/** What a binding is given: a buffer, or a texture's view (roofline.wgsl's readTexture). */
+export type BoundResource = GPUBuffer | GPUTextureView;
+
+const isBuffer = (r: BoundResource): r is GPUBuffer => 'mapAsync' in r;
+
+/** A bind group for `pipeline`, each buffer (or texture view) at its WGSL name's binding (this table). */
+export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label: string, entries: Partial<Record<BindingName, BoundResource>>): GPUBindGroup {
+  const given = Object.entries(entries).map(([name, r]) => ({ binding: BINDINGS[name as BindingName], resource: isBuffer(r!) ? { buffer: r! } : r! }));
   // An edited module that declares a buffer this pass does not bind reads a zeroed stand-in, one per binding (a writable one may not alias another).
   const standIns = (DECLARED_LAYOUTS.get(pipeline) ?? []).filter((d) => !given.some((g) => g.binding === d.binding)).map((d) => ({
     binding: d.binding,

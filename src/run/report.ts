@@ -49,7 +49,7 @@ export function describeRoofline(r: RooflineMeasurement): string[] {
 
 /** What a read costs (src/timing/read-cost.ts), as a sentence. */
 export function readCostSentence(c: ReadCost): string {
-  return `One vec4 read takes as long as ${c.workgroup.toFixed(1)} vec4 multiply-adds from workgroup memory, ${c.storage.toFixed(1)} from a storage buffer, ${c.uniform.toFixed(1)} from a uniform buffer (addresses differing by lane; a kernel doing r multiply-adds per read reaches at most about r / (r + cost) of the FMA ceiling).`;
+  return `One vec4 read takes as long as ${c.workgroup.toFixed(1)} vec4 multiply-adds from workgroup memory, ${c.storage.toFixed(1)} from a storage buffer, ${c.uniform.toFixed(1)} from a uniform buffer, ${c.texture.toFixed(1)} from a texture (addresses differing by lane; a kernel doing r multiply-adds per read reaches at most about r / (r + cost) of the FMA ceiling).`;
 }
 
 /** The same, as a line of the roofline's report. */

@@ -18,12 +18,19 @@ import { WG, fitSize, ownedBuffers, singlePass } from './roofline';
 import type { Roofline } from './work';
 
 /** Where readCost reads from (its READ_FROM override: the index in this list). */
-export const READ_SOURCES = ['workgroup', 'storage', 'uniform'] as const;
+export const READ_SOURCES = ['workgroup', 'storage', 'uniform', 'texture'] as const;
 export type ReadSource = (typeof READ_SOURCES)[number];
 /** Reads per thread (a multiple of 4: the shader's four chains). */
 export const READ_STEPS = 256;
 /** The window readCost reads, in vec4. */
 const READ_WINDOW = shaderConstant(SHADER_FILES['roofline.wgsl'], 'READ_WINDOW');
+/** Texels a row of the window as a texture (readTexture). */
+export const READ_TEXTURE_WIDTH = shaderConstant(SHADER_FILES['roofline.wgsl'], 'READ_TEXTURE_WIDTH');
+
+/** The window as an rgba32float texture, READ_TEXTURE_WIDTH texels a row (`usage`: TEXTURE_BINDING and what the caller adds). */
+export function readTexture(device: GPUDevice, usage: GPUTextureUsageFlags = GPUTextureUsage.TEXTURE_BINDING): GPUTexture {
+  return device.createTexture({ label: 'read texture', size: [READ_TEXTURE_WIDTH, READ_WINDOW / READ_TEXTURE_WIDTH], format: 'rgba32float', usage });
+}
 
 /** Vec4 multiply-adds in registers that take as long as one vec4 read, by source. */
 export type ReadCost = Readonly<Record<ReadSource, number>>;
@@ -32,7 +39,7 @@ export function readPipeline(device: GPUDevice, from: ReadSource): Promise<GPUCo
   return getPipeline(device, { kernel: 'roofline', files: ['roofline.wgsl'], entryPoint: 'readCost', constants: { READ_FROM: READ_SOURCES.indexOf(from), READ_STEPS } });
 }
 
-/** Both sources, timed against `roof`'s FMA ceiling, measured in the same session. */
+/** Every source, timed against `roof`'s FMA ceiling, measured in the same session. */
 export async function measureReadCost(ctx: GpuContext, roof: Roofline, options: TimingOptions = {}): Promise<ReadCost> {
   const cost: Partial<Record<ReadSource, number>> = {};
   const { device, limits } = ctx;
@@ -40,10 +47,13 @@ export async function measureReadCost(ctx: GpuContext, roof: Roofline, options: 
   for (const from of READ_SOURCES) {
     const pipeline = await readPipeline(device, from);
     const { buffer, release } = ownedBuffers(device);
-    // One window, bound as the storage buffer and the uniform buffer (the module declares both).
+    const texture = readTexture(device);
+    // One window, bound as the storage buffer and the uniform buffer, and the texture (the module declares all three).
     const work = (groups: number) => {
       const window = buffer('read window', 16 * READ_WINDOW, GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM);
-      return singlePass(`read ${from}`, pipeline, bindGroup(device, pipeline, `read ${from}`, { src: window, readWindow: window, dst: buffer('read out', 16 * groups * WG) }), groups);
+      return singlePass(`read ${from}`, pipeline, bindGroup(device, pipeline, `read ${from}`, {
+        src: window, readWindow: window, readTexture: texture.createView(), dst: buffer('read out', 16 * groups * WG),
+      }), groups);
     };
     try {
       const groups = await fitSize(ctx, 4, limits.maxComputeWorkgroupsPerDimension, work, release);
@@ -51,6 +61,7 @@ export async function measureReadCost(ctx: GpuContext, roof: Roofline, options: 
       cost[from] = (t.medianMs / (groups * WG * READ_STEPS)) * vec4FmasPerMs;
     } finally {
       release();
+      texture.destroy();
     }
   }
   return cost as ReadCost;
