@@ -10,6 +10,8 @@ import { testGpu, testMatrix } from './support/gpu';
 import { presetShape } from '../src/mla/shape';
 import { generateInputs } from '../src/mla/inputs';
 import { runAttention } from '../src/run/run-attention';
+import { prepareAttention } from '../src/run/runner';
+import { DECLARED_LAYOUTS } from '../src/gpu/bindings';
 import { formatCheck } from '../src/reference/check';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
@@ -79,6 +81,19 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expect(run.plan.constants.KEY_TILE_BF16).toBe(keys === 'tile-bf16' ? 1 : 0);
     expect(run.plan.constants.KEY_TILE_STORAGE).toBe(keys === 'tile-storage' ? 1 : 0);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+
+  // A module that keeps marked lines (here the storage tile's), given an empty set of edits (as
+  // scripts/shaders-ab.ts gives its working-tree side), is still the shipped files, not an edit: its
+  // pipeline takes the 'auto' layout, not the edited modules' layout of every declared binding.
+  it('v4 tiled: a shipped module with its marked lines kept takes the shipped files\' layout', async () => {
+    const prepared = await prepareAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', keys: 'tile-storage', tileN: 8, ...GPU_BLOCKS, shaderEdits: {} });
+    try {
+      expect(prepared.plan.constants.KEY_TILE_STORAGE).toBe(1);
+      expect(DECLARED_LAYOUTS.has(prepared.passes[0].pipeline)).toBe(false);
+    } finally {
+      prepared.destroy();
+    }
   });
 
   // Every pair of register blocks (register-blocks.ts) on llvmpipe's full matrix (35); on SwiftShader's

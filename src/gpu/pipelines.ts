@@ -3,7 +3,7 @@
  * override constants), and turn compile errors into messages that name the
  * kernel, the WGSL file and the line.
  */
-import { type ShaderEdits, type ShaderFileName, composeShader, locateLine } from './shader-source';
+import { type ComposeOptions, type ShaderEdits, type ShaderFileName, composeShader, locateLine } from './shader-source';
 import { DECLARED_LAYOUTS, type DeclaredBinding, bindingMismatches, declaredBindings } from './bindings';
 
 export interface PipelineSpec {
@@ -39,10 +39,13 @@ export class ShaderCompileError extends Error {
 
 const caches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
+/** The marked lines the spec's module keeps (shader-source.ts), for composing it and for telling an edit from the shipped files. */
+const composeOptions = (spec: PipelineSpec): ComposeOptions => ({ wideStrips: spec.wideStrips, storageTile: spec.storageTile });
+
 export function getPipeline(device: GPUDevice, spec: PipelineSpec): Promise<GPUComputePipeline> {
   let cache = caches.get(device);
   if (!cache) { cache = new Map(); caches.set(device, cache); }
-  const shader = composeShader(spec.files, spec.edits, { wideStrips: spec.wideStrips, storageTile: spec.storageTile });
+  const shader = composeShader(spec.files, spec.edits, composeOptions(spec));
   const key = JSON.stringify([spec.entryPoint, spec.constants, shader.code]);
   let pipeline = cache.get(key);
   if (!pipeline) {
@@ -90,7 +93,7 @@ async function compile(device: GPUDevice, spec: PipelineSpec, shader: ReturnType
  * layout would leave that binding out and the bind group would not fit.
  */
 function layoutFor(device: GPUDevice, spec: PipelineSpec, code: string): { layout: GPUPipelineLayout | 'auto'; declared?: DeclaredBinding[] } {
-  if (!spec.edits || code === composeShader(spec.files).code) return { layout: 'auto' };
+  if (!spec.edits || code === composeShader(spec.files, {}, composeOptions(spec)).code) return { layout: 'auto' };
   const declared = declaredBindings(code);
   const group = device.createBindGroupLayout({
     label: `${spec.kernel}: every binding declared`,
