@@ -71,9 +71,20 @@ fn workOf(wid: vec3<u32>, tid: u32) -> Work {
   return Work(wid.z, wid.y, split, wid.x / params.num_splits * HEADS_PER_WG, rowOf(wid.z, wid.y, 0u), keys.x, keys.y);
 }
 
-// Where the query rows of heads h .. h + 4 * pieces - 1 start in q, found
-// once per block, so a step's query load adds j only (heads past h_q read the
-// last head's row: finite, and never written).
+// QUERIES_TEXTURE = 1 (version 4, `--queries texture`): the score step reads
+// the queries from queryTexture, an rgba32float texture of one row per query
+// row (b, i, head) and D_QK / 4 texels a row, which the host copies from q at
+// the start of the call, instead of from the storage buffer q. On llvmpipe a
+// texel costs about a seventh of a storage read, on SwiftShader a little more
+// (docs/kernels.md, "What a read costs"): the tuner's to choose.
+override QUERIES_TEXTURE: u32 = 0u;
+override QUERY_ROW_STEP: u32 = DQ4 - QUERIES_TEXTURE * (DQ4 - 1u); // a query row's step in q (quads), or 1 (texture rows)
+@group(0) @binding(22) var queryTexture: texture_2d<f32>; // [query texture]
+
+// Where the query rows of heads h .. h + 4 * pieces - 1 start in q (or which
+// rows of queryTexture they are), found once per block, so a step's query
+// load adds j only (heads past h_q read the last head's row: finite, and
+// never written).
 struct QueryRows {
   a: vec4<u32>, b: vec4<u32>, c: vec4<u32>, d: vec4<u32>,
   e: vec4<u32>, f: vec4<u32>, g: vec4<u32>, h: vec4<u32>, // [32 heads]
@@ -81,7 +92,7 @@ struct QueryRows {
 
 fn rowStarts(row0: u32, h: u32) -> vec4<u32> {
   let last = params.h_q - 1u;
-  return (row0 + min(vec4<u32>(h, h + 1u, h + 2u, h + 3u), vec4<u32>(last))) * DQ4;
+  return (row0 + min(vec4<u32>(h, h + 1u, h + 2u, h + 3u), vec4<u32>(last))) * QUERY_ROW_STEP;
 }
 
 fn queryRows(row0: u32, h: u32, pieces: u32) -> QueryRows {
@@ -102,7 +113,17 @@ fn queryRows(row0: u32, h: u32, pieces: u32) -> QueryRows {
 }
 
 fn fourRows(starts: vec4<u32>, j: u32) -> mat4x4<f32> {
+  if (QUERIES_TEXTURE == 1u) {
+    return mat4x4<f32>(queryTexel(starts.x, j), queryTexel(starts.y, j), queryTexel(starts.z, j), queryTexel(starts.w, j));
+  }
   return mat4x4<f32>(q[starts.x + j], q[starts.y + j], q[starts.z + j], q[starts.w + j]);
+}
+
+// Quad j of query row `row`, from the queries' texture (QUERIES_TEXTURE).
+fn queryTexel(row: u32, j: u32) -> vec4<f32> {
+  var quad = vec4<f32>(0.0);
+  quad = textureLoad(queryTexture, vec2<u32>(j, row), 0); // [query texture]
+  return quad;
 }
 
 // Quad j of those rows, four heads a piece.

@@ -55,6 +55,13 @@
 //    seqlen 4096): 13-27 % faster for f32 and bf16 on SwiftShader, 0-13 % on
 //    llvmpipe; FP8 from the cache 1.5-2x slower on both with 8-head blocks,
 //    the fastest with S 32x16 / O 32x32 (docs/tuning.md).
+//  * Queries from a texture (QUERIES_TEXTURE, `--queries texture`;
+//    tiled_blocks.wgsl): the score step reads its query quads as texels of
+//    a texture the host copies q into at the start of the call. On llvmpipe
+//    a texel costs about a seventh of a storage read and the queries are
+//    most of the score step's reads (docs/kernels.md, "What a read costs");
+//    on SwiftShader a texel costs a little more. Not the default: a choice
+//    for the device.
 // Measured (docs/ladder-llvmpipe.md, one run, seqlen 4096, h_q 64): 6.0x v3
 // (V3.2 f32), 5.3x (V3.2 FP8), 5.7x (MODEL1 f32), 5.1x (MODEL1 FP8); 8.2x,
 // 15.0x, 12.4x and 8.8x v1; 7-10 % of the FMA ceiling (136 GFLOP/s), which

@@ -70,6 +70,14 @@ describe('the extra KV source (MODEL1)', () => {
     expect(run.plan).toMatchObject({ keys: 'tile-storage', splits: 2 });
     expectBothSources(run.output, 'fp8');
   });
+
+  // v4's queries read from a texture (MODEL1's d_qk 512: 128 texels a row), over both caches.
+  it('v4 tiled, fp8, queries from a texture (--queries texture)', async (c) => {
+    if (!ctx) return c.skip();
+    const run = await runAttention(ctx, combined.inputs, { kernel: 'tiled', kvFormat: 'fp8', queries: 'texture' });
+    expect(run.plan).toMatchObject({ queries: 'texture', queryTexture: { width: 128 } });
+    expectBothSources(run.output, 'fp8');
+  });
 });
 
 function expectBothSources(output: Parameters<typeof compareToReference>[0], format: 'f32' | 'fp8'): void {

@@ -83,6 +83,16 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 
+  // Queries read from a texture (--queries texture): 99 texture rows (three requests of three query tokens,
+  // h_q 11: a second head block of 8 mostly past h_q, whose rows clamp to the last head), two splits.
+  it.each([{ kvFormat: 'f32', keys: 'cache' }, { kvFormat: 'fp8', keys: 'tile-bf16' }] as const)('v4 tiled: queries from a texture, $kvFormat cache, keys from the $keys', async ({ kvFormat, keys }) => {
+    const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat, keys, queries: 'texture', splits: 2, headsPerWorkgroup: 8, ...GPU_BLOCKS });
+    expect(run.plan.queries).toBe('texture');
+    expect(run.plan.constants.QUERIES_TEXTURE).toBe(1);
+    expect(run.plan.queryTexture).toEqual({ width: 144, height: 99 });
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+
   // A module that keeps marked lines (here the storage tile's), given an empty set of edits (as
   // scripts/shaders-ab.ts gives its working-tree side), is still the shipped files, not an edit: its
   // pipeline takes the 'auto' layout, not the edited modules' layout of every declared binding.

@@ -3,11 +3,11 @@
  * numbers (one table, every shipped file agrees), workgroup memory (read from
  * the declarations), the uniform's fields (a line the reader does not
  * understand is an error, not skipped); the plans' default register blocks
- * by the kind of adapter; the lines of 32-head strips and of the storage
- * tile marked as such.
+ * by the kind of adapter; the lines of 32-head strips, of the storage tile
+ * and of the query texture marked as such.
  */
 import { describe, expect, it } from 'vitest';
-import { SHADER_FILES, SHADER_FILE_NAMES, STORAGE_TILE_LINE, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
+import { QUERY_TEXTURE_LINE, SHADER_FILES, SHADER_FILE_NAMES, STORAGE_TILE_LINE, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
 import { bindingMismatches, storageBuffersDeclared } from '../src/gpu/bindings';
 import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
 import { paramFields } from '../src/kernels/call-params';
@@ -65,6 +65,30 @@ describe('the storage tile (--keys tile-storage)', () => {
     expect(p.constants).toMatchObject({ KEY_TILE_STORAGE: 1, KEYS_FROM_CACHE: 0, KEY_TILE_BF16: 0 });
     expect(() => plan({ ...limits, maxStorageBuffersPerShaderStage: 8 }))
       .toThrow('keys "tile-storage" binds 9 storage buffers, over this device\'s maxStorageBuffersPerShaderStage of 8 (the cache\'s shards count too): use keys tile, tile-bf16 or cache');
+  });
+});
+
+describe('the queries in a texture (--queries texture)', () => {
+  it('every line that names the texture carries the mark; a module without it declares no texture', () => {
+    expect(unmarkedLines(/\bqueryTexture\b/, QUERY_TEXTURE_LINE)).toEqual([]);
+    const files = ['key_tile.wgsl', 'tiled_blocks.wgsl', 'head_quads.wgsl', 'v4_tiled.wgsl'] as const;
+    const without = composeShader(files).code;
+    const withTexture = composeShader(files, {}, { queryTexture: true }).code;
+    expect(without.split('\n')).toHaveLength(withTexture.split('\n').length);
+    expect(without).not.toMatch(/texture_2d/);
+    expect(withTexture).toMatch(/var queryTexture: texture_2d<f32>;/);
+  });
+
+  const limits = { ...WEBGPU_DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 32768 };
+  const plan = (shape: ReturnType<typeof presetShape>, kvFormat: KvFormat, at = limits) => planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'tiled', kvFormat, queries: 'texture' }, at).plan;
+  it('the plan holds a texel row per query row, and is refused for a d_qk not a multiple of 64 or rows past the texture limit', () => {
+    const p = plan(presetShape('model1', { seqlens: [64, 64], sQ: 2, hQ: 64 }), 'fp8');
+    expect(p).toMatchObject({ queries: 'texture', queryTexture: { width: 128, height: 2 * 2 * 64 } });
+    expect(p.constants.QUERIES_TEXTURE).toBe(1);
+    expect(() => plan(presetShape('v32', { seqlens: [64], hQ: 64 }), 'f32', { ...limits, maxTextureDimension2D: 63 }))
+      .toThrow('queries "texture": 64 query rows (batch x s_q x h_q) of 144 texels is over this device\'s maxTextureDimension2D of 63; use queries storage');
+    const odd = { ...presetShape('v32', { seqlens: [64], hQ: 8 }), dQk: 68, dNope: 64, dRope: 4, dV: 36 };
+    expect(() => plan(odd, 'f32')).toThrow('queries "texture": d_qk = 68 is not a multiple of 64');
   });
 });
 

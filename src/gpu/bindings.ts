@@ -20,6 +20,8 @@ export const BINDINGS = {
   max_logits: 20,
   // key_tile.wgsl: version 4's decoded key tiles in storage (--keys tile-storage)
   keyTileStorage: 21,
+  // tiled_blocks.wgsl: version 4's queries in a texture (--queries texture)
+  queryTexture: 22,
   // kv_shards.wgsl: shards 1..11 of a cache split across buffers (shard 0 is `kv`)
   kv1: 9,
   kv2: 10,

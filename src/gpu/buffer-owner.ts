@@ -1,6 +1,6 @@
 /**
  * Buffers allocated through one owner, which frees them all: storage (filled
- * or zero, 16-byte padded), uniforms, and reading a buffer back as f32. The
+ * or zero, 16-byte padded), uniforms, textures, and reading a buffer back as f32. The
  * runner and the layer allocate through it.
  */
 import type { GpuContext } from './device';
@@ -14,6 +14,8 @@ export interface PassOwner {
 export interface BufferOwner extends PassOwner {
   /** A storage buffer of `bytes` (rounded up to 16), filled with `data` when given, else zero. */
   storage(label: string, bytes: number, data?: ArrayBufferView): GPUBuffer;
+  /** A 2D rgba32float texture of `width` x `height` texels, read by textureLoad and written by a copy. */
+  texture(label: string, width: number, height: number): GPUTexture;
   /** Copy a buffer's first `bytes` back to the host as f32. */
   read(buffer: GPUBuffer, bytes: number): Promise<Float32Array>;
   destroy(): void;
@@ -21,7 +23,7 @@ export interface BufferOwner extends PassOwner {
 
 export function bufferOwner(ctx: GpuContext): BufferOwner {
   const { device } = ctx;
-  const owned: GPUBuffer[] = [];
+  const owned: (GPUBuffer | GPUTexture)[] = [];
   const padded = (bytes: number) => Math.max(16, Math.ceil(bytes / 16) * 16);
   return {
     ctx,
@@ -38,6 +40,11 @@ export function bufferOwner(ctx: GpuContext): BufferOwner {
       }
       owned.push(buffer);
       return buffer;
+    },
+    texture(label, width, height) {
+      const texture = device.createTexture({ label, size: [width, height], format: 'rgba32float', usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
+      owned.push(texture);
+      return texture;
     },
     uniform(label, data) {
       const buffer = device.createBuffer({ label, size: data.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });

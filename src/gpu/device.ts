@@ -16,6 +16,7 @@ export const REQUESTED_LIMITS = [
   'maxComputeWorkgroupSizeX',
   'maxComputeWorkgroupsPerDimension',
   'maxStorageBuffersPerShaderStage',
+  'maxTextureDimension2D',
 ] as const;
 export type RequestedLimit = (typeof REQUESTED_LIMITS)[number];
 
@@ -55,6 +56,7 @@ export const WEBGPU_DEFAULT_LIMITS: DeviceLimits = {
   maxComputeWorkgroupSizeX: 256,
   maxComputeWorkgroupsPerDimension: 65535,
   maxStorageBuffersPerShaderStage: 8,
+  maxTextureDimension2D: 8192,
 };
 
 export const OPTIONAL_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups'] as const;

@@ -18,6 +18,8 @@ export interface PipelineSpec {
   readonly wideStrips?: boolean;
   /** The decoded key tile in a storage buffer (shader-source.ts STORAGE_TILE_LINE). */
   readonly storageTile?: boolean;
+  /** The queries read from a texture (shader-source.ts QUERY_TEXTURE_LINE). */
+  readonly queryTexture?: boolean;
 }
 
 export interface ShaderMessage {
@@ -40,7 +42,7 @@ export class ShaderCompileError extends Error {
 const caches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
 /** The marked lines the spec's module keeps (shader-source.ts), for composing it and for telling an edit from the shipped files. */
-const composeOptions = (spec: PipelineSpec): ComposeOptions => ({ wideStrips: spec.wideStrips, storageTile: spec.storageTile });
+const composeOptions = (spec: PipelineSpec): ComposeOptions => ({ wideStrips: spec.wideStrips, storageTile: spec.storageTile, queryTexture: spec.queryTexture });
 
 export function getPipeline(device: GPUDevice, spec: PipelineSpec): Promise<GPUComputePipeline> {
   let cache = caches.get(device);

@@ -100,15 +100,25 @@ export const WIDE_LINE = '// [32 heads]';
  */
 export const STORAGE_TILE_LINE = '// [storage tile]';
 
+/**
+ * Lines marked so are kept only in a module whose score step reads the
+ * queries from a texture (tiled_blocks.wgsl, `--queries texture`): the
+ * texture's binding and the read. An entry point that uses a texture must be
+ * given one, so the other modules have them blanked.
+ */
+export const QUERY_TEXTURE_LINE = '// [query texture]';
+
 export interface ComposeOptions {
   /** Keep the lines marked WIDE_LINE (a module with a 32-head register block). */
   readonly wideStrips?: boolean;
   /** Keep the lines marked STORAGE_TILE_LINE (a module whose decoded tile is in a storage buffer). */
   readonly storageTile?: boolean;
+  /** Keep the lines marked QUERY_TEXTURE_LINE (a module that reads the queries from a texture). */
+  readonly queryTexture?: boolean;
 }
 
 /** The marks of the lines a module keeps only when asked (ComposeOptions), each with its option. */
-const MARKED_LINES = [[WIDE_LINE, 'wideStrips'], [STORAGE_TILE_LINE, 'storageTile']] as const;
+const MARKED_LINES = [[WIDE_LINE, 'wideStrips'], [STORAGE_TILE_LINE, 'storageTile'], [QUERY_TEXTURE_LINE, 'queryTexture']] as const;
 
 const blankMarkedLines = (src: string, options: ComposeOptions) => {
   const blanked = MARKED_LINES.filter(([, option]) => !options[option]).map(([mark]) => mark);

@@ -25,6 +25,8 @@ export interface PlanOptions {
   readonly splits?: number | 'auto';
   /** v4: where keys are read, the decoded tile or the cache itself (KEY_READS); by default per format (tiled-kernel.ts). */
   readonly keys?: KeyReads;
+  /** v4: where the score step reads the queries (QUERY_READS); 'storage' unless told. */
+  readonly queries?: QueryReads;
   /** v4: a thread's block of S = Q K^T, heads x keys (register-blocks.ts). */
   readonly scoreBlock?: ScoreBlockName;
   /** v4, v5: a thread's block of O = P V, heads x values. */
@@ -43,6 +45,16 @@ export interface PlanOptions {
 export const KEY_READS = ['tile', 'tile-bf16', 'tile-storage', 'cache'] as const;
 export type KeyReads = (typeof KEY_READS)[number];
 
+/**
+ * Where v4's score step reads the queries: 'storage', the query buffer q;
+ * 'texture', an rgba32float texture of one row per query row (b, i, head)
+ * and d_qk / 4 texels a row, copied from q at the start of each call. On
+ * llvmpipe a texel costs about a seventh of a storage read
+ * (docs/kernels.md, "What a read costs"); on SwiftShader a little more.
+ */
+export const QUERY_READS = ['storage', 'texture'] as const;
+export type QueryReads = (typeof QUERY_READS)[number];
+
 /** The label of the scratch buffer of decoded key tiles ('tile-storage'): the plan names it, the passes bind it by it. */
 export const STORAGE_TILE_LABEL = 'decoded key tiles';
 
@@ -60,6 +72,10 @@ export interface KernelPlan {
   readonly workgroupBytes: number;
   /** v4: where keys are read (the decoded tile or the cache); absent for other versions. */
   readonly keys?: KeyReads;
+  /** v4: where the score step read the queries; absent for other versions. */
+  readonly queries?: QueryReads;
+  /** v4 with queries from a texture: its size in texels (d_qk / 4 x query rows), made and filled by the runner. */
+  readonly queryTexture?: { readonly width: number; readonly height: number };
   /** v4, v5: the register blocks that ran (register-blocks.ts); absent for other versions. */
   readonly scoreBlock?: ScoreBlockName;
   readonly outBlock?: OutBlockName;
@@ -99,6 +115,8 @@ export interface AttentionBuffers {
   readonly keyList: GPUBuffer;
   readonly blockTable: GPUBuffer;
   readonly params: GPUBuffer;
+  /** The queries as a texture, when the plan reads them from one (KernelPlan.queryTexture). */
+  readonly queryTexture?: GPUTexture;
 }
 
 /** The key source's buffers (dense: seqlens and block table; sparse: indices) and the per-call params. */

@@ -7,7 +7,7 @@
 import { getPipeline } from '../gpu/pipelines';
 import type { ComposeOptions, ShaderFileName } from '../gpu/shader-source';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, STORAGE_TILE_LABEL, keySourceBindings } from './kernel-plan';
-import { type BindingName, bindGroup } from '../gpu/bindings';
+import { type BindingName, type BoundResource, bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
 import { wideStrips } from './register-blocks';
 import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
@@ -100,14 +100,22 @@ function storageTileBinding(plan: KernelPlan, scratch: readonly GPUBuffer[]): Pa
   return { keyTileStorage: buffer };
 }
 
+/** The queries' texture (v4, `--queries texture`), bound as queryTexture; none otherwise. */
+function queryTextureBinding(plan: KernelPlan, buffers: AttentionBuffers): Partial<Record<BindingName, BoundResource>> {
+  if (plan.constants.QUERIES_TEXTURE !== 1) return {};
+  if (!buffers.queryTexture) throw new Error('the queries\' texture is required when queries are "texture"');
+  return { queryTexture: buffers.queryTexture.createView() };
+}
+
 /**
  * The marked lines a fused module with these override constants keeps
- * (src/gpu/shader-source.ts): the 32-head strips, and the storage tile's
- * binding and lines (KEY_TILE_STORAGE). The pipeline and the count of its
- * storage buffers (versions.ts) compose with the same options.
+ * (src/gpu/shader-source.ts): the 32-head strips, the storage tile's
+ * binding and lines (KEY_TILE_STORAGE) and the query texture's
+ * (QUERIES_TEXTURE). The pipeline and the count of its storage buffers
+ * (versions.ts) compose with the same options.
  */
 export function fusedModuleOptions(constants: Readonly<Record<string, number>>): ComposeOptions {
-  return { wideStrips: wideStrips(constants), storageTile: constants.KEY_TILE_STORAGE === 1 };
+  return { wideStrips: wideStrips(constants), storageTile: constants.KEY_TILE_STORAGE === 1, queryTexture: constants.QUERIES_TEXTURE === 1 };
 }
 
 /** Files of a fused version's module: params, cache reader, key source, fused_io, then the version's own (`files`). */
@@ -144,7 +152,7 @@ export async function fusedPasses(
   const grid: [number, number, number] = [kernel.headBlocks * plan.splits, shape.sQ, shape.batch];
   const decodePass = (out: GPUBuffer, lse: GPUBuffer, maxLogits: GPUBuffer): KernelPass => ({
     label: kernel.label, pipeline: decode, workgroups: grid,
-    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, max_logits: maxLogits, sink: buffers.sink, ...keys, ...tiles }),
+    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, max_logits: maxLogits, sink: buffers.sink, ...keys, ...tiles, ...queryTextureBinding(plan, buffers) }),
   });
   if (plan.splits === 1) return [decodePass(buffers.out, buffers.lse, buffers.maxLogits)];
   const [partOut, partLse, partMax] = scratch;

@@ -63,7 +63,7 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
   {
     id: 'v4', name: 'tiled', improves: `the GEMM shape: register blocks in mat4x4 (by default ${DEFAULT_BLOCKS.gpu.score} / ${DEFAULT_BLOCKS.gpu.out} on a GPU, ${DEFAULT_BLOCKS.software.cache.score} / ${DEFAULT_BLOCKS.software.cache.out} on a software adapter), softmax once per head, lazy rescale, 64-head blocks; f32 and bf16 keys read from the cache where used, FP8 decoded once a tile into bf16`,
     files: [...TILED_FILES, 'combine.wgsl'], host: 'src/kernels/tiled-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
-    options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits', 'keys', 'scoreBlock', 'outBlock'],
+    options: ['tileN', 'headsPerWorkgroup', 'dotParts', 'splits', 'keys', 'queries', 'scoreBlock', 'outBlock'],
     plan: tiledPlan, passes: tiledPasses,
   },
   {
@@ -100,7 +100,7 @@ export function missingFeature(version: KernelVersion, limits: DeviceLimits): st
 /** Each plan option's command-line flag (and the page's URL key, without the dashes). */
 export const PLAN_OPTION_FLAGS: Readonly<Record<keyof PlanOptions, string>> = {
   tileN: '--tile-n', headsPerWorkgroup: '--heads-per-workgroup', dotParts: '--dot-parts', splits: '--splits', keys: '--keys',
-  scoreBlock: '--score-block', outBlock: '--out-block',
+  queries: '--queries', scoreBlock: '--score-block', outBlock: '--out-block',
 };
 
 /** Why the version cannot take these options: one it does not have (splits "auto", and 1 for an unsplit version, mean "not set"). */

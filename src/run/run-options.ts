@@ -10,7 +10,7 @@ import { INPUT_DISTRIBUTIONS, type InputDistribution, type InputOptions, type Ml
 import type { RunConfig } from './runner';
 import { planRequestGroups } from './request-groups';
 import { MAX_SPLITS } from '../kernels/split-kv';
-import { KEY_READS, type KeyReads } from '../kernels/kernel-plan';
+import { KEY_READS, type KeyReads, QUERY_READS, type QueryReads } from '../kernels/kernel-plan';
 import { OUT_BLOCKS, SCORE_BLOCKS, type OutBlockName, type ScoreBlockName } from '../kernels/register-blocks';
 import type { DeviceLimits } from '../gpu/device';
 import { checkCacheSize, checkHostMemory, generatedPages, generatesStraightIntoFormat } from './run-size';
@@ -37,6 +37,7 @@ export const SHAPE_FLAGS = {
   'heads-per-workgroup': { type: 'string' },
   'dot-parts': { type: 'string' },
   keys: { type: 'string' },
+  queries: { type: 'string' },
   'score-block': { type: 'string' },
   'out-block': { type: 'string' },
   'shard-mib': { type: 'string' },
@@ -161,6 +162,7 @@ export function configFromFlags(v: FlagValues): RunConfig {
     headsPerWorkgroup: intFlag('heads-per-workgroup', v['heads-per-workgroup'], 1),
     dotParts: intFlag('dot-parts', v['dot-parts'], 1),
     keys: v.keys === undefined ? undefined : oneOf<KeyReads>('keys', v.keys, KEY_READS),
+    queries: v.queries === undefined ? undefined : oneOf<QueryReads>('queries', v.queries, QUERY_READS),
     scoreBlock: v['score-block'] === undefined ? undefined : oneOf<ScoreBlockName>('score-block', v['score-block'], SCORE_BLOCKS),
     outBlock: v['out-block'] === undefined ? undefined : oneOf<OutBlockName>('out-block', v['out-block'], OUT_BLOCKS),
     scaleRounding: oneOf('scale-rounding', v['scale-rounding'], ['pow2', 'plain'] as const),
