@@ -7,7 +7,7 @@
  * and of the query texture marked as such.
  */
 import { describe, expect, it } from 'vitest';
-import { QUERY_TEXTURE_LINE, SHADER_FILES, SHADER_FILE_NAMES, STORAGE_TILE_LINE, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
+import { type ComposeOptions, QUERY_TEXTURE_LINE, SHADER_FILES, SHADER_FILE_NAMES, STORAGE_TILE_LINE, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
 import { bindingMismatches, storageBuffersDeclared } from '../src/gpu/bindings';
 import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
 import { paramFields } from '../src/kernels/call-params';
@@ -25,6 +25,16 @@ import { planCall } from '../src/run/runner';
 function unmarkedLines(names: RegExp, mark: string): string[] {
   return SHADER_FILE_NAMES.flatMap((file) => SHADER_FILES[file].split('\n')
     .flatMap((line, k) => (names.test(line.replace(/\/\/.*$/, '')) && !line.trimEnd().endsWith(mark) ? [`${file}:${k + 1}`] : [])));
+}
+
+/** v4's module without and with the lines `option` keeps, after checking that blanking them keeps every line's number and leaves no mark. */
+function v4WithAndWithout(option: keyof ComposeOptions, mark: string): { without: string; kept: string } {
+  const files = ['key_tile.wgsl', 'tiled_blocks.wgsl', 'head_quads.wgsl', 'v4_tiled.wgsl'] as const;
+  const without = composeShader(files).code;
+  const kept = composeShader(files, {}, { [option]: true }).code;
+  expect(without.split('\n')).toHaveLength(kept.split('\n').length);
+  expect(without).not.toContain(mark);
+  return { without, kept };
 }
 
 describe('strips of 32-head blocks', () => {
@@ -47,12 +57,8 @@ describe('strips of 32-head blocks', () => {
 describe('the storage tile (--keys tile-storage)', () => {
   it('every line that names its buffer carries the mark; a module without it has one storage buffer fewer', () => {
     expect(unmarkedLines(/\bkeyTileStorage\b/, STORAGE_TILE_LINE)).toEqual([]);
-    const files = ['key_tile.wgsl', 'tiled_blocks.wgsl', 'head_quads.wgsl', 'v4_tiled.wgsl'] as const;
-    const without = composeShader(files).code;
-    const withTile = composeShader(files, {}, { storageTile: true }).code;
-    expect(without.split('\n')).toHaveLength(withTile.split('\n').length);
-    expect(without).not.toContain(STORAGE_TILE_LINE);
-    expect(storageBuffersDeclared(withTile)).toBe(storageBuffersDeclared(without) + 1);
+    const { without, kept } = v4WithAndWithout('storageTile', STORAGE_TILE_LINE);
+    expect(storageBuffersDeclared(kept)).toBe(storageBuffersDeclared(without) + 1);
   });
 
   const shape = presetShape('v32', { seqlens: [4096], hQ: 64 });
@@ -71,12 +77,9 @@ describe('the storage tile (--keys tile-storage)', () => {
 describe('the queries in a texture (--queries texture)', () => {
   it('every line that names the texture carries the mark; a module without it declares no texture', () => {
     expect(unmarkedLines(/\bqueryTexture\b/, QUERY_TEXTURE_LINE)).toEqual([]);
-    const files = ['key_tile.wgsl', 'tiled_blocks.wgsl', 'head_quads.wgsl', 'v4_tiled.wgsl'] as const;
-    const without = composeShader(files).code;
-    const withTexture = composeShader(files, {}, { queryTexture: true }).code;
-    expect(without.split('\n')).toHaveLength(withTexture.split('\n').length);
+    const { without, kept } = v4WithAndWithout('queryTexture', QUERY_TEXTURE_LINE);
     expect(without).not.toMatch(/texture_2d/);
-    expect(withTexture).toMatch(/var queryTexture: texture_2d<f32>;/);
+    expect(kept).toMatch(/var queryTexture: texture_2d<f32>;/);
   });
 
   const limits = { ...WEBGPU_DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 32768 };
