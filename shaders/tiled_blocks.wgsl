@@ -73,8 +73,8 @@ fn workOf(wid: vec3<u32>, tid: u32) -> Work {
 
 // QUERIES_TEXTURE = 1 (version 4, `--queries texture`): the score step reads
 // the queries from queryTexture, an rgba32float texture of one row per query
-// row (b, i, head) and D_QK / 4 texels a row, which the host copies from q at
-// the start of the call, instead of from the storage buffer q. On llvmpipe a
+// row (b, i, head) and D_QK / 4 texels a row, which the call's first pass
+// (query_texture.wgsl) writes from q, instead of from the storage buffer q. On llvmpipe a
 // texel costs about a seventh of a storage read, on SwiftShader a little more
 // (docs/kernels.md, "What a read costs"): the tuner's to choose.
 override QUERIES_TEXTURE: u32 = 0u;

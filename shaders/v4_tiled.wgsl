@@ -57,7 +57,7 @@
 //    the fastest with S 32x16 / O 32x32 (docs/tuning.md).
 //  * Queries from a texture (QUERIES_TEXTURE, `--queries texture`;
 //    tiled_blocks.wgsl): the score step reads its query quads as texels of
-//    a texture the host copies q into at the start of the call. On llvmpipe
+//    a texture the call's first pass writes from q (query_texture.wgsl). On llvmpipe
 //    a texel costs about a seventh of a storage read and the queries are
 //    most of the score step's reads (docs/kernels.md, "What a read costs");
 //    on SwiftShader a texel costs a little more. Not the default: a choice

@@ -43,6 +43,8 @@ function largestTile(name: VersionName, shape: ReturnType<typeof presetShape>, o
 describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)', () => {
   const shape = presetShape('v32', { seqlens: [3, 40, 17], sQ: 3, hQ: 11, pageBlockSize: 16 });
   const inputs = generateInputs(shape, { seed: 5 });
+  // The same calls with d_qk 68 and d_v 36: no dimension a multiple of 64 or 16.
+  const small = generateInputs(presetShape('v32', { seqlens: [3, 40, 17], sQ: 3, hQ: 11, pageBlockSize: 16, dQk: 68, dNope: 64, dRope: 4, dV: 36 }), { seed: 12 });
 
   // The tile, head-block and slice sweeps run the GPU's default blocks (8 heads a block) on every
   // adapter, so that 8-head workgroups and 8-key tiles are allowed; every pair of blocks has its own tests below.
@@ -84,13 +86,18 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   });
 
   // Queries read from a texture (--queries texture): 99 texture rows (three requests of three query tokens,
-  // h_q 11: a second head block of 8 mostly past h_q, whose rows clamp to the last head), two splits.
-  it.each([{ kvFormat: 'f32', keys: 'cache' }, { kvFormat: 'fp8', keys: 'tile-bf16' }] as const)('v4 tiled: queries from a texture, $kvFormat cache, keys from the $keys', async ({ kvFormat, keys }) => {
-    const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat, keys, queries: 'texture', splits: 2, headsPerWorkgroup: 8, ...GPU_BLOCKS });
+  // h_q 11: a second head block of 8 mostly past h_q, whose rows clamp to the last head), two splits; written
+  // by the call's first pass, for V3.2's d_qk (144 texels a row) and for d_qk 68 (17, not a multiple of 64).
+  it.each([{ kvFormat: 'f32', keys: 'cache', dQk: 68 }, { kvFormat: 'fp8', keys: 'tile-bf16', dQk: 576 }] as const)('v4 tiled: queries from a texture, $kvFormat cache, keys from the $keys, d_qk $dQk', async ({ kvFormat, keys, dQk }) => {
+    const data = dQk === 68 ? small : inputs;
+    const config = { kernel: 'tiled', kvFormat, keys, queries: 'texture', splits: 2, headsPerWorkgroup: 8, ...GPU_BLOCKS } as const;
+    const run = await runAttention(gpu!, data, config);
     expect(run.plan.queries).toBe('texture');
     expect(run.plan.constants.QUERIES_TEXTURE).toBe(1);
-    expect(run.plan.queryTexture).toEqual({ width: 144, height: 99 });
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
+    const prepared = await prepareAttention(gpu!, data, config);
+    expect(prepared.passes.map((p) => [p.label, ...p.workgroups])).toEqual([['query-texture', Math.ceil(dQk / 4 / 64), 99, 1], ['v4-tiled', 4, 3, 3], ['combine', 11, 3, 3]]);
+    prepared.destroy();
   });
 
   // A module that keeps marked lines (here the storage tile's), given an empty set of edits (as
@@ -123,7 +130,6 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expect(new Set([...cover].map((c) => c.split(' ')[0]))).toEqual(new Set(SCORE_BLOCKS));
     expect(new Set([...cover].map((c) => c.split(' ')[1]))).toEqual(new Set(OUT_BLOCKS));
   });
-  const small = generateInputs(presetShape('v32', { seqlens: [3, 40, 17], sQ: 3, hQ: 11, pageBlockSize: 16, dQk: 68, dNope: 64, dRope: 4, dV: 36 }), { seed: 12 });
   const expectBlocks = (run: Awaited<ReturnType<typeof runAttention>>, scoreBlock: string, outBlock: string) => {
     const [sh, sk] = scoreBlock.split('x').map(Number);
     const [oh, ov] = outBlock.split('x').map(Number);

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type ComposeOptions, QUERY_TEXTURE_LINE, SHADER_FILES, SHADER_FILE_NAMES, STORAGE_TILE_LINE, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
-import { bindingMismatches, storageBuffersDeclared } from '../src/gpu/bindings';
+import { BINDINGS, bindingMismatches, storageBuffersDeclared } from '../src/gpu/bindings';
 import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
 import { paramFields } from '../src/kernels/call-params';
 import { readFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { type DeviceLimits, WEBGPU_DEFAULT_LIMITS } from '../src/gpu/device';
 import { maxBlocksPerSeq, presetShape } from '../src/mla/shape';
 import type { KvFormat } from '../src/mla/kv-layout';
 import { generatedPages } from '../src/run/run-size';
+import { queryTextureSize } from '../src/kernels/kernel-plan';
 import { planCall } from '../src/run/runner';
 
 /** Lines of every shipped file whose code (comments aside) matches `names` but that do not end with `mark`, as file:line. */
@@ -84,14 +85,20 @@ describe('the queries in a texture (--queries texture)', () => {
 
   const limits = { ...WEBGPU_DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 32768 };
   const plan = (shape: ReturnType<typeof presetShape>, kvFormat: KvFormat, at = limits) => planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'tiled', kvFormat, queries: 'texture' }, at).plan;
-  it('the plan holds a texel row per query row, and is refused for a d_qk not a multiple of 64 or rows past the texture limit', () => {
-    const p = plan(presetShape('model1', { seqlens: [64, 64], sQ: 2, hQ: 64 }), 'fp8');
-    expect(p).toMatchObject({ queries: 'texture', queryTexture: { width: 128, height: 2 * 2 * 64 } });
+  it('the texture holds a texel row per query row, and is refused for rows past the texture limit', () => {
+    const shape = presetShape('model1', { seqlens: [64, 64], sQ: 2, hQ: 64 });
+    const p = plan(shape, 'fp8');
+    expect(p.queries).toBe('texture');
     expect(p.constants.QUERIES_TEXTURE).toBe(1);
+    expect(queryTextureSize(shape)).toEqual({ width: 128, height: 2 * 2 * 64 });
     expect(() => plan(presetShape('v32', { seqlens: [64], hQ: 64 }), 'f32', { ...limits, maxTextureDimension2D: 63 }))
       .toThrow('queries "texture": 64 query rows (batch x s_q x h_q) of 144 texels is over this device\'s maxTextureDimension2D of 63; use queries storage');
-    const odd = { ...presetShape('v32', { seqlens: [64], hQ: 8 }), dQk: 68, dNope: 64, dRope: 4, dV: 36 };
-    expect(() => plan(odd, 'f32')).toThrow('queries "texture": d_qk = 68 is not a multiple of 64');
+  });
+  it('query_texture.wgsl writes the texels tiled_blocks.wgsl reads: one rgba32float texel a quad of q, at binding queryTexture\'s number', () => {
+    const code = SHADER_FILES['query_texture.wgsl'];
+    expect(code).toMatch(/var queryRows: texture_storage_2d<rgba32float, write>;/);
+    expect(SHADER_FILES['tiled_blocks.wgsl']).toMatch(/textureLoad\(queryTexture, vec2<u32>\(j, row\), 0\)/);
+    expect(BINDINGS.queryRows).toBe(BINDINGS.queryTexture);
   });
 });
 

@@ -20,8 +20,9 @@ export const BINDINGS = {
   max_logits: 20,
   // key_tile.wgsl: version 4's decoded key tiles in storage (--keys tile-storage)
   keyTileStorage: 21,
-  // tiled_blocks.wgsl: version 4's queries in a texture (--queries texture)
+  // version 4's queries in a texture (--queries texture): read by tiled_blocks.wgsl, written by query_texture.wgsl
   queryTexture: 22,
+  queryRows: 22,
   // kv_shards.wgsl: shards 1..11 of a cache split across buffers (shard 0 is `kv`)
   kv1: 9,
   kv2: 10,

@@ -14,11 +14,21 @@ export interface PassOwner {
 export interface BufferOwner extends PassOwner {
   /** A storage buffer of `bytes` (rounded up to 16), filled with `data` when given, else zero. */
   storage(label: string, bytes: number, data?: ArrayBufferView): GPUBuffer;
-  /** A 2D rgba32float texture of `width` x `height` texels, read by textureLoad and written by a copy. */
-  texture(label: string, width: number, height: number): GPUTexture;
+  /** A 2D rgba32float texture (rgba32Texture), written by a compute pass and read by textureLoad. */
+  texture(label: string, size: TextureSize): GPUTexture;
   /** Copy a buffer's first `bytes` back to the host as f32. */
   read(buffer: GPUBuffer, bytes: number): Promise<Float32Array>;
   destroy(): void;
+}
+
+export interface TextureSize {
+  readonly width: number;
+  readonly height: number;
+}
+
+/** A 2D texture of `width` x `height` rgba32float texels (four f32 a texel: a vec4 of a kernel), for `usage`. */
+export function rgba32Texture(device: GPUDevice, label: string, size: TextureSize, usage: GPUTextureUsageFlags): GPUTexture {
+  return device.createTexture({ label, size: [size.width, size.height], format: 'rgba32float', usage });
 }
 
 export function bufferOwner(ctx: GpuContext): BufferOwner {
@@ -41,8 +51,8 @@ export function bufferOwner(ctx: GpuContext): BufferOwner {
       owned.push(buffer);
       return buffer;
     },
-    texture(label, width, height) {
-      const texture = device.createTexture({ label, size: [width, height], format: 'rgba32float', usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
+    texture(label, size) {
+      const texture = rgba32Texture(device, label, size, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING);
       owned.push(texture);
       return texture;
     },

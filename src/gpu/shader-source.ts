@@ -35,6 +35,7 @@ import indexerCall from '../../shaders/indexer_call.wgsl?raw';
 import indexerDecode from '../../shaders/indexer_decode.wgsl?raw';
 import indexerScores from '../../shaders/indexer_scores.wgsl?raw';
 import topk from '../../shaders/topk.wgsl?raw';
+import queryTexture from '../../shaders/query_texture.wgsl?raw';
 
 export const SHADER_FILES = {
   'params.wgsl': params,
@@ -63,6 +64,7 @@ export const SHADER_FILES = {
   'indexer_decode.wgsl': indexerDecode,
   'indexer_scores.wgsl': indexerScores,
   'topk.wgsl': topk,
+  'query_texture.wgsl': queryTexture,
 } as const;
 
 export type ShaderFileName = keyof typeof SHADER_FILES;

@@ -6,6 +6,7 @@
 import type { DeviceLimits } from '../gpu/device';
 import type { BindingName } from '../gpu/bindings';
 import type { OutBlockName, ScoreBlockName } from './register-blocks';
+import type { MlaShape } from '../mla/shape';
 
 export type { DeviceLimits };
 
@@ -48,12 +49,22 @@ export type KeyReads = (typeof KEY_READS)[number];
 /**
  * Where v4's score step reads the queries: 'storage', the query buffer q;
  * 'texture', an rgba32float texture of one row per query row (b, i, head)
- * and d_qk / 4 texels a row, copied from q at the start of each call. On
+ * and d_qk / 4 texels a row (queryTextureSize), written from q by the
+ * call's first pass (shaders/query_texture.wgsl). On
  * llvmpipe a texel costs about a seventh of a storage read
  * (docs/kernels.md, "What a read costs"); on SwiftShader a little more.
  */
 export const QUERY_READS = ['storage', 'texture'] as const;
 export type QueryReads = (typeof QUERY_READS)[number];
+
+/**
+ * The queries' texture (`--queries texture`), in texels: d_qk / 4 a row (one
+ * rgba32float texel per quad), one row per query row (b, i, head), as
+ * shaders/query_texture.wgsl writes it and tiled_blocks.wgsl reads it.
+ */
+export function queryTextureSize(shape: MlaShape): { readonly width: number; readonly height: number } {
+  return { width: shape.dQk / 4, height: shape.batch * shape.sQ * shape.hQ };
+}
 
 /** The label of the scratch buffer of decoded key tiles ('tile-storage'): the plan names it, the passes bind it by it. */
 export const STORAGE_TILE_LABEL = 'decoded key tiles';
@@ -74,8 +85,6 @@ export interface KernelPlan {
   readonly keys?: KeyReads;
   /** v4: where the score step read the queries; absent for other versions. */
   readonly queries?: QueryReads;
-  /** v4 with queries from a texture: its size in texels (d_qk / 4 x query rows), made and filled by the runner. */
-  readonly queryTexture?: { readonly width: number; readonly height: number };
   /** v4, v5: the register blocks that ran (register-blocks.ts); absent for other versions. */
   readonly scoreBlock?: ScoreBlockName;
   readonly outBlock?: OutBlockName;
@@ -115,7 +124,7 @@ export interface AttentionBuffers {
   readonly keyList: GPUBuffer;
   readonly blockTable: GPUBuffer;
   readonly params: GPUBuffer;
-  /** The queries as a texture, when the plan reads them from one (KernelPlan.queryTexture). */
+  /** The queries as a texture (queryTextureSize), when the plan reads them from one (KernelPlan.queries 'texture'). */
   readonly queryTexture?: GPUTexture;
 }
 

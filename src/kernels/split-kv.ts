@@ -4,9 +4,9 @@
  * (the decode kernel, then shaders/combine.wgsl when there is more than one
  * chunk). See docs/kernels.md, "Split-KV".
  */
-import { getPipeline } from '../gpu/pipelines';
-import type { ComposeOptions, ShaderFileName } from '../gpu/shader-source';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, STORAGE_TILE_LABEL, keySourceBindings } from './kernel-plan';
+import { getPipeline, shaderConstant } from '../gpu/pipelines';
+import { type ComposeOptions, type ShaderFileName, SHADER_FILES } from '../gpu/shader-source';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, STORAGE_TILE_LABEL, keySourceBindings, queryTextureSize } from './kernel-plan';
 import { type BindingName, type BoundResource, bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
 import { wideStrips } from './register-blocks';
@@ -100,11 +100,24 @@ function storageTileBinding(plan: KernelPlan, scratch: readonly GPUBuffer[]): Pa
   return { keyTileStorage: buffer };
 }
 
-/** The queries' texture (v4, `--queries texture`), bound as queryTexture; none otherwise. */
-function queryTextureBinding(plan: KernelPlan, buffers: AttentionBuffers): Partial<Record<BindingName, BoundResource>> {
-  if (plan.constants.QUERIES_TEXTURE !== 1) return {};
+/** The queries' texture (v4, `--queries texture`), or none when the plan reads q from storage. */
+function queryTextureOf(plan: KernelPlan, buffers: AttentionBuffers): GPUTexture | undefined {
+  if (plan.queries !== 'texture') return undefined;
   if (!buffers.queryTexture) throw new Error('the queries\' texture is required when queries are "texture"');
-  return { queryTexture: buffers.queryTexture.createView() };
+  return buffers.queryTexture;
+}
+
+/** Threads of query_texture.wgsl's workgroup. */
+const QUERY_TEXTURE_WG = shaderConstant(SHADER_FILES['query_texture.wgsl'], 'WG');
+
+/** The pass that writes q into the queries' texture (shaders/query_texture.wgsl), first in the call. */
+async function queryTexturePass(device: GPUDevice, spec: AttentionSpec, q: GPUBuffer, texture: GPUTexture): Promise<KernelPass> {
+  const pipeline = await getPipeline(device, { kernel: 'query-texture', files: ['query_texture.wgsl'], entryPoint: 'main', constants: { D_QK: spec.shape.dQk } });
+  const { width, height } = queryTextureSize(spec.shape);
+  return {
+    label: 'query-texture', pipeline, workgroups: [Math.ceil(width / QUERY_TEXTURE_WG), height, 1],
+    bindGroup: bindGroup(device, pipeline, 'query-texture', { q, queryRows: texture.createView() }),
+  };
 }
 
 /**
@@ -133,7 +146,7 @@ export interface FusedKernel {
   readonly headBlocks: number;
 }
 
-/** The decode dispatch of a fused version, then the combine when it splits. */
+/** The decode dispatch of a fused version (after the queries' texture is written, when it reads one), then the combine when it splits. */
 export async function fusedPasses(
   device: GPUDevice, spec: AttentionSpec, kernel: FusedKernel, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
 ): Promise<KernelPass[]> {
@@ -149,12 +162,15 @@ export async function fusedPasses(
   });
   const keys = keySourceBindings(spec.sparse, buffers);
   const tiles = storageTileBinding(plan, scratch);
+  const queryTexture = queryTextureOf(plan, buffers);
+  const queries: Partial<Record<BindingName, BoundResource>> = queryTexture ? { queryTexture: queryTexture.createView() } : {};
+  const first = queryTexture ? [await queryTexturePass(device, spec, buffers.q, queryTexture)] : [];
   const grid: [number, number, number] = [kernel.headBlocks * plan.splits, shape.sQ, shape.batch];
   const decodePass = (out: GPUBuffer, lse: GPUBuffer, maxLogits: GPUBuffer): KernelPass => ({
     label: kernel.label, pipeline: decode, workgroups: grid,
-    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, max_logits: maxLogits, sink: buffers.sink, ...keys, ...tiles, ...queryTextureBinding(plan, buffers) }),
+    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, max_logits: maxLogits, sink: buffers.sink, ...keys, ...tiles, ...queries }),
   });
-  if (plan.splits === 1) return [decodePass(buffers.out, buffers.lse, buffers.maxLogits)];
+  if (plan.splits === 1) return [...first, decodePass(buffers.out, buffers.lse, buffers.maxLogits)];
   const [partOut, partLse, partMax] = scratch;
   if (!partOut || !partLse || !partMax) throw new Error('split buffers are required when splits > 1');
   const combine = await getPipeline(device, {
@@ -165,6 +181,7 @@ export async function fusedPasses(
     constants: { D_V: shape.dV },
   });
   return [
+    ...first,
     decodePass(partOut, partLse, partMax),
     {
       label: 'combine', pipeline: combine, workgroups: [shape.hQ, shape.sQ, shape.batch],

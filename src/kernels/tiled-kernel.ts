@@ -9,7 +9,7 @@
 import { composeShader } from '../gpu/shader-source';
 import { storageBuffersDeclared } from '../gpu/bindings';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit, QUERY_READS, STORAGE_TILE_LABEL } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit, QUERY_READS, STORAGE_TILE_LABEL, queryTextureSize } from './kernel-plan';
 import type { KvFormat } from '../mla/kv-layout';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { type LoopCost, chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
@@ -131,12 +131,13 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   if (options.queries !== undefined && !QUERY_READS.includes(options.queries)) {
     throw new Error(`queries ${JSON.stringify(options.queries)} is not allowed: queries must be one of ${QUERY_READS.join(', ')}`);
   }
-  const queryTexture = options.queries === 'texture' ? queryTextureSize(spec, limits) : undefined;
+  const queries = options.queries ?? 'storage';
+  if (queries === 'texture') refuseQueryTextureOver(spec, limits);
   if (inStorage) refuseStorageTileOver(limits, storageBuffersDeclared(composeShader(fusedFiles(spec, TILED_FILES), spec.edits, { storageTile: true }).code));
   const constantsFor = (tileN: number, dotParts: number) => ({
     HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads,
     KEYS_FROM_CACHE: fromCache ? 1 : 0, KEY_TILE_BF16: keys === 'tile-bf16' ? 1 : 0, KEY_TILE_STORAGE: inStorage ? 1 : 0,
-    QUERIES_TEXTURE: queryTexture ? 1 : 0, ...blocks,
+    QUERIES_TEXTURE: queries === 'texture' ? 1 : 0, ...blocks,
   });
   const bytes = (tileN: number, dotParts: number) => workgroupBytesOf(code, { ...base, ...constantsFor(tileN, dotParts) });
   const storage = limits.maxComputeWorkgroupStorageSize;
@@ -163,8 +164,7 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const splits = chooseSplits(spec, workgroupsPerSplit, options.splits, limits, tiledLoops({ tileN, heads, threads, dq4, tasks: scoreBlocks * dotParts, perTask: Math.ceil(dq4 / dotParts), slices: dotParts, decoded: !fromCache }));
   const scratch = [...splitScratch(spec, splits), ...(inStorage ? [storageTileScratch(limits, tileN * shape.dQk, workgroupsPerSplit * splits)] : [])];
   return {
-    kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads, keys, queries: queryTexture ? 'texture' : 'storage',
-    ...(queryTexture ? { queryTexture } : {}), scoreBlock: chosen.score, outBlock: chosen.out,
+    kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads, keys, queries, scoreBlock: chosen.score, outBlock: chosen.out,
     workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch,
   };
 }
@@ -179,23 +179,13 @@ function storageTileScratch(limits: DeviceLimits, tileValues: number, workgroups
   return { label: STORAGE_TILE_LABEL, bytes };
 }
 
-/**
- * The queries' texture (`--queries texture`): d_qk / 4 texels a row, one row
- * per query row (b, i, head), copied from q row by row (a copy's rows are
- * 256-byte aligned, so d_qk must be a multiple of 64: 576 and 512 are).
- */
-function queryTextureSize(spec: AttentionSpec, limits: DeviceLimits): { width: number; height: number } {
-  const { shape } = spec;
-  const width = shape.dQk / 4;
-  const height = shape.batch * shape.sQ * shape.hQ;
-  if (shape.dQk % 64 !== 0) {
-    throw new PlanDoesNotFit(`queries "texture": d_qk = ${shape.dQk} is not a multiple of 64 (the queries are copied into the texture a row at a time, and a row of a copy is a multiple of 256 bytes); use queries storage`);
-  }
+/** The queries' texture (`--queries texture`, queryTextureSize) must fit the device's 2D textures. */
+function refuseQueryTextureOver(spec: AttentionSpec, limits: DeviceLimits): void {
+  const { width, height } = queryTextureSize(spec.shape);
   const most = limits.maxTextureDimension2D;
   if (width > most || height > most) {
     throw new PlanDoesNotFit(`queries "texture": ${height} query rows (batch x s_q x h_q) of ${width} texels is over this device's maxTextureDimension2D of ${most}; use queries storage`);
   }
-  return { width, height };
 }
 
 /** Refuse a storage tile where the module that binds it (its binding is blanked in every other) binds more storage buffers than allowed. */

@@ -21,7 +21,7 @@ import type { ShaderEdits } from '../gpu/shader-source';
 import { withErrorScopes } from '../gpu/error-scopes';
 import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
 import { releaseStandIns } from '../gpu/bindings';
-import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, encodePasses } from '../kernels/kernel-plan';
+import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, encodePasses, queryTextureSize } from '../kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from '../kernels/attention-spec';
 import { packParams } from '../kernels/call-params';
 import { type KernelChoice, type KernelVersion, checkStorageBuffers, resolveKernel } from '../kernels/versions';
@@ -212,7 +212,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
         keyList: onDevice.indices ?? storage(shape.topk > 0 ? 'indices' : 'seqlens', keyList!.byteLength, keyList!),
         blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
         params: uniform('params', packParams(callParams(spec, plan.splits))),
-        queryTexture: plan.queryTexture && alloc.texture('queries', plan.queryTexture.width, plan.queryTexture.height),
+        queryTexture: plan.queries === 'texture' ? alloc.texture('queries', queryTextureSize(shape)) : undefined,
       };
       scratch = plan.scratch.map((s) => storage(s.label, s.bytes));
       return [b, await version.passes(device, spec, plan, b, scratch)] as const;
@@ -242,11 +242,6 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
       blockTable: inputs.cache.blockTable.byteLength, sink: inputs.sink?.byteLength ?? 0,
     },
     encode(encoder, timestampWrites) {
-      if (buffers.queryTexture) {
-        // --queries texture: q's rows into the texture (d_qk f32 a row), before the passes that read it.
-        const { width, height } = buffers.queryTexture;
-        encoder.copyBufferToTexture({ buffer: buffers.q, bytesPerRow: 16 * width, rowsPerImage: height }, { texture: buffers.queryTexture }, [width, height]);
-      }
       encodePasses(passes, encoder, timestampWrites);
     },
     async read() {

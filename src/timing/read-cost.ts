@@ -13,6 +13,7 @@ import type { GpuContext } from '../gpu/device';
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { SHADER_FILES } from '../gpu/shader-source';
 import { bindGroup } from '../gpu/bindings';
+import { rgba32Texture } from '../gpu/buffer-owner';
 import { type TimingOptions, timeWork } from './timer';
 import { WG, fitSize, ownedBuffers, singlePass } from './roofline';
 import type { Roofline } from './work';
@@ -29,7 +30,7 @@ export const READ_TEXTURE_WIDTH = shaderConstant(SHADER_FILES['roofline.wgsl'], 
 
 /** The window as an rgba32float texture, READ_TEXTURE_WIDTH texels a row (`usage`: TEXTURE_BINDING and what the caller adds). */
 export function readTexture(device: GPUDevice, usage: GPUTextureUsageFlags = GPUTextureUsage.TEXTURE_BINDING): GPUTexture {
-  return device.createTexture({ label: 'read texture', size: [READ_TEXTURE_WIDTH, READ_WINDOW / READ_TEXTURE_WIDTH], format: 'rgba32float', usage });
+  return rgba32Texture(device, 'read texture', { width: READ_TEXTURE_WIDTH, height: READ_WINDOW / READ_TEXTURE_WIDTH }, usage);
 }
 
 /** Vec4 multiply-adds in registers that take as long as one vec4 read, by source. */
