@@ -15,7 +15,7 @@ import { parseProfile } from '../src/tune/profile';
 const gpu = await testGpu();
 
 
-const NARROW = ['--score-blocks', '8x8,16x8', '--out-blocks', '8x16', '--keys', 'cache', '--heads-per-workgroup', '16', '--tile-n', '64'];
+const NARROW = ['--score-blocks', '8x8,16x8', '--out-blocks', '8x16', '--keys', 'cache', '--queries', 'texture', '--heads-per-workgroup', '16', '--tile-n', '64'];
 
 describe.skipIf(!gpu)('bench --tune', () => {
   const home = mkdtempSync(join(tmpdir(), 'mla-tune-'));
@@ -25,7 +25,7 @@ describe.skipIf(!gpu)('bench --tune', () => {
     const t = await cli(['bench', '--tune', '--preset', 'model1', '--kv', 'bf16', '--h-q', '16', '--seqlen', '256', '--budget', '3600', ...NARROW], env);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/search: pruned, 3 of 3 fitting configurations timed in \d+ s \(making pipelines and buffers \d+ s, first runs and checks \d+ s, timing \d+ s, final rounds \d+ s\); within its budget of 3600 s\n/);
-    expect(t.stdout).toMatch(/\*\*Pick:\*\* (default \(flash\)|S (8x8|16x8) O 8x16 keys cache heads 16 tile 64): [\d.]+ ms, [\d.]+ GFLOP\/s = \d+ % of the best plain matmul/);
+    expect(t.stdout).toMatch(/\*\*Pick:\*\* (default \(flash\)|S (8x8|16x8) O 8x16 keys cache queries texture heads 16 tile 64): [\d.]+ ms, [\d.]+ GFLOP\/s = \d+ % of the best plain matmul/);
     expect(t.stdout).toMatch(/the best form re-timed in the final rounds [\d.]+ GFLOP\/s/);
     const dir = join(home, 'mla-sandbox', 'profiles');
     const [file] = readdirSync(dir);
@@ -39,8 +39,9 @@ describe.skipIf(!gpu)('bench --tune', () => {
     expect(run.code, run.stderr).toBe(0);
     const pick = profile.entries[0].config;
     if (pick.kernel === 'tiled') {
-      expect(run.stdout).toMatch(/^tuning {3}tuned: S (8x8|16x8) O 8x16 keys cache heads 16 tile 64, from the profile at .*class d_qk 512 d_v 512, bf16 cache, dense, h_q 16, 256 keys/m);
+      expect(run.stdout).toMatch(/^tuning {3}tuned: S (8x8|16x8) O 8x16 keys cache queries texture heads 16 tile 64, from the profile at .*class d_qk 512 d_v 512, bf16 cache, dense, h_q 16, 256 keys/m);
       expect(run.stdout).toContain(`register blocks ${pick.scoreBlock} (S, heads x keys) and 8x16 (O, heads x values)`);
+      expect(run.stdout).toContain('queries from a texture');
     } else {
       expect(run.stdout).toMatch(/^tuning {3}tuned: default \(flash\)/m);
     }

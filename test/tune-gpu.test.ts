@@ -17,7 +17,7 @@ import { defaultBlocks } from '../src/kernels/register-blocks';
 const gpu = await testGpu();
 
 // Four tuned configurations and the default; h_q 16, 200 keys and a bf16 cache keep SwiftShader's compiles and runs short.
-const SPACE: TuningSpace = { scoreBlock: ['8x8', '16x8'], outBlock: ['8x16', '16x16'], keys: ['cache'], headsPerWorkgroup: [16], tileN: [64] };
+const SPACE: TuningSpace = { scoreBlock: ['8x8', '16x8'], outBlock: ['8x16', '16x16'], keys: ['cache'], queries: ['storage'], headsPerWorkgroup: [16], tileN: [64] };
 const QUICK = { warmup: 0, samples: 1, minSampleMs: 0, iterations: 1 };
 
 describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, and the default)', () => {
@@ -28,7 +28,7 @@ describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, a
     const r = await tune(gpu!, inputs, 'bf16', { space: SPACE, search: 'exhaustive', quick: QUICK, finalists: 2, rounds: 1, onProgress: (p) => progress.push(p.name) });
     expect(r.fitting).toBe(5);
     expect(r.evaluations.map((e) => e.name).sort()).toEqual([
-      'default (flash)', ...['8x8', '16x8'].flatMap((s) => ['8x16', '16x16'].map((o) => `S ${s} O ${o} keys cache heads 16 tile 64`)),
+      'default (flash)', ...['8x8', '16x8'].flatMap((s) => ['8x16', '16x16'].map((o) => `S ${s} O ${o} keys cache queries storage heads 16 tile 64`)),
     ].sort());
     for (const e of r.evaluations) expect(e.pass, `${e.name}: ${e.failure}`).toBe(true);
     // The default and the two fastest others were re-timed; the pick is the least median among them.
@@ -57,18 +57,23 @@ describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, a
     const startOut = SPACE.outBlock.includes(own.out) ? own.out : SPACE.outBlock[0];
     const otherOut = SPACE.outBlock.find((o) => o !== startOut)!;
     expect(r.evaluations.map((e) => e.name)).toEqual(expect.arrayContaining([
-      'default (flash)', `S 8x8 O ${startOut} keys cache heads 16 tile 64`, `S 16x8 O ${startOut} keys cache heads 16 tile 64`,
+      'default (flash)', `S 8x8 O ${startOut} keys cache queries storage heads 16 tile 64`, `S 16x8 O ${startOut} keys cache queries storage heads 16 tile 64`,
     ]));
     expect(r.evaluations.some((e) => e.config.outBlock === otherOut)).toBe(true);
     expect(configName(r.pick.config)).toBe(r.pick.name);
   });
 
+  // The space here reads the queries from a texture only: the walk's start (the default plan, which reads
+  // them from storage) is moved into it, so the texture's candidate is checked and timed too.
   it('a budget stops the search: with none left after the default and the walk\'s start, nothing else is timed', async () => {
-    const r = await tune(gpu!, inputs, 'bf16', { space: SPACE, search: 'pruned', budgetSeconds: 0, quick: QUICK, finalists: 1, rounds: 1 });
+    const r = await tune(gpu!, inputs, 'bf16', { space: { ...SPACE, queries: ['texture'] }, search: 'pruned', budgetSeconds: 0, quick: QUICK, finalists: 1, rounds: 1 });
     expect(r.stoppedByBudget).toBe(true);
     expect(r.budgetSeconds).toBe(0);
     expect(r.timed).toBe(2);
     expect(r.evaluations.map((e) => e.name)).toContain('default (flash)');
+    const start = r.evaluations.find((e) => e.config.kernel === 'tiled')!;
+    expect(start.config.queries).toBe('texture');
+    expect(start.pass, start.failure).toBe(true);
     expect(r.finalists).toHaveLength(2);
     expect(budgetNote(r)).toBe('; stopped by its budget of 0 s (the pick is the best of those timed)');
   });

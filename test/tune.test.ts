@@ -15,7 +15,7 @@ const ADAPTER = 'Some GPU (vendor arch), core feature level, via Dawn in Node';
 function entry(hQ: number, keys: number, kvFormat: 'fp8' | 'bf16' = 'fp8', ms = 10): ProfileEntry {
   return {
     shape: { dQk: 576, dV: 512, kvFormat, sparse: false, hQ, keys },
-    config: { kernel: 'tiled', scoreBlock: '16x8', outBlock: '16x32', keys: 'cache', headsPerWorkgroup: Math.min(64, hQ), tileN: 64 },
+    config: { kernel: 'tiled', scoreBlock: '16x8', outBlock: '16x32', keys: 'cache', queries: 'texture', headsPerWorkgroup: Math.min(64, hQ), tileN: 64 },
     pickMs: ms, defaultMs: 2 * ms, pickGflops: 1, flops: 1e7, bytes: 1e6,
     ceilings: { copyGBps: 20, fmaGflops: 130, yardstickGflops: 25 }, search: 'pruned', fitting: 300, timed: 20, seconds: 60,
     candidates: [{ config: { kernel: 'flash' }, ms: 2 * ms }], tunedAt: '2026-12-03T00:00:00.000Z',
@@ -64,8 +64,15 @@ describe('device profile', () => {
     expect(bad((p) => { p.entries[0].pickMs = -1; })).toThrow(/entries\[0\]\.pickMs is -1, expected a time in ms above 0/);
     expect(bad((p) => { p.entries[0].shape.kvFormat = 'int4'; })).toThrow(/entries\[0\]\.shape\.kvFormat is "int4", expected f32, bf16, fp8/);
     expect(bad((p) => { p.entries[0].config.keys = 'disk'; })).toThrow(/entries\[0\]\.config\.keys is "disk", expected tile or tile-bf16 or tile-storage or cache/);
+    expect(bad((p) => { p.entries[0].config.queries = 'uniform'; })).toThrow(/entries\[0\]\.config\.queries is "uniform", expected storage or texture/);
     expect(bad((p) => { delete p.entries[0].ceilings.yardstickGflops; })).toThrow(/entries\[0\]\.ceilings\.yardstickGflops is missing, expected a rate above 0/);
     expect(bad((p) => { p.version = 1; })).toThrow(/version is 1, expected 2 \(a version 1 profile has no ceilings: tune again/);
+  });
+
+  it('reads a pick tuned before the queries were a knob as reading them from storage (what it ran)', () => {
+    const p = JSON.parse(JSON.stringify(profile(entry(64, 4096))));
+    delete p.entries[0].config.queries;
+    expect(parseProfile(JSON.stringify(p), 'p.json').entries[0].config).toMatchObject({ keys: 'cache', queries: 'storage' });
   });
 
   it('keeps profiles apart by adapter, under XDG_CACHE_HOME when it is absolute', () => {
@@ -80,28 +87,31 @@ describe('tuning space', () => {
   it('holds the default and every combination of the knobs', () => {
     const all = allConfigs(FULL_SPACE);
     expect(all[0]).toEqual({ kernel: 'flash' });
-    expect(all).toHaveLength(1 + 5 * 7 * 4 * 4 * 4);
+    expect(all).toHaveLength(1 + 5 * 7 * 4 * 2 * 4 * 4);
     expect(new Set(all.map(configName)).size).toBe(all.length);
   });
   it('the pruned walk moves every knob, each in exactly one step', () => {
     expect(WALK_STEPS.flat().sort()).toEqual([...TUNING_AXES].sort());
   });
-  it('a step tries the most work per read first: larger blocks (more heads on equal size), head blocks and tiles; key reads as given', () => {
+  it('a step tries the most work per read first: larger blocks (more heads on equal size), head blocks and tiles; key and query reads as given', () => {
     expect(walkOrder(FULL_SPACE.scoreBlock)).toEqual(['32x16', '16x16', '16x8', '8x16', '8x8']);
     expect(walkOrder(FULL_SPACE.outBlock)).toEqual(['32x32', '16x32', '16x16', '8x32', '16x8', '8x16', '8x8']);
     expect(walkOrder(FULL_SPACE.headsPerWorkgroup)).toEqual([64, 32, 16, 8]);
     expect(walkOrder(FULL_SPACE.tileN)).toEqual([64, 32, 16, 8]);
     expect(walkOrder(FULL_SPACE.keys)).toEqual([...FULL_SPACE.keys]);
+    expect(walkOrder(FULL_SPACE.queries)).toEqual(['storage', 'texture']);
   });
 });
 
 describe('narrowing the space', () => {
   it('takes comma-separated lists per knob and keeps the rest whole', () => {
-    const s = spaceFromLists({ 'score-blocks': '16x8, 8x8', 'tile-n': '64', keys: '' });
+    const s = spaceFromLists({ 'score-blocks': '16x8, 8x8', 'tile-n': '64', keys: '', queries: 'texture' });
     expect(s.scoreBlock).toEqual(['16x8', '8x8']);
+    expect(s.queries).toEqual(['texture']);
     expect(s.tileN).toEqual([64]);
     expect(s.keys).toEqual(FULL_SPACE.keys);
     expect(s.outBlock).toEqual(FULL_SPACE.outBlock);
+    expect(() => spaceFromLists({ queries: 'uniform' })).toThrow('--queries "uniform" is not allowed: --queries must be one of storage, texture (or a comma-separated list of them)');
     expect(() => spaceFromLists({ 'heads-per-workgroup': '16,12' })).toThrow(/--heads-per-workgroup "12" is not allowed: --heads-per-workgroup must be one of 8, 16, 32, 64/);
   });
 });

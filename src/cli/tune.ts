@@ -22,7 +22,7 @@ import { checkOutputPaths, writeOutput } from './output-paths';
 import { defaultProfilePath, readProfileFile, writeProfileFile } from './profile-file';
 
 export const TUNE_USAGE = `mla-sandbox bench --tune: search the tiled kernel's configurations (register blocks, head block, tile,
-where keys are read) for one shape on this device; each candidate is checked against the f64 reference
+where keys and queries are read) for one shape on this device; each candidate is checked against the f64 reference
 before it is timed. The pick goes into the device profile that --kernel flash reads.
 
   --preset v32|model1   head shape (default v32)      --kv f32|bf16|fp8   cache format (default fp8)
@@ -33,7 +33,8 @@ before it is timed. The pick goes into the device profile that --kernel flash re
   --budget SECONDS      start no new candidate after this many seconds of search (the default and the walk's
                         start are always timed; the final rounds follow); default: none, the search runs to its end
   narrow the space (each a comma-separated list; default: all of it):
-  --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,tile-bf16,tile-storage,cache  --heads-per-workgroup 16,64  --tile-n 32,64
+  --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,tile-bf16,tile-storage,cache  --queries storage,texture
+  --heads-per-workgroup 16,64  --tile-n 32,64
   --profile FILE        the profile to update (default: $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json)
   --out FILE.md  --json-out FILE.json`;
 
@@ -44,7 +45,7 @@ export async function runTune(argv: string[]): Promise<number> {
       preset: { type: 'string', default: 'v32' }, kv: { type: 'string', default: 'fp8' }, 'h-q': { type: 'string', default: '64' },
       seqlen: { type: 'string', default: '4096' }, topk: { type: 'string' }, exhaustive: { type: 'boolean', default: false }, budget: { type: 'string' }, profile: { type: 'string' },
       out: { type: 'string' }, 'json-out': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      'score-blocks': { type: 'string' }, 'out-blocks': { type: 'string' }, keys: { type: 'string' },
+      'score-blocks': { type: 'string' }, 'out-blocks': { type: 'string' }, keys: { type: 'string' }, queries: { type: 'string' },
       'heads-per-workgroup': { type: 'string' }, 'tile-n': { type: 'string' },
     },
   });
@@ -58,7 +59,7 @@ export async function runTune(argv: string[]): Promise<number> {
   checkOutputPaths((['out', 'json-out', 'profile'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), []);
   const shape = presetShape(preset, { hQ, seqlens: [seqlen], topk });
   const space = spaceFromLists({
-    'score-blocks': values['score-blocks'], 'out-blocks': values['out-blocks'], keys: values.keys,
+    'score-blocks': values['score-blocks'], 'out-blocks': values['out-blocks'], keys: values.keys, queries: values.queries,
     'heads-per-workgroup': values['heads-per-workgroup'], 'tile-n': values['tile-n'],
   });
 

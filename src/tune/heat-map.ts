@@ -19,7 +19,7 @@ export interface HeatGrid {
 
 /** What each knob is called on a chart's axis. */
 export const AXIS_TITLES: Record<TuningAxis, string> = {
-  scoreBlock: 'score block (heads x keys)', outBlock: 'output block (heads x values)', keys: 'keys read from',
+  scoreBlock: 'score block (heads x keys)', outBlock: 'output block (heads x values)', keys: 'keys read from', queries: 'queries read from',
   headsPerWorkgroup: 'heads per workgroup', tileN: 'tile length (keys)',
 };
 

@@ -9,7 +9,7 @@
  */
 import { HEAD_PRESETS, PRESET_NAMES, type MlaShape } from '../mla/shape';
 import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
-import { KEY_READS, type PlanOptions } from '../kernels/kernel-plan';
+import { KEY_READS, type PlanOptions, QUERY_READS } from '../kernels/kernel-plan';
 import { type KernelChoice, PLAN_OPTION_FLAGS } from '../kernels/versions';
 import { parseOutBlock, parseScoreBlock } from '../kernels/register-blocks';
 import { type TuningConfig, configName } from './tuning-space';
@@ -170,6 +170,8 @@ function readConfig(where: string, path: string, v: unknown): TuningConfig {
     scoreBlock: wrap(() => parseScoreBlock(String(o.scoreBlock), `${path}.scoreBlock`)),
     outBlock: wrap(() => parseOutBlock(String(o.outBlock), `${path}.outBlock`)),
     keys: field(where, `${path}.keys`, o.keys, oneOfValues(KEY_READS), KEY_READS.join(' or ')),
+    // Absent in a profile tuned before the queries were a knob: those candidates read them from storage.
+    queries: o.queries === undefined ? 'storage' : field(where, `${path}.queries`, o.queries, oneOfValues(QUERY_READS), QUERY_READS.join(' or ')),
     headsPerWorkgroup: field(where, `${path}.headsPerWorkgroup`, o.headsPerWorkgroup, isInt, 'a positive integer'),
     tileN: field(where, `${path}.tileN`, o.tileN, isInt, 'a positive integer'),
   };

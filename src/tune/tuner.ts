@@ -152,11 +152,13 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
   const spec = base.spec;
   // A candidate as the plan resolves it; one that does not fit is repaired by
   // letting the plan choose the tile and head block, then by reading keys the
-  // other way (a 16-key block of decoded keys may not fit workgroup memory).
+  // other way (a 16-key block of decoded keys may not fit workgroup memory),
+  // then by reading the queries from storage (more rows than a texture holds).
   const fitted = (c: TuningConfig): TuningConfig | undefined => {
     if (c.kernel === 'flash') return 'plan' in planOf(c, spec, ctx.limits) ? c : undefined;
-    const repairs: TuningConfig[] = [c, { ...c, tileN: undefined, headsPerWorkgroup: undefined },
-      ...KEY_READS.filter((k) => k !== c.keys).map((keys) => ({ ...c, keys, tileN: undefined, headsPerWorkgroup: undefined }))];
+    const free = { ...c, tileN: undefined, headsPerWorkgroup: undefined };
+    const repairs: TuningConfig[] = [c, free, ...KEY_READS.filter((k) => k !== c.keys).map((keys) => ({ ...free, keys })),
+      ...(c.queries === 'texture' ? [{ ...free, queries: 'storage' as const }] : [])];
     for (const r of repairs) {
       const p = planOf(r, spec, ctx.limits);
       if ('plan' in p) return configOfPlan(p.plan);
@@ -305,8 +307,11 @@ const timed = (p: PreparedAttention) => ({ label: p.plan.kernel, passLabels: p.p
  * tile want a short one, which fits workgroup memory; read from the cache,
  * a long one), so moving either alone from the default can leave the search
  * in the wrong corner, as it did for V3.2 FP8 on llvmpipe (docs/tuning.md).
+ * Where the queries are read comes right after the score block, whose reads
+ * they are: on llvmpipe a texel costs a seventh of a storage read, and the
+ * blocks worth trying after it differ.
  */
-export const WALK_STEPS: readonly (readonly TuningAxis[])[] = [['scoreBlock'], ['outBlock'], ['keys', 'tileN'], ['headsPerWorkgroup']];
+export const WALK_STEPS: readonly (readonly TuningAxis[])[] = [['scoreBlock'], ['queries'], ['outBlock'], ['keys', 'tileN'], ['headsPerWorkgroup']];
 
 /** `c` with the step's knobs moved to every combination of their values in the space, in walk order. */
 function stepConfigs(c: TuningConfig, step: readonly TuningAxis[], space: TuningSpace): TuningConfig[] {
@@ -321,7 +326,7 @@ function stepConfigs(c: TuningConfig, step: readonly TuningAxis[], space: Tuning
  * first (the larger register block, more heads on equal size; the larger
  * head block and tile), so that a search cut short by its budget has timed
  * the configurations that were fastest on both software adapters, the only
- * ones measured so far (docs/tuning.md). Key reads keep the space's order. Without a budget the
+ * ones measured so far (docs/tuning.md). Key and query reads keep the space's order. Without a budget the
  * order changes nothing: a step times all its values before it moves.
  */
 export function walkOrder<T extends TuningConfig[TuningAxis]>(values: readonly T[]): T[] {

@@ -6,7 +6,7 @@
  * one of them, so a tuned pick is never slower than the default as measured.
  */
 import type { AttentionSpec } from '../kernels/attention-spec';
-import { type KeyReads, KEY_READS, type DeviceLimits, type KernelPlan } from '../kernels/kernel-plan';
+import { type KeyReads, KEY_READS, type DeviceLimits, type KernelPlan, QUERY_READS, type QueryReads } from '../kernels/kernel-plan';
 import { OUT_BLOCKS, SCORE_BLOCKS, type OutBlockName, type ScoreBlockName } from '../kernels/register-blocks';
 import { resolveKernel } from '../kernels/versions';
 
@@ -18,10 +18,11 @@ export interface TuningConfig {
   readonly headsPerWorkgroup?: number;
   readonly tileN?: number;
   readonly keys?: KeyReads;
+  readonly queries?: QueryReads;
 }
 
-/** The knobs, in the order the pruned search walks them (the ones that move the time most first). */
-export const TUNING_AXES = ['scoreBlock', 'outBlock', 'keys', 'headsPerWorkgroup', 'tileN'] as const;
+/** The knobs (the pruned search walks them in tuner.ts's WALK_STEPS order). */
+export const TUNING_AXES = ['scoreBlock', 'outBlock', 'keys', 'queries', 'headsPerWorkgroup', 'tileN'] as const;
 export type TuningAxis = (typeof TUNING_AXES)[number];
 
 /** The values each knob may take. */
@@ -29,18 +30,19 @@ export interface TuningSpace {
   readonly scoreBlock: readonly ScoreBlockName[];
   readonly outBlock: readonly OutBlockName[];
   readonly keys: readonly KeyReads[];
+  readonly queries: readonly QueryReads[];
   readonly headsPerWorkgroup: readonly number[];
   readonly tileN: readonly number[];
 }
 
-/** Everything v4 allows: its score blocks x output blocks (register-blocks.ts) x key reads (KEY_READS) x 4 head blocks x 4 tiles, before fitting. */
+/** Everything v4 allows: its score blocks x output blocks (register-blocks.ts) x key reads (KEY_READS) x query reads (QUERY_READS) x 4 head blocks x 4 tiles, before fitting. */
 export const FULL_SPACE: TuningSpace = {
-  scoreBlock: SCORE_BLOCKS, outBlock: OUT_BLOCKS, keys: KEY_READS, headsPerWorkgroup: [8, 16, 32, 64], tileN: [8, 16, 32, 64],
+  scoreBlock: SCORE_BLOCKS, outBlock: OUT_BLOCKS, keys: KEY_READS, queries: QUERY_READS, headsPerWorkgroup: [8, 16, 32, 64], tileN: [8, 16, 32, 64],
 };
 
 /** The list flags (command line) and fields (page) that narrow the space, one per knob. */
 export const SPACE_FLAGS: Readonly<Record<TuningAxis, string>> = {
-  scoreBlock: 'score-blocks', outBlock: 'out-blocks', keys: 'keys', headsPerWorkgroup: 'heads-per-workgroup', tileN: 'tile-n',
+  scoreBlock: 'score-blocks', outBlock: 'out-blocks', keys: 'keys', queries: 'queries', headsPerWorkgroup: 'heads-per-workgroup', tileN: 'tile-n',
 };
 
 /**
@@ -61,7 +63,7 @@ export function spaceFromLists(lists: Readonly<Record<string, string | undefined
   };
   return {
     scoreBlock: pick('scoreBlock', FULL_SPACE.scoreBlock), outBlock: pick('outBlock', FULL_SPACE.outBlock), keys: pick('keys', FULL_SPACE.keys),
-    headsPerWorkgroup: pick('headsPerWorkgroup', FULL_SPACE.headsPerWorkgroup), tileN: pick('tileN', FULL_SPACE.tileN),
+    queries: pick('queries', FULL_SPACE.queries), headsPerWorkgroup: pick('headsPerWorkgroup', FULL_SPACE.headsPerWorkgroup), tileN: pick('tileN', FULL_SPACE.tileN),
   };
 }
 
@@ -70,7 +72,7 @@ export const DEFAULT_CONFIG: TuningConfig = { kernel: 'flash' };
 /** A short name for a configuration, for tables and progress lines. */
 export function configName(c: TuningConfig): string {
   if (c.kernel === 'flash') return 'default (flash)';
-  return `S ${c.scoreBlock} O ${c.outBlock} keys ${c.keys} heads ${c.headsPerWorkgroup} tile ${c.tileN}`;
+  return `S ${c.scoreBlock} O ${c.outBlock} keys ${c.keys} queries ${c.queries} heads ${c.headsPerWorkgroup} tile ${c.tileN}`;
 }
 
 /** The plan a configuration gets on this device, or why it does not fit. */
@@ -87,9 +89,9 @@ export function planOf(config: TuningConfig, spec: AttentionSpec, limits: Device
 /** Every tuned configuration of the space, with the default first. */
 export function allConfigs(space: TuningSpace): TuningConfig[] {
   const out: TuningConfig[] = [DEFAULT_CONFIG];
-  for (const scoreBlock of space.scoreBlock) for (const outBlock of space.outBlock) for (const keys of space.keys)
+  for (const scoreBlock of space.scoreBlock) for (const outBlock of space.outBlock) for (const keys of space.keys) for (const queries of space.queries)
     for (const headsPerWorkgroup of space.headsPerWorkgroup) for (const tileN of space.tileN)
-      out.push({ kernel: 'tiled', scoreBlock, outBlock, keys, headsPerWorkgroup, tileN });
+      out.push({ kernel: 'tiled', scoreBlock, outBlock, keys, queries, headsPerWorkgroup, tileN });
   return out;
 }
 
@@ -106,7 +108,7 @@ export function withAxis(c: TuningConfig, axis: TuningAxis, value: TuningConfig[
 /** The v4 configuration a plan amounts to (the starting point of the pruned search). */
 export function configOfPlan(plan: KernelPlan): TuningConfig {
   return {
-    kernel: 'tiled', scoreBlock: plan.scoreBlock, outBlock: plan.outBlock, keys: plan.keys,
+    kernel: 'tiled', scoreBlock: plan.scoreBlock, outBlock: plan.outBlock, keys: plan.keys, queries: plan.queries,
     headsPerWorkgroup: plan.headsPerWorkgroup, tileN: plan.tileN,
   };
 }
