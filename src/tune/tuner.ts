@@ -3,7 +3,8 @@
  * on this device. Every candidate is checked against the f64 reference
  * before it is timed (a wrong answer is never fast). Two searches:
  *
- *   pruned (default): start from the default plan and walk the knobs one
+ *   pruned (default): start from the default plan, move each knob alone to
+ *     its likeliest value (the first in walkOrder), then walk the knobs one
  *     step at a time (WALK_STEPS), each step trying every value of one knob,
  *     or every pair of values of two knobs that interact, with the others
  *     fixed, and keeping the fastest configuration seen; repeat the walk
@@ -223,6 +224,15 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     const planned = planOf({ kernel: 'tiled' }, spec, ctx.limits);
     const start = 'plan' in planned ? fitted(intoSpace(configOfPlan(planned.plan), options.space)) : undefined;
     let current = start ? (await evaluate(start)).config : undefined;
+    // A first pass: each single knob moved to its likeliest value alone (the first in walk order), so that a
+    // search cut short by its budget has tried the corner that won on the adapters measured (docs/tuning.md).
+    for (const [axis] of WALK_STEPS.filter((step) => step.length === 1)) {
+      const likeliest = current && walkOrder(options.space[axis] as readonly TuningConfig[TuningAxis][])[0];
+      const c = current && likeliest !== current[axis] ? fitted(withAxis(current, axis, likeliest)) : undefined;
+      if (c && mayStart(c)) await evaluate(c);
+      const b = best();
+      if (b && b.config.kernel === 'tiled') current = b.config;
+    }
     for (let walk = 0; current && walk < 4 && !stoppedByBudget; walk++) {
       const before = current;
       for (const step of WALK_STEPS) {
@@ -326,8 +336,11 @@ function stepConfigs(c: TuningConfig, step: readonly TuningAxis[], space: Tuning
  * first (the larger register block, more heads on equal size; the larger
  * head block and tile), so that a search cut short by its budget has timed
  * the configurations that were fastest on both software adapters, the only
- * ones measured so far (docs/tuning.md). Key and query reads keep the space's order. Without a budget the
- * order changes nothing: a step times all its values before it moves.
+ * ones measured so far (docs/tuning.md). Queries from a texture before
+ * storage (a texel read cost a seventh of a storage read on llvmpipe, about
+ * the same on SwiftShader); key reads keep the space's order. Without a
+ * budget the order changes nothing: a step times all its values before it
+ * moves.
  */
 export function walkOrder<T extends TuningConfig[TuningAxis]>(values: readonly T[]): T[] {
   const size = (v: T): [number, number] => {
@@ -336,7 +349,7 @@ export function walkOrder<T extends TuningConfig[TuningAxis]>(values: readonly T
       const b = blockSize(v as ScoreBlockName | OutBlockName);
       return [b.heads * b.cols, b.heads];
     }
-    return [0, 0];
+    return [v === 'texture' ? 1 : 0, 0];
   };
   return [...values].sort((a, b) => size(b)[0] - size(a)[0] || size(b)[1] - size(a)[1]);
 }
