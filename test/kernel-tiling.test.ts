@@ -12,6 +12,7 @@ import { generateInputs } from '../src/mla/inputs';
 import { runAttention } from '../src/run/run-attention';
 import { prepareAttention } from '../src/run/runner';
 import { DECLARED_LAYOUTS } from '../src/gpu/bindings';
+import { SHADER_FILES } from '../src/gpu/shader-source';
 import { formatCheck } from '../src/reference/check';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
@@ -108,6 +109,21 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     try {
       expect(prepared.plan.constants.KEY_TILE_STORAGE).toBe(1);
       expect(DECLARED_LAYOUTS.has(prepared.passes[0].pipeline)).toBe(false);
+    } finally {
+      prepared.destroy();
+    }
+  });
+
+  // An edited module (the page's editor, an exercise) takes a layout of every binding it declares, the queries'
+  // texture included when the plan reads them from one (a tuned pick may): the edit here is a comment.
+  it('v4 tiled: an edited module reading the queries from a texture binds it on its declared layout', async () => {
+    const edited = { 'v4_tiled.wgsl': `${SHADER_FILES['v4_tiled.wgsl']}\n// an edit\n` };
+    const config = { kernel: 'tiled', kvFormat: 'f32', keys: 'cache', queries: 'texture', splits: 1, ...GPU_BLOCKS, shaderEdits: edited } as const;
+    const run = await runAttention(gpu!, inputs, config);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+    const prepared = await prepareAttention(gpu!, inputs, config);
+    try {
+      expect(DECLARED_LAYOUTS.get(prepared.passes[1].pipeline)?.find((d) => d.name === 'queryTexture')).toEqual({ name: 'queryTexture', binding: 22, type: 'texture' });
     } finally {
       prepared.destroy();
     }

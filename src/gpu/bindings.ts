@@ -5,6 +5,8 @@
  * `kv` at another binding, or a binding this table does not know, fails with
  * the file and line), so the two can never silently disagree.
  */
+import { rgba32Texture } from './buffer-owner';
+
 export const BINDINGS = {
   // attention kernels (kv_cache.wgsl, fused_io.wgsl, keys_*.wgsl, params.wgsl, v1_naive.wgsl)
   kv: 0,
@@ -100,23 +102,38 @@ export function storageBuffersDeclared(code: string): number {
   return (code.replace(/\/\/.*$/gm, '').match(/var\s*<\s*storage\b/g) ?? []).length;
 }
 
-/** A group-0 buffer a module declares: its binding and how it is read. */
+/**
+ * A group-0 binding a module declares: its number and how it is read, a
+ * buffer's binding type or 'texture' (a `texture_2d<f32>` of unfilterable
+ * floats, as rgba32float is: the queries' texture of tiled_blocks.wgsl).
+ */
 export interface DeclaredBinding {
   readonly name: string;
   readonly binding: number;
-  readonly type: GPUBufferBindingType;
+  readonly type: GPUBufferBindingType | 'texture';
 }
 
-/** Every `@group(0) @binding(n) var<uniform | storage, read | storage, read_write> name` of a module, by binding. */
+/** Every `@group(0) @binding(n) var<uniform | storage, read | storage, read_write> name` and `var name: texture_2d<f32>` of a module, by binding. */
 export function declaredBindings(code: string): DeclaredBinding[] {
   const found = new Map<number, DeclaredBinding>();
   for (const text of code.split('\n')) {
-    const m = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>\s*(\w+)/.exec(text.replace(/\/\/.*$/, ''));
-    if (!m) continue;
-    const type: GPUBufferBindingType = m[2] === 'uniform' ? 'uniform' : /read_write/.test(m[2]) ? 'storage' : 'read-only-storage';
-    found.set(Number(m[1]), { name: m[3], binding: Number(m[1]), type });
+    const line = text.replace(/\/\/.*$/, '');
+    const m = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>\s*(\w+)/.exec(line);
+    const t = /@group\(0\)\s*@binding\((\d+)\)\s*var\s+(\w+)\s*:\s*texture_2d\s*<\s*f32\s*>/.exec(line);
+    if (m) {
+      const type: GPUBufferBindingType = m[2] === 'uniform' ? 'uniform' : /read_write/.test(m[2]) ? 'storage' : 'read-only-storage';
+      found.set(Number(m[1]), { name: m[3], binding: Number(m[1]), type });
+    } else if (t) {
+      found.set(Number(t[1]), { name: t[2], binding: Number(t[1]), type: 'texture' });
+    }
   }
   return [...found.values()];
+}
+
+/** The bind group layout entry of a declared binding. */
+export function declaredLayoutEntry(d: DeclaredBinding): GPUBindGroupLayoutEntry {
+  const visibility = GPUShaderStage.COMPUTE;
+  return d.type === 'texture' ? { binding: d.binding, visibility, texture: { sampleType: 'unfilterable-float' } } : { binding: d.binding, visibility, buffer: { type: d.type } };
 }
 
 /**
@@ -126,11 +143,11 @@ export function declaredBindings(code: string): DeclaredBinding[] {
  */
 export const DECLARED_LAYOUTS = new WeakMap<GPUComputePipeline, readonly DeclaredBinding[]>();
 
-/** Bytes of the stand-in buffer bound where an edited module declares a binding the host does not bind. */
+/** Bytes of the stand-in buffer bound where an edited module declares a binding the host does not bind (a texture's stand-in is one texel). */
 const STAND_IN_BYTES = 4096;
 
-/** The stand-in buffers of each bind group that has some, until releaseStandIns destroys them. */
-const STAND_INS = new WeakMap<GPUBindGroup, GPUBuffer[]>();
+/** The stand-in buffers and textures of each bind group that has some, until releaseStandIns destroys them. */
+const STAND_INS = new WeakMap<GPUBindGroup, (GPUBuffer | GPUTexture)[]>();
 let standInsAlive = 0;
 
 /** What a binding is given: a buffer, or a texture's view (roofline.wgsl's readTexture). */
@@ -141,14 +158,17 @@ const isBuffer = (r: BoundResource): r is GPUBuffer => 'mapAsync' in r;
 /** A bind group for `pipeline`, each buffer (or texture view) at its WGSL name's binding (this table). */
 export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label: string, entries: Partial<Record<BindingName, BoundResource>>): GPUBindGroup {
   const given = Object.entries(entries).map(([name, r]) => ({ binding: BINDINGS[name as BindingName], resource: isBuffer(r!) ? { buffer: r! } : r! }));
-  // An edited module that declares a buffer this pass does not bind reads a zeroed stand-in, one per binding (a writable one may not alias another).
-  const standIns = (DECLARED_LAYOUTS.get(pipeline) ?? []).filter((d) => !given.some((g) => g.binding === d.binding)).map((d) => ({
-    binding: d.binding,
-    resource: { buffer: device.createBuffer({ label: `${label}: stand-in for ${d.name}`, size: STAND_IN_BYTES, usage: d.type === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE }) },
-  }));
-  const group = device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries: [...given, ...standIns] });
+  // An edited module that declares a binding this pass does not bind reads a zeroed stand-in, one per binding (a writable one may not alias another).
+  const standIns = (DECLARED_LAYOUTS.get(pipeline) ?? []).filter((d) => !given.some((g) => g.binding === d.binding)).map((d) => {
+    const standInLabel = `${label}: stand-in for ${d.name}`;
+    const owned = d.type === 'texture'
+      ? rgba32Texture(device, standInLabel, { width: 1, height: 1 }, GPUTextureUsage.TEXTURE_BINDING)
+      : device.createBuffer({ label: standInLabel, size: STAND_IN_BYTES, usage: d.type === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE });
+    return { binding: d.binding, owned, resource: 'mapAsync' in owned ? { buffer: owned } : owned.createView() };
+  });
+  const group = device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries: [...given, ...standIns.map(({ binding, resource }) => ({ binding, resource }))] });
   if (standIns.length > 0) {
-    STAND_INS.set(group, standIns.map((e) => e.resource.buffer));
+    STAND_INS.set(group, standIns.map((e) => e.owned));
     standInsAlive += standIns.length;
   }
   return group;
@@ -162,7 +182,7 @@ export function releaseStandIns(group: GPUBindGroup): void {
   STAND_INS.delete(group);
 }
 
-/** Stand-in buffers created and not yet released, in this process (for tests). */
+/** Stand-in buffers and textures created and not yet released, in this process (for tests). */
 export function liveStandIns(): number {
   return standInsAlive;
 }

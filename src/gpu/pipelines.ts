@@ -4,7 +4,7 @@
  * kernel, the WGSL file and the line.
  */
 import { type ComposeOptions, type ShaderEdits, type ShaderFileName, composeShader, locateLine } from './shader-source';
-import { DECLARED_LAYOUTS, type DeclaredBinding, bindingMismatches, declaredBindings } from './bindings';
+import { DECLARED_LAYOUTS, type DeclaredBinding, bindingMismatches, declaredBindings, declaredLayoutEntry } from './bindings';
 
 export interface PipelineSpec {
   /** Kernel name for messages, e.g. "v4-tiled". */
@@ -99,7 +99,7 @@ function layoutFor(device: GPUDevice, spec: PipelineSpec, code: string): { layou
   const declared = declaredBindings(code);
   const group = device.createBindGroupLayout({
     label: `${spec.kernel}: every binding declared`,
-    entries: declared.map((d) => ({ binding: d.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: d.type } })),
+    entries: declared.map(declaredLayoutEntry),
   });
   return { layout: device.createPipelineLayout({ label: `${spec.kernel}:${spec.entryPoint} (declared)`, bindGroupLayouts: [group] }), declared };
 }
