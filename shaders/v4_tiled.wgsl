@@ -60,8 +60,8 @@
 //    a texture the call's first pass writes from q (query_texture.wgsl). On llvmpipe
 //    a texel costs about a seventh of a storage read and the queries are
 //    most of the score step's reads (docs/kernels.md, "What a read costs");
-//    on SwiftShader a texel costs a little more. Not the default: a choice
-//    for the device.
+//    on SwiftShader a texel costs a little more. Not the default: a knob of
+//    the tuner's space, whose picks on llvmpipe take it (docs/tuning.md).
 // Measured (docs/ladder-llvmpipe.md, one run, seqlen 4096, h_q 64): 6.0x v3
 // (V3.2 f32), 5.3x (V3.2 FP8), 5.7x (MODEL1 f32), 5.1x (MODEL1 FP8); 8.2x,
 // 15.0x, 12.4x and 8.8x v1; 7-10 % of the FMA ceiling (136 GFLOP/s), which

@@ -3,8 +3,8 @@
  * on this device. Every candidate is checked against the f64 reference
  * before it is timed (a wrong answer is never fast). Two searches:
  *
- *   pruned (default): start from the default plan, move each knob alone to
- *     its likeliest value (the first in walkOrder), then walk the knobs one
+ *   pruned (default): start from the default plan, move each step's knobs
+ *     to their likeliest values (the first in walkOrder), then walk the knobs one
  *     step at a time (WALK_STEPS), each step trying every value of one knob,
  *     or every pair of values of two knobs that interact, with the others
  *     fixed, and keeping the fastest configuration seen; repeat the walk
@@ -224,11 +224,11 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     const planned = planOf({ kernel: 'tiled' }, spec, ctx.limits);
     const start = 'plan' in planned ? fitted(intoSpace(configOfPlan(planned.plan), options.space)) : undefined;
     let current = start ? (await evaluate(start)).config : undefined;
-    // A first pass: each single knob moved to its likeliest value alone (the first in walk order), so that a
+    // A first pass: each step's knobs moved to their likeliest values alone (the first in walk order), so that a
     // search cut short by its budget has tried the corner that won on the adapters measured (docs/tuning.md).
-    for (const [axis] of WALK_STEPS.filter((step) => step.length === 1)) {
-      const likeliest = current && walkOrder(options.space[axis] as readonly TuningConfig[TuningAxis][])[0];
-      const c = current && likeliest !== current[axis] ? fitted(withAxis(current, axis, likeliest)) : undefined;
+    for (const step of WALK_STEPS) {
+      const [likeliest] = current ? stepConfigs(current, step, options.space) : [];
+      const c = likeliest && !sameConfig(likeliest, current!) ? fitted(likeliest) : undefined;
       if (c && mayStart(c)) await evaluate(c);
       const b = best();
       if (b && b.config.kernel === 'tiled') current = b.config;
@@ -338,9 +338,10 @@ function stepConfigs(c: TuningConfig, step: readonly TuningAxis[], space: Tuning
  * the configurations that were fastest on both software adapters, the only
  * ones measured so far (docs/tuning.md). Queries from a texture before
  * storage (a texel read cost a seventh of a storage read on llvmpipe, about
- * the same on SwiftShader); key reads keep the space's order. Without a
- * budget the order changes nothing: a step times all its values before it
- * moves.
+ * the same on SwiftShader); keys from the cache before the tiles (with
+ * 32-head blocks each key is decoded for 32 heads at once, and the cache won
+ * for FP8 too on both), the tiles in the space's order. Without a budget the
+ * order changes nothing: a step times all its values before it moves.
  */
 export function walkOrder<T extends TuningConfig[TuningAxis]>(values: readonly T[]): T[] {
   const size = (v: T): [number, number] => {
@@ -349,7 +350,7 @@ export function walkOrder<T extends TuningConfig[TuningAxis]>(values: readonly T
       const b = blockSize(v as ScoreBlockName | OutBlockName);
       return [b.heads * b.cols, b.heads];
     }
-    return [v === 'texture' ? 1 : 0, 0];
+    return [v === 'texture' || v === 'cache' ? 1 : 0, 0];
   };
   return [...values].sort((a, b) => size(b)[0] - size(a)[0] || size(b)[1] - size(a)[1]);
 }
