@@ -5,7 +5,7 @@
  * `kv` at another binding, or a binding this table does not know, fails with
  * the file and line), so the two can never silently disagree.
  */
-import { rgba32Texture } from './buffer-owner';
+import { rgba32Texture } from './textures';
 
 export const BINDINGS = {
   // attention kernels (kv_cache.wgsl, fused_io.wgsl, keys_*.wgsl, params.wgsl, v1_naive.wgsl)

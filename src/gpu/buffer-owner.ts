@@ -4,6 +4,7 @@
  * runner and the layer allocate through it.
  */
 import type { GpuContext } from './device';
+import { type TextureSize, rgba32Texture } from './textures';
 
 /** Allocates the passes' uniforms and frees them with the rest of a run's buffers. */
 export interface PassOwner {
@@ -19,16 +20,6 @@ export interface BufferOwner extends PassOwner {
   /** Copy a buffer's first `bytes` back to the host as f32. */
   read(buffer: GPUBuffer, bytes: number): Promise<Float32Array>;
   destroy(): void;
-}
-
-export interface TextureSize {
-  readonly width: number;
-  readonly height: number;
-}
-
-/** A 2D texture of `width` x `height` rgba32float texels (four f32 a texel: a vec4 of a kernel), for `usage`. */
-export function rgba32Texture(device: GPUDevice, label: string, size: TextureSize, usage: GPUTextureUsageFlags): GPUTexture {
-  return device.createTexture({ label, size: [size.width, size.height], format: 'rgba32float', usage });
 }
 
 export function bufferOwner(ctx: GpuContext): BufferOwner {

@@ -13,7 +13,7 @@ import type { GpuContext } from '../gpu/device';
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { SHADER_FILES } from '../gpu/shader-source';
 import { bindGroup } from '../gpu/bindings';
-import { rgba32Texture } from '../gpu/buffer-owner';
+import { rgba32Texture } from '../gpu/textures';
 import { type TimingOptions, timeWork } from './timer';
 import { WG, fitSize, ownedBuffers, singlePass } from './roofline';
 import type { Roofline } from './work';
