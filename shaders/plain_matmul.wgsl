@@ -25,25 +25,39 @@
 // form 5-20 % slower on SwiftShader (llvmpipe: the same), and a yardstick
 // should be the fastest form known.
 //
+// QUERIES_TEXTURE = 1 reads the queries from queryTexture (one row a head,
+// DQ4 texels a row: query_texture.wgsl's layout) instead of q, as version 4
+// may (`--queries texture`): the keys stay in storage, as the cache does. A
+// yardstick of every read the kernel can choose: on llvmpipe the 32 x 32
+// form ran 1.4-1.7x faster so (a texel costs a seventh of a storage read),
+// on SwiftShader about 8 %.
+//
 // Geometry: one thread per block, 64 threads a workgroup, grid
 // ceil((HEADS / BLOCK) * (KEYS / BLOCK) / 64) workgroups; HEADS and KEYS are
 // multiples of BLOCK (the host picks them, src/timing/plain-matmul.ts).
-// q: [HEADS][DQ4] quads, keys: [KEYS][DQ4] quads, scores: [HEADS][KEYS] f32.
+// q: [HEADS][DQ4] quads (or queryTexture: DQ4 x HEADS texels), keys:
+// [KEYS][DQ4] quads, scores: [HEADS][KEYS] f32.
 
 const WG: u32 = 64u;
 override BLOCK: u32;  // 8 or 16 (scoresOnly); 8, 16 or 32 (scoresOnlyStrips)
 override HEADS: u32;
 override KEYS: u32;
 override DQ4: u32;    // quads per row (d_qk / 4)
+override QUERIES_TEXTURE: u32 = 0u;
 
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(0) var<storage, read> keys: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> scores: array<f32>;
+@group(0) @binding(22) var queryTexture: texture_2d<f32>; // [query texture]
 
 // Quad j of rows r .. r + 3 (of q or keys) as the columns of a matrix.
 fn queryQuads(r: u32, j: u32) -> mat4x4<f32> {
+  if (QUERIES_TEXTURE == 1u) { // [query texture]
+    return mat4x4<f32>(queryTexel(r, j), queryTexel(r + 1u, j), queryTexel(r + 2u, j), queryTexel(r + 3u, j)); // [query texture]
+  } // [query texture]
   return mat4x4<f32>(q[r * DQ4 + j], q[(r + 1u) * DQ4 + j], q[(r + 2u) * DQ4 + j], q[(r + 3u) * DQ4 + j]);
 }
+fn queryTexel(r: u32, j: u32) -> vec4<f32> { return textureLoad(queryTexture, vec2<u32>(j, r), 0); } // [query texture]
 fn keyQuads(r: u32, j: u32) -> mat4x4<f32> {
   return mat4x4<f32>(keys[r * DQ4 + j], keys[(r + 1u) * DQ4 + j], keys[(r + 2u) * DQ4 + j], keys[(r + 3u) * DQ4 + j]);
 }

@@ -72,11 +72,10 @@ fn workOf(wid: vec3<u32>, tid: u32) -> Work {
 }
 
 // QUERIES_TEXTURE = 1 (version 4, `--queries texture`): the score step reads
-// the queries from queryTexture, an rgba32float texture of one row per query
-// row (b, i, head) and D_QK / 4 texels a row, which the call's first pass
-// (query_texture.wgsl) writes from q, instead of from the storage buffer q. On llvmpipe a
-// texel costs about a seventh of a storage read, on SwiftShader a little more
-// (docs/kernels.md, "What a read costs"): the tuner's to choose.
+// the queries from queryTexture, which the call's first pass writes from q
+// (query_texture.wgsl says its layout), instead of from the storage buffer q.
+// On llvmpipe a texel costs about a seventh of a storage read, on SwiftShader
+// a little more (docs/kernels.md, "What a read costs"): the tuner's to choose.
 override QUERIES_TEXTURE: u32 = 0u;
 override QUERY_ROW_STEP: u32 = DQ4 - QUERIES_TEXTURE * (DQ4 - 1u); // a query row's step in q (quads), or 1 (texture rows)
 @group(0) @binding(22) var queryTexture: texture_2d<f32>; // [query texture]

@@ -144,6 +144,9 @@ const FLAG_COMBINATIONS: Case[] = [
   { name: 'a stray positional argument shows the usage', args: ['run', 'extra'], code: 2, words: ['extra', 'usage: mla-sandbox'] },
   { name: 'a flag without its value', args: ['run', '--h-q'], code: 2, words: ['--h-q', 'usage: mla-sandbox'] },
   { name: 'a negative value without "="', args: ['run', '--h-q', '-3'], code: 2, words: ['--h-q', '--h-q=-XYZ', 'usage: mla-sandbox'] },
+  { name: 'bench --warmup -1', args: ['bench', '--ladder', '--warmup=-1'], code: 2, words: ['--warmup "-1" is not allowed', 'an integer from 0 to 1000'] },
+  { name: 'bench --gqa --samples', args: ['bench', '--gqa', '--samples', '3'], code: 2, words: ['--samples and --warmup are not used with --gqa'] },
+  { name: 'info --samples 0', args: ['info', '--samples', '0'], code: 2, words: ['--samples "0" is not allowed', 'an integer from 1 to 1000'] },
   { name: 'a bad MLA_ADAPTER', args: ['info'], env: { MLA_ADAPTER: 'metal' }, code: 2, words: ['MLA_ADAPTER = "metal" is not allowed', 'auto, native, swiftshader, llvmpipe'] },
 ];
 

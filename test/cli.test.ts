@@ -85,7 +85,7 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
   };
 
   it('info --json reports the adapter, limits and a roofline', async () => {
-    const r = await cli(['info', '--json']);
+    const r = await cli(['info', '--json', '--samples', '3', '--warmup', '1']);
     expect(r.code, r.stderr).toBe(0);
     const info = JSON.parse(r.stdout);
     expect(info.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(16384);
@@ -93,14 +93,15 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(info.limits.cpuThreads).toBe(isSoftwareAdapter(info.adapter) ? availableParallelism() : 0);
     expect(info.roofline.copyGBps).toBeGreaterThan(0);
     expect(info.roofline.fmaGflops).toBeGreaterThan(0);
+    expect(info.roofline.samples).toBe(3); // --samples
     expect(Object.keys(info.roofline.readCost).sort()).toEqual(['storage', 'texture', 'uniform', 'workgroup']); // what a read costs, in multiply-adds
     expect(info.roofline.readCost.workgroup).toBeGreaterThan(0);
     expect(info.roofline.readCost.storage).toBeGreaterThan(0);
     expect(info.roofline.readCost.uniform).toBeGreaterThan(0);
     expect(info.roofline.readCost.texture).toBeGreaterThan(0);
-    // the plain matmul yardstick: the ladder's score step, v4's blocks and 16 x 16
+    // the plain matmul yardstick: the ladder's score step, v4's blocks, 16 x 16 and 32 x 32, the queries read from storage and from a texture
     expect(info.roofline.plainMatmul.size).toEqual({ heads: 64, keys: 4096, dq4: 144 });
-    expect(info.roofline.plainMatmul.forms.map((f: { block: number }) => f.block)).toEqual([8, 16, 32]);
+    expect(info.roofline.plainMatmul.forms.map((f: { block: number; queries: string }) => `${f.block} ${f.queries}`)).toEqual(['8 storage', '8 texture', '16 storage', '16 texture', '32 storage', '32 texture']);
     for (const f of info.roofline.plainMatmul.forms) expect(f.gflops).toBeGreaterThan(0);
     // the kernel map, as the CLI reads it
     expect(info.kernels.map((k: { id: string; name: string }) => `${k.id} ${k.name}`)).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled', 'v5 subgroups']);
@@ -110,7 +111,7 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
 
   it('bench --ladder runs every version on a narrowed sweep, checked, against v1 and the ceilings', async () => {
     const json = join(dir, 'ladder.json');
-    const r = await cli(['bench', '--ladder', '--presets', 'model1', '--kv', 'fp8', '--seqlens', '80', '--heads', '4', '--json-out', json]);
+    const r = await cli(['bench', '--ladder', '--presets', 'model1', '--kv', 'fp8', '--seqlens', '80', '--heads', '4', '--samples', '3', '--warmup', '1', '--json-out', json]);
     expect(r.code, r.stderr).toBe(0);
     // The JSON is the ladder results the page's Devices section imports.
     const results = parseDeviceResults(readFileSync(json, 'utf8'), 'ladder.json');
@@ -130,7 +131,8 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(r.stdout).toContain('command: MLA_ADAPTER=');
     // Each point's % of the yardstick divides by the yardstick timed right after it.
     expect(r.stdout).toMatch(/^- yardstick beside each point: the best plain matmul timed again right after every point, [\d.]+ GFLOP\/s median \([\d.]+-[\d.]+\)/m);
-    const written = JSON.parse(readFileSync(json, 'utf8')) as { rows: { gflops: number; yardstickGflops: number; yardstickFraction: number }[] };
+    const written = JSON.parse(readFileSync(json, 'utf8')) as { rows: { gflops: number; yardstickGflops: number; yardstickFraction: number }[]; spec: { timing: object } };
+    expect(written.spec.timing).toMatchObject({ samples: 3, warmup: 1 }); // --samples, --warmup
     written.rows.forEach((x, k) => {
       expect(x.yardstickFraction).toBe(x.gflops / x.yardstickGflops);
       expect(rows[k][10]).toBe(`${(100 * x.yardstickFraction).toFixed(0)}%`);

@@ -217,8 +217,9 @@ describe.skipIf(!gpu)('mla-sandbox prefill', () => {
     const r = await cli(['prompt-cost', '--preset', 'v32', '--lengths', '192,96', '--h-q', '8', '--topk', '64', '--mha-chunk', '80', '--check-tokens', '3', '--profile', path('no-profile.json'), '--json']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     type Layer = { mhaMs: number; mqaMs: number; chunks: number; pass: boolean };
-    const j = JSON.parse(r.stdout) as { points: { keys: number; densePass: boolean; dsaPass: boolean; ms: Record<string, number>; layer: Layer }[]; fitError: { dense: number; layerMha: number }; curves: { keys: number; measured: boolean; layerMhaMs: number }[]; pass: boolean };
+    const j = JSON.parse(r.stdout) as { points: { keys: number; pageSize: number; densePass: boolean; dsaPass: boolean; ms: Record<string, number>; layer: Layer }[]; fitError: { dense: number; layerMha: number }; curves: { keys: number; measured: boolean; layerMhaMs: number }[]; pass: boolean };
     expect(j.points.map((p) => p.keys)).toEqual([96, 192]);
+    expect(j.points.map((p) => p.pageSize)).toEqual([96, 96]); // one flat page at both lengths: each kernel compiled once
     expect(j.points.every((p) => p.densePass && p.dsaPass && p.layer.pass)).toBe(true);
     expect(j.points.map((p) => p.layer.chunks)).toEqual([2, 3]); // chunks of 80 query tokens: 96 = 80 + 16, 192 = 80 + 80 + 32
     expect(j.points.every((p) => p.layer.mhaMs > 0 && p.layer.mqaMs > 0)).toBe(true);

@@ -1,12 +1,16 @@
 /**
  * The prompt-cost model (src/prompt/cost-model.ts): the pairs counted
  * against a brute-force count, the fit recovering known rates, the crossover
- * against a scan, and the report's measured crossover and curves.
+ * against a scan, the report's measured crossover and curves, and the one
+ * flat page the lengths share.
  */
 import { describe, expect, it } from 'vitest';
 import { type PromptModel, densePairs, fitStage, modelledCrossover, predictDense, predictDsa, predictLayerMha, sparsePairs } from '../src/prompt/cost-model';
 import { type PromptCostPoint, modelPromptCost, validateLengths } from '../src/prompt/prompt-cost';
 import { describeSpeedCorrection, promptCurves } from '../src/prompt/prompt-cost-report';
+import { sharedFlatPage } from '../src/prefill/prefill-call';
+import { generatePromptCase } from '../src/indexer/prompt-pipeline';
+import { HEAD_PRESETS } from '../src/mla/shape';
 
 function brutePairs(L: number, topk?: number): number {
   let n = 0;
@@ -18,7 +22,7 @@ function brutePairs(L: number, topk?: number): number {
 function pointAt(L: number, topk: number, rates: Record<'dense' | 'indexer' | 'topk' | 'sparse', [number, number]>): PromptCostPoint {
   const t = (s: keyof typeof rates) => rates[s][0] * (s === 'sparse' ? sparsePairs(L, topk) : densePairs(L)) + rates[s][1] * L;
   const ms = { dense: t('dense'), indexer: t('indexer'), topk: t('topk'), sparse: t('sparse') };
-  return { keys: L, ms, dsaMs: ms.indexer + ms.topk + ms.sparse, densePass: true, dsaPass: true, kernel: 'v4', chunkTokens: { dense: 64, dsa: 64 } };
+  return { keys: L, ms, dsaMs: ms.indexer + ms.topk + ms.sparse, densePass: true, dsaPass: true, kernel: 'v4', pageSize: 64, chunkTokens: { dense: 64, dsa: 64 } };
 }
 
 const RATES = { dense: [4e-6, 2e-3], indexer: [5e-7, 1e-3], topk: [1e-7, 5e-4], sparse: [4e-6, 1e-3] } as Record<'dense' | 'indexer' | 'topk' | 'sparse', [number, number]>;
@@ -79,6 +83,20 @@ describe('the prompt-cost model', () => {
     // A measured time that the model misses by 20 % shows as a 20 % fit error.
     const off = points.map((p, k) => (k === 0 ? { ...p, ms: { ...p.ms, dense: p.ms.dense * 1.2 } } : p));
     expect(modelPromptCost(off, 2048).fitError.dense).toBeGreaterThan(0.01);
+  });
+
+  it('gives prompts of several lengths one flat page that divides each, when one of 64 or more does', () => {
+    expect(sharedFlatPage([512, 1024, 2048, 4096])).toBe(512);
+    expect(sharedFlatPage([192, 96])).toBe(96);
+    expect(sharedFlatPage([8192, 16384, 65536])).toBe(4096); // the largest page the sandbox takes
+    expect(sharedFlatPage([3000])).toBe(3000);
+    expect(sharedFlatPage([1000, 1001])).toBeUndefined(); // gcd 1: each length its own page
+    expect(sharedFlatPage([96, 160])).toBeUndefined(); // gcd 32 < 64
+    for (const lengths of [[512, 1024, 2048, 4096], [192, 96], [300, 900, 1500]]) {
+      const page = sharedFlatPage(lengths)!;
+      for (const L of lengths) expect(generatePromptCase({ dims: HEAD_PRESETS.v32, keys: L, sQ: 1, hQ: 1, topk: 4, flatPage: page }).call).toMatchObject({ pageSize: page, numBlocks: L / page, flat: true });
+    }
+    expect(() => generatePromptCase({ dims: HEAD_PRESETS.v32, keys: 100, sQ: 1, hQ: 1, topk: 4, flatPage: 64 })).toThrow(/a flat page of 64 tokens is not allowed: it must divide s_kv \(100\)/);
   });
 
   it('refuses a prompt length it cannot run, naming the flag', () => {

@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
 import { FMA_CHAIN_FORMS, FMA_STEPS, fmaPipeline, measureRoofline } from '../src/timing/roofline';
 import { READ_SOURCES, READ_STEPS, READ_TEXTURE_WIDTH, measureReadCost, readPipeline, readTexture } from '../src/timing/read-cost';
-import { LADDER_SCORE_STEP, MATMUL_BLOCKS, type MatmulSize, matmulPipeline, matmulWorkgroups, measurePlainMatmul } from '../src/timing/plain-matmul';
+import { LADDER_SCORE_STEP, MATMUL_FORMS, type MatmulSize, matmulFormName, matmulPipeline, matmulQueryTexture, matmulWorkgroups, measurePlainMatmul } from '../src/timing/plain-matmul';
 import { bindGroup } from '../src/gpu/bindings';
 import { shaderConstant } from '../src/gpu/pipelines';
 import { SHADER_FILES } from '../src/gpu/shader-source';
@@ -135,17 +135,24 @@ describe.skipIf(!gpu)('plain matmul (the score step alone)', () => {
   const qValue = (h: number, d: number) => Math.fround(((h * 7 + d * 3) % 11) * 0.125 - 0.5);
   const kValue = (n: number, d: number) => Math.fround(((n * 5 + d * 13) % 17) * 0.0625 - 0.5);
 
-  it.each(MATMUL_BLOCKS.map((b) => [b, b] as const))('the %ix%i form computes S = Q K^T, every element', async (block) => {
+  // Every form on both adapters: the timing test below compiles them all anyway.
+  it.each(MATMUL_FORMS.map((f) => [matmulFormName(f), f] as const))('%s: the form computes S = Q K^T, every element', async (_, form) => {
     const { device } = gpu!;
-    const filled = (rows: number, value: (r: number, d: number) => number) => {
-      const b = device.createBuffer({ size: 16 * rows * size.dq4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-      device.queue.writeBuffer(b, 0, Float32Array.from({ length: 4 * rows * size.dq4 }, (_, e) => value(Math.floor(e / (4 * size.dq4)), e % (4 * size.dq4))));
+    const values = (rows: number, value: (r: number, d: number) => number) => Float32Array.from({ length: 4 * rows * size.dq4 }, (_, e) => value(Math.floor(e / (4 * size.dq4)), e % (4 * size.dq4)));
+    const filled = (data: Float32Array<ArrayBuffer>) => {
+      const b = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(b, 0, data);
       return b;
     };
-    const q = filled(size.heads, qValue);
-    const keys = filled(size.keys, kValue);
+    const qRows = values(size.heads, qValue);
+    // The texture form reads the queries from the texture alone: its q buffer is zero, so a read of q shows.
+    const texture = form.queries === 'texture' ? matmulQueryTexture(device, size, qRows) : undefined;
+    const q = filled(texture ? new Float32Array(qRows.length) : qRows);
+    const keys = filled(values(size.keys, kValue));
     const scores = device.createBuffer({ size: 4 * size.heads * size.keys, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const out = await runAndRead(device, await matmulPipeline(device, block, size), { q, keys, scores }, scores, matmulWorkgroups(block, size));
+    const entries = { q, keys, scores, ...(texture ? { queryTexture: texture.createView() } : {}) };
+    const out = await runAndRead(device, await matmulPipeline(device, form, size), entries, scores, matmulWorkgroups(form.block, size));
+    texture?.destroy();
     [q, keys, scores].forEach((b) => b.destroy());
     // Every value is a multiple of 1/16 and every product and partial sum fits f32 exactly (|S| <= 216 in
     // steps of 1/128): no rounding in any order, so every element must equal the sum, to the bit.
@@ -161,16 +168,16 @@ describe.skipIf(!gpu)('plain matmul (the score step alone)', () => {
   });
 
   it('refuses a size its blocks do not tile, naming both', async () => {
-    await expect(matmulPipeline(gpu!.device, 16, { heads: 24, keys: 48, dq4: 5 })).rejects.toThrow('plain matmul: heads 24 and keys 48 must be multiples of the block (16)');
+    await expect(matmulPipeline(gpu!.device, { block: 16, queries: 'storage' }, { heads: 24, keys: 48, dq4: 5 })).rejects.toThrow('plain matmul: heads 24 and keys 48 must be multiples of the block (16)');
   });
 
   it('is measured in every form, against the same run\'s ceiling', async () => {
     const roof = await measureRoofline(gpu!, { warmup: 1, samples: 3 });
     const m = await measurePlainMatmul(gpu!, roof, { warmup: 1, samples: 3 }, size); // the pipelines of the test above
-    process.stderr.write(`[plain matmul] ${m.forms.map((f) => `${f.block}x${f.block} ${f.gflops.toFixed(2)} GFLOP/s`).join(', ')}\n`);
-    expect(m.forms.map((f) => f.block)).toEqual([...MATMUL_BLOCKS]);
+    process.stderr.write(`[plain matmul] ${m.forms.map((f) => `${f.block}x${f.block} ${f.queries} ${f.gflops.toFixed(2)} GFLOP/s`).join(', ')}\n`);
+    expect(m.forms.map((f) => `${f.block} ${f.queries}`)).toEqual(['8 storage', '8 texture', '16 storage', '16 texture', '32 storage', '32 texture']);
     for (const f of m.forms) {
-      expect(Number.isFinite(f.gflops) && f.gflops > 0, `${f.block}`).toBe(true);
+      expect(Number.isFinite(f.gflops) && f.gflops > 0, matmulFormName(f)).toBe(true);
       expect(f.fmaFraction).toBeCloseTo(f.gflops / roof.fmaGflops, 12);
     }
   });

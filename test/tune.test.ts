@@ -4,7 +4,8 @@ import { presetShape } from '../src/mla/shape';
 import {
   type DeviceProfile, type ProfileEntry, adapterSlug, emptyProfile, nearestEntry, parseProfile, profileChoice, shapeClassOf, tunedRunConfig, withEntry,
 } from '../src/tune/profile';
-import { FULL_SPACE, TUNING_AXES, allConfigs, configName, spaceFromLists } from '../src/tune/tuning-space';
+import { FULL_SPACE, LIKELIEST_FIRST, TUNING_AXES, allConfigs, configName, spaceFromLists } from '../src/tune/tuning-space';
+import { type ScoreBlockName, blockSize } from '../src/kernels/register-blocks';
 import { WALK_STEPS, walkOrder } from '../src/tune/tuner';
 import { heatGrid } from '../src/tune/heat-map';
 import { comparisonCells, parseDeviceResults } from '../src/tune/device-results';
@@ -94,12 +95,18 @@ describe('tuning space', () => {
     expect(WALK_STEPS.flat().sort()).toEqual([...TUNING_AXES].sort());
   });
   it('a step tries the most work per read first: larger blocks (more heads on equal size), head blocks and tiles; queries from a texture and keys from the cache first', () => {
-    expect(walkOrder(FULL_SPACE.scoreBlock)).toEqual(['32x16', '16x16', '16x8', '8x16', '8x8']);
-    expect(walkOrder(FULL_SPACE.outBlock)).toEqual(['32x32', '16x32', '16x16', '8x32', '16x8', '8x16', '8x8']);
-    expect(walkOrder(FULL_SPACE.headsPerWorkgroup)).toEqual([64, 32, 16, 8]);
-    expect(walkOrder(FULL_SPACE.tileN)).toEqual([64, 32, 16, 8]);
-    expect(walkOrder(FULL_SPACE.keys)).toEqual(['cache', 'tile', 'tile-bf16', 'tile-storage']);
-    expect(walkOrder(FULL_SPACE.queries)).toEqual(['texture', 'storage']);
+    for (const axis of TUNING_AXES) expect([...LIKELIEST_FIRST[axis]].sort(), axis).toEqual([...FULL_SPACE[axis]].sort()); // every value, once
+    const work = (name: string) => { const b = blockSize(name as ScoreBlockName); return [b.heads * b.cols, b.heads]; };
+    for (const axis of ['scoreBlock', 'outBlock'] as const) {
+      const bySize = [...FULL_SPACE[axis]].sort((a, b) => work(b)[0] - work(a)[0] || work(b)[1] - work(a)[1]);
+      expect(LIKELIEST_FIRST[axis], axis).toEqual(bySize);
+    }
+    expect(walkOrder('scoreBlock', FULL_SPACE.scoreBlock)).toEqual(['32x16', '16x16', '16x8', '8x16', '8x8']);
+    expect(walkOrder('outBlock', ['8x8', '16x16', '32x32'])).toEqual(['32x32', '16x16', '8x8']); // a narrowed space keeps the order
+    expect(walkOrder('headsPerWorkgroup', FULL_SPACE.headsPerWorkgroup)).toEqual([64, 32, 16, 8]);
+    expect(walkOrder('tileN', [8, 64, 16])).toEqual([64, 16, 8]);
+    expect(walkOrder('keys', FULL_SPACE.keys)).toEqual(['cache', 'tile', 'tile-bf16', 'tile-storage']);
+    expect(walkOrder('queries', FULL_SPACE.queries)).toEqual(['texture', 'storage']);
   });
 });
 

@@ -15,12 +15,12 @@ import { INDEXER } from '../mla/indexer-shape';
 import { cliMemoryBudget } from './memory-budget';
 import { PRESET_NAMES, type PresetName, presetShape } from '../mla/shape';
 import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
-import { intList, oneOf } from '../run/run-options';
+import { intFlag, intList, oneOf } from '../run/run-options';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
 import { describePlainMatmul, describeReadCost, describeRoofline, fmtMs } from '../run/report';
 import { measureReadCost } from '../timing/read-cost';
-import { describeYardstickBeside, measureDeviceCeilings, yardstickTimer } from '../timing/device-ceilings';
+import { bestMatmulForm, describeYardstickBeside, measureDeviceCeilings, yardstickTimer } from '../timing/device-ceilings';
 import { ladderResults } from '../tune/device-results';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { runTune } from './tune';
@@ -42,9 +42,20 @@ function positiveList(flag: string, value: string | undefined): number[] | undef
   return list;
 }
 
-/** The flags that narrow a sweep or comparison: --presets v32,model1 --kv f32,fp8 --seqlens 4096 --heads 64. */
-interface NarrowFlags { presets?: string; kv?: string; seqlens?: string; heads?: string }
+/** The flags that narrow a sweep or comparison: --presets v32,model1 --kv f32,fp8 --seqlens 4096 --heads 64; --samples N --warmup N. */
+interface NarrowFlags { presets?: string; kv?: string; seqlens?: string; heads?: string; samples?: string; warmup?: string }
 type Narrowable = Pick<SweepSpec, 'presets' | 'formats' | 'seqlens' | 'heads'>;
+
+/** --samples and --warmup: every timing of the run, the sweep's points and the ceilings measured before them (undefined: each its default). */
+function timingFlags(values: NarrowFlags): { samples?: number; warmup?: number } {
+  return { samples: intFlag('samples', values.samples, 1, 1000), warmup: intFlag('warmup', values.warmup, 0, 1000) };
+}
+
+/** `timing` with the flags' values where given. */
+function withFlags<T extends { samples?: number; warmup?: number }>(timing: T, values: NarrowFlags): T {
+  const { samples, warmup } = timingFlags(values);
+  return { ...timing, ...(samples === undefined ? {} : { samples }), ...(warmup === undefined ? {} : { warmup }) };
+}
 
 function narrowed<T extends Narrowable>(base: T, values: NarrowFlags): T {
   return {
@@ -65,6 +76,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
       long: { type: 'boolean', default: false }, gqa: { type: 'boolean', default: false }, 'kv-heads': { type: 'string' },
       out: { type: 'string' }, 'json-out': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       presets: { type: 'string' }, kv: { type: 'string' }, seqlens: { type: 'string' }, heads: { type: 'string' },
+      samples: { type: 'string' }, warmup: { type: 'string' },
     },
   });
   if (values.help) { process.stdout.write(`${usage}\n`); return 0; }
@@ -72,6 +84,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
     (['out', 'json-out'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), [],
   );
   if (values.gqa) {
+    if (values.samples !== undefined || values.warmup !== undefined) throw new Error('--samples and --warmup are not used with --gqa: it times each point 3 times after its check');
     if (values.ladder || values.full || values.tfjs || values.long) throw new Error('--gqa is not allowed with --ladder, --full, --tfjs or --long: --gqa is its own comparison (narrow it with --presets, --kv, --seqlens, --heads, --kv-heads)');
     return runGqaComparison(argv, values);
   }
@@ -85,14 +98,16 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
   }
   const base = values.long ? LONG_CONTEXT_SWEEP : values.ladder ? (values.full ? FULL_LADDER_SWEEP : LADDER_SWEEP) : (values.full ? FULL_SWEEP : DEFAULT_SWEEP);
   // Narrow the sweep: --presets v32,model1 --kv f32,fp8 --seqlens 4096 --heads 64
-  const asked: SweepSpec = narrowed(base, values);
+  const narrow = narrowed(base, values);
+  const asked: SweepSpec = { ...narrow, timing: withFlags(narrow.timing, values) };
+  const ceilingsTiming = timingFlags(values);
   const ctx = await openNodeDevice();
   const { spec, notRun } = runnableSweep(asked, ctx.limits);
   // The ladder measures the plain matmul of the score step (its yardstick)
   // and what a read costs: they explain its fraction of the FMA ceiling.
-  const measured = values.ladder ? await measureDeviceCeilings(ctx) : undefined;
-  const roof = measured?.roof ?? await measureRoofline(ctx);
-  const readCost = values.ladder ? await measureReadCost(ctx, roof) : undefined;
+  const measured = values.ladder ? await measureDeviceCeilings(ctx, ceilingsTiming) : undefined;
+  const roof = measured?.roof ?? await measureRoofline(ctx, ceilingsTiming);
+  const readCost = values.ladder ? await measureReadCost(ctx, roof, ceilingsTiming) : undefined;
   const plainMatmul = measured?.yardstick;
   const started = performance.now();
   const tty = process.stderr.isTTY;
@@ -103,7 +118,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
     const line = `${bar(p.done, p.total)} ${p.row ? `${what}: ${fmtMs(p.row.medianMs)}` : what}`;
     if (tty) process.stderr.write(`\r\x1b[2K${line}`);
     else if (p.row) process.stderr.write(`${line}\n`);
-  }, undefined, { memory: cliMemoryBudget(), yardstick: measured && yardstickTimer(ctx, measured.roof) });
+  }, undefined, { memory: cliMemoryBudget(), yardstick: measured && yardstickTimer(ctx, measured.roof, ceilingsTiming, bestMatmulForm(measured.yardstick)) });
   if (tty) process.stderr.write('\n');
   const header = [
     `adapter: ${describeAdapter(ctx.adapter)}`,
@@ -193,7 +208,7 @@ function sparseSectionMarkdown(x: LongSparse): string {
 async function runLibraryComparison(
   argv: string[], values: NarrowFlags & { out?: string; 'json-out'?: string },
 ): Promise<number> {
-  const spec = narrowed(LIBRARY_COMPARISON, values);
+  const spec = withFlags(narrowed(LIBRARY_COMPARISON, values), values);
   const ctx = await openNodeDevice();
   const rows = await compareWithLibrary(ctx, spec, (r) => {
     process.stderr.write(`${r.preset} ${r.kvFormat} seqlen ${r.seqlen} h_q ${r.hQ}: ${r.version} ${fmtMs(r.kernel.medianMs)}, TF.js ${fmtMs(r.library.medianMs)}\n`);

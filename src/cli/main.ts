@@ -53,7 +53,8 @@ import { gqaFromFlags } from './run-gqa';
 const USAGE = `usage: mla-sandbox <command> [flags]
 
 commands:
-  info     the adapter, its features and limits, its roofline (copy GB/s, FMA GFLOP/s), what a read costs and a plain matmul of the score step
+  info     the adapter, its features and limits, its roofline (copy GB/s, FMA GFLOP/s), what a read costs and a plain matmul of the score step;
+           --json; --samples N --warmup N (each measurement's, default 10 and 2: fewer is quicker and noisier)
   run      run one shape, check it against the CPU reference, time it
   bench    the 576-vs-512 x f32/bf16/fp8 sweep; --ladder: every kernel version instead;
            --tfjs: the best kernel against the same decode in TensorFlow.js;
@@ -63,7 +64,8 @@ commands:
            --tune: search the tiled kernel's configurations for one shape on this device and write the
            device profile that --kernel flash reads (mla-sandbox bench --tune --help);
            --out FILE.md, --json-out FILE.json, --full; narrow it with --presets v32,model1
-           --kv f32,bf16,fp8 --seqlens 1024,4096 --heads 16,64
+           --kv f32,bf16,fp8 --seqlens 1024,4096 --heads 16,64; --samples N --warmup N (every timing of the
+           run, the ceilings' too; not with --gqa)
   layer    one MLA layer in MHA mode and in absorbed MQA mode, both checked and timed (mla-sandbox layer --help)
   sparse   the lightning indexer -> top-k -> sparse decode over one request, each checked, against the dense decode (mla-sandbox sparse --help)
   prefill  FlashMLA's sparse prefill over a prompt, each query token its own top-k keys; generated or your own
@@ -123,16 +125,19 @@ function readNpy(path: string) {
 }
 
 async function info(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv, options: { json: { type: 'boolean', default: false }, samples: { type: 'string' }, warmup: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true,
+  });
   if (values.help) { print(USAGE); return; }
+  const timing = { samples: intFlag('samples', values.samples, 1, 1000), warmup: intFlag('warmup', values.warmup, 0, 1000) };
   const ctx = await openNodeDevice();
-  const roof = await measureRoofline(ctx);
-  const readCost = await measureReadCost(ctx, roof);
-  const plainMatmul = await measurePlainMatmul(ctx, roof);
+  const roof = await measureRoofline(ctx, timing);
+  const readCost = await measureReadCost(ctx, roof, timing);
+  const plainMatmul = await measurePlainMatmul(ctx, roof, timing);
   if (values.json) {
     print(JSON.stringify({
       adapter: ctx.adapter, features: ctx.features, limits: ctx.limits,
-      roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, fmaForms: roof.fmaForms, emptyDispatchMs: roof.emptyDispatch.medianMs, readCost, plainMatmul, method: roof.copy.method, notes: roof.copy.notes },
+      roofline: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, fmaForms: roof.fmaForms, emptyDispatchMs: roof.emptyDispatch.medianMs, readCost, plainMatmul, method: roof.copy.method, samples: roof.copy.samplesMs.length, notes: roof.copy.notes },
       kernels: KERNEL_VERSIONS.map(({ id, name, improves, files, host, reference, tests }) => ({ id, name, improves, files, host, reference, tests })),
     }, null, 2));
     return;

@@ -90,7 +90,7 @@ export async function runTune(argv: string[]): Promise<number> {
     `command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench --tune ${argv.join(' ')}`,
     `adapter: ${adapter}`,
     `shape: ${preset} (d_qk ${shape.dQk}, d_v ${shape.dV}), ${kvFormat} cache, h_q ${hQ}, seqlen ${seqlen}${topk ? `, sparse top-${topk}` : ''}, batch 1`,
-    `yardstick: plain matmul S = Q K^T, first ${measured.yardstick.forms.map((f) => `${f.block}x${f.block} ${fmtRate(f.gflops)} GFLOP/s`).join(', ')}; `
+    `yardstick: plain matmul S = Q K^T, first ${measured.yardstick.forms.map((f) => `${f.block}x${f.block} ${f.queries} ${fmtRate(f.gflops)} GFLOP/s`).join(', ')}; `
       + `the best form re-timed in the final rounds ${fmtRate(ceilings.yardstickGflops)} GFLOP/s; FMA ceiling ${fmtRate(ceilings.fmaGflops)} GFLOP/s`,
     `profile: ${profilePath}`,
   ];

@@ -273,7 +273,7 @@ export const EXERCISES: readonly Exercise[] = [
       '    fourKeyQuads(keysN, j): quad j of four keys as the columns of a mat4x4 (rows: the 4 dims)',
       '    s.kN: strip N of the block, the scores of keys 4N .. 4N+3 (rows) for every head (columns, piece by piece)',
       'So strip N gains, for every quad j, (four keys\' quad j)^T times (the heads\' quad j): rows keys, columns heads, summed over the 4 dims. addProduct(acc, m, x, pieces) adds m * x to every piece. Accumulate over j from j0 to j1 - 1 (the thread\'s slice of the head dim); strips k2 and k3 are used when SCORE_KEYS is 16.',
-      'The check runs version 4 with 8 x 8 blocks on every device (and a 16 x 16 case) and compares out and lse with the f64 reference.',
+      'The check runs version 4 with 8 x 8 blocks on every device (the large case with 16 x 16) and compares out and lse with the f64 reference.',
     ].join('\n'),
     given: [
       's: var<ScoreBlock> (strips k0, k1, k2, k3, each a HeadQuads of pieces a .. h, of which 8 and 16 heads use a .. b and a .. d; e .. h exist only with a 32-head block), zero',

@@ -161,10 +161,12 @@ export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label
   // An edited module that declares a binding this pass does not bind reads a zeroed stand-in, one per binding (a writable one may not alias another).
   const standIns = (DECLARED_LAYOUTS.get(pipeline) ?? []).filter((d) => !given.some((g) => g.binding === d.binding)).map((d) => {
     const standInLabel = `${label}: stand-in for ${d.name}`;
-    const owned = d.type === 'texture'
-      ? rgba32Texture(device, standInLabel, { width: 1, height: 1 }, GPUTextureUsage.TEXTURE_BINDING)
-      : device.createBuffer({ label: standInLabel, size: STAND_IN_BYTES, usage: d.type === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE });
-    return { binding: d.binding, owned, resource: 'mapAsync' in owned ? { buffer: owned } : owned.createView() };
+    if (d.type === 'texture') {
+      const texture = rgba32Texture(device, standInLabel, { width: 1, height: 1 }, GPUTextureUsage.TEXTURE_BINDING);
+      return { binding: d.binding, owned: texture, resource: texture.createView() };
+    }
+    const buffer = device.createBuffer({ label: standInLabel, size: STAND_IN_BYTES, usage: d.type === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE });
+    return { binding: d.binding, owned: buffer, resource: { buffer } };
   });
   const group = device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries: [...given, ...standIns.map(({ binding, resource }) => ({ binding, resource }))] });
   if (standIns.length > 0) {

@@ -46,12 +46,14 @@ export interface PromptCaseOptions {
   readonly topk: number;
   readonly seed?: number;
   readonly softmaxScale?: number;
+  /** The flat cache's page size as the kernels see it (prefill-inputs.ts flatPage; it must divide keys). */
+  readonly flatPage?: number;
 }
 
 export function generatePromptCase(o: PromptCaseOptions): PromptCase {
   if (!Number.isInteger(o.sQ) || o.sQ < 1 || o.sQ > o.keys) throw new Error(`s_q = ${o.sQ} is not allowed: a prompt's query tokens are the last s_q of its ${o.keys} tokens (1 to ${o.keys})`);
   const seed = o.seed ?? 0;
-  const call = generatePrefillCase({ dims: o.dims, sQ: o.sQ, sKv: o.keys, hQ: o.hQ, topk: o.topk, seed, softmaxScale: o.softmaxScale });
+  const call = generatePrefillCase({ dims: o.dims, sQ: o.sQ, sKv: o.keys, hQ: o.hQ, topk: o.topk, seed, softmaxScale: o.softmaxScale, flatPage: o.flatPage });
   return { call: { ...call, indices: new Int32Array(o.sQ * o.topk).fill(-1) }, indexer: generateIndexerInputs(o.keys, o.sQ, { seed: seed + 1, prompt: true }), keys: o.keys };
 }
 

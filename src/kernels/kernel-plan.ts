@@ -7,6 +7,7 @@ import type { DeviceLimits } from '../gpu/device';
 import type { BindingName } from '../gpu/bindings';
 import type { OutBlockName, ScoreBlockName } from './register-blocks';
 import type { MlaShape } from '../mla/shape';
+import type { TextureSize } from '../gpu/textures';
 
 export type { DeviceLimits };
 
@@ -48,21 +49,16 @@ export type KeyReads = (typeof KEY_READS)[number];
 
 /**
  * Where v4's score step reads the queries: 'storage', the query buffer q;
- * 'texture', an rgba32float texture of one row per query row (b, i, head)
- * and d_qk / 4 texels a row (queryTextureSize), written from q by the
- * call's first pass (shaders/query_texture.wgsl). On
+ * 'texture', a texture the call's first pass writes from q
+ * (shaders/query_texture.wgsl, queryTextureSize). On
  * llvmpipe a texel costs about a seventh of a storage read
  * (docs/kernels.md, "What a read costs"); on SwiftShader a little more.
  */
 export const QUERY_READS = ['storage', 'texture'] as const;
 export type QueryReads = (typeof QUERY_READS)[number];
 
-/**
- * The queries' texture (`--queries texture`), in texels: d_qk / 4 a row (one
- * rgba32float texel per quad), one row per query row (b, i, head), as
- * shaders/query_texture.wgsl writes it and tiled_blocks.wgsl reads it.
- */
-export function queryTextureSize(shape: MlaShape): { readonly width: number; readonly height: number } {
+/** The queries' texture (`--queries texture`) in texels, laid out as shaders/query_texture.wgsl writes it. */
+export function queryTextureSize(shape: MlaShape): TextureSize {
   return { width: shape.dQk / 4, height: shape.batch * shape.sQ * shape.hQ };
 }
 

@@ -118,13 +118,11 @@ function refuseInexactBf16Tile(spec: AttentionSpec): void {
 
 export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
   const { shape } = spec;
-  const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits).code;
   const base = { ...sharedConstants(spec), D_V: shape.dV };
   const keys = options.keys ?? DEFAULT_KEY_READS[spec.layout.format];
   const chosen = chosenBlocks(options, limits, keys);
   const blocks = blockConstants(chosen.score, chosen.out);
   const score = blockSize(chosen.score);
-  const { heads, threads } = tiledHeads(spec, limits, options, code, 'tiled', blocks);
   const fromCache = keys === 'cache';
   const inStorage = keys === 'tile-storage';
   if (keys === 'tile-bf16') refuseInexactBf16Tile(spec);
@@ -133,7 +131,11 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   }
   const queries = options.queries ?? 'storage';
   if (queries === 'texture') refuseQueryTextureOver(spec, limits);
-  if (inStorage) refuseStorageTileOver(limits, storageBuffersDeclared(composeShader(fusedFiles(spec, TILED_FILES), spec.edits, { storageTile: true }).code));
+  // The module with the storage tile's and the texture's lines where the plan has them (its bindings; the
+  // marked lines declare no workgroup memory, so its sizes are the same either way).
+  const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits, { storageTile: inStorage, queryTexture: queries === 'texture' }).code;
+  const { heads, threads } = tiledHeads(spec, limits, options, code, 'tiled', blocks);
+  if (inStorage) refuseStorageTileOver(limits, storageBuffersDeclared(code));
   const constantsFor = (tileN: number, dotParts: number) => ({
     HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads,
     KEYS_FROM_CACHE: fromCache ? 1 : 0, KEY_TILE_BF16: keys === 'tile-bf16' ? 1 : 0, KEY_TILE_STORAGE: inStorage ? 1 : 0,

@@ -11,7 +11,7 @@ import type { GpuContext } from '../gpu/device';
 import type { SweepRow, SweepSpec } from '../bench/sweep';
 import { LADDER_SWEEP, LADDER_TABLE_HEAD, type LadderRow, ladderRows, ladderTableCells } from '../bench/ladder';
 import { measureReadCost } from '../timing/read-cost';
-import { type MeasuredCeilings, describeYardstickBeside, measureDeviceCeilings, yardstickTimer } from '../timing/device-ceilings';
+import { type MeasuredCeilings, bestMatmulForm, describeYardstickBeside, measureDeviceCeilings, yardstickTimer } from '../timing/device-ceilings';
 import { describeAdapter } from '../gpu/device';
 import { plainMatmulSentence, readCostSentence } from '../run/report';
 import { ladderResults, resultsOfLadder, resultsOfProfile } from '../tune/device-results';
@@ -80,7 +80,7 @@ export function mountLadderView(view: HTMLElement, getDevice: () => Promise<GpuC
       find(root, '#ladder-read-cost').textContent = `What a read costs on this GPU: ${readCostSentence(await measureReadCost(ctx, measured.roof))}`;
       find(root, '#ladder-plain-matmul').textContent = `A plain matrix multiply on this GPU: ${plainMatmulSentence(measured.yardstick)}`;
     },
-    yardstick: (ctx) => measured && yardstickTimer(ctx, measured.roof, { warmup: 1, samples: 3 }),
+    yardstick: (ctx) => measured && yardstickTimer(ctx, measured.roof, { warmup: 1, samples: 3 }, bestMatmulForm(measured.yardstick)),
     onRows: draw,
   });
   exportButton.addEventListener('click', () => {

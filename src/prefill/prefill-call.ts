@@ -76,6 +76,24 @@ export function flatPageSize(sKv: number): number {
   return 1;
 }
 
+/** The smallest page sharedFlatPage gives: FlashMLA's page block size. */
+export const MIN_SHARED_PAGE = 64;
+
+/**
+ * One flat page size for prompts of several lengths: the largest page up to
+ * the largest the sandbox takes that divides every length (flatPageSize of
+ * their gcd). The page size is an override constant of the kernels, so with
+ * one page every length runs the same pipelines, compiled once. Undefined
+ * when that page is under MIN_SHARED_PAGE (lengths with little in common,
+ * 1000 and 1001): each length then takes its own, flatPageSize(L), rather
+ * than a block table of one entry a token.
+ */
+export function sharedFlatPage(lengths: readonly number[]): number | undefined {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const page = flatPageSize(lengths.reduce(gcd));
+  return page >= MIN_SHARED_PAGE ? page : undefined;
+}
+
 /**
  * FlashMLA's topk_length [s_q]: token i reads its first topk_length[i]
  * indices. Returned as indices with the rest made -1 (a copy). `name` is

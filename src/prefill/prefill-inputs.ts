@@ -26,6 +26,12 @@ export interface PrefillCaseOptions {
   readonly seed?: number;
   /** Tokens per page of a paged cache; undefined: the flat cache. */
   readonly pageSize?: number;
+  /**
+   * The flat cache's page size as the kernels see it (it must divide s_kv;
+   * default flatPageSize(s_kv)): prompts of several lengths given one page
+   * size run one pipeline of each kernel (prompt-cost.ts).
+   */
+  readonly flatPage?: number;
   readonly sink?: boolean;
   readonly topkLength?: boolean;
   /** Share of query tokens whose indices are all invalid (FlashMLA's is_all_indices_invalid: about 2 %). */
@@ -66,7 +72,8 @@ export function generatePrefillCase(o: PrefillCaseOptions): PrefillCall {
 
   // Where token t lives: flat, slot t; paged, its page's place in a shuffled order.
   const flat = o.pageSize === undefined;
-  const pageSize = o.pageSize ?? flatPageSize(sKv);
+  if (o.flatPage !== undefined && (!flat || sKv % o.flatPage !== 0)) throw new Error(`a flat page of ${o.flatPage} tokens is not allowed: it must divide s_kv (${sKv}) and the cache be flat`);
+  const pageSize = o.pageSize ?? o.flatPage ?? flatPageSize(sKv);
   const numBlocks = flat ? sKv / pageSize : Math.ceil(sKv / pageSize) + 1;
   const order = flat ? undefined : new SeededRandom(seed, STREAMS.pages).permutation(numBlocks);
   const slotOf = (t: number) => (order ? order[Math.floor(t / pageSize)] * pageSize + (t % pageSize) : t);

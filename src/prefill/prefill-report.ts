@@ -3,7 +3,7 @@ import { fmtBytes } from '../mla/shape';
 import { describeIndexCounts } from '../mla/index-counts';
 import { formatCheck } from '../reference/check';
 import { describePlan, fmtMs, fmtRate } from '../run/report';
-import { MATMUL_BLOCK_NAMES } from '../timing/plain-matmul';
+import { matmulFormName } from '../timing/plain-matmul';
 import type { PrefillCall } from './prefill-call';
 import type { PrefillReport } from './prefill-run';
 
@@ -44,7 +44,7 @@ export function describePrefill(call: PrefillCall, r: PrefillReport): string[] {
     const share = yardstickShare(r);
     const range = y.timings.length > 1 ? `, from ${fmtRate(Math.min(...y.timings))} to ${fmtRate(Math.max(...y.timings))}` : '';
     lines.push(`ceilings FMA ${fmtRate(r.ceilings.ceilings.fmaGflops)} GFLOP/s, copy ${fmtRate(r.ceilings.ceilings.copyGBps)} GB/s (measured before the prompt)`);
-    lines.push(`yardstick plain matmul ${fmtRate(y.gflops)} GFLOP/s (${MATMUL_BLOCK_NAMES[y.block]}; the median of ${y.timings.length} timing${y.timings.length > 1 ? 's' : ''}, before the prompt and after each chunk${range})`
+    lines.push(`yardstick plain matmul ${fmtRate(y.gflops)} GFLOP/s (${matmulFormName(y.form)}; the median of ${y.timings.length} timing${y.timings.length > 1 ? 's' : ''}, before the prompt and after each chunk${range})`
       + (share !== undefined ? `: the prefill reaches ${(100 * share).toFixed(1)} % of it` : ''));
   }
   return lines;

@@ -22,7 +22,7 @@ import type { MlaInputs } from '../mla/inputs';
 import { type TimingMethod, timeWork } from '../timing/timer';
 import { type Throughput, type Work, throughput, workOf } from '../timing/work';
 import { type MeasuredCeilings, bestMatmulForm, measureDeviceCeilings } from '../timing/device-ceilings';
-import { type MatmulBlock, plainMatmulWork } from '../timing/plain-matmul';
+import { type MatmulForm, plainMatmulWork } from '../timing/plain-matmul';
 import { summarize } from '../timing/timer';
 import { type PrefillCall, cacheSlots, chunkInputs, chunkShape, sampledInputs, validatePrefill } from './prefill-call';
 
@@ -79,7 +79,7 @@ export interface PrefillReport {
    * chunk (a software adapter's speed moves between minutes): the median of
    * those timings, and each, GFLOP/s.
    */
-  readonly yardstick?: { readonly block: MatmulBlock; readonly gflops: number; readonly timings: readonly number[] };
+  readonly yardstick?: { readonly form: MatmulForm; readonly gflops: number; readonly timings: readonly number[] };
 }
 
 /** The query tokens to check: all, or `count` spread from the first to the last plus up to four with no valid index. */
@@ -209,8 +209,8 @@ export async function runPrefill(ctx: GpuContext, call: PrefillCall, config: Run
   const alloc = bufferOwner(ctx);
   const chunkMs: number[] = [];
   const yardstickTimings: number[] = ceilings ? [bestMatmulForm(ceilings.yardstick).gflops] : [];
-  const yardstickBlock = ceilings ? bestMatmulForm(ceilings.yardstick).block : undefined;
-  const yardstick = yardstickBlock !== undefined ? await plainMatmulWork(ctx, yardstickBlock) : undefined;
+  const yardstickForm = ceilings ? bestMatmulForm(ceilings.yardstick) : undefined;
+  const yardstick = yardstickForm ? await plainMatmulWork(ctx, yardstickForm) : undefined;
   let method: TimingMethod = 'wall-clock';
   let version = planned.version;
   let plan = planned.plan;
@@ -262,6 +262,6 @@ export async function runPrefill(ctx: GpuContext, call: PrefillCall, config: Run
     timing: timed ? { ms, method, chunkMs, samples: options.samples ?? 1 } : undefined,
     throughput: timed && ceilings ? throughput(work, ms, ceilings.roof) : undefined,
     ceilings,
-    yardstick: yardstickBlock !== undefined ? { block: yardstickBlock, gflops: summarize(yardstickTimings).median, timings: yardstickTimings } : undefined,
+    yardstick: yardstickForm ? { form: { block: yardstickForm.block, queries: yardstickForm.queries }, gflops: summarize(yardstickTimings).median, timings: yardstickTimings } : undefined,
   };
 }

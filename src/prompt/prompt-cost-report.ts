@@ -1,7 +1,8 @@
 /** A prompt's cost in words and tables: the measured points, the fit, the curves to a million tokens (prompt-cost.ts). */
 import { fmtMs } from '../run/report';
 import { LAYER_WAYS, type LayerWay, PROMPT_STAGES, type PromptModel, type PromptStage, type StageFit, predictDense, predictDsa, predictStage } from './cost-model';
-import type { FitError, PromptCostReport } from './prompt-cost';
+import type { FitError, PromptCostPoint, PromptCostReport } from './prompt-cost';
+import { MIN_SHARED_PAGE } from '../prefill/prefill-call';
 
 export const STAGE_LABELS: Readonly<Record<PromptStage, string>> = {
   dense: 'dense causal (absorbed, over the latent)',
@@ -91,10 +92,16 @@ function curveTable(r: PromptCostReport): string[] {
   ];
 }
 
+/** The flat cache's pages: one size at every length (one pipeline of each kernel), or each length its own. */
+function describePages(points: readonly PromptCostPoint[]): string {
+  const sizes = new Set(points.map((p) => p.pageSize));
+  return sizes.size === 1 ? `pages of ${points[0].pageSize} tokens at every length (each kernel compiled once)` : `pages of ${points.map((p) => p.pageSize).join(', ')} tokens (the lengths share no page of ${MIN_SHARED_PAGE} or more)`;
+}
+
 export function describePromptCost(r: PromptCostReport): string[] {
   const layered = r.points.every((p) => p.layer);
   const lines = [
-    `prompt   every token a query token, seeing the tokens up to its own; d_qk ${r.dims.dQk}, d_v ${r.dims.dV}, h_q ${r.hQ}, top-${r.topk}; cache ${r.layout}`,
+    `prompt   every token a query token, seeing the tokens up to its own; d_qk ${r.dims.dQk}, d_v ${r.dims.dV}, h_q ${r.hQ}, top-${r.topk}; cache ${r.layout}, ${describePages(r.points)}`,
     '',
     '| L | dense | indexer | top-k | sparse prefill | DSA (sum) | faster | checks |',
     '|---|---|---|---|---|---|---|---|',

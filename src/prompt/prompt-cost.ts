@@ -16,7 +16,7 @@
  */
 import type { GpuContext } from '../gpu/device';
 import type { RunConfig } from '../run/runner';
-import type { HeadDims } from '../prefill/prefill-call';
+import { type HeadDims, sharedFlatPage } from '../prefill/prefill-call';
 import { runDensePrompt } from '../prefill/dense-prompt';
 import { generatePromptCase, runPromptPipeline } from '../indexer/prompt-pipeline';
 import { promptPasses } from '../indexer/prompt-report';
@@ -60,6 +60,8 @@ export interface PromptCostPoint {
   readonly densePass: boolean;
   readonly dsaPass: boolean;
   readonly kernel: string;
+  /** The flat cache's page as the kernels saw it (one for every length where sharedFlatPage finds one). */
+  readonly pageSize: number;
   readonly chunkTokens: { readonly dense: number; readonly dsa: number };
   /** The layer's two ways in chunks (layer-prompt.ts), when asked for. */
   readonly layer?: LayerPromptResult & { readonly chunk: number };
@@ -186,9 +188,10 @@ export async function measurePromptCost(ctx: GpuContext, o: PromptCostOptions, c
   const say = o.onProgress ?? (() => {});
   const points: PromptCostPoint[] = [];
   let layout = '';
+  const flatPage = sharedFlatPage(lengths);
   for (const L of lengths) {
     o.signal?.throwIfAborted();
-    const c = generatePromptCase({ dims: o.dims, keys: L, sQ: L, hQ: o.hQ, topk: o.topk, seed: o.seed ?? 0 });
+    const c = generatePromptCase({ dims: o.dims, keys: L, sQ: L, hQ: o.hQ, topk: o.topk, seed: o.seed ?? 0, flatPage });
     const tag = (s: string) => say(`L ${L}: ${s}`);
     const probe = o.speedProbe;
     const speed0 = await probe?.();
@@ -205,7 +208,7 @@ export async function measurePromptCost(ctx: GpuContext, o: PromptCostOptions, c
     const speed = probe && { dense: (speed0! + speed1!) / 2, dsa: (speed1! + speed2!) / 2, ...(layer ? { layer: (speed2! + speed3!) / 2 } : {}) };
     const ms = { dense: dense.ms!, indexer: dsa.ms!.indexer, topk: dsa.ms!.topk, sparse: dsa.ms!.attention };
     points.push({
-      keys: L, ms, dsaMs: ms.indexer + ms.topk + ms.sparse, densePass: dense.check.pass, dsaPass: promptPasses(dsa), kernel: dense.kernel,
+      keys: L, ms, dsaMs: ms.indexer + ms.topk + ms.sparse, densePass: dense.check.pass, dsaPass: promptPasses(dsa), kernel: dense.kernel, pageSize: c.call.pageSize,
       chunkTokens: { dense: dense.chunkTokens, dsa: dsa.chunkTokens }, layer, ...(speed ? { speed } : {}),
     });
     o.onPoint?.(points[points.length - 1], points.length, lengths.length);

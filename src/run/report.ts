@@ -9,7 +9,7 @@ import type { GpuContext } from '../gpu/device';
 import { describeAdapter } from '../gpu/device';
 import type { RooflineMeasurement } from '../timing/roofline';
 import type { ReadCost } from '../timing/read-cost';
-import { MATMUL_BLOCK_NAMES, type PlainMatmul } from '../timing/plain-matmul';
+import { type PlainMatmul, matmulFormName } from '../timing/plain-matmul';
 import type { TimingResult } from '../timing/timer';
 import { formatCheck } from '../reference/check';
 import { describeIndexCounts } from '../mla/index-counts';
@@ -59,8 +59,8 @@ export function describeReadCost(c: ReadCost): string {
 
 /** The plain matmul yardstick (src/timing/plain-matmul.ts), as a sentence. */
 export function plainMatmulSentence(m: PlainMatmul): string {
-  const forms = m.forms.map((f) => `${fmtRate(f.gflops)} GFLOP/s with ${MATMUL_BLOCK_NAMES[f.block]}, ${(100 * f.fmaFraction).toFixed(1)} % of the FMA ceiling`);
-  return `S = Q K^T alone (${m.size.heads} heads x ${m.size.keys} keys x ${4 * m.size.dq4}, read from storage, no softmax, no P V): ${forms.join('; ')}. A version's score step is this product and more.`;
+  const forms = m.forms.map((f) => `${fmtRate(f.gflops)} GFLOP/s with ${matmulFormName(f)}, ${(100 * f.fmaFraction).toFixed(1)} % of the FMA ceiling`);
+  return `S = Q K^T alone (${m.size.heads} heads x ${m.size.keys} keys x ${4 * m.size.dq4}, the keys read from storage, no softmax, no P V): ${forms.join('; ')}. A version's score step is this product and more.`;
 }
 
 /** The same, as a line of the roofline's report. */

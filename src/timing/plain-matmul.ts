@@ -1,17 +1,21 @@
 /**
  * A yardstick between the FMA ceiling and the kernels: how fast a plain
  * matrix multiply of the decode's score step, S = Q K^T, runs on this device
- * with its operands read from storage buffers (shaders/plain_matmul.wgsl).
- * No softmax, no P V, no barriers, no cache lookups: the score step of a
- * version with the same register blocks is this product and more. Timed with
- * v4's 8 x 8 blocks (a GPU's default), 16 x 16 and 32 x 32 ones: the best of
- * them is the yardstick. See docs/kernels.md, "What a read costs".
+ * with its keys read from storage buffers and its queries from storage or a
+ * texture, as version 4 may read them (shaders/plain_matmul.wgsl). No
+ * softmax, no P V, no barriers, no cache lookups: the score step of a
+ * version with the same register blocks is this product and more. Timed
+ * with v4's 8 x 8 blocks (a GPU's default), 16 x 16 and 32 x 32 ones, each
+ * reading the queries both ways: the best of the six is the yardstick. See
+ * docs/kernels.md, "What a read costs".
  */
 import type { GpuContext } from '../gpu/device';
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { SHADER_FILES } from '../gpu/shader-source';
 import { bindGroup } from '../gpu/bindings';
+import { rgba32Texture } from '../gpu/textures';
 import { HEAD_PRESETS } from '../mla/shape';
+import { QUERY_READS, type QueryReads } from '../kernels/kernel-plan';
 import { type TimedWork, type TimingOptions, timeWork } from './timer';
 import { ownedBuffers, singlePass } from './roofline';
 import type { Roofline } from './work';
@@ -29,6 +33,20 @@ export const MATMUL_BLOCK_NAMES: Readonly<Record<MatmulBlock, string>> = { 8: '8
  */
 export const MATMUL_ENTRY: Readonly<Record<MatmulBlock, string>> = { 8: 'scoresOnly', 16: 'scoresOnly', 32: 'scoresOnlyStrips' };
 
+/** A form of the product: its register block, and where it reads the queries (the shader's QUERIES_TEXTURE). */
+export interface MatmulForm {
+  readonly block: MatmulBlock;
+  readonly queries: QueryReads;
+}
+
+/** Every form timed: each block, reading the queries from storage and from a texture. */
+export const MATMUL_FORMS: readonly MatmulForm[] = MATMUL_BLOCKS.flatMap((block) => QUERY_READS.map((queries) => ({ block, queries })));
+
+/** A form as reports name it: "32x32 blocks, queries from a texture". */
+export function matmulFormName(f: MatmulForm): string {
+  return `${MATMUL_BLOCK_NAMES[f.block]}, queries from ${f.queries === 'texture' ? 'a texture' : 'storage'}`;
+}
+
 /** A product's size: HEADS x DQ4 quads times KEYS x DQ4 quads. */
 export interface MatmulSize {
   readonly heads: number;
@@ -40,8 +58,7 @@ export interface MatmulSize {
 /** The size timed: the score step of the ladder's main point (V3.2, h_q 64, seqlen 4096). */
 export const LADDER_SCORE_STEP: MatmulSize = { heads: 64, keys: 4096, dq4: HEAD_PRESETS.v32.dQk / 4 };
 
-export interface PlainMatmulForm {
-  readonly block: MatmulBlock;
+export interface PlainMatmulForm extends MatmulForm {
   readonly gflops: number;
   /** gflops / the same run's FMA ceiling. */
   readonly fmaFraction: number;
@@ -52,14 +69,27 @@ export interface PlainMatmul {
   readonly forms: readonly PlainMatmulForm[];
 }
 
-export async function matmulPipeline(device: GPUDevice, block: MatmulBlock, size: MatmulSize): Promise<GPUComputePipeline> {
+export async function matmulPipeline(device: GPUDevice, form: MatmulForm, size: MatmulSize): Promise<GPUComputePipeline> {
+  const { block } = form;
   if (size.heads % block !== 0 || size.keys % block !== 0) {
     throw new Error(`plain matmul: heads ${size.heads} and keys ${size.keys} must be multiples of the block (${block})`);
   }
+  const texture = form.queries === 'texture';
   return getPipeline(device, {
     kernel: 'plain-matmul', files: ['plain_matmul.wgsl', 'head_quads.wgsl'], entryPoint: MATMUL_ENTRY[block],
-    constants: { BLOCK: block, HEADS: size.heads, KEYS: size.keys, DQ4: size.dq4 }, wideStrips: block === 32,
+    constants: { BLOCK: block, HEADS: size.heads, KEYS: size.keys, DQ4: size.dq4, QUERIES_TEXTURE: texture ? 1 : 0 }, wideStrips: block === 32, queryTexture: texture,
   });
+}
+
+/**
+ * The texture form's queries: DQ4 x HEADS rgba32float texels, row h holding
+ * q's row h (plain_matmul.wgsl), written from `q` ([heads][dq4 * 4] f32)
+ * where given, else zero.
+ */
+export function matmulQueryTexture(device: GPUDevice, size: MatmulSize, q?: Float32Array<ArrayBuffer>): GPUTexture {
+  const texture = rgba32Texture(device, 'matmul queries', { width: size.dq4, height: size.heads }, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST);
+  if (q) device.queue.writeTexture({ texture }, q, { bytesPerRow: 16 * size.dq4 }, { width: size.dq4, height: size.heads });
+  return texture;
 }
 
 /** Workgroups for one product: one thread per block. */
@@ -67,35 +97,40 @@ export function matmulWorkgroups(block: MatmulBlock, size: MatmulSize): number {
   return Math.ceil((size.heads / block) * (size.keys / block) / WG);
 }
 
-/** One block form as timed work on zero-filled buffers (the values do not matter to the time); release() frees them. */
-export async function plainMatmulWork(ctx: GpuContext, block: MatmulBlock, size: MatmulSize = LADDER_SCORE_STEP): Promise<{ work: TimedWork; flops: number; release: () => void }> {
+/** One form as timed work on zero-filled operands (the values do not matter to the time); release() frees them. */
+export async function plainMatmulWork(ctx: GpuContext, form: MatmulForm, size: MatmulSize = LADDER_SCORE_STEP): Promise<{ work: TimedWork; flops: number; release: () => void }> {
   const { device } = ctx;
   const { buffer, release } = ownedBuffers(device);
+  const texture = form.queries === 'texture' ? matmulQueryTexture(device, size) : undefined;
+  const releaseAll = () => { release(); texture?.destroy(); };
   try {
     const q = buffer('matmul q', 16 * size.heads * size.dq4);
     const keys = buffer('matmul keys', 16 * size.keys * size.dq4);
     const scores = buffer('matmul scores', 4 * size.heads * size.keys);
-    const pipeline = await matmulPipeline(device, block, size);
-    const work = singlePass(`plain matmul ${block}x${block}`, pipeline, bindGroup(device, pipeline, 'plain matmul', { q, keys, scores }), matmulWorkgroups(block, size));
-    return { work, flops: 2 * size.heads * size.keys * size.dq4 * 4, release };
+    const pipeline = await matmulPipeline(device, form, size);
+    const label = `plain matmul ${matmulFormName(form)}`;
+    const work = singlePass(label, pipeline, bindGroup(device, pipeline, 'plain matmul', { q, keys, scores, ...(texture ? { queryTexture: texture.createView() } : {}) }), matmulWorkgroups(form.block, size));
+    return { work, flops: 2 * size.heads * size.keys * size.dq4 * 4, release: releaseAll };
   } catch (e) {
-    release();
+    releaseAll();
     throw e;
   }
 }
 
-/** Every block form at `size`, timed against `roof`'s FMA ceiling of the same session. */
-export async function measurePlainMatmul(ctx: GpuContext, roof: Roofline, options: TimingOptions = {}, size: MatmulSize = LADDER_SCORE_STEP): Promise<PlainMatmul> {
-  const forms: PlainMatmulForm[] = [];
-  for (const block of MATMUL_BLOCKS) {
-    const { work, flops, release } = await plainMatmulWork(ctx, block, size);
+/** The forms at `size` (every one unless `forms` names some), timed against `roof`'s FMA ceiling of the same session. */
+export async function measurePlainMatmul(
+  ctx: GpuContext, roof: Roofline, options: TimingOptions = {}, size: MatmulSize = LADDER_SCORE_STEP, forms: readonly MatmulForm[] = MATMUL_FORMS,
+): Promise<PlainMatmul> {
+  const timed: PlainMatmulForm[] = [];
+  for (const form of forms) {
+    const { work, flops, release } = await plainMatmulWork(ctx, form, size);
     try {
       const t = await timeWork(ctx, work, options);
       const gflops = flops / (t.medianMs / 1e3) / 1e9;
-      forms.push({ block, gflops, fmaFraction: gflops / roof.fmaGflops });
+      timed.push({ block: form.block, queries: form.queries, gflops, fmaFraction: gflops / roof.fmaGflops });
     } finally {
       release();
     }
   }
-  return { size, forms };
+  return { size, forms: timed };
 }

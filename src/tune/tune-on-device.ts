@@ -22,7 +22,7 @@ export interface DeviceTune {
 
 export async function tuneOnDevice(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvFormat, options: Omit<TuneOptions, 'yardstick'>): Promise<DeviceTune> {
   const measured = await measureDeviceCeilings(ctx, { signal: options.signal });
-  const yardstick = await plainMatmulWork(ctx, bestMatmulForm(measured.yardstick).block);
+  const yardstick = await plainMatmulWork(ctx, bestMatmulForm(measured.yardstick));
   try {
     const result = await tune(ctx, inputs, kvFormat, { ...options, yardstick });
     return { result, ceilings: { ...measured.ceilings, yardstickGflops: result.yardstickGflops ?? measured.ceilings.yardstickGflops }, measured };

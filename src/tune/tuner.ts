@@ -4,7 +4,7 @@
  * before it is timed (a wrong answer is never fast). Two searches:
  *
  *   pruned (default): start from the default plan, move each step's knobs
- *     to their likeliest values (the first in walkOrder), then walk the knobs one
+ *     to their likeliest values (the first in LIKELIEST_FIRST), then walk the knobs one
  *     step at a time (WALK_STEPS), each step trying every value of one knob,
  *     or every pair of values of two knobs that interact, with the others
  *     fixed, and keeping the fastest configuration seen; repeat the walk
@@ -28,7 +28,6 @@ import type { DeviceLimits } from '../kernels/kernel-plan';
 import type { MemoryBudget } from '../run/run-options';
 import { checkHostMemory, generatedPages } from '../run/run-size';
 import { KEY_READS } from '../kernels/kernel-plan';
-import { type OutBlockName, type ScoreBlockName, blockSize } from '../kernels/register-blocks';
 import type { AttentionResult } from '../reference/reference';
 import { referenceOnCache } from '../reference/reference-chunked';
 import { compareToReference, formatCheck } from '../reference/check';
@@ -36,7 +35,7 @@ import { prepareAttention, submitChecked, planCall, type PreparedAttention } fro
 import { type TimedWork, type TimingOptions, summarize, timeWork } from '../timing/timer';
 import { workOf } from '../timing/work';
 import {
-  DEFAULT_CONFIG, TUNING_AXES, type TuningAxis, type TuningConfig, type TuningSpace, allConfigs, configName, configOfPlan, planOf, sameConfig, withAxis,
+  DEFAULT_CONFIG, LIKELIEST_FIRST, TUNING_AXES, type TuningAxis, type TuningConfig, type TuningSpace, allConfigs, configName, configOfPlan, planOf, sameConfig, withAxis,
 } from './tuning-space';
 
 export type TuneSearch = 'pruned' | 'exhaustive';
@@ -326,33 +325,15 @@ export const WALK_STEPS: readonly (readonly TuningAxis[])[] = [['scoreBlock'], [
 /** `c` with the step's knobs moved to every combination of their values in the space, in walk order. */
 function stepConfigs(c: TuningConfig, step: readonly TuningAxis[], space: TuningSpace): TuningConfig[] {
   return step.reduce<TuningConfig[]>(
-    (configs, axis) => configs.flatMap((x) => walkOrder(space[axis] as readonly TuningConfig[TuningAxis][]).map((v) => withAxis(x, axis, v))),
+    (configs, axis) => configs.flatMap((x) => (walkOrder(axis, space[axis]) as readonly TuningConfig[TuningAxis][]).map((v) => withAxis(x, axis, v))),
     [c],
   );
 }
 
-/**
- * The order a step tries a knob's values in: the most work per value read
- * first (the larger register block, more heads on equal size; the larger
- * head block and tile), so that a search cut short by its budget has timed
- * the configurations that were fastest on both software adapters, the only
- * ones measured so far (docs/tuning.md). Queries from a texture before
- * storage (a texel read cost a seventh of a storage read on llvmpipe, about
- * the same on SwiftShader); keys from the cache before the tiles (with
- * 32-head blocks each key is decoded for 32 heads at once, and the cache won
- * for FP8 too on both), the tiles in the space's order. Without a budget the
- * order changes nothing: a step times all its values before it moves.
- */
-export function walkOrder<T extends TuningConfig[TuningAxis]>(values: readonly T[]): T[] {
-  const size = (v: T): [number, number] => {
-    if (typeof v === 'number') return [v, 0];
-    if (typeof v === 'string' && /^\d+x\d+$/.test(v)) {
-      const b = blockSize(v as ScoreBlockName | OutBlockName);
-      return [b.heads * b.cols, b.heads];
-    }
-    return [v === 'texture' || v === 'cache' ? 1 : 0, 0];
-  };
-  return [...values].sort((a, b) => size(b)[0] - size(a)[0] || size(b)[1] - size(a)[1]);
+/** A knob's values in the order a step tries them: LIKELIEST_FIRST's (tuning-space.ts). */
+export function walkOrder<A extends TuningAxis>(axis: A, values: TuningSpace[A]): TuningSpace[A] {
+  const rank = (v: unknown) => (LIKELIEST_FIRST[axis] as readonly unknown[]).indexOf(v);
+  return [...values].sort((a, b) => rank(a) - rank(b)) as unknown as TuningSpace[A];
 }
 
 /** The configuration with every knob the space does not hold set to the space's first value. */

@@ -40,6 +40,28 @@ export const FULL_SPACE: TuningSpace = {
   scoreBlock: SCORE_BLOCKS, outBlock: OUT_BLOCKS, keys: KEY_READS, queries: QUERY_READS, headsPerWorkgroup: [8, 16, 32, 64], tileN: [8, 16, 32, 64],
 };
 
+/**
+ * Each knob's values in the order a search tries them, likeliest first, and
+ * so the values the pruned search's first pass moves to (tuner.ts
+ * walkOrder). The most work per value read first: the larger register
+ * block (more heads on equal size), head block and tile. Queries from a
+ * texture before storage (a texel read cost a seventh of a storage read on
+ * llvmpipe, about the same on SwiftShader); keys from the cache before the
+ * tiles (with 32-head blocks each key is decoded for 32 heads at once, and
+ * the cache won for FP8 too on both). Measured on the two software adapters
+ * only (docs/tuning.md); a search without a budget times every value of a
+ * step whatever the order. Each list holds its knob's FULL_SPACE values
+ * (a test says so).
+ */
+export const LIKELIEST_FIRST: TuningSpace = {
+  scoreBlock: ['32x16', '16x16', '16x8', '8x16', '8x8'],
+  outBlock: ['32x32', '16x32', '16x16', '8x32', '16x8', '8x16', '8x8'],
+  keys: ['cache', 'tile', 'tile-bf16', 'tile-storage'],
+  queries: ['texture', 'storage'],
+  headsPerWorkgroup: [64, 32, 16, 8],
+  tileN: [64, 32, 16, 8],
+};
+
 /** The list flags (command line) and fields (page) that narrow the space, one per knob. */
 export const SPACE_FLAGS: Readonly<Record<TuningAxis, string>> = {
   scoreBlock: 'score-blocks', outBlock: 'out-blocks', keys: 'keys', queries: 'queries', headsPerWorkgroup: 'heads-per-workgroup', tileN: 'tile-n',
