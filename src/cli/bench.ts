@@ -15,7 +15,7 @@ import { INDEXER } from '../mla/indexer-shape';
 import { cliMemoryBudget } from './memory-budget';
 import { PRESET_NAMES, type PresetName, presetShape } from '../mla/shape';
 import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
-import { intFlag, intList, oneOf } from '../run/run-options';
+import { intList, oneOf, timingFlags } from '../run/run-options';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
 import { describePlainMatmul, describeReadCost, describeRoofline, fmtMs } from '../run/report';
@@ -46,12 +46,7 @@ function positiveList(flag: string, value: string | undefined): number[] | undef
 interface NarrowFlags { presets?: string; kv?: string; seqlens?: string; heads?: string; samples?: string; warmup?: string }
 type Narrowable = Pick<SweepSpec, 'presets' | 'formats' | 'seqlens' | 'heads'>;
 
-/** --samples and --warmup: every timing of the run, the sweep's points and the ceilings measured before them (undefined: each its default). */
-function timingFlags(values: NarrowFlags): { samples?: number; warmup?: number } {
-  return { samples: intFlag('samples', values.samples, 1, 1000), warmup: intFlag('warmup', values.warmup, 0, 1000) };
-}
-
-/** `timing` with the flags' values where given. */
+/** `timing` with the flags' values where given (--samples and --warmup time every part of the run: the sweep's points and the ceilings before them). */
 function withFlags<T extends { samples?: number; warmup?: number }>(timing: T, values: NarrowFlags): T {
   const { samples, warmup } = timingFlags(values);
   return { ...timing, ...(samples === undefined ? {} : { samples }), ...(warmup === undefined ? {} : { warmup }) };

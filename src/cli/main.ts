@@ -24,7 +24,7 @@ import { measurePlainMatmul } from '../timing/plain-matmul';
 import { type NpyArray, encodeNpy, parseNpy } from '../run/npy';
 import { TENSOR_FILES, type TensorKey, inputsFromArrays } from '../run/load-inputs';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
-import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, intFlag, shapeFieldsFromFlags, shapeFromFlags } from '../run/run-options';
+import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, shapeFieldsFromFlags, shapeFromFlags, timingFlags } from '../run/run-options';
 import { HEAD_PRESETS, type MlaShape, type PresetName } from '../mla/shape';
 import { kvLayout } from '../mla/kv-layout';
 import { dequantizeKvCache } from '../mla/kv-quant';
@@ -129,7 +129,7 @@ async function info(argv: string[]): Promise<void> {
     args: argv, options: { json: { type: 'boolean', default: false }, samples: { type: 'string' }, warmup: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true,
   });
   if (values.help) { print(USAGE); return; }
-  const timing = { samples: intFlag('samples', values.samples, 1, 1000), warmup: intFlag('warmup', values.warmup, 0, 1000) };
+  const timing = timingFlags(values);
   const ctx = await openNodeDevice();
   const roof = await measureRoofline(ctx, timing);
   const readCost = await measureReadCost(ctx, roof, timing);
@@ -227,7 +227,7 @@ async function run(argv: string[]): Promise<number> {
   const given = new Set(tokens.filter((t) => t.kind === 'option').map((t) => t.name));
   checkFlagUse(v, given);
   const config = configFromFlags(v);
-  const timing = { samples: intFlag('samples', v.samples, 1, 1000), warmup: intFlag('warmup', v.warmup, 0, 1000) };
+  const timing = timingFlags(v);
   // Outputs: writable, distinct, never an input; checked before any work.
   const outputs = (['out', 'lse'] as const).filter((f) => typeof v[f] === 'string').map((flag) => ({ flag, path: v[flag] as string }));
   checkOutputPaths(outputs, INPUT_FILES.filter((f) => typeof v[f] === 'string').map((flag) => ({ flag, path: v[flag] as string })));

@@ -9,7 +9,7 @@ import { type GpuContext, describeAdapter } from '../gpu/device';
 import { tunedRunConfig } from '../tune/profile';
 import { loadStoredProfile, storedProfileWhere } from './profile-store';
 import { describeDevice, describeReport } from '../run/report';
-import { SHAPE_FLAGS, SHAPE_FLAG_DEFAULTS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, generationFromFlags, intFlag, shapeFromFlags } from '../run/run-options';
+import { SHAPE_FLAGS, SHAPE_FLAG_DEFAULTS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, generationFromFlags, shapeFromFlags, timingFlags } from '../run/run-options';
 import { measureAttention } from '../run/run-attention';
 import { PRESET_NAMES } from '../mla/shape';
 import { KV_FORMATS } from '../mla/kv-layout';
@@ -84,7 +84,8 @@ function mountKernelRun(view: HTMLElement, getDevice: () => Promise<GpuContext>)
     setQuery(queryFromValues(values, DEFAULTS));
     result.textContent = '';
     const config = configFromFlags(values);
-    const timing = { samples: intFlag('samples', values.samples, 1, 1000) ?? 5, warmup: intFlag('warmup', values.warmup, 0, 1000) ?? 1 };
+    const asked = timingFlags(values);
+    const timing = { samples: asked.samples ?? 5, warmup: asked.warmup ?? 1 };
     const shape = shapeFromFlags(values); // a bad field is refused before the device is asked for
     const ctx = await getDevice();
     // Kernel flash with no option set by hand runs this browser's tuned pick (the Ladder view's Tune section).

@@ -77,6 +77,11 @@ export function intFlag(flag: string, value: unknown, min: number, max?: number)
   return n;
 }
 
+/** --samples and --warmup of a command that times (undefined: the command's default). */
+export function timingFlags(values: { samples?: unknown; warmup?: unknown }): { samples?: number; warmup?: number } {
+  return { samples: intFlag('samples', values.samples, 1, 1000), warmup: intFlag('warmup', values.warmup, 0, 1000) };
+}
+
 export function numberFlag(flag: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const decimal = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
