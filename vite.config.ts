@@ -57,22 +57,19 @@ const LLVMPIPE_UNOPTIMISED = { ...LLVMPIPE, GALLIVM_PERF: process.env.GALLIVM_PE
  * 15 on a slow one) start first in their group, then the page's files
  * (minutes each), and the short ones fill in beside them.
  *
- * Before them all, beside the sweeps, the command line's main file: its
- * `info --json` compiles the plain-matmul yardstick's six forms at the size
- * every command times them (LADDER_SCORE_STEP) in a process that then exits,
- * so Mesa's shader cache holds them for every later process, the roofline's
- * tests on llvmpipe among them. Mesa writes that cache from a thread of the
- * lowest priority (Mesa's disk_cache.c), which a busy machine leaves
- * waiting: a test worker that lives through its project (kernels-gl,
- * isolate: false) may add its compiles only when it ends, while a command's
- * process adds them as it exits. (Measured: the roofline's tests first did not help `info`, 55.8 s
- * in that run; a cache warmed beforehand took it from 53.5 to 8.2 s.)
+ * Ordering files so that one process's compiles serve another's did not
+ * work: Mesa writes its shader cache from a thread of the lowest priority
+ * (Mesa's disk_cache.c), which two busy cores leave waiting (our reading of
+ * what we measured). Measured in two
+ * cold runs: with the roofline's llvmpipe tests started first, the command
+ * line's `info` (the same six yardstick forms) still took 55.8 s, and with
+ * `info` first, those tests' 32 x 32 forms still took 23 and 20 s; after an
+ * idle run that left them in the cache, `info` took 8.2 s.
  */
-const warmsShaderCache = (f: TestSpecification) => f.project.name === 'tools' && f.moduleId.endsWith('test/cli.test.ts');
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const first = (f: TestSpecification) => (warmsShaderCache(f) ? 0 : f.project.name === 'kernels-gl-sweeps' ? 1 : f.project.name === 'page' ? 2 : 3);
-    const rank = (f: TestSpecification) => f.project.config.sequence.groupOrder * 4 + first(f);
+    const first = (name: string) => (name === 'kernels-gl-sweeps' ? 0 : name === 'page' ? 1 : 2);
+    const rank = (f: TestSpecification) => f.project.config.sequence.groupOrder * 3 + first(f.project.name);
     return (await super.sort(files)).map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map(({ f }) => f);
   }
 }
