@@ -97,8 +97,8 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.close();
   });
 
-  // 16K tokens (9.1 MiB of records) under a 6 MiB shard cap: two shards (64K tokens under 25 MiB took 29 s of the suite's
-  // time against about a third of it; 1M-token contexts are the Compare view's, test/page-sweeps.test.ts).
+  // 16K tokens (9.1 MiB of records) under a 6 MiB shard cap: two shards (64K tokens under 25 MiB took 29 s of the
+  // suite's time, this 12 s; 1M-token contexts are the Compare view's, test/page-sweeps.test.ts).
   const LONG = '?preset=model1&kv=fp8&seqlens=16384&shard-mib=6&samples=1&warmup=0';
 
   it('decodes 16K tokens of a MODEL1 FP8 cache in 2 shards (cap from the URL), checked in a worker, answering throughout', async () => {
