@@ -60,11 +60,11 @@ const LLVMPIPE_UNOPTIMISED = { ...LLVMPIPE, GALLIVM_PERF: process.env.GALLIVM_PE
  * Ordering files so that one process's compiles serve another's did not
  * work: Mesa writes its shader cache from a thread of the lowest priority
  * (Mesa's disk_cache.c), which two busy cores leave waiting (our reading of
- * what we measured). Measured in two
- * cold runs: with the roofline's llvmpipe tests started first, the command
- * line's `info` (the same six yardstick forms) still took 55.8 s, and with
- * `info` first, those tests' 32 x 32 forms still took 23 and 20 s; after an
- * idle run that left them in the cache, `info` took 8.2 s.
+ * what we measured). In two cold runs: with the roofline's llvmpipe tests
+ * started first, the command line's `info` (the same six yardstick forms)
+ * still took 55.8 s, and with `info` first, those tests' 32 x 32 forms
+ * still took 23 and 20 s; after an idle run that left them in the cache,
+ * `info` took 8.2 s.
  */
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
