@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { testGpu, testMatrix } from './support/gpu';
+import { SMALL_HEAD } from './support/small-head';
 import { presetShape } from '../src/mla/shape';
 import { generateInputs } from '../src/mla/inputs';
 import { runAttention } from '../src/run/run-attention';
@@ -45,7 +46,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   const shape = presetShape('v32', { seqlens: [3, 40, 17], sQ: 3, hQ: 11, pageBlockSize: 16 });
   const inputs = generateInputs(shape, { seed: 5 });
   // The same calls with d_qk 68 and d_v 36: no dimension a multiple of 64 or 16.
-  const small = generateInputs(presetShape('v32', { seqlens: [3, 40, 17], sQ: 3, hQ: 11, pageBlockSize: 16, dQk: 68, dNope: 64, dRope: 4, dV: 36 }), { seed: 12 });
+  const small = generateInputs(presetShape('v32', { seqlens: [3, 40, 17], sQ: 3, hQ: 11, pageBlockSize: 16, ...SMALL_HEAD }), { seed: 12 });
 
   // The tile, head-block and slice sweeps run the GPU's default blocks (8 heads a block) on every
   // adapter, so that 8-head workgroups and 8-key tiles are allowed; every pair of blocks has its own tests below.
@@ -193,7 +194,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     // d_v 36: 3 threads per 8 heads, so 24 heads are 9 threads, and with teams of 4 lanes the last
     // subgroup holds lane 8 without lanes 9-11 (subgroup size 4 or more). Two teams form and share
     // the three head blocks; a team formed from lane 8 alone would compute head block 2 wrong.
-    const odd = presetShape('v32', { seqlens: [100, 37], hQ: 17, dQk: 68, dNope: 64, dRope: 4, dV: 36 });
+    const odd = presetShape('v32', { seqlens: [100, 37], hQ: 17, ...SMALL_HEAD });
     const dotParts = Math.min(4, gpu!.limits.subgroupMinSize);
     const run = await runAttention(gpu!, generateInputs(odd, { seed: 8 }), { kernel: 'subgroups', kvFormat: 'bf16', headsPerWorkgroup: 24, dotParts, splits: 1, outBlock: DEFAULT_BLOCKS.gpu.out });
     expect(run.plan.workgroupSize).toBe(9);
@@ -203,7 +204,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   it('v4 tiled: a d_v that is not a multiple of 16 (d_v 36: the last thread block is cut)', async () => {
     // For v5 this is also a workgroup of 3 threads per 8 heads: a partial subgroup, where a team of
     // 2 lanes forms and the third lane, whose team is cut short, takes no work.
-    const odd = presetShape('v32', { seqlens: [30, 9], hQ: 9, dQk: 68, dNope: 64, dRope: 4, dV: 36 });
+    const odd = presetShape('v32', { seqlens: [30, 9], hQ: 9, ...SMALL_HEAD });
     for (const kernel of CORNER_VERSIONS.filter((k) => k !== 'naive')) {
       const run = await runAttention(gpu!, generateInputs(odd, { seed: 6 }), { kernel, kvFormat: 'bf16', splits: 2 });
       expect(run.check.pass, `${kernel}: ${formatCheck(run.check)}`).toBe(true);

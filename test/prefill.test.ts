@@ -16,14 +16,12 @@ import { runPrefill } from '../src/prefill/prefill-run';
 import { runDensePrompt } from '../src/prefill/dense-prompt';
 import { generatePromptCase, runPromptPipeline } from '../src/indexer/prompt-pipeline';
 import { testGpu, testMatrix } from './support/gpu';
+import { SMALL_HEAD } from './support/small-head';
 
 let ctx: GpuContext | undefined;
 beforeAll(async () => { ctx = await testGpu(); });
 const gpu = await testGpu();
 const llvmpipeOnly = !gpu || testMatrix(gpu) === 'cover';
-
-/** A head of 68 dims (64 + 4 rope; values the first 36): no dimension a multiple of 64 or 16, and short reads. */
-const SMALL_HEAD = { dQk: 68, dNope: 64, dRope: 4, dV: 36 } as const;
 
 // FlashMLA's irregular shapes (s_kv 1521, topk 512; s_kv 95 with topk 128 past it), with every feature on.
 const CASES: readonly (Omit<PrefillCaseOptions, 'dims'> & { preset: 'v32' | 'model1' })[] = [
