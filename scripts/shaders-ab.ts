@@ -50,7 +50,7 @@ say(`shape    ${values.preset} ${kvFormat} h_q ${shape.hQ} seqlen ${shape.seqlen
 say(`changed  ${Object.keys(old).join(', ') || 'nothing'} (against ${values.rev})`);
 const sides = [{ name: 'working tree', edits: {} }, { name: values.rev!, edits: old }];
 const samples = sides.map((): number[] => []);
-const yardstick = await plainMatmulWork(ctx, { block: 16, queries: 'storage' });
+const yardstick = await plainMatmulWork(ctx, { block: 16, queries: 'storage', keys: 'storage' });
 const yardMs: number[] = [];
 const timing = { warmup: 1, samples: 2, minSampleMs: 0, iterations: 1 };
 for (let round = 0; round < Number(values.rounds); round++) {

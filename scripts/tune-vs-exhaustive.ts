@@ -31,7 +31,7 @@ for (const search of ['pruned', 'exhaustive'] as const) {
 }
 // The picks and the default, interleaved with the yardstick (the 16x16 plain matmul): 5 rounds.
 const configs = [results[0].pick.config, results[1].pick.config, { kernel: 'flash' as const }];
-const yardstick = await plainMatmulWork(ctx, { block: 16, queries: 'storage' });
+const yardstick = await plainMatmulWork(ctx, { block: 16, queries: 'storage', keys: 'storage' });
 const { medianMs: medians, yardstickGflops } = await timeInterleaved(ctx, inputs, kvFormat, configs, { rounds: 5, yardstick });
 yardstick.release();
 say(`yardstick 16x16 plain matmul, interleaved: ${yardstickGflops!.toFixed(1)} GFLOP/s`);

@@ -9,7 +9,8 @@
 // zeros in keyTile. TILE_N and WG_SIZE are the version's overrides.
 // Version 4 may keep the decoded tile elsewhere: in bf16 (KEY_TILE_BF16),
 // in a storage buffer of its own (KEY_TILE_STORAGE), or nowhere, its keys
-// read from the cache where they are used (KEYS_FROM_CACHE).
+// read from the cache where they are used (KEYS_FROM_CACHE), or from the
+// whole cache decoded once a call into a texture (KEYS_TEXTURE).
 // (The lines between the "---- exercise" markers are exercise 10's: src/exercises.)
 
 // KEYS_FROM_CACHE = 1 (version 4, `--keys cache`; the default for f32 and
@@ -54,6 +55,16 @@ override KEY_TILE_BF16: u32 = 0u;
 // are storage barriers too (decodeTileAndWait, version 4's end of a tile).
 override KEY_TILE_STORAGE: u32 = 0u;
 @group(0) @binding(21) var<storage, read_write> keyTileStorage: array<vec4<f32>>; // [storage tile]
+
+// KEYS_TEXTURE = 1 (version 4, `--keys texture`): every key and value is
+// read as a texel of cacheTexture, the cache decoded to f32 by the call's
+// first pass (cache_texture.wgsl, which gives the layout); KEYS_FROM_CACHE is
+// 1 too, so nothing is decoded into a tile, and a key's row in rowTile is
+// where its texels start. FP8 is decoded once a call instead of in every
+// head block that reads a key, and on llvmpipe a texel costs less than a
+// storage read (docs/tuning.md, "Keys from a texture").
+override KEYS_TEXTURE: u32 = 0u;
+@group(0) @binding(23) var cacheTexture: texture_2d<f32>; // [cache texture]
 var<private> tileStorageBase: u32;
 override TILE_QUADS: u32 = KEY_TILE_KEYS * D_QK / 4u;
 override F32_TILE_QUADS: u32 = TILE_QUADS - KEY_TILE_BF16 * (TILE_QUADS - 1u);
@@ -169,26 +180,42 @@ fn cacheRow(slot: i32) -> vec3<u32> {
   if (slot < 0) {
     return vec3<u32>(0u);
   }
+  if (KEYS_TEXTURE == 1u) {
+    return textureRow(u32(slot));
+  }
   let t = tokenOf(pageOf(u32(slot)), u32(slot));
   return vec3<u32>(t.shard, t.word, 1u);
 }
 
-// The scale words of the key in `slot` (FP8; zeros otherwise or for a key not
-// read): read once per tile, used by every quad (kv_cache.wgsl, tokenScales).
+// Where the key in `slot` starts in cacheTexture (KEYS_TEXTURE): x = its first
+// texel's column, y = its row, z = 1 (cache_texture.wgsl's layout).
+fn textureRow(slot: u32) -> vec3<u32> {
+  var rows = 1u;
+  rows = textureDimensions(cacheTexture).y; // [cache texture]
+  return vec3<u32>(slot / rows * (D_QK / 4u), slot % rows, 1u);
+}
+
+// The scale words of the key in `slot` (FP8 read from the cache; zeros
+// otherwise, for a key not read, or from the texture, already decoded): read
+// once per tile, used by every quad (kv_cache.wgsl, tokenScales).
 fn cacheScales(slot: i32) -> vec4<u32> {
-  if (KV_KIND != 2u || slot < 0) {
+  if (KV_KIND != 2u || KEYS_TEXTURE == 1u || slot < 0) {
     return vec4<u32>(0u);
   }
   return tokenScales(pageOf(u32(slot)), u32(slot));
 }
 
 // Quad j of the key whose row and scale words are given, read from the
-// cache (zeros for a key not read, whose row points at word 0 of shard 0).
+// cache, or from cacheTexture (KEYS_TEXTURE) (zeros for a key not read, whose
+// row points at word 0 of shard 0, or texel (0, 0)).
 // One buffer: read anyway and select, no branch (9-10 % faster for V3.2 f32
 // and MODEL1 bf16 on llvmpipe). Shards (kv_shards.wgsl): a branch, because
 // the select reads through kvVec's switch for every key, which SwiftShader's
 // compiler did not survive (it ran out of memory).
 fn cacheQuad(row: vec3<u32>, scales: vec4<u32>, j: u32) -> vec4<f32> {
+  if (KEYS_TEXTURE == 1u) {
+    return select(vec4<f32>(0.0), textureQuad(row, j), row.z != 0u);
+  }
   if (KV_SHARDED) {
     if (row.z == 0u) {
       return vec4<f32>(0.0);
@@ -196,4 +223,11 @@ fn cacheQuad(row: vec3<u32>, scales: vec4<u32>, j: u32) -> vec4<f32> {
     return kvQuadOfToken(KvToken(row.x, row.y), j, scales);
   }
   return select(vec4<f32>(0.0), kvQuadOfToken(KvToken(row.x, row.y), j, scales), row.z != 0u);
+}
+
+// Quad j of the key whose texels start at `row` (KEYS_TEXTURE; textureRow).
+fn textureQuad(row: vec3<u32>, j: u32) -> vec4<f32> {
+  var quad = vec4<f32>(0.0);
+  quad = textureLoad(cacheTexture, vec2<u32>(row.x + j, row.y), 0); // [cache texture]
+  return quad;
 }

@@ -32,6 +32,11 @@
 // form ran 1.4-1.7x faster so (a texel costs a seventh of a storage read),
 // on SwiftShader about 8 %.
 //
+// KEYS_TEXTURE = 1 (with QUERIES_TEXTURE = 1: both operands texels) reads
+// the keys from cacheTexture too (one row a key, DQ4 texels a row: the
+// layout cache_texture.wgsl writes for a cache of KEYS slots), as version 4
+// may (`--keys texture`).
+//
 // Geometry: one thread per block, 64 threads a workgroup, grid
 // ceil((HEADS / BLOCK) * (KEYS / BLOCK) / 64) workgroups; HEADS and KEYS are
 // multiples of BLOCK (the host picks them, src/timing/plain-matmul.ts).
@@ -44,11 +49,13 @@ override HEADS: u32;
 override KEYS: u32;
 override DQ4: u32;    // quads per row (d_qk / 4)
 override QUERIES_TEXTURE: u32 = 0u;
+override KEYS_TEXTURE: u32 = 0u;
 
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(0) var<storage, read> keys: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(22) var queryTexture: texture_2d<f32>; // [query texture]
+@group(0) @binding(23) var cacheTexture: texture_2d<f32>; // [cache texture]
 
 // Quad j of rows r .. r + 3 (of q or keys) as the columns of a matrix.
 fn queryQuads(r: u32, j: u32) -> mat4x4<f32> {
@@ -58,7 +65,11 @@ fn queryQuads(r: u32, j: u32) -> mat4x4<f32> {
   return mat4x4<f32>(q[r * DQ4 + j], q[(r + 1u) * DQ4 + j], q[(r + 2u) * DQ4 + j], q[(r + 3u) * DQ4 + j]);
 }
 fn queryTexel(r: u32, j: u32) -> vec4<f32> { return textureLoad(queryTexture, vec2<u32>(j, r), 0); } // [query texture]
+fn keyTexel(r: u32, j: u32) -> vec4<f32> { return textureLoad(cacheTexture, vec2<u32>(j, r), 0); } // [cache texture]
 fn keyQuads(r: u32, j: u32) -> mat4x4<f32> {
+  if (KEYS_TEXTURE == 1u) { // [cache texture]
+    return mat4x4<f32>(keyTexel(r, j), keyTexel(r + 1u, j), keyTexel(r + 2u, j), keyTexel(r + 3u, j)); // [cache texture]
+  } // [cache texture]
   return mat4x4<f32>(keys[r * DQ4 + j], keys[(r + 1u) * DQ4 + j], keys[(r + 2u) * DQ4 + j], keys[(r + 3u) * DQ4 + j]);
 }
 

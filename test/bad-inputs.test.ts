@@ -106,7 +106,7 @@ const FLAG_VALUES: Case[] = [
   ['--tile-n', '0', '--tile-n must be an integer of at least 1 (its largest value depends on the kernel and this device'],
   ['--heads-per-workgroup', '-8', '--heads-per-workgroup must be an integer of at least 1 (its largest'],
   ['--dot-parts', '0', '--dot-parts must be an integer of at least 1 (its largest'],
-  ['--keys', 'shared', '--keys must be one of tile, tile-bf16, tile-storage, cache'],
+  ['--keys', 'shared', '--keys must be one of tile, tile-bf16, tile-storage, cache, texture'],
   ['--queries', 'uniform', '--queries must be one of storage, texture'],
   ['--scale-rounding', 'up', '--scale-rounding must be one of pow2, plain'],
   ['--seed', '-1', '--seed must be an integer from 0 to 4294967295'],

@@ -99,9 +99,13 @@ describe.skipIf(!gpu)('mla-sandbox CLI', () => {
     expect(info.roofline.readCost.storage).toBeGreaterThan(0);
     expect(info.roofline.readCost.uniform).toBeGreaterThan(0);
     expect(info.roofline.readCost.texture).toBeGreaterThan(0);
-    // the plain matmul yardstick: the ladder's score step, v4's blocks, 16 x 16 and 32 x 32, the queries read from storage and from a texture
+    // the plain matmul yardstick: the ladder's score step, v4's blocks, 16 x 16 and 32 x 32, the queries read from storage and from
+    // a texture (the keys from storage), and both from textures
     expect(info.roofline.plainMatmul.size).toEqual({ heads: 64, keys: 4096, dq4: 144 });
-    expect(info.roofline.plainMatmul.forms.map((f: { block: number; queries: string }) => `${f.block} ${f.queries}`)).toEqual(['8 storage', '8 texture', '16 storage', '16 texture', '32 storage', '32 texture']);
+    expect(info.roofline.plainMatmul.forms.map((f: { block: number; queries: string; keys: string }) => `${f.block} ${f.queries} ${f.keys}`)).toEqual([
+      '8 storage storage', '8 texture storage', '8 texture texture', '16 storage storage', '16 texture storage', '16 texture texture',
+      '32 storage storage', '32 texture storage', '32 texture texture',
+    ]);
     for (const f of info.roofline.plainMatmul.forms) expect(f.gflops).toBeGreaterThan(0);
     // the kernel map, as the CLI reads it
     expect(info.kernels.map((k: { id: string; name: string }) => `${k.id} ${k.name}`)).toEqual(['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled', 'v5 subgroups']);

@@ -71,6 +71,14 @@ describe('the extra KV source (MODEL1)', () => {
     expectBothSources(run.output, 'fp8');
   });
 
+  // v4's keys read from both caches decoded into one texture (the extra cache's pages after the main cache's).
+  it('v4 tiled, fp8, keys from the cache decoded into a texture (--keys texture)', async (c) => {
+    if (!ctx) return c.skip();
+    const run = await runAttention(ctx, combined.inputs, { kernel: 'tiled', kvFormat: 'fp8', keys: 'texture', splits: 2 });
+    expect(run.plan).toMatchObject({ keys: 'texture', splits: 2 });
+    expectBothSources(run.output, 'fp8');
+  });
+
   // v4's queries read from a texture (MODEL1's d_qk 512: 128 texels a row), over both caches.
   it('v4 tiled, fp8, queries from a texture (--queries texture)', async (c) => {
     if (!ctx) return c.skip();

@@ -73,15 +73,17 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
 
   // v4's key reads on every format: decoded into the tile (f32, or bf16 where exact: bf16 and FP8 caches),
   // into a storage buffer (each workgroup, 2 splits x 3 query tokens x 3 requests, its own part), or read from the cache where
-  // used (the default for f32 and bf16), at tiles of 8 and the largest the plan allows (64 from the cache
-  // or storage, twice the f32 tile's in bf16).
+  // used (the default for f32 and bf16), or from the whole cache decoded into a texture by a first pass (its
+  // unused slots too, which are NaN here), at tiles of 8 and the largest the plan allows (64 from the cache,
+  // the texture or storage, twice the f32 tile's in bf16).
   const keyReads = sweep((['f32', 'bf16', 'fp8'] as const).flatMap((kvFormat) => KEY_READS.filter((keys) => keys !== 'tile-bf16' || kvFormat !== 'f32')
     .flatMap((keys) => [8, 'max'].map((tileN) => ({ kvFormat, keys, tileN })))), 3);
   it.each(keyReads)('v4 tiled: keys from the $keys, $kvFormat cache, tileN $tileN', async ({ kvFormat, keys, tileN }) => {
     const t = tileN === 'max' ? versionByName('tiled').plan(makeAttentionSpec(shape, kvLayout(kvFormat, shape, shape.pageBlockSize), 1), gpu!.limits, { keys, ...GPU_BLOCKS }).tileN : tileN as number;
     const run = await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat, keys, tileN: t, splits: 2, ...GPU_BLOCKS });
     expect(run.plan.keys).toBe(keys);
-    expect(run.plan.constants.KEYS_FROM_CACHE).toBe(keys === 'cache' ? 1 : 0);
+    expect(run.plan.constants.KEYS_FROM_CACHE).toBe(keys === 'cache' || keys === 'texture' ? 1 : 0);
+    expect(run.plan.constants.KEYS_TEXTURE).toBe(keys === 'texture' ? 1 : 0);
     expect(run.plan.constants.KEY_TILE_BF16).toBe(keys === 'tile-bf16' ? 1 : 0);
     expect(run.plan.constants.KEY_TILE_STORAGE).toBe(keys === 'tile-storage' ? 1 : 0);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
@@ -100,6 +102,29 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     const prepared = await prepareAttention(gpu!, data, config);
     expect(prepared.passes.map((p) => [p.label, ...p.workgroups])).toEqual([['query-texture', Math.ceil(dQk / 4 / 64), 99, 1], ['v4-tiled', 4, 3, 3], ['combine', 11, 3, 3]]);
     prepared.destroy();
+  });
+
+  // Keys from the cache decoded into a texture (--keys texture), with the queries from theirs: the first passes
+  // write both (the cache's 3 requests' pages of 16 slots and spare pages: one column), then v4 reads them; sparse
+  // rows with FlashMLA's invalid indices and an all-invalid row read only listed slots.
+  it('v4 tiled: keys from the cache decoded into a texture, its passes, and sparse rows with invalid indices', async () => {
+    const config = { kernel: 'tiled', kvFormat: 'bf16', keys: 'texture', queries: 'texture', splits: 2, headsPerWorkgroup: 8, ...GPU_BLOCKS } as const;
+    const prepared = await prepareAttention(gpu!, small, config);
+    try {
+      const slots = prepared.spec.numBlocks * 16;
+      expect(prepared.passes.map((p) => [p.label, ...p.workgroups])).toEqual([
+        ['query-texture', 1, 99, 1], ['cache-texture', 1, slots, 1], ['v4-tiled', 4, 3, 3], ['combine', 11, 3, 3],
+      ]);
+    } finally {
+      prepared.destroy();
+    }
+    const s = presetShape('v32', { seqlens: [90, 200], sQ: 2, hQ: 7, topk: 40, pageBlockSize: 16, ...SMALL_HEAD });
+    const sparse = generateInputs(s, { seed: 21, invalidIndexFraction: 0.3, allInvalidRows: [1] });
+    for (const kvFormat of ['bf16', 'f32'] as const) {
+      const run = await runAttention(gpu!, sparse, { ...config, kvFormat });
+      expect(run.check.pass, `${kvFormat}: ${formatCheck(run.check)}`).toBe(true);
+      expect(run.output.lse[(0 * 7 + 2) * 2 + 1]).toBe(Infinity); // row 1 (b 0, i 1), head 2
+    }
   });
 
   // A module that keeps marked lines (here the storage tile's), given an empty set of edits (as

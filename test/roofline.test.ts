@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
 import { FMA_CHAIN_FORMS, FMA_STEPS, fmaPipeline, measureRoofline } from '../src/timing/roofline';
 import { READ_SOURCES, READ_STEPS, READ_TEXTURE_WIDTH, measureReadCost, readPipeline, readTexture } from '../src/timing/read-cost';
-import { LADDER_SCORE_STEP, MATMUL_FORMS, type MatmulSize, matmulFormName, matmulPipeline, matmulQueryTexture, matmulWorkgroups, measurePlainMatmul } from '../src/timing/plain-matmul';
+import { LADDER_SCORE_STEP, MATMUL_FORMS, type MatmulSize, matmulFormName, matmulFormShort, matmulKeyTexture, matmulPipeline, matmulQueryTexture, matmulWorkgroups, measurePlainMatmul } from '../src/timing/plain-matmul';
 import { bindGroup } from '../src/gpu/bindings';
 import { shaderConstant } from '../src/gpu/pipelines';
 import { SHADER_FILES } from '../src/gpu/shader-source';
@@ -145,14 +145,17 @@ describe.skipIf(!gpu)('plain matmul (the score step alone)', () => {
       return b;
     };
     const qRows = values(size.heads, qValue);
-    // The texture form reads the queries from the texture alone: its q buffer is zero, so a read of q shows.
+    // A texture form reads its operand from the texture alone: that buffer is zero, so a read of it shows.
     const texture = form.queries === 'texture' ? matmulQueryTexture(device, size, qRows) : undefined;
     const q = filled(texture ? new Float32Array(qRows.length) : qRows);
-    const keys = filled(values(size.keys, kValue));
+    const kRows = values(size.keys, kValue);
+    const keyTexture = form.keys === 'texture' ? matmulKeyTexture(device, size, kRows) : undefined;
+    const keys = filled(keyTexture ? new Float32Array(kRows.length) : kRows);
     const scores = device.createBuffer({ size: 4 * size.heads * size.keys, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const entries = { q, keys, scores, ...(texture ? { queryTexture: texture.createView() } : {}) };
+    const entries = { q, keys, scores, ...(texture ? { queryTexture: texture.createView() } : {}), ...(keyTexture ? { cacheTexture: keyTexture.createView() } : {}) };
     const out = await runAndRead(device, await matmulPipeline(device, form, size), entries, scores, matmulWorkgroups(form.block, size));
     texture?.destroy();
+    keyTexture?.destroy();
     [q, keys, scores].forEach((b) => b.destroy());
     // Every value is a multiple of 1/16 and every product and partial sum fits f32 exactly (|S| <= 216 in
     // steps of 1/128): no rounding in any order, so every element must equal the sum, to the bit.
@@ -168,14 +171,16 @@ describe.skipIf(!gpu)('plain matmul (the score step alone)', () => {
   });
 
   it('refuses a size its blocks do not tile, naming both', async () => {
-    await expect(matmulPipeline(gpu!.device, { block: 16, queries: 'storage' }, { heads: 24, keys: 48, dq4: 5 })).rejects.toThrow('plain matmul: heads 24 and keys 48 must be multiples of the block (16)');
+    await expect(matmulPipeline(gpu!.device, { block: 16, queries: 'storage', keys: 'storage' }, { heads: 24, keys: 48, dq4: 5 })).rejects.toThrow('plain matmul: heads 24 and keys 48 must be multiples of the block (16)');
   });
 
   it('is measured in every form, against the same run\'s ceiling', async () => {
     const roof = await measureRoofline(gpu!, { warmup: 1, samples: 3 });
     const m = await measurePlainMatmul(gpu!, roof, { warmup: 1, samples: 3 }, size); // the pipelines of the test above
-    process.stderr.write(`[plain matmul] ${m.forms.map((f) => `${f.block}x${f.block} ${f.queries} ${f.gflops.toFixed(2)} GFLOP/s`).join(', ')}\n`);
-    expect(m.forms.map((f) => `${f.block} ${f.queries}`)).toEqual(['8 storage', '8 texture', '16 storage', '16 texture', '32 storage', '32 texture']);
+    process.stderr.write(`[plain matmul] ${m.forms.map((f) => `${matmulFormShort(f)} ${f.gflops.toFixed(2)} GFLOP/s`).join(', ')}\n`);
+    expect(m.forms.map(matmulFormShort)).toEqual([
+      '8x8 storage', '8x8 texture', '8x8 textures', '16x16 storage', '16x16 texture', '16x16 textures', '32x32 storage', '32x32 texture', '32x32 textures',
+    ]);
     for (const f of m.forms) {
       expect(Number.isFinite(f.gflops) && f.gflops > 0, matmulFormName(f)).toBe(true);
       expect(f.fmaFraction).toBeCloseTo(f.gflops / roof.fmaGflops, 12);

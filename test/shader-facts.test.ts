@@ -7,7 +7,7 @@
  * and of the query texture marked as such.
  */
 import { describe, expect, it } from 'vitest';
-import { type ComposeOptions, QUERY_TEXTURE_LINE, SHADER_FILES, SHADER_FILE_NAMES, STORAGE_TILE_LINE, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
+import { CACHE_TEXTURE_LINE, type ComposeOptions, QUERY_TEXTURE_LINE, SHADER_FILES, SHADER_FILE_NAMES, STORAGE_TILE_LINE, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
 import { BINDINGS, bindingMismatches, storageBuffersDeclared } from '../src/gpu/bindings';
 import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
 import { paramFields } from '../src/kernels/call-params';
@@ -19,7 +19,9 @@ import { type DeviceLimits, WEBGPU_DEFAULT_LIMITS } from '../src/gpu/device';
 import { maxBlocksPerSeq, presetShape } from '../src/mla/shape';
 import type { KvFormat } from '../src/mla/kv-layout';
 import { generatedPages } from '../src/run/run-size';
-import { queryTextureSize } from '../src/kernels/kernel-plan';
+import { cacheTextureSize, queryTextureSize } from '../src/kernels/kernel-plan';
+import { makeAttentionSpec } from '../src/kernels/attention-spec';
+import { kvLayout } from '../src/mla/kv-layout';
 import { planCall } from '../src/run/runner';
 
 /** Lines of every shipped file whose code (comments aside) matches `names` but that do not end with `mark`, as file:line. */
@@ -99,6 +101,37 @@ describe('the queries in a texture (--queries texture)', () => {
     expect(code).toMatch(/var queryRows: texture_storage_2d<rgba32float, write>;/);
     expect(SHADER_FILES['tiled_blocks.wgsl']).toMatch(/textureLoad\(queryTexture, vec2<u32>\(j, row\), 0\)/);
     expect(BINDINGS.queryRows).toBe(BINDINGS.queryTexture);
+  });
+});
+
+describe('the cache decoded into a texture (--keys texture)', () => {
+  it('every line that names the texture carries the mark; a module without it declares no texture', () => {
+    expect(unmarkedLines(/\bcacheTexture\b/, CACHE_TEXTURE_LINE)).toEqual([]);
+    const { without, kept } = v4WithAndWithout('cacheTexture', CACHE_TEXTURE_LINE);
+    expect(without).not.toMatch(/texture_2d/);
+    expect(kept).toMatch(/var cacheTexture: texture_2d<f32>;/);
+  });
+
+  const limits = { ...WEBGPU_DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 32768 };
+  const plan = (shape: ReturnType<typeof presetShape>, at = limits, shardBytes?: number) =>
+    planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'tiled', kvFormat: 'fp8', keys: 'texture', shardBytes }, at).plan;
+  it('the plan reads keys where used (no tile decoded), from a texture as tall as the device allows; a cache too large for one is refused', () => {
+    const shape = presetShape('model1', { seqlens: [64, 64], hQ: 64 });
+    expect(plan(shape).constants).toMatchObject({ KEYS_TEXTURE: 1, KEYS_FROM_CACHE: 1, KEY_TILE_BF16: 0, KEY_TILE_STORAGE: 0 });
+    const spec = (s: ReturnType<typeof presetShape>) => makeAttentionSpec(s, kvLayout('fp8', s, s.pageBlockSize), generatedPages(s));
+    // The generated cache: 4 pages of 64 slots (2 requests' and spare ones); 10,000 tokens' 159 pages, at most 8192 slots tall: two columns.
+    expect(cacheTextureSize(spec(shape), limits)).toEqual({ width: 128, height: 256 });
+    const long = presetShape('model1', { seqlens: [10_000], hQ: 64 });
+    expect(cacheTextureSize(spec(long), limits)).toEqual({ width: 256, height: 8192 });
+    expect(() => plan(long, { ...limits, maxTextureDimension2D: 200 }))
+      .toThrow(/keys "texture": 10176 cache slots of 128 f32 texels \(20840448 bytes\) do not fit one texture of this device \(maxTextureDimension2D 200,/);
+    expect(() => plan(long, limits, 1 << 20)).toThrow(/keys "texture": .* a cache in one buffer\); use keys cache or a tile/);
+  });
+  it('cache_texture.wgsl writes the texels key_tile.wgsl reads: a run of d_qk / 4 texels a slot, the texture\'s height slots a column', () => {
+    expect(SHADER_FILES['cache_texture.wgsl']).toMatch(/var cacheTexels: texture_storage_2d<rgba32float, write>;/);
+    expect(SHADER_FILES['cache_texture.wgsl']).toMatch(/let slot = id\.x \/ dq4 \* size\.y \+ id\.y;/);
+    expect(SHADER_FILES['key_tile.wgsl']).toMatch(/return vec3<u32>\(slot \/ rows \* \(D_QK \/ 4u\), slot % rows, 1u\);/);
+    expect(BINDINGS.cacheTexels).toBe(BINDINGS.cacheTexture);
   });
 });
 

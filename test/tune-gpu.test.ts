@@ -46,7 +46,7 @@ describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, a
   // (the likeliest value of each knob alone) and the walk (every value of a knob) try them in different orders.
   it('the pruned search moves each knob to its likeliest value, then walks the knobs from the default plan; the yardstick is timed in the final rounds', async () => {
     const space: TuningSpace = { ...SPACE, scoreBlock: ['8x8', '16x8', '16x16'], outBlock: ['8x8', '8x32'] };
-    const yardstick = await plainMatmulWork(gpu!, { block: 8, queries: 'storage' }, { heads: 16, keys: 64, dq4: 16 });
+    const yardstick = await plainMatmulWork(gpu!, { block: 8, queries: 'storage', keys: 'storage' }, { heads: 16, keys: 64, dq4: 16 });
     const r = await tune(gpu!, inputs, 'bf16', { space, search: 'pruned', quick: QUICK, finalists: 1, rounds: 1, yardstick });
     yardstick.release();
     expect(r.yardstickGflops).toBeGreaterThan(0);

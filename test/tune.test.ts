@@ -64,7 +64,7 @@ describe('device profile', () => {
     expect(bad((p) => { p.entries[0].config.scoreBlock = '9x9'; })).toThrow(/entries\[0\]\.config\.scoreBlock "9x9" is not allowed: .* must be one of 8x8, 8x16, 16x8, 16x16/);
     expect(bad((p) => { p.entries[0].pickMs = -1; })).toThrow(/entries\[0\]\.pickMs is -1, expected a time in ms above 0/);
     expect(bad((p) => { p.entries[0].shape.kvFormat = 'int4'; })).toThrow(/entries\[0\]\.shape\.kvFormat is "int4", expected f32, bf16, fp8/);
-    expect(bad((p) => { p.entries[0].config.keys = 'disk'; })).toThrow(/entries\[0\]\.config\.keys is "disk", expected tile or tile-bf16 or tile-storage or cache/);
+    expect(bad((p) => { p.entries[0].config.keys = 'disk'; })).toThrow(/entries\[0\]\.config\.keys is "disk", expected tile or tile-bf16 or tile-storage or cache or texture/);
     expect(bad((p) => { p.entries[0].config.queries = 'uniform'; })).toThrow(/entries\[0\]\.config\.queries is "uniform", expected storage or texture/);
     expect(bad((p) => { delete p.entries[0].ceilings.yardstickGflops; })).toThrow(/entries\[0\]\.ceilings\.yardstickGflops is missing, expected a rate above 0/);
     expect(bad((p) => { p.version = 1; })).toThrow(/version is 1, expected 2 \(a version 1 profile has no ceilings: tune again/);
@@ -88,7 +88,7 @@ describe('tuning space', () => {
   it('holds the default and every combination of the knobs', () => {
     const all = allConfigs(FULL_SPACE);
     expect(all[0]).toEqual({ kernel: 'flash' });
-    expect(all).toHaveLength(1 + 5 * 7 * 4 * 2 * 4 * 4);
+    expect(all).toHaveLength(1 + 5 * 7 * 5 * 2 * 4 * 4);
     expect(new Set(all.map(configName)).size).toBe(all.length);
   });
   it('the pruned walk moves every knob, each in exactly one step', () => {
@@ -105,7 +105,7 @@ describe('tuning space', () => {
     expect(walkOrder('outBlock', ['8x8', '16x16', '32x32'])).toEqual(['32x32', '16x16', '8x8']); // a narrowed space keeps the order
     expect(walkOrder('headsPerWorkgroup', FULL_SPACE.headsPerWorkgroup)).toEqual([64, 32, 16, 8]);
     expect(walkOrder('tileN', [8, 64, 16])).toEqual([64, 16, 8]);
-    expect(walkOrder('keys', FULL_SPACE.keys)).toEqual(['cache', 'tile', 'tile-bf16', 'tile-storage']);
+    expect(walkOrder('keys', FULL_SPACE.keys)).toEqual(['cache', 'texture', 'tile', 'tile-bf16', 'tile-storage']);
     expect(walkOrder('queries', FULL_SPACE.queries)).toEqual(['texture', 'storage']);
   });
 });

@@ -85,7 +85,7 @@ shape flags (run):
   --h-kv N (GQA, dense: N KV heads, each read by h_q / N query heads, as FlashMLA's dense decode takes them; default 1)
   --kv f32|bf16|fp8  --kernel flash|${VERSION_NAMES.join('|')} (or v1..v${VERSION_NAMES.length}; flash: the best for the device)
   --splits auto|N  --tile-n N  --heads-per-workgroup N  --dot-parts N (v4: score slices; v5: lanes per team)
-  --keys tile|tile-bf16|tile-storage|cache (v4: keys decoded once per tile into workgroup memory, in f32 or in bf16 (half the bytes: bf16 caches, FP8 with power-of-two scales), or in f32 into a storage buffer of the workgroup's own, or read from the cache where used; default: cache for f32 and bf16, tile-bf16 for fp8, tile where its scales are not powers of two)
+  --keys tile|tile-bf16|tile-storage|cache|texture (v4: keys decoded once per tile into workgroup memory, in f32 or in bf16 (half the bytes: bf16 caches, FP8 with power-of-two scales), or in f32 into a storage buffer of the workgroup's own, or read from the cache where used, or from the whole cache decoded once a call into a texture; default: cache for f32 and bf16, tile-bf16 for fp8, tile where its scales are not powers of two)
   --queries storage|texture (v4: the score step reads the queries from the q buffer, or from a texture the call's first
     pass writes from it: on llvmpipe a texel costs about a seventh of a storage read)
   --profile FILE (the device profile --kernel flash reads; default $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json,

@@ -12,6 +12,7 @@ import { KV_FORMATS } from '../mla/kv-layout';
 import { generateInputs } from '../mla/inputs';
 import { intFlag, oneOf } from '../run/run-options';
 import { fmtRate } from '../run/report';
+import { matmulFormShort } from '../timing/plain-matmul';
 import { spaceFromLists } from '../tune/tuning-space';
 import { checkTuneFits } from '../tune/tuner';
 import { tuneOnDevice } from '../tune/tune-on-device';
@@ -33,7 +34,7 @@ before it is timed. The pick goes into the device profile that --kernel flash re
   --budget SECONDS      start no new candidate after this many seconds of search (the default and the walk's
                         start are always timed; the final rounds follow); default: none, the search runs to its end
   narrow the space (each a comma-separated list; default: all of it):
-  --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,tile-bf16,tile-storage,cache  --queries storage,texture
+  --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,tile-bf16,tile-storage,cache,texture  --queries storage,texture
   --heads-per-workgroup 16,64  --tile-n 32,64
   --profile FILE        the profile to update (default: $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json)
   --out FILE.md  --json-out FILE.json`;
@@ -90,7 +91,7 @@ export async function runTune(argv: string[]): Promise<number> {
     `command: MLA_ADAPTER=${process.env.MLA_ADAPTER ?? 'auto'} mla-sandbox bench --tune ${argv.join(' ')}`,
     `adapter: ${adapter}`,
     `shape: ${preset} (d_qk ${shape.dQk}, d_v ${shape.dV}), ${kvFormat} cache, h_q ${hQ}, seqlen ${seqlen}${topk ? `, sparse top-${topk}` : ''}, batch 1`,
-    `yardstick: plain matmul S = Q K^T, first ${measured.yardstick.forms.map((f) => `${f.block}x${f.block} ${f.queries} ${fmtRate(f.gflops)} GFLOP/s`).join(', ')}; `
+    `yardstick: plain matmul S = Q K^T, first ${measured.yardstick.forms.map((f) => `${matmulFormShort(f)} ${fmtRate(f.gflops)} GFLOP/s`).join(', ')}; `
       + `the best form re-timed in the final rounds ${fmtRate(ceilings.yardstickGflops)} GFLOP/s; FMA ceiling ${fmtRate(ceilings.fmaGflops)} GFLOP/s`,
     `profile: ${profilePath}`,
   ];

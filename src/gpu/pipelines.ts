@@ -20,6 +20,8 @@ export interface PipelineSpec {
   readonly storageTile?: boolean;
   /** The queries read from a texture (shader-source.ts QUERY_TEXTURE_LINE). */
   readonly queryTexture?: boolean;
+  /** The cache read from a texture (shader-source.ts CACHE_TEXTURE_LINE). */
+  readonly cacheTexture?: boolean;
 }
 
 export interface ShaderMessage {
@@ -42,7 +44,7 @@ export class ShaderCompileError extends Error {
 const caches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
 /** The marked lines the spec's module keeps (shader-source.ts), for composing it and for telling an edit from the shipped files. */
-const composeOptions = (spec: PipelineSpec): ComposeOptions => ({ wideStrips: spec.wideStrips, storageTile: spec.storageTile, queryTexture: spec.queryTexture });
+const composeOptions = (spec: PipelineSpec): ComposeOptions => ({ wideStrips: spec.wideStrips, storageTile: spec.storageTile, queryTexture: spec.queryTexture, cacheTexture: spec.cacheTexture });
 
 export function getPipeline(device: GPUDevice, spec: PipelineSpec): Promise<GPUComputePipeline> {
   let cache = caches.get(device);

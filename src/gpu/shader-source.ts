@@ -36,6 +36,7 @@ import indexerDecode from '../../shaders/indexer_decode.wgsl?raw';
 import indexerScores from '../../shaders/indexer_scores.wgsl?raw';
 import topk from '../../shaders/topk.wgsl?raw';
 import queryTexture from '../../shaders/query_texture.wgsl?raw';
+import cacheTexture from '../../shaders/cache_texture.wgsl?raw';
 
 export const SHADER_FILES = {
   'params.wgsl': params,
@@ -65,6 +66,7 @@ export const SHADER_FILES = {
   'indexer_scores.wgsl': indexerScores,
   'topk.wgsl': topk,
   'query_texture.wgsl': queryTexture,
+  'cache_texture.wgsl': cacheTexture,
 } as const;
 
 export type ShaderFileName = keyof typeof SHADER_FILES;
@@ -110,6 +112,13 @@ export const STORAGE_TILE_LINE = '// [storage tile]';
  */
 export const QUERY_TEXTURE_LINE = '// [query texture]';
 
+/**
+ * Lines marked so are kept only in a module that reads the cache decoded
+ * into a texture (key_tile.wgsl, `--keys texture`): the texture's binding
+ * and its reads, blanked in the other modules for the same reason.
+ */
+export const CACHE_TEXTURE_LINE = '// [cache texture]';
+
 export interface ComposeOptions {
   /** Keep the lines marked WIDE_LINE (a module with a 32-head register block). */
   readonly wideStrips?: boolean;
@@ -117,10 +126,12 @@ export interface ComposeOptions {
   readonly storageTile?: boolean;
   /** Keep the lines marked QUERY_TEXTURE_LINE (a module that reads the queries from a texture). */
   readonly queryTexture?: boolean;
+  /** Keep the lines marked CACHE_TEXTURE_LINE (a module that reads the cache decoded into a texture). */
+  readonly cacheTexture?: boolean;
 }
 
 /** The marks of the lines a module keeps only when asked (ComposeOptions), each with its option. */
-const MARKED_LINES = [[WIDE_LINE, 'wideStrips'], [STORAGE_TILE_LINE, 'storageTile'], [QUERY_TEXTURE_LINE, 'queryTexture']] as const;
+const MARKED_LINES = [[WIDE_LINE, 'wideStrips'], [STORAGE_TILE_LINE, 'storageTile'], [QUERY_TEXTURE_LINE, 'queryTexture'], [CACHE_TEXTURE_LINE, 'cacheTexture']] as const;
 
 const blankMarkedLines = (src: string, options: ComposeOptions) => {
   const blanked = MARKED_LINES.filter(([, option]) => !options[option]).map(([mark]) => mark);

@@ -8,6 +8,7 @@ import type { BindingName } from '../gpu/bindings';
 import type { OutBlockName, ScoreBlockName } from './register-blocks';
 import type { MlaShape } from '../mla/shape';
 import type { TextureSize } from '../gpu/textures';
+import type { AttentionSpec } from './attention-spec';
 
 export type { DeviceLimits };
 
@@ -42,9 +43,12 @@ export interface PlanOptions {
  * power-of-two scales, whose values are all bf16 values); 'tile-storage',
  * the tile decoded in f32 into the workgroup's own part of a storage buffer
  * (a scratch buffer of the plan); 'cache', straight from the cache each time
- * a head block uses them (decoding them each time).
+ * a head block uses them (decoding them each time); 'texture', the whole
+ * cache decoded once a call into a texture by the call's first pass
+ * (shaders/cache_texture.wgsl, cacheTextureSize) and every key and value
+ * read from there as a texel.
  */
-export const KEY_READS = ['tile', 'tile-bf16', 'tile-storage', 'cache'] as const;
+export const KEY_READS = ['tile', 'tile-bf16', 'tile-storage', 'cache', 'texture'] as const;
 export type KeyReads = (typeof KEY_READS)[number];
 
 /**
@@ -60,6 +64,25 @@ export type QueryReads = (typeof QUERY_READS)[number];
 /** The queries' texture (`--queries texture`) in texels, laid out as shaders/query_texture.wgsl writes it. */
 export function queryTextureSize(shape: MlaShape): TextureSize {
   return { width: shape.dQk / 4, height: shape.batch * shape.sQ * shape.hQ };
+}
+
+/**
+ * The cache decoded into a texture (`--keys texture`), laid out as
+ * shaders/cache_texture.wgsl writes it: each slot a run of d_qk / 4 texels
+ * in one row, `height` slots a column of such runs, the columns side by
+ * side. As tall as the device allows (maxTextureDimension2D), so a cache
+ * of up to that many slots is one column; undefined where it does not fit:
+ * wider than the device allows, or larger than one storage binding (a
+ * cache that large is sharded, and its texture, 16 bytes for every 4
+ * values, would be larger still).
+ */
+export function cacheTextureSize(spec: AttentionSpec, limits: DeviceLimits): TextureSize | undefined {
+  const slots = spec.numBlocks * spec.shape.pageBlockSize;
+  const most = limits.maxTextureDimension2D;
+  const height = Math.max(1, Math.min(slots, most));
+  const width = Math.ceil(slots / height) * (spec.shape.dQk / 4);
+  const fits = spec.shards.count === 1 && width <= most && 16 * width * height <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  return fits ? { width, height } : undefined;
 }
 
 /** The label of the scratch buffer of decoded key tiles ('tile-storage'): the plan names it, the passes bind it by it. */
@@ -122,6 +145,8 @@ export interface AttentionBuffers {
   readonly params: GPUBuffer;
   /** The queries as a texture (queryTextureSize), when the plan reads them from one (KernelPlan.queries 'texture'). */
   readonly queryTexture?: GPUTexture;
+  /** The cache decoded into a texture (cacheTextureSize), when the plan reads keys from one (KernelPlan.keys 'texture'). */
+  readonly cacheTexture?: GPUTexture;
 }
 
 /** The key source's buffers (dense: seqlens and block table; sparse: indices) and the per-call params. */

@@ -35,8 +35,8 @@ export interface BlockPair {
  *   device's own.
  * - A software adapter (DeviceLimits.cpuThreads > 0: SwiftShader, llvmpipe),
  *   whose "registers" are the CPU's stack and L1 cache: a 16x16 output
- *   block and a score block of 8x16 over keys read from the cache, from
- *   a tile decoded in bf16 or from one in storage (8x8 over a tile decoded in f32: a tile of 16
+ *   block and a score block of 8x16 over keys read from the cache (or its
+ *   texture), from a tile decoded in bf16 or from one in storage (8x8 over a tile decoded in f32: a tile of 16
  *   such keys of d_qk 576 is 36 KiB, over 32 KiB of workgroup memory; in
  *   bf16 it is 18 KiB). The tuner's pick, a 16x32 output
  *   block, is faster still (4 % on llvmpipe, 20 % on SwiftShader) but takes
@@ -49,8 +49,9 @@ export const DEFAULT_BLOCKS = {
   gpu: { score: '8x8', out: '8x16' },
   software: {
     cache: { score: '8x16', out: '16x16' }, tile: { score: '8x8', out: '16x16' }, 'tile-bf16': { score: '8x16', out: '16x16' }, 'tile-storage': { score: '8x16', out: '16x16' },
+    texture: { score: '8x16', out: '16x16' },
   },
-} as const satisfies { gpu: BlockPair; software: Record<'cache' | 'tile' | 'tile-bf16' | 'tile-storage', BlockPair> };
+} as const satisfies { gpu: BlockPair; software: Record<'cache' | 'tile' | 'tile-bf16' | 'tile-storage' | 'texture', BlockPair> };
 
 /** The default blocks on a device: software (cpuThreads > 0) or a GPU, and for a software adapter where the keys are read. */
 export function defaultBlocks(cpuThreads: number, keys: keyof typeof DEFAULT_BLOCKS.software): BlockPair {

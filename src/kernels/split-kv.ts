@@ -107,6 +107,28 @@ function queryTextureOf(plan: KernelPlan, buffers: AttentionBuffers): GPUTexture
   return buffers.queryTexture;
 }
 
+/** The cache decoded into a texture (v4, `--keys texture`), or none when the plan reads keys elsewhere. */
+function cacheTextureOf(plan: KernelPlan, buffers: AttentionBuffers): GPUTexture | undefined {
+  if (plan.constants.KEYS_TEXTURE !== 1) return undefined;
+  if (!buffers.cacheTexture) throw new Error('the cache\'s texture is required when keys are "texture"');
+  return buffers.cacheTexture;
+}
+
+/** Threads of cache_texture.wgsl's workgroup. */
+const CACHE_TEXTURE_WG = shaderConstant(SHADER_FILES['cache_texture.wgsl'], 'WG');
+
+/** The pass that decodes the cache into its texture (shaders/cache_texture.wgsl), before the decode dispatch. */
+async function cacheTexturePass(device: GPUDevice, spec: AttentionSpec, buffers: AttentionBuffers, texture: GPUTexture): Promise<KernelPass> {
+  const pipeline = await getPipeline(device, {
+    kernel: 'cache-texture', files: ['params.wgsl', 'fp8.wgsl', 'kv_cache.wgsl', 'kv_shards.wgsl', 'cache_texture.wgsl'], entryPoint: 'main',
+    edits: spec.edits, constants: sharedConstants(spec),
+  });
+  return {
+    label: 'cache-texture', pipeline, workgroups: [Math.ceil(texture.width / CACHE_TEXTURE_WG), texture.height, 1],
+    bindGroup: bindGroup(device, pipeline, 'cache-texture', { ...kvShardBindings(buffers.kv), params: buffers.params, cacheTexels: texture.createView() }),
+  };
+}
+
 /** Threads of query_texture.wgsl's workgroup. */
 const QUERY_TEXTURE_WG = shaderConstant(SHADER_FILES['query_texture.wgsl'], 'WG');
 
@@ -123,12 +145,15 @@ async function queryTexturePass(device: GPUDevice, spec: AttentionSpec, q: GPUBu
 /**
  * The marked lines a fused module with these override constants keeps
  * (src/gpu/shader-source.ts): the 32-head strips, the storage tile's
- * binding and lines (KEY_TILE_STORAGE) and the query texture's
- * (QUERIES_TEXTURE). The pipeline and the count of its storage buffers
+ * binding and lines (KEY_TILE_STORAGE), the query texture's
+ * (QUERIES_TEXTURE) and the cache texture's (KEYS_TEXTURE). The pipeline and the count of its storage buffers
  * (versions.ts) compose with the same options.
  */
 export function fusedModuleOptions(constants: Readonly<Record<string, number>>): ComposeOptions {
-  return { wideStrips: wideStrips(constants), storageTile: constants.KEY_TILE_STORAGE === 1, queryTexture: constants.QUERIES_TEXTURE === 1 };
+  return {
+    wideStrips: wideStrips(constants), storageTile: constants.KEY_TILE_STORAGE === 1, queryTexture: constants.QUERIES_TEXTURE === 1,
+    cacheTexture: constants.KEYS_TEXTURE === 1,
+  };
 }
 
 /** Files of a fused version's module: params, cache reader, key source, fused_io, then the version's own (`files`). */
@@ -146,7 +171,7 @@ export interface FusedKernel {
   readonly headBlocks: number;
 }
 
-/** The decode dispatch of a fused version (after the queries' texture is written, when it reads one), then the combine when it splits. */
+/** The decode dispatch of a fused version (after the queries' and the cache's textures are written, when it reads them), then the combine when it splits. */
 export async function fusedPasses(
   device: GPUDevice, spec: AttentionSpec, kernel: FusedKernel, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
 ): Promise<KernelPass[]> {
@@ -163,12 +188,18 @@ export async function fusedPasses(
   const keys = keySourceBindings(spec.sparse, buffers);
   const tiles = storageTileBinding(plan, scratch);
   const queryTexture = queryTextureOf(plan, buffers);
-  const queries: Partial<Record<BindingName, BoundResource>> = queryTexture ? { queryTexture: queryTexture.createView() } : {};
-  const first = queryTexture ? [await queryTexturePass(device, spec, buffers.q, queryTexture)] : [];
+  const cacheTexture = cacheTextureOf(plan, buffers);
+  const textures: Partial<Record<BindingName, BoundResource>> = {
+    ...(queryTexture ? { queryTexture: queryTexture.createView() } : {}), ...(cacheTexture ? { cacheTexture: cacheTexture.createView() } : {}),
+  };
+  const first = [
+    ...(queryTexture ? [await queryTexturePass(device, spec, buffers.q, queryTexture)] : []),
+    ...(cacheTexture ? [await cacheTexturePass(device, spec, buffers, cacheTexture)] : []),
+  ];
   const grid: [number, number, number] = [kernel.headBlocks * plan.splits, shape.sQ, shape.batch];
   const decodePass = (out: GPUBuffer, lse: GPUBuffer, maxLogits: GPUBuffer): KernelPass => ({
     label: kernel.label, pipeline: decode, workgroups: grid,
-    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, max_logits: maxLogits, sink: buffers.sink, ...keys, ...tiles, ...queries }),
+    bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, max_logits: maxLogits, sink: buffers.sink, ...keys, ...tiles, ...textures }),
   });
   if (plan.splits === 1) return [...first, decodePass(buffers.out, buffers.lse, buffers.maxLogits)];
   const [partOut, partLse, partMax] = scratch;

@@ -9,7 +9,7 @@
 import { composeShader } from '../gpu/shader-source';
 import { storageBuffersDeclared } from '../gpu/bindings';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit, QUERY_READS, STORAGE_TILE_LABEL, queryTextureSize } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit, QUERY_READS, STORAGE_TILE_LABEL, cacheTextureSize, queryTextureSize } from './kernel-plan';
 import type { KvFormat } from '../mla/kv-layout';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { type LoopCost, chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
@@ -123,9 +123,11 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const chosen = chosenBlocks(options, limits, keys);
   const blocks = blockConstants(chosen.score, chosen.out);
   const score = blockSize(chosen.score);
-  const fromCache = keys === 'cache';
+  const fromTexture = keys === 'texture';
+  const fromCache = keys === 'cache' || fromTexture;
   const inStorage = keys === 'tile-storage';
   if (keys === 'tile-bf16') refuseInexactBf16Tile(spec);
+  if (fromTexture) refuseCacheTextureOver(spec, limits);
   if (options.queries !== undefined && !QUERY_READS.includes(options.queries)) {
     throw new Error(`queries ${JSON.stringify(options.queries)} is not allowed: queries must be one of ${QUERY_READS.join(', ')}`);
   }
@@ -133,12 +135,12 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   if (queries === 'texture') refuseQueryTextureOver(spec, limits);
   // The module with the storage tile's and the texture's lines where the plan has them (its bindings; the
   // marked lines declare no workgroup memory, so its sizes are the same either way).
-  const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits, { storageTile: inStorage, queryTexture: queries === 'texture' }).code;
+  const code = composeShader(fusedFiles(spec, TILED_FILES), spec.edits, { storageTile: inStorage, queryTexture: queries === 'texture', cacheTexture: fromTexture }).code;
   const { heads, threads } = tiledHeads(spec, limits, options, code, 'tiled', blocks);
   if (inStorage) refuseStorageTileOver(limits, storageBuffersDeclared(code));
   const constantsFor = (tileN: number, dotParts: number) => ({
     HEADS_PER_WG: heads, TILE_N: tileN, SCORE_SLICES: dotParts, WG_SIZE: threads,
-    KEYS_FROM_CACHE: fromCache ? 1 : 0, KEY_TILE_BF16: keys === 'tile-bf16' ? 1 : 0, KEY_TILE_STORAGE: inStorage ? 1 : 0,
+    KEYS_FROM_CACHE: fromCache ? 1 : 0, KEYS_TEXTURE: fromTexture ? 1 : 0, KEY_TILE_BF16: keys === 'tile-bf16' ? 1 : 0, KEY_TILE_STORAGE: inStorage ? 1 : 0,
     QUERIES_TEXTURE: queries === 'texture' ? 1 : 0, ...blocks,
   });
   const bytes = (tileN: number, dotParts: number) => workgroupBytesOf(code, { ...base, ...constantsFor(tileN, dotParts) });
@@ -187,6 +189,14 @@ function refuseQueryTextureOver(spec: AttentionSpec, limits: DeviceLimits): void
   const most = limits.maxTextureDimension2D;
   if (width > most || height > most) {
     throw new PlanDoesNotFit(`queries "texture": ${height} query rows (batch x s_q x h_q) of ${width} texels is over this device's maxTextureDimension2D of ${most}; use queries storage`);
+  }
+}
+
+/** The cache decoded into a texture (`--keys texture`, cacheTextureSize) must fit the device's 2D textures and one binding's bytes. */
+function refuseCacheTextureOver(spec: AttentionSpec, limits: DeviceLimits): void {
+  if (!cacheTextureSize(spec, limits)) {
+    const slots = spec.numBlocks * spec.shape.pageBlockSize;
+    throw new PlanDoesNotFit(`keys "texture": ${slots} cache slots of ${spec.shape.dQk / 4} f32 texels (${16 * slots * spec.shape.dQk / 4} bytes) do not fit one texture of this device (maxTextureDimension2D ${limits.maxTextureDimension2D}, one storage binding ${Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)} bytes, a cache in one buffer); use keys cache or a tile`);
   }
 }
 

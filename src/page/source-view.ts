@@ -51,6 +51,7 @@ const FILE_INFO: Record<ShaderFileName, FileInfo> = {
   'head_quads.wgsl': { role: 'the strip of four-head mat4x4 pieces every register block is built of, and its step (versions 4 and 5; lines marked [32 heads] run only with a 32-head block)', kernel: 'tiled' },
   'key_tile.wgsl': { role: 'a tile of keys decoded once into workgroup memory (versions 3 to 5), or into a storage buffer (version 4, lines marked [storage tile])', kernel: 'tiled' },
   'fused_io.wgsl': { role: 'query, results and how versions 2-4 write them (with or without split-KV)', kernel: 'tiled' },
+  'cache_texture.wgsl': { role: 'the cache decoded into a texture for version 4 (`--keys texture`: a first pass of such a call)', readOnly: 'the Run tab does not read keys from a texture, so it is read-only here' },
   'query_texture.wgsl': { role: 'the queries copied into a texture for version 4\'s score step (`--queries texture`: the first pass of such a call)', readOnly: 'the Run tab does not read the queries from a texture, so it is read-only here' },
   'combine.wgsl': { role: 'merges split-KV partials by lse (runs with splits > 1)', kernel: 'tiled', splits: '2' },
   'fp8.wgsl': { role: 'FP8 E4M3 code -> f32, shared by the cache reader and the indexer' },

@@ -262,6 +262,6 @@ export async function runPrefill(ctx: GpuContext, call: PrefillCall, config: Run
     timing: timed ? { ms, method, chunkMs, samples: options.samples ?? 1 } : undefined,
     throughput: timed && ceilings ? throughput(work, ms, ceilings.roof) : undefined,
     ceilings,
-    yardstick: yardstickForm ? { form: { block: yardstickForm.block, queries: yardstickForm.queries }, gflops: summarize(yardstickTimings).median, timings: yardstickTimings } : undefined,
+    yardstick: yardstickForm ? { form: { block: yardstickForm.block, queries: yardstickForm.queries, keys: yardstickForm.keys }, gflops: summarize(yardstickTimings).median, timings: yardstickTimings } : undefined,
   };
 }

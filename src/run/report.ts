@@ -79,13 +79,13 @@ export function describeDevice(ctx: GpuContext): string[] {
 /** Where a plan's keys are read, in its line (describePlan). */
 const KEY_READ_WORDS: Readonly<Record<KeyReads, string>> = {
   cache: ' read from the cache', tile: ' decoded into workgroup memory', 'tile-bf16': ' decoded into workgroup memory as bf16',
-  'tile-storage': ' decoded into a storage buffer',
+  'tile-storage': ' decoded into a storage buffer', texture: ' read from the cache decoded into a texture',
 };
 
 /** The plan in a line: tile, head block, threads, workgroup memory, splits; or v1's score matrix. */
 export function describePlan(plan: KernelPlan): string {
   if (plan.tileN === 0) return `3 dispatches, ${plan.scratch.map((s) => `${s.label} ${fmtBytes(s.bytes)}`).join(', ')}`;
-  const shown = ['HEADS_PER_WG', 'TILE_N', 'WG_SIZE', 'KEYS_FROM_CACHE', 'KEY_TILE_BF16', 'QUERIES_TEXTURE', 'SCORE_HEADS', 'SCORE_KEYS', 'OUT_HEADS', 'OUT_VALUES'];
+  const shown = ['HEADS_PER_WG', 'TILE_N', 'WG_SIZE', 'KEYS_FROM_CACHE', 'KEYS_TEXTURE', 'KEY_TILE_BF16', 'QUERIES_TEXTURE', 'SCORE_HEADS', 'SCORE_KEYS', 'OUT_HEADS', 'OUT_VALUES'];
   const extra = Object.entries(plan.constants).filter(([k]) => !shown.includes(k)).map(([k, v]) => `${k} ${v}`);
   const keys = (plan.keys === undefined ? '' : KEY_READ_WORDS[plan.keys]) + (plan.queries === 'texture' ? ', queries from a texture' : '');
   const blocks = plan.scoreBlock && plan.outBlock ? `register blocks ${plan.scoreBlock} (S, heads x keys) and ${plan.outBlock} (O, heads x values), ` : '';

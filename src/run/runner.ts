@@ -20,8 +20,9 @@ import type { DeviceLimits, GpuContext } from '../gpu/device';
 import type { ShaderEdits } from '../gpu/shader-source';
 import { withErrorScopes } from '../gpu/error-scopes';
 import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
+import type { TextureSize } from '../gpu/textures';
 import { releaseStandIns } from '../gpu/bindings';
-import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, encodePasses, queryTextureSize } from '../kernels/kernel-plan';
+import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, cacheTextureSize, encodePasses, queryTextureSize } from '../kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from '../kernels/attention-spec';
 import { packParams } from '../kernels/call-params';
 import { type KernelChoice, type KernelVersion, checkStorageBuffers, resolveKernel } from '../kernels/versions';
@@ -95,6 +96,13 @@ function checkConfig(config: RunConfig): void {
   if (!(KV_FORMATS as readonly string[]).includes(config.kvFormat)) {
     throw new Error(`kv format ${JSON.stringify(config.kvFormat)} is not allowed: kv format must be one of ${KV_FORMATS.join(', ')}`);
   }
+}
+
+/** The texture of a plan that reads keys from one (its plan refused the call where none fits). */
+function decodedCacheSize(spec: AttentionSpec, limits: DeviceLimits): TextureSize {
+  const size = cacheTextureSize(spec, limits);
+  if (!size) throw new Error('the cache does not fit a texture on this device: the plan should have refused keys "texture"');
+  return size;
 }
 
 /** A call planned against a device: the layout, how the cache is sharded, the version and its plan. */
@@ -213,6 +221,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
         blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
         params: uniform('params', packParams(callParams(spec, plan.splits))),
         queryTexture: plan.queries === 'texture' ? alloc.texture('queries', queryTextureSize(shape)) : undefined,
+        cacheTexture: plan.keys === 'texture' ? alloc.texture('decoded cache', decodedCacheSize(spec, limits)) : undefined,
       };
       scratch = plan.scratch.map((s) => storage(s.label, s.bytes));
       return [b, await version.passes(device, spec, plan, b, scratch)] as const;

@@ -1,12 +1,13 @@
 /**
  * A yardstick between the FMA ceiling and the kernels: how fast a plain
  * matrix multiply of the decode's score step, S = Q K^T, runs on this device
- * with its keys read from storage buffers and its queries from storage or a
- * texture, as version 4 may read them (shaders/plain_matmul.wgsl). No
+ * with its keys read from a storage buffer and its queries from storage or a
+ * texture, or both from textures, as version 4 may read them
+ * (shaders/plain_matmul.wgsl). No
  * softmax, no P V, no barriers, no cache lookups: the score step of a
  * version with the same register blocks is this product and more. Timed
  * with v4's 8 x 8 blocks (a GPU's default), 16 x 16 and 32 x 32 ones, each
- * reading the queries both ways: the best of the six is the yardstick. See
+ * reading in those three ways: the best of the nine is the yardstick. See
  * docs/kernels.md, "What a read costs".
  */
 import type { GpuContext } from '../gpu/device';
@@ -33,18 +34,34 @@ export const MATMUL_BLOCK_NAMES: Readonly<Record<MatmulBlock, string>> = { 8: '8
  */
 export const MATMUL_ENTRY: Readonly<Record<MatmulBlock, string>> = { 8: 'scoresOnly', 16: 'scoresOnly', 32: 'scoresOnlyStrips' };
 
-/** A form of the product: its register block, and where it reads the queries (the shader's QUERIES_TEXTURE). */
+/** Where a form reads the keys: a storage buffer (as v4 reads the cache), or a texture (as v4 reads the decoded cache, `--keys texture`). */
+export type MatmulKeyReads = 'storage' | 'texture';
+
+/** A form of the product: its register block, and where it reads the queries and the keys (the shader's QUERIES_TEXTURE, KEYS_TEXTURE). */
 export interface MatmulForm {
   readonly block: MatmulBlock;
   readonly queries: QueryReads;
+  readonly keys: MatmulKeyReads;
 }
 
-/** Every form timed: each block, reading the queries from storage and from a texture. */
-export const MATMUL_FORMS: readonly MatmulForm[] = MATMUL_BLOCKS.flatMap((block) => QUERY_READS.map((queries) => ({ block, queries })));
+/**
+ * Every form timed: each block reading the queries from storage and from a
+ * texture with the keys in storage, and reading both from textures (keys
+ * from a texture with the queries in storage is no read v4 makes).
+ */
+export const MATMUL_FORMS: readonly MatmulForm[] = MATMUL_BLOCKS.flatMap((block) => [
+  ...QUERY_READS.map((queries) => ({ block, queries, keys: 'storage' as const })), { block, queries: 'texture' as const, keys: 'texture' as const },
+]);
 
 /** A form as reports name it: "32x32 blocks, queries from a texture". */
 export function matmulFormName(f: MatmulForm): string {
+  if (f.keys === 'texture') return `${MATMUL_BLOCK_NAMES[f.block]}, queries and keys from textures`;
   return `${MATMUL_BLOCK_NAMES[f.block]}, queries from ${f.queries === 'texture' ? 'a texture' : 'storage'}`;
+}
+
+/** A form in a few words: "32x32 texture", "32x32 textures" (both operands). */
+export function matmulFormShort(f: MatmulForm): string {
+  return `${f.block}x${f.block} ${f.keys === 'texture' ? 'textures' : f.queries}`;
 }
 
 /** A product's size: HEADS x DQ4 quads times KEYS x DQ4 quads. */
@@ -75,9 +92,12 @@ export async function matmulPipeline(device: GPUDevice, form: MatmulForm, size: 
     throw new Error(`plain matmul: heads ${size.heads} and keys ${size.keys} must be multiples of the block (${block})`);
   }
   const texture = form.queries === 'texture';
+  const keysTexture = form.keys === 'texture';
+  if (keysTexture && !texture) throw new Error('plain matmul: keys from a texture are timed with the queries from one');
   return getPipeline(device, {
     kernel: 'plain-matmul', files: ['plain_matmul.wgsl', 'head_quads.wgsl'], entryPoint: MATMUL_ENTRY[block],
-    constants: { BLOCK: block, HEADS: size.heads, KEYS: size.keys, DQ4: size.dq4, QUERIES_TEXTURE: texture ? 1 : 0 }, wideStrips: block === 32, queryTexture: texture,
+    constants: { BLOCK: block, HEADS: size.heads, KEYS: size.keys, DQ4: size.dq4, QUERIES_TEXTURE: texture ? 1 : 0, KEYS_TEXTURE: keysTexture ? 1 : 0 },
+    wideStrips: block === 32, queryTexture: texture, cacheTexture: keysTexture,
   });
 }
 
@@ -92,6 +112,17 @@ export function matmulQueryTexture(device: GPUDevice, size: MatmulSize, q?: Floa
   return texture;
 }
 
+/**
+ * The keys-texture form's keys: DQ4 x KEYS rgba32float texels, row n holding
+ * key n (cache_texture.wgsl's layout for a cache of KEYS slots), written from
+ * `keys` ([keys][dq4 * 4] f32) where given, else zero.
+ */
+export function matmulKeyTexture(device: GPUDevice, size: MatmulSize, keys?: Float32Array<ArrayBuffer>): GPUTexture {
+  const texture = rgba32Texture(device, 'matmul keys', { width: size.dq4, height: size.keys }, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST);
+  if (keys) device.queue.writeTexture({ texture }, keys, { bytesPerRow: 16 * size.dq4 }, { width: size.dq4, height: size.keys });
+  return texture;
+}
+
 /** Workgroups for one product: one thread per block. */
 export function matmulWorkgroups(block: MatmulBlock, size: MatmulSize): number {
   return Math.ceil((size.heads / block) * (size.keys / block) / WG);
@@ -102,14 +133,17 @@ export async function plainMatmulWork(ctx: GpuContext, form: MatmulForm, size: M
   const { device } = ctx;
   const { buffer, release } = ownedBuffers(device);
   const texture = form.queries === 'texture' ? matmulQueryTexture(device, size) : undefined;
-  const releaseAll = () => { release(); texture?.destroy(); };
+  const keyTexture = form.keys === 'texture' ? matmulKeyTexture(device, size) : undefined;
+  const releaseAll = () => { release(); texture?.destroy(); keyTexture?.destroy(); };
   try {
     const q = buffer('matmul q', 16 * size.heads * size.dq4);
     const keys = buffer('matmul keys', 16 * size.keys * size.dq4);
     const scores = buffer('matmul scores', 4 * size.heads * size.keys);
     const pipeline = await matmulPipeline(device, form, size);
     const label = `plain matmul ${matmulFormName(form)}`;
-    const work = singlePass(label, pipeline, bindGroup(device, pipeline, 'plain matmul', { q, keys, scores, ...(texture ? { queryTexture: texture.createView() } : {}) }), matmulWorkgroups(form.block, size));
+    const work = singlePass(label, pipeline, bindGroup(device, pipeline, 'plain matmul', {
+      q, keys, scores, ...(texture ? { queryTexture: texture.createView() } : {}), ...(keyTexture ? { cacheTexture: keyTexture.createView() } : {}),
+    }), matmulWorkgroups(form.block, size));
     return { work, flops: 2 * size.heads * size.keys * size.dq4 * 4, release: releaseAll };
   } catch (e) {
     releaseAll();
@@ -127,7 +161,7 @@ export async function measurePlainMatmul(
     try {
       const t = await timeWork(ctx, work, options);
       const gflops = flops / (t.medianMs / 1e3) / 1e9;
-      timed.push({ block: form.block, queries: form.queries, gflops, fmaFraction: gflops / roof.fmaGflops });
+      timed.push({ block: form.block, queries: form.queries, keys: form.keys, gflops, fmaFraction: gflops / roof.fmaGflops });
     } finally {
       release();
     }
