@@ -60,7 +60,7 @@ export function describeReadCost(c: ReadCost): string {
 /** The plain matmul yardstick (src/timing/plain-matmul.ts), as a sentence. */
 export function plainMatmulSentence(m: PlainMatmul): string {
   const forms = m.forms.map((f) => `${fmtRate(f.gflops)} GFLOP/s with ${matmulFormName(f)}, ${(100 * f.fmaFraction).toFixed(1)} % of the FMA ceiling`);
-  return `S = Q K^T alone (${m.size.heads} heads x ${m.size.keys} keys x ${4 * m.size.dq4}, the keys read from storage, no softmax, no P V): ${forms.join('; ')}. A version's score step is this product and more.`;
+  return `S = Q K^T alone (${m.size.heads} heads x ${m.size.keys} keys x ${4 * m.size.dq4}, no softmax, no P V; the keys read from storage unless said): ${forms.join('; ')}. A version's score step is this product and more.`;
 }
 
 /** The same, as a line of the roofline's report. */
