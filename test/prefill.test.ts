@@ -94,6 +94,17 @@ describe.skipIf(!gpu)('sparse prefill', () => {
     expect(r.check.pass, formatCheck(r.check)).toBe(true);
   });
 
+  it.skipIf(llvmpipeOnly)('a plan the chunk\'s size does not fit halves the chunk (queries from a texture 256 rows tall)', async () => {
+    const call = generatePrefillCase({ dims: SMALL_HEAD, sQ: 62, sKv: 300, hQ: 8, topk: 64, seed: 8, pageSize: 64 });
+    const small = { ...ctx!, limits: { ...ctx!.limits, maxTextureDimension2D: 256 } };
+    // A chunk of 62 tokens is 496 query rows of 8 heads; 31 is 248, under 256.
+    const r = await runPrefill(small, call, { kernel: 'tiled', kvFormat: 'f32', queries: 'texture' }, { time: false, checkTokens: 6 });
+    expect(r.chunkTokens).toBe(31);
+    expect(r.chunks).toBe(2);
+    expect(r.chunkLimit).toMatch(/^the plan, which refused twice this chunk \(queries "texture": 496 query rows/);
+    expect(r.check.pass, formatCheck(r.check)).toBe(true);
+  });
+
   it.skipIf(llvmpipeOnly)('s_q past the grid\'s 65,535 (FlashMLA\'s 70,000-token case) runs in chunks and passes on its sampled tokens', async () => {
     // FlashMLA's case has s_kv 256, topk 256 and 64 or 128 heads; one head, topk 64 and a head of 68 dims (the
     // token count is under test here, every head size elsewhere) keep the test short: with MODEL1's 512 dims

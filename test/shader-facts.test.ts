@@ -22,7 +22,7 @@ import { generatedPages } from '../src/run/run-size';
 import { cacheTextureSize, queryTextureSize } from '../src/kernels/kernel-plan';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
-import { planCall } from '../src/run/runner';
+import { type RunConfig, planCall, planRefusal } from '../src/run/runner';
 
 /** Lines of every shipped file whose code (comments aside) matches `names` but that do not end with `mark`, as file:line. */
 function unmarkedLines(names: RegExp, mark: string): string[] {
@@ -95,6 +95,13 @@ describe('the queries in a texture (--queries texture)', () => {
     expect(queryTextureSize(shape)).toEqual({ width: 128, height: 2 * 2 * 64 });
     expect(() => plan(presetShape('v32', { seqlens: [64], hQ: 64 }), 'f32', { ...limits, maxTextureDimension2D: 63 }))
       .toThrow('queries "texture": 64 query rows (batch x s_q x h_q) of 144 texels is over this device\'s maxTextureDimension2D of 63; use queries storage');
+  });
+  it('planRefusal says why a configuration does not fit a call (a tuned pick then gives way), and nothing for one that fits or a bad option', () => {
+    const shape = presetShape('v32', { seqlens: [64], hQ: 64 });
+    const refusal = (config: RunConfig, at = limits) => planRefusal(shape, generatedPages(shape), maxBlocksPerSeq(shape), config, at);
+    expect(refusal({ kernel: 'tiled', kvFormat: 'f32', queries: 'texture' }, { ...limits, maxTextureDimension2D: 63 })).toMatch(/^queries "texture": 64 query rows/);
+    expect(refusal({ kernel: 'tiled', kvFormat: 'f32', queries: 'texture' })).toBeUndefined();
+    expect(refusal({ kernel: 'tiled', kvFormat: 'f32', tileN: 7 })).toBeUndefined(); // a bad option: the run reports it
   });
   it('query_texture.wgsl writes the texels tiled_blocks.wgsl reads: one rgba32float texel a quad of q, at binding queryTexture\'s number', () => {
     const code = SHADER_FILES['query_texture.wgsl'];

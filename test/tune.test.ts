@@ -10,6 +10,7 @@ import { WALK_STEPS, walkOrder } from '../src/tune/tuner';
 import { heatGrid } from '../src/tune/heat-map';
 import { comparisonCells, parseDeviceResults } from '../src/tune/device-results';
 import { defaultProfilePath } from '../src/cli/profile-file';
+import type { PlanOptions } from '../src/kernels/kernel-plan';
 
 const ADAPTER = 'Some GPU (vendor arch), core feature level, via Dawn in Node';
 
@@ -130,6 +131,12 @@ describe('the profile applied to a run', () => {
     const r = tunedRunConfig({ kernel: 'flash', kvFormat: 'fp8', splits: 'auto' }, stored, 'p.json', ADAPTER, shape);
     expect(r.source.tuned).toBe(true);
     expect(r.config).toMatchObject({ kernel: 'tiled', scoreBlock: '16x8', outBlock: '16x32', keys: 'cache', kvFormat: 'fp8' });
+  });
+  it('gives way to the default, and says so, where the pick does not fit this call', () => {
+    const refusal = (c: PlanOptions) => (c.queries === 'texture' ? 'queries "texture": too many rows' : undefined);
+    const r = tunedRunConfig({ kernel: 'flash', kvFormat: 'fp8', splits: 'auto' }, stored, 'p.json', ADAPTER, shape, refusal);
+    expect(r.config).toEqual({ kernel: 'flash', kvFormat: 'fp8', splits: 'auto' });
+    expect(r.source).toEqual({ tuned: false, line: 'default (the pick of the profile at p.json, S 16x8 O 16x32 keys cache queries texture heads 64 tile 64, does not fit this call: queries "texture": too many rows)' });
   });
   it('leaves a run alone, without reading the profile, when an option is set by hand or the kernel is named', () => {
     const unread = () => { throw new Error('read'); };

@@ -25,7 +25,7 @@ import { type NpyArray, encodeNpy, parseNpy } from '../run/npy';
 import { TENSOR_FILES, type TensorKey, inputsFromArrays } from '../run/load-inputs';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
 import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, shapeFieldsFromFlags, shapeFromFlags, timingFlags } from '../run/run-options';
-import { HEAD_PRESETS, type MlaShape, type PresetName } from '../mla/shape';
+import { HEAD_PRESETS, type MlaShape, type PresetName, maxBlocksPerSeq } from '../mla/shape';
 import { kvLayout } from '../mla/kv-layout';
 import { dequantizeKvCache } from '../mla/kv-quant';
 import { checkInputValues } from '../run/input-scan';
@@ -42,7 +42,8 @@ import { runClaimsCommand } from './claims';
 import { runExerciseCommand } from './exercise';
 import { KERNEL_VERSIONS } from '../kernels/versions';
 import { DEFAULT_BLOCKS, OUT_BLOCKS, SCORE_BLOCKS } from '../kernels/register-blocks';
-import type { RunConfig } from '../run/runner';
+import { type RunConfig, planRefusal } from '../run/runner';
+import { generatedPages } from '../run/run-size';
 import { type TuningSource, tunedRunConfig } from '../tune/profile';
 import { defaultProfilePath, readProfileFile } from './profile-file';
 import { type GqaCall, mqaShapeOf } from '../mla/gqa';
@@ -211,11 +212,16 @@ function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs?: MlaI
   return { inputs, gqa, names };
 }
 
-/** The run's configuration with this adapter's device profile applied (tune/profile.ts: tunedRunConfig). */
-function tuningOf(v: FlagValues, config: RunConfig, ctx: GpuContext, shape: MlaShape): { config: RunConfig; source: TuningSource } {
+/**
+ * The run's configuration with this adapter's device profile applied
+ * (tune/profile.ts: tunedRunConfig); a pick that does not fit a cache of
+ * these pages on this device gives way to the default.
+ */
+function tuningOf(v: FlagValues, config: RunConfig, ctx: GpuContext, shape: MlaShape, pages?: { numBlocks: number; tableWidth: number }): { config: RunConfig; source: TuningSource } {
   const adapter = describeAdapter(ctx.adapter);
   const path = typeof v.profile === 'string' ? v.profile : defaultProfilePath(adapter);
-  return tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape);
+  const refusal = (c: RunConfig) => pages && planRefusal(shape, pages.numBlocks, pages.tableWidth, c, ctx.limits);
+  return tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape, refusal);
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -244,11 +250,12 @@ async function run(argv: string[]): Promise<number> {
     const kvRows = inputs.cacheBytes ? dequantizeKvCache(inputs.cacheBytes, layout) : inputs.kvRows;
     checkInputValues(inputs, kvRows, { q: loaded.names.q, kvCache: loaded.names['kv-cache'], sink: loaded.names['attn-sink'] });
     ctx = await openNodeDevice();
-    tuning = tuningOf(v, config, ctx, inputs.shape);
+    tuning = tuningOf(v, config, ctx, inputs.shape, { numBlocks: inputs.cache.numBlocks, tableWidth: inputs.cache.maxBlocksPerSeq });
   } else {
     const generated = shapeFromFlags(v); // a bad shape flag is refused before the device is opened
     ctx = await openNodeDevice();
-    tuning = tuningOf(v, config, ctx, generated); // a bad profile is refused before the inputs are made
+    // A bad profile is refused before the inputs are made; they will have generatedPages' pages.
+    tuning = tuningOf(v, config, ctx, generated, { numBlocks: generatedPages(generated), tableWidth: maxBlocksPerSeq(generated) });
     inputs = inputsFromFlags(v, ctx.limits, cliMemoryBudget(), progressLine('generating the cache (slots)'));
   }
   const shape = inputs.shape;

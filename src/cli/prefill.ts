@@ -9,7 +9,7 @@ import { readNpyFile } from './read-npy';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { cliMemoryBudget } from './memory-budget';
 import { openNodeDevice } from '../gpu/node-device';
-import { describeAdapter } from '../gpu/device';
+import { type GpuContext, describeAdapter } from '../gpu/device';
 import { HEAD_PRESETS, PRESET_NAMES, type PresetName } from '../mla/shape';
 import { type NpyArray, encodeNpy } from '../run/npy';
 import { type FlagValues, configFromFlags, intFlag, numberFlag, oneOf } from '../run/run-options';
@@ -21,7 +21,7 @@ import { PREFILL_FILES, PREFILL_REQUIRED, prefillFromArrays } from '../prefill/p
 import { CHECKED_TOKENS, runPrefill } from '../prefill/prefill-run';
 import { describePrefill, prefillJson } from '../prefill/prefill-report';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
-import type { AttentionOutput, RunConfig } from '../run/runner';
+import { type AttentionOutput, type RunConfig, planRefusal } from '../run/runner';
 import { type PromptCase, generatePromptCase, runPromptPipeline } from '../indexer/prompt-pipeline';
 import { promptCaseFromArrays } from '../indexer/prompt-files';
 import { INDEX_FILES, indexerArraysFromFlags } from './indexer-files';
@@ -78,10 +78,18 @@ function writeResults(outputs: readonly { flag: string; path: string }[], call: 
   for (const { flag, path } of outputs) writeOutput(flag, path, encodeNpy(written[flag]!));
 }
 
-/** The configuration a run uses: the device profile's pick for the call's sparse class when the kernel is flash (tune/profile.ts). */
-function tuningOf(v: FlagValues, config: RunConfig, adapter: string, call: PrefillCall): ReturnType<typeof tunedRunConfig<RunConfig>> {
+/**
+ * The configuration a run uses: the device profile's pick for the call's
+ * sparse class when the kernel is flash (tune/profile.ts), unless it does not
+ * fit even a chunk of one query token on this device (a pick that fits one
+ * shortens the chunks where it needs to: prefill-run.ts, largestChunk).
+ */
+function tuningOf(v: FlagValues, config: RunConfig, ctx: GpuContext, call: PrefillCall): ReturnType<typeof tunedRunConfig<RunConfig>> {
+  const adapter = describeAdapter(ctx.adapter);
   const path = typeof v.profile === 'string' ? v.profile : defaultProfilePath(adapter);
-  return tunedRunConfig(config, () => readProfileFile(path), path, adapter, chunkShape(call, 1));
+  const shape = chunkShape(call, 1);
+  const refusal = (c: RunConfig) => planRefusal(shape, call.numBlocks, 1, c, ctx.limits);
+  return tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape, refusal);
 }
 
 function print(line = ''): void {
@@ -151,8 +159,7 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
   if (indexerOnly.length > 0) throw new Error(`${indexerOnly.map((f) => `--${f}`).join(', ')}: the indexer's inputs and outputs are used with --indexer (without it the indices are generated or yours)`);
   const call = own ? fromFiles(v, given) : generated(v);
   const ctx = await openNodeDevice();
-  const adapter = describeAdapter(ctx.adapter);
-  const tuning = tuningOf(v, config, adapter, call);
+  const tuning = tuningOf(v, config, ctx, call);
   const report = await runPrefill(ctx, call, tuning.config, {
     checkTokens, chunkTokens, samples, time: !v['no-time'],
     onProgress: v.json ? undefined : (step) => process.stderr.write(`prefill: ${step}\n`),
@@ -160,7 +167,7 @@ export async function runPrefillCommand(argv: string[]): Promise<number> {
   writeResults(outputs, call, report.output);
   if (v.json) print(JSON.stringify({ adapter: ctx.adapter, tuning: tuning.source, ...prefillJson(call, report) }, null, 2));
   else {
-    print(`device   ${adapter}`);
+    print(`device   ${describeAdapter(ctx.adapter)}`);
     print(`tuning   ${tuning.source.line}`);
     describePrefill(call, report).forEach((l) => print(l));
   }
@@ -208,8 +215,7 @@ async function runPromptCommand(v: FlagValues, given: ReadonlySet<string>, confi
   const c = promptCase(v, given, config);
   const inputs = !given.has('index-q') ? 'generated (seeded)' : `your indexer tensors (${INDEX_FILES.map((f) => `--${f}`).join(', ')}); the attention's ${given.has('q') ? 'yours (--q, --kv-cache)' : 'generated (seeded)'}`;
   const ctx = await openNodeDevice();
-  const adapter = describeAdapter(ctx.adapter);
-  const tuning = tuningOf(v, config, adapter, c.call);
+  const tuning = tuningOf(v, config, ctx, c.call);
   const report = await runPromptPipeline(ctx, c, tuning.config, {
     checkTokens, chunkTokens, time: !v['no-time'], keepScores: given.has('scores-out'),
     onProgress: v.json ? undefined : (step) => process.stderr.write(`prefill: ${step}\n`),
@@ -219,7 +225,7 @@ async function runPromptCommand(v: FlagValues, given: ReadonlySet<string>, confi
     const { output: _o, indices: _i, scores: _s, ...rest } = report;
     print(JSON.stringify({ adapter: ctx.adapter, tuning: tuning.source, ...rest, pass: promptPasses(report) }, null, 2));
   } else {
-    print(`device   ${adapter}`);
+    print(`device   ${describeAdapter(ctx.adapter)}`);
     print(`tuning   ${tuning.source.line}`);
     print(`inputs   ${inputs}`);
     describePrompt(report).forEach((l) => print(l));

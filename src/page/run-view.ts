@@ -11,7 +11,9 @@ import { loadStoredProfile, storedProfileWhere } from './profile-store';
 import { describeDevice, describeReport } from '../run/report';
 import { SHAPE_FLAGS, SHAPE_FLAG_DEFAULTS, type FlagValues, PAGE_MEMORY_BUDGET, configFromFlags, generationFromFlags, shapeFromFlags, timingFlags } from '../run/run-options';
 import { measureAttention } from '../run/run-attention';
-import { PRESET_NAMES } from '../mla/shape';
+import { PRESET_NAMES, maxBlocksPerSeq } from '../mla/shape';
+import { planRefusal } from '../run/runner';
+import { generatedPages } from '../run/run-size';
 import { KV_FORMATS } from '../mla/kv-layout';
 import { KERNEL_CHOICES } from '../kernels/versions';
 import { failureText } from '../reference/check';
@@ -90,7 +92,9 @@ function mountKernelRun(view: HTMLElement, getDevice: () => Promise<GpuContext>)
     const ctx = await getDevice();
     // Kernel flash with no option set by hand runs this browser's tuned pick (the Ladder view's Tune section).
     const adapter = describeAdapter(ctx.adapter);
-    const tuning = tunedRunConfig(config, () => loadStoredProfile(adapter), storedProfileWhere(adapter), adapter, shape);
+    // A pick that does not fit this call's generated cache on this device gives way to the default.
+    const refusal = (c: typeof config) => planRefusal(shape, generatedPages(shape), maxBlocksPerSeq(shape), c, ctx.limits);
+    const tuning = tunedRunConfig(config, () => loadStoredProfile(adapter), storedProfileWhere(adapter), adapter, shape, refusal);
     const request = generationFromFlags(values, ctx.limits, PAGE_MEMORY_BUDGET);
     find(root, '#device').textContent = describeDevice(ctx).join('\n');
     // The CPU's share (inputs, reference) runs in a worker: the page answers, and Cancel works, throughout.

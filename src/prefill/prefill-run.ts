@@ -8,6 +8,7 @@
  */
 import { spread } from '../mla/spread';
 import type { GpuContext } from '../gpu/device';
+import { PlanDoesNotFit } from '../kernels/kernel-plan';
 import { bufferOwner } from '../gpu/buffer-owner';
 import { SHAPE_LIMITS } from '../mla/shape';
 import { type KvLayout, kvLayout } from '../mla/kv-layout';
@@ -123,7 +124,9 @@ export function qRowWords(call: Pick<PrefillCall, 'hQ' | 'dims'>): string {
  * The most query tokens a chunk of one-token requests may have: the prompt,
  * the batch limit, the grid, one binding of `perRow` bytes a token (`rowWords`
  * names one token's q in a refusal), `most`;
- * then halved while `plan` finds one of its buffers over the binding limit.
+ * then halved while `plan` finds one of its buffers over the binding limit
+ * or refuses the chunk's size (PlanDoesNotFit: the queries' rows past the
+ * device's textures, a storage tile past a binding).
  */
 export function largestChunk(ctx: GpuContext, sQ: number, perRow: number, rowWords: string, plan: (rows: number) => PlannedCall, most?: number, mostWhy = 'the chunk size asked for'): ChunkPlan {
   const { limits } = ctx;
@@ -140,9 +143,11 @@ export function largestChunk(ctx: GpuContext, sQ: number, perRow: number, rowWor
     try {
       return { rows, planned: plan(rows), limit };
     } catch (e) {
-      if (!(e instanceof BufferOverLimit) || rows === 1) throw e;
+      if (!(e instanceof BufferOverLimit || e instanceof PlanDoesNotFit) || rows === 1) throw e;
       rows = Math.ceil(rows / 2);
-      limit = `one binding (${binding} bytes) of the plan's ${e.buffer} buffer (over it at twice this chunk)`;
+      limit = e instanceof BufferOverLimit
+        ? `one binding (${binding} bytes) of the plan's ${e.buffer} buffer (over it at twice this chunk)`
+        : `the plan, which refused twice this chunk (${e.message})`;
     }
   }
 }

@@ -22,7 +22,7 @@ import { withErrorScopes } from '../gpu/error-scopes';
 import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
 import type { TextureSize } from '../gpu/textures';
 import { releaseStandIns } from '../gpu/bindings';
-import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, cacheTextureSize, encodePasses, queryTextureSize } from '../kernels/kernel-plan';
+import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, cacheTextureSize, encodePasses, queryTextureSize } from '../kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from '../kernels/attention-spec';
 import { packParams } from '../kernels/call-params';
 import { type KernelChoice, type KernelVersion, checkStorageBuffers, resolveKernel } from '../kernels/versions';
@@ -131,6 +131,20 @@ export function planCall(shape: MlaShape, numBlocks: number, tableWidth: number,
     ...plan.scratch.map((s): [string, number] => [s.label, s.bytes]),
   ], limits);
   return { layout, spec, version, plan };
+}
+
+/**
+ * Why a call of this size would not fit the device with `config` (the
+ * PlanDoesNotFit message of planCall), or undefined where it fits or fails
+ * for another reason (a bad option or shape, which the run itself reports).
+ */
+export function planRefusal(shape: MlaShape, numBlocks: number, tableWidth: number, config: RunConfig, limits: DeviceLimits): string | undefined {
+  try {
+    planCall(shape, numBlocks, tableWidth, config, limits);
+    return undefined;
+  } catch (e) {
+    return e instanceof PlanDoesNotFit ? e.message : undefined;
+  }
 }
 
 /** Buffers a caller already holds on the device, used instead of uploading the inputs' copy. */

@@ -144,9 +144,15 @@ export function profileChoice(p: DeviceProfile | undefined, where: string, adapt
  * class when the kernel is "flash" and no plan option is set by hand; else
  * the options as given (the kernel's defaults for the rest). The profile is
  * read only when it applies (a bad one is refused then, with its name).
+ * A pick tuned for another shape may not fit this call (queries or keys
+ * from a texture past the device's textures, a storage tile past a
+ * binding): `refusal` says why a configuration does not (run/runner.ts,
+ * planRefusal), and such a pick gives way to the default, which the line
+ * says.
  */
 export function tunedRunConfig<C extends PlanOptions & { readonly kernel: KernelChoice; readonly kvFormat: KvFormat }>(
   config: C, readProfile: () => DeviceProfile | undefined, where: string, adapter: string, shape: MlaShape,
+  refusal: (c: C) => string | undefined = () => undefined,
 ): { config: C; source: TuningSource } {
   const byHand = (Object.keys(PLAN_OPTION_FLAGS) as (keyof PlanOptions)[]).filter((k) => config[k] !== undefined && config[k] !== 'auto');
   if (byHand.length) {
@@ -155,7 +161,10 @@ export function tunedRunConfig<C extends PlanOptions & { readonly kernel: Kernel
   if (config.kernel !== 'flash') return { config, source: { tuned: false, line: `default (kernel ${config.kernel}: the profile is read for kernel flash)` } };
   const { config: picked, source } = profileChoice(readProfile(), where, adapter, shape, config.kvFormat);
   if (!picked) return { config, source };
-  return { config: { ...config, ...picked }, source };
+  const tuned = { ...config, ...picked };
+  const why = refusal(tuned);
+  if (why !== undefined) return { config, source: { tuned: false, line: `default (the pick of the profile at ${where}, ${configName(picked)}, does not fit this call: ${why})` } };
+  return { config: tuned, source };
 }
 
 // ---- reading a profile (a file or localStorage): every field checked, the message names it ----
