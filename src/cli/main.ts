@@ -279,7 +279,8 @@ async function run(argv: string[]): Promise<number> {
 /** run with several KV heads: the call's MQA form runs, the report and the outputs are the call's (mla/gqa.ts). */
 async function runGqa(v: FlagValues, call: GqaCall, config: RunConfig, timing: { samples?: number; warmup?: number }, outputs: readonly { flag: string; path: string }[]): Promise<number> {
   const ctx = await openNodeDevice();
-  const tuning = tuningOf(v, config, ctx, mqaShapeOf(call));
+  // The MQA form's cache: every KV head's copy of the pages (mla/gqa.ts, gqaAsMqa).
+  const tuning = tuningOf(v, config, ctx, mqaShapeOf(call), { numBlocks: call.hKv * call.cache.numBlocks, tableWidth: call.cache.maxBlocksPerSeq });
   const report = await measureGqa(ctx, call, tuning.config, { quantizationError: true, timing, onReferenceProgress: progressLine('f64 reference (keys)') });
   const { shape } = call;
   for (const { flag, path } of outputs) {
