@@ -223,15 +223,21 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     const planned = planOf({ kernel: 'tiled' }, spec, ctx.limits);
     const start = 'plan' in planned ? fitted(intoSpace(configOfPlan(planned.plan), options.space)) : undefined;
     let current = start ? (await evaluate(start)).config : undefined;
-    // A first pass: each step's knobs moved to their likeliest values alone (the first in walk order), so that a
-    // search cut short by its budget has tried the corner that won on the adapters measured (docs/tuning.md).
+    // A first pass: each step's knobs moved to their likeliest values (the first in walk order), one step after
+    // another whatever each time, so that a search cut short by its budget has tried the corner that won on the
+    // adapters measured (docs/tuning.md); a step kept only when it was faster let a noisy time turn the pass
+    // away from it. The walk then starts from the fastest seen.
+    let corner = current;
     for (const step of WALK_STEPS) {
-      const [likeliest] = current ? stepConfigs(current, step, options.space) : [];
-      const c = likeliest && !sameConfig(likeliest, current!) ? fitted(likeliest) : undefined;
-      if (c && mayStart(c)) await evaluate(c);
-      const b = best();
-      if (b && b.config.kernel === 'tiled') current = b.config;
+      const [likeliest] = corner ? stepConfigs(corner, step, options.space) : [];
+      const c = likeliest && !sameConfig(likeliest, corner!) ? fitted(likeliest) : undefined;
+      if (c && mayStart(c)) {
+        await evaluate(c);
+        corner = c;
+      }
     }
+    const first = best();
+    if (first && first.config.kernel === 'tiled') current = first.config;
     for (let walk = 0; current && walk < 4 && !stoppedByBudget; walk++) {
       const before = current;
       for (const step of WALK_STEPS) {
