@@ -125,6 +125,18 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
       expect(run.check.pass, `${kvFormat}: ${formatCheck(run.check)}`).toBe(true);
       expect(run.output.lse[(0 * 7 + 2) * 2 + 1]).toBe(Infinity); // row 1 (b 0, i 1), head 2
     }
+    // A cache taller than the device's textures wraps into columns (cache_texture.wgsl's layout): told the
+    // textures are 64 texels a side, the 128 slots above (8 pages) take two columns of 17 texels, 34 x 64.
+    const short = { ...gpu!, limits: { ...gpu!.limits, maxTextureDimension2D: 64 } };
+    const wrapped = await prepareAttention(short, small, { ...config, queries: 'storage' });
+    try {
+      expect(wrapped.spec.numBlocks * 16).toBe(128);
+      expect(wrapped.passes[0]).toMatchObject({ label: 'cache-texture', workgroups: [1, 64, 1] });
+    } finally {
+      wrapped.destroy();
+    }
+    const run = await runAttention(short, small, { ...config, queries: 'storage' });
+    expect(run.check.pass, `two columns: ${formatCheck(run.check)}`).toBe(true);
   });
 
   // A module that keeps marked lines (here the storage tile's), given an empty set of edits (as
