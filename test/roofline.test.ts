@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from './support/gpu';
 import { FMA_CHAIN_FORMS, FMA_STEPS, fmaPipeline, measureRoofline } from '../src/timing/roofline';
 import { READ_SOURCES, READ_STEPS, READ_TEXTURE_WIDTH, measureReadCost, readPipeline, readTexture } from '../src/timing/read-cost';
-import { LADDER_SCORE_STEP, MATMUL_FORMS, type MatmulSize, matmulFormName, matmulFormShort, matmulKeyTexture, matmulPipeline, matmulQueryTexture, matmulWorkgroups, measurePlainMatmul } from '../src/timing/plain-matmul';
+import { LADDER_SCORE_STEP, MATMUL_FORMS, type MatmulSize, matmulFormName, matmulFormShort, matmulPipeline, matmulTexture, matmulWorkgroups, measurePlainMatmul } from '../src/timing/plain-matmul';
 import { bindGroup } from '../src/gpu/bindings';
 import { shaderConstant } from '../src/gpu/pipelines';
 import { SHADER_FILES } from '../src/gpu/shader-source';
@@ -146,10 +146,10 @@ describe.skipIf(!gpu)('plain matmul (the score step alone)', () => {
     };
     const qRows = values(size.heads, qValue);
     // A texture form reads its operand from the texture alone: that buffer is zero, so a read of it shows.
-    const texture = form.queries === 'texture' ? matmulQueryTexture(device, size, qRows) : undefined;
+    const texture = form.queries === 'texture' ? matmulTexture(device, 'queries', size, qRows) : undefined;
     const q = filled(texture ? new Float32Array(qRows.length) : qRows);
     const kRows = values(size.keys, kValue);
-    const keyTexture = form.keys === 'texture' ? matmulKeyTexture(device, size, kRows) : undefined;
+    const keyTexture = form.keys === 'texture' ? matmulTexture(device, 'keys', size, kRows) : undefined;
     const keys = filled(keyTexture ? new Float32Array(kRows.length) : kRows);
     const scores = device.createBuffer({ size: 4 * size.heads * size.keys, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
     const entries = { q, keys, scores, ...(texture ? { queryTexture: texture.createView() } : {}), ...(keyTexture ? { cacheTexture: keyTexture.createView() } : {}) };

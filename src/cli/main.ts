@@ -217,10 +217,10 @@ function loadTensors(v: FlagValues, given: ReadonlySet<string>): { inputs?: MlaI
  * (tune/profile.ts: tunedRunConfig); a pick that does not fit a cache of
  * these pages on this device gives way to the default.
  */
-function tuningOf(v: FlagValues, config: RunConfig, ctx: GpuContext, shape: MlaShape, pages?: { numBlocks: number; tableWidth: number }): { config: RunConfig; source: TuningSource } {
+function tuningOf(v: FlagValues, config: RunConfig, ctx: GpuContext, shape: MlaShape, pages: { numBlocks: number; tableWidth: number }): { config: RunConfig; source: TuningSource } {
   const adapter = describeAdapter(ctx.adapter);
   const path = typeof v.profile === 'string' ? v.profile : defaultProfilePath(adapter);
-  const refusal = (c: RunConfig) => pages && planRefusal(shape, pages.numBlocks, pages.tableWidth, c, ctx.limits);
+  const refusal = (c: RunConfig) => planRefusal(shape, pages.numBlocks, pages.tableWidth, c, ctx.limits);
   return tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape, refusal);
 }
 

@@ -55,13 +55,18 @@ export function sharedConstants(spec: AttentionSpec): Record<string, number> {
   return { ...kvLayoutOverrides(spec.layout), SHARD_PAGES: shardPagesOverride(spec.shards) };
 }
 
+/** Slots of the cache, its pages x the page size (params.wgsl's num_slots; the texels of `--keys texture`). */
+export function cacheSlotsOf(spec: AttentionSpec): number {
+  return spec.numBlocks * spec.shape.pageBlockSize;
+}
+
 /** The per-call uniform (shaders/params.wgsl) for this call. */
 export function callParams(spec: AttentionSpec, numSplits: number): CallParams {
   const { shape } = spec;
   const scale = softmaxScaleOf(shape);
   return {
     h_q: shape.hQ, s_q: shape.sQ, causal: shape.causal ? 1 : 0, max_blocks: spec.maxBlocksPerSeq,
-    topk: shape.topk, num_slots: spec.numBlocks * shape.pageBlockSize, max_keys: Math.max(1, maxKeysPerRow(shape)),
+    topk: shape.topk, num_slots: cacheSlotsOf(spec), max_keys: Math.max(1, maxKeysPerRow(shape)),
     num_splits: numSplits, has_sink: shape.attentionSink ? 1 : 0, scale, scale_log2: scale * Math.LOG2E,
   };
 }

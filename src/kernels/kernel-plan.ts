@@ -8,7 +8,7 @@ import type { BindingName } from '../gpu/bindings';
 import type { OutBlockName, ScoreBlockName } from './register-blocks';
 import type { MlaShape } from '../mla/shape';
 import type { TextureSize } from '../gpu/textures';
-import type { AttentionSpec } from './attention-spec';
+import { type AttentionSpec, cacheSlotsOf } from './attention-spec';
 
 export type { DeviceLimits };
 
@@ -77,7 +77,7 @@ export function queryTextureSize(shape: MlaShape): TextureSize {
  * values, would be larger still).
  */
 export function cacheTextureSize(spec: AttentionSpec, limits: DeviceLimits): TextureSize | undefined {
-  const slots = spec.numBlocks * spec.shape.pageBlockSize;
+  const slots = cacheSlotsOf(spec);
   const most = limits.maxTextureDimension2D;
   const height = Math.max(1, Math.min(slots, most));
   const width = Math.ceil(slots / height) * (spec.shape.dQk / 4);

@@ -11,7 +11,7 @@ import { storageBuffersDeclared } from '../gpu/bindings';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
 import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit, QUERY_READS, STORAGE_TILE_LABEL, cacheTextureSize, queryTextureSize } from './kernel-plan';
 import type { KvFormat } from '../mla/kv-layout';
-import { type AttentionSpec, sharedConstants } from './attention-spec';
+import { type AttentionSpec, cacheSlotsOf, sharedConstants } from './attention-spec';
 import { type LoopCost, chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 import { type BlockPair, blockConstants, blockSize, defaultBlocks, parseOutBlock, parseScoreBlock } from './register-blocks';
 
@@ -195,7 +195,7 @@ function refuseQueryTextureOver(spec: AttentionSpec, limits: DeviceLimits): void
 /** The cache decoded into a texture (`--keys texture`, cacheTextureSize) must fit the device's 2D textures and one binding's bytes. */
 function refuseCacheTextureOver(spec: AttentionSpec, limits: DeviceLimits): void {
   if (!cacheTextureSize(spec, limits)) {
-    const slots = spec.numBlocks * spec.shape.pageBlockSize;
+    const slots = cacheSlotsOf(spec);
     throw new PlanDoesNotFit(`keys "texture": ${slots} cache slots of ${spec.shape.dQk / 4} f32 texels (${16 * slots * spec.shape.dQk / 4} bytes) do not fit one texture of this device (maxTextureDimension2D ${limits.maxTextureDimension2D}, one storage binding ${Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)} bytes, a cache in one buffer); use keys cache or a tile`);
   }
 }

@@ -102,24 +102,15 @@ export async function matmulPipeline(device: GPUDevice, form: MatmulForm, size: 
 }
 
 /**
- * The texture form's queries: DQ4 x HEADS rgba32float texels, row h holding
- * q's row h (plain_matmul.wgsl), written from `q` ([heads][dq4 * 4] f32)
- * where given, else zero.
+ * A texture form's operand: DQ4 x rows rgba32float texels, row r holding row
+ * r of the queries (HEADS rows) or of the keys (KEYS rows: cache_texture.wgsl's
+ * layout for a cache of KEYS slots), written from `rows` ([rows][dq4 * 4]
+ * f32) where given, else zero.
  */
-export function matmulQueryTexture(device: GPUDevice, size: MatmulSize, q?: Float32Array<ArrayBuffer>): GPUTexture {
-  const texture = rgba32Texture(device, 'matmul queries', { width: size.dq4, height: size.heads }, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST);
-  if (q) device.queue.writeTexture({ texture }, q, { bytesPerRow: 16 * size.dq4 }, { width: size.dq4, height: size.heads });
-  return texture;
-}
-
-/**
- * The keys-texture form's keys: DQ4 x KEYS rgba32float texels, row n holding
- * key n (cache_texture.wgsl's layout for a cache of KEYS slots), written from
- * `keys` ([keys][dq4 * 4] f32) where given, else zero.
- */
-export function matmulKeyTexture(device: GPUDevice, size: MatmulSize, keys?: Float32Array<ArrayBuffer>): GPUTexture {
-  const texture = rgba32Texture(device, 'matmul keys', { width: size.dq4, height: size.keys }, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST);
-  if (keys) device.queue.writeTexture({ texture }, keys, { bytesPerRow: 16 * size.dq4 }, { width: size.dq4, height: size.keys });
+export function matmulTexture(device: GPUDevice, operand: 'queries' | 'keys', size: MatmulSize, rows?: Float32Array<ArrayBuffer>): GPUTexture {
+  const extent = { width: size.dq4, height: operand === 'queries' ? size.heads : size.keys };
+  const texture = rgba32Texture(device, `matmul ${operand}`, extent, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST);
+  if (rows) device.queue.writeTexture({ texture }, rows, { bytesPerRow: 16 * size.dq4 }, extent);
   return texture;
 }
 
@@ -132,8 +123,8 @@ export function matmulWorkgroups(block: MatmulBlock, size: MatmulSize): number {
 export async function plainMatmulWork(ctx: GpuContext, form: MatmulForm, size: MatmulSize = LADDER_SCORE_STEP): Promise<{ work: TimedWork; flops: number; release: () => void }> {
   const { device } = ctx;
   const { buffer, release } = ownedBuffers(device);
-  const texture = form.queries === 'texture' ? matmulQueryTexture(device, size) : undefined;
-  const keyTexture = form.keys === 'texture' ? matmulKeyTexture(device, size) : undefined;
+  const texture = form.queries === 'texture' ? matmulTexture(device, 'queries', size) : undefined;
+  const keyTexture = form.keys === 'texture' ? matmulTexture(device, 'keys', size) : undefined;
   const releaseAll = () => { release(); texture?.destroy(); keyTexture?.destroy(); };
   try {
     const q = buffer('matmul q', 16 * size.heads * size.dq4);
