@@ -1,38 +1,79 @@
-// cache_texture.wgsl: version 4's cache decoded into a texture (`--keys texture`).
+// cache_texture.wgsl: version 4's cache decoded for its texture (`--keys texture`).
 //
-// Computes cacheTexels[x][y] = quad j of the key in cache slot s, decoded to
-// f32 (kv_cache.wgsl's loadKvQuad: f32, bf16 or FP8 with its scales), for
-// every slot s < num_slots (the cache's pages x the page size) and quad j < D_QK/4.
-// The layout (src/kernels/kernel-plan.ts, cacheTextureSize): a column of
-// D_QK/4 texels a slot, ROWS slots a column, columns side by side:
+// Computes cacheRows[y * ROW_TEXELS + x] = quad j of the key in cache slot s,
+// decoded to f32 (kv_cache.wgsl's loadKvQuad: f32, bf16 or FP8 with its
+// scales), for every texel (x, y) of the cache's texture, laid out as
+// (src/kernels/kernel-plan.ts, cacheTextureSize): a column of D_QK/4 texels
+// a slot, ROWS slots a column, columns side by side:
 //   slot s, quad j  ->  texel (s / ROWS * D_QK/4 + j, s % ROWS)
 // where ROWS is the texture's height (key_tile.wgsl reads it back with
-// textureDimensions, so no length is compiled in). Texels past the last
-// slot are written as zeros and never read.
+// textureDimensions). Texels past the last slot are written as zeros and
+// never read.
+//
+// Why a storage buffer and then a copy, not textureStore: the host copies
+// these rows into the texture (copyBufferToTexture, rows of ROW_TEXELS
+// texels: a multiple of 256 bytes, as a copy needs), and on llvmpipe writing
+// a storage buffer and copying it costs about half of what storing the same
+// texels with textureStore does, the copy itself about a tenth (docs/tuning.md,
+// "Keys from a texture"). An f32 cache whose rows are already the texture's
+// rows needs no pass at all: the host copies the cache itself (kernel-plan.ts,
+// cacheCopiesStraight).
 //
 // It is the first pass of such a call (after the queries' texture, when the
-// call has one), a compute pass so that every timer that times the passes
-// counts it. Then version 4 reads every key and value it uses as one texel:
-// no FP8 decoding in the kernel, and on llvmpipe a texel costs less than a
-// read of a storage buffer or of workgroup memory (docs/kernels.md, "What a
-// read costs"). Unused slots (NaN in FlashMLA's tests) are decoded too; the
-// kernel only reads the slots its rows list.
+// call has one); the copy follows it and both are timed with the call. Then
+// version 4 reads every key and value it uses as one texel: no FP8 decoding
+// in the kernel, and on llvmpipe a texel costs less than a read of a storage
+// buffer or of workgroup memory (docs/kernels.md, "What a read costs").
+// Unused slots (NaN in FlashMLA's tests) are decoded too; the kernel only
+// reads the slots its rows list.
 //
-// Geometry: grid (ceil(width / WG), height, 1), WG threads; thread t of
-// workgroup (x, y) writes texel (WG x + t, y).
+// Geometry: grid (ceil(num_slots / WG), 1, 1), WG threads; a thread decodes
+// one slot's key, every quad of it (its page, record and scales found once;
+// an FP8 latent sixteen codes a load, bf16 eight), into one run of its row.
+// Measured on llvmpipe (V3.2 FP8, 4096 slots): about 2.9 ms, against 7.8
+// with a thread a texel; the copy after it about 0.5-1 ms.
 
 const WG: u32 = 64u;
-@group(0) @binding(23) var cacheTexels: texture_storage_2d<rgba32float, write>;
+override ROWS: u32;        // the texture's height: slots a column
+override ROW_TEXELS: u32;  // a row's length in cacheRows (the texture's width, padded to 256 bytes)
+override BF16_BY_VEC4: bool = false; // a bf16 record starts on 16 bytes and holds whole loads (the host says: split-kv.ts)
+@group(0) @binding(24) var<storage, read_write> cacheRows: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let size = textureDimensions(cacheTexels);
-  if (id.x >= size.x) { return; }
+  let slot = id.x;
+  if (slot >= params.num_slots) { return; }
   let dq4 = D_QK / 4u;
-  let slot = id.x / dq4 * size.y + id.y;
-  var quad = vec4<f32>(0.0);
-  if (slot < params.num_slots) {
-    quad = loadKvQuad(slot, id.x % dq4);
+  let at = (slot % ROWS) * ROW_TEXELS + slot / ROWS * dq4;
+  let p = pageOf(slot);
+  let t = tokenOf(p, slot);
+  var scales = vec4<u32>(0u);
+  var first = 0u;  // the first quad the loop below decodes
+  if (KV_KIND == 2u) {
+    // An FP8 latent, sixteen codes (four quads) a load: a record starts on 16 bytes in
+    // FlashMLA's layouts and a quantisation tile is a multiple of 16 codes (the host checks both).
+    scales = tokenScales(p, slot);
+    for (var v = 0u; v < D_NOPE / 16u; v++) {
+      let words = kvVec(t.shard, t.word / 4u + v);
+      let scale = scaleOf(scales, 16u * v / QUANT_TILE);
+      cacheRows[at + 4u * v] = decodeE4m3x4(words.x) * scale;
+      cacheRows[at + 4u * v + 1u] = decodeE4m3x4(words.y) * scale;
+      cacheRows[at + 4u * v + 2u] = decodeE4m3x4(words.z) * scale;
+      cacheRows[at + 4u * v + 3u] = decodeE4m3x4(words.w) * scale;
+    }
+    first = D_NOPE / 4u;
   }
-  textureStore(cacheTexels, vec2<u32>(id.x, id.y), quad);
+  if (KV_KIND == 1u && BF16_BY_VEC4) {
+    // bf16 rows, eight values (two quads) a load.
+    for (var v = 0u; v < dq4 / 2u; v++) {
+      let words = kvVec(t.shard, t.word / 4u + v);
+      cacheRows[at + 2u * v] = decodeBf16x4(words.xy);
+      cacheRows[at + 2u * v + 1u] = decodeBf16x4(words.zw);
+    }
+    first = dq4;
+  }
+  // f32 and bf16 rows, and an FP8 key's rope part (bf16), a quad at a time.
+  for (var j = first; j < dq4; j++) {
+    cacheRows[at + j] = kvQuadOfToken(t, j, scales);
+  }
 }

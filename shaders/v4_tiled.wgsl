@@ -64,11 +64,12 @@
 //    the tuner's space, whose picks on llvmpipe take it (docs/tuning.md).
 //  * Keys from the cache decoded into a texture (KEYS_TEXTURE, `--keys
 //    texture`; key_tile.wgsl, cache_texture.wgsl): a first pass decodes the
-//    whole cache to f32 texels once a call, and every key and value quad is
-//    then one texel, FP8 or not. The kernel itself runs faster so (about a
-//    fifth on llvmpipe for FP8), but the pass writes four times an FP8
-//    cache's bytes every call: measured in docs/tuning.md ("Keys from a
-//    texture"); the tuner weighs both.
+//    whole cache to f32 rows once a call and a copy moves them into a
+//    texture (an f32 cache is copied as it is, no pass), and every key and
+//    value quad is then one texel, FP8 or not. The kernel runs about a fifth
+//    faster so on llvmpipe; the pass and the copy cost a tenth to a seventh
+//    of the call for FP8 and bf16, a fiftieth for f32 (docs/tuning.md, "Keys
+//    from a texture"). The tuner's picks on llvmpipe take it.
 // Measured (docs/ladder-llvmpipe.md, one run, seqlen 4096, h_q 64): 6.0x v3
 // (V3.2 f32), 5.3x (V3.2 FP8), 5.7x (MODEL1 f32), 5.1x (MODEL1 FP8); 8.2x,
 // 15.0x, 12.4x and 8.8x v1; 7-10 % of the FMA ceiling (136 GFLOP/s), which

@@ -18,7 +18,7 @@ import { formatCheck } from '../src/reference/check';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
 import { KERNEL_VERSIONS, missingFeature, versionByName } from '../src/kernels/versions';
-import { KEY_READS, type PlanOptions, type VersionName } from '../src/kernels/kernel-plan';
+import { type CallPass, KEY_READS, type PlanOptions, type VersionName, isDispatch } from '../src/kernels/kernel-plan';
 import { DEFAULT_BLOCKS, OUT_BLOCKS, SCORE_BLOCKS } from '../src/kernels/register-blocks';
 
 const gpu = await testGpu();
@@ -36,6 +36,9 @@ const SUBGROUPS = RUNNABLE.includes('subgroups');
  * on SwiftShader in every sweep above and in test/kernels.test.ts.
  */
 const CORNER_VERSIONS = !gpu || testMatrix(gpu) === 'full' ? RUNNABLE : [SUBGROUPS ? 'subgroups' as const : 'tiled' as const];
+
+/** A pass as its label and grid, a copy as its label. */
+const passShape = (p: CallPass) => (isDispatch(p) ? [p.label, ...p.workgroups] : [p.label]);
 
 /** The largest tile the version's planner allows for these options. */
 function largestTile(name: VersionName, shape: ReturnType<typeof presetShape>, options: PlanOptions): number {
@@ -100,7 +103,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expect(run.plan.constants.QUERIES_TEXTURE).toBe(1);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
     const prepared = await prepareAttention(gpu!, data, config);
-    expect(prepared.passes.map((p) => [p.label, ...p.workgroups])).toEqual([['query-texture', Math.ceil(dQk / 4 / 64), 99, 1], ['v4-tiled', 4, 3, 3], ['combine', 11, 3, 3]]);
+    expect(prepared.passes.map(passShape)).toEqual([['query-texture', Math.ceil(dQk / 4 / 64), 99, 1], ['v4-tiled', 4, 3, 3], ['combine', 11, 3, 3]]);
     prepared.destroy();
   });
 
@@ -112,8 +115,8 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     const prepared = await prepareAttention(gpu!, small, config);
     try {
       const slots = prepared.spec.numBlocks * 16;
-      expect(prepared.passes.map((p) => [p.label, ...p.workgroups])).toEqual([
-        ['query-texture', 1, 99, 1], ['cache-texture', 1, slots, 1], ['v4-tiled', 4, 3, 3], ['combine', 11, 3, 3],
+      expect(prepared.passes.map(passShape)).toEqual([
+        ['query-texture', 1, 99, 1], ['cache-texture', Math.ceil(slots / 64), 1, 1], ['cache-texture:copy'], ['v4-tiled', 4, 3, 3], ['combine', 11, 3, 3],
       ]);
     } finally {
       prepared.destroy();
@@ -131,12 +134,32 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     const wrapped = await prepareAttention(short, small, { ...config, queries: 'storage' });
     try {
       expect(wrapped.spec.numBlocks * 16).toBe(128);
-      expect(wrapped.passes[0]).toMatchObject({ label: 'cache-texture', workgroups: [1, 64, 1] });
+      expect(wrapped.passes.map(passShape)).toEqual([['cache-texture', 2, 1, 1], ['cache-texture:copy'], ['v4-tiled', 4, 3, 3], ['combine', 11, 3, 3]]);
     } finally {
       wrapped.destroy();
     }
     const run = await runAttention(short, small, { ...config, queries: 'storage' });
     expect(run.check.pass, `two columns: ${formatCheck(run.check)}`).toBe(true);
+  });
+
+  // An f32 cache whose slots are the texture's rows (d_qk 576: 2304 bytes a slot, a multiple of 256) is copied
+  // into the texture as it is, with no decode pass, one copy a column: told the device's textures are 300 texels
+  // a side, 352 slots (22 pages: 19 + 2 requests' and a spare) take two columns of 144 texels, the second
+  // partly filled; the unused slots' NaN are copied and never read.
+  it('v4 tiled: an f32 cache copied straight into its texture, two columns', async () => {
+    const long = generateInputs(presetShape('v32', { seqlens: [300, 17], hQ: 11, pageBlockSize: 16 }), { seed: 8 });
+    const short = { ...gpu!, limits: { ...gpu!.limits, maxTextureDimension2D: 300 } };
+    const config = { kernel: 'tiled', kvFormat: 'f32', keys: 'texture', splits: 2, headsPerWorkgroup: 8, ...GPU_BLOCKS } as const;
+    const prepared = await prepareAttention(short, long, config);
+    try {
+      expect(prepared.spec.numBlocks * 16).toBeGreaterThan(300);
+      expect(prepared.passes.map(passShape)).toEqual([['cache-texture:copy'], ['v4-tiled', 4, 1, 2], ['combine', 11, 1, 2]]);
+      expect(prepared.plan.scratch.map((s) => s.label)).not.toContain('decoded cache rows');
+    } finally {
+      prepared.destroy();
+    }
+    const run = await runAttention(short, long, config);
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 
   // A module that keeps marked lines (here the storage tile's), given an empty set of edits (as
@@ -146,7 +169,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     const prepared = await prepareAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', keys: 'tile-storage', tileN: 8, ...GPU_BLOCKS, shaderEdits: {} });
     try {
       expect(prepared.plan.constants.KEY_TILE_STORAGE).toBe(1);
-      expect(DECLARED_LAYOUTS.has(prepared.passes[0].pipeline)).toBe(false);
+      expect(DECLARED_LAYOUTS.has(prepared.passes.filter(isDispatch)[0].pipeline)).toBe(false);
     } finally {
       prepared.destroy();
     }
@@ -161,7 +184,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
     const prepared = await prepareAttention(gpu!, inputs, config);
     try {
-      expect(DECLARED_LAYOUTS.get(prepared.passes[1].pipeline)?.find((d) => d.name === 'queryTexture')).toEqual({ name: 'queryTexture', binding: 22, type: 'texture' });
+      expect(DECLARED_LAYOUTS.get(prepared.passes.filter(isDispatch)[1].pipeline)?.find((d) => d.name === 'queryTexture')).toEqual({ name: 'queryTexture', binding: 22, type: 'texture' });
     } finally {
       prepared.destroy();
     }

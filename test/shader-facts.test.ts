@@ -19,9 +19,10 @@ import { type DeviceLimits, WEBGPU_DEFAULT_LIMITS } from '../src/gpu/device';
 import { maxBlocksPerSeq, presetShape } from '../src/mla/shape';
 import type { KvFormat } from '../src/mla/kv-layout';
 import { generatedPages } from '../src/run/run-size';
-import { cacheTextureSize, queryTextureSize } from '../src/kernels/kernel-plan';
+import { cacheCopiesStraight, cacheTextureRows, cacheTextureSize, queryTextureSize } from '../src/kernels/kernel-plan';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
+import { SMALL_HEAD } from './support/small-head';
 import { type RunConfig, planCall, planRefusal } from '../src/run/runner';
 
 /** Lines of every shipped file whose code (comments aside) matches `names` but that do not end with `mark`, as file:line. */
@@ -133,12 +134,20 @@ describe('the cache decoded into a texture (--keys texture)', () => {
     expect(() => plan(long, { ...limits, maxTextureDimension2D: 200 }))
       .toThrow(/keys "texture": 10176 cache slots of 128 f32 texels \(20840448 bytes\) do not fit one texture of this device \(maxTextureDimension2D 200,/);
     expect(() => plan(long, limits, 1 << 20)).toThrow(/keys "texture": .* a cache in one buffer\); use keys cache or a tile/);
+     // The rows the decode pass writes are padded to 256 bytes for the copy into the texture; an f32 cache of
+    // whole 256-byte slots needs no pass (copied as it is), not a 68-dim head's, nor bf16 or FP8.
+    expect(cacheTextureRows({ width: 17, height: 10 })).toEqual({ rowTexels: 32, bytes: 16 * 32 * 10 });
+    expect(cacheTextureRows({ width: 144, height: 10 })).toEqual({ rowTexels: 144, bytes: 16 * 144 * 10 });
+    const f32 = (s: ReturnType<typeof presetShape>) => makeAttentionSpec(s, kvLayout('f32', s, s.pageBlockSize), generatedPages(s));
+    expect(cacheCopiesStraight(f32(shape))).toBe(true);
+    expect(cacheCopiesStraight(f32(presetShape('v32', { seqlens: [64], pageBlockSize: 16, ...SMALL_HEAD })))).toBe(false);
+    expect(cacheCopiesStraight(spec(shape))).toBe(false);
+    expect(plan(shape).scratch.map((s) => s.label)).toContain('decoded cache rows');
   });
-  it('cache_texture.wgsl writes the texels key_tile.wgsl reads: a run of d_qk / 4 texels a slot, the texture\'s height slots a column', () => {
-    expect(SHADER_FILES['cache_texture.wgsl']).toMatch(/var cacheTexels: texture_storage_2d<rgba32float, write>;/);
-    expect(SHADER_FILES['cache_texture.wgsl']).toMatch(/let slot = id\.x \/ dq4 \* size\.y \+ id\.y;/);
+  it('cache_texture.wgsl writes the rows of the texels key_tile.wgsl reads: a run of d_qk / 4 texels a slot, the texture\'s height slots a column', () => {
+    expect(SHADER_FILES['cache_texture.wgsl']).toMatch(/var<storage, read_write> cacheRows: array<vec4<f32>>;/);
+    expect(SHADER_FILES['cache_texture.wgsl']).toMatch(/let at = \(slot % ROWS\) \* ROW_TEXELS \+ slot \/ ROWS \* dq4;/);
     expect(SHADER_FILES['key_tile.wgsl']).toMatch(/return vec3<u32>\(slot \/ rows \* \(D_QK \/ 4u\), slot % rows, 1u\);/);
-    expect(BINDINGS.cacheTexels).toBe(BINDINGS.cacheTexture);
   });
 });
 

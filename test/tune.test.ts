@@ -106,7 +106,7 @@ describe('tuning space', () => {
     expect(walkOrder('outBlock', ['8x8', '16x16', '32x32'])).toEqual(['32x32', '16x16', '8x8']); // a narrowed space keeps the order
     expect(walkOrder('headsPerWorkgroup', FULL_SPACE.headsPerWorkgroup)).toEqual([64, 32, 16, 8]);
     expect(walkOrder('tileN', [8, 64, 16])).toEqual([64, 16, 8]);
-    expect(walkOrder('keys', FULL_SPACE.keys)).toEqual(['cache', 'texture', 'tile', 'tile-bf16', 'tile-storage']);
+    expect(walkOrder('keys', FULL_SPACE.keys)).toEqual(['texture', 'cache', 'tile', 'tile-bf16', 'tile-storage']);
     expect(walkOrder('queries', FULL_SPACE.queries)).toEqual(['texture', 'storage']);
   });
 });

@@ -25,9 +25,10 @@ export const BINDINGS = {
   // version 4's queries in a texture (--queries texture): read by tiled_blocks.wgsl, written by query_texture.wgsl
   queryTexture: 22,
   queryRows: 22,
-  // version 4's cache decoded into a texture (--keys texture): read by key_tile.wgsl, written by cache_texture.wgsl
+  // version 4's cache decoded into a texture (--keys texture): read by key_tile.wgsl; cache_texture.wgsl
+  // decodes the cache into cacheRows, which the host copies into the texture
   cacheTexture: 23,
-  cacheTexels: 23,
+  cacheRows: 24,
   // kv_shards.wgsl: shards 1..11 of a cache split across buffers (shard 0 is `kv`)
   kv1: 9,
   kv2: 10,

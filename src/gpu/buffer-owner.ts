@@ -15,7 +15,7 @@ export interface PassOwner {
 export interface BufferOwner extends PassOwner {
   /** A storage buffer of `bytes` (rounded up to 16), filled with `data` when given, else zero. */
   storage(label: string, bytes: number, data?: ArrayBufferView): GPUBuffer;
-  /** A 2D rgba32float texture (rgba32Texture), written by a compute pass and read by textureLoad. */
+  /** A 2D rgba32float texture (rgba32Texture), written by a compute pass or a copy and read by textureLoad. */
   texture(label: string, size: TextureSize): GPUTexture;
   /** Copy a buffer's first `bytes` back to the host as f32. */
   read(buffer: GPUBuffer, bytes: number): Promise<Float32Array>;
@@ -43,7 +43,7 @@ export function bufferOwner(ctx: GpuContext): BufferOwner {
       return buffer;
     },
     texture(label, size) {
-      const texture = rgba32Texture(device, label, size, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING);
+      const texture = rgba32Texture(device, label, size, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST);
       owned.push(texture);
       return texture;
     },

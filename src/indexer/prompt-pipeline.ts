@@ -15,7 +15,7 @@
 import type { GpuContext } from '../gpu/device';
 import { bufferOwner } from '../gpu/buffer-owner';
 import { withErrorScopes } from '../gpu/error-scopes';
-import { type KernelPass, encodePasses } from '../kernels/kernel-plan';
+import { type CallPass, encodePasses } from '../kernels/kernel-plan';
 import type { HeadPreset } from '../mla/shape';
 import { type CheckResult, compareToReference } from '../reference/check';
 import { type AttentionOutput, GpuRunError, type RunConfig, prepareAttention, uploadCache } from '../run/runner';
@@ -117,7 +117,7 @@ function indexerChunk(inp: IndexerInputs, first: number, n: number, keysEnd: num
 }
 
 /** Submit `passes` once and wait: wall-clock ms. */
-async function runOnce(ctx: GpuContext, label: string, passes: readonly KernelPass[]): Promise<number> {
+async function runOnce(ctx: GpuContext, label: string, passes: readonly CallPass[]): Promise<number> {
   const t0 = performance.now();
   await withErrorScopes(ctx.device, async () => {
     const encoder = ctx.device.createCommandEncoder({ label });

@@ -16,7 +16,7 @@ import { spread } from '../mla/spread';
 import type { GpuContext } from '../gpu/device';
 import { bufferOwner } from '../gpu/buffer-owner';
 import { withErrorScopes } from '../gpu/error-scopes';
-import { type KernelPass, encodePasses } from '../kernels/kernel-plan';
+import { type CallPass, encodePasses } from '../kernels/kernel-plan';
 import { type MlaInputs, generateInputs } from '../mla/inputs';
 import { kvLayout } from '../mla/kv-layout';
 import { type ExtraSource, combineSources } from '../mla/extra-cache';
@@ -215,7 +215,7 @@ export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: 
     const sparseInputs: MlaInputs = combined ? { ...combined, indices: undefined } : { ...dense, shape: sparseShape, indices: undefined };
     const sparse = await prepareAttention(ctx, sparseInputs, config, { indices });
     try {
-      const all: KernelPass[] = [...idx.passes, topk, ...sparse.passes];
+      const all: CallPass[] = [...idx.passes, topk, ...sparse.passes];
       step('indexer -> top-k -> sparse decode');
       await withErrorScopes(ctx.device, () => {
         const encoder = ctx.device.createCommandEncoder({ label: 'sparse pipeline' });
@@ -259,7 +259,7 @@ export async function runSparsePipeline(ctx: GpuContext, c: SparseCase, config: 
       }
 
       let ms: StageMs | undefined;
-      const time = async (label: string, passes: readonly KernelPass[]) => (await timeWork(ctx, {
+      const time = async (label: string, passes: readonly CallPass[]) => (await timeWork(ctx, {
         label, passLabels: passes.map((p) => p.label), encode: (e, tw) => encodePasses(passes, e, tw),
       }, { warmup: 1, samples: 3, iterations: 1, ...config.timing })).medianMs;
       if (config.time) {

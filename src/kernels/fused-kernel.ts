@@ -4,7 +4,7 @@
  */
 import { composeShader } from '../gpu/shader-source';
 import { workgroupBytesOf } from '../gpu/wgsl-layout';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type CallPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 
@@ -35,6 +35,6 @@ export function fusedPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
 
 export function fusedVersionPasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
-): Promise<KernelPass[]> {
+): Promise<CallPass[]> {
   return fusedPasses(device, spec, { label: 'v2-fused', files: FUSED_FILES, plan, headBlocks: spec.shape.hQ }, buffers, scratch);
 }

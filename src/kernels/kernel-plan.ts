@@ -44,9 +44,10 @@ export interface PlanOptions {
  * the tile decoded in f32 into the workgroup's own part of a storage buffer
  * (a scratch buffer of the plan); 'cache', straight from the cache each time
  * a head block uses them (decoding them each time); 'texture', the whole
- * cache decoded once a call into a texture by the call's first pass
- * (shaders/cache_texture.wgsl, cacheTextureSize) and every key and value
- * read from there as a texel.
+ * cache decoded once a call by the call's first pass and copied into a
+ * texture (shaders/cache_texture.wgsl, cacheTextureSize; an f32 cache is
+ * copied as it is, cacheCopiesStraight) and every key and value read from
+ * there as a texel.
  */
 export const KEY_READS = ['tile', 'tile-bf16', 'tile-storage', 'cache', 'texture'] as const;
 export type KeyReads = (typeof KEY_READS)[number];
@@ -72,18 +73,60 @@ export function queryTextureSize(shape: MlaShape): TextureSize {
  * in one row, `height` slots a column of such runs, the columns side by
  * side. As tall as the device allows (maxTextureDimension2D), so a cache
  * of up to that many slots is one column; undefined where it does not fit:
- * wider than the device allows, or larger than one storage binding (a
- * cache that large is sharded, and its texture, 16 bytes for every 4
- * values, would be larger still).
+ * wider than the device allows, or its rows (cacheTextureRows) larger than
+ * one storage binding (a cache that large is sharded, and its texture, 16
+ * bytes for every 4 values, would be larger still).
  */
 export function cacheTextureSize(spec: AttentionSpec, limits: DeviceLimits): TextureSize | undefined {
   const slots = cacheSlotsOf(spec);
   const most = limits.maxTextureDimension2D;
   const height = Math.max(1, Math.min(slots, most));
   const width = Math.ceil(slots / height) * (spec.shape.dQk / 4);
-  const fits = spec.shards.count === 1 && width <= most && 16 * width * height <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const fits = spec.shards.count === 1 && width <= most && cacheTextureRows({ width, height }).bytes <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   return fits ? { width, height } : undefined;
 }
+
+/** The cache's texture (cacheTextureSize), or PlanDoesNotFit saying why the device has none for it. */
+export function cacheTextureSizeOrRefuse(spec: AttentionSpec, limits: DeviceLimits): TextureSize {
+  const size = cacheTextureSize(spec, limits);
+  if (!size) {
+    const slots = cacheSlotsOf(spec);
+    throw new PlanDoesNotFit(`keys "texture": ${slots} cache slots of ${spec.shape.dQk / 4} f32 texels (${16 * slots * spec.shape.dQk / 4} bytes) do not fit one texture of this device (maxTextureDimension2D ${limits.maxTextureDimension2D}, one storage binding ${Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)} bytes, a cache in one buffer); use keys cache or a tile`);
+  }
+  return size;
+}
+
+/** Bytes a row of a buffer copied into a texture must be a multiple of (WebGPU's copyBufferToTexture). */
+export const COPY_ROW_ALIGNMENT = 256;
+
+/**
+ * The buffer cache_texture.wgsl decodes the cache into, row by row of the
+ * texture, each row padded to COPY_ROW_ALIGNMENT bytes so that one copy
+ * moves it into the texture: its row length in texels and its bytes.
+ */
+export function cacheTextureRows(size: TextureSize): { readonly rowTexels: number; readonly bytes: number } {
+  const perRow = COPY_ROW_ALIGNMENT / 16;
+  const rowTexels = Math.ceil(size.width / perRow) * perRow;
+  return { rowTexels, bytes: 16 * rowTexels * size.height };
+}
+
+/**
+ * Whether the cache can be copied into its texture as it is, with no decode
+ * pass: an f32 cache in one buffer whose slots follow each other with no
+ * gap (every page full of tokens, each token d_qk values, no padding), and
+ * whose slot is a whole number of COPY_ROW_ALIGNMENT bytes (d_qk 576 and
+ * 512 are; a 68-dim head is not): each slot is then one row of the
+ * texture, a column of the texture one copy.
+ */
+export function cacheCopiesStraight(spec: AttentionSpec): boolean {
+  const { layout } = spec;
+  const slotBytes = 4 * layout.dQk;
+  return layout.kind === 'f32' && spec.shards.count === 1 && layout.tokenStride === slotBytes
+    && layout.pageStride === layout.pageBlockSize * slotBytes && slotBytes % COPY_ROW_ALIGNMENT === 0;
+}
+
+/** The label of the scratch buffer cache_texture.wgsl decodes the cache into (`--keys texture`, unless it copies straight). */
+export const CACHE_ROWS_LABEL = 'decoded cache rows';
 
 /** The label of the scratch buffer of decoded key tiles ('tile-storage'): the plan names it, the passes bind it by it. */
 export const STORAGE_TILE_LABEL = 'decoded key tiles';
@@ -129,6 +172,19 @@ export interface KernelPass {
   readonly workgroups: readonly [number, number, number];
 }
 
+/** A copy a call records between its dispatches (the cache into its texture): no pipeline, timed like a pass. */
+export interface CopyPass {
+  readonly label: string;
+  readonly copy: (encoder: GPUCommandEncoder) => void;
+}
+
+/** What a call records, in order: dispatches, each its own compute pass, and copies. */
+export type CallPass = KernelPass | CopyPass;
+
+export function isDispatch(p: CallPass): p is KernelPass {
+  return 'pipeline' in p;
+}
+
 /** Device buffers of one attention call. */
 export interface AttentionBuffers {
   /** The cache's shards, in order (one buffer when it fits one binding). */
@@ -154,10 +210,22 @@ export function keySourceBindings(sparse: boolean, b: AttentionBuffers): Partial
   return sparse ? { indices: b.keyList, params: b.params } : { seqlens: b.keyList, block_table: b.blockTable, params: b.params };
 }
 
-/** Record passes, each its own compute pass (so a timer can stamp each). */
-export function encodePasses(passes: readonly KernelPass[], encoder: GPUCommandEncoder, timestampWrites?: (pass: number) => GPUComputePassTimestampWrites | undefined): void {
+/**
+ * Record passes, each dispatch its own compute pass (so a timer can stamp
+ * each). A copy is recorded between two empty compute passes, the first
+ * stamping its beginning, the second its end: timestamps exist only at pass
+ * boundaries, and so the copy is timed as a pass of its own.
+ */
+export function encodePasses(passes: readonly CallPass[], encoder: GPUCommandEncoder, timestampWrites?: (pass: number) => GPUComputePassTimestampWrites | undefined): void {
   passes.forEach((p, k) => {
-    const pass = encoder.beginComputePass({ label: p.label, timestampWrites: timestampWrites?.(k) });
+    const stamps = timestampWrites?.(k);
+    if (!isDispatch(p)) {
+      if (stamps) encoder.beginComputePass({ label: `${p.label} (starts)`, timestampWrites: { querySet: stamps.querySet, beginningOfPassWriteIndex: stamps.beginningOfPassWriteIndex } }).end();
+      p.copy(encoder);
+      if (stamps) encoder.beginComputePass({ label: `${p.label} (ends)`, timestampWrites: { querySet: stamps.querySet, endOfPassWriteIndex: stamps.endOfPassWriteIndex } }).end();
+      return;
+    }
+    const pass = encoder.beginComputePass({ label: p.label, timestampWrites: stamps });
     pass.setPipeline(p.pipeline);
     pass.setBindGroup(0, p.bindGroup);
     pass.dispatchWorkgroups(...p.workgroups);

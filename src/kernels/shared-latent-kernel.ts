@@ -5,7 +5,7 @@
  */
 import { composeShader } from '../gpu/shader-source';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type CallPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 
@@ -65,7 +65,7 @@ export function sharedLatentPlan(spec: AttentionSpec, limits: DeviceLimits, opti
 
 export function sharedLatentPasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
-): Promise<KernelPass[]> {
+): Promise<CallPass[]> {
   const headBlocks = Math.ceil(spec.shape.hQ / plan.headsPerWorkgroup);
   return fusedPasses(device, spec, { label: 'v3-shared-latent', files: SHARED_LATENT_FILES, plan, headBlocks }, buffers, scratch);
 }

@@ -6,11 +6,14 @@
  */
 import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { type ComposeOptions, type ShaderFileName, SHADER_FILES } from '../gpu/shader-source';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, PlanDoesNotFit, STORAGE_TILE_LABEL, keySourceBindings, queryTextureSize } from './kernel-plan';
+import {
+  type AttentionBuffers, type CallPass, type DeviceLimits, type KernelPass, type KernelPlan, CACHE_ROWS_LABEL, PlanDoesNotFit, STORAGE_TILE_LABEL,
+  cacheCopiesStraight, cacheTextureRows, keySourceBindings, queryTextureSize,
+} from './kernel-plan';
 import { type BindingName, type BoundResource, bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
 import { wideStrips } from './register-blocks';
-import { type AttentionSpec, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
+import { type AttentionSpec, cacheSlotsOf, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
 
 /** Auto split on a GPU: aim for this many workgroups in flight, but keep >= MIN_KEYS_PER_SPLIT keys per split. */
 const GPU_TARGET_WORKGROUPS = 128;
@@ -117,16 +120,49 @@ function cacheTextureOf(plan: KernelPlan, buffers: AttentionBuffers): GPUTexture
 /** Threads of cache_texture.wgsl's workgroup. */
 const CACHE_TEXTURE_WG = shaderConstant(SHADER_FILES['cache_texture.wgsl'], 'WG');
 
-/** The pass that decodes the cache into its texture (shaders/cache_texture.wgsl), before the decode dispatch. */
-async function cacheTexturePass(device: GPUDevice, spec: AttentionSpec, buffers: AttentionBuffers, texture: GPUTexture): Promise<KernelPass> {
+/**
+ * What fills the cache's texture before the decode dispatch: the pass that
+ * decodes the cache into rows (shaders/cache_texture.wgsl) and the copy of
+ * those rows into the texture, or, for an f32 cache whose slots are already
+ * the texture's rows (cacheCopiesStraight), copies of the cache itself, one
+ * a column of the texture.
+ */
+async function cacheTexturePasses(
+  device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, texture: GPUTexture, scratch: readonly GPUBuffer[],
+): Promise<CallPass[]> {
+  const size = { width: texture.width, height: texture.height };
+  const dq4 = spec.shape.dQk / 4;
+  if (cacheCopiesStraight(spec)) {
+    const [kv] = buffers.kv;
+    const slotBytes = 16 * dq4;
+    const slots = cacheSlotsOf(spec);
+    const columns = Math.ceil(slots / size.height);
+    return [{
+      label: 'cache-texture:copy',
+      copy: (encoder) => {
+        for (let c = 0; c < columns; c++) {
+          const rows = Math.min(size.height, slots - c * size.height);
+          encoder.copyBufferToTexture({ buffer: kv, offset: c * size.height * slotBytes, bytesPerRow: slotBytes, rowsPerImage: rows }, { texture, origin: [c * dq4, 0] }, [dq4, rows]);
+        }
+      },
+    }];
+  }
+  const rows = scratch[plan.scratch.findIndex((s) => s.label === CACHE_ROWS_LABEL)];
+  if (!rows) throw new Error('the decoded cache rows\' scratch buffer is required when keys are "texture"');
+  const { rowTexels } = cacheTextureRows(size);
+  const layout = sharedConstants(spec);
+  const bf16ByVec4 = layout.KV_KIND === 1 && layout.TOKEN_STRIDE_W % 4 === 0 && layout.PAGE_STRIDE_W % 4 === 0 && dq4 % 2 === 0;
   const pipeline = await getPipeline(device, {
     kernel: 'cache-texture', files: ['params.wgsl', 'fp8.wgsl', 'kv_cache.wgsl', 'kv_shards.wgsl', 'cache_texture.wgsl'], entryPoint: 'main',
-    edits: spec.edits, constants: sharedConstants(spec),
+    edits: spec.edits, constants: { ...layout, ROWS: size.height, ROW_TEXELS: rowTexels, BF16_BY_VEC4: bf16ByVec4 ? 1 : 0 },
   });
-  return {
-    label: 'cache-texture', pipeline, workgroups: [Math.ceil(texture.width / CACHE_TEXTURE_WG), texture.height, 1],
-    bindGroup: bindGroup(device, pipeline, 'cache-texture', { ...kvShardBindings(buffers.kv), params: buffers.params, cacheTexels: texture.createView() }),
-  };
+  return [{
+    label: 'cache-texture', pipeline, workgroups: [Math.ceil(cacheSlotsOf(spec) / CACHE_TEXTURE_WG), 1, 1],
+    bindGroup: bindGroup(device, pipeline, 'cache-texture', { ...kvShardBindings(buffers.kv), params: buffers.params, cacheRows: rows }),
+  }, {
+    label: 'cache-texture:copy',
+    copy: (encoder) => encoder.copyBufferToTexture({ buffer: rows, bytesPerRow: 16 * rowTexels, rowsPerImage: size.height }, { texture }, [size.width, size.height]),
+  }];
 }
 
 /** Threads of query_texture.wgsl's workgroup. */
@@ -174,7 +210,7 @@ export interface FusedKernel {
 /** The decode dispatch of a fused version (after the queries' and the cache's textures are written, when it reads them), then the combine when it splits. */
 export async function fusedPasses(
   device: GPUDevice, spec: AttentionSpec, kernel: FusedKernel, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
-): Promise<KernelPass[]> {
+): Promise<CallPass[]> {
   const { shape } = spec;
   const { plan } = kernel;
   const decode = await getPipeline(device, {
@@ -192,9 +228,9 @@ export async function fusedPasses(
   const textures: Partial<Record<BindingName, BoundResource>> = {
     ...(queryTexture ? { queryTexture: queryTexture.createView() } : {}), ...(cacheTexture ? { cacheTexture: cacheTexture.createView() } : {}),
   };
-  const first = [
+  const first: CallPass[] = [
     ...(queryTexture ? [await queryTexturePass(device, spec, buffers.q, queryTexture)] : []),
-    ...(cacheTexture ? [await cacheTexturePass(device, spec, buffers, cacheTexture)] : []),
+    ...(cacheTexture ? await cacheTexturePasses(device, spec, plan, buffers, cacheTexture, scratch) : []),
   ];
   const grid: [number, number, number] = [kernel.headBlocks * plan.splits, shape.sQ, shape.batch];
   const decodePass = (out: GPUBuffer, lse: GPUBuffer, maxLogits: GPUBuffer): KernelPass => ({

@@ -8,7 +8,7 @@
  */
 import { composeShader } from '../gpu/shader-source';
 import { workgroupBytesOf } from '../gpu/wgsl-layout';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type CallPass, type KernelPlan, type PlanOptions, PlanDoesNotFit } from './kernel-plan';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 import { TILED_BLOCK, chosenBlocks, tiledHeads, tiledLoops } from './tiled-kernel';
@@ -61,7 +61,7 @@ export function subgroupsPlan(spec: AttentionSpec, limits: DeviceLimits, options
 
 export function subgroupsPasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
-): Promise<KernelPass[]> {
+): Promise<CallPass[]> {
   const headBlocks = Math.ceil(spec.shape.hQ / plan.headsPerWorkgroup);
   return fusedPasses(device, spec, { label: 'v5-subgroups', files: SUBGROUPS_FILES, plan, headBlocks }, buffers, scratch);
 }

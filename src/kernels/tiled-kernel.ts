@@ -9,9 +9,12 @@
 import { composeShader } from '../gpu/shader-source';
 import { storageBuffersDeclared } from '../gpu/bindings';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit, QUERY_READS, STORAGE_TILE_LABEL, cacheTextureSize, queryTextureSize } from './kernel-plan';
+import {
+  type AttentionBuffers, type DeviceLimits, type CallPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit, QUERY_READS, STORAGE_TILE_LABEL,
+  CACHE_ROWS_LABEL, cacheCopiesStraight, cacheTextureRows, cacheTextureSizeOrRefuse, queryTextureSize,
+} from './kernel-plan';
 import type { KvFormat } from '../mla/kv-layout';
-import { type AttentionSpec, cacheSlotsOf, sharedConstants } from './attention-spec';
+import { type AttentionSpec, sharedConstants } from './attention-spec';
 import { type LoopCost, chooseSplits, fusedFiles, fusedPasses, splitScratch } from './split-kv';
 import { type BlockPair, blockConstants, blockSize, defaultBlocks, parseOutBlock, parseScoreBlock } from './register-blocks';
 
@@ -116,6 +119,20 @@ function refuseInexactBf16Tile(spec: AttentionSpec): void {
   }
 }
 
+/**
+ * cache_texture.wgsl decodes an FP8 latent sixteen codes a load: every
+ * record must start on 16 bytes and a quantisation tile hold whole loads.
+ * FlashMLA's two layouts do (src/mla/kv-layout.ts); a layout that did not
+ * would fail here rather than decode the wrong bytes.
+ */
+function checkFp8RecordsByVec4(spec: AttentionSpec): void {
+  if (spec.layout.kind !== 'fp8') return;
+  const o = sharedConstants(spec);
+  if (o.TOKEN_STRIDE_W % 4 !== 0 || o.PAGE_STRIDE_W % 4 !== 0 || o.D_NOPE % 16 !== 0 || o.QUANT_TILE % 16 !== 0) {
+    throw new Error(`keys "texture": the ${spec.layout.name} layout's records (token stride ${4 * o.TOKEN_STRIDE_W} B, page stride ${4 * o.PAGE_STRIDE_W} B, ${o.D_NOPE} latent values in tiles of ${o.QUANT_TILE}) are not in whole 16-byte loads, which shaders/cache_texture.wgsl reads`);
+  }
+}
+
 export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
   const { shape } = spec;
   const base = { ...sharedConstants(spec), D_V: shape.dV };
@@ -127,7 +144,10 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const fromCache = keys === 'cache' || fromTexture;
   const inStorage = keys === 'tile-storage';
   if (keys === 'tile-bf16') refuseInexactBf16Tile(spec);
-  if (fromTexture) refuseCacheTextureOver(spec, limits);
+  if (fromTexture) {
+    cacheTextureSizeOrRefuse(spec, limits);
+    checkFp8RecordsByVec4(spec);
+  }
   if (options.queries !== undefined && !QUERY_READS.includes(options.queries)) {
     throw new Error(`queries ${JSON.stringify(options.queries)} is not allowed: queries must be one of ${QUERY_READS.join(', ')}`);
   }
@@ -166,7 +186,10 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   }
   const workgroupsPerSplit = Math.ceil(shape.hQ / heads) * shape.sQ * shape.batch;
   const splits = chooseSplits(spec, workgroupsPerSplit, options.splits, limits, tiledLoops({ tileN, heads, threads, dq4, tasks: scoreBlocks * dotParts, perTask: Math.ceil(dq4 / dotParts), slices: dotParts, decoded: !fromCache }));
-  const scratch = [...splitScratch(spec, splits), ...(inStorage ? [storageTileScratch(limits, tileN * shape.dQk, workgroupsPerSplit * splits)] : [])];
+  const scratch = [
+    ...splitScratch(spec, splits), ...(inStorage ? [storageTileScratch(limits, tileN * shape.dQk, workgroupsPerSplit * splits)] : []),
+    ...(fromTexture && !cacheCopiesStraight(spec) ? [{ label: CACHE_ROWS_LABEL, bytes: cacheTextureRows(cacheTextureSizeOrRefuse(spec, limits)).bytes }] : []),
+  ];
   return {
     kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads, keys, queries, scoreBlock: chosen.score, outBlock: chosen.out,
     workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch,
@@ -192,13 +215,6 @@ function refuseQueryTextureOver(spec: AttentionSpec, limits: DeviceLimits): void
   }
 }
 
-/** The cache decoded into a texture (`--keys texture`, cacheTextureSize) must fit the device's 2D textures and one binding's bytes. */
-function refuseCacheTextureOver(spec: AttentionSpec, limits: DeviceLimits): void {
-  if (!cacheTextureSize(spec, limits)) {
-    const slots = cacheSlotsOf(spec);
-    throw new PlanDoesNotFit(`keys "texture": ${slots} cache slots of ${spec.shape.dQk / 4} f32 texels (${16 * slots * spec.shape.dQk / 4} bytes) do not fit one texture of this device (maxTextureDimension2D ${limits.maxTextureDimension2D}, one storage binding ${Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)} bytes, a cache in one buffer); use keys cache or a tile`);
-  }
-}
 
 /** Refuse a storage tile where the module that binds it (its binding is blanked in every other) binds more storage buffers than allowed. */
 function refuseStorageTileOver(limits: DeviceLimits, buffers: number): void {
@@ -209,7 +225,7 @@ function refuseStorageTileOver(limits: DeviceLimits, buffers: number): void {
 
 export function tiledPasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[],
-): Promise<KernelPass[]> {
+): Promise<CallPass[]> {
   const headBlocks = Math.ceil(spec.shape.hQ / plan.headsPerWorkgroup);
   return fusedPasses(device, spec, { label: 'v4-tiled', files: TILED_FILES, plan, headBlocks }, buffers, scratch);
 }

@@ -12,7 +12,7 @@ import { type ShaderFileName, composeShader } from '../gpu/shader-source';
 import { storageBuffersDeclared } from '../gpu/bindings';
 import { type AttentionSpec, sharedFiles } from './attention-spec';
 import { fusedFiles, fusedModuleOptions } from './split-kv';
-import { type AttentionBuffers, type DeviceLimits, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, VERSION_NAMES, type VersionName } from './kernel-plan';
+import { type AttentionBuffers, type DeviceLimits, type CallPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, VERSION_NAMES, type VersionName } from './kernel-plan';
 import { NAIVE_FILES, naivePasses, naivePlan } from './naive-kernel';
 import { FUSED_FILES, fusedPlan, fusedVersionPasses } from './fused-kernel';
 import { SHARED_LATENT_FILES, sharedLatentPasses, sharedLatentPlan } from './shared-latent-kernel';
@@ -37,7 +37,7 @@ export interface KernelVersion {
   /** Why "flash" passes over it for this shape though it fits (a version below is faster there), or undefined. */
   flashSkips?(spec: AttentionSpec, limits: DeviceLimits): string | undefined;
   plan(spec: AttentionSpec, limits: DeviceLimits, options?: PlanOptions): KernelPlan;
-  passes(device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[]): Promise<KernelPass[]>;
+  passes(device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, scratch: readonly GPUBuffer[]): Promise<CallPass[]>;
 }
 
 const REFERENCE = 'src/reference/reference.ts';

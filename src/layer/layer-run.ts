@@ -20,7 +20,7 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { withErrorScopes } from '../gpu/error-scopes';
-import { type KernelPass, encodePasses } from '../kernels/kernel-plan';
+import { type CallPass, type KernelPass, encodePasses } from '../kernels/kernel-plan';
 import type { KernelChoice } from '../kernels/versions';
 import { type KvFormat, type KvLayout, kvLayout } from '../mla/kv-layout';
 import { dequantizeKvCache, dequantizeSlots, quantizeKvCache } from '../mla/kv-quant';
@@ -111,7 +111,7 @@ export interface LayerReport {
 interface Stage {
   readonly stage: string;
   readonly way: StageWay;
-  readonly passes: KernelPass[];
+  readonly passes: CallPass[];
 }
 
 const PAGE = 64;
@@ -130,7 +130,7 @@ function f32Table(d: number, core: Pick<CoreTensors, 'yarn' | 'keys'>): Float32A
   return Float32Array.from(ropeTable(d, core.yarn, core.keys));
 }
 
-async function submit(ctx: GpuContext, label: string, passes: readonly KernelPass[]): Promise<void> {
+async function submit(ctx: GpuContext, label: string, passes: readonly CallPass[]): Promise<void> {
   const { device } = ctx;
   await withErrorScopes(device, () => {
     const encoder = device.createCommandEncoder({ label });

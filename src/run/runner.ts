@@ -20,9 +20,8 @@ import type { DeviceLimits, GpuContext } from '../gpu/device';
 import type { ShaderEdits } from '../gpu/shader-source';
 import { withErrorScopes } from '../gpu/error-scopes';
 import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
-import type { TextureSize } from '../gpu/textures';
 import { releaseStandIns } from '../gpu/bindings';
-import { type AttentionBuffers, type KernelPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, cacheTextureSize, encodePasses, queryTextureSize } from '../kernels/kernel-plan';
+import { type AttentionBuffers, type CallPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, cacheTextureSizeOrRefuse, encodePasses, isDispatch, queryTextureSize } from '../kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from '../kernels/attention-spec';
 import { packParams } from '../kernels/call-params';
 import { type KernelChoice, type KernelVersion, checkStorageBuffers, resolveKernel } from '../kernels/versions';
@@ -56,13 +55,18 @@ export interface UploadBytes {
   readonly sink: number;
 }
 
+/** Give back the stand-in buffers of the passes' bind groups (bindings.ts). */
+function releaseAll(passes: readonly CallPass[]): void {
+  passes.filter(isDispatch).forEach((p) => releaseStandIns(p.bindGroup));
+}
+
 export interface PreparedAttention {
   readonly spec: AttentionSpec;
   readonly layout: KvLayout;
   /** The version that runs (for "flash", the one chosen) and its plan. */
   readonly version: KernelVersion;
   readonly plan: KernelPlan;
-  readonly passes: readonly KernelPass[];
+  readonly passes: readonly CallPass[];
   readonly upload: UploadBytes;
   /** The cache's bytes in its layout: exactly what the kernel reads (the reference decodes them). */
   readonly cacheBytes: Uint8Array;
@@ -96,13 +100,6 @@ function checkConfig(config: RunConfig): void {
   if (!(KV_FORMATS as readonly string[]).includes(config.kvFormat)) {
     throw new Error(`kv format ${JSON.stringify(config.kvFormat)} is not allowed: kv format must be one of ${KV_FORMATS.join(', ')}`);
   }
-}
-
-/** The texture of a plan that reads keys from one (its plan refused the call where none fits). */
-function decodedCacheSize(spec: AttentionSpec, limits: DeviceLimits): TextureSize {
-  const size = cacheTextureSize(spec, limits);
-  if (!size) throw new Error('the cache does not fit a texture on this device: the plan should have refused keys "texture"');
-  return size;
 }
 
 /** A call planned against a device: the layout, how the cache is sharded, the version and its plan. */
@@ -214,7 +211,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   const { storage, uniform } = alloc;
   const sink = inputs.sink ?? new Float32Array(1);
   let buffers: AttentionBuffers;
-  let passes: KernelPass[];
+  let passes: CallPass[];
   let scratch: GPUBuffer[] = [];
   try {
     [buffers, passes] = await withErrorScopes(device, async () => {
@@ -235,7 +232,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
         blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
         params: uniform('params', packParams(callParams(spec, plan.splits))),
         queryTexture: plan.queries === 'texture' ? alloc.texture('queries', queryTextureSize(shape)) : undefined,
-        cacheTexture: plan.keys === 'texture' ? alloc.texture('decoded cache', decodedCacheSize(spec, limits)) : undefined,
+        cacheTexture: plan.keys === 'texture' ? alloc.texture('decoded cache', cacheTextureSizeOrRefuse(spec, limits)) : undefined,
       };
       scratch = plan.scratch.map((s) => storage(s.label, s.bytes));
       return [b, await version.passes(device, spec, plan, b, scratch)] as const;
@@ -244,10 +241,10 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     alloc.destroy();
     throw e;
   }
-  for (const p of passes) {
+  for (const p of passes.filter(isDispatch)) {
     if (p.workgroups.some((n) => n > limits.maxComputeWorkgroupsPerDimension)) {
       alloc.destroy();
-      passes.forEach((q) => releaseStandIns(q.bindGroup));
+      releaseAll(passes);
       throw new Error(`${p.label} needs a grid of ${p.workgroups.join(' x ')} workgroups, over this device's maxComputeWorkgroupsPerDimension of ${limits.maxComputeWorkgroupsPerDimension}`);
     }
   }
@@ -297,7 +294,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
     destroy() {
       alloc.destroy();
       readBuffers.forEach((b) => b.destroy());
-      passes.forEach((p) => releaseStandIns(p.bindGroup));
+      releaseAll(passes);
     },
   };
 }

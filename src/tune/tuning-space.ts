@@ -46,11 +46,12 @@ export const FULL_SPACE: TuningSpace = {
  * walkOrder). The most work per value read first: the larger register
  * block (more heads on equal size), head block and tile. Queries from a
  * texture before storage (a texel read cost a seventh of a storage read on
- * llvmpipe, about the same on SwiftShader); keys from the cache before the
- * texture and the tiles (with 32-head blocks each key is decoded for 32
- * heads at once, and the cache won for FP8 too on both; the texture's pass
- * cost what its cheaper reads saved, docs/tuning.md "Keys from a
- * texture"). Measured on the two software adapters only
+ * llvmpipe, about the same on SwiftShader); keys from the texture, then
+ * the cache, before the tiles (with 32-head blocks each key is decoded for
+ * 32 heads at once; the texture, filled by a copy, was the fastest of the
+ * two in all six shapes on llvmpipe and beat the cache for FP8 on
+ * SwiftShader, docs/tuning.md "Keys from a texture"). Measured on the two
+ * software adapters only
  * (docs/tuning.md); a search without a budget times every value of a
  * step whatever the order. Each list holds its knob's FULL_SPACE values
  * (a test says so).
@@ -58,7 +59,7 @@ export const FULL_SPACE: TuningSpace = {
 export const LIKELIEST_FIRST: TuningSpace = {
   scoreBlock: ['32x16', '16x16', '16x8', '8x16', '8x8'],
   outBlock: ['32x32', '16x32', '16x16', '8x32', '16x8', '8x16', '8x8'],
-  keys: ['cache', 'texture', 'tile', 'tile-bf16', 'tile-storage'],
+  keys: ['texture', 'cache', 'tile', 'tile-bf16', 'tile-storage'],
   queries: ['texture', 'storage'],
   headsPerWorkgroup: [64, 32, 16, 8],
   tileN: [64, 32, 16, 8],
