@@ -36,7 +36,7 @@
 const WG: u32 = 64u;
 override ROWS: u32;        // the texture's height: slots a column
 override ROW_TEXELS: u32;  // a row's length in cacheRows (the texture's width, padded to 256 bytes)
-override BF16_BY_VEC4: bool = false; // a bf16 record starts on 16 bytes and holds whole loads (the host says: split-kv.ts)
+override BF16_BY_VEC4: bool = false; // a bf16 record starts on 16 bytes and holds whole loads (the host says: kernel-plan.ts, cacheRowLoads)
 @group(0) @binding(24) var<storage, read_write> cacheRows: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
@@ -51,7 +51,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   var first = 0u;  // the first quad the loop below decodes
   if (KV_KIND == 2u) {
     // An FP8 latent, sixteen codes (four quads) a load: a record starts on 16 bytes in
-    // FlashMLA's layouts and a quantisation tile is a multiple of 16 codes (the host checks both).
+    // FlashMLA's layouts and a quantisation tile is a multiple of 16 codes (kernel-plan.ts, cacheRowLoads, checks both).
     scales = tokenScales(p, slot);
     for (var v = 0u; v < D_NOPE / 16u; v++) {
       let words = kvVec(t.shard, t.word / 4u + v);

@@ -19,7 +19,7 @@ import { type DeviceLimits, WEBGPU_DEFAULT_LIMITS } from '../src/gpu/device';
 import { maxBlocksPerSeq, presetShape } from '../src/mla/shape';
 import type { KvFormat } from '../src/mla/kv-layout';
 import { generatedPages } from '../src/run/run-size';
-import { cacheCopiesStraight, cacheTextureRows, cacheTextureSize, queryTextureSize } from '../src/kernels/kernel-plan';
+import { cacheCopiesStraight, cacheRowLoads, cacheTextureRows, cacheTextureSize, queryTextureSize } from '../src/kernels/kernel-plan';
 import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
 import { SMALL_HEAD } from './support/small-head';
@@ -143,6 +143,11 @@ describe('the cache decoded into a texture (--keys texture)', () => {
     expect(cacheCopiesStraight(f32(presetShape('v32', { seqlens: [64], pageBlockSize: 16, ...SMALL_HEAD })))).toBe(false);
     expect(cacheCopiesStraight(spec(shape))).toBe(false);
     expect(plan(shape).scratch.map((s) => s.label)).toContain('decoded cache rows');
+    // The pass reads bf16 rows eight values a load where every record starts on 16 bytes (d_qk 576, not 68).
+    const bf16 = (s: ReturnType<typeof presetShape>) => makeAttentionSpec(s, kvLayout('bf16', s, s.pageBlockSize), generatedPages(s));
+    expect(cacheRowLoads(bf16(shape))).toEqual({ BF16_BY_VEC4: 1 });
+    expect(cacheRowLoads(bf16(presetShape('v32', { seqlens: [64], pageBlockSize: 16, ...SMALL_HEAD })))).toEqual({ BF16_BY_VEC4: 0 });
+    expect(cacheRowLoads(spec(shape))).toEqual({ BF16_BY_VEC4: 0 });
   });
   it('cache_texture.wgsl writes the rows of the texels key_tile.wgsl reads: a run of d_qk / 4 texels a slot, the texture\'s height slots a column', () => {
     expect(SHADER_FILES['cache_texture.wgsl']).toMatch(/var<storage, read_write> cacheRows: array<vec4<f32>>;/);

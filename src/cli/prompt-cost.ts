@@ -11,6 +11,7 @@ import { HEAD_PRESETS, type MlaShape, PRESET_NAMES, type PresetName } from '../m
 import { type FlagValues, configFromFlags, intFlag, intList, oneOf } from '../run/run-options';
 import { checkPrefillMemory } from '../prefill/prefill-call';
 import { tunedRunConfig } from '../tune/profile';
+import { planRefusal } from '../run/runner';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
 import { checkPromptCost, measurePromptCost } from '../prompt/prompt-cost';
 import { measureRoofline } from '../timing/roofline';
@@ -73,8 +74,12 @@ export async function runPromptCostCommand(argv: string[]): Promise<number> {
   const shape = (sparse: boolean): MlaShape => ({
     ...dims, hQ, sQ: 1, batch: 1, seqlens: [sparse ? 0 : longest], pageBlockSize: 64, topk: sparse ? topk : 0, causal: false, attentionSink: false,
   });
-  const dense = tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape(false));
-  const sparse = tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape(true));
+  // A pick that does not fit one query token over the longest prompt's cache (its pages) gives way to the default.
+  const pages = Math.ceil(longest / 64);
+  const tuned = (sparse: boolean) => tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape(sparse),
+    (c) => planRefusal(shape(sparse), pages, sparse ? 1 : pages, c, ctx.limits));
+  const dense = tuned(false);
+  const sparse = tuned(true);
   // The machine's speed, timed around each way (prompt-cost.ts, speedProbe).
   const speedProbe = yardstickTimer(ctx, await measureRoofline(ctx));
   const report = await measurePromptCost(ctx, { dims, lengths, hQ, topk, seed, checkTokens, layerChunk, speedProbe, onProgress: v.json ? undefined : (s) => process.stderr.write(`prompt-cost: ${s}\n`) },

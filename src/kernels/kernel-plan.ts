@@ -8,7 +8,7 @@ import type { BindingName } from '../gpu/bindings';
 import type { OutBlockName, ScoreBlockName } from './register-blocks';
 import type { MlaShape } from '../mla/shape';
 import type { TextureSize } from '../gpu/textures';
-import { type AttentionSpec, cacheSlotsOf } from './attention-spec';
+import { type AttentionSpec, cacheSlotsOf, sharedConstants } from './attention-spec';
 
 export type { DeviceLimits };
 
@@ -123,6 +123,23 @@ export function cacheCopiesStraight(spec: AttentionSpec): boolean {
   const slotBytes = 4 * layout.dQk;
   return layout.kind === 'f32' && spec.shards.count === 1 && layout.tokenStride === slotBytes
     && layout.pageStride === layout.pageBlockSize * slotBytes && slotBytes % COPY_ROW_ALIGNMENT === 0;
+}
+
+/**
+ * How shaders/cache_texture.wgsl loads a record, as its override constants:
+ * an FP8 latent sixteen codes a load, which needs every record on 16 bytes
+ * and a quantisation tile of whole loads (FlashMLA's two layouts have both;
+ * another layout fails here, when the call is planned, rather than decode
+ * the wrong bytes); bf16 rows eight values a load where every record starts
+ * on 16 bytes (BF16_BY_VEC4), else a quad a load, as f32 rows are.
+ */
+export function cacheRowLoads(spec: AttentionSpec): { readonly BF16_BY_VEC4: number } {
+  const o = sharedConstants(spec);
+  const onVec4 = o.TOKEN_STRIDE_W % 4 === 0 && o.PAGE_STRIDE_W % 4 === 0;
+  if (spec.layout.kind === 'fp8' && !(onVec4 && o.D_NOPE % 16 === 0 && o.QUANT_TILE % 16 === 0)) {
+    throw new Error(`keys "texture": the ${spec.layout.name} layout's records (token stride ${4 * o.TOKEN_STRIDE_W} B, page stride ${4 * o.PAGE_STRIDE_W} B, ${o.D_NOPE} latent values in tiles of ${o.QUANT_TILE}) are not in whole 16-byte loads, which shaders/cache_texture.wgsl reads`);
+  }
+  return { BF16_BY_VEC4: spec.layout.kind === 'bf16' && onVec4 && o.D_QK % 8 === 0 ? 1 : 0 };
 }
 
 /** The label of the scratch buffer cache_texture.wgsl decodes the cache into (`--keys texture`, unless it copies straight). */

@@ -8,7 +8,7 @@ import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { type ComposeOptions, type ShaderFileName, SHADER_FILES } from '../gpu/shader-source';
 import {
   type AttentionBuffers, type CallPass, type DeviceLimits, type KernelPass, type KernelPlan, CACHE_ROWS_LABEL, PlanDoesNotFit, STORAGE_TILE_LABEL,
-  cacheCopiesStraight, cacheTextureRows, keySourceBindings, queryTextureSize,
+  cacheCopiesStraight, cacheRowLoads, cacheTextureRows, keySourceBindings, queryTextureSize,
 } from './kernel-plan';
 import { type BindingName, type BoundResource, bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
@@ -150,11 +150,9 @@ async function cacheTexturePasses(
   const rows = scratch[plan.scratch.findIndex((s) => s.label === CACHE_ROWS_LABEL)];
   if (!rows) throw new Error('the decoded cache rows\' scratch buffer is required when keys are "texture"');
   const { rowTexels } = cacheTextureRows(size);
-  const layout = sharedConstants(spec);
-  const bf16ByVec4 = layout.KV_KIND === 1 && layout.TOKEN_STRIDE_W % 4 === 0 && layout.PAGE_STRIDE_W % 4 === 0 && dq4 % 2 === 0;
   const pipeline = await getPipeline(device, {
     kernel: 'cache-texture', files: ['params.wgsl', 'fp8.wgsl', 'kv_cache.wgsl', 'kv_shards.wgsl', 'cache_texture.wgsl'], entryPoint: 'main',
-    edits: spec.edits, constants: { ...layout, ROWS: size.height, ROW_TEXELS: rowTexels, BF16_BY_VEC4: bf16ByVec4 ? 1 : 0 },
+    edits: spec.edits, constants: { ...sharedConstants(spec), ...cacheRowLoads(spec), ROWS: size.height, ROW_TEXELS: rowTexels },
   });
   return [{
     label: 'cache-texture', pipeline, workgroups: [Math.ceil(cacheSlotsOf(spec) / CACHE_TEXTURE_WG), 1, 1],

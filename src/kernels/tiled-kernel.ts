@@ -11,7 +11,7 @@ import { storageBuffersDeclared } from '../gpu/bindings';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
 import {
   type AttentionBuffers, type DeviceLimits, type CallPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit, QUERY_READS, STORAGE_TILE_LABEL,
-  CACHE_ROWS_LABEL, cacheCopiesStraight, cacheTextureRows, cacheTextureSizeOrRefuse, queryTextureSize,
+  CACHE_ROWS_LABEL, cacheCopiesStraight, cacheRowLoads, cacheTextureRows, cacheTextureSizeOrRefuse, queryTextureSize,
 } from './kernel-plan';
 import type { KvFormat } from '../mla/kv-layout';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
@@ -119,20 +119,6 @@ function refuseInexactBf16Tile(spec: AttentionSpec): void {
   }
 }
 
-/**
- * cache_texture.wgsl decodes an FP8 latent sixteen codes a load: every
- * record must start on 16 bytes and a quantisation tile hold whole loads.
- * FlashMLA's two layouts do (src/mla/kv-layout.ts); a layout that did not
- * would fail here rather than decode the wrong bytes.
- */
-function checkFp8RecordsByVec4(spec: AttentionSpec): void {
-  if (spec.layout.kind !== 'fp8') return;
-  const o = sharedConstants(spec);
-  if (o.TOKEN_STRIDE_W % 4 !== 0 || o.PAGE_STRIDE_W % 4 !== 0 || o.D_NOPE % 16 !== 0 || o.QUANT_TILE % 16 !== 0) {
-    throw new Error(`keys "texture": the ${spec.layout.name} layout's records (token stride ${4 * o.TOKEN_STRIDE_W} B, page stride ${4 * o.PAGE_STRIDE_W} B, ${o.D_NOPE} latent values in tiles of ${o.QUANT_TILE}) are not in whole 16-byte loads, which shaders/cache_texture.wgsl reads`);
-  }
-}
-
 export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
   const { shape } = spec;
   const base = { ...sharedConstants(spec), D_V: shape.dV };
@@ -146,7 +132,7 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   if (keys === 'tile-bf16') refuseInexactBf16Tile(spec);
   if (fromTexture) {
     cacheTextureSizeOrRefuse(spec, limits);
-    checkFp8RecordsByVec4(spec);
+    cacheRowLoads(spec);
   }
   if (options.queries !== undefined && !QUERY_READS.includes(options.queries)) {
     throw new Error(`queries ${JSON.stringify(options.queries)} is not allowed: queries must be one of ${QUERY_READS.join(', ')}`);
