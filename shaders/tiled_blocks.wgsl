@@ -10,7 +10,9 @@
 // of each = one head). One step of either product is the same call,
 // addProduct: every head quad of the strip += m * (that head quad of x).
 // Lines marked [32 heads] are blanked in a module with no 32-head block
-// (head_quads.wgsl says why).
+// (head_quads.wgsl says why), lines marked [64 values] in a module whose
+// output block is not 64 values long: strips v8 .. v15 (value quads 8-15),
+// which only Mesa llvmpipe's compiler takes (DeviceLimits.maxOutValues).
 //   S = Q K^T: a thread owns SCORE_HEADS x SCORE_KEYS scores (ScoreBlock,
 //     one strip per four keys, m = four keys transposed, x = the query
 //     quads): per quad of the head dim it reads SCORE_HEADS + SCORE_KEYS
@@ -38,7 +40,7 @@ override RESCALE_THRESHOLD: f32 = 8.0;
 override SCORE_HEADS: u32 = 8u;    // S block: heads (8, 16 or 32)
 override SCORE_KEYS: u32 = 8u;     // S block: keys (8 or 16)
 override OUT_HEADS: u32 = 8u;      // O block: heads (8, 16 or 32)
-override OUT_VALUES: u32 = 16u;    // O block: values of the output row (8, 16 or 32)
+override OUT_VALUES: u32 = 16u;    // O block: values of the output row (8, 16, 32 or 64)
 
 override DQ4: u32 = D_QK / 4u;     // quads per key
 override DV4: u32 = D_V / 4u;      // quads per output row
@@ -302,6 +304,8 @@ fn moveMax(hl: u32, tileMax: f32) -> f32 {
 struct OutBlock {
   v0: HeadQuads, v1: HeadQuads, v2: HeadQuads, v3: HeadQuads,
   v4: HeadQuads, v5: HeadQuads, v6: HeadQuads, v7: HeadQuads,
+  v8: HeadQuads, v9: HeadQuads, v10: HeadQuads, v11: HeadQuads,   // [64 values]
+  v12: HeadQuads, v13: HeadQuads, v14: HeadQuads, v15: HeadQuads, // [64 values]
 }
 
 // A strip's rescale factors, one vec4 a piece (component c: the piece's head c).
@@ -376,8 +380,22 @@ fn accumulatePV(acc: OutBlock, h0: u32, g: u32, t0: u32) -> OutBlock {
   let pieces = OUT_HEADS / 4u;
   let alpha = blockScales(h0);
   if (anyMoved(alpha)) {
-    o = OutBlock(rescaleStrip(o.v0, alpha), rescaleStrip(o.v1, alpha), rescaleStrip(o.v2, alpha), rescaleStrip(o.v3, alpha),
-                 rescaleStrip(o.v4, alpha), rescaleStrip(o.v5, alpha), rescaleStrip(o.v6, alpha), rescaleStrip(o.v7, alpha));
+    o.v0 = rescaleStrip(o.v0, alpha);
+    o.v1 = rescaleStrip(o.v1, alpha);
+    o.v2 = rescaleStrip(o.v2, alpha);
+    o.v3 = rescaleStrip(o.v3, alpha);
+    o.v4 = rescaleStrip(o.v4, alpha);
+    o.v5 = rescaleStrip(o.v5, alpha);
+    o.v6 = rescaleStrip(o.v6, alpha);
+    o.v7 = rescaleStrip(o.v7, alpha);
+    o.v8 = rescaleStrip(o.v8, alpha); // [64 values]
+    o.v9 = rescaleStrip(o.v9, alpha); // [64 values]
+    o.v10 = rescaleStrip(o.v10, alpha); // [64 values]
+    o.v11 = rescaleStrip(o.v11, alpha); // [64 values]
+    o.v12 = rescaleStrip(o.v12, alpha); // [64 values]
+    o.v13 = rescaleStrip(o.v13, alpha); // [64 values]
+    o.v14 = rescaleStrip(o.v14, alpha); // [64 values]
+    o.v15 = rescaleStrip(o.v15, alpha); // [64 values]
   }
   let c0 = outQuad(g, 0u);
   let c1 = outQuad(g, 1u);
@@ -387,6 +405,14 @@ fn accumulatePV(acc: OutBlock, h0: u32, g: u32, t0: u32) -> OutBlock {
   let c5 = outQuad(g, 5u);
   let c6 = outQuad(g, 6u);
   let c7 = outQuad(g, 7u);
+  let c8 = outQuad(g, 8u); // [64 values]
+  let c9 = outQuad(g, 9u); // [64 values]
+  let c10 = outQuad(g, 10u); // [64 values]
+  let c11 = outQuad(g, 11u); // [64 values]
+  let c12 = outQuad(g, 12u); // [64 values]
+  let c13 = outQuad(g, 13u); // [64 values]
+  let c14 = outQuad(g, 14u); // [64 values]
+  let c15 = outQuad(g, 15u); // [64 values]
   for (var kk = 0u; kk < TN4; kk++) {
     let p = probQuads(h0, kk, pieces);
     let keys = fourKeys(t0, 4u * kk);
@@ -396,27 +422,38 @@ fn accumulatePV(acc: OutBlock, h0: u32, g: u32, t0: u32) -> OutBlock {
       o.v2 = addProduct(o.v2, fourKeyQuads(keys, c2), p, pieces);
       o.v3 = addProduct(o.v3, fourKeyQuads(keys, c3), p, pieces);
     }
-    if (OUT_QUADS == 8u) {
+    if (OUT_QUADS >= 8u) {
       o.v4 = addProduct(o.v4, fourKeyQuads(keys, c4), p, pieces);
       o.v5 = addProduct(o.v5, fourKeyQuads(keys, c5), p, pieces);
       o.v6 = addProduct(o.v6, fourKeyQuads(keys, c6), p, pieces);
       o.v7 = addProduct(o.v7, fourKeyQuads(keys, c7), p, pieces);
     }
+    if (OUT_QUADS == 16u) { // [64 values]
+      o.v8 = addProduct(o.v8, fourKeyQuads(keys, c8), p, pieces); // [64 values]
+      o.v9 = addProduct(o.v9, fourKeyQuads(keys, c9), p, pieces); // [64 values]
+      o.v10 = addProduct(o.v10, fourKeyQuads(keys, c10), p, pieces); // [64 values]
+      o.v11 = addProduct(o.v11, fourKeyQuads(keys, c11), p, pieces); // [64 values]
+      o.v12 = addProduct(o.v12, fourKeyQuads(keys, c12), p, pieces); // [64 values]
+      o.v13 = addProduct(o.v13, fourKeyQuads(keys, c13), p, pieces); // [64 values]
+      o.v14 = addProduct(o.v14, fourKeyQuads(keys, c14), p, pieces); // [64 values]
+      o.v15 = addProduct(o.v15, fourKeyQuads(keys, c15), p, pieces); // [64 values]
+    } // [64 values]
   }
   return o;
 }
 
-// Write head hl's output quads (quad g + k * DIM_GROUPS holds o[k]).
-fn writeHead(b: u32, i: u32, split: u32, h: u32, hl: u32, g: u32, o: array<vec4<f32>, 8>) {
+// Write head hl's output quads first .. first + 7 of the thread's (quad g + k *
+// DIM_GROUPS holds o[k - first]).
+fn writeHead(b: u32, i: u32, split: u32, h: u32, hl: u32, g: u32, o: array<vec4<f32>, 8>, first: u32) {
   if (h >= params.h_q) {
     return;
   }
   let l = rowSum[hl];
   let factor = outputFactor(h, rowMax[hl], l);
-  for (var k = 0u; k < OUT_QUADS; k++) {
+  for (var k = first; k < min(OUT_QUADS, first + 8u); k++) {
     let c = g + k * DIM_GROUPS;
     if (c < DV4) {
-      writeOutQuad(b, i, h, split, c, o[k] * factor, l);
+      writeOutQuad(b, i, h, split, c, o[k - first] * factor, l);
     }
   }
 }
@@ -426,10 +463,12 @@ fn writeBlock(b: u32, i: u32, split: u32, headBase: u32, h0: u32, g: u32, o: Out
   for (var k = 0u; k < OUT_HEADS / 4u; k++) {
     let p = array<mat4x4<f32>, 8>(piece(o.v0, k), piece(o.v1, k), piece(o.v2, k), piece(o.v3, k),
                                   piece(o.v4, k), piece(o.v5, k), piece(o.v6, k), piece(o.v7, k));
+    let q = array<mat4x4<f32>, 8>(piece(o.v8, k), piece(o.v9, k), piece(o.v10, k), piece(o.v11, k),     // [64 values]
+                                  piece(o.v12, k), piece(o.v13, k), piece(o.v14, k), piece(o.v15, k)); // [64 values]
     for (var c = 0u; c < 4u; c++) {
       let hl = h0 + 4u * k + c;
-      writeHead(b, i, split, headBase + hl, hl, g,
-                array<vec4<f32>, 8>(p[0][c], p[1][c], p[2][c], p[3][c], p[4][c], p[5][c], p[6][c], p[7][c]));
+      writeHead(b, i, split, headBase + hl, hl, g, array<vec4<f32>, 8>(p[0][c], p[1][c], p[2][c], p[3][c], p[4][c], p[5][c], p[6][c], p[7][c]), 0u);
+      writeHead(b, i, split, headBase + hl, hl, g, array<vec4<f32>, 8>(q[0][c], q[1][c], q[2][c], q[3][c], q[4][c], q[5][c], q[6][c], q[7][c]), 8u); // [64 values]
     }
   }
   for (var hl = tid; hl < HEADS_PER_WG; hl += WG_SIZE) {

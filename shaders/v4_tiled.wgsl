@@ -11,7 +11,9 @@
 //    blocks a step reads 8 + 8 four-value quads for 256 multiply-adds (S), or
 //    2 x 4 + 4 x 4 quads for 512 (O): 4 to 5 multiply-adds per value read
 //    instead of 1; 16 x 16 and 16 x 32 blocks double that, and 32 x 16 and
-//    32 x 32 (strips of eight mat4x4, head_quads.wgsl) go further. On every adapter
+//    32 x 32 (strips of eight mat4x4, head_quads.wgsl) go further, and an
+//    output block of 32 x 64 (sixteen strips; Mesa llvmpipe only, whose
+//    compiler takes it) reads each probability once for 64 values. On every adapter
 //    reading is what costs; on llvmpipe one four-value read costs as much as
 //    dozens of multiply-adds.
 //  * The blocks are mat4x4 values with constant column indices, so every

@@ -19,7 +19,8 @@ import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
 import { KERNEL_VERSIONS, missingFeature, versionByName } from '../src/kernels/versions';
 import { type CallPass, KEY_READS, type PlanOptions, type VersionName, isDispatch } from '../src/kernels/kernel-plan';
-import { DEFAULT_BLOCKS, OUT_BLOCKS, SCORE_BLOCKS } from '../src/kernels/register-blocks';
+import { DEFAULT_BLOCKS, OUT_BLOCKS, SCORE_BLOCKS, blockSize } from '../src/kernels/register-blocks';
+import { MAX_OUT_VALUES_LLVMPIPE } from '../src/gpu/device';
 
 const gpu = await testGpu();
 /** On SwiftShader (compiles take seconds) every `every`-th point of each sweep; llvmpipe runs them all. */
@@ -190,22 +191,30 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     }
   });
 
-  // Every pair of register blocks (register-blocks.ts) on llvmpipe's full matrix (35); on SwiftShader's
-  // cover seven, every score block and every output block at least once, the two 32-head blocks together
+  // Every pair of register blocks (register-blocks.ts) on llvmpipe's full matrix (45); on SwiftShader's
+  // cover eight, every score block and every output block at least once, the two 32-head blocks together
   // (every pair there would add about 10 minutes to the suite: a narrow pair's test takes 1.5-3 s, one with a
   // 32-head block about 55 s; the cover held all 24 pairs before 32-head blocks). On a small head
   // (d_qk 68, d_v 36: the output row is not a whole number of blocks), which keeps the compiles short;
   // f32 and bf16 rotate over the pairs. Keys are read from the cache, and from the decoded tile in every
   // other pair on the full matrix, in the cover's pairs on the diagonal of the table.
+  // The 64-value output blocks only where the compiler takes them (DeviceLimits.maxOutValues: llvmpipe; SwiftShader's
+  // ran out of memory on both): llvmpipe runs their pairs, SwiftShader checks that they are refused.
   const full = !gpu || testMatrix(gpu) === 'full';
   const cover = new Set(['8x8 8x8', '8x16 8x16', '16x8 8x32', '16x16 16x8', '8x16 16x16', '16x8 16x32', '32x16 32x32']);
-  const pairs = SCORE_BLOCKS.flatMap((scoreBlock) => OUT_BLOCKS.map((outBlock) => ({ scoreBlock, outBlock })));
+  const pairs = SCORE_BLOCKS.flatMap((scoreBlock) => OUT_BLOCKS.map((outBlock) => ({ scoreBlock, outBlock })))
+    .filter((p) => !gpu || blockSize(p.outBlock).cols <= gpu.limits.maxOutValues);
   const fromTile = (k: number) => (full ? Math.floor(k / 2) % 2 === 1 : k % (OUT_BLOCKS.length + 1) === 0);
   const blockPairs = pairs.map((p, k) => ({ ...p, kvFormat: (['f32', 'bf16'] as const)[k % 2], keys: fromTile(k) ? 'tile' as const : 'cache' as const }))
     .filter((p) => full || cover.has(`${p.scoreBlock} ${p.outBlock}`));
-  it('the cover holds every block', () => {
+  it('the cover holds every block SwiftShader compiles; llvmpipe runs every pair; a 64-value block is refused elsewhere', async () => {
     expect(new Set([...cover].map((c) => c.split(' ')[0]))).toEqual(new Set(SCORE_BLOCKS));
-    expect(new Set([...cover].map((c) => c.split(' ')[1]))).toEqual(new Set(OUT_BLOCKS));
+    expect(new Set([...cover].map((c) => c.split(' ')[1]))).toEqual(new Set(OUT_BLOCKS.filter((b) => !b.endsWith('x64'))));
+    if (gpu!.limits.maxOutValues >= MAX_OUT_VALUES_LLVMPIPE) {
+      expect(pairs).toHaveLength(SCORE_BLOCKS.length * OUT_BLOCKS.length);
+    } else {
+      await expect(runAttention(gpu!, small, { kernel: 'tiled', kvFormat: 'bf16', outBlock: '8x64' })).rejects.toThrow(/output block 8x64 holds 64 values .* only Mesa llvmpipe takes 64/);
+    }
   });
   const expectBlocks = (run: Awaited<ReturnType<typeof runAttention>>, scoreBlock: string, outBlock: string) => {
     const [sh, sk] = scoreBlock.split('x').map(Number);
@@ -219,10 +228,12 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   });
   // FP8 on V3.2's head (576, the largest tile): FP8 changes how keys are decoded, not the blocks (every pair
   // runs above, in f32 and bf16), so the full matrix runs each way a block reads FP8 keys: an 8-key block over
-  // the decoded tile, a 16-key block from the cache, and the 32-head blocks (the tuner's FP8 pick on V3.2);
+  // the decoded tile, a 16-key block from the cache, and the 32-head blocks (the tuner's FP8 pick on V3.2; with
+  // O 32x64, sixteen value quads a thread over d_v 512, where the small head's 9 quads take one thread);
   // SwiftShader the 16-key one (where FP8 keys also run in the key-read sweep above).
   const fp8Pairs = full
-    ? ([['8x8', '8x32'], ['16x16', '16x32'], ['32x16', '32x32']] as const).map(([scoreBlock, outBlock]) => ({ scoreBlock, outBlock }))
+    ? ([['8x8', '8x32'], ['16x16', '16x32'], ['32x16', '32x32'], ['32x16', '32x64']] as const).map(([scoreBlock, outBlock]) => ({ scoreBlock, outBlock }))
+      .filter((p) => !gpu || blockSize(p.outBlock).cols <= gpu.limits.maxOutValues)
     : [{ scoreBlock: '16x16' as const, outBlock: '16x32' as const }];
   it.each(fp8Pairs)('v4 tiled: score block $scoreBlock, output block $outBlock (fp8)', async ({ scoreBlock, outBlock }) => {
     const keys = scoreBlock.endsWith('x16') ? 'cache' : 'tile';
@@ -233,7 +244,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   // 55 s to compile whatever the pair (its accumulators are 1024 floats a thread; 16-head modules 2-4 s), so the
   // cover runs one such module, v4's 32x16 / 32x32 pair above (the tuner's pick on both adapters); v5's 32 x 32
   // block is the same code (tiled_blocks.wgsl's accumulatePV and writeBlock), and MLA_TEST_MATRIX=full runs it.
-  it.skipIf(!SUBGROUPS).each(OUT_BLOCKS.filter((b) => full || !b.startsWith('32x')))('v5 subgroups: output block %s', async (outBlock) => {
+  it.skipIf(!SUBGROUPS).each(OUT_BLOCKS.filter((b) => (full || !b.startsWith('32x')) && blockSize(b).cols <= (gpu?.limits.maxOutValues ?? 0)))('v5 subgroups: output block %s', async (outBlock) => {
     const run = await runAttention(gpu!, small, { kernel: 'subgroups', kvFormat: 'bf16', outBlock, splits: 2 });
     expect(run.plan.outBlock).toBe(outBlock);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);

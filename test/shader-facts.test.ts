@@ -7,7 +7,7 @@
  * and of the query texture marked as such.
  */
 import { describe, expect, it } from 'vitest';
-import { CACHE_TEXTURE_LINE, type ComposeOptions, QUERY_TEXTURE_LINE, SHADER_FILES, SHADER_FILE_NAMES, STORAGE_TILE_LINE, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
+import { CACHE_TEXTURE_LINE, type ComposeOptions, LONG_ROW_LINE, QUERY_TEXTURE_LINE, SHADER_FILES, SHADER_FILE_NAMES, STORAGE_TILE_LINE, WIDE_LINE, composeShader } from '../src/gpu/shader-source';
 import { BINDINGS, bindingMismatches, storageBuffersDeclared } from '../src/gpu/bindings';
 import { evaluateWgsl, wgslValue, workgroupBytesOf } from '../src/gpu/wgsl-layout';
 import { paramFields } from '../src/kernels/call-params';
@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { KERNEL_VERSIONS } from '../src/kernels/versions';
 import { runnableSweep } from '../src/bench/sweep';
 import { LADDER_SWEEP } from '../src/bench/ladder';
-import { type DeviceLimits, WEBGPU_DEFAULT_LIMITS } from '../src/gpu/device';
+import { type DeviceLimits, MAX_OUT_VALUES, MAX_OUT_VALUES_LLVMPIPE, WEBGPU_DEFAULT_LIMITS } from '../src/gpu/device';
 import { maxBlocksPerSeq, presetShape } from '../src/mla/shape';
 import type { KvFormat } from '../src/mla/kv-layout';
 import { generatedPages } from '../src/run/run-size';
@@ -55,6 +55,28 @@ describe('strips of 32-head blocks', () => {
     expect(narrow.split('\n')).toHaveLength(wide.split('\n').length);
     expect(narrow).not.toContain(WIDE_LINE);
     expect(wide.split('\n').filter((l) => l.endsWith(WIDE_LINE)).length).toBeGreaterThan(30);
+  });
+});
+
+describe('output blocks of 64 values', () => {
+  // Strips v8 .. v15 of an output block (value quads 8-15) exist only in a module with a 64-value block.
+  const namesLongRow = /\bv(8|9|1[0-5])\b|\bc(8|9|1[0-5])\b|OUT_QUADS == 16u/;
+  it('every line that names strips v8 .. v15 carries the mark; a module without such a block blanks them', () => {
+    expect(unmarkedLines(namesLongRow, LONG_ROW_LINE)).toEqual([]);
+    const files = ['head_quads.wgsl', 'tiled_blocks.wgsl'] as const;
+    const short = composeShader(files).code;
+    const long = composeShader(files, {}, { longRows: true }).code;
+    expect(short.split('\n')).toHaveLength(long.split('\n').length);
+    expect(short).not.toContain(LONG_ROW_LINE);
+    expect(long.split('\n').filter((l) => l.endsWith(LONG_ROW_LINE)).length).toBeGreaterThan(30);
+  });
+  it('an output block longer than the device\'s maxOutValues is refused before any pipeline is made', () => {
+    const shape = presetShape('v32', { seqlens: [256], hQ: 64 });
+    const at = (maxOutValues: number) => planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape),
+      { kernel: 'tiled', kvFormat: 'f32', scoreBlock: '32x16', outBlock: '32x64' }, { ...WEBGPU_DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 32768, maxOutValues });
+    expect(at(MAX_OUT_VALUES_LLVMPIPE).plan).toMatchObject({ scoreBlock: '32x16', outBlock: '32x64' });
+    expect(at(MAX_OUT_VALUES_LLVMPIPE).plan.constants).toMatchObject({ OUT_HEADS: 32, OUT_VALUES: 64, WG_SIZE: 16 });
+    expect(() => at(MAX_OUT_VALUES)).toThrow('output block 32x64 holds 64 values of the output row a thread, over the 32 this device\'s shader compiler is known to take');
   });
 });
 

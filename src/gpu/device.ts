@@ -41,7 +41,23 @@ export interface DeviceLimits extends Readonly<Record<RequestedLimit, number>> {
    * 0 on a GPU. Split-KV sizes its auto split by it (kernels/split-kv.ts).
    */
   readonly cpuThreads: number;
+  /**
+   * The longest output block (values of the output row one thread holds,
+   * shaders/tiled_blocks.wgsl's OUT_VALUES) this device's shader compiler is
+   * known to take: MAX_OUT_VALUES_LLVMPIPE on Mesa llvmpipe (its 32 x 64
+   * block compiles in seconds and runs fastest there), MAX_OUT_VALUES on
+   * every other device (SwiftShader's compiler ran out of memory on both
+   * 64-value blocks: killed at 24 GB on 32 x 64, the test worker's on 8 x 64;
+   * a GPU thread's registers hold far fewer). docs/tuning.md, "Keys from a
+   * texture".
+   */
+  readonly maxOutValues: number;
 }
+
+/** maxOutValues on most devices. */
+export const MAX_OUT_VALUES = 32;
+/** maxOutValues on Mesa llvmpipe. */
+export const MAX_OUT_VALUES_LLVMPIPE = 64;
 
 /** The WebGPU spec's default values of those limits: what every adapter offers (used to plan without a device). */
 export const WEBGPU_DEFAULT_LIMITS: DeviceLimits = {
@@ -49,6 +65,7 @@ export const WEBGPU_DEFAULT_LIMITS: DeviceLimits = {
   subgroupMaxSize: 0,
   maxLoopIterations: 0,
   cpuThreads: 0,
+  maxOutValues: MAX_OUT_VALUES,
   maxComputeWorkgroupStorageSize: 16384,
   maxStorageBufferBindingSize: 134217728,
   maxBufferSize: 268435456,
@@ -112,6 +129,11 @@ export function isSoftwareAdapter(info: AdapterIdentity): boolean {
   return /swiftshader|llvmpipe|lavapipe|softpipe|\bwarp\b|basic render/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
 }
 
+/** Whether the adapter is Mesa's llvmpipe (the OpenGL ES driver the tests run as the second adapter). */
+export function isLlvmpipe(info: AdapterIdentity): boolean {
+  return /llvmpipe/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+}
+
 export class NoAdapterError extends Error {
   constructor(message: string) {
     super(message);
@@ -138,6 +160,7 @@ export async function openDeviceOnAdapter(adapter: GPUAdapter, options: OpenDevi
     subgroupMaxSize: subgroups ? info.subgroupMaxSize ?? 0 : 0,
     maxLoopIterations: await probeLoopLimit(device),
     cpuThreads: isSoftwareAdapter(info) ? options.cpuThreads ?? 0 : 0,
+    maxOutValues: isLlvmpipe(info) ? MAX_OUT_VALUES_LLVMPIPE : MAX_OUT_VALUES,
   };
   for (const name of REQUESTED_LIMITS) limits[name] = device.limits[name];
   const featureLevel = adapter.features.has('core-features-and-limits') ? 'core' : 'compatibility';

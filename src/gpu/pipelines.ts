@@ -16,6 +16,8 @@ export interface PipelineSpec {
   readonly edits?: ShaderEdits;
   /** Strips eight pieces wide (a 32-head register block, shader-source.ts WIDE_LINE). */
   readonly wideStrips?: boolean;
+  /** An output block sixteen strips long (64 values, shader-source.ts LONG_ROW_LINE). */
+  readonly longRows?: boolean;
   /** The decoded key tile in a storage buffer (shader-source.ts STORAGE_TILE_LINE). */
   readonly storageTile?: boolean;
   /** The queries read from a texture (shader-source.ts QUERY_TEXTURE_LINE). */
@@ -44,7 +46,7 @@ export class ShaderCompileError extends Error {
 const caches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
 /** The marked lines the spec's module keeps (shader-source.ts), for composing it and for telling an edit from the shipped files. */
-const composeOptions = (spec: PipelineSpec): ComposeOptions => ({ wideStrips: spec.wideStrips, storageTile: spec.storageTile, queryTexture: spec.queryTexture, cacheTexture: spec.cacheTexture });
+const composeOptions = (spec: PipelineSpec): ComposeOptions => ({ wideStrips: spec.wideStrips, longRows: spec.longRows, storageTile: spec.storageTile, queryTexture: spec.queryTexture, cacheTexture: spec.cacheTexture });
 
 export function getPipeline(device: GPUDevice, spec: PipelineSpec): Promise<GPUComputePipeline> {
   let cache = caches.get(device);

@@ -119,9 +119,20 @@ export const QUERY_TEXTURE_LINE = '// [query texture]';
  */
 export const CACHE_TEXTURE_LINE = '// [cache texture]';
 
+/**
+ * Lines marked so exist only in a module whose output block is 64 values
+ * wide (tiled_blocks.wgsl, OUT_VALUES 64: sixteen strips a thread, eight
+ * more than any other block): the other modules keep the output block at
+ * eight strips, so that what SwiftShader compiles does not grow with a
+ * block they do not use (as with WIDE_LINE).
+ */
+export const LONG_ROW_LINE = '// [64 values]';
+
 export interface ComposeOptions {
   /** Keep the lines marked WIDE_LINE (a module with a 32-head register block). */
   readonly wideStrips?: boolean;
+  /** Keep the lines marked LONG_ROW_LINE (a module with a 64-value output block). */
+  readonly longRows?: boolean;
   /** Keep the lines marked STORAGE_TILE_LINE (a module whose decoded tile is in a storage buffer). */
   readonly storageTile?: boolean;
   /** Keep the lines marked QUERY_TEXTURE_LINE (a module that reads the queries from a texture). */
@@ -131,7 +142,7 @@ export interface ComposeOptions {
 }
 
 /** The marks of the lines a module keeps only when asked (ComposeOptions), each with its option. */
-const MARKED_LINES = [[WIDE_LINE, 'wideStrips'], [STORAGE_TILE_LINE, 'storageTile'], [QUERY_TEXTURE_LINE, 'queryTexture'], [CACHE_TEXTURE_LINE, 'cacheTexture']] as const;
+const MARKED_LINES = [[WIDE_LINE, 'wideStrips'], [LONG_ROW_LINE, 'longRows'], [STORAGE_TILE_LINE, 'storageTile'], [QUERY_TEXTURE_LINE, 'queryTexture'], [CACHE_TEXTURE_LINE, 'cacheTexture']] as const;
 
 const blankMarkedLines = (src: string, options: ComposeOptions) => {
   const blanked = MARKED_LINES.filter(([, option]) => !options[option]).map(([mark]) => mark);

@@ -7,7 +7,11 @@
  * blocks (a strip of eight mat4x4, shaders/head_quads.wgsl) are for devices
  * whose registers are a CPU's stack: on llvmpipe a score block of 32x16 with
  * an output block of 32x32 was the tuner's pick (docs/tuning.md, "32-head
- * blocks"); a GPU thread would spill them.
+ * blocks"); a GPU thread would spill them. The 64-value output blocks
+ * (sixteen strips a thread: 8x64, 32x64) only where the device's shader
+ * compiler takes them (DeviceLimits.maxOutValues: Mesa llvmpipe, where
+ * 32x64 was 8-15 % faster than 32x32; SwiftShader's compiler ran out of
+ * memory on them).
  */
 
 /** A score block, heads x keys: SCORE_HEADS x SCORE_KEYS. */
@@ -15,7 +19,7 @@ export const SCORE_BLOCKS = ['8x8', '8x16', '16x8', '16x16', '32x16'] as const;
 export type ScoreBlockName = (typeof SCORE_BLOCKS)[number];
 
 /** An output block, heads x values of the output row: OUT_HEADS x OUT_VALUES. */
-export const OUT_BLOCKS = ['8x8', '8x16', '8x32', '16x8', '16x16', '16x32', '32x32'] as const;
+export const OUT_BLOCKS = ['8x8', '8x16', '8x32', '8x64', '16x8', '16x16', '16x32', '32x32', '32x64'] as const;
 export type OutBlockName = (typeof OUT_BLOCKS)[number];
 
 /** A pair of blocks: one for S, one for O. */
@@ -84,6 +88,11 @@ export function blockConstants(score: ScoreBlockName, out: OutBlockName): Record
  */
 export function wideStrips(constants: Readonly<Record<string, number>>): boolean {
   return constants.SCORE_HEADS === 32 || constants.OUT_HEADS === 32;
+}
+
+/** Whether a module's output block is 64 values long: sixteen strips (src/gpu/shader-source.ts LONG_ROW_LINE). */
+export function longRows(constants: Readonly<Record<string, number>>): boolean {
+  return constants.OUT_VALUES === 64;
 }
 
 function parseBlock<T extends string>(list: readonly T[], what: string, unit: string, value: string): T {

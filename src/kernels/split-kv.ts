@@ -12,7 +12,7 @@ import {
 } from './kernel-plan';
 import { type BindingName, type BoundResource, bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
-import { wideStrips } from './register-blocks';
+import { longRows, wideStrips } from './register-blocks';
 import { type AttentionSpec, cacheSlotsOf, maxKeysPerRow, sharedConstants, sharedFiles } from './attention-spec';
 
 /** Auto split on a GPU: aim for this many workgroups in flight, but keep >= MIN_KEYS_PER_SPLIT keys per split. */
@@ -185,7 +185,7 @@ async function queryTexturePass(device: GPUDevice, spec: AttentionSpec, q: GPUBu
  */
 export function fusedModuleOptions(constants: Readonly<Record<string, number>>): ComposeOptions {
   return {
-    wideStrips: wideStrips(constants), storageTile: constants.KEY_TILE_STORAGE === 1, queryTexture: constants.QUERIES_TEXTURE === 1,
+    wideStrips: wideStrips(constants), longRows: longRows(constants), storageTile: constants.KEY_TILE_STORAGE === 1, queryTexture: constants.QUERIES_TEXTURE === 1,
     cacheTexture: constants.KEYS_TEXTURE === 1,
   };
 }

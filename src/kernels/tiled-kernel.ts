@@ -49,10 +49,15 @@ export const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 /** The register blocks asked for, or this device's defaults for keys read this way (register-blocks.ts); a name outside register-blocks.ts is refused. */
 export function chosenBlocks(options: PlanOptions, limits: DeviceLimits, keys: KeyReads): BlockPair {
   const defaults = defaultBlocks(limits.cpuThreads, keys);
-  return {
+  const pair = {
     score: parseScoreBlock(options.scoreBlock ?? defaults.score),
     out: parseOutBlock(options.outBlock ?? defaults.out),
   };
+  const values = blockSize(pair.out).cols;
+  if (values > limits.maxOutValues) {
+    throw new PlanDoesNotFit(`output block ${pair.out} holds ${values} values of the output row a thread, over the ${limits.maxOutValues} this device's shader compiler is known to take (maxOutValues: only Mesa llvmpipe takes 64); use an output block of ${limits.maxOutValues} values or fewer`);
+  }
+  return pair;
 }
 
 /**
