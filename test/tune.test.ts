@@ -98,11 +98,8 @@ describe('tuning space', () => {
   it('a step tries the most work per read first: larger blocks (more heads on equal size), head blocks and tiles; queries from a texture and keys from the cache first', () => {
     for (const axis of TUNING_AXES) expect([...LIKELIEST_FIRST[axis]].sort(), axis).toEqual([...FULL_SPACE[axis]].sort()); // every value, once
     const work = (name: string) => { const b = blockSize(name as ScoreBlockName); return [b.heads * b.cols, b.heads]; };
-    // A 64-value output block comes after the 32-value one of its heads (SwiftShader takes minutes to compile 32 x 64).
-    const sixtyFourLater = (name: string) => (name.endsWith('x64') ? [Number(name.split('x')[0]) * 32, Number(name.split('x')[0])] : work(name));
     for (const axis of ['scoreBlock', 'outBlock'] as const) {
-      const bySize = [...FULL_SPACE[axis]].sort((a, b) => sixtyFourLater(b)[0] - sixtyFourLater(a)[0] || sixtyFourLater(b)[1] - sixtyFourLater(a)[1]
-        || Number(a.endsWith('x64')) - Number(b.endsWith('x64')));
+      const bySize = [...FULL_SPACE[axis]].sort((a, b) => work(b)[0] - work(a)[0] || work(b)[1] - work(a)[1]);
       expect(LIKELIEST_FIRST[axis], axis).toEqual(bySize);
     }
     expect(walkOrder('scoreBlock', FULL_SPACE.scoreBlock)).toEqual(['32x16', '16x16', '16x8', '8x16', '8x8']);

@@ -229,7 +229,8 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
     // away from it. The walk then starts from the fastest seen.
     let corner = current;
     for (const step of WALK_STEPS) {
-      const [likeliest] = corner ? stepConfigs(corner, step, options.space) : [];
+      // The likeliest that fits this device (a 64-value output block is refused where the compiler cannot take it).
+      const likeliest = corner ? stepConfigs(corner, step, options.space).find((s) => fitted(s) !== undefined) : undefined;
       const c = likeliest && !sameConfig(likeliest, corner!) ? fitted(likeliest) : undefined;
       if (c && mayStart(c)) {
         await evaluate(c);

@@ -44,10 +44,10 @@ export const FULL_SPACE: TuningSpace = {
  * Each knob's values in the order a search tries them, likeliest first, and
  * so the values the pruned search's first pass moves to (tuner.ts
  * walkOrder). The most work per value read first: the larger register
- * block (more heads on equal size), head block and tile; but a 64-value
- * output block after the 32-value one of its heads (faster on llvmpipe,
- * and 32 x 64 takes SwiftShader minutes to compile: docs/tuning.md,
- * "64-value output blocks"). Queries from a
+ * block (more heads on equal size), head block and tile: the 64-value
+ * output blocks first where the device takes them (refused elsewhere:
+ * DeviceLimits.maxOutValues; the first pass then moves to the likeliest
+ * value that fits). Queries from a
  * texture before storage (a texel read cost a seventh of a storage read on
  * llvmpipe, about the same on SwiftShader); keys from the texture, then
  * the cache, before the tiles (with 32-head blocks each key is decoded for
@@ -61,7 +61,7 @@ export const FULL_SPACE: TuningSpace = {
  */
 export const LIKELIEST_FIRST: TuningSpace = {
   scoreBlock: ['32x16', '16x16', '16x8', '8x16', '8x8'],
-  outBlock: ['32x32', '32x64', '16x32', '16x16', '8x32', '8x64', '16x8', '8x16', '8x8'],
+  outBlock: ['32x64', '32x32', '16x32', '8x64', '16x16', '8x32', '16x8', '8x16', '8x8'],
   keys: ['texture', 'cache', 'tile', 'tile-bf16', 'tile-storage'],
   queries: ['texture', 'storage'],
   headsPerWorkgroup: [64, 32, 16, 8],
