@@ -41,6 +41,16 @@ function v4WithAndWithout(option: keyof ComposeOptions, mark: string): { without
   return { without, kept };
 }
 
+/** The block files without and with the lines `option` keeps: the same line count, no mark left, more than 30 marked lines kept. */
+function expectBlocksBlanked(option: 'wideStrips' | 'longRows', mark: string): void {
+  const files = ['head_quads.wgsl', 'tiled_blocks.wgsl'] as const;
+  const without = composeShader(files).code;
+  const kept = composeShader(files, {}, { [option]: true }).code;
+  expect(without.split('\n')).toHaveLength(kept.split('\n').length);
+  expect(without).not.toContain(mark);
+  expect(kept.split('\n').filter((l) => l.endsWith(mark)).length).toBeGreaterThan(30);
+}
+
 describe('strips of 32-head blocks', () => {
   // Pieces e .. h of a strip (heads 16-31) exist only in a module with a 32-head block: every line that names one,
   // or branches on eight pieces, must carry the mark, or a module without such a block would not compile.
@@ -49,12 +59,7 @@ describe('strips of 32-head blocks', () => {
     expect(unmarkedLines(namesWidePiece, WIDE_LINE)).toEqual([]);
   });
   it('a module without a 32-head block blanks them (its lines keep their numbers); with one, keeps them', () => {
-    const files = ['head_quads.wgsl', 'tiled_blocks.wgsl'] as const;
-    const narrow = composeShader(files).code;
-    const wide = composeShader(files, {}, { wideStrips: true }).code;
-    expect(narrow.split('\n')).toHaveLength(wide.split('\n').length);
-    expect(narrow).not.toContain(WIDE_LINE);
-    expect(wide.split('\n').filter((l) => l.endsWith(WIDE_LINE)).length).toBeGreaterThan(30);
+    expectBlocksBlanked('wideStrips', WIDE_LINE);
   });
 });
 
@@ -63,12 +68,7 @@ describe('output blocks of 64 values', () => {
   const namesLongRow = /\bv(8|9|1[0-5])\b|\bc(8|9|1[0-5])\b|OUT_QUADS == 16u/;
   it('every line that names strips v8 .. v15 carries the mark; a module without such a block blanks them', () => {
     expect(unmarkedLines(namesLongRow, LONG_ROW_LINE)).toEqual([]);
-    const files = ['head_quads.wgsl', 'tiled_blocks.wgsl'] as const;
-    const short = composeShader(files).code;
-    const long = composeShader(files, {}, { longRows: true }).code;
-    expect(short.split('\n')).toHaveLength(long.split('\n').length);
-    expect(short).not.toContain(LONG_ROW_LINE);
-    expect(long.split('\n').filter((l) => l.endsWith(LONG_ROW_LINE)).length).toBeGreaterThan(30);
+    expectBlocksBlanked('longRows', LONG_ROW_LINE);
   });
   it('an output block longer than the device\'s maxOutValues is refused before any pipeline is made', () => {
     const shape = presetShape('v32', { seqlens: [256], hQ: 64 });
