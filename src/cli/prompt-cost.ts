@@ -75,9 +75,10 @@ export async function runPromptCostCommand(argv: string[]): Promise<number> {
     ...dims, hQ, sQ: 1, batch: 1, seqlens: [sparse ? 0 : longest], pageBlockSize: 64, topk: sparse ? topk : 0, causal: false, attentionSink: false,
   });
   // A pick that does not fit one query token over the longest prompt's cache (its pages) gives way to the default.
-  const pages = Math.ceil(longest / 64);
-  const tuned = (sparse: boolean) => tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape(sparse),
-    (c) => planRefusal(shape(sparse), pages, sparse ? 1 : pages, c, ctx.limits));
+  const tuned = (sparse: boolean) => {
+    const pages = Math.ceil(longest / shape(sparse).pageBlockSize);
+    return tunedRunConfig(config, () => readProfileFile(path), path, adapter, shape(sparse), (c) => planRefusal(shape(sparse), pages, sparse ? 1 : pages, c, ctx.limits));
+  };
   const dense = tuned(false);
   const sparse = tuned(true);
   // The machine's speed, timed around each way (prompt-cost.ts, speedProbe).

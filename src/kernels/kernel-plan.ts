@@ -126,6 +126,20 @@ export function cacheCopiesStraight(spec: AttentionSpec): boolean {
 }
 
 /**
+ * The copies that move an f32 cache straight into its texture
+ * (cacheCopiesStraight), in cacheTextureSize's layout: one a column of up to
+ * `size.height` slots, from the column's first slot in the cache to texel
+ * x = column x d_qk / 4.
+ */
+export function straightCopies(spec: AttentionSpec, size: TextureSize): { readonly offset: number; readonly x: number; readonly rows: number }[] {
+  const dq4 = spec.shape.dQk / 4;
+  const slots = cacheSlotsOf(spec);
+  return Array.from({ length: Math.ceil(slots / size.height) }, (_, c) => ({
+    offset: c * size.height * 16 * dq4, x: c * dq4, rows: Math.min(size.height, slots - c * size.height),
+  }));
+}
+
+/**
  * How shaders/cache_texture.wgsl loads a record, as its override constants:
  * an FP8 latent sixteen codes a load, which needs every record on 16 bytes
  * and a quantisation tile of whole loads (FlashMLA's two layouts have both;

@@ -8,7 +8,7 @@ import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { type ComposeOptions, type ShaderFileName, SHADER_FILES } from '../gpu/shader-source';
 import {
   type AttentionBuffers, type CallPass, type DeviceLimits, type KernelPass, type KernelPlan, CACHE_ROWS_LABEL, PlanDoesNotFit, STORAGE_TILE_LABEL,
-  cacheCopiesStraight, cacheRowLoads, cacheTextureRows, keySourceBindings, queryTextureSize,
+  cacheCopiesStraight, cacheRowLoads, cacheTextureRows, keySourceBindings, queryTextureSize, straightCopies,
 } from './kernel-plan';
 import { type BindingName, type BoundResource, bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
@@ -131,20 +131,14 @@ async function cacheTexturePasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, texture: GPUTexture, scratch: readonly GPUBuffer[],
 ): Promise<CallPass[]> {
   const size = { width: texture.width, height: texture.height };
-  const dq4 = spec.shape.dQk / 4;
   if (cacheCopiesStraight(spec)) {
     const [kv] = buffers.kv;
-    const slotBytes = 16 * dq4;
-    const slots = cacheSlotsOf(spec);
-    const columns = Math.ceil(slots / size.height);
+    const bytesPerRow = 4 * spec.shape.dQk;
     return [{
       label: 'cache-texture:copy',
-      copy: (encoder) => {
-        for (let c = 0; c < columns; c++) {
-          const rows = Math.min(size.height, slots - c * size.height);
-          encoder.copyBufferToTexture({ buffer: kv, offset: c * size.height * slotBytes, bytesPerRow: slotBytes, rowsPerImage: rows }, { texture, origin: [c * dq4, 0] }, [dq4, rows]);
-        }
-      },
+      copy: (encoder) => straightCopies(spec, size).forEach(({ offset, x, rows }) => {
+        encoder.copyBufferToTexture({ buffer: kv, offset, bytesPerRow, rowsPerImage: rows }, { texture, origin: [x, 0] }, [bytesPerRow / 16, rows]);
+      }),
     }];
   }
   const rows = scratch[plan.scratch.findIndex((s) => s.label === CACHE_ROWS_LABEL)];

@@ -135,10 +135,8 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const fromCache = keys === 'cache' || fromTexture;
   const inStorage = keys === 'tile-storage';
   if (keys === 'tile-bf16') refuseInexactBf16Tile(spec);
-  if (fromTexture) {
-    cacheTextureSizeOrRefuse(spec, limits);
-    cacheRowLoads(spec);
-  }
+  const textureSize = fromTexture ? cacheTextureSizeOrRefuse(spec, limits) : undefined;
+  if (fromTexture) cacheRowLoads(spec);
   if (options.queries !== undefined && !QUERY_READS.includes(options.queries)) {
     throw new Error(`queries ${JSON.stringify(options.queries)} is not allowed: queries must be one of ${QUERY_READS.join(', ')}`);
   }
@@ -179,7 +177,7 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const splits = chooseSplits(spec, workgroupsPerSplit, options.splits, limits, tiledLoops({ tileN, heads, threads, dq4, tasks: scoreBlocks * dotParts, perTask: Math.ceil(dq4 / dotParts), slices: dotParts, decoded: !fromCache }));
   const scratch = [
     ...splitScratch(spec, splits), ...(inStorage ? [storageTileScratch(limits, tileN * shape.dQk, workgroupsPerSplit * splits)] : []),
-    ...(fromTexture && !cacheCopiesStraight(spec) ? [{ label: CACHE_ROWS_LABEL, bytes: cacheTextureRows(cacheTextureSizeOrRefuse(spec, limits)).bytes }] : []),
+    ...(textureSize && !cacheCopiesStraight(spec) ? [{ label: CACHE_ROWS_LABEL, bytes: cacheTextureRows(textureSize).bytes }] : []),
   ];
   return {
     kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads, keys, queries, scoreBlock: chosen.score, outBlock: chosen.out,
