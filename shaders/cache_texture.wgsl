@@ -7,8 +7,9 @@
 // a slot, ROWS slots a column, columns side by side:
 //   slot s, quad j  ->  texel (s / ROWS * D_QK/4 + j, s % ROWS)
 // where ROWS is the texture's height (key_tile.wgsl reads it back with
-// textureDimensions). Texels past the last slot are written as zeros and
-// never read.
+// textureDimensions). Texels past the last slot are left as they started,
+// zeros; the first slot past the cache's (slot num_slots, which the texture
+// always has) is where version 6 points a key it does not read.
 //
 // Why a storage buffer and then a copy, not textureStore: the host copies
 // these rows into the texture (copyBufferToTexture, rows of ROW_TEXELS

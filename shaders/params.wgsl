@@ -19,6 +19,8 @@ struct Params {
   has_sink: u32,     // 1: scale out by 1 / (1 + exp(sink_h - lse))
   scale: f32,        // softmax scale
   scale_log2: f32,   // softmax scale * log2(e), for exp2
+  prob_width: u32,   // v6: quads of keys a row of its score matrix's texture holds (v6_layout.wgsl)
+  prob_bands: u32,   // v6: texture rows a matrix row takes (its quads / prob_width, rounded up)
 }
 
 @group(0) @binding(8) var<uniform> params: Params;

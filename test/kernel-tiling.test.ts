@@ -228,11 +228,12 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
   });
   // FP8 on V3.2's head (576, the largest tile): FP8 changes how keys are decoded, not the blocks (every pair
   // runs above, in f32 and bf16), so the full matrix runs each way a block reads FP8 keys: an 8-key block over
-  // the decoded tile, a 16-key block from the cache, and the 32-head blocks (the tuner's FP8 pick on V3.2; with
-  // O 32x64, sixteen value quads a thread over d_v 512, where the small head's 9 quads take one thread);
+  // the decoded tile, a 16-key block from the cache, and the 32-head blocks from the cache with O 32x64,
+  // sixteen value quads a thread over d_v 512, where the small head's 9 quads take one thread (its strips
+  // v0 .. v7 are O 32x32's, whose own FP8 pair, 33 s of the suite, added no read of a key this one lacks);
   // SwiftShader the 16-key one (where FP8 keys also run in the key-read sweep above).
   const fp8Pairs = full
-    ? ([['8x8', '8x32'], ['16x16', '16x32'], ['32x16', '32x32'], ['32x16', '32x64']] as const).map(([scoreBlock, outBlock]) => ({ scoreBlock, outBlock }))
+    ? ([['8x8', '8x32'], ['16x16', '16x32'], ['32x16', '32x64']] as const).map(([scoreBlock, outBlock]) => ({ scoreBlock, outBlock }))
       .filter((p) => !gpu || blockSize(p.outBlock).cols <= gpu.limits.maxOutValues)
     : [{ scoreBlock: '16x16' as const, outBlock: '16x32' as const }];
   it.each(fp8Pairs)('v4 tiled: score block $scoreBlock, output block $outBlock (fp8)', async ({ scoreBlock, outBlock }) => {

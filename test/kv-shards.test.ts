@@ -44,6 +44,14 @@ describe.skipIf(!gpu).each(KERNEL_VERSIONS.map((v, k) => [`${v.id} ${v.name}`, v
     it.skip(`${missingFeature(version, gpu.limits)}`, () => {});
     return;
   }
+  if (version.name === 'matmuls') {
+    it('refuses a sharded cache before any upload: it reads every key from the cache decoded into a texture, which takes a cache in one buffer', async () => {
+      const { inputs, shardBytes } = shardedCase('v32', 'fp8', false, 16);
+      await expect(prepareAttention(gpu!, inputs, { kernel: 'matmuls', kvFormat: 'fp8', shardBytes }))
+        .rejects.toThrow(/keys "texture": .* a cache in one buffer\); kernel matmuls reads every key from it: use a fused version \(tiled\)/);
+    });
+    return;
+  }
   // SwiftShader (compiles take seconds): one case a version (COVER).
   const list = gpu && testMatrix(gpu) === 'full' ? ALL : [COVER[k % COVER.length]];
   it.each(list)('$preset $kvFormat, sparse $sparse', async ({ preset, kvFormat, sparse }) => {

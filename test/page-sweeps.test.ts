@@ -148,7 +148,7 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const root = page.locator('#ladder-root');
     // every version this browser's adapter runs (v5 needs subgroups) x v32 x fp8 x seqlen 100 x h_q 4
     const subgroups = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.features.has('subgroups') ?? false);
-    const versions = ['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled', ...(subgroups ? ['v5 subgroups'] : [])];
+    const versions = ['v1 naive', 'v2 fused', 'v3 shared-latent', 'v4 tiled', ...(subgroups ? ['v5 subgroups'] : []), 'v6 matmuls'];
     process.stderr.write(`[page ladder] the browser's adapter ${subgroups ? 'has' : 'has no'} subgroups\n`);
     await page.uncheck('#ladder-form input[name="preset"][value="model1"]');
     await page.fill('#ladder-form input[name="seqlens"]', '100');

@@ -149,8 +149,9 @@ describe('the cache decoded into a texture (--keys texture)', () => {
     const shape = presetShape('model1', { seqlens: [64, 64], hQ: 64 });
     expect(plan(shape).constants).toMatchObject({ KEYS_TEXTURE: 1, KEYS_FROM_CACHE: 1, KEY_TILE_BF16: 0, KEY_TILE_STORAGE: 0 });
     const spec = (s: ReturnType<typeof presetShape>) => makeAttentionSpec(s, kvLayout('fp8', s, s.pageBlockSize), generatedPages(s));
-    // The generated cache: 4 pages of 64 slots (2 requests' and spare ones); 10,000 tokens' 159 pages, at most 8192 slots tall: two columns.
-    expect(cacheTextureSize(spec(shape), limits)).toEqual({ width: 128, height: 256 });
+    // The generated cache: 4 pages of 64 slots (2 requests' and spare ones) and the zero slot; 10,000 tokens' 159 pages, at most 8192
+    // slots tall: two columns.
+    expect(cacheTextureSize(spec(shape), limits)).toEqual({ width: 128, height: 257 });
     const long = presetShape('model1', { seqlens: [10_000], hQ: 64 });
     expect(cacheTextureSize(spec(long), limits)).toEqual({ width: 256, height: 8192 });
     expect(() => plan(long, { ...limits, maxTextureDimension2D: 200 }))
@@ -229,7 +230,7 @@ describe('reading the WGSL', () => {
 
 describe('kernel map', () => {
   it('lists the versions in ladder order, each with its own WGSL file that opens with "version N"', () => {
-    expect(KERNEL_VERSIONS.map((v) => v.id)).toEqual(['v1', 'v2', 'v3', 'v4', 'v5']);
+    expect(KERNEL_VERSIONS.map((v) => v.id)).toEqual(['v1', 'v2', 'v3', 'v4', 'v5', 'v6']);
     KERNEL_VERSIONS.forEach((v, k) => {
       const src = SHADER_FILES[v.files[0]];
       expect(src.split('\n')[0], v.files[0]).toMatch(new RegExp(`^// ${v.files[0]}: version ${k + 1}, "${v.name}"`));
@@ -249,7 +250,7 @@ describe('kernel map', () => {
 
   it('a sweep on a device without subgroups leaves v5 out and says so; with them it runs every version', () => {
     const without = runnableSweep(LADDER_SWEEP, WEBGPU_DEFAULT_LIMITS);
-    expect(without.spec.kernels).toEqual(['naive', 'fused', 'shared-latent', 'tiled']);
+    expect(without.spec.kernels).toEqual(['naive', 'fused', 'shared-latent', 'tiled', 'matmuls']);
     expect(without.notRun).toEqual(['not run: v5 subgroups needs the subgroups feature, which this device does not have']);
     const withSubgroups = runnableSweep(LADDER_SWEEP, { ...WEBGPU_DEFAULT_LIMITS, subgroupMinSize: 4, subgroupMaxSize: 4 });
     expect(withSubgroups.spec.kernels).toEqual(KERNEL_VERSIONS.map((v) => v.name));

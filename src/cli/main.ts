@@ -1,7 +1,7 @@
 /**
  * mla-sandbox: run MLA decode kernels headless in Node (Dawn) and check them.
  *
- *   mla-sandbox info  [--json]
+ *   mla-sandbox info  [--json] [--matmul-blocks 8,16,32]
  *   mla-sandbox run   [shape flags] [--q q.npy --kv-cache kv.npy --cache-seqlens s.npy ...] [--out o.npy --lse l.npy] [--json]
  *   mla-sandbox bench [--ladder] [--full] [--out report.md] [--json-out report.json]
  *   mla-sandbox layer [--config v3|small] [--seqlen L] [--s-q N] [--sweep 256,1024] [--json]
@@ -20,11 +20,11 @@ import { measureAttention } from '../run/run-attention';
 import { measureRoofline } from '../timing/roofline';
 import { describeDevice, describePlainMatmul, describeReadCost, describeReport, describeRoofline, reportJson } from '../run/report';
 import { measureReadCost } from '../timing/read-cost';
-import { measurePlainMatmul } from '../timing/plain-matmul';
+import { LADDER_SCORE_STEP, MATMUL_BLOCKS, MATMUL_FORMS, measurePlainMatmul } from '../timing/plain-matmul';
 import { type NpyArray, encodeNpy, parseNpy } from '../run/npy';
 import { TENSOR_FILES, type TensorKey, inputsFromArrays } from '../run/load-inputs';
 import { VERSION_NAMES } from '../kernels/kernel-plan';
-import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, shapeFieldsFromFlags, shapeFromFlags, timingFlags } from '../run/run-options';
+import { SHAPE_FLAGS, type FlagValues, configFromFlags, inputsFromFlags, listFlag, shapeFieldsFromFlags, shapeFromFlags, timingFlags } from '../run/run-options';
 import { HEAD_PRESETS, type MlaShape, type PresetName, maxBlocksPerSeq } from '../mla/shape';
 import { kvLayout } from '../mla/kv-layout';
 import { dequantizeKvCache } from '../mla/kv-quant';
@@ -55,7 +55,9 @@ const USAGE = `usage: mla-sandbox <command> [flags]
 
 commands:
   info     the adapter, its features and limits, its roofline (copy GB/s, FMA GFLOP/s), what a read costs and a plain matmul of the score step;
-           --json; --samples N --warmup N (each measurement's, default 10 and 2: fewer is quicker and noisier)
+           --json; --samples N --warmup N (each measurement's, default 10 and 2: fewer is quicker and noisier);
+           --matmul-blocks 8,16,32: the plain matmul's register blocks to time (default all three; a 32x32
+           block takes a software adapter tens of seconds to compile)
   run      run one shape, check it against the CPU reference, time it
   bench    the 576-vs-512 x f32/bf16/fp8 sweep; --ladder: every kernel version instead;
            --tfjs: the best kernel against the same decode in TensorFlow.js;
@@ -127,14 +129,15 @@ function readNpy(path: string) {
 
 async function info(argv: string[]): Promise<void> {
   const { values } = parseArgs({
-    args: argv, options: { json: { type: 'boolean', default: false }, samples: { type: 'string' }, warmup: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true,
+    args: argv, options: { json: { type: 'boolean', default: false }, 'matmul-blocks': { type: 'string' }, samples: { type: 'string' }, warmup: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true,
   });
   if (values.help) { print(USAGE); return; }
   const timing = timingFlags(values);
+  const blocks = listFlag('matmul-blocks', values['matmul-blocks'], MATMUL_BLOCKS);
   const ctx = await openNodeDevice();
   const roof = await measureRoofline(ctx, timing);
   const readCost = await measureReadCost(ctx, roof, timing);
-  const plainMatmul = await measurePlainMatmul(ctx, roof, timing);
+  const plainMatmul = await measurePlainMatmul(ctx, roof, timing, LADDER_SCORE_STEP, MATMUL_FORMS.filter((f) => blocks.includes(f.block)));
   if (values.json) {
     print(JSON.stringify({
       adapter: ctx.adapter, features: ctx.features, limits: ctx.limits,

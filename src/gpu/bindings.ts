@@ -29,6 +29,11 @@ export const BINDINGS = {
   // decodes the cache into cacheRows, which the host copies into the texture
   cacheTexture: 23,
   cacheRows: 24,
+  // version 6 (v6_*.wgsl): its score matrix as a texture (the matrix itself is `scores`), where each key starts
+  // in the cache's texture, and each row's softmax statistics
+  probTexture: 25,
+  keyRows: 26,
+  rowStats: 27,
   // kv_shards.wgsl: shards 1..11 of a cache split across buffers (shard 0 is `kv`)
   kv1: 9,
   kv2: 10,

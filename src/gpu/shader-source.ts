@@ -37,6 +37,10 @@ import indexerScores from '../../shaders/indexer_scores.wgsl?raw';
 import topk from '../../shaders/topk.wgsl?raw';
 import queryTexture from '../../shaders/query_texture.wgsl?raw';
 import cacheTexture from '../../shaders/cache_texture.wgsl?raw';
+import v6Layout from '../../shaders/v6_layout.wgsl?raw';
+import v6Scores from '../../shaders/v6_scores.wgsl?raw';
+import v6Softmax from '../../shaders/v6_softmax.wgsl?raw';
+import v6Values from '../../shaders/v6_values.wgsl?raw';
 
 export const SHADER_FILES = {
   'params.wgsl': params,
@@ -67,6 +71,10 @@ export const SHADER_FILES = {
   'topk.wgsl': topk,
   'query_texture.wgsl': queryTexture,
   'cache_texture.wgsl': cacheTexture,
+  'v6_scores.wgsl': v6Scores,
+  'v6_softmax.wgsl': v6Softmax,
+  'v6_values.wgsl': v6Values,
+  'v6_layout.wgsl': v6Layout,
 } as const;
 
 export type ShaderFileName = keyof typeof SHADER_FILES;

@@ -60,14 +60,30 @@ export function cacheSlotsOf(spec: AttentionSpec): number {
   return spec.numBlocks * spec.shape.pageBlockSize;
 }
 
+/** Most key quads a row of version 6's score-matrix texture holds (a multiple of 16; within every device's maxTextureDimension2D of 8192 or more). */
+export const PROB_WIDTH_MAX = 4096;
+
+/**
+ * Version 6's score matrix (shaders/v6_layout.wgsl): key quads a texture row
+ * (the row's quads rounded up to 16, at most PROB_WIDTH_MAX) and the
+ * texture rows a matrix row takes. Every call's params carry them.
+ */
+export function probLayout(shape: MlaShape): { readonly width: number; readonly bands: number } {
+  const quads = Math.ceil(Math.max(1, maxKeysPerRow(shape)) / 4);
+  const width = Math.min(PROB_WIDTH_MAX, Math.ceil(quads / 16) * 16);
+  return { width, bands: Math.ceil(quads / width) };
+}
+
 /** The per-call uniform (shaders/params.wgsl) for this call. */
 export function callParams(spec: AttentionSpec, numSplits: number): CallParams {
   const { shape } = spec;
   const scale = softmaxScaleOf(shape);
+  const prob = probLayout(shape);
   return {
     h_q: shape.hQ, s_q: shape.sQ, causal: shape.causal ? 1 : 0, max_blocks: spec.maxBlocksPerSeq,
     topk: shape.topk, num_slots: cacheSlotsOf(spec), max_keys: Math.max(1, maxKeysPerRow(shape)),
     num_splits: numSplits, has_sink: shape.attentionSink ? 1 : 0, scale, scale_log2: scale * Math.LOG2E,
+    prob_width: prob.width, prob_bands: prob.bands,
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import type { DeviceLimits } from '../gpu/device';
 import type { BindingName } from '../gpu/bindings';
-import type { OutBlockName, ScoreBlockName } from './register-blocks';
+import type { MatmulScoreBlockName, OutBlockName } from './register-blocks';
 import type { MlaShape } from '../mla/shape';
 import type { TextureSize } from '../gpu/textures';
 import { type AttentionSpec, cacheSlotsOf, sharedConstants } from './attention-spec';
@@ -13,7 +13,7 @@ import { type AttentionSpec, cacheSlotsOf, sharedConstants } from './attention-s
 export type { DeviceLimits };
 
 /** Names of the versions, in ladder order (versions.ts holds what each is). */
-export const VERSION_NAMES = ['naive', 'fused', 'shared-latent', 'tiled', 'subgroups'] as const;
+export const VERSION_NAMES = ['naive', 'fused', 'shared-latent', 'tiled', 'subgroups', 'matmuls'] as const;
 export type VersionName = (typeof VERSION_NAMES)[number];
 
 /** Tuning knobs a caller may set; each version uses those it has and plans the rest. */
@@ -30,9 +30,9 @@ export interface PlanOptions {
   readonly keys?: KeyReads;
   /** v4: where the score step reads the queries (QUERY_READS); 'storage' unless told. */
   readonly queries?: QueryReads;
-  /** v4: a thread's block of S = Q K^T, heads x keys (register-blocks.ts). */
-  readonly scoreBlock?: ScoreBlockName;
-  /** v4, v5: a thread's block of O = P V, heads x values. */
+  /** v4, v6: a thread's block of S = Q K^T, heads x keys (register-blocks.ts; 32x32 is v6's only). */
+  readonly scoreBlock?: MatmulScoreBlockName;
+  /** v4, v5, v6: a thread's block of O = P V, heads x values. */
   readonly outBlock?: OutBlockName;
 }
 
@@ -71,14 +71,17 @@ export function queryTextureSize(shape: MlaShape): TextureSize {
  * The cache decoded into a texture (`--keys texture`), laid out as
  * shaders/cache_texture.wgsl writes it: each slot a run of d_qk / 4 texels
  * in one row, `height` slots a column of such runs, the columns side by
- * side. As tall as the device allows (maxTextureDimension2D), so a cache
+ * side, and one slot more than the cache has, never written and so zeros
+ * (textures start zeroed): where version 6 points a key it does not read
+ * (an unread slot of the cache may hold NaN, and 0 x NaN is NaN). As tall
+ * as the device allows (maxTextureDimension2D), so a cache
  * of up to that many slots is one column; undefined where it does not fit:
  * wider than the device allows, or its rows (cacheTextureRows) larger than
  * one storage binding (a cache that large is sharded, and its texture, 16
  * bytes for every 4 values, would be larger still).
  */
 export function cacheTextureSize(spec: AttentionSpec, limits: DeviceLimits): TextureSize | undefined {
-  const slots = cacheSlotsOf(spec);
+  const slots = cacheSlotsOf(spec) + 1;
   const most = limits.maxTextureDimension2D;
   const height = Math.max(1, Math.min(slots, most));
   const width = Math.ceil(slots / height) * (spec.shape.dQk / 4);
@@ -86,12 +89,12 @@ export function cacheTextureSize(spec: AttentionSpec, limits: DeviceLimits): Tex
   return fits ? { width, height } : undefined;
 }
 
-/** The cache's texture (cacheTextureSize), or PlanDoesNotFit saying why the device has none for it. */
-export function cacheTextureSizeOrRefuse(spec: AttentionSpec, limits: DeviceLimits): TextureSize {
+/** The cache's texture (cacheTextureSize), or PlanDoesNotFit saying why the device has none for it and what to use `instead`. */
+export function cacheTextureSizeOrRefuse(spec: AttentionSpec, limits: DeviceLimits, instead = 'use keys cache or a tile'): TextureSize {
   const size = cacheTextureSize(spec, limits);
   if (!size) {
     const slots = cacheSlotsOf(spec);
-    throw new PlanDoesNotFit(`keys "texture": ${slots} cache slots of ${spec.shape.dQk / 4} f32 texels (${16 * slots * spec.shape.dQk / 4} bytes) do not fit one texture of this device (maxTextureDimension2D ${limits.maxTextureDimension2D}, one storage binding ${Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)} bytes, a cache in one buffer); use keys cache or a tile`);
+    throw new PlanDoesNotFit(`keys "texture": ${slots} cache slots of ${spec.shape.dQk / 4} f32 texels (${16 * slots * spec.shape.dQk / 4} bytes) do not fit one texture of this device (maxTextureDimension2D ${limits.maxTextureDimension2D}, one storage binding ${Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)} bytes, a cache in one buffer); ${instead}`);
   }
   return size;
 }
@@ -178,13 +181,15 @@ export interface KernelPlan {
   readonly keys?: KeyReads;
   /** v4: where the score step read the queries; absent for other versions. */
   readonly queries?: QueryReads;
-  /** v4, v5: the register blocks that ran (register-blocks.ts); absent for other versions. */
-  readonly scoreBlock?: ScoreBlockName;
+  /** v4, v5, v6: the register blocks that ran (register-blocks.ts); absent for other versions. */
+  readonly scoreBlock?: MatmulScoreBlockName;
   readonly outBlock?: OutBlockName;
   /** Other tuning values of the version, by their override names (e.g. DOT_PARTS). */
   readonly constants: Readonly<Record<string, number>>;
   /** Buffers the version needs besides inputs and outputs: the score matrix, the splits' partials, a storage tile. */
   readonly scratch: readonly { readonly label: string; readonly bytes: number }[];
+  /** Textures it needs besides the queries' and the cache's (v6: its score matrix's), rgba32float. */
+  readonly scratchTextures?: readonly { readonly label: string; readonly size: TextureSize }[];
 }
 
 /** A plan that cannot fit this device's limits (as opposed to a bad option): "flash" then tries the next version down. */
@@ -234,6 +239,8 @@ export interface AttentionBuffers {
   readonly queryTexture?: GPUTexture;
   /** The cache decoded into a texture (cacheTextureSize), when the plan reads keys from one (KernelPlan.keys 'texture'). */
   readonly cacheTexture?: GPUTexture;
+  /** The plan's scratch textures (KernelPlan.scratchTextures), in its order. */
+  readonly scratchTextures?: readonly GPUTexture[];
 }
 
 /** The key source's buffers (dense: seqlens and block table; sparse: indices) and the per-call params. */

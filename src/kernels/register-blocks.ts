@@ -18,6 +18,16 @@
 export const SCORE_BLOCKS = ['8x8', '8x16', '16x8', '16x16', '32x16'] as const;
 export type ScoreBlockName = (typeof SCORE_BLOCKS)[number];
 
+/**
+ * Version 6's score blocks (shaders/v6_scores.wgsl): version 4's and 32x32,
+ * the plain-matmul yardstick's largest block. Version 4's block cannot be 32
+ * keys wide (its tile's score blocks would leave most of a workgroup idle:
+ * docs/tuning.md, "32-head blocks"); version 6's pass has a block of S per
+ * thread over the whole row, as the yardstick has.
+ */
+export const MATMUL_SCORE_BLOCKS = [...SCORE_BLOCKS, '32x32'] as const;
+export type MatmulScoreBlockName = (typeof MATMUL_SCORE_BLOCKS)[number];
+
 /** An output block, heads x values of the output row: OUT_HEADS x OUT_VALUES. */
 export const OUT_BLOCKS = ['8x8', '8x16', '8x32', '8x64', '16x8', '16x16', '16x32', '32x32', '32x64'] as const;
 export type OutBlockName = (typeof OUT_BLOCKS)[number];
@@ -69,7 +79,7 @@ export interface BlockSize {
   readonly cols: number;
 }
 
-export function blockSize(name: ScoreBlockName | OutBlockName): BlockSize {
+export function blockSize(name: MatmulScoreBlockName | OutBlockName): BlockSize {
   const [heads, cols] = name.split('x').map(Number);
   return { heads, cols };
 }
@@ -104,5 +114,7 @@ function parseBlock<T extends string>(list: readonly T[], what: string, unit: st
 
 /** A score block by name; `what` names the flag or field in the message. */
 export const parseScoreBlock = (value: string, what = 'scoreBlock'): ScoreBlockName => parseBlock(SCORE_BLOCKS, what, 'keys', value);
+/** A score block of version 6 by name (MATMUL_SCORE_BLOCKS). */
+export const parseMatmulScoreBlock = (value: string, what = 'scoreBlock'): MatmulScoreBlockName => parseBlock(MATMUL_SCORE_BLOCKS, what, 'keys', value);
 /** An output block by name; `what` names the flag or field in the message. */
 export const parseOutBlock = (value: string, what = 'outBlock'): OutBlockName => parseBlock(OUT_BLOCKS, what, 'values', value);

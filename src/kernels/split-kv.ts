@@ -127,7 +127,7 @@ const CACHE_TEXTURE_WG = shaderConstant(SHADER_FILES['cache_texture.wgsl'], 'WG'
  * the texture's rows (cacheCopiesStraight), copies of the cache itself, one
  * a column of the texture.
  */
-async function cacheTexturePasses(
+export async function cacheTexturePasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, texture: GPUTexture, scratch: readonly GPUBuffer[],
 ): Promise<CallPass[]> {
   const size = { width: texture.width, height: texture.height };
@@ -161,7 +161,7 @@ async function cacheTexturePasses(
 const QUERY_TEXTURE_WG = shaderConstant(SHADER_FILES['query_texture.wgsl'], 'WG');
 
 /** The pass that writes q into the queries' texture (shaders/query_texture.wgsl), first in the call. */
-async function queryTexturePass(device: GPUDevice, spec: AttentionSpec, q: GPUBuffer, texture: GPUTexture): Promise<KernelPass> {
+export async function queryTexturePass(device: GPUDevice, spec: AttentionSpec, q: GPUBuffer, texture: GPUTexture): Promise<KernelPass> {
   const pipeline = await getPipeline(device, { kernel: 'query-texture', files: ['query_texture.wgsl'], entryPoint: 'main', constants: { D_QK: spec.shape.dQk } });
   const { width, height } = queryTextureSize(spec.shape);
   return {
@@ -230,8 +230,21 @@ export async function fusedPasses(
     bindGroup: bindGroup(device, decode, kernel.label, { ...kvShardBindings(buffers.kv), q: buffers.q, out, lse, max_logits: maxLogits, sink: buffers.sink, ...keys, ...tiles, ...textures }),
   });
   if (plan.splits === 1) return [...first, decodePass(buffers.out, buffers.lse, buffers.maxLogits)];
+  const [partOut, partLse, partMax] = splitBuffers(scratch);
+  return [...first, decodePass(partOut, partLse, partMax), await combinePass(device, spec, buffers, scratch)];
+}
+
+/** The splits' partial out, lse and max (splitScratch's first three buffers of a plan that splits). */
+export function splitBuffers(scratch: readonly GPUBuffer[]): [GPUBuffer, GPUBuffer, GPUBuffer] {
   const [partOut, partLse, partMax] = scratch;
   if (!partOut || !partLse || !partMax) throw new Error('split buffers are required when splits > 1');
+  return [partOut, partLse, partMax];
+}
+
+/** The pass that merges the splits' partials into out, lse and max_logits (shaders/combine.wgsl). */
+export async function combinePass(device: GPUDevice, spec: AttentionSpec, buffers: AttentionBuffers, scratch: readonly GPUBuffer[]): Promise<KernelPass> {
+  const { shape } = spec;
+  const [partOut, partLse, partMax] = splitBuffers(scratch);
   const combine = await getPipeline(device, {
     kernel: 'combine',
     files: ['params.wgsl', 'combine.wgsl'],
@@ -239,14 +252,10 @@ export async function fusedPasses(
     edits: spec.edits,
     constants: { D_V: shape.dV },
   });
-  return [
-    ...first,
-    decodePass(partOut, partLse, partMax),
-    {
-      label: 'combine', pipeline: combine, workgroups: [shape.hQ, shape.sQ, shape.batch],
-      bindGroup: bindGroup(device, combine, 'combine', {
-        partOut, partLse, partMax, out: buffers.out, lse: buffers.lse, max_logits: buffers.maxLogits, sink: buffers.sink, params: buffers.params,
-      }),
-    },
-  ];
+  return {
+    label: 'combine', pipeline: combine, workgroups: [shape.hQ, shape.sQ, shape.batch],
+    bindGroup: bindGroup(device, combine, 'combine', {
+      partOut, partLse, partMax, out: buffers.out, lse: buffers.lse, max_logits: buffers.maxLogits, sink: buffers.sink, params: buffers.params,
+    }),
+  };
 }

@@ -196,7 +196,7 @@ function storageTileScratch(limits: DeviceLimits, tileValues: number, workgroups
 }
 
 /** The queries' texture (`--queries texture`, queryTextureSize) must fit the device's 2D textures. */
-function refuseQueryTextureOver(spec: AttentionSpec, limits: DeviceLimits): void {
+export function refuseQueryTextureOver(spec: AttentionSpec, limits: DeviceLimits): void {
   const { width, height } = queryTextureSize(spec.shape);
   const most = limits.maxTextureDimension2D;
   if (width > most || height > most) {

@@ -18,6 +18,7 @@ import { FUSED_FILES, fusedPlan, fusedVersionPasses } from './fused-kernel';
 import { SHARED_LATENT_FILES, sharedLatentPasses, sharedLatentPlan } from './shared-latent-kernel';
 import { DEFAULT_KEY_READS, TILED_FILES, tiledPasses, tiledPlan } from './tiled-kernel';
 import { SUBGROUPS_FILES, subgroupsPasses, subgroupsPlan } from './subgroups-kernel';
+import { MATMULS_FILES, matmulsPasses, matmulsPlan, matmulsStorageBuffers } from './matmuls-kernel';
 import { DEFAULT_BLOCKS } from './register-blocks';
 
 export interface KernelVersion {
@@ -77,6 +78,15 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
     flashSkips: (spec, limits) => (limits.cpuThreads > 0 ? 'on a software adapter v4 is as fast as v5 or faster (its subgroup shuffles are emulated)'
       : DEFAULT_KEY_READS[spec.layout.format] === 'cache' ? `v4 reads ${spec.layout.format} keys straight from the cache, faster than v5's decoded tile` : undefined),
     plan: subgroupsPlan, passes: subgroupsPasses,
+  },
+  {
+    id: 'v6', name: 'matmuls', improves: 'v1\'s three passes with v4\'s register blocks: S = Q K^T and O = P V as two plain matrix products, every operand a texel, no barrier and no workgroup memory; the score matrix in memory',
+    files: [...MATMULS_FILES, 'combine.wgsl'], host: 'src/kernels/matmuls-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
+    options: ['splits', 'scoreBlock', 'outBlock'],
+    // Not yet among flash's choices: it keeps every score in memory, and where it wins (the CPU emulators here) is
+    // measured in docs/kernels.md, "Version 6"; run it by name.
+    flashSkips: () => 'v6 keeps every score in memory; flash runs a fused version (run v6 by name: --kernel matmuls)',
+    plan: matmulsPlan, passes: matmulsPasses,
   },
 ];
 
@@ -160,6 +170,7 @@ export function resolveKernel(choice: KernelChoice, spec: AttentionSpec, limits:
  * than 9), so every declaration counts.
  */
 function storageBuffersOf(version: KernelVersion, spec: AttentionSpec, plan: KernelPlan): number {
+  if (version.name === 'matmuls') return matmulsStorageBuffers(spec, plan);
   const own = version.files.filter((f) => f !== 'combine.wgsl');
   const files = version.name === 'naive' ? [...sharedFiles(spec), ...own] : fusedFiles(spec, own);
   return storageBuffersDeclared(composeShader(files, spec.edits, fusedModuleOptions(plan.constants)).code);

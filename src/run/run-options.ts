@@ -11,7 +11,7 @@ import type { RunConfig } from './runner';
 import { planRequestGroups } from './request-groups';
 import { MAX_SPLITS } from '../kernels/split-kv';
 import { KEY_READS, type KeyReads, QUERY_READS, type QueryReads } from '../kernels/kernel-plan';
-import { OUT_BLOCKS, SCORE_BLOCKS, type OutBlockName, type ScoreBlockName } from '../kernels/register-blocks';
+import { MATMUL_SCORE_BLOCKS, OUT_BLOCKS, type MatmulScoreBlockName, type OutBlockName } from '../kernels/register-blocks';
 import type { DeviceLimits } from '../gpu/device';
 import { checkCacheSize, checkHostMemory, generatedPages, generatesStraightIntoFormat } from './run-size';
 
@@ -58,6 +58,20 @@ export function oneOf<T extends string>(flag: string, value: unknown, allowed: r
     throw new Error(`--${flag} ${JSON.stringify(value)} is not allowed: --${flag} must be one of ${allowed.join(', ')}`);
   }
   return value as T;
+}
+
+/**
+ * A comma-separated list flag, each item one of `all` (undefined or empty:
+ * all of them); an item outside `all` is refused with the flag and what is allowed.
+ */
+export function listFlag<T extends string | number>(flag: string, value: string | undefined, all: readonly T[]): readonly T[] {
+  const text = value?.trim();
+  if (!text) return all;
+  return text.split(',').map((x) => {
+    const v = all.find((a) => String(a) === x.trim());
+    if (v === undefined) throw new Error(`--${flag} "${x.trim()}" is not allowed: --${flag} must be one of ${all.join(', ')} (or a comma-separated list of them)`);
+    return v;
+  });
 }
 
 /**
@@ -168,7 +182,7 @@ export function configFromFlags(v: FlagValues): RunConfig {
     dotParts: intFlag('dot-parts', v['dot-parts'], 1),
     keys: v.keys === undefined ? undefined : oneOf<KeyReads>('keys', v.keys, KEY_READS),
     queries: v.queries === undefined ? undefined : oneOf<QueryReads>('queries', v.queries, QUERY_READS),
-    scoreBlock: v['score-block'] === undefined ? undefined : oneOf<ScoreBlockName>('score-block', v['score-block'], SCORE_BLOCKS),
+    scoreBlock: v['score-block'] === undefined ? undefined : oneOf<MatmulScoreBlockName>('score-block', v['score-block'], MATMUL_SCORE_BLOCKS),
     outBlock: v['out-block'] === undefined ? undefined : oneOf<OutBlockName>('out-block', v['out-block'], OUT_BLOCKS),
     scaleRounding: oneOf('scale-rounding', v['scale-rounding'], ['pow2', 'plain'] as const),
   };

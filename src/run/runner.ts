@@ -233,6 +233,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
         params: uniform('params', packParams(callParams(spec, plan.splits))),
         queryTexture: plan.queries === 'texture' ? alloc.texture('queries', queryTextureSize(shape)) : undefined,
         cacheTexture: plan.keys === 'texture' ? alloc.texture('decoded cache', cacheTextureSizeOrRefuse(spec, limits)) : undefined,
+        scratchTextures: plan.scratchTextures?.map((t) => alloc.texture(t.label, t.size)),
       };
       scratch = plan.scratch.map((s) => storage(s.label, s.bytes));
       return [b, await version.passes(device, spec, plan, b, scratch)] as const;

@@ -7,8 +7,9 @@
  */
 import type { AttentionSpec } from '../kernels/attention-spec';
 import { type KeyReads, KEY_READS, type DeviceLimits, type KernelPlan, QUERY_READS, type QueryReads } from '../kernels/kernel-plan';
-import { OUT_BLOCKS, SCORE_BLOCKS, type OutBlockName, type ScoreBlockName } from '../kernels/register-blocks';
+import { OUT_BLOCKS, SCORE_BLOCKS, type OutBlockName, type ScoreBlockName, parseScoreBlock } from '../kernels/register-blocks';
 import { resolveKernel } from '../kernels/versions';
+import { listFlag } from '../run/run-options';
 
 /** One configuration: kernel "flash" alone is the default; "tiled" with its options is a tuned v4. */
 export interface TuningConfig {
@@ -79,16 +80,7 @@ export const SPACE_FLAGS: Readonly<Record<TuningAxis, string>> = {
  * refused with the flag and what is allowed.
  */
 export function spaceFromLists(lists: Readonly<Record<string, string | undefined>>): TuningSpace {
-  const pick = <T extends string | number>(axis: TuningAxis, all: readonly T[]): readonly T[] => {
-    const flag = SPACE_FLAGS[axis];
-    const text = lists[flag]?.trim();
-    if (!text) return all;
-    return text.split(',').map((x) => {
-      const v = all.find((a) => String(a) === x.trim());
-      if (v === undefined) throw new Error(`--${flag} "${x.trim()}" is not allowed: --${flag} must be one of ${all.join(', ')} (or a comma-separated list of them)`);
-      return v;
-    });
-  };
+  const pick = <T extends string | number>(axis: TuningAxis, all: readonly T[]): readonly T[] => listFlag(SPACE_FLAGS[axis], lists[SPACE_FLAGS[axis]], all);
   return {
     scoreBlock: pick('scoreBlock', FULL_SPACE.scoreBlock), outBlock: pick('outBlock', FULL_SPACE.outBlock), keys: pick('keys', FULL_SPACE.keys),
     queries: pick('queries', FULL_SPACE.queries), headsPerWorkgroup: pick('headsPerWorkgroup', FULL_SPACE.headsPerWorkgroup), tileN: pick('tileN', FULL_SPACE.tileN),
@@ -136,7 +128,7 @@ export function withAxis(c: TuningConfig, axis: TuningAxis, value: TuningConfig[
 /** The v4 configuration a plan amounts to (the starting point of the pruned search). */
 export function configOfPlan(plan: KernelPlan): TuningConfig {
   return {
-    kernel: 'tiled', scoreBlock: plan.scoreBlock, outBlock: plan.outBlock, keys: plan.keys, queries: plan.queries,
+    kernel: 'tiled', scoreBlock: plan.scoreBlock === undefined ? undefined : parseScoreBlock(plan.scoreBlock), outBlock: plan.outBlock, keys: plan.keys, queries: plan.queries,
     headsPerWorkgroup: plan.headsPerWorkgroup, tileN: plan.tileN,
   };
 }

@@ -1,0 +1,85 @@
+/**
+ * Version 6's plan, from sizes alone (no GPU): its passes' blocks by the kind
+ * of adapter, the score matrix's layout (the host's numbers, which the
+ * shaders read from params), what it refuses and why, and the 32 x 32 score
+ * block that is its only. What it computes is tested on both adapters in
+ * test/kernels.test.ts and test/kernel-tiling.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { MAX_OUT_VALUES, MAX_OUT_VALUES_LLVMPIPE, WEBGPU_DEFAULT_LIMITS } from '../src/gpu/device';
+import { maxBlocksPerSeq, presetShape } from '../src/mla/shape';
+import { generatedPages } from '../src/run/run-size';
+import { type RunConfig, planCall } from '../src/run/runner';
+import { PROB_WIDTH_MAX, callParams, makeAttentionSpec, probLayout } from '../src/kernels/attention-spec';
+import { kvLayout } from '../src/mla/kv-layout';
+import { paramFields } from '../src/kernels/call-params';
+import { SHADER_FILES, composeShader } from '../src/gpu/shader-source';
+import { storageBuffersDeclared } from '../src/gpu/bindings';
+
+const GPU = { ...WEBGPU_DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 32768 };
+const LLVMPIPE = { ...GPU, cpuThreads: 2, maxOutValues: MAX_OUT_VALUES_LLVMPIPE, maxStorageBufferBindingSize: 128 << 20 };
+const SWIFTSHADER = { ...GPU, cpuThreads: 2, maxOutValues: MAX_OUT_VALUES };
+
+const plan = (shape: ReturnType<typeof presetShape>, config: Partial<RunConfig>, limits = LLVMPIPE) =>
+  planCall(shape, generatedPages(shape), maxBlocksPerSeq(shape), { kernel: 'matmuls', kvFormat: 'fp8', ...config }, limits).plan;
+
+describe('version 6 (matmuls): the plan', () => {
+  const shape = presetShape('v32', { seqlens: [4096], hQ: 64 });
+
+  it('takes the largest blocks where the compiler takes them (llvmpipe), 16-head ones on another software adapter, v4\'s on a GPU', () => {
+    expect(plan(shape, {})).toMatchObject({ scoreBlock: '32x32', outBlock: '32x64', keys: 'texture', queries: 'texture' });
+    expect(plan(shape, {}, SWIFTSHADER)).toMatchObject({ scoreBlock: '16x16', outBlock: '16x32' });
+    expect(plan(shape, {}, GPU)).toMatchObject({ scoreBlock: '8x8', outBlock: '8x16' });
+    // a P V workgroup of 8 threads on a CPU (two head blocks x 8 value groups a split), 64 on a GPU
+    expect(plan(shape, {}).constants).toMatchObject({ SCORE_HEADS: 32, SCORE_KEYS: 32, OUT_HEADS: 32, OUT_VALUES: 64, VALUES_WG: 8 });
+    expect(plan(shape, {}, GPU).constants.VALUES_WG).toBe(64);
+  });
+
+  it('32x32 is a score block of v6 only; a 64-value output block only where the compiler takes it', () => {
+    expect(plan(shape, { scoreBlock: '32x32', outBlock: '16x32' }, SWIFTSHADER).scoreBlock).toBe('32x32');
+    expect(() => plan(shape, { kernel: 'tiled', scoreBlock: '32x32' })).toThrow('scoreBlock "32x32" is not allowed: scoreBlock must be one of 8x8, 8x16, 16x8, 16x16, 32x16 (heads x keys)');
+    expect(() => plan(shape, { outBlock: '32x64' }, SWIFTSHADER)).toThrow('output block 32x64 holds 64 values of the output row a thread, over the 32');
+  });
+
+  it('keeps its scratch: the splits\' partials, the score matrix (its texture\'s bytes), the keys\' texels, the rows\' statistics, the decoded cache', () => {
+    const p = plan(shape, { splits: 2 });
+    const { width, bands } = probLayout(shape);
+    expect({ width, bands }).toEqual({ width: 1024, bands: 1 });
+    expect(p.scratch.map((s) => [s.label, s.bytes])).toEqual([
+      ['split partial out', 4 * 64 * 2 * 512], ['split partial lse', 4 * 64 * 2], ['split partial max', 4 * 64 * 2],
+      ['score matrix', 16 * 1024 * 64], ['key rows', 16 * 1024], ['row statistics', 16 * 64 * 2],
+      ['decoded cache rows', expect.any(Number)],
+    ]);
+    expect(p.scratchTextures).toEqual([{ label: 'probabilities', size: { width: 1024, height: 64 } }]);
+    // an f32 cache of whole 256-byte slots is copied as it is: no decoded rows
+    expect(plan(shape, { kvFormat: 'f32' }).scratch.map((s) => s.label)).not.toContain('decoded cache rows');
+  });
+
+  it('wraps a long row into bands of at most PROB_WIDTH_MAX texels, and every call\'s params carry the layout', () => {
+    const long = presetShape('model1', { seqlens: [40_000, 3], hQ: 8 });
+    expect(probLayout(long)).toEqual({ width: PROB_WIDTH_MAX, bands: 3 }); // 10,000 quads
+    expect(plan(long, {}).scratchTextures?.[0].size).toEqual({ width: PROB_WIDTH_MAX, height: 2 * 8 * 3 });
+    // a row of 9 keys: 3 quads, rounded up to 16 texels (a copy's rows are 256 bytes)
+    expect(probLayout(presetShape('v32', { seqlens: [9], hQ: 2 }))).toEqual({ width: 16, bands: 1 });
+    const spec = makeAttentionSpec(long, kvLayout('f32', long, long.pageBlockSize), generatedPages(long));
+    expect(callParams(spec, 1)).toMatchObject({ prob_width: PROB_WIDTH_MAX, prob_bands: 3 });
+    expect(paramFields().map((f) => f.name).slice(-2)).toEqual(['prob_width', 'prob_bands']);
+  });
+
+  it('refuses, with the reason and what to use, a score matrix past one binding or the texture limit, and a sharded cache', () => {
+    // 64 heads x 1M keys: 256 MiB of scores, over llvmpipe's 128 MiB binding
+    const million = presetShape('v32', { seqlens: [1 << 20], hQ: 64 });
+    expect(() => plan(million, {})).toThrow(/kernel matmuls keeps every score in memory: 64 rows .* of 1048576 keys are 268435456 bytes .* use a fused version \(tiled\), which keeps none/);
+    // 64 rows of one band each: a texture 64 texels tall
+    expect(() => plan(shape, {}, { ...LLVMPIPE, maxTextureDimension2D: 63 })).toThrow(/in a texture 64 texels tall, over this device's 134217728-byte storage binding or maxTextureDimension2D of 63/);
+    expect(() => plan(shape, { shardBytes: 1 << 20 })).toThrow(/a cache in one buffer\); kernel matmuls reads every key from it: use a fused version \(tiled\), which reads a sharded cache/);
+  });
+
+  it('each pass is its own module, within 8 storage buffers (Dawn counts a module\'s declarations)', () => {
+    const dense = ['params.wgsl', 'fp8.wgsl', 'kv_cache.wgsl', 'kv_shards.wgsl', 'keys_dense.wgsl'] as const;
+    const count = (files: readonly (keyof typeof SHADER_FILES)[]) => storageBuffersDeclared(composeShader(files, {}, { wideStrips: true, longRows: true, queryTexture: true, cacheTexture: true }).code);
+    expect(count([...dense, 'head_quads.wgsl', 'v6_layout.wgsl', 'v6_scores.wgsl'])).toBe(5);
+    expect(count([...dense, 'v6_layout.wgsl', 'v6_softmax.wgsl'])).toBe(5);
+    expect(count(['params.wgsl', 'fused_io.wgsl', 'head_quads.wgsl', 'v6_layout.wgsl', 'v6_values.wgsl'])).toBe(7);
+  });
+});
