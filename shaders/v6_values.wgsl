@@ -6,9 +6,9 @@
 // layout), the values from the cache's texture (a value is the first D_V
 // values of its key) at the texels keyRows lists, and the chunk's m and l
 // from rowStats. Thread t owns OUT_HEADS heads x OUT_VALUES values of the
-// output row of query row (b, i) = (z, y) for one split (the OutBlock of
-// tiled_blocks.wgsl, built the same way: strip vK holds value quad
-// g * OUT_QUADS + K, rows its 4 values, for every head of the block), and
+// output row of query row (b, i) = (z, y) for one split (an OutBlock built
+// as tiled_blocks.wgsl's, a thread's quads side by side: strip vK holds
+// value quad g * OUT_QUADS + K, rows its 4 values, for every head of it), and
 // each step over four keys is one matrix product a strip:
 // strip vK += (four keys' value quads, as columns) * (their probabilities, a
 // column a head). At the end it writes out, lse and max_logits through

@@ -147,6 +147,8 @@ const FLAG_COMBINATIONS: Case[] = [
   { name: 'bench --warmup -1', args: ['bench', '--ladder', '--warmup=-1'], code: 2, words: ['--warmup "-1" is not allowed', 'an integer from 0 to 1000'] },
   { name: 'bench --gqa --samples', args: ['bench', '--gqa', '--samples', '3'], code: 2, words: ['--samples and --warmup are not used with --gqa'] },
   { name: 'info --samples 0', args: ['info', '--samples', '0'], code: 2, words: ['--samples "0" is not allowed', 'an integer from 1 to 1000'] },
+  { name: 'bench --matmul-blocks without --ladder', args: ['bench', '--matmul-blocks', '8'], code: 2, words: ['--matmul-blocks is used with --ladder'] },
+  { name: 'bench --ladder --matmul-blocks 64', args: ['bench', '--ladder', '--matmul-blocks', '64'], code: 2, words: ['--matmul-blocks "64" is not allowed', 'one of 8, 16, 32'] },
   { name: 'info --matmul-blocks 12', args: ['info', '--matmul-blocks', '8,12'], code: 2, words: ['--matmul-blocks "12" is not allowed', 'one of 8, 16, 32'] },
   { name: 'a bad MLA_ADAPTER', args: ['info'], env: { MLA_ADAPTER: 'metal' }, code: 2, words: ['MLA_ADAPTER = "metal" is not allowed', 'auto, native, swiftshader, llvmpipe'] },
 ];

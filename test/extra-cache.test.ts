@@ -5,6 +5,7 @@
  * reference that reads each cache through its own indices.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { broadBlocks } from './support/broad-blocks';
 import type { GpuContext } from '../src/gpu/device';
 import { combineSources, type ExtraSource } from '../src/mla/extra-cache';
 import { generateInputs } from '../src/mla/inputs';
@@ -56,7 +57,7 @@ describe('the extra KV source (MODEL1)', () => {
         if (version.needs && !ctx.features.includes(version.needs)) return c.skip();
         // SwiftShader's cover: v4, and v5, which only SwiftShader (subgroups) runs; llvmpipe's full matrix runs the rest.
         if (testMatrix(ctx) === 'cover' && !(format === 'fp8' && (version.name === 'tiled' || version.name === 'subgroups'))) return c.skip();
-        const run = await runAttention(ctx, combined.inputs, { kernel: version.name, kvFormat: format });
+        const run = await runAttention(ctx, combined.inputs, { kernel: version.name, ...broadBlocks(version.name), kvFormat: format });
         expectBothSources(run.output, format);
       });
     }

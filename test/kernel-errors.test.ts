@@ -79,7 +79,7 @@ describe.skipIf(!gpu)('errors', () => {
 
   it('bad kernel, format and kernel/shape combinations name the allowed values', async () => {
     await expect(runAttention(gpu!, inputs, { kernel: 'flashy' as 'flash', kvFormat: 'fp8' }))
-      .rejects.toThrow('kernel "flashy" is not allowed: kernel must be one of flash, naive, fused, shared-latent, tiled, subgroups, v1, v2, v3, v4, v5');
+      .rejects.toThrow('kernel "flashy" is not allowed: kernel must be one of flash, naive, fused, shared-latent, tiled, subgroups, matmuls, v1, v2, v3, v4, v5, v6');
     await expect(runAttention(gpu!, inputs, { kernel: 'flash', kvFormat: 'int4' as 'fp8' }))
       .rejects.toThrow('kv format "int4" is not allowed: kv format must be one of f32, bf16, fp8');
     // a tuning option the version does not have is refused, not ignored

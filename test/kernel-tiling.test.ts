@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu, testMatrix } from './support/gpu';
 import { SMALL_HEAD } from './support/small-head';
+import { broadBlocks } from './support/broad-blocks';
 import { presetShape } from '../src/mla/shape';
 import { generateInputs } from '../src/mla/inputs';
 import { runAttention } from '../src/run/run-attention';
@@ -19,7 +20,7 @@ import { makeAttentionSpec } from '../src/kernels/attention-spec';
 import { kvLayout } from '../src/mla/kv-layout';
 import { KERNEL_VERSIONS, missingFeature, versionByName } from '../src/kernels/versions';
 import { type CallPass, KEY_READS, type PlanOptions, type VersionName, isDispatch } from '../src/kernels/kernel-plan';
-import { DEFAULT_BLOCKS, OUT_BLOCKS, SCORE_BLOCKS, blockSize } from '../src/kernels/register-blocks';
+import { DEFAULT_BLOCKS, MATMUL_SCORE_BLOCKS, OUT_BLOCKS, SCORE_BLOCKS, blockSize } from '../src/kernels/register-blocks';
 import { MAX_OUT_VALUES_LLVMPIPE } from '../src/gpu/device';
 
 const gpu = await testGpu();
@@ -241,6 +242,26 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expectBlocks(await runAttention(gpu!, inputs, { kernel: 'tiled', kvFormat: 'fp8', keys, scoreBlock, outBlock, splits: 2 }), scoreBlock, outBlock);
   });
 
+  // v6's blocks (its score and output passes, v6_scores.wgsl and v6_values.wgsl): on llvmpipe a cover in which every
+  // score block (32x32 among them) and every output block runs once, on the small head (h_q 11: a 32-head block
+  // past the last head; 40 keys: a 32-key block past the row's end), f32 and bf16 rotating (FP8 needs FlashMLA's heads;
+  // v6 reads it decoded, as f32, from the cache's texture, and runs it in every broad test); on SwiftShader three
+  // pairs of 8- and 16-head blocks (a 32-head module takes it about a minute to compile). The tests that run every
+  // version give v6 its smallest blocks (test/support/broad-blocks.ts).
+  const v6Pairs = (full
+    ? [['8x8', '8x8'], ['8x16', '8x16'], ['16x8', '8x32'], ['16x16', '16x8'], ['32x16', '16x16'], ['32x32', '16x32'], ['8x8', '32x32'], ['16x16', '8x64'], ['32x32', '32x64']] as const
+    : [['8x8', '8x8'], ['16x8', '8x32'], ['8x16', '16x32']] as const)
+    .map(([scoreBlock, outBlock], k) => ({ scoreBlock, outBlock, kvFormat: (['f32', 'bf16'] as const)[k % 2] }));
+  it('v6 matmuls: the cover holds every block of its passes that this device compiles', () => {
+    expect(new Set(v6Pairs.map((p) => p.scoreBlock))).toEqual(new Set(full ? MATMUL_SCORE_BLOCKS : ['8x8', '16x8', '8x16']));
+    if (full) expect(new Set(v6Pairs.map((p) => p.outBlock))).toEqual(new Set(OUT_BLOCKS));
+  });
+  it.each(v6Pairs)('v6 matmuls: score block $scoreBlock, output block $outBlock ($kvFormat)', async ({ scoreBlock, outBlock, kvFormat }) => {
+    const run = await runAttention(gpu!, small, { kernel: 'matmuls', kvFormat, scoreBlock, outBlock, splits: 2 });
+    expect(run.plan).toMatchObject({ kernel: 'matmuls', scoreBlock, outBlock });
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+
   // v5's output blocks (only SwiftShader runs v5 here). A module with a 32-head block takes SwiftShader about
   // 55 s to compile whatever the pair (its accumulators are 1024 floats a thread; 16-head modules 2-4 s), so the
   // cover runs one such module, v4's 32x16 / 32x32 pair above (the tuner's pick on both adapters); v5's 32 x 32
@@ -278,7 +299,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     // 2 lanes forms and the third lane, whose team is cut short, takes no work.
     const odd = presetShape('v32', { seqlens: [30, 9], hQ: 9, ...SMALL_HEAD });
     for (const kernel of CORNER_VERSIONS.filter((k) => k !== 'naive')) {
-      const run = await runAttention(gpu!, generateInputs(odd, { seed: 6 }), { kernel, kvFormat: 'bf16', splits: 2 });
+      const run = await runAttention(gpu!, generateInputs(odd, { seed: 6 }), { kernel, ...broadBlocks(kernel), kvFormat: 'bf16', splits: 2 });
       expect(run.check.pass, `${kernel}: ${formatCheck(run.check)}`).toBe(true);
     }
   });
@@ -289,7 +310,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
       const s = presetShape(preset, { seqlens: [1, 100, 138], hQ: 5, pageBlockSize });
       const inp = generateInputs(s, { seed: pageBlockSize });
       for (const kernel of CORNER_VERSIONS) {
-        const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'fp8', splits: kernel === 'naive' ? 'auto' : 2 });
+        const run = await runAttention(gpu!, inp, { kernel, ...broadBlocks(kernel), kvFormat: 'fp8', splits: kernel === 'naive' ? 'auto' : 2 });
         expect(run.check.pass, `${preset} ${kernel}: ${formatCheck(run.check)}`).toBe(true);
       }
     }
@@ -300,7 +321,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     const inp = generateInputs(s, { seed: 9, invalidIndexFraction: 0.3, allInvalidRows: [0, 5] });
     for (const kernel of CORNER_VERSIONS) {
       for (const splits of kernel === 'naive' ? [1] : [1, 4]) {
-        const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'fp8', splits });
+        const run = await runAttention(gpu!, inp, { kernel, ...broadBlocks(kernel), kvFormat: 'fp8', splits });
         expect(run.check.pass, `${kernel} splits ${splits}: ${formatCheck(run.check)}`).toBe(true);
         // rows 0 (b 0, i 0) and 5 (b 2, i 1): lse +inf, exactly as the reference
         expect(run.output.lse[(0 * 7 + 3) * 2 + 0]).toBe(Infinity);
@@ -316,7 +337,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     const plain = await runAttention(gpu!, { ...inp, shape: { ...s, attentionSink: false }, sink: undefined }, { kernel: 'naive', kvFormat: 'bf16' });
     for (const kernel of CORNER_VERSIONS) {
       for (const splits of kernel === 'naive' ? [1] : [1, 4]) {
-        const run = await runAttention(gpu!, { ...inp, sink }, { kernel, kvFormat: 'bf16', splits });
+        const run = await runAttention(gpu!, { ...inp, sink }, { kernel, ...broadBlocks(kernel), kvFormat: 'bf16', splits });
         expect(run.check.pass, `${kernel} splits ${splits}: ${formatCheck(run.check)}`).toBe(true);
         for (let row = 0; row < 2 * 2; row++) {
           const at = (h: number) => (row * 5 + h) * s.dV;
@@ -334,7 +355,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     const s = presetShape('v32', { seqlens: [300, 77], hQ: 16 });
     const inp = generateInputs(s, { seed: 11, distribution: 'outliers' });
     for (const kernel of CORNER_VERSIONS.filter((k) => k === 'tiled' || k === 'shared-latent' || k === 'subgroups')) {
-      const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'f32', splits: 1 });
+      const run = await runAttention(gpu!, inp, { kernel, ...broadBlocks(kernel), kvFormat: 'f32', splits: 1 });
       expect(run.check.pass, `${kernel}: ${formatCheck(run.check)}`).toBe(true);
     }
   });
@@ -350,7 +371,7 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     const s = presetShape('model1', { seqlens: [33, 70], sQ: 4, hQ: 9, causal: false, softmaxScale: 0.3 });
     const inp = generateInputs(s, { seed: 4 });
     for (const kernel of CORNER_VERSIONS) {
-      const run = await runAttention(gpu!, inp, { kernel, kvFormat: 'f32', splits: kernel === 'naive' ? 'auto' : 3 });
+      const run = await runAttention(gpu!, inp, { kernel, ...broadBlocks(kernel), kvFormat: 'f32', splits: kernel === 'naive' ? 'auto' : 3 });
       expect(run.check.pass, `${kernel}: ${formatCheck(run.check)}`).toBe(true);
     }
   });

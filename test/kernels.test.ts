@@ -16,6 +16,7 @@
  * MLA_TEST_MATRIX=full|cover overrides.
  */
 import { describe, expect, it } from 'vitest';
+import { broadBlocks } from './support/broad-blocks';
 import { testGpu, testMatrix } from './support/gpu';
 import { presetShape, type PresetName } from '../src/mla/shape';
 import { generateInputs } from '../src/mla/inputs';
@@ -75,7 +76,7 @@ describe.skipIf(!gpu).each(KERNEL_VERSIONS.map((v) => [`${v.id} ${v.name}`, v] a
       seqlens: [Math.max(1, sQ), 63, 64, 65, 129], sQ, hQ, topk: sparse ? TOPK : 0, attentionSink: preset === 'model1' && hQ !== 16,
     });
     const inputs = generateInputs(shape, { seed: 1000 + hQ * 7 + sQ, invalidIndexFraction: sparse ? 0.2 : 0, allInvalidRows: sparse ? [1] : [] });
-    const run = await runAttention(gpu!, inputs, { kernel: version.name, kvFormat, splits });
+    const run = await runAttention(gpu!, inputs, { kernel: version.name, ...broadBlocks(version.name), kvFormat, splits });
     expect(run.version.name).toBe(version.name);
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
     expect(run.plan.splits).toBe(splits);

@@ -7,6 +7,7 @@
  * s_q past the grid's 65,535.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { broadBlocks } from './support/broad-blocks';
 import type { GpuContext } from '../src/gpu/device';
 import { HEAD_PRESETS } from '../src/mla/shape';
 import { KERNEL_VERSIONS, type KernelChoice, missingFeature } from '../src/kernels/versions';
@@ -45,7 +46,7 @@ describe.skipIf(!gpu)('sparse prefill', () => {
   it('every version, over a flat cache and a paged one: out, lse and max_logits against the reference', async () => {
     for (const { kernel, c, pageSize } of cases(ctx!)) {
       const call = generatePrefillCase({ ...c, dims: HEAD_PRESETS[c.preset], seed: 3, pageSize });
-      const r = await runPrefill(ctx!, call, { kernel, kvFormat: 'bf16' }, { time: false, checkTokens: 'all' });
+      const r = await runPrefill(ctx!, call, { kernel, ...broadBlocks(kernel), kvFormat: 'bf16' }, { time: false, checkTokens: 'all' });
       const what = `${kernel} ${c.preset} s_kv ${c.sKv} ${pageSize ? `pages of ${pageSize}` : 'flat'}`;
       expect(r.check.pass, `${what}: ${formatCheck(r.check)}`).toBe(true);
       expect(r.check.maxLogitsMaxAbsErr, what).toBeDefined();

@@ -15,7 +15,8 @@ import { INDEXER } from '../mla/indexer-shape';
 import { cliMemoryBudget } from './memory-budget';
 import { PRESET_NAMES, type PresetName, presetShape } from '../mla/shape';
 import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
-import { intList, oneOf, timingFlags } from '../run/run-options';
+import { intList, listFlag, oneOf, timingFlags } from '../run/run-options';
+import { MATMUL_BLOCKS, MATMUL_FORMS } from '../timing/plain-matmul';
 import { sweepMarkdown, sweepTableMarkdown } from '../bench/report';
 import { FULL_LADDER_SWEEP, LADDER_SWEEP, ladderMarkdown, ladderRows } from '../bench/ladder';
 import { describePlainMatmul, describeReadCost, describeRoofline, fmtMs } from '../run/report';
@@ -71,10 +72,12 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
       long: { type: 'boolean', default: false }, gqa: { type: 'boolean', default: false }, 'kv-heads': { type: 'string' },
       out: { type: 'string' }, 'json-out': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       presets: { type: 'string' }, kv: { type: 'string' }, seqlens: { type: 'string' }, heads: { type: 'string' },
-      samples: { type: 'string' }, warmup: { type: 'string' },
+      samples: { type: 'string' }, warmup: { type: 'string' }, 'matmul-blocks': { type: 'string' },
     },
   });
   if (values.help) { process.stdout.write(`${usage}\n`); return 0; }
+  if (values['matmul-blocks'] !== undefined && !values.ladder) throw new Error('--matmul-blocks is used with --ladder (the blocks of the plain matmul its yardstick times)');
+  const yardstickBlocks = listFlag('matmul-blocks', values['matmul-blocks'], MATMUL_BLOCKS);
   checkOutputPaths(
     (['out', 'json-out'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), [],
   );
@@ -100,7 +103,7 @@ export async function runBench(argv: string[], usage: string): Promise<number> {
   const { spec, notRun } = runnableSweep(asked, ctx.limits);
   // The ladder measures the plain matmul of the score step (its yardstick)
   // and what a read costs: they explain its fraction of the FMA ceiling.
-  const measured = values.ladder ? await measureDeviceCeilings(ctx, ceilingsTiming) : undefined;
+  const measured = values.ladder ? await measureDeviceCeilings(ctx, ceilingsTiming, MATMUL_FORMS.filter((f) => yardstickBlocks.includes(f.block))) : undefined;
   const roof = measured?.roof ?? await measureRoofline(ctx, ceilingsTiming);
   const readCost = values.ladder ? await measureReadCost(ctx, roof, ceilingsTiming) : undefined;
   const plainMatmul = measured?.yardstick;

@@ -27,9 +27,10 @@ export function bestMatmulForm(y: PlainMatmul): PlainMatmulForm {
   return y.forms.reduce((a, f) => (f.gflops > a.gflops ? f : a));
 }
 
-export async function measureDeviceCeilings(ctx: GpuContext, timing: TimingOptions = {}): Promise<MeasuredCeilings> {
+/** The roofline and the yardstick, the best of `forms` (every form of the plain matmul unless narrowed: `--matmul-blocks`). */
+export async function measureDeviceCeilings(ctx: GpuContext, timing: TimingOptions = {}, forms: readonly MatmulForm[] = MATMUL_FORMS): Promise<MeasuredCeilings> {
   const roof = await measureRoofline(ctx, timing);
-  const yardstick = await measurePlainMatmul(ctx, roof, timing);
+  const yardstick = await measurePlainMatmul(ctx, roof, timing, LADDER_SCORE_STEP, forms);
   const yardstickGflops = bestMatmulForm(yardstick).gflops;
   return { ceilings: { copyGBps: roof.copyGBps, fmaGflops: roof.fmaGflops, yardstickGflops }, roof, yardstick };
 }
