@@ -15,6 +15,7 @@ import { kvLayout } from '../src/mla/kv-layout';
 import { paramFields } from '../src/kernels/call-params';
 import { SHADER_FILES, composeShader } from '../src/gpu/shader-source';
 import { storageBuffersDeclared } from '../src/gpu/bindings';
+import { describePlan } from '../src/run/report';
 
 const GPU = { ...WEBGPU_DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 32768 };
 const LLVMPIPE = { ...GPU, cpuThreads: 2, maxOutValues: MAX_OUT_VALUES_LLVMPIPE, maxStorageBufferBindingSize: 128 << 20 };
@@ -51,6 +52,8 @@ describe('version 6 (matmuls): the plan', () => {
       ['decoded cache rows', expect.any(Number)],
     ]);
     expect(p.scratchTextures).toEqual([{ label: 'probabilities', size: { width: 1024, height: 64 } }]);
+    // the run's report says so (not v1's "3 dispatches", nor a tile)
+    expect(describePlan(p)).toMatch(/^register blocks 32x32 \(S, heads x keys\) and 32x64 \(O, heads x values\), every operand a texel, no workgroup memory; scores, softmax and P V passes \(8 threads\/workgroup\) through split partial out .*, score matrix 1\.0 MiB, .*; 2 splits \+ combine$/);
     // an f32 cache of whole 256-byte slots is copied as it is: no decoded rows
     expect(plan(shape, { kvFormat: 'f32' }).scratch.map((s) => s.label)).not.toContain('decoded cache rows');
   });

@@ -93,7 +93,6 @@ export function matmulsPlan(spec: AttentionSpec, limits: DeviceLimits, options: 
   };
   const score = blockSize(blocks.score);
   const out = blockSize(blocks.out);
-  if (score.cols === 32 && score.heads !== 32) throw new Error(`scoreBlock ${blocks.score} is not allowed: a 32-key score block is 32x32`);
   if (out.cols > limits.maxOutValues) {
     throw new PlanDoesNotFit(`output block ${blocks.out} holds ${out.cols} values of the output row a thread, over the ${limits.maxOutValues} this device's shader compiler is known to take (maxOutValues: only Mesa llvmpipe takes 64); use an output block of ${limits.maxOutValues} values or fewer`);
   }

@@ -82,15 +82,18 @@ const KEY_READ_WORDS: Readonly<Record<KeyReads, string>> = {
   'tile-storage': ' decoded into a storage buffer', texture: ' read from the cache decoded into a texture',
 };
 
-/** The plan in a line: tile, head block, threads, workgroup memory, splits; or v1's score matrix. */
+/** The plan in a line: tile, head block, threads, workgroup memory, splits; or v1's score matrix; or v6's blocks and scratch. */
 export function describePlan(plan: KernelPlan): string {
-  if (plan.tileN === 0) return `3 dispatches, ${plan.scratch.map((s) => `${s.label} ${fmtBytes(s.bytes)}`).join(', ')}`;
+  const scratch = plan.scratch.map((s) => `${s.label} ${fmtBytes(s.bytes)}`).join(', ');
+  const splits = `${plan.splits} split${plan.splits > 1 ? 's + combine' : ''}`;
+  const blocks = plan.scoreBlock && plan.outBlock ? `register blocks ${plan.scoreBlock} (S, heads x keys) and ${plan.outBlock} (O, heads x values), ` : '';
+  if (plan.kernel === 'naive') return `3 dispatches, ${scratch}`;
+  if (plan.kernel === 'matmuls') return `${blocks}every operand a texel, no workgroup memory; scores, softmax and P V passes (${plan.workgroupSize} threads/workgroup) through ${scratch}; ${splits}`;
   const shown = ['HEADS_PER_WG', 'TILE_N', 'WG_SIZE', 'KEYS_FROM_CACHE', 'KEYS_TEXTURE', 'KEY_TILE_BF16', 'QUERIES_TEXTURE', 'SCORE_HEADS', 'SCORE_KEYS', 'OUT_HEADS', 'OUT_VALUES'];
   const extra = Object.entries(plan.constants).filter(([k]) => !shown.includes(k)).map(([k, v]) => `${k} ${v}`);
   const keys = (plan.keys === undefined ? '' : KEY_READ_WORDS[plan.keys]) + (plan.queries === 'texture' ? ', queries from a texture' : '');
-  const blocks = plan.scoreBlock && plan.outBlock ? `register blocks ${plan.scoreBlock} (S, heads x keys) and ${plan.outBlock} (O, heads x values), ` : '';
   return `${blocks}tile ${plan.tileN} keys${keys}, ${plan.headsPerWorkgroup} head${plan.headsPerWorkgroup > 1 ? 's' : ''}/workgroup (${plan.workgroupSize} threads, `
-    + `${fmtBytes(plan.workgroupBytes)} workgroup memory${extra.length ? `, ${extra.join(', ')}` : ''}), ${plan.splits} split${plan.splits > 1 ? 's + combine' : ''}`;
+    + `${fmtBytes(plan.workgroupBytes)} workgroup memory${extra.length ? `, ${extra.join(', ')}` : ''}), ${splits}`;
 }
 
 /** " in 5 shards of at most 183 KiB (the shard cap ...)", or nothing for one buffer. */
