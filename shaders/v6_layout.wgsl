@@ -16,10 +16,15 @@ fn probTexel(r: u32, kq: u32) -> vec2<u32> {
   return vec2<u32>(kq % params.prob_width, r * params.prob_bands + kq / params.prob_width);
 }
 
-// The same quad's index in the buffer.
+// Quads a matrix row holds (its bands' texels): a row of keyRows too.
+fn rowQuads() -> u32 {
+  return params.prob_width * params.prob_bands;
+}
+
+// The same quad's index in the buffer, texel (x, y) at y * prob_width + x:
+// a row's bands follow each other, so that is r * rowQuads() + kq, no division.
 fn probIndex(r: u32, kq: u32) -> u32 {
-  let t = probTexel(r, kq);
-  return t.y * params.prob_width + t.x;
+  return r * rowQuads() + kq;
 }
 
 // Quads [x, y) of a row of `count` keys that split `split` takes: the row's

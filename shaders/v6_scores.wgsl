@@ -207,7 +207,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }                                         // [32 heads]
   // Where the block's keys start in the cache's texture, once a key: for v6_values.wgsl.
   if (h == 0u) {
-    let at = bi * params.prob_width * params.prob_bands + kq;
+    let at = bi * rowQuads() + kq;
     keyRows[at] = o0;
     keyRows[at + 1u] = o1;
     if (SCORE_KEYS >= 16u) {

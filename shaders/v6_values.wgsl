@@ -127,7 +127,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c15 = min(first + 15u, last); // [64 values]
   var o = OutBlock();
   let prob = headRows(bi, h0, params.prob_bands); // probTexel(r, kq).y = r * prob_bands + kq / prob_width
-  let keyBase = bi * params.prob_width * params.prob_bands;
+  let keyBase = bi * rowQuads();
   // Quad kq of a row is texel (x, its first row + band) of probTexture (probTexel with r = 0 gives x and
   // band): x and band step along with kq, no division in the loop.
   var x = probTexel(0u, chunk.x).x;

@@ -262,6 +262,13 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 
+  it('v6 matmuls: a row longer than one band of its score matrix\'s texture (20,000 keys: 5,000 quads over bands of 4,096)', async () => {
+    const long = presetShape('model1', { seqlens: [20_000, 5], hQ: 3 });
+    const run = await runAttention(gpu!, generateInputs(long, { seed: 14 }), { kernel: 'matmuls', kvFormat: 'bf16', ...broadBlocks('matmuls'), splits: 3 });
+    expect(run.plan.scratchTextures?.[0].size).toEqual({ width: 4096, height: 2 * 3 * 2 });
+    expect(run.check.pass, formatCheck(run.check)).toBe(true);
+  });
+
   // v5's output blocks (only SwiftShader runs v5 here). A module with a 32-head block takes SwiftShader about
   // 55 s to compile whatever the pair (its accumulators are 1024 floats a thread; 16-head modules 2-4 s), so the
   // cover runs one such module, v4's 32x16 / 32x32 pair above (the tuner's pick on both adapters); v5's 32 x 32

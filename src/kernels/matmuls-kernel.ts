@@ -20,7 +20,6 @@ import { type AttentionSpec, maxKeysPerRow, probLayout, sharedConstants, sharedF
 import { cacheTexturePasses, chooseSplits, combinePass, queryTexturePass, splitBuffers, splitScratch } from './split-kv';
 import { type BlockPair, type MatmulScoreBlockName, blockSize, longRows, parseMatmulScoreBlock, parseOutBlock, wideStrips } from './register-blocks';
 import { refuseQueryTextureOver } from './tiled-kernel';
-import type { MlaShape } from '../mla/shape';
 
 /** The three passes' own files (their modules add the shared ones: matmulsModules). */
 export const MATMULS_FILES = ['v6_scores.wgsl', 'v6_softmax.wgsl', 'v6_values.wgsl', 'v6_layout.wgsl', 'head_quads.wgsl'] as const;
@@ -78,12 +77,6 @@ export function matmulsStorageBuffers(spec: AttentionSpec, plan: KernelPlan): nu
   return Math.max(...Object.values(matmulsModules(spec)).map((files) => storageBuffersDeclared(composeShader(files, spec.edits, matmulsModuleOptions(plan.constants)).code)));
 }
 
-/** The score matrix's texture: prob_width texels a row, a band of rows per matrix row (batch x s_q x h_q of them). */
-function probTextureSize(shape: MlaShape): { width: number; height: number } {
-  const { width, bands } = probLayout(shape);
-  return { width, height: shape.batch * shape.sQ * shape.hQ * bands };
-}
-
 export function matmulsPlan(spec: AttentionSpec, limits: DeviceLimits, options: PlanOptions = {}): KernelPlan {
   const { shape } = spec;
   const defaults = defaultMatmulBlocks(limits);
@@ -96,9 +89,11 @@ export function matmulsPlan(spec: AttentionSpec, limits: DeviceLimits, options: 
   if (out.cols > limits.maxOutValues) {
     throw new PlanDoesNotFit(`output block ${blocks.out} holds ${out.cols} values of the output row a thread, over the ${limits.maxOutValues} this device's shader compiler is known to take (maxOutValues: only Mesa llvmpipe takes 64); use an output block of ${limits.maxOutValues} values or fewer`);
   }
-  const prob = probTextureSize(shape);
-  const most = limits.maxTextureDimension2D;
+  // The score matrix's texture: prob_width texels a row, `bands` rows per matrix row (batch x s_q x h_q of them).
+  const { width, bands } = probLayout(shape);
   const rows = shape.batch * shape.sQ * shape.hQ;
+  const prob = { width, height: rows * bands };
+  const most = limits.maxTextureDimension2D;
   const matrixBytes = 16 * prob.width * prob.height;
   const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   if (prob.height > most || matrixBytes > binding) {
@@ -113,7 +108,6 @@ export function matmulsPlan(spec: AttentionSpec, limits: DeviceLimits, options: 
   const threadsPerSplit = shape.batch * shape.sQ * Math.ceil(shape.hQ / out.heads) * dimGroups;
   // A thread of the softmax walks its chunk twice; one of P V once, four keys a step.
   const splits = chooseSplits(spec, Math.ceil(threadsPerSplit / valuesWg), options.splits, limits, { keysPerTile: 4, loopsPerTile: 2 });
-  const { width, bands } = probLayout(shape);
   return {
     kernel: 'matmuls', splits, tileN: 0, headsPerWorkgroup: out.heads, workgroupSize: valuesWg, workgroupBytes: 0,
     keys: 'texture', queries: 'texture', scoreBlock: blocks.score, outBlock: blocks.out,
