@@ -200,12 +200,12 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
 
   it('Ladder: Tune checks and times each candidate, draws the heat map, keeps the pick in localStorage, exports it, and the Run view\'s flash uses it', async () => {
     const { page, errors } = await h.openView('#ladder');
-    // MODEL1, bf16, h_q 16, 256 keys; the space narrowed to two tuned candidates besides the default.
+    // MODEL1, bf16, h_q 16, 256 keys; the space narrowed to two tuned candidates besides the default: v4's and v6's 8x8 / 8x16.
     await page.selectOption('#tune-form select[name="preset"]', 'model1');
     await page.selectOption('#tune-form select[name="kv"]', 'bf16');
     await page.fill('#tune-form input[name="h-q"]', '16');
     await page.fill('#tune-form input[name="seqlen"]', '256');
-    for (const [name, value] of [['score-blocks', '8x8,16x8'], ['out-blocks', '8x16'], ['keys', 'cache'], ['queries', 'storage'], ['heads-per-workgroup', '16'], ['tile-n', '64']]) {
+    for (const [name, value] of [['kernels', 'tiled,matmuls'], ['score-blocks', '8x8'], ['out-blocks', '8x16'], ['keys', 'cache'], ['queries', 'storage'], ['heads-per-workgroup', '16'], ['tile-n', '64']]) {
       await page.fill(`#tune-form input[name="${name}"]`, value);
     }
     await page.fill('#tune-form input[name="budget"]', '3600');
@@ -214,9 +214,11 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.screenshot({ path: 'test-results/page-tune.png', fullPage: true });
     expect(await page.locator('#tune-status').textContent()).toMatch(/^Done: 3 of 3 fitting configurations checked and timed \(pruned\) in \d+ s \(making pipelines and buffers \d+ s, first runs and checks \d+ s, timing \d+ s, final rounds \d+ s\); within its budget of 3600 s; all match the CPU reference\.$/);
     expect(await page.locator('#tune-root').getAttribute('data-check')).toBe('pass');
-    expect(await page.locator('#tune-pick').textContent()).toMatch(/^Pick: (S (8x8|16x8) O 8x16 keys cache queries storage heads 16 tile 64|default \(flash\)): [\d.]+ ms, [\d.]+ GFLOP\/s = \d+ % of the best plain matmul/);
+    expect(await page.locator('#tune-pick').textContent()).toMatch(/^Pick: (S 8x8 O 8x16 keys cache queries storage heads 16 tile 64|matmuls S 8x8 O 8x16|default \(flash\)): [\d.]+ ms, [\d.]+ GFLOP\/s = \d+ % of the best plain matmul/);
     expect(await page.locator('#tune-finalists tbody tr').count()).toBe(3);
-    expect(await page.locator('#tune-heatmap').getAttribute('data-points')).toBe('2'); // 2 score blocks x 1 output block
+    expect(await page.locator('#tune-heatmap').getAttribute('data-points')).toBe('1'); // 1 score block x 1 output block: both versions' cell
+    await page.selectOption('#tune-root select[name="tune-x"]', 'kernel');
+    expect(await page.locator('#tune-heatmap').getAttribute('data-points')).toBe('2'); // tiled and matmuls x 1 output block
     await page.selectOption('#tune-root select[name="tune-x"]', 'outBlock'); // the same knob twice: the other axis moves
     expect(await page.inputValue('#tune-root select[name="tune-y"]')).not.toBe('outBlock');
     // Kept in this browser, shown beside others, exported.
@@ -235,7 +237,8 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(await page.locator('#run-root').getAttribute('data-check')).toBe('pass');
     const line = (await page.locator('#result').textContent())!.split('\n')[0];
     if (profile.entries[0].config.kernel === 'flash') expect(line).toMatch(/^tuning {3}tuned: default \(flash\), from the profile at this browser's localStorage/);
-    else expect(line).toMatch(/^tuning {3}tuned: S (8x8|16x8) O 8x16 keys cache queries storage heads 16 tile 64, from the profile at this browser's localStorage \(mla-sandbox\/profile\/.*\), class d_qk 512 d_v 512, bf16 cache, dense, h_q 16, 256 keys/);
+    else if (profile.entries[0].config.kernel === 'matmuls') expect(line).toMatch(/^tuning {3}tuned: matmuls S 8x8 O 8x16, from the profile at this browser's localStorage/);
+    else expect(line).toMatch(/^tuning {3}tuned: S 8x8 O 8x16 keys cache queries storage heads 16 tile 64, from the profile at this browser's localStorage \(mla-sandbox\/profile\/.*\), class d_qk 512 d_v 512, bf16 cache, dense, h_q 16, 256 keys/);
     // Forget it: the next run says there is none.
     await page.goto(`${h.url}#ladder`);
     await page.locator('#tune-forget:not([disabled])').click();

@@ -17,7 +17,7 @@ import { defaultBlocks } from '../src/kernels/register-blocks';
 const gpu = await testGpu();
 
 // Four tuned configurations and the default; h_q 16, 200 keys and a bf16 cache keep SwiftShader's compiles and runs short.
-const SPACE: TuningSpace = { scoreBlock: ['8x8', '16x8'], outBlock: ['8x16', '16x16'], keys: ['cache'], queries: ['storage'], headsPerWorkgroup: [16], tileN: [64] };
+const SPACE: TuningSpace = { kernel: ['tiled'], scoreBlock: ['8x8', '16x8'], outBlock: ['8x16', '16x16'], keys: ['cache'], queries: ['storage'], headsPerWorkgroup: [16], tileN: [64] };
 const QUICK = { warmup: 0, samples: 1, minSampleMs: 0, iterations: 1 };
 
 describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, and the default)', () => {
@@ -79,6 +79,35 @@ describe.skipIf(!gpu)('tuner (reduced space: 2 score blocks x 2 output blocks, a
     expect(start.pass, start.failure).toBe(true);
     expect(r.finalists).toHaveLength(2);
     expect(budgetNote(r)).toBe('; stopped by its budget of 0 s (the pick is the best of those timed)');
+  });
+
+  // Both versions: v6's start (its default blocks moved into the space: S 8x8 on every adapter) comes right after the
+  // default, being the likelier, then v4's start; then each version's first pass (v6: S 16x8, the likeliest) and walk
+  // (v6: the score block left, 8x16), the version whose start was faster first.
+  it('searches v6 beside v4: the exhaustive search checks every block pair of both, the pruned one starts both, then searches the faster start\'s version first', async () => {
+    const space: TuningSpace = { ...SPACE, kernel: ['tiled', 'matmuls'], scoreBlock: ['8x8', '16x8', '8x16'], outBlock: ['8x16'] };
+    const all = await tune(gpu!, inputs, 'bf16', { space, search: 'exhaustive', quick: QUICK, finalists: 1, rounds: 1 });
+    expect(all.fitting).toBe(7);
+    expect(all.evaluations.map((e) => e.name).sort()).toEqual([
+      'default (flash)', ...space.scoreBlock.flatMap((s) => [`S ${s} O 8x16 keys cache queries storage heads 16 tile 64`, `matmuls S ${s} O 8x16`]),
+    ].sort());
+    for (const e of all.evaluations) expect(e.pass, `${e.name}: ${e.failure}`).toBe(true);
+    for (const e of all.evaluations.filter((x) => x.config.kernel === 'matmuls')) expect(e.version).toBe('v6 matmuls');
+
+    const pruned = await tune(gpu!, inputs, 'bf16', { space, search: 'pruned', quick: QUICK, finalists: 1, rounds: 1 });
+    const kernels = pruned.evaluations.map((e) => e.config.kernel);
+    expect(kernels.slice(0, 3)).toEqual(['flash', 'matmuls', 'tiled']);
+    expect(pruned.evaluations[1].config.scoreBlock).toBe('8x8');
+    expect(pruned.evaluations.filter((e) => e.config.kernel === 'matmuls').map((e) => e.config.scoreBlock)).toEqual(['8x8', '16x8', '8x16']);
+    // The walks follow the first passes, the faster start's version first.
+    const v6Start = pruned.evaluations[1].ms;
+    const v4Start = pruned.evaluations[2].ms;
+    const firstAfterStarts = pruned.evaluations[3].config.kernel;
+    expect(firstAfterStarts).toBe(v6Start <= v4Start ? 'matmuls' : 'tiled');
+    for (const e of pruned.evaluations) expect(e.pass, `${e.name}: ${e.failure}`).toBe(true);
+    // With no budget left, the default and each version's start are timed, nothing else.
+    const cut = await tune(gpu!, inputs, 'bf16', { space, search: 'pruned', budgetSeconds: 0, quick: QUICK, finalists: 2, rounds: 1 });
+    expect(cut.evaluations.map((e) => e.name)).toEqual(['default (flash)', 'matmuls S 8x8 O 8x16', expect.stringMatching(/^S /)]);
   });
 
   it.skipIf(!gpu || testMatrix(gpu) !== 'full')('FP8: a 16-key score block whose tile decoded in f32 does not fit is repaired to the next key read that fits: the tile in bf16', async () => {

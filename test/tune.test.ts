@@ -4,13 +4,13 @@ import { presetShape } from '../src/mla/shape';
 import {
   type DeviceProfile, type ProfileEntry, adapterSlug, emptyProfile, nearestEntry, parseProfile, profileChoice, shapeClassOf, tunedRunConfig, withEntry,
 } from '../src/tune/profile';
-import { FULL_SPACE, LIKELIEST_FIRST, TUNING_AXES, allConfigs, configName, spaceFromLists } from '../src/tune/tuning-space';
-import { type ScoreBlockName, blockSize } from '../src/kernels/register-blocks';
-import { WALK_STEPS, walkOrder } from '../src/tune/tuner';
+import { FULL_SPACE, KNOBS, LIKELIEST_FIRST, TUNING_AXES, allConfigs, configName, configOfPlan, spaceFromLists, withAxis } from '../src/tune/tuning-space';
+import { type MatmulScoreBlockName, blockSize } from '../src/kernels/register-blocks';
+import { WALK_STEPS, stepsOf, walkOrder } from '../src/tune/tuner';
 import { heatGrid } from '../src/tune/heat-map';
 import { comparisonCells, parseDeviceResults } from '../src/tune/device-results';
 import { defaultProfilePath } from '../src/cli/profile-file';
-import type { PlanOptions } from '../src/kernels/kernel-plan';
+import type { KernelPlan, PlanOptions } from '../src/kernels/kernel-plan';
 
 const ADAPTER = 'Some GPU (vendor arch), core feature level, via Dawn in Node';
 
@@ -71,6 +71,15 @@ describe('device profile', () => {
     expect(bad((p) => { p.version = 1; })).toThrow(/version is 1, expected 2 \(a version 1 profile has no ceilings: tune again/);
   });
 
+  it('keeps a v6 pick as its two blocks (a 32x32 score block among them), and refuses that block for v4', () => {
+    const v6 = { ...entry(64, 4096), config: { kernel: 'matmuls' as const, scoreBlock: '32x32' as const, outBlock: '32x64' as const } };
+    const p = profile(v6);
+    expect(parseProfile(JSON.stringify(p), 'p.json').entries[0].config).toEqual({ kernel: 'matmuls', scoreBlock: '32x32', outBlock: '32x64' });
+    const text = JSON.stringify(p).replace('"matmuls"', '"tiled"');
+    expect(() => parseProfile(text, 'p.json')).toThrow(/entries\[0\]\.config\.scoreBlock "32x32" is not allowed: .* must be one of 8x8, 8x16, 16x8, 16x16, 32x16 /);
+    expect(() => parseProfile(JSON.stringify(p).replace('"matmuls"', '"v9"'), 'p.json')).toThrow(/entries\[0\]\.config\.kernel is "v9", expected "flash" or "tiled" or "matmuls"/);
+  });
+
   it('reads a pick tuned before the queries were a knob as reading them from storage (what it ran)', () => {
     const p = JSON.parse(JSON.stringify(profile(entry(64, 4096))));
     delete p.entries[0].config.queries;
@@ -89,20 +98,42 @@ describe('tuning space', () => {
   it('holds the default and every combination of the knobs', () => {
     const all = allConfigs(FULL_SPACE);
     expect(all[0]).toEqual({ kernel: 'flash' });
-    expect(all).toHaveLength(1 + 5 * 9 * 5 * 2 * 4 * 4);
+    // v4: 6 score blocks (32x32 among them, which its plan refuses) x 9 output blocks x 5 key reads x 2 query reads x 4 head blocks x 4 tiles;
+    // v6: 6 score blocks x 9 output blocks, and nothing else set.
+    expect(all).toHaveLength(1 + 6 * 9 * 5 * 2 * 4 * 4 + 6 * 9);
     expect(new Set(all.map(configName)).size).toBe(all.length);
+    const v6 = all.filter((c) => c.kernel === 'matmuls');
+    expect(v6).toHaveLength(54);
+    for (const c of v6) expect(Object.keys(c).sort()).toEqual(['kernel', 'outBlock', 'scoreBlock']);
+    expect(configName(v6[0])).toBe('matmuls S 8x8 O 8x8');
   });
-  it('the pruned walk moves every knob, each in exactly one step', () => {
-    expect(WALK_STEPS.flat().sort()).toEqual([...TUNING_AXES].sort());
+  it('the pruned walk moves every knob of a version, each in exactly one step; v6 walks its score block, then its output block', () => {
+    expect(WALK_STEPS.flat().sort()).toEqual([...KNOBS.tiled].sort());
+    expect([...TUNING_AXES].sort()).toEqual(['kernel', ...KNOBS.tiled].sort());
+    expect(stepsOf('tiled')).toEqual(WALK_STEPS);
+    expect(stepsOf('matmuls')).toEqual([['scoreBlock'], ['outBlock']]);
+  });
+  it('moves a knob only on a version that has it, and reads a v4 or v6 plan back as a configuration', () => {
+    const v6 = { kernel: 'matmuls' as const, scoreBlock: '16x16' as const, outBlock: '16x32' as const };
+    expect(withAxis(v6, 'keys', 'cache')).toBe(v6);
+    expect(withAxis(v6, 'scoreBlock', '32x32')).toEqual({ ...v6, scoreBlock: '32x32' });
+    expect(withAxis({ kernel: 'flash' }, 'tileN', 32)).toEqual({ kernel: 'tiled', tileN: 32 });
+    const plan = (kernel: KernelPlan['kernel']): KernelPlan => ({
+      kernel, splits: 1, tileN: 64, headsPerWorkgroup: 32, workgroupSize: 8, workgroupBytes: 0, keys: 'texture', queries: 'texture', scoreBlock: '32x32', outBlock: '32x64', constants: {}, scratch: [],
+    });
+    expect(configOfPlan(plan('matmuls'))).toEqual({ kernel: 'matmuls', scoreBlock: '32x32', outBlock: '32x64' });
+    expect(configOfPlan(plan('tiled'))).toMatchObject({ kernel: 'tiled', tileN: 64, headsPerWorkgroup: 32, keys: 'texture' });
+    expect(configOfPlan(plan('naive'))).toBeUndefined();
   });
   it('a step tries the most work per read first: larger blocks (more heads on equal size), head blocks and tiles; queries from a texture and keys from the cache first', () => {
     for (const axis of TUNING_AXES) expect([...LIKELIEST_FIRST[axis]].sort(), axis).toEqual([...FULL_SPACE[axis]].sort()); // every value, once
-    const work = (name: string) => { const b = blockSize(name as ScoreBlockName); return [b.heads * b.cols, b.heads]; };
+    const work = (name: string) => { const b = blockSize(name as MatmulScoreBlockName); return [b.heads * b.cols, b.heads]; };
     for (const axis of ['scoreBlock', 'outBlock'] as const) {
       const bySize = [...FULL_SPACE[axis]].sort((a, b) => work(b)[0] - work(a)[0] || work(b)[1] - work(a)[1]);
       expect(LIKELIEST_FIRST[axis], axis).toEqual(bySize);
     }
-    expect(walkOrder('scoreBlock', FULL_SPACE.scoreBlock)).toEqual(['32x16', '16x16', '16x8', '8x16', '8x8']);
+    expect(walkOrder('scoreBlock', FULL_SPACE.scoreBlock)).toEqual(['32x32', '32x16', '16x16', '16x8', '8x16', '8x8']);
+    expect(walkOrder('kernel', FULL_SPACE.kernel)).toEqual(['matmuls', 'tiled']);
     expect(walkOrder('outBlock', ['8x8', '16x16', '32x32'])).toEqual(['32x32', '16x16', '8x8']); // a narrowed space keeps the order
     expect(walkOrder('headsPerWorkgroup', FULL_SPACE.headsPerWorkgroup)).toEqual([64, 32, 16, 8]);
     expect(walkOrder('tileN', [8, 64, 16])).toEqual([64, 16, 8]);
@@ -113,7 +144,10 @@ describe('tuning space', () => {
 
 describe('narrowing the space', () => {
   it('takes comma-separated lists per knob and keeps the rest whole', () => {
-    const s = spaceFromLists({ 'score-blocks': '16x8, 8x8', 'tile-n': '64', keys: '', queries: 'texture' });
+    const s = spaceFromLists({ 'score-blocks': '16x8, 8x8', 'tile-n': '64', keys: '', queries: 'texture', kernels: 'matmuls' });
+    expect(s.kernel).toEqual(['matmuls']);
+    expect(spaceFromLists({}).kernel).toEqual(['tiled', 'matmuls']);
+    expect(() => spaceFromLists({ kernels: 'naive' })).toThrow('--kernels "naive" is not allowed: --kernels must be one of tiled, matmuls (or a comma-separated list of them)');
     expect(s.scoreBlock).toEqual(['16x8', '8x8']);
     expect(s.queries).toEqual(['texture']);
     expect(s.tileN).toEqual([64]);
@@ -131,6 +165,12 @@ describe('the profile applied to a run', () => {
     const r = tunedRunConfig({ kernel: 'flash', kvFormat: 'fp8', splits: 'auto' }, stored, 'p.json', ADAPTER, shape);
     expect(r.source.tuned).toBe(true);
     expect(r.config).toMatchObject({ kernel: 'tiled', scoreBlock: '16x8', outBlock: '16x32', keys: 'cache', kvFormat: 'fp8' });
+  });
+  it('runs a v6 pick as kernel matmuls with its two blocks, and no other option set', () => {
+    const v6 = () => profile({ ...entry(64, 4096), config: { kernel: 'matmuls', scoreBlock: '32x32', outBlock: '32x64' } });
+    const r = tunedRunConfig({ kernel: 'flash', kvFormat: 'fp8', splits: 'auto' }, v6, 'p.json', ADAPTER, shape);
+    expect(r.config).toEqual({ kernel: 'matmuls', kvFormat: 'fp8', splits: 'auto', scoreBlock: '32x32', outBlock: '32x64' });
+    expect(r.source.line).toMatch(/^tuned: matmuls S 32x32 O 32x64, from the profile at p\.json/);
   });
   it('gives way to the default, and says so, where the pick does not fit this call', () => {
     const refusal = (c: PlanOptions) => (c.queries === 'texture' ? 'queries "texture": too many rows' : undefined);
@@ -159,6 +199,18 @@ describe('the heat map grid', () => {
     expect(g.ms[0][1]).toBeNaN();
     expect(g.best).toEqual({ x: 1, y: 1 });
     expect(() => heatGrid([], 'keys', 'keys')).toThrow(/two different knobs/);
+  });
+  it('puts v6 candidates in the maps of the kernel and its blocks, and in no map of a knob it does not have', () => {
+    const v6 = { config: { kernel: 'matmuls' as const, scoreBlock: '16x8' as const, outBlock: '8x16' as const }, ms: 4 };
+    const all = [c('16x8', 64, 5), c('8x8', 64, 6), v6];
+    const byKernel = heatGrid(all, 'kernel', 'scoreBlock', FULL_SPACE);
+    expect(byKernel.xLabels).toEqual(['tiled', 'matmuls']);
+    expect(byKernel.yLabels).toEqual(['8x8', '16x8']);
+    expect(byKernel.ms).toEqual([[6, NaN], [5, 4]]);
+    expect(byKernel.best).toEqual({ x: 1, y: 1 });
+    const byTile = heatGrid(all, 'scoreBlock', 'tileN', FULL_SPACE);
+    expect(byTile.ms).toEqual([[6, 5]]);
+    expect(byTile.best).toEqual({ x: 1, y: 0 });
   });
 });
 

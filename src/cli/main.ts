@@ -64,8 +64,8 @@ commands:
            --long: the long-context sweep, 4K..1M keys, FP8 and bf16 (sharded caches), then dense against
            indexer -> top-k -> sparse decode at the same lengths, each stage timed, and the crossover;
            --gqa: MLA beside GQA at equal cache bytes (--kv-heads 1,2,4,8; --presets, --kv bf16|f32, --seqlens, --heads);
-           --tune: search the tiled kernel's configurations for one shape on this device and write the
-           device profile that --kernel flash reads (mla-sandbox bench --tune --help);
+           --tune: search the tiled (v4) and matmuls (v6) kernels' configurations for one shape on this
+           device and write the device profile that --kernel flash reads (mla-sandbox bench --tune --help);
            --matmul-blocks 8,16 (with --ladder: the plain matmul's blocks its yardstick times, default all three);
            --out FILE.md, --json-out FILE.json, --full; narrow it with --presets v32,model1
            --kv f32,bf16,fp8 --seqlens 1024,4096 --heads 16,64; --samples N --warmup N (every timing of the

@@ -1,6 +1,6 @@
 /**
- * `mla-sandbox bench --tune`: tune the tiled kernel for one shape on this
- * device (tune/tuner.ts), print what was timed and the pick beside the plain
+ * `mla-sandbox bench --tune`: tune the tiled (v4) and matmuls (v6) kernels
+ * for one shape on this device (tune/tuner.ts), print what was timed and the pick beside the plain
  * matmul yardstick, and write the pick into the device profile that
  * `--kernel flash` reads.
  */
@@ -22,20 +22,22 @@ import { cliMemoryBudget } from './memory-budget';
 import { checkOutputPaths, writeOutput } from './output-paths';
 import { defaultProfilePath, readProfileFile, writeProfileFile } from './profile-file';
 
-export const TUNE_USAGE = `mla-sandbox bench --tune: search the tiled kernel's configurations (register blocks, head block, tile,
-where keys and queries are read) for one shape on this device; each candidate is checked against the f64 reference
-before it is timed. The pick goes into the device profile that --kernel flash reads.
+export const TUNE_USAGE = `mla-sandbox bench --tune: search the configurations of the tiled kernel (v4: register blocks, head block,
+tile, where keys and queries are read) and of the matmuls kernel (v6: register blocks) for one shape on this device;
+each candidate is checked against the f64 reference before it is timed. The pick goes into the device profile that
+--kernel flash reads.
 
   --preset v32|model1   head shape (default v32)      --kv f32|bf16|fp8   cache format (default fp8)
   --h-q N               query heads (default 64)      --seqlen N          keys (default 4096)
   --topk K              a sparse shape: K indices per query row into the seqlen's keys (the class a sparse decode or
                         a sparse prefill of top-K reads: mla-sandbox prefill --kernel flash takes its pick)
   --exhaustive          time every configuration that fits (default: the pruned search)
-  --budget SECONDS      start no new candidate after this many seconds of search (the default and the walk's
+  --budget SECONDS      start no new candidate after this many seconds of search (the default and each version's
                         start are always timed; the final rounds follow); default: none, the search runs to its end
   narrow the space (each a comma-separated list; default: all of it):
-  --score-blocks 8x8,16x8  --out-blocks 8x16,16x32  --keys tile,tile-bf16,tile-storage,cache,texture  --queries storage,texture
-  --heads-per-workgroup 16,64  --tile-n 32,64
+  --kernels tiled,matmuls  --score-blocks 8x8,16x8,32x32 (32x32: matmuls only)  --out-blocks 8x16,16x32
+  --keys tile,tile-bf16,tile-storage,cache,texture  --queries storage,texture  --heads-per-workgroup 16,64  --tile-n 32,64
+  (keys, queries, heads per workgroup and tile are the tiled kernel's knobs: matmuls reads textures and has no tile)
   --profile FILE        the profile to update (default: $XDG_CACHE_HOME/mla-sandbox/profiles/<adapter>.json)
   --out FILE.md  --json-out FILE.json`;
 
@@ -46,7 +48,7 @@ export async function runTune(argv: string[]): Promise<number> {
       preset: { type: 'string', default: 'v32' }, kv: { type: 'string', default: 'fp8' }, 'h-q': { type: 'string', default: '64' },
       seqlen: { type: 'string', default: '4096' }, topk: { type: 'string' }, exhaustive: { type: 'boolean', default: false }, budget: { type: 'string' }, profile: { type: 'string' },
       out: { type: 'string' }, 'json-out': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      'score-blocks': { type: 'string' }, 'out-blocks': { type: 'string' }, keys: { type: 'string' }, queries: { type: 'string' },
+      kernels: { type: 'string' }, 'score-blocks': { type: 'string' }, 'out-blocks': { type: 'string' }, keys: { type: 'string' }, queries: { type: 'string' },
       'heads-per-workgroup': { type: 'string' }, 'tile-n': { type: 'string' },
     },
   });
@@ -60,7 +62,7 @@ export async function runTune(argv: string[]): Promise<number> {
   checkOutputPaths((['out', 'json-out', 'profile'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), []);
   const shape = presetShape(preset, { hQ, seqlens: [seqlen], topk });
   const space = spaceFromLists({
-    'score-blocks': values['score-blocks'], 'out-blocks': values['out-blocks'], keys: values.keys, queries: values.queries,
+    kernels: values.kernels, 'score-blocks': values['score-blocks'], 'out-blocks': values['out-blocks'], keys: values.keys, queries: values.queries,
     'heads-per-workgroup': values['heads-per-workgroup'], 'tile-n': values['tile-n'],
   });
 

@@ -83,9 +83,9 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
     id: 'v6', name: 'matmuls', improves: 'v1\'s three passes with v4\'s register blocks: S = Q K^T and O = P V as two plain matrix products, every operand a texel, no barrier and no workgroup memory; the score matrix in memory',
     files: [...MATMULS_FILES, 'combine.wgsl'], host: 'src/kernels/matmuls-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
     options: ['splits', 'scoreBlock', 'outBlock'],
-    // Not yet among flash's choices: it keeps every score in memory, and where it wins (the CPU emulators here) is
-    // measured in docs/kernels.md, "Version 6"; run it by name.
-    flashSkips: () => 'v6 keeps every score in memory; flash runs a fused version (run v6 by name: --kernel matmuls)',
+    // Not among flash's own choices: it keeps every score in memory, and where it wins (the CPU emulators here) is
+    // measured in docs/kernels.md, "Version 6". The tuner searches it: flash runs it where a profile picked it.
+    flashSkips: () => 'v6 keeps every score in memory; flash runs it only where a tuned profile picked it (bench --tune), else a fused version (run v6 by name: --kernel matmuls)',
     plan: matmulsPlan, passes: matmulsPasses,
   },
 ];

@@ -42,7 +42,7 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
   const spaceFields = TUNING_AXES.map((axis) => `<label><span>${escapeHtml(AXIS_TITLES[axis])}</span>`
     + `<input name="${SPACE_FLAGS[axis]}" placeholder="${FULL_SPACE[axis].join(',')}" title="a comma-separated list; empty: all of ${FULL_SPACE[axis].join(', ')}"></label>`).join('');
   host.innerHTML = `<div id="tune-root"><h2>Tune for this GPU</h2>
-    <p class="lead">The tiled kernel (v4) has knobs: its register blocks, how many heads share a workgroup, the tile's length, and whether keys are read from a tile in workgroup memory (in f32, or in bf16 where that is exact), from a tile in a storage buffer, from the cache, or from the whole cache decoded once into a texture, and whether the score step reads the queries from a storage buffer or from a texture. The best setting differs from GPU to GPU. The tuner searches them for one shape on <em>this</em> GPU: each candidate is checked against the CPU reference, then timed; the fastest few are timed again together. The pick is kept in this browser and the Run view's kernel <code>flash</code> uses it.</p>
+    <p class="lead">The tiled kernel (v4) has knobs: its register blocks, how many heads share a workgroup, the tile's length, and whether keys are read from a tile in workgroup memory (in f32, or in bf16 where that is exact), from a tile in a storage buffer, from the cache, or from the whole cache decoded once into a texture, and whether the score step reads the queries from a storage buffer or from a texture. The matmuls kernel (v6), which does the two products as plain matrix products through a score matrix in memory, has its two register blocks. Which version and which setting is fastest differs from GPU to GPU. The tuner searches them for one shape on <em>this</em> GPU: each candidate is checked against the CPU reference, then timed; the fastest few are timed again together. The pick is kept in this browser and the Run view's kernel <code>flash</code> uses it.</p>
     <form id="tune-form" class="fields">
       <label><span>Head</span>${select('preset', PRESET_NAMES, PAGE_TUNE.preset)}</label>
       <label><span>KV cache</span>${select('kv', KV_FORMATS, PAGE_TUNE.kv)}</label>
@@ -59,7 +59,7 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
     <div class="fields"><label><span>Heat map across</span>${select('tune-x', TUNING_AXES, 'scoreBlock', (a) => AXIS_TITLES[a as TuningAxis])}</label>
       <label><span>and down</span>${select('tune-y', TUNING_AXES, 'outBlock', (a) => AXIS_TITLES[a as TuningAxis])}</label></div>
     <figure class="chart"><canvas id="tune-heatmap"></canvas></figure>
-    <p class="hint">Each cell: the fastest candidate with those two values (the other knobs free), in GFLOP/s; grey: not timed (the pruned search skips most of the space).</p>
+    <p class="hint">Each cell: the fastest candidate with those two values (the other knobs free), in GFLOP/s; grey: not timed (the pruned search skips most of the space), or a knob the version does not have (v6's candidates are only in the maps of the kernel and its two blocks).</p>
     <p id="tune-profile" class="hint"></p>
     <div class="buttons"><button type="button" id="tune-export" disabled>Export this GPU's profile</button><button type="button" id="tune-forget" disabled>Forget it</button></div>
   </div>`;

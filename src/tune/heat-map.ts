@@ -1,8 +1,10 @@
 /**
- * A tune's candidates as a grid over two knobs: each cell the fastest
- * candidate with those two values (the other knobs free), or none when no
- * candidate with them was timed (the pruned search leaves holes). The page
- * draws it as a heat map; the rows and columns keep the space's order.
+ * A tune's candidates as a grid over two axes (the version, or two knobs):
+ * each cell the fastest candidate with those two values (the other knobs
+ * free), or none when no candidate with them was timed (the pruned search
+ * leaves holes). A candidate of a version without one of the two knobs (v6
+ * has no tile, head block, key or query reads) is in no cell. The page draws
+ * it as a heat map; the rows and columns keep the space's order.
  */
 import type { TuningAxis, TuningConfig } from './tuning-space';
 
@@ -19,21 +21,22 @@ export interface HeatGrid {
 
 /** What each knob is called on a chart's axis. */
 export const AXIS_TITLES: Record<TuningAxis, string> = {
-  scoreBlock: 'score block (heads x keys)', outBlock: 'output block (heads x values)', keys: 'keys read from', queries: 'queries read from',
+  kernel: 'kernel (tiled: v4, matmuls: v6)', scoreBlock: 'score block (heads x keys)', outBlock: 'output block (heads x values)', keys: 'keys read from', queries: 'queries read from',
   headsPerWorkgroup: 'heads per workgroup', tileN: 'tile length (keys)',
 };
 
 /**
- * The grid of `candidates` (tuned v4 configurations; the default "flash" has
- * no knobs and is left out) over `xAxis` and `yAxis`, whose values are taken
- * in the order of `order` (the tuning space) where given.
+ * The grid of `candidates` (tuned configurations; the default "flash" has
+ * no knobs and is left out, as is a candidate without one of the two) over
+ * `xAxis` and `yAxis`, whose values are taken in the order of `order` (the
+ * tuning space) where given.
  */
 export function heatGrid(
   candidates: readonly { readonly config: TuningConfig; readonly ms: number }[], xAxis: TuningAxis, yAxis: TuningAxis,
   order?: Partial<Record<TuningAxis, readonly (string | number)[]>>,
 ): HeatGrid {
   if (xAxis === yAxis) throw new Error(`the heat map needs two different knobs, got ${xAxis} twice`);
-  const tuned = candidates.filter((c) => c.config.kernel === 'tiled' && Number.isFinite(c.ms));
+  const tuned = candidates.filter((c) => c.config.kernel !== 'flash' && c.config[xAxis] !== undefined && c.config[yAxis] !== undefined && Number.isFinite(c.ms));
   const valuesOf = (axis: TuningAxis) => {
     const seen = new Set(tuned.map((c) => String(c.config[axis])));
     const ordered = (order?.[axis] ?? []).map(String).filter((v) => seen.has(v));

@@ -11,8 +11,8 @@ import { HEAD_PRESETS, PRESET_NAMES, type MlaShape } from '../mla/shape';
 import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
 import { KEY_READS, type PlanOptions, QUERY_READS } from '../kernels/kernel-plan';
 import { type KernelChoice, PLAN_OPTION_FLAGS } from '../kernels/versions';
-import { parseOutBlock, parseScoreBlock } from '../kernels/register-blocks';
-import { type TuningConfig, configName } from './tuning-space';
+import { parseMatmulScoreBlock, parseOutBlock, parseScoreBlock } from '../kernels/register-blocks';
+import { TUNED_KERNELS, type TunedKernel, type TuningConfig, configName } from './tuning-space';
 import type { TuneResult, TuneSearch } from './tuner';
 import type { DeviceCeilings } from '../timing/device-ceilings';
 import { JsonFieldError, field, isBool, isInt, isObj, isPos, isStr, oneOfValues, parseJsonObject } from './json-fields';
@@ -171,9 +171,13 @@ export function tunedRunConfig<C extends PlanOptions & { readonly kernel: Kernel
 
 function readConfig(where: string, path: string, v: unknown): TuningConfig {
   const o = field(where, path, v, isObj, 'an object');
-  const kernel = field(where, `${path}.kernel`, o.kernel, (x): x is 'flash' | 'tiled' => x === 'flash' || x === 'tiled', '"flash" or "tiled"');
+  const kernel = field(where, `${path}.kernel`, o.kernel, oneOfValues<'flash' | TunedKernel>(['flash', ...TUNED_KERNELS]), ['flash', ...TUNED_KERNELS].map((k) => `"${k}"`).join(' or '));
   if (kernel === 'flash') return { kernel };
   const wrap = <T>(f: () => T): T => { try { return f(); } catch (e) { throw new JsonFieldError(where, path, (e as Error).message); } };
+  // v6 has its two blocks only (a 32x32 score block among them).
+  if (kernel === 'matmuls') {
+    return { kernel, scoreBlock: wrap(() => parseMatmulScoreBlock(String(o.scoreBlock), `${path}.scoreBlock`)), outBlock: wrap(() => parseOutBlock(String(o.outBlock), `${path}.outBlock`)) };
+  }
   return {
     kernel,
     scoreBlock: wrap(() => parseScoreBlock(String(o.scoreBlock), `${path}.scoreBlock`)),

@@ -1,20 +1,23 @@
 /**
- * The tuner: find the fastest configuration of the tiled kernel for one call
- * on this device. Every candidate is checked against the f64 reference
- * before it is timed (a wrong answer is never fast). Two searches:
+ * The tuner: find the fastest configuration of the tiled kernel (v4) and the
+ * matmuls kernel (v6) for one call on this device. Every candidate is checked
+ * against the f64 reference before it is timed (a wrong answer is never
+ * fast). Two searches:
  *
- *   pruned (default): start from the default plan, move each step's knobs
- *     to their likeliest values (the first in LIKELIEST_FIRST), then walk the knobs one
- *     step at a time (WALK_STEPS), each step trying every value of one knob,
- *     or every pair of values of two knobs that interact, with the others
+ *   pruned (default): each version of the space on its own. Time each
+ *     version's start (its default plan, moved into the space); then, the
+ *     version with the fastest start first, move each step's knobs to their
+ *     likeliest values (the first in LIKELIEST_FIRST), then walk its knobs
+ *     one step at a time (WALK_STEPS), each step trying every value of one knob, or
+ *     every pair of values of two knobs that interact, with the others
  *     fixed, and keeping the fastest configuration seen; repeat the walk
  *     until a whole walk changes nothing. It times tens of candidates where
  *     the space holds hundreds.
  *   exhaustive: every configuration of the space that fits the device.
  *
  * A budget (budgetSeconds) bounds either search: once the search has run
- * that long no new candidate starts (the default and the walk's start are
- * always timed), and the pick is the best of those timed.
+ * that long no new candidate starts (the default and each version's start
+ * are always timed), and the pick is the best of those timed.
  *
  * Both time each candidate briefly, then the few fastest (and the default)
  * again, in interleaved rounds so that a drift of the machine's speed hits
@@ -35,7 +38,8 @@ import { prepareAttention, submitChecked, planCall, type PreparedAttention } fro
 import { type TimedWork, type TimingOptions, summarize, timeWork } from '../timing/timer';
 import { workOf } from '../timing/work';
 import {
-  DEFAULT_CONFIG, LIKELIEST_FIRST, TUNING_AXES, type TuningAxis, type TuningConfig, type TuningSpace, allConfigs, configName, configOfPlan, planOf, sameConfig, withAxis,
+  DEFAULT_CONFIG, KNOBS, LIKELIEST_FIRST, type TunedKernel, type TuningAxis, type TuningConfig, type TuningKnob, type TuningSpace, allConfigs, configName, configOfPlan, planOf,
+  sameConfig, withAxis,
 } from './tuning-space';
 
 export type TuneSearch = 'pruned' | 'exhaustive';
@@ -47,7 +51,13 @@ export interface TuneOptions {
   readonly budgetSeconds?: number;
   /** Timing of the first pass over candidates. */
   readonly quick?: TimingOptions;
-  /** Finalists re-timed together: how many (besides the default) and in how many rounds. */
+  /**
+   * Finalists re-timed together: how many (besides the default; 5 unless
+   * told) and in how many rounds (3). Five, not three: on a software adapter
+   * whose speed moves 2x between minutes, a candidate's three quick samples
+   * can rank it fourth or fifth when it is the fastest (docs/tuning.md,
+   * "Version 6 in the tuner's space"); a final round costs a few runs of each.
+   */
   readonly finalists?: number;
   readonly rounds?: number;
   readonly onProgress?: (p: TuneProgress) => void;
@@ -77,7 +87,7 @@ export interface TuneProgress {
 export interface Evaluation {
   readonly config: TuningConfig;
   readonly name: string;
-  /** The version that ran ("v4 tiled", or what flash chose). */
+  /** The version that ran ("v4 tiled", "v6 matmuls", or what flash chose). */
   readonly version: string;
   readonly constants: Readonly<Record<string, number>>;
   readonly splits: number;
@@ -142,7 +152,7 @@ export function checkTuneFits(shape: MlaShape, kvFormat: KvFormat, limits: Devic
 
 const QUICK: TimingOptions = { warmup: 1, samples: 3, minSampleMs: 0, iterations: 1 };
 
-/** Tune the tiled kernel for these inputs and cache format. */
+/** Tune the space's versions for these inputs and cache format. */
 export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvFormat, options: TuneOptions): Promise<TuneResult> {
   const started = performance.now();
   const search = options.search ?? 'pruned';
@@ -150,14 +160,14 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
   const { shape } = inputs;
   const base = planCall(shape, inputs.cache.numBlocks, inputs.cache.maxBlocksPerSeq, { kernel: 'flash', kvFormat }, ctx.limits);
   const spec = base.spec;
-  // A candidate as the plan resolves it; one that does not fit is repaired by
-  // letting the plan choose the tile and head block, then by reading keys the
-  // other way (a 16-key block of decoded keys may not fit workgroup memory),
-  // then by reading the queries from storage (more rows than a texture holds).
+  // A candidate as the plan resolves it. A v4 candidate that does not fit is repaired by letting the plan choose
+  // the tile and head block, then by reading keys the other way (a 16-key block of decoded keys may not fit
+  // workgroup memory), then by reading the queries from storage (more rows than a texture holds); v6 has no
+  // such choices (its blocks fit or not).
   const fitted = (c: TuningConfig): TuningConfig | undefined => {
     if (c.kernel === 'flash') return 'plan' in planOf(c, spec, ctx.limits) ? c : undefined;
     const free = { ...c, tileN: undefined, headsPerWorkgroup: undefined };
-    const repairs: TuningConfig[] = [c, free, ...KEY_READS.filter((k) => k !== c.keys).map((keys) => ({ ...free, keys })),
+    const repairs: TuningConfig[] = c.kernel === 'matmuls' ? [c] : [c, free, ...KEY_READS.filter((k) => k !== c.keys).map((keys) => ({ ...free, keys })),
       ...(c.queries === 'texture' ? [{ ...free, queries: 'storage' as const }] : [])];
     for (const r of repairs) {
       const p = planOf(r, spec, ctx.limits);
@@ -170,7 +180,10 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
   let reference: AttentionResult | undefined;
   const evaluations: Evaluation[] = [];
   const find = (c: TuningConfig) => evaluations.find((e) => sameConfig(e.config, c));
-  const best = () => evaluations.filter((e) => e.pass).reduce<Evaluation | undefined>((a, e) => (!a || e.ms < a.ms ? e : a), undefined);
+  const fastest = (list: readonly Evaluation[]) => list.filter((e) => e.pass).reduce<Evaluation | undefined>((a, e) => (!a || e.ms < a.ms ? e : a), undefined);
+  const best = () => fastest(evaluations);
+  /** The fastest of one version's candidates. */
+  const bestOf = (kernel: TunedKernel) => fastest(evaluations.filter((e) => e.config.kernel === kernel));
   const report = (phase: TuneProgress['phase'], name: string, ms?: number) => {
     const b = best();
     options.onProgress?.({ timed: evaluations.length, phase, name, ms, bestName: b?.name, bestMs: b?.ms });
@@ -219,35 +232,60 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
   if (search === 'exhaustive') {
     for (const c of fittingList) if (mayStart(c)) await evaluate(c);
   } else {
-    // Start from v4's default plan, each knob moved into the space where the plan's value is not in it.
-    const planned = planOf({ kernel: 'tiled' }, spec, ctx.limits);
-    const start = 'plan' in planned ? fitted(intoSpace(configOfPlan(planned.plan), options.space)) : undefined;
-    let current = start ? (await evaluate(start)).config : undefined;
-    // A first pass: each step's knobs moved to their likeliest values (the first in walk order), one step after
-    // another whatever each time, so that a search cut short by its budget has tried the corner that won on the
-    // adapters measured (docs/tuning.md); a step kept only when it was faster let a noisy time turn the pass
-    // away from it. The walk then starts from the fastest seen.
-    let corner = current;
-    for (const step of WALK_STEPS) {
+    // Each version's start, in the space's likeliest order; then, the version with the fastest start first, each
+    // version's first pass and walk, so that a budget goes to the likelier version first.
+    const kernels = walkOrder('kernel', options.space.kernel);
+    const starts = new Map<TunedKernel, TuningConfig>();
+    for (const kernel of kernels) {
+      const start = await startOf(kernel);
+      if (start) starts.set(kernel, start);
+    }
+    const rank = (k: TunedKernel) => bestOf(k)?.ms ?? Infinity;
+    for (const kernel of [...starts.keys()].sort((a, b) => rank(a) - rank(b))) {
+      await firstPass(kernel, starts.get(kernel)!);
+      await walkVersion(kernel);
+    }
+  }
+
+  /** A version's start, timed: its default plan on this device, each knob moved into the space where the plan's value is not in it. */
+  async function startOf(kernel: TunedKernel): Promise<TuningConfig | undefined> {
+    const planned = planOf({ kernel }, spec, ctx.limits);
+    const own = 'plan' in planned ? configOfPlan(planned.plan) : undefined;
+    const start = own ? fitted(intoSpace(own, options.space)) : undefined;
+    return start && (await evaluate(start)).config;
+  }
+
+  /**
+   * A version's first pass from its start: each step's knobs moved to their
+   * likeliest values (the first in walk order), one step after another
+   * whatever each time, so that a search cut short by its budget has tried
+   * the corner that won on the adapters measured (docs/tuning.md); a step
+   * kept only when it was faster let a noisy time turn the pass away from it.
+   */
+  async function firstPass(kernel: TunedKernel, start: TuningConfig): Promise<void> {
+    let corner = start;
+    for (const step of stepsOf(kernel)) {
       // The likeliest that fits this device (a 64-value output block is refused where the compiler cannot take it).
-      const likeliest = corner ? stepConfigs(corner, step, options.space).find((s) => fitted(s) !== undefined) : undefined;
-      const c = likeliest && !sameConfig(likeliest, corner!) ? fitted(likeliest) : undefined;
+      const likeliest = stepConfigs(corner, step, options.space).find((s) => fitted(s) !== undefined);
+      const c = likeliest && !sameConfig(likeliest, corner) ? fitted(likeliest) : undefined;
       if (c && mayStart(c)) {
         await evaluate(c);
         corner = c;
       }
     }
-    const first = best();
-    if (first && first.config.kernel === 'tiled') current = first.config;
+  }
+
+  /** A version's walk from the fastest of its candidates so far, until a whole walk changes nothing (at most four). */
+  async function walkVersion(kernel: TunedKernel): Promise<void> {
+    let current = bestOf(kernel)?.config;
     for (let walk = 0; current && walk < 4 && !stoppedByBudget; walk++) {
       const before = current;
-      for (const step of WALK_STEPS) {
+      for (const step of stepsOf(kernel)) {
         for (const moved of stepConfigs(current, step, options.space)) {
           const c = fitted(moved);
           if (c && mayStart(c)) await evaluate(c);
         }
-        const b = best();
-        if (b && b.config.kernel === 'tiled') current = b.config;
+        current = bestOf(kernel)?.config ?? current;
       }
       if (sameConfig(before, current)) break;
     }
@@ -255,7 +293,7 @@ export async function tune(ctx: GpuContext, inputs: MlaInputs, kvFormat: KvForma
 
   // Finalists: the fastest few and the default, re-timed together in interleaved rounds.
   const ranked = evaluations.filter((e) => e.pass && !sameConfig(e.config, DEFAULT_CONFIG)).sort((a, b) => a.ms - b.ms);
-  const chosen = [defaultEval, ...ranked.slice(0, options.finalists ?? 3)].filter((e) => e.pass);
+  const chosen = [defaultEval, ...ranked.slice(0, options.finalists ?? 5)].filter((e) => e.pass);
   if (chosen.length === 0) throw new Error(`no configuration passed the check: ${evaluations.map((e) => `${e.name}: ${e.failure}`).join('; ')}`);
   const finalStarted = performance.now();
   const interleaved = await timeInterleaved(ctx, inputs, kvFormat, chosen.map((e) => e.config), {
@@ -327,12 +365,17 @@ const timed = (p: PreparedAttention) => ({ label: p.plan.kernel, passLabels: p.p
  * they are: on llvmpipe a texel costs a seventh of a storage read, and the
  * blocks worth trying after it differ.
  */
-export const WALK_STEPS: readonly (readonly TuningAxis[])[] = [['scoreBlock'], ['queries'], ['outBlock'], ['keys', 'tileN'], ['headsPerWorkgroup']];
+export const WALK_STEPS: readonly (readonly TuningKnob[])[] = [['scoreBlock'], ['queries'], ['outBlock'], ['keys', 'tileN'], ['headsPerWorkgroup']];
+
+/** A version's steps: WALK_STEPS with the knobs it does not have left out (v6: its score block, then its output block). */
+export function stepsOf(kernel: TunedKernel): readonly (readonly TuningKnob[])[] {
+  return WALK_STEPS.map((step) => step.filter((k) => KNOBS[kernel].includes(k))).filter((step) => step.length > 0);
+}
 
 /** `c` with the step's knobs moved to every combination of their values in the space, in walk order. */
-function stepConfigs(c: TuningConfig, step: readonly TuningAxis[], space: TuningSpace): TuningConfig[] {
+function stepConfigs(c: TuningConfig, step: readonly TuningKnob[], space: TuningSpace): TuningConfig[] {
   return step.reduce<TuningConfig[]>(
-    (configs, axis) => configs.flatMap((x) => (walkOrder(axis, space[axis]) as readonly TuningConfig[TuningAxis][]).map((v) => withAxis(x, axis, v))),
+    (configs, axis) => configs.flatMap((x) => (walkOrder(axis, space[axis]) as readonly TuningConfig[TuningKnob][]).map((v) => withAxis(x, axis, v))),
     [c],
   );
 }
@@ -343,10 +386,11 @@ export function walkOrder<A extends TuningAxis>(axis: A, values: TuningSpace[A])
   return [...values].sort((a, b) => rank(a) - rank(b)) as unknown as TuningSpace[A];
 }
 
-/** The configuration with every knob the space does not hold set to the space's first value. */
+/** The configuration with every knob of its version whose value the space does not hold set to the space's first value. */
 function intoSpace(c: TuningConfig, space: TuningSpace): TuningConfig {
+  if (c.kernel === 'flash') return c;
   let out = c;
-  for (const axis of TUNING_AXES) {
+  for (const axis of KNOBS[c.kernel]) {
     const values = space[axis] as readonly unknown[];
     if (!values.includes(c[axis])) out = withAxis(out, axis, values[0] as TuningConfig[typeof axis]);
   }

@@ -1,20 +1,32 @@
 /**
- * The tuning space of the tiled kernel (v4, shaders/v4_tiled.wgsl): every
- * knob a tuner may turn, the values each may take, and the candidates that
- * fit a device for one call. A candidate is a set of plan options; the
- * default ("flash" with nothing set, whatever version it picks) is always
- * one of them, so a tuned pick is never slower than the default as measured.
+ * The tuning space: the two versions a tuner searches, every knob each has,
+ * the values each knob may take, and the candidates that fit a device for
+ * one call. Version 4, "tiled" (shaders/v4_tiled.wgsl), has six knobs: its
+ * two register blocks, where keys and queries are read, the head block and
+ * the tile. Version 6, "matmuls" (shaders/v6_*.wgsl), has two: its register
+ * blocks (every operand a texel, no tile, no workgroup memory). A candidate
+ * is a version and its plan options; the default ("flash" with nothing set,
+ * whatever version it picks) is always one of them, so a tuned pick is never
+ * slower than the default as measured.
  */
 import type { AttentionSpec } from '../kernels/attention-spec';
 import { type KeyReads, KEY_READS, type DeviceLimits, type KernelPlan, QUERY_READS, type QueryReads } from '../kernels/kernel-plan';
-import { OUT_BLOCKS, SCORE_BLOCKS, type OutBlockName, type ScoreBlockName, parseScoreBlock } from '../kernels/register-blocks';
+import { MATMUL_SCORE_BLOCKS, OUT_BLOCKS, type MatmulScoreBlockName, type OutBlockName } from '../kernels/register-blocks';
 import { resolveKernel } from '../kernels/versions';
 import { listFlag } from '../run/run-options';
 
-/** One configuration: kernel "flash" alone is the default; "tiled" with its options is a tuned v4. */
+/** The versions the tuner searches: v4 and v6 (versions.ts names). */
+export const TUNED_KERNELS = ['tiled', 'matmuls'] as const;
+export type TunedKernel = (typeof TUNED_KERNELS)[number];
+
+/**
+ * One configuration: kernel "flash" alone is the default; "tiled" with its
+ * six knobs is a tuned v4, "matmuls" with its two blocks a tuned v6 (the
+ * knobs it does not have are left out).
+ */
 export interface TuningConfig {
-  readonly kernel: 'flash' | 'tiled';
-  readonly scoreBlock?: ScoreBlockName;
+  readonly kernel: 'flash' | TunedKernel;
+  readonly scoreBlock?: MatmulScoreBlockName;
   readonly outBlock?: OutBlockName;
   readonly headsPerWorkgroup?: number;
   readonly tileN?: number;
@@ -22,13 +34,26 @@ export interface TuningConfig {
   readonly queries?: QueryReads;
 }
 
-/** The knobs (the pruned search walks them in tuner.ts's WALK_STEPS order). */
-export const TUNING_AXES = ['scoreBlock', 'outBlock', 'keys', 'queries', 'headsPerWorkgroup', 'tileN'] as const;
+/**
+ * The axes of the space: the version, then its knobs (the pruned search
+ * searches each version on its own, walking its knobs in tuner.ts's
+ * WALK_STEPS order).
+ */
+export const TUNING_AXES = ['kernel', 'scoreBlock', 'outBlock', 'keys', 'queries', 'headsPerWorkgroup', 'tileN'] as const;
 export type TuningAxis = (typeof TUNING_AXES)[number];
+/** The axes a configuration of a version sets, its version aside. */
+export type TuningKnob = Exclude<TuningAxis, 'kernel'>;
 
-/** The values each knob may take. */
+/** Each version's knobs: v6 has its two register blocks only (it reads keys and queries from textures and has no tile). */
+export const KNOBS: Readonly<Record<TunedKernel, readonly TuningKnob[]>> = {
+  tiled: ['scoreBlock', 'outBlock', 'keys', 'queries', 'headsPerWorkgroup', 'tileN'],
+  matmuls: ['scoreBlock', 'outBlock'],
+};
+
+/** The values each axis may take. */
 export interface TuningSpace {
-  readonly scoreBlock: readonly ScoreBlockName[];
+  readonly kernel: readonly TunedKernel[];
+  readonly scoreBlock: readonly MatmulScoreBlockName[];
   readonly outBlock: readonly OutBlockName[];
   readonly keys: readonly KeyReads[];
   readonly queries: readonly QueryReads[];
@@ -36,15 +61,24 @@ export interface TuningSpace {
   readonly tileN: readonly number[];
 }
 
-/** Everything v4 allows: its score blocks x output blocks (register-blocks.ts) x key reads (KEY_READS) x query reads (QUERY_READS) x 4 head blocks x 4 tiles, before fitting. */
+/**
+ * Everything the two versions allow: v4's score blocks x output blocks
+ * (register-blocks.ts) x key reads (KEY_READS) x query reads (QUERY_READS) x
+ * 4 head blocks x 4 tiles, and v6's score blocks (v4's and 32x32) x output
+ * blocks, before fitting (v4 refuses the 32x32 score block).
+ */
 export const FULL_SPACE: TuningSpace = {
-  scoreBlock: SCORE_BLOCKS, outBlock: OUT_BLOCKS, keys: KEY_READS, queries: QUERY_READS, headsPerWorkgroup: [8, 16, 32, 64], tileN: [8, 16, 32, 64],
+  kernel: TUNED_KERNELS, scoreBlock: MATMUL_SCORE_BLOCKS, outBlock: OUT_BLOCKS, keys: KEY_READS, queries: QUERY_READS, headsPerWorkgroup: [8, 16, 32, 64], tileN: [8, 16, 32, 64],
 };
 
 /**
- * Each knob's values in the order a search tries them, likeliest first, and
+ * Each axis's values in the order a search tries them, likeliest first, and
  * so the values the pruned search's first pass moves to (tuner.ts
- * walkOrder). The most work per value read first: the larger register
+ * walkOrder). The versions: v6 first (its plain matrix products were the
+ * closest to the yardstick on both software adapters: docs/kernels.md,
+ * "Version 6"); the search times each version's start in this order, then
+ * searches the version whose start was faster first. For the knobs, the
+ * most work per value read first: the larger register
  * block (more heads on equal size), head block and tile: the 64-value
  * output blocks first where the device takes them (refused elsewhere:
  * DeviceLimits.maxOutValues; the first pass then moves to the likeliest
@@ -61,7 +95,8 @@ export const FULL_SPACE: TuningSpace = {
  * (a test says so).
  */
 export const LIKELIEST_FIRST: TuningSpace = {
-  scoreBlock: ['32x16', '16x16', '16x8', '8x16', '8x8'],
+  kernel: ['matmuls', 'tiled'],
+  scoreBlock: ['32x32', '32x16', '16x16', '16x8', '8x16', '8x8'],
   outBlock: ['32x64', '32x32', '16x32', '8x64', '16x16', '8x32', '16x8', '8x16', '8x8'],
   keys: ['texture', 'cache', 'tile', 'tile-bf16', 'tile-storage'],
   queries: ['texture', 'storage'],
@@ -69,9 +104,9 @@ export const LIKELIEST_FIRST: TuningSpace = {
   tileN: [64, 32, 16, 8],
 };
 
-/** The list flags (command line) and fields (page) that narrow the space, one per knob. */
+/** The list flags (command line) and fields (page) that narrow the space, one per axis. */
 export const SPACE_FLAGS: Readonly<Record<TuningAxis, string>> = {
-  scoreBlock: 'score-blocks', outBlock: 'out-blocks', keys: 'keys', queries: 'queries', headsPerWorkgroup: 'heads-per-workgroup', tileN: 'tile-n',
+  kernel: 'kernels', scoreBlock: 'score-blocks', outBlock: 'out-blocks', keys: 'keys', queries: 'queries', headsPerWorkgroup: 'heads-per-workgroup', tileN: 'tile-n',
 };
 
 /**
@@ -82,7 +117,7 @@ export const SPACE_FLAGS: Readonly<Record<TuningAxis, string>> = {
 export function spaceFromLists(lists: Readonly<Record<string, string | undefined>>): TuningSpace {
   const pick = <T extends string | number>(axis: TuningAxis, all: readonly T[]): readonly T[] => listFlag(SPACE_FLAGS[axis], lists[SPACE_FLAGS[axis]], all);
   return {
-    scoreBlock: pick('scoreBlock', FULL_SPACE.scoreBlock), outBlock: pick('outBlock', FULL_SPACE.outBlock), keys: pick('keys', FULL_SPACE.keys),
+    kernel: pick('kernel', FULL_SPACE.kernel), scoreBlock: pick('scoreBlock', FULL_SPACE.scoreBlock), outBlock: pick('outBlock', FULL_SPACE.outBlock), keys: pick('keys', FULL_SPACE.keys),
     queries: pick('queries', FULL_SPACE.queries), headsPerWorkgroup: pick('headsPerWorkgroup', FULL_SPACE.headsPerWorkgroup), tileN: pick('tileN', FULL_SPACE.tileN),
   };
 }
@@ -92,6 +127,7 @@ export const DEFAULT_CONFIG: TuningConfig = { kernel: 'flash' };
 /** A short name for a configuration, for tables and progress lines. */
 export function configName(c: TuningConfig): string {
   if (c.kernel === 'flash') return 'default (flash)';
+  if (c.kernel === 'matmuls') return `matmuls S ${c.scoreBlock} O ${c.outBlock}`;
   return `S ${c.scoreBlock} O ${c.outBlock} keys ${c.keys} queries ${c.queries} heads ${c.headsPerWorkgroup} tile ${c.tileN}`;
 }
 
@@ -106,12 +142,12 @@ export function planOf(config: TuningConfig, spec: AttentionSpec, limits: Device
   }
 }
 
-/** Every tuned configuration of the space, with the default first. */
+/** Every tuned configuration of the space (each version's knobs in every combination), with the default first. */
 export function allConfigs(space: TuningSpace): TuningConfig[] {
   const out: TuningConfig[] = [DEFAULT_CONFIG];
-  for (const scoreBlock of space.scoreBlock) for (const outBlock of space.outBlock) for (const keys of space.keys) for (const queries of space.queries)
-    for (const headsPerWorkgroup of space.headsPerWorkgroup) for (const tileN of space.tileN)
-      out.push({ kernel: 'tiled', scoreBlock, outBlock, keys, queries, headsPerWorkgroup, tileN });
+  for (const kernel of space.kernel) {
+    out.push(...KNOBS[kernel].reduce<TuningConfig[]>((configs, knob) => configs.flatMap((c) => space[knob].map((v) => ({ ...c, [knob]: v }))), [{ kernel }]));
+  }
   return out;
 }
 
@@ -120,15 +156,22 @@ export function fittingConfigs(space: TuningSpace, spec: AttentionSpec, limits: 
   return allConfigs(space).filter((c) => !('error' in planOf(c, spec, limits)));
 }
 
-/** A configuration with one knob moved (the default first becomes a v4 configuration with the plan's own choices). */
-export function withAxis(c: TuningConfig, axis: TuningAxis, value: TuningConfig[TuningAxis]): TuningConfig {
-  return { ...c, kernel: 'tiled', [axis]: value };
+/**
+ * A configuration with one knob moved: the default becomes a v4
+ * configuration with the plan's own choices; a knob the version does not
+ * have leaves it as it is.
+ */
+export function withAxis(c: TuningConfig, axis: TuningKnob, value: TuningConfig[TuningKnob]): TuningConfig {
+  const kernel = c.kernel === 'flash' ? 'tiled' : c.kernel;
+  return KNOBS[kernel].includes(axis) ? { ...c, kernel, [axis]: value } : c;
 }
 
-/** The v4 configuration a plan amounts to (the starting point of the pruned search). */
-export function configOfPlan(plan: KernelPlan): TuningConfig {
+/** The tuned configuration a plan of v4 or v6 amounts to (the starting point of the pruned search); undefined for another version. */
+export function configOfPlan(plan: KernelPlan): TuningConfig | undefined {
+  if (plan.kernel === 'matmuls') return { kernel: 'matmuls', scoreBlock: plan.scoreBlock, outBlock: plan.outBlock };
+  if (plan.kernel !== 'tiled') return undefined;
   return {
-    kernel: 'tiled', scoreBlock: plan.scoreBlock === undefined ? undefined : parseScoreBlock(plan.scoreBlock), outBlock: plan.outBlock, keys: plan.keys, queries: plan.queries,
+    kernel: 'tiled', scoreBlock: plan.scoreBlock, outBlock: plan.outBlock, keys: plan.keys, queries: plan.queries,
     headsPerWorkgroup: plan.headsPerWorkgroup, tileN: plan.tileN,
   };
 }
