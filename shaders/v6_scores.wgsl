@@ -19,8 +19,8 @@
 // once, read twice and copied once, and a call only as long as that matrix
 // and its texture fit the device (the host refuses the rest:
 // src/kernels/matmuls-kernel.ts). FlashMLA fuses because on a GPU that
-// traffic is what costs (not measured here; the tuner does not search
-// version 6 yet, and `flash` does not pick it).
+// traffic is what costs (not measured here; `flash` runs version 6 only
+// where the tuner picked it for the device).
 //
 // This pass: thread t of workgroup x owns SCORE_HEADS heads x SCORE_KEYS keys
 // of query row (b, i) = (z, y): head block (x WG + t) % headBlocks, key block
@@ -33,7 +33,9 @@
 // their keys starts in the cache's texture (keyRows), for v6_values.wgsl.
 // A key not read is read from the texture's zero slot, not skipped by a
 // branch. Everything a step reads is found before the loop: the heads'
-// texture rows, the keys' first texels.
+// texture rows, the keys' first texels. The cache's texture holds f32
+// quads, or a bf16 cache's own words, unpacked as they are read
+// (v6_cache.wgsl).
 // A key block past the row's keys returns at once.
 // Geometry: grid (ceil(headBlocks * keyBlocks / WG), s_q, batch), WG threads,
 // keyBlocks = ceil(max_keys / SCORE_KEYS) (the host's numbers).
@@ -46,7 +48,6 @@ const MASKED: f32 = -3.0e38;     // a skipped key's score (fused_io.wgsl's): exp
 
 @group(0) @binding(7) var<storage, read_write> scores: array<vec4<f32>>;  // v6_layout.wgsl
 @group(0) @binding(22) var queryTexture: texture_2d<f32>; // [query texture]
-@group(0) @binding(23) var cacheTexture: texture_2d<f32>; // [cache texture]
 @group(0) @binding(26) var<storage, read_write> keyRows: array<vec4<u32>>; // [b, s_q][key quad]: four keys' first texels
 
 // A block of S: strip kK holds keys 4K .. 4K + 3 of the block (rows) for
@@ -57,13 +58,7 @@ struct ScoreStrips {
   k4: HeadQuads, k5: HeadQuads, k6: HeadQuads, k7: HeadQuads, // [32 heads]
 }
 
-// Where the key in `slot` starts in cacheTexture, x << 16 | y (cache_texture.wgsl's layout).
-fn slotOrigin(slot: u32) -> u32 {
-  let rows = textureDimensions(cacheTexture).y; // [cache texture]
-  return ((slot / rows * DQ4) << 16u) | (slot % rows);
-}
-
-// Where the k-th key of row (b, i) starts in cacheTexture; a key past the
+// Where the k-th key of row (b, i) starts in the cache's texture (v6_cache.wgsl's slotOrigin); a key past the
 // row's `count` keys, or skipped, starts at the texture's zero slot (slot
 // num_slots, never written: kernel-plan.ts, cacheTextureSize), so that it is
 // read as zeros with no branch (an unread slot of the cache may hold NaN).
@@ -90,9 +85,7 @@ fn unpack(o: vec4<u32>) -> FourKeys {
 
 // Quad j of four keys as the columns of a matrix (rows: 4 dims, columns: 4 keys).
 fn keyQuads(k: FourKeys, j: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(
-    textureLoad(cacheTexture, vec2<u32>(k.x.x + j, k.y.x), 0), textureLoad(cacheTexture, vec2<u32>(k.x.y + j, k.y.y), 0), // [cache texture]
-    textureLoad(cacheTexture, vec2<u32>(k.x.z + j, k.y.z), 0), textureLoad(cacheTexture, vec2<u32>(k.x.w + j, k.y.w), 0)); // [cache texture]
+  return mat4x4<f32>(cacheQuad(k.x.x, k.y.x, j), cacheQuad(k.x.y, k.y.y, j), cacheQuad(k.x.z, k.y.z, j), cacheQuad(k.x.w, k.y.w, j));
 }
 
 // Quad j of four heads' queries (columns).

@@ -4,7 +4,8 @@
 // Reads the probabilities from probTexture (the score matrix after
 // v6_softmax.wgsl, copied into a texture by the host: v6_layout.wgsl's
 // layout), the values from the cache's texture (a value is the first D_V
-// values of its key) at the texels keyRows lists, and the chunk's m and l
+// values of its key; f32 quads or a bf16 cache's words: v6_cache.wgsl) at
+// the texels keyRows lists, and the chunk's m and l
 // from rowStats. Thread t owns OUT_HEADS heads x OUT_VALUES values of the
 // output row of query row (b, i) = (z, y) for one split (an OutBlock built
 // as tiled_blocks.wgsl's, a thread's quads side by side: strip vK holds
@@ -29,7 +30,6 @@ override OUT_QUADS: u32 = OUT_VALUES / 4u;
 override DIM_GROUPS: u32 = (DV4 + OUT_QUADS - 1u) / OUT_QUADS;
 
 @group(0) @binding(25) var probTexture: texture_2d<f32>;                   // P (v6_layout.wgsl)
-@group(0) @binding(23) var cacheTexture: texture_2d<f32>; // [cache texture]
 @group(0) @binding(26) var<storage, read_write> keyRows: array<vec4<u32>>; // [b, s_q][key quad]: four keys' first texels
 @group(0) @binding(27) var<storage, read_write> rowStats: array<vec4<f32>>; // [row][split]: m, l, first quad, end quad
 
@@ -44,9 +44,7 @@ struct OutBlock {
 // read starts at the texture's zero slot, v6_scores.wgsl) as the columns of
 // a matrix (rows: 4 values, columns: 4 keys).
 fn valueQuads(x: vec4<u32>, y: vec4<u32>, c: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(
-    textureLoad(cacheTexture, vec2<u32>(x.x + c, y.x), 0), textureLoad(cacheTexture, vec2<u32>(x.y + c, y.y), 0), // [cache texture]
-    textureLoad(cacheTexture, vec2<u32>(x.z + c, y.z), 0), textureLoad(cacheTexture, vec2<u32>(x.w + c, y.w), 0)); // [cache texture]
+  return mat4x4<f32>(cacheQuad(x.x, y.x, c), cacheQuad(x.y, y.y, c), cacheQuad(x.z, y.z, c), cacheQuad(x.w, y.w, c));
 }
 
 // Four heads' probabilities of one key quad, at texel (x, row + band): column c is head c's, rows its four keys.

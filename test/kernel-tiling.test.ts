@@ -269,6 +269,40 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expect(run.check.pass, formatCheck(run.check)).toBe(true);
   });
 
+  // A bf16 cache's own words copied into an rgba32uint texture with no decode pass (v6_cache.wgsl): V3.2's 1152-byte
+  // slots two a texture row; told the device's textures are 300 texels a side, 976 slots and the zero slot (489 rows)
+  // take two columns of 144 texels, the second partly filled, the unused slots' NaN copied and never read. Sparse rows
+  // with FlashMLA's invalid indices and an all-invalid row read only listed slots. MODEL1's 1024-byte slot is one a
+  // row; an odd count of V3.2 slots (a page of 15, 5 pages) cannot be copied two a row and is decoded into f32 quads.
+  it('v6 matmuls: a bf16 cache\'s words copied straight into its texture, two V3.2 slots a row, two columns; sparse rows', async () => {
+    const short = { ...gpu!, limits: { ...gpu!.limits, maxTextureDimension2D: 300 } };
+    const config = { kernel: 'matmuls', kvFormat: 'bf16', ...broadBlocks('matmuls'), splits: 2 } as const;
+    const dense = generateInputs(presetShape('v32', { seqlens: [900, 17], hQ: 11, pageBlockSize: 16 }), { seed: 31 });
+    const prepared = await prepareAttention(short, dense, config);
+    try {
+      expect(prepared.spec.numBlocks * 16).toBe(976);
+      expect(prepared.plan.cacheTexture).toEqual({ format: 'rgba32uint', size: { width: 288, height: 300 }, slotTexels: 72, slotsPerRow: 2 });
+      expect(prepared.passes.map((p) => p.label)).toEqual(['query-texture', 'cache-texture:copy', 'v6-matmuls:scores', 'v6-matmuls:softmax', 'v6-matmuls:probs', 'v6-matmuls:values', 'combine']);
+      expect(prepared.plan.scratch.map((x) => x.label)).not.toContain('decoded cache rows');
+    } finally {
+      prepared.destroy();
+    }
+    const run = await runAttention(short, dense, config);
+    expect(run.check.pass, `two columns: ${formatCheck(run.check)}`).toBe(true);
+    const sparse = generateInputs(presetShape('v32', { seqlens: [900, 17], sQ: 2, hQ: 5, topk: 40, pageBlockSize: 16 }), { seed: 32, invalidIndexFraction: 0.3, allInvalidRows: [1] });
+    const sparseRun = await runAttention(short, sparse, config);
+    expect(sparseRun.plan.cacheTexture?.format).toBe('rgba32uint');
+    expect(sparseRun.check.pass, `sparse: ${formatCheck(sparseRun.check)}`).toBe(true);
+    expect(sparseRun.output.lse[(0 * 5 + 2) * 2 + 1]).toBe(Infinity); // row 1 (b 0, i 1), head 2
+    const model1 = await runAttention(gpu!, generateInputs(presetShape('model1', { seqlens: [70], hQ: 5, pageBlockSize: 16 }), { seed: 33 }), config);
+    expect(model1.plan.cacheTexture).toMatchObject({ format: 'rgba32uint', slotTexels: 64, slotsPerRow: 1 });
+    expect(model1.check.pass, `MODEL1: ${formatCheck(model1.check)}`).toBe(true);
+    const odd = await runAttention(gpu!, generateInputs(presetShape('v32', { seqlens: [45], hQ: 5, pageBlockSize: 15 }), { seed: 34 }), config);
+    expect(odd.plan.cacheTexture).toMatchObject({ format: 'rgba32float', slotTexels: 144, slotsPerRow: 1 });
+    expect(odd.plan.scratch.map((x) => x.label)).toContain('decoded cache rows');
+    expect(odd.check.pass, `odd slots: ${formatCheck(odd.check)}`).toBe(true);
+  });
+
   // v5's output blocks (only SwiftShader runs v5 here). A module with a 32-head block takes SwiftShader about
   // 55 s to compile whatever the pair (its accumulators are 1024 floats a thread; 16-head modules 2-4 s), so the
   // cover runs one such module, v4's 32x16 / 32x32 pair above (the tuner's pick on both adapters); v5's 32 x 32

@@ -11,6 +11,7 @@ import { maxBlocksPerSeq, presetShape } from '../src/mla/shape';
 import { generatedPages } from '../src/run/run-size';
 import { type RunConfig, planCall } from '../src/run/runner';
 import { PROB_WIDTH_MAX, callParams, makeAttentionSpec, probLayout } from '../src/kernels/attention-spec';
+import { straightCopies } from '../src/kernels/kernel-plan';
 import { kvLayout } from '../src/mla/kv-layout';
 import { paramFields } from '../src/kernels/call-params';
 import { SHADER_FILES, composeShader } from '../src/gpu/shader-source';
@@ -53,9 +54,33 @@ describe('version 6 (matmuls): the plan', () => {
     ]);
     expect(p.scratchTextures).toEqual([{ label: 'probabilities', size: { width: 1024, height: 64 } }]);
     // the run's report says so (not v1's "3 dispatches", nor a tile)
-    expect(describePlan(p)).toMatch(/^register blocks 32x32 \(S, heads x keys\) and 32x64 \(O, heads x values\), every operand a texel, no workgroup memory; scores, softmax and P V passes \(8 threads\/workgroup\) through split partial out .*, score matrix 1\.0 MiB, .*; 2 splits \+ combine$/);
+    expect(describePlan(p)).toMatch(/^register blocks 32x32 \(S, heads x keys\) and 32x64 \(O, heads x values\), every operand a texel \(keys and values: the cache in a texture of f32 quads\), no workgroup memory; scores, softmax and P V passes \(8 threads\/workgroup\) through split partial out .*, score matrix 1\.0 MiB, .*; 2 splits \+ combine$/);
     // an f32 cache of whole 256-byte slots is copied as it is: no decoded rows
     expect(plan(shape, { kvFormat: 'f32' }).scratch.map((s) => s.label)).not.toContain('decoded cache rows');
+  });
+
+  it('reads a bf16 cache\'s own words where they copy in as they are: two V3.2 slots a texture row, one MODEL1 slot; else f32 quads', () => {
+    // 66 pages of 64 slots (64 and 2 spare) and the zero slot: 2113 rows of two 1152-byte slots (2304 bytes, nine 256-byte pieces)
+    const v32 = plan(shape, { kvFormat: 'bf16' });
+    expect(v32.cacheTexture).toEqual({ format: 'rgba32uint', size: { width: 144, height: 2113 }, slotTexels: 72, slotsPerRow: 2 });
+    expect(v32.constants).toMatchObject({ CACHE_WORDS: 1, SLOT_TEXELS: 72, SLOTS_PER_ROW: 2 });
+    expect(v32.scratch.map((s) => s.label)).not.toContain('decoded cache rows');
+    expect(describePlan(v32)).toContain('every operand a texel (keys and values: the bf16 cache\'s own words copied into a texture (no decode pass))');
+    const model1 = plan(presetShape('model1', { seqlens: [4096], hQ: 64 }), { kvFormat: 'bf16' });
+    expect(model1.cacheTexture).toEqual({ format: 'rgba32uint', size: { width: 64, height: 4225 }, slotTexels: 64, slotsPerRow: 1 });
+    // taller than the device's textures: columns of 1000 rows side by side, each copied from its first slot
+    const short = { ...LLVMPIPE, maxTextureDimension2D: 1000 };
+    const wrapped = plan(shape, { kvFormat: 'bf16' }, short);
+    expect(wrapped.cacheTexture).toEqual({ format: 'rgba32uint', size: { width: 432, height: 1000 }, slotTexels: 72, slotsPerRow: 2 });
+    const spec = makeAttentionSpec(shape, kvLayout('bf16', shape, shape.pageBlockSize), generatedPages(shape));
+    expect(straightCopies(spec, wrapped.cacheTexture!)).toEqual([
+      { offset: 0, x: 0, rows: 1000, bytesPerRow: 2304, texels: 144 },
+      { offset: 2000 * 1152, x: 144, rows: 1000, bytesPerRow: 2304, texels: 144 },
+      { offset: 4000 * 1152, x: 288, rows: 112, bytesPerRow: 2304, texels: 144 }, // 4224 slots: the zero slot starts row 112
+    ]);
+    // FP8 and an odd count of V3.2 slots (5 pages of 15) are decoded into f32 quads; so is a sharded cache refused as before
+    expect(plan(shape, {}).cacheTexture).toMatchObject({ format: 'rgba32float', slotTexels: 144, slotsPerRow: 1 });
+    expect(plan(presetShape('v32', { seqlens: [45], hQ: 4, pageBlockSize: 15 }), { kvFormat: 'bf16' }).cacheTexture?.format).toBe('rgba32float');
   });
 
   it('wraps a long row into bands of at most PROB_WIDTH_MAX texels, and every call\'s params carry the layout', () => {
@@ -81,8 +106,12 @@ describe('version 6 (matmuls): the plan', () => {
   it('each pass is its own module, within 8 storage buffers (Dawn counts a module\'s declarations)', () => {
     const dense = ['params.wgsl', 'fp8.wgsl', 'kv_cache.wgsl', 'kv_shards.wgsl', 'keys_dense.wgsl'] as const;
     const count = (files: readonly (keyof typeof SHADER_FILES)[]) => storageBuffersDeclared(composeShader(files, {}, { wideStrips: true, longRows: true, queryTexture: true, cacheTexture: true }).code);
-    expect(count([...dense, 'head_quads.wgsl', 'v6_layout.wgsl', 'v6_scores.wgsl'])).toBe(5);
+    expect(count([...dense, 'head_quads.wgsl', 'v6_layout.wgsl', 'v6_cache.wgsl', 'v6_scores.wgsl'])).toBe(5);
     expect(count([...dense, 'v6_layout.wgsl', 'v6_softmax.wgsl'])).toBe(5);
-    expect(count(['params.wgsl', 'fused_io.wgsl', 'head_quads.wgsl', 'v6_layout.wgsl', 'v6_values.wgsl'])).toBe(7);
+    expect(count(['params.wgsl', 'fused_io.wgsl', 'head_quads.wgsl', 'v6_layout.wgsl', 'v6_cache.wgsl', 'v6_values.wgsl'])).toBe(7);
+    // The cache's texture is declared once, as quads or as words, never both.
+    const texture = (o: { cacheTexture?: boolean; cacheWords?: boolean }) => composeShader(['v6_cache.wgsl'], {}, o).code.match(/var cache\w+: texture_2d<(\w+)>/g);
+    expect(texture({ cacheTexture: true })).toEqual(['var cacheTexture: texture_2d<f32>']);
+    expect(texture({ cacheWords: true })).toEqual(['var cacheWords: texture_2d<u32>']);
   });
 });

@@ -29,6 +29,8 @@ export const BINDINGS = {
   // decodes the cache into cacheRows, which the host copies into the texture
   cacheTexture: 23,
   cacheRows: 24,
+  // version 6 over a bf16 cache: the cache's own words in an rgba32uint texture (v6_cache.wgsl), at the cache texture's binding
+  cacheWords: 23,
   // version 6 (v6_*.wgsl): its score matrix as a texture (the matrix itself is `scores`), where each key starts
   // in the cache's texture, and each row's softmax statistics
   probTexture: 25,
@@ -113,27 +115,28 @@ export function storageBuffersDeclared(code: string): number {
 
 /**
  * A group-0 binding a module declares: its number and how it is read, a
- * buffer's binding type or 'texture' (a `texture_2d<f32>` of unfilterable
- * floats, as rgba32float is: the queries' texture of tiled_blocks.wgsl).
+ * buffer's binding type, 'texture' (a `texture_2d<f32>` of unfilterable
+ * floats, as rgba32float is: the queries' texture of tiled_blocks.wgsl) or
+ * 'texture-uint' (a `texture_2d<u32>`, rgba32uint: v6_cache.wgsl's words).
  */
 export interface DeclaredBinding {
   readonly name: string;
   readonly binding: number;
-  readonly type: GPUBufferBindingType | 'texture';
+  readonly type: GPUBufferBindingType | 'texture' | 'texture-uint';
 }
 
-/** Every `@group(0) @binding(n) var<uniform | storage, read | storage, read_write> name` and `var name: texture_2d<f32>` of a module, by binding. */
+/** Every `@group(0) @binding(n) var<uniform | storage, read | storage, read_write> name` and `var name: texture_2d<f32 | u32>` of a module, by binding. */
 export function declaredBindings(code: string): DeclaredBinding[] {
   const found = new Map<number, DeclaredBinding>();
   for (const text of code.split('\n')) {
     const line = text.replace(/\/\/.*$/, '');
     const m = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>\s*(\w+)/.exec(line);
-    const t = /@group\(0\)\s*@binding\((\d+)\)\s*var\s+(\w+)\s*:\s*texture_2d\s*<\s*f32\s*>/.exec(line);
+    const t = /@group\(0\)\s*@binding\((\d+)\)\s*var\s+(\w+)\s*:\s*texture_2d\s*<\s*(f32|u32)\s*>/.exec(line);
     if (m) {
       const type: GPUBufferBindingType = m[2] === 'uniform' ? 'uniform' : /read_write/.test(m[2]) ? 'storage' : 'read-only-storage';
       found.set(Number(m[1]), { name: m[3], binding: Number(m[1]), type });
     } else if (t) {
-      found.set(Number(t[1]), { name: t[2], binding: Number(t[1]), type: 'texture' });
+      found.set(Number(t[1]), { name: t[2], binding: Number(t[1]), type: t[3] === 'u32' ? 'texture-uint' : 'texture' });
     }
   }
   return [...found.values()];
@@ -142,7 +145,8 @@ export function declaredBindings(code: string): DeclaredBinding[] {
 /** The bind group layout entry of a declared binding. */
 export function declaredLayoutEntry(d: DeclaredBinding): GPUBindGroupLayoutEntry {
   const visibility = GPUShaderStage.COMPUTE;
-  return d.type === 'texture' ? { binding: d.binding, visibility, texture: { sampleType: 'unfilterable-float' } } : { binding: d.binding, visibility, buffer: { type: d.type } };
+  if (d.type === 'texture' || d.type === 'texture-uint') return { binding: d.binding, visibility, texture: { sampleType: d.type === 'texture' ? 'unfilterable-float' : 'uint' } };
+  return { binding: d.binding, visibility, buffer: { type: d.type } };
 }
 
 /**
@@ -170,8 +174,8 @@ export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, label
   // An edited module that declares a binding this pass does not bind reads a zeroed stand-in, one per binding (a writable one may not alias another).
   const standIns = (DECLARED_LAYOUTS.get(pipeline) ?? []).filter((d) => !given.some((g) => g.binding === d.binding)).map((d) => {
     const standInLabel = `${label}: stand-in for ${d.name}`;
-    if (d.type === 'texture') {
-      const texture = rgba32Texture(device, standInLabel, { width: 1, height: 1 }, GPUTextureUsage.TEXTURE_BINDING);
+    if (d.type === 'texture' || d.type === 'texture-uint') {
+      const texture = rgba32Texture(device, standInLabel, { width: 1, height: 1 }, GPUTextureUsage.TEXTURE_BINDING, d.type === 'texture' ? 'rgba32float' : 'rgba32uint');
       return { binding: d.binding, owned: texture, resource: texture.createView() };
     }
     const buffer = device.createBuffer({ label: standInLabel, size: STAND_IN_BYTES, usage: d.type === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE });

@@ -4,7 +4,7 @@
  * runner and the layer allocate through it.
  */
 import type { GpuContext } from './device';
-import { type TextureSize, rgba32Texture } from './textures';
+import { type KernelTextureFormat, type TextureSize, rgba32Texture } from './textures';
 
 /** Allocates the passes' uniforms and frees them with the rest of a run's buffers. */
 export interface PassOwner {
@@ -15,8 +15,8 @@ export interface PassOwner {
 export interface BufferOwner extends PassOwner {
   /** A storage buffer of `bytes` (rounded up to 16), filled with `data` when given, else zero. */
   storage(label: string, bytes: number, data?: ArrayBufferView): GPUBuffer;
-  /** A 2D rgba32float texture (rgba32Texture), written by a compute pass or a copy and read by textureLoad. */
-  texture(label: string, size: TextureSize): GPUTexture;
+  /** A 2D texture (rgba32Texture; rgba32float unless told), written by a compute pass (rgba32float only) or a copy and read by textureLoad. */
+  texture(label: string, size: TextureSize, format?: KernelTextureFormat): GPUTexture;
   /** Copy a buffer's first `bytes` back to the host as f32. */
   read(buffer: GPUBuffer, bytes: number): Promise<Float32Array>;
   destroy(): void;
@@ -42,8 +42,9 @@ export function bufferOwner(ctx: GpuContext): BufferOwner {
       owned.push(buffer);
       return buffer;
     },
-    texture(label, size) {
-      const texture = rgba32Texture(device, label, size, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST);
+    texture(label, size, format = 'rgba32float') {
+      const written = format === 'rgba32float' ? GPUTextureUsage.STORAGE_BINDING : 0;
+      const texture = rgba32Texture(device, label, size, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | written, format);
       owned.push(texture);
       return texture;
     },

@@ -3,10 +3,11 @@
  * override constants), and turn compile errors into messages that name the
  * kernel, the WGSL file and the line.
  */
-import { type ComposeOptions, type ShaderEdits, type ShaderFileName, composeShader, locateLine } from './shader-source';
+import { COMPOSE_OPTIONS, type ComposeOptions, type ShaderEdits, type ShaderFileName, composeShader, locateLine } from './shader-source';
 import { DECLARED_LAYOUTS, type DeclaredBinding, bindingMismatches, declaredBindings, declaredLayoutEntry } from './bindings';
 
-export interface PipelineSpec {
+/** A pipeline to make: its module's files and constants, and the marked lines the module keeps (ComposeOptions, shader-source.ts). */
+export interface PipelineSpec extends ComposeOptions {
   /** Kernel name for messages, e.g. "v4-tiled". */
   readonly kernel: string;
   /** Files concatenated into the module, shared files first. */
@@ -14,16 +15,6 @@ export interface PipelineSpec {
   readonly entryPoint: string;
   readonly constants: Readonly<Record<string, number>>;
   readonly edits?: ShaderEdits;
-  /** Strips eight pieces wide (a 32-head register block, shader-source.ts WIDE_LINE). */
-  readonly wideStrips?: boolean;
-  /** An output block sixteen strips long (64 values, shader-source.ts LONG_ROW_LINE). */
-  readonly longRows?: boolean;
-  /** The decoded key tile in a storage buffer (shader-source.ts STORAGE_TILE_LINE). */
-  readonly storageTile?: boolean;
-  /** The queries read from a texture (shader-source.ts QUERY_TEXTURE_LINE). */
-  readonly queryTexture?: boolean;
-  /** The cache read from a texture (shader-source.ts CACHE_TEXTURE_LINE). */
-  readonly cacheTexture?: boolean;
 }
 
 export interface ShaderMessage {
@@ -46,7 +37,7 @@ export class ShaderCompileError extends Error {
 const caches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
 /** The marked lines the spec's module keeps (shader-source.ts), for composing it and for telling an edit from the shipped files. */
-const composeOptions = (spec: PipelineSpec): ComposeOptions => ({ wideStrips: spec.wideStrips, longRows: spec.longRows, storageTile: spec.storageTile, queryTexture: spec.queryTexture, cacheTexture: spec.cacheTexture });
+const composeOptions = (spec: PipelineSpec): ComposeOptions => Object.fromEntries(COMPOSE_OPTIONS.map((o) => [o, spec[o]]));
 
 export function getPipeline(device: GPUDevice, spec: PipelineSpec): Promise<GPUComputePipeline> {
   let cache = caches.get(device);

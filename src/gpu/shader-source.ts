@@ -37,6 +37,7 @@ import indexerScores from '../../shaders/indexer_scores.wgsl?raw';
 import topk from '../../shaders/topk.wgsl?raw';
 import queryTexture from '../../shaders/query_texture.wgsl?raw';
 import cacheTexture from '../../shaders/cache_texture.wgsl?raw';
+import v6Cache from '../../shaders/v6_cache.wgsl?raw';
 import v6Layout from '../../shaders/v6_layout.wgsl?raw';
 import v6Scores from '../../shaders/v6_scores.wgsl?raw';
 import v6Softmax from '../../shaders/v6_softmax.wgsl?raw';
@@ -75,6 +76,7 @@ export const SHADER_FILES = {
   'v6_softmax.wgsl': v6Softmax,
   'v6_values.wgsl': v6Values,
   'v6_layout.wgsl': v6Layout,
+  'v6_cache.wgsl': v6Cache,
 } as const;
 
 export type ShaderFileName = keyof typeof SHADER_FILES;
@@ -128,6 +130,13 @@ export const QUERY_TEXTURE_LINE = '// [query texture]';
 export const CACHE_TEXTURE_LINE = '// [cache texture]';
 
 /**
+ * Lines marked so are kept only in a version 6 module that reads a bf16
+ * cache's own words from an rgba32uint texture (v6_cache.wgsl); the quads'
+ * lines (CACHE_TEXTURE_LINE) are blanked there, and these elsewhere.
+ */
+export const CACHE_WORDS_LINE = '// [cache words]';
+
+/**
  * Lines marked so exist only in a module whose output block is 64 values
  * wide (tiled_blocks.wgsl, OUT_VALUES 64: sixteen strips a thread, eight
  * more than any other block): the other modules keep the output block at
@@ -147,10 +156,16 @@ export interface ComposeOptions {
   readonly queryTexture?: boolean;
   /** Keep the lines marked CACHE_TEXTURE_LINE (a module that reads the cache decoded into a texture). */
   readonly cacheTexture?: boolean;
+  /** Keep the lines marked CACHE_WORDS_LINE (a version 6 module that reads a bf16 cache's words from a texture). */
+  readonly cacheWords?: boolean;
 }
 
 /** The marks of the lines a module keeps only when asked (ComposeOptions), each with its option. */
-const MARKED_LINES = [[WIDE_LINE, 'wideStrips'], [LONG_ROW_LINE, 'longRows'], [STORAGE_TILE_LINE, 'storageTile'], [QUERY_TEXTURE_LINE, 'queryTexture'], [CACHE_TEXTURE_LINE, 'cacheTexture']] as const;
+const MARKED_LINES = [[WIDE_LINE, 'wideStrips'], [LONG_ROW_LINE, 'longRows'], [STORAGE_TILE_LINE, 'storageTile'], [QUERY_TEXTURE_LINE, 'queryTexture'], [CACHE_TEXTURE_LINE, 'cacheTexture'],
+  [CACHE_WORDS_LINE, 'cacheWords']] as const;
+
+/** The options of ComposeOptions, each keeping one mark's lines. */
+export const COMPOSE_OPTIONS: readonly (keyof ComposeOptions)[] = MARKED_LINES.map(([, option]) => option);
 
 const blankMarkedLines = (src: string, options: ComposeOptions) => {
   const blanked = MARKED_LINES.filter(([, option]) => !options[option]).map(([mark]) => mark);

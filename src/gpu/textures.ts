@@ -1,8 +1,10 @@
 /**
- * The one texture format the kernels use: rgba32float, four f32 a texel (a
- * vec4 of a kernel), read by textureLoad and written by textureStore or a
- * copy (the queries' texture, the read-cost window, an edited module's
- * stand-in).
+ * The texture formats the kernels use: rgba32float, four f32 a texel (a vec4
+ * of a kernel), read by textureLoad and written by textureStore or a copy
+ * (the queries' texture, the cache decoded, the read-cost window, an edited
+ * module's stand-in); and rgba32uint, four words a texel, where version 6
+ * reads a bf16 cache's own bytes (eight values a texel) copied in as they
+ * are.
  */
 
 export interface TextureSize {
@@ -10,7 +12,9 @@ export interface TextureSize {
   readonly height: number;
 }
 
+export type KernelTextureFormat = 'rgba32float' | 'rgba32uint';
+
 /** A 2D texture of `width` x `height` rgba32float texels, for `usage`. */
-export function rgba32Texture(device: GPUDevice, label: string, size: TextureSize, usage: GPUTextureUsageFlags): GPUTexture {
-  return device.createTexture({ label, size: [size.width, size.height], format: 'rgba32float', usage });
+export function rgba32Texture(device: GPUDevice, label: string, size: TextureSize, usage: GPUTextureUsageFlags, format: KernelTextureFormat = 'rgba32float'): GPUTexture {
+  return device.createTexture({ label, size: [size.width, size.height], format, usage });
 }

@@ -7,7 +7,7 @@ import type { DeviceLimits } from '../gpu/device';
 import type { BindingName } from '../gpu/bindings';
 import type { MatmulScoreBlockName, OutBlockName } from './register-blocks';
 import type { MlaShape } from '../mla/shape';
-import type { TextureSize } from '../gpu/textures';
+import type { KernelTextureFormat, TextureSize } from '../gpu/textures';
 import { type AttentionSpec, cacheSlotsOf, sharedConstants } from './attention-spec';
 
 export type { DeviceLimits };
@@ -129,16 +129,68 @@ export function cacheCopiesStraight(spec: AttentionSpec): boolean {
 }
 
 /**
- * The copies that move an f32 cache straight into its texture
- * (cacheCopiesStraight), in cacheTextureSize's layout: one a column of up to
- * `size.height` slots, from the column's first slot in the cache to texel
- * x = column x d_qk / 4.
+ * The cache's texture as a plan reads it. 'rgba32float': a slot's d_qk / 4
+ * texels of f32 quads, a slot a row (cacheTextureSize: the cache decoded by
+ * shaders/cache_texture.wgsl, or an f32 cache copied as it is); versions 4
+ * and 6. 'rgba32uint': a slot's d_qk / 8 texels of a bf16 cache's own words,
+ * eight values a texel, `slotsPerRow` slots a row (bf16CacheTexture);
+ * version 6 only (shaders/v6_cache.wgsl, which says the layout). Either has
+ * one slot more than the cache, never written: zeros.
  */
-export function straightCopies(spec: AttentionSpec, size: TextureSize): { readonly offset: number; readonly x: number; readonly rows: number }[] {
-  const dq4 = spec.shape.dQk / 4;
+export interface CacheTexture {
+  readonly format: KernelTextureFormat;
+  readonly size: TextureSize;
+  /** Texels a slot: d_qk / 4 or d_qk / 8. */
+  readonly slotTexels: number;
+  /** Slots a texture row: 1 for quads; for words as many as make a row of whole 256-byte pieces (COPY_ROW_ALIGNMENT). */
+  readonly slotsPerRow: number;
+}
+
+/** The cache as f32 quads in a texture (cacheTextureSizeOrRefuse: PlanDoesNotFit, with `instead`, where the device has none). */
+export function quadsCacheTexture(spec: AttentionSpec, limits: DeviceLimits, instead?: string): CacheTexture {
+  return { format: 'rgba32float', size: cacheTextureSizeOrRefuse(spec, limits, instead), slotTexels: spec.shape.dQk / 4, slotsPerRow: 1 };
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * A bf16 cache's own bytes as a texture of words, copied as they are with
+ * no decode pass, or undefined where they cannot be: a cache in one buffer
+ * whose slots follow each other with no gap (each token d_qk bf16 values, no
+ * padding, every page full), d_qk a multiple of 8 (whole texels), and whole
+ * texture rows of slots (a row of a copy is a multiple of 256 bytes: V3.2's
+ * 1152-byte slot two a row, MODEL1's 1024 one), in a texture the device
+ * allows.
+ */
+export function bf16CacheTexture(spec: AttentionSpec, limits: DeviceLimits): CacheTexture | undefined {
+  const { layout } = spec;
+  const slotBytes = 2 * layout.dQk;
   const slots = cacheSlotsOf(spec);
-  return Array.from({ length: Math.ceil(slots / size.height) }, (_, c) => ({
-    offset: c * size.height * 16 * dq4, x: c * dq4, rows: Math.min(size.height, slots - c * size.height),
+  const slotsPerRow = COPY_ROW_ALIGNMENT / gcd(slotBytes, COPY_ROW_ALIGNMENT);
+  const gapless = layout.kind === 'bf16' && spec.shards.count === 1 && layout.tokenStride === slotBytes && layout.pageStride === layout.pageBlockSize * slotBytes;
+  if (!gapless || layout.dQk % 8 !== 0 || slots % slotsPerRow !== 0) return undefined;
+  const rows = Math.ceil((slots + 1) / slotsPerRow); // the zero slot too
+  const most = limits.maxTextureDimension2D;
+  const height = Math.max(1, Math.min(rows, most));
+  const slotTexels = layout.dQk / 8;
+  const width = Math.ceil(rows / height) * slotsPerRow * slotTexels;
+  return width <= most ? { format: 'rgba32uint', size: { width, height }, slotTexels, slotsPerRow } : undefined;
+}
+
+/**
+ * The copies that move a cache straight into its texture (an f32 cache,
+ * cacheCopiesStraight, or a bf16 one's words, bf16CacheTexture): one a
+ * column of up to `size.height` rows of `slotsPerRow` slots, from the
+ * column's first slot in the cache to its first texel, each row
+ * `bytesPerRow` bytes of the cache and `texels` texels of the texture.
+ */
+export function straightCopies(spec: AttentionSpec, t: CacheTexture): { readonly offset: number; readonly x: number; readonly rows: number; readonly bytesPerRow: number; readonly texels: number }[] {
+  const slotBytes = 16 * t.slotTexels;
+  const slots = cacheSlotsOf(spec);
+  const perColumn = t.size.height * t.slotsPerRow;
+  return Array.from({ length: Math.ceil(slots / perColumn) }, (_, c) => ({
+    offset: c * perColumn * slotBytes, x: c * t.slotsPerRow * t.slotTexels, rows: Math.min(t.size.height, Math.ceil((slots - c * perColumn) / t.slotsPerRow)),
+    bytesPerRow: t.slotsPerRow * slotBytes, texels: t.slotsPerRow * t.slotTexels,
   }));
 }
 
@@ -188,6 +240,8 @@ export interface KernelPlan {
   readonly constants: Readonly<Record<string, number>>;
   /** Buffers the version needs besides inputs and outputs: the score matrix, the splits' partials, a storage tile. */
   readonly scratch: readonly { readonly label: string; readonly bytes: number }[];
+  /** The cache's texture, where the version reads the cache from one (v4 `--keys texture`, v6). */
+  readonly cacheTexture?: CacheTexture;
   /** Textures it needs besides the queries' and the cache's (v6: its score matrix's), rgba32float. */
   readonly scratchTextures?: readonly { readonly label: string; readonly size: TextureSize }[];
 }

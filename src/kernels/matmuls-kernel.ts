@@ -14,7 +14,7 @@ import { type ComposeOptions, type ShaderFileName, composeShader } from '../gpu/
 import { bindGroup, storageBuffersDeclared } from '../gpu/bindings';
 import {
   type AttentionBuffers, type CallPass, type DeviceLimits, type KernelPlan, type PlanOptions, CACHE_ROWS_LABEL, PlanDoesNotFit,
-  cacheCopiesStraight, cacheRowLoads, cacheTextureRows, cacheTextureSizeOrRefuse, keySourceBindings,
+  bf16CacheTexture, cacheCopiesStraight, cacheRowLoads, cacheTextureRows, keySourceBindings, quadsCacheTexture,
 } from './kernel-plan';
 import { type AttentionSpec, maxKeysPerRow, probLayout, sharedConstants, sharedFiles } from './attention-spec';
 import { cacheTexturePasses, chooseSplits, combinePass, queryTexturePass, splitBuffers, splitScratch } from './split-kv';
@@ -22,7 +22,7 @@ import { type BlockPair, type MatmulScoreBlockName, blockSize, longRows, parseMa
 import { refuseQueryTextureOver } from './tiled-kernel';
 
 /** The three passes' own files (their modules add the shared ones: matmulsModules). */
-export const MATMULS_FILES = ['v6_scores.wgsl', 'v6_softmax.wgsl', 'v6_values.wgsl', 'v6_layout.wgsl', 'head_quads.wgsl'] as const;
+export const MATMULS_FILES = ['v6_scores.wgsl', 'v6_softmax.wgsl', 'v6_values.wgsl', 'v6_layout.wgsl', 'v6_cache.wgsl', 'head_quads.wgsl'] as const;
 
 /** Threads of the score and softmax passes' workgroups (their shaders' WG). */
 const WG = 64;
@@ -61,15 +61,21 @@ function valuesWorkgroup(limits: DeviceLimits): number {
 /** The module of each pass: shared files (the key source and the cache's overrides for the score and softmax passes; fused_io.wgsl's writes for P V), then its own. */
 function matmulsModules(spec: AttentionSpec): Record<'scores' | 'softmax' | 'values', ShaderFileName[]> {
   return {
-    scores: [...sharedFiles(spec), 'head_quads.wgsl', 'v6_layout.wgsl', 'v6_scores.wgsl'],
+    scores: [...sharedFiles(spec), 'head_quads.wgsl', 'v6_layout.wgsl', 'v6_cache.wgsl', 'v6_scores.wgsl'],
     softmax: [...sharedFiles(spec), 'v6_layout.wgsl', 'v6_softmax.wgsl'],
-    values: ['params.wgsl', 'fused_io.wgsl', 'head_quads.wgsl', 'v6_layout.wgsl', 'v6_values.wgsl'],
+    values: ['params.wgsl', 'fused_io.wgsl', 'head_quads.wgsl', 'v6_layout.wgsl', 'v6_cache.wgsl', 'v6_values.wgsl'],
   };
 }
 
-/** The marked lines the modules keep: the 32-head and 64-value blocks' where the blocks have them, and always the textures' (every operand is a texel). */
+/**
+ * The marked lines the modules keep: the 32-head and 64-value blocks' where
+ * the blocks have them, the queries' texture always (every operand is a
+ * texel), and the cache's texture as f32 quads or as a bf16 cache's words
+ * (CACHE_WORDS: v6_cache.wgsl).
+ */
 function matmulsModuleOptions(c: Readonly<Record<string, number>>): ComposeOptions {
-  return { wideStrips: wideStrips(c), longRows: longRows(c), queryTexture: true, cacheTexture: true };
+  const words = c.CACHE_WORDS === 1;
+  return { wideStrips: wideStrips(c), longRows: longRows(c), queryTexture: true, cacheTexture: !words, cacheWords: words };
 }
 
 /** The most storage buffers any of the three modules declares (versions.ts checks it against the device). */
@@ -99,9 +105,12 @@ export function matmulsPlan(spec: AttentionSpec, limits: DeviceLimits, options: 
   if (prob.height > most || matrixBytes > binding) {
     throw new PlanDoesNotFit(`kernel matmuls keeps every score in memory: ${rows} rows (batch x s_q x h_q) of ${maxKeysPerRow(shape)} keys are ${matrixBytes} bytes in a texture ${prob.height} texels tall, over this device's ${binding}-byte storage binding or maxTextureDimension2D of ${most}; use a fused version (tiled), which keeps none`);
   }
-  // Every operand a texel: the cache's texture and the queries' (the passes version 4's `--keys texture` and `--queries texture` use).
-  const cacheTexture = cacheTextureSizeOrRefuse(spec, limits, 'kernel matmuls reads every key from it: use a fused version (tiled), which reads a sharded cache');
-  cacheRowLoads(spec);
+  // Every operand a texel: the cache's texture and the queries' (the passes version 4's `--keys texture` and `--queries texture` use);
+  // a bf16 cache's own words where they copy straight in (no decode pass), else f32 quads.
+  const cacheTexture = bf16CacheTexture(spec, limits)
+    ?? quadsCacheTexture(spec, limits, 'kernel matmuls reads every key from it: use a fused version (tiled), which reads a sharded cache');
+  const words = cacheTexture.format === 'rgba32uint';
+  if (!words) cacheRowLoads(spec);
   refuseQueryTextureOver(spec, limits);
   const dimGroups = Math.ceil(shape.dV / out.cols);
   const valuesWg = valuesWorkgroup(limits);
@@ -111,14 +120,18 @@ export function matmulsPlan(spec: AttentionSpec, limits: DeviceLimits, options: 
   return {
     kernel: 'matmuls', splits, tileN: 0, headsPerWorkgroup: out.heads, workgroupSize: valuesWg, workgroupBytes: 0,
     keys: 'texture', queries: 'texture', scoreBlock: blocks.score, outBlock: blocks.out,
-    constants: { SCORE_HEADS: score.heads, SCORE_KEYS: score.cols, OUT_HEADS: out.heads, OUT_VALUES: out.cols, VALUES_WG: valuesWg },
+    constants: {
+      SCORE_HEADS: score.heads, SCORE_KEYS: score.cols, OUT_HEADS: out.heads, OUT_VALUES: out.cols, VALUES_WG: valuesWg,
+      CACHE_WORDS: words ? 1 : 0, SLOT_TEXELS: cacheTexture.slotTexels, SLOTS_PER_ROW: cacheTexture.slotsPerRow,
+    },
     scratch: [
       ...splitScratch(spec, splits),
       { label: SCORE_MATRIX_LABEL, bytes: matrixBytes },
       { label: KEY_ROWS_LABEL, bytes: 16 * width * bands * shape.batch * shape.sQ },
       { label: ROW_STATS_LABEL, bytes: 16 * rows * splits },
-      ...(cacheCopiesStraight(spec) ? [] : [{ label: CACHE_ROWS_LABEL, bytes: cacheTextureRows(cacheTexture).bytes }]),
+      ...(words || cacheCopiesStraight(spec) ? [] : [{ label: CACHE_ROWS_LABEL, bytes: cacheTextureRows(cacheTexture.size).bytes }]),
     ],
+    cacheTexture,
     scratchTextures: [{ label: PROB_TEXTURE_LABEL, size: prob }],
   };
 }
@@ -143,10 +156,12 @@ export async function matmulsPasses(
     kernel: `v6-matmuls:${pass}`, files: modules[pass], entryPoint: 'main', edits: spec.edits, constants, ...matmulsModuleOptions(c),
   });
   const [scoresP, softmaxP, valuesP] = await Promise.all([
-    pipeline('scores', { ...sharedConstants(spec), SCORE_HEADS: c.SCORE_HEADS, SCORE_KEYS: c.SCORE_KEYS }),
+    pipeline('scores', { ...sharedConstants(spec), SCORE_HEADS: c.SCORE_HEADS, SCORE_KEYS: c.SCORE_KEYS, SLOT_TEXELS: c.SLOT_TEXELS, SLOTS_PER_ROW: c.SLOTS_PER_ROW }),
     pipeline('softmax', sharedConstants(spec)),
-    pipeline('values', { D_V: shape.dV, OUT_HEADS: c.OUT_HEADS, OUT_VALUES: c.OUT_VALUES, VALUES_WG: c.VALUES_WG }),
+    pipeline('values', { D_V: shape.dV, OUT_HEADS: c.OUT_HEADS, OUT_VALUES: c.OUT_VALUES, VALUES_WG: c.VALUES_WG, SLOT_TEXELS: c.SLOT_TEXELS, SLOTS_PER_ROW: c.SLOTS_PER_ROW }),
   ]);
+  // The cache's texture is bound by the name the modules declare it by (v6_cache.wgsl): f32 quads or a bf16 cache's words.
+  const cacheBinding = c.CACHE_WORDS === 1 ? 'cacheWords' : 'cacheTexture';
   const scores = scratchOf(plan, scratch, SCORE_MATRIX_LABEL);
   const keyRows = scratchOf(plan, scratch, KEY_ROWS_LABEL);
   const rowStats = scratchOf(plan, scratch, ROW_STATS_LABEL);
@@ -162,7 +177,7 @@ export async function matmulsPasses(
     ...await cacheTexturePasses(device, spec, plan, buffers, cacheTexture, scratch),
     {
       label: 'v6-matmuls:scores', pipeline: scoresP, workgroups: [Math.ceil(headBlocks(c.SCORE_HEADS) * keyBlocks / WG), shape.sQ, shape.batch],
-      bindGroup: bindGroup(device, scoresP, 'v6-matmuls:scores', { scores, keyRows, queryTexture: queryTexture.createView(), cacheTexture: cacheTexture.createView(), ...keys }),
+      bindGroup: bindGroup(device, scoresP, 'v6-matmuls:scores', { scores, keyRows, queryTexture: queryTexture.createView(), [cacheBinding]: cacheTexture.createView(), ...keys }),
     },
     {
       label: 'v6-matmuls:softmax', pipeline: softmaxP, workgroups: [Math.ceil(rows * plan.splits / WG), 1, 1],
@@ -176,7 +191,7 @@ export async function matmulsPasses(
     {
       label: 'v6-matmuls:values', pipeline: valuesP, workgroups: [Math.ceil(headBlocks(c.OUT_HEADS) * dimGroups * plan.splits / c.VALUES_WG), shape.sQ, shape.batch],
       bindGroup: bindGroup(device, valuesP, 'v6-matmuls:values', {
-        probTexture: probTexture.createView(), cacheTexture: cacheTexture.createView(), keyRows, rowStats, out, lse, max_logits: maxLogits, sink: buffers.sink, params: buffers.params,
+        probTexture: probTexture.createView(), [cacheBinding]: cacheTexture.createView(), keyRows, rowStats, out, lse, max_logits: maxLogits, sink: buffers.sink, params: buffers.params,
       }),
     },
     ...(plan.splits > 1 ? [await combinePass(device, spec, buffers, scratch)] : []),

@@ -121,23 +121,25 @@ function cacheTextureOf(plan: KernelPlan, buffers: AttentionBuffers): GPUTexture
 const CACHE_TEXTURE_WG = shaderConstant(SHADER_FILES['cache_texture.wgsl'], 'WG');
 
 /**
- * What fills the cache's texture before the decode dispatch: the pass that
- * decodes the cache into rows (shaders/cache_texture.wgsl) and the copy of
- * those rows into the texture, or, for an f32 cache whose slots are already
- * the texture's rows (cacheCopiesStraight), copies of the cache itself, one
- * a column of the texture.
+ * What fills the cache's texture (the plan's cacheTexture) before the decode
+ * dispatch: the pass that decodes the cache into rows
+ * (shaders/cache_texture.wgsl) and the copy of those rows into the texture,
+ * or, for an f32 cache whose slots are already the texture's rows
+ * (cacheCopiesStraight) and a bf16 cache's words (bf16CacheTexture), copies
+ * of the cache itself, one a column of the texture.
  */
 export async function cacheTexturePasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, texture: GPUTexture, scratch: readonly GPUBuffer[],
 ): Promise<CallPass[]> {
   const size = { width: texture.width, height: texture.height };
-  if (cacheCopiesStraight(spec)) {
+  const t = plan.cacheTexture;
+  if (!t) throw new Error(`kernel ${plan.kernel}: a cache texture was bound but the plan has none`);
+  if (t.format === 'rgba32uint' || cacheCopiesStraight(spec)) {
     const [kv] = buffers.kv;
-    const bytesPerRow = 4 * spec.shape.dQk;
     return [{
       label: 'cache-texture:copy',
-      copy: (encoder) => straightCopies(spec, size).forEach(({ offset, x, rows }) => {
-        encoder.copyBufferToTexture({ buffer: kv, offset, bytesPerRow, rowsPerImage: rows }, { texture, origin: [x, 0] }, [bytesPerRow / 16, rows]);
+      copy: (encoder) => straightCopies(spec, t).forEach(({ offset, x, rows, bytesPerRow, texels }) => {
+        encoder.copyBufferToTexture({ buffer: kv, offset, bytesPerRow, rowsPerImage: rows }, { texture, origin: [x, 0] }, [texels, rows]);
       }),
     }];
   }

@@ -11,7 +11,7 @@ import { storageBuffersDeclared } from '../gpu/bindings';
 import { wgslValue, workgroupBytesOf } from '../gpu/wgsl-layout';
 import {
   type AttentionBuffers, type DeviceLimits, type CallPass, type KernelPlan, type KeyReads, type PlanOptions, PlanDoesNotFit, QUERY_READS, STORAGE_TILE_LABEL,
-  CACHE_ROWS_LABEL, cacheCopiesStraight, cacheRowLoads, cacheTextureRows, cacheTextureSizeOrRefuse, queryTextureSize,
+  CACHE_ROWS_LABEL, cacheCopiesStraight, cacheRowLoads, cacheTextureRows, quadsCacheTexture, queryTextureSize,
 } from './kernel-plan';
 import type { KvFormat } from '../mla/kv-layout';
 import { type AttentionSpec, sharedConstants } from './attention-spec';
@@ -135,7 +135,7 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const fromCache = keys === 'cache' || fromTexture;
   const inStorage = keys === 'tile-storage';
   if (keys === 'tile-bf16') refuseInexactBf16Tile(spec);
-  const textureSize = fromTexture ? cacheTextureSizeOrRefuse(spec, limits) : undefined;
+  const cacheTexture = fromTexture ? quadsCacheTexture(spec, limits) : undefined;
   if (fromTexture) cacheRowLoads(spec);
   if (options.queries !== undefined && !QUERY_READS.includes(options.queries)) {
     throw new Error(`queries ${JSON.stringify(options.queries)} is not allowed: queries must be one of ${QUERY_READS.join(', ')}`);
@@ -177,11 +177,11 @@ export function tiledPlan(spec: AttentionSpec, limits: DeviceLimits, options: Pl
   const splits = chooseSplits(spec, workgroupsPerSplit, options.splits, limits, tiledLoops({ tileN, heads, threads, dq4, tasks: scoreBlocks * dotParts, perTask: Math.ceil(dq4 / dotParts), slices: dotParts, decoded: !fromCache }));
   const scratch = [
     ...splitScratch(spec, splits), ...(inStorage ? [storageTileScratch(limits, tileN * shape.dQk, workgroupsPerSplit * splits)] : []),
-    ...(textureSize && !cacheCopiesStraight(spec) ? [{ label: CACHE_ROWS_LABEL, bytes: cacheTextureRows(textureSize).bytes }] : []),
+    ...(cacheTexture && !cacheCopiesStraight(spec) ? [{ label: CACHE_ROWS_LABEL, bytes: cacheTextureRows(cacheTexture.size).bytes }] : []),
   ];
   return {
     kernel: 'tiled', splits, tileN, headsPerWorkgroup: heads, workgroupSize: threads, keys, queries, scoreBlock: chosen.score, outBlock: chosen.out,
-    workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch,
+    workgroupBytes: bytes(tileN, dotParts), constants: constantsFor(tileN, dotParts), scratch, cacheTexture,
   };
 }
 

@@ -50,6 +50,7 @@ const FILE_INFO: Record<ShaderFileName, FileInfo> = {
   'v6_softmax.wgsl': { role: 'version 6\'s softmax between its two products: the score matrix into probabilities, each row\'s chunk by one thread', kernel: 'matmuls' },
   'v6_values.wgsl': { role: 'version 6\'s O = P V: a plain matrix product of the probabilities\' texture and the values, written as the fused versions write', kernel: 'matmuls' },
   'v6_layout.wgsl': { role: 'where version 6 keeps its score matrix (buffer and texture alike), and each split\'s chunk of a row', kernel: 'matmuls' },
+  'v6_cache.wgsl': { role: 'where version 6 reads keys and values: the cache\'s texture of f32 quads, or a bf16 cache\'s own words copied in as they are (lines marked [cache words])', kernel: 'matmuls' },
   'subgroup_teams.wgsl': { role: 'teams of subgroup lanes that sum through shuffles, formed for any subgroup size and layout (version 5)', kernel: 'subgroups' },
   'tiled_blocks.wgsl': { role: 'the register blocks of S = Q K^T and O = P V and the softmax statistics of the tiled versions (4 and 5)', kernel: 'tiled' },
   'head_quads.wgsl': { role: 'the strip of four-head mat4x4 pieces every register block is built of, and its step (versions 4 and 5; lines marked [32 heads] run only with a 32-head block)', kernel: 'tiled' },

@@ -88,7 +88,10 @@ export function describePlan(plan: KernelPlan): string {
   const splits = `${plan.splits} split${plan.splits > 1 ? 's + combine' : ''}`;
   const blocks = plan.scoreBlock && plan.outBlock ? `register blocks ${plan.scoreBlock} (S, heads x keys) and ${plan.outBlock} (O, heads x values), ` : '';
   if (plan.kernel === 'naive') return `3 dispatches, ${scratch}`;
-  if (plan.kernel === 'matmuls') return `${blocks}every operand a texel, no workgroup memory; scores, softmax and P V passes (${plan.workgroupSize} threads/workgroup) through ${scratch}; ${splits}`;
+  if (plan.kernel === 'matmuls') {
+    const cache = plan.cacheTexture?.format === 'rgba32uint' ? 'the bf16 cache\'s own words copied into a texture (no decode pass)' : 'the cache in a texture of f32 quads';
+    return `${blocks}every operand a texel (keys and values: ${cache}), no workgroup memory; scores, softmax and P V passes (${plan.workgroupSize} threads/workgroup) through ${scratch}; ${splits}`;
+  }
   const shown = ['HEADS_PER_WG', 'TILE_N', 'WG_SIZE', 'KEYS_FROM_CACHE', 'KEYS_TEXTURE', 'KEY_TILE_BF16', 'QUERIES_TEXTURE', 'SCORE_HEADS', 'SCORE_KEYS', 'OUT_HEADS', 'OUT_VALUES'];
   const extra = Object.entries(plan.constants).filter(([k]) => !shown.includes(k)).map(([k, v]) => `${k} ${v}`);
   const keys = (plan.keys === undefined ? '' : KEY_READ_WORDS[plan.keys]) + (plan.queries === 'texture' ? ', queries from a texture' : '');

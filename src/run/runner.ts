@@ -21,7 +21,7 @@ import type { ShaderEdits } from '../gpu/shader-source';
 import { withErrorScopes } from '../gpu/error-scopes';
 import { type BufferOwner, bufferOwner } from '../gpu/buffer-owner';
 import { releaseStandIns } from '../gpu/bindings';
-import { type AttentionBuffers, type CallPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, cacheTextureSizeOrRefuse, encodePasses, isDispatch, queryTextureSize } from '../kernels/kernel-plan';
+import { type AttentionBuffers, type CallPass, type KernelPlan, type PlanOptions, PlanDoesNotFit, encodePasses, isDispatch, queryTextureSize } from '../kernels/kernel-plan';
 import { type AttentionSpec, callParams, makeAttentionSpec } from '../kernels/attention-spec';
 import { packParams } from '../kernels/call-params';
 import { type KernelChoice, type KernelVersion, checkStorageBuffers, resolveKernel } from '../kernels/versions';
@@ -232,7 +232,7 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
         blockTable: storage('block table', inputs.cache.blockTable.byteLength, inputs.cache.blockTable),
         params: uniform('params', packParams(callParams(spec, plan.splits))),
         queryTexture: plan.queries === 'texture' ? alloc.texture('queries', queryTextureSize(shape)) : undefined,
-        cacheTexture: plan.keys === 'texture' ? alloc.texture('decoded cache', cacheTextureSizeOrRefuse(spec, limits)) : undefined,
+        cacheTexture: plan.cacheTexture ? alloc.texture('decoded cache', plan.cacheTexture.size, plan.cacheTexture.format) : undefined,
         scratchTextures: plan.scratchTextures?.map((t) => alloc.texture(t.label, t.size)),
       };
       scratch = plan.scratch.map((s) => storage(s.label, s.bytes));
