@@ -9,7 +9,7 @@
 // buffer's rows are the texture's rows (prob_width quads: a multiple of 16,
 // so a row is a multiple of 256 bytes, as a copy needs), and a row of many
 // keys wraps onto several texture rows instead of past the device's largest
-// texture width. The host sets both numbers (src/kernels/prob-texture.ts).
+// texture width. The host sets both numbers (probLayout, src/kernels/attention-spec.ts).
 
 // Texel of quad kq of matrix row r.
 fn probTexel(r: u32, kq: u32) -> vec2<u32> {

@@ -298,9 +298,27 @@ describe.skipIf(!gpu)('tiling sweeps (h_q 11, s_q 3, seqlens 3, 40, 17, page 16)
     expect(model1.plan.cacheTexture).toMatchObject({ format: 'rgba32uint', slotTexels: 64, slotsPerRow: 1 });
     expect(model1.check.pass, `MODEL1: ${formatCheck(model1.check)}`).toBe(true);
     const odd = await runAttention(gpu!, generateInputs(presetShape('v32', { seqlens: [45], hQ: 5, pageBlockSize: 15 }), { seed: 34 }), config);
-    expect(odd.plan.cacheTexture).toMatchObject({ format: 'rgba32float', slotTexels: 144, slotsPerRow: 1 });
+    expect(odd.plan.cacheTexture).toMatchObject({ format: 'rgba32uint', slotTexels: 72, slotsPerRow: 2 });
     expect(odd.plan.scratch.map((x) => x.label)).toContain('decoded cache rows');
     expect(odd.check.pass, `odd slots: ${formatCheck(odd.check)}`).toBe(true);
+  });
+
+  // An FP8 cache whose scales are powers of two (FlashMLA's quantiser) holds only bf16 values: v6 decodes it into
+  // bf16 words (cache_texture.wgsl's [cache words] lines), exactly; with scales of any value (--scale-rounding plain)
+  // into f32 quads. Both heads' layouts; V3.2's with sparse rows and invalid indices (the words' columns: above).
+  it('v6 matmuls: an FP8 cache with power-of-two scales decoded into bf16 words, other scales into f32 quads', async () => {
+    const config = { kernel: 'matmuls', kvFormat: 'fp8', ...broadBlocks('matmuls'), splits: 2 } as const;
+    const sparse = generateInputs(presetShape('v32', { seqlens: [900, 17], sQ: 2, hQ: 5, topk: 40, pageBlockSize: 16 }), { seed: 35, invalidIndexFraction: 0.3, allInvalidRows: [1] });
+    const words = await runAttention(gpu!, sparse, config);
+    expect(words.plan.cacheTexture).toMatchObject({ format: 'rgba32uint', slotTexels: 72, slotsPerRow: 2 });
+    expect(words.check.pass, `V3.2 words: ${formatCheck(words.check)}`).toBe(true);
+    expect(words.output.lse[(0 * 5 + 2) * 2 + 1]).toBe(Infinity);
+    const plain = await runAttention(gpu!, sparse, { ...config, scaleRounding: 'plain' });
+    expect(plain.plan.cacheTexture?.format).toBe('rgba32float');
+    expect(plain.check.pass, `V3.2 quads: ${formatCheck(plain.check)}`).toBe(true);
+    const model1 = await runAttention(gpu!, generateInputs(presetShape('model1', { seqlens: [70], hQ: 5, pageBlockSize: 16 }), { seed: 36 }), config);
+    expect(model1.plan.cacheTexture).toMatchObject({ format: 'rgba32uint', slotTexels: 64, slotsPerRow: 1 });
+    expect(model1.check.pass, `MODEL1 words: ${formatCheck(model1.check)}`).toBe(true);
   });
 
   // v5's output blocks (only SwiftShader runs v5 here). A module with a 32-head block takes SwiftShader about

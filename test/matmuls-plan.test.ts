@@ -59,13 +59,13 @@ describe('version 6 (matmuls): the plan', () => {
     expect(plan(shape, { kvFormat: 'f32' }).scratch.map((s) => s.label)).not.toContain('decoded cache rows');
   });
 
-  it('reads a bf16 cache\'s own words where they copy in as they are: two V3.2 slots a texture row, one MODEL1 slot; else f32 quads', () => {
+  it('holds the cache as bf16 words where every value is one: a bf16 cache\'s own bytes copied in (two V3.2 slots a texture row, one MODEL1 slot), an FP8 cache with power-of-two scales decoded; else f32 quads', () => {
     // 66 pages of 64 slots (64 and 2 spare) and the zero slot: 2113 rows of two 1152-byte slots (2304 bytes, nine 256-byte pieces)
     const v32 = plan(shape, { kvFormat: 'bf16' });
     expect(v32.cacheTexture).toEqual({ format: 'rgba32uint', size: { width: 144, height: 2113 }, slotTexels: 72, slotsPerRow: 2 });
     expect(v32.constants).toMatchObject({ CACHE_WORDS: 1, SLOT_TEXELS: 72, SLOTS_PER_ROW: 2 });
     expect(v32.scratch.map((s) => s.label)).not.toContain('decoded cache rows');
-    expect(describePlan(v32)).toContain('every operand a texel (keys and values: the bf16 cache\'s own words copied into a texture (no decode pass))');
+    expect(describePlan(v32)).toContain('every operand a texel (keys and values: the bf16 cache\'s own words copied into a texture, no decode pass)');
     const model1 = plan(presetShape('model1', { seqlens: [4096], hQ: 64 }), { kvFormat: 'bf16' });
     expect(model1.cacheTexture).toEqual({ format: 'rgba32uint', size: { width: 64, height: 4225 }, slotTexels: 64, slotsPerRow: 1 });
     // taller than the device's textures: columns of 1000 rows side by side, each copied from its first slot
@@ -78,9 +78,16 @@ describe('version 6 (matmuls): the plan', () => {
       { offset: 2000 * 1152, x: 144, rows: 1000, bytesPerRow: 2304, texels: 144 },
       { offset: 4000 * 1152, x: 288, rows: 112, bytesPerRow: 2304, texels: 144 }, // 4224 slots: the zero slot starts row 112
     ]);
-    // FP8 and an odd count of V3.2 slots (5 pages of 15) are decoded into f32 quads; so is a sharded cache refused as before
+    // An odd count of V3.2 slots (5 pages of 15) cannot be copied two a row: decoded into the words.
+    const odd = plan(presetShape('v32', { seqlens: [45], hQ: 4, pageBlockSize: 15 }), { kvFormat: 'bf16' });
+    expect(odd.cacheTexture).toMatchObject({ format: 'rgba32uint', slotTexels: 72, slotsPerRow: 2 });
+    expect(odd.scratch.map((s) => s.label)).toContain('decoded cache rows');
+    expect(describePlan(odd)).toContain('(keys and values: the cache decoded into a texture of bf16 words, exact: every value of it is a bf16 value)');
+    // FP8 in words only where its scales are powers of two (read from the cache when the call is prepared: fp8InBf16), else f32 quads.
     expect(plan(shape, {}).cacheTexture).toMatchObject({ format: 'rgba32float', slotTexels: 144, slotsPerRow: 1 });
-    expect(plan(presetShape('v32', { seqlens: [45], hQ: 4, pageBlockSize: 15 }), { kvFormat: 'bf16' }).cacheTexture?.format).toBe('rgba32float');
+    expect(plan(shape, { fp8InBf16: true }).cacheTexture).toMatchObject({ format: 'rgba32uint', slotTexels: 72, slotsPerRow: 2 });
+    expect(plan(shape, { fp8InBf16: true }).scratch.map((s) => s.label)).toContain('decoded cache rows');
+    expect(plan(shape, { kvFormat: 'f32', fp8InBf16: true }).cacheTexture?.format).toBe('rgba32float');
   });
 
   it('wraps a long row into bands of at most PROB_WIDTH_MAX texels, and every call\'s params carry the layout', () => {

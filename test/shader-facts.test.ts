@@ -172,10 +172,20 @@ describe('the cache decoded into a texture (--keys texture)', () => {
     expect(cacheRowLoads(bf16(presetShape('v32', { seqlens: [64], pageBlockSize: 16, ...SMALL_HEAD })))).toEqual({ BF16_BY_VEC4: 0 });
     expect(cacheRowLoads(spec(shape))).toEqual({ BF16_BY_VEC4: 0 });
   });
-  it('cache_texture.wgsl writes the rows of the texels key_tile.wgsl reads: a run of d_qk / 4 texels a slot, the texture\'s height slots a column', () => {
-    expect(SHADER_FILES['cache_texture.wgsl']).toMatch(/var<storage, read_write> cacheRows: array<vec4<f32>>;/);
-    expect(SHADER_FILES['cache_texture.wgsl']).toMatch(/let at = \(slot % ROWS\) \* ROW_TEXELS \+ slot \/ ROWS \* dq4;/);
+  // The layout in three shaders and the host (CacheTexture): slot s at texel (s / column * SLOTS_PER_ROW * SLOT_TEXELS +
+  // s % SLOTS_PER_ROW * SLOT_TEXELS, s % column / SLOTS_PER_ROW), column = rows * SLOTS_PER_ROW; v4's texture is f32 quads,
+  // a slot a row (SLOT_TEXELS d_qk / 4, SLOTS_PER_ROW 1, cache_texture.wgsl's defaults).
+  it('cache_texture.wgsl writes the rows of the texels key_tile.wgsl and v6_cache.wgsl read: a run of SLOT_TEXELS texels a slot, SLOTS_PER_ROW slots a row, the texture\'s height rows a column', () => {
+    const writer = SHADER_FILES['cache_texture.wgsl'];
+    expect(writer).toMatch(/var<storage, read_write> cacheRows: array<vec4<f32>>;/);
+    expect(writer).toMatch(/override SLOT_TEXELS: u32 = D_QK \/ 4u;/);
+    expect(writer).toMatch(/override SLOTS_PER_ROW: u32 = 1u;/);
+    expect(writer).toMatch(/let column = ROWS \* SLOTS_PER_ROW;/);
+    expect(writer).toMatch(/let at = \(slot % column \/ SLOTS_PER_ROW\) \* ROW_TEXELS \+ slot \/ column \* SLOTS_PER_ROW \* SLOT_TEXELS \+ slot % SLOTS_PER_ROW \* SLOT_TEXELS;/);
     expect(SHADER_FILES['key_tile.wgsl']).toMatch(/return vec3<u32>\(slot \/ rows \* \(D_QK \/ 4u\), slot % rows, 1u\);/);
+    const reader = SHADER_FILES['v6_cache.wgsl'];
+    expect(reader).toMatch(/let x = slot \/ column \* SLOTS_PER_ROW \* SLOT_TEXELS \+ slot % SLOTS_PER_ROW \* SLOT_TEXELS;/);
+    expect(reader).toMatch(/return \(x << 16u\) \| \(slot % column \/ SLOTS_PER_ROW\);/);
   });
 });
 

@@ -31,6 +31,8 @@ export const BINDINGS = {
   cacheRows: 24,
   // version 6 over a bf16 cache: the cache's own words in an rgba32uint texture (v6_cache.wgsl), at the cache texture's binding
   cacheWords: 23,
+  // ... and cache_texture.wgsl's rows of those words, where it decodes the cache into them (an FP8 cache in bf16)
+  cacheWordRows: 24,
   // version 6 (v6_*.wgsl): its score matrix as a texture (the matrix itself is `scores`), where each key starts
   // in the cache's texture, and each row's softmax statistics
   probTexture: 25,

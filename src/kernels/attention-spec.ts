@@ -19,6 +19,13 @@ export interface AttentionSpec {
   readonly shards: KvShards;
   /** Shader files replaced for this call: the caller's edits, and kv_shards.wgsl written for several shards. */
   readonly edits?: ShaderEdits;
+  /**
+   * Every value of the cache is a bf16 value: a bf16 cache, or an FP8 one
+   * whose scales are powers of two (its bytes read when the call is
+   * prepared: src/run/runner.ts, decodesToBf16). Version 6 then holds the
+   * cache in its texture as bf16 words, half the bytes of f32 quads.
+   */
+  readonly valuesInBf16: boolean;
 }
 
 /** The cache in one buffer. */
@@ -29,11 +36,12 @@ export function oneShard(layout: KvLayout, numBlocks: number): KvShards {
 
 /**
  * `blockTableWidth`: row width of the block table actually given (default: the narrowest that fits);
- * `shards`: how the cache is cut into buffers (default: one buffer).
+ * `shards`: how the cache is cut into buffers (default: one buffer);
+ * `fp8InBf16`: an FP8 cache's scales are all powers of two (AttentionSpec.valuesInBf16).
  */
 export function makeAttentionSpec(
   shape: MlaShape, layout: KvLayout, numBlocks: number, edits?: ShaderEdits, blockTableWidth = maxBlocksPerSeq(shape),
-  shards: KvShards = oneShard(layout, numBlocks),
+  shards: KvShards = oneShard(layout, numBlocks), fp8InBf16 = false,
 ): AttentionSpec {
   let allEdits = edits;
   if (shards.count > 1) {
@@ -42,7 +50,8 @@ export function makeAttentionSpec(
     }
     allEdits = { ...edits, 'kv_shards.wgsl': kvShardsSource(shards.count, SHADER_FILES['kv_shards.wgsl']) };
   }
-  return { shape, layout, numBlocks, maxBlocksPerSeq: blockTableWidth, sparse: shape.topk > 0, shards, edits: allEdits };
+  const valuesInBf16 = layout.kind === 'bf16' || (layout.kind === 'fp8' && fp8InBf16);
+  return { shape, layout, numBlocks, maxBlocksPerSeq: blockTableWidth, sparse: shape.topk > 0, shards, edits: allEdits, valuesInBf16 };
 }
 
 /** The shared files a kernel file is appended to: per-call params, the FP8 decoder, cache reader and its shards, key source. */

@@ -132,8 +132,9 @@ export function cacheCopiesStraight(spec: AttentionSpec): boolean {
  * The cache's texture as a plan reads it. 'rgba32float': a slot's d_qk / 4
  * texels of f32 quads, a slot a row (cacheTextureSize: the cache decoded by
  * shaders/cache_texture.wgsl, or an f32 cache copied as it is); versions 4
- * and 6. 'rgba32uint': a slot's d_qk / 8 texels of a bf16 cache's own words,
- * eight values a texel, `slotsPerRow` slots a row (bf16CacheTexture);
+ * and 6. 'rgba32uint': a slot's d_qk / 8 texels of bf16 words, eight values
+ * a texel, `slotsPerRow` slots a row (wordsCacheTexture: a bf16 cache's own
+ * bytes, or an FP8 cache with power-of-two scales decoded into them);
  * version 6 only (shaders/v6_cache.wgsl, which says the layout). Either has
  * one slot more than the cache, never written: zeros.
  */
@@ -154,32 +155,50 @@ export function quadsCacheTexture(spec: AttentionSpec, limits: DeviceLimits, ins
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
- * A bf16 cache's own bytes as a texture of words, copied as they are with
- * no decode pass, or undefined where they cannot be: a cache in one buffer
- * whose slots follow each other with no gap (each token d_qk bf16 values, no
- * padding, every page full), d_qk a multiple of 8 (whole texels), and whole
- * texture rows of slots (a row of a copy is a multiple of 256 bytes: V3.2's
- * 1152-byte slot two a row, MODEL1's 1024 one), in a texture the device
- * allows.
+ * The cache as bf16 words in a texture (eight values a texel, d_qk / 8
+ * texels a slot), for a cache whose every value is a bf16 value
+ * (AttentionSpec.valuesInBf16), or undefined where it cannot be: d_qk not a
+ * multiple of 8 (whole texels), a sharded cache, or wider than the device
+ * allows. Slots sit as many to a texture row as make the row whole 256-byte
+ * pieces (COPY_ROW_ALIGNMENT), so that a row of a copy is one: V3.2's
+ * 1152-byte slot two a row, MODEL1's 1024-byte one.
  */
-export function bf16CacheTexture(spec: AttentionSpec, limits: DeviceLimits): CacheTexture | undefined {
-  const { layout } = spec;
-  const slotBytes = 2 * layout.dQk;
-  const slots = cacheSlotsOf(spec);
+export function wordsCacheTexture(spec: AttentionSpec, limits: DeviceLimits): CacheTexture | undefined {
+  const { dQk } = spec.layout;
+  if (!spec.valuesInBf16 || dQk % 8 !== 0 || spec.shards.count !== 1) return undefined;
+  const slotBytes = 2 * dQk;
   const slotsPerRow = COPY_ROW_ALIGNMENT / gcd(slotBytes, COPY_ROW_ALIGNMENT);
-  const gapless = layout.kind === 'bf16' && spec.shards.count === 1 && layout.tokenStride === slotBytes && layout.pageStride === layout.pageBlockSize * slotBytes;
-  if (!gapless || layout.dQk % 8 !== 0 || slots % slotsPerRow !== 0) return undefined;
-  const rows = Math.ceil((slots + 1) / slotsPerRow); // the zero slot too
+  const rows = Math.ceil((cacheSlotsOf(spec) + 1) / slotsPerRow); // the zero slot too
   const most = limits.maxTextureDimension2D;
   const height = Math.max(1, Math.min(rows, most));
-  const slotTexels = layout.dQk / 8;
+  const slotTexels = dQk / 8;
   const width = Math.ceil(rows / height) * slotsPerRow * slotTexels;
-  return width <= most ? { format: 'rgba32uint', size: { width, height }, slotTexels, slotsPerRow } : undefined;
+  const size = { width, height };
+  const fits = width <= most && cacheTextureRows(size).bytes <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  return fits ? { format: 'rgba32uint', size, slotTexels, slotsPerRow } : undefined;
+}
+
+/**
+ * Whether a bf16 cache's own bytes are its words texture's rows, so that
+ * copies move them in with no decode pass: a bf16 cache whose slots follow
+ * each other with no gap (each token d_qk values, no padding, every page
+ * full), in whole rows of `slotsPerRow` slots.
+ */
+export function wordsCopyStraight(spec: AttentionSpec, t: CacheTexture): boolean {
+  const { layout } = spec;
+  const slotBytes = 2 * layout.dQk;
+  return t.format === 'rgba32uint' && layout.kind === 'bf16' && layout.tokenStride === slotBytes && layout.pageStride === layout.pageBlockSize * slotBytes
+    && cacheSlotsOf(spec) % t.slotsPerRow === 0;
+}
+
+/** Whether the cache goes into its texture as it is (an f32 cache's quads or a bf16 cache's words), with no decode pass. */
+export function cacheTextureCopiesStraight(spec: AttentionSpec, t: CacheTexture): boolean {
+  return t.format === 'rgba32uint' ? wordsCopyStraight(spec, t) : cacheCopiesStraight(spec);
 }
 
 /**
  * The copies that move a cache straight into its texture (an f32 cache,
- * cacheCopiesStraight, or a bf16 one's words, bf16CacheTexture): one a
+ * cacheCopiesStraight, or a bf16 one's words, wordsCopyStraight): one a
  * column of up to `size.height` rows of `slotsPerRow` slots, from the
  * column's first slot in the cache to its first texel, each row
  * `bytesPerRow` bytes of the cache and `texels` texels of the texture.

@@ -14,7 +14,7 @@ import { type ComposeOptions, type ShaderFileName, composeShader } from '../gpu/
 import { bindGroup, storageBuffersDeclared } from '../gpu/bindings';
 import {
   type AttentionBuffers, type CallPass, type DeviceLimits, type KernelPlan, type PlanOptions, CACHE_ROWS_LABEL, PlanDoesNotFit,
-  bf16CacheTexture, cacheCopiesStraight, cacheRowLoads, cacheTextureRows, keySourceBindings, quadsCacheTexture,
+  cacheRowLoads, cacheTextureCopiesStraight, cacheTextureRows, keySourceBindings, quadsCacheTexture, wordsCacheTexture,
 } from './kernel-plan';
 import { type AttentionSpec, maxKeysPerRow, probLayout, sharedConstants, sharedFiles } from './attention-spec';
 import { cacheTexturePasses, chooseSplits, combinePass, queryTexturePass, splitBuffers, splitScratch } from './split-kv';
@@ -106,11 +106,13 @@ export function matmulsPlan(spec: AttentionSpec, limits: DeviceLimits, options: 
     throw new PlanDoesNotFit(`kernel matmuls keeps every score in memory: ${rows} rows (batch x s_q x h_q) of ${maxKeysPerRow(shape)} keys are ${matrixBytes} bytes in a texture ${prob.height} texels tall, over this device's ${binding}-byte storage binding or maxTextureDimension2D of ${most}; use a fused version (tiled), which keeps none`);
   }
   // Every operand a texel: the cache's texture and the queries' (the passes version 4's `--keys texture` and `--queries texture` use);
-  // a bf16 cache's own words where they copy straight in (no decode pass), else f32 quads.
-  const cacheTexture = bf16CacheTexture(spec, limits)
+  // bf16 words where every value of the cache is a bf16 value (a bf16 cache's own bytes copied in, or an FP8 cache
+  // with power-of-two scales decoded into them), else f32 quads.
+  const cacheTexture = wordsCacheTexture(spec, limits)
     ?? quadsCacheTexture(spec, limits, 'kernel matmuls reads every key from it: use a fused version (tiled), which reads a sharded cache');
   const words = cacheTexture.format === 'rgba32uint';
-  if (!words) cacheRowLoads(spec);
+  const decoded = !cacheTextureCopiesStraight(spec, cacheTexture);
+  if (decoded) cacheRowLoads(spec);
   refuseQueryTextureOver(spec, limits);
   const dimGroups = Math.ceil(shape.dV / out.cols);
   const valuesWg = valuesWorkgroup(limits);
@@ -129,7 +131,7 @@ export function matmulsPlan(spec: AttentionSpec, limits: DeviceLimits, options: 
       { label: SCORE_MATRIX_LABEL, bytes: matrixBytes },
       { label: KEY_ROWS_LABEL, bytes: 16 * width * bands * shape.batch * shape.sQ },
       { label: ROW_STATS_LABEL, bytes: 16 * rows * splits },
-      ...(words || cacheCopiesStraight(spec) ? [] : [{ label: CACHE_ROWS_LABEL, bytes: cacheTextureRows(cacheTexture.size).bytes }]),
+      ...(decoded ? [{ label: CACHE_ROWS_LABEL, bytes: cacheTextureRows(cacheTexture.size).bytes }] : []),
     ],
     cacheTexture,
     scratchTextures: [{ label: PROB_TEXTURE_LABEL, size: prob }],

@@ -8,7 +8,7 @@ import { getPipeline, shaderConstant } from '../gpu/pipelines';
 import { type ComposeOptions, type ShaderFileName, SHADER_FILES } from '../gpu/shader-source';
 import {
   type AttentionBuffers, type CallPass, type DeviceLimits, type KernelPass, type KernelPlan, CACHE_ROWS_LABEL, PlanDoesNotFit, STORAGE_TILE_LABEL,
-  cacheCopiesStraight, cacheRowLoads, cacheTextureRows, keySourceBindings, queryTextureSize, straightCopies,
+  cacheTextureCopiesStraight, cacheRowLoads, cacheTextureRows, keySourceBindings, queryTextureSize, straightCopies,
 } from './kernel-plan';
 import { type BindingName, type BoundResource, bindGroup } from '../gpu/bindings';
 import { kvShardBindings } from './kv-shards';
@@ -125,7 +125,7 @@ const CACHE_TEXTURE_WG = shaderConstant(SHADER_FILES['cache_texture.wgsl'], 'WG'
  * dispatch: the pass that decodes the cache into rows
  * (shaders/cache_texture.wgsl) and the copy of those rows into the texture,
  * or, for an f32 cache whose slots are already the texture's rows
- * (cacheCopiesStraight) and a bf16 cache's words (bf16CacheTexture), copies
+ * (cacheCopiesStraight) and a bf16 cache's own words (wordsCopyStraight), copies
  * of the cache itself, one a column of the texture.
  */
 export async function cacheTexturePasses(
@@ -134,7 +134,7 @@ export async function cacheTexturePasses(
   const size = { width: texture.width, height: texture.height };
   const t = plan.cacheTexture;
   if (!t) throw new Error(`kernel ${plan.kernel}: a cache texture was bound but the plan has none`);
-  if (t.format === 'rgba32uint' || cacheCopiesStraight(spec)) {
+  if (cacheTextureCopiesStraight(spec, t)) {
     const [kv] = buffers.kv;
     return [{
       label: 'cache-texture:copy',
@@ -146,13 +146,15 @@ export async function cacheTexturePasses(
   const rows = scratch[plan.scratch.findIndex((s) => s.label === CACHE_ROWS_LABEL)];
   if (!rows) throw new Error('the decoded cache rows\' scratch buffer is required when keys are "texture"');
   const { rowTexels } = cacheTextureRows(size);
+  const words = t.format === 'rgba32uint';
   const pipeline = await getPipeline(device, {
     kernel: 'cache-texture', files: ['params.wgsl', 'fp8.wgsl', 'kv_cache.wgsl', 'kv_shards.wgsl', 'cache_texture.wgsl'], entryPoint: 'main',
-    edits: spec.edits, constants: { ...sharedConstants(spec), ...cacheRowLoads(spec), ROWS: size.height, ROW_TEXELS: rowTexels },
+    edits: spec.edits, constants: { ...sharedConstants(spec), ...cacheRowLoads(spec), ROWS: size.height, ROW_TEXELS: rowTexels, SLOT_TEXELS: t.slotTexels, SLOTS_PER_ROW: t.slotsPerRow },
+    cacheTexture: !words, cacheWords: words,
   });
   return [{
     label: 'cache-texture', pipeline, workgroups: [Math.ceil(cacheSlotsOf(spec) / CACHE_TEXTURE_WG), 1, 1],
-    bindGroup: bindGroup(device, pipeline, 'cache-texture', { ...kvShardBindings(buffers.kv), params: buffers.params, cacheRows: rows }),
+    bindGroup: bindGroup(device, pipeline, 'cache-texture', { ...kvShardBindings(buffers.kv), params: buffers.params, [words ? 'cacheWordRows' : 'cacheRows']: rows }),
   }, {
     label: 'cache-texture:copy',
     copy: (encoder) => encoder.copyBufferToTexture({ buffer: rows, bytesPerRow: 16 * rowTexels, rowsPerImage: size.height }, { texture }, [size.width, size.height]),

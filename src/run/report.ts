@@ -2,7 +2,7 @@
  * Plain-text and JSON forms of a kernel report and of the device, shared by
  * the CLI and the page's export.
  */
-import type { KernelPlan, KeyReads } from '../kernels/kernel-plan';
+import { CACHE_ROWS_LABEL, type KernelPlan, type KeyReads } from '../kernels/kernel-plan';
 import { type MlaShape, fmtBytes, softmaxScaleOf } from '../mla/shape';
 import type { KernelReport } from './run-attention';
 import type { GpuContext } from '../gpu/device';
@@ -89,7 +89,9 @@ export function describePlan(plan: KernelPlan): string {
   const blocks = plan.scoreBlock && plan.outBlock ? `register blocks ${plan.scoreBlock} (S, heads x keys) and ${plan.outBlock} (O, heads x values), ` : '';
   if (plan.kernel === 'naive') return `3 dispatches, ${scratch}`;
   if (plan.kernel === 'matmuls') {
-    const cache = plan.cacheTexture?.format === 'rgba32uint' ? 'the bf16 cache\'s own words copied into a texture (no decode pass)' : 'the cache in a texture of f32 quads';
+    const decoded = plan.scratch.some((x) => x.label === CACHE_ROWS_LABEL);
+    const cache = plan.cacheTexture?.format !== 'rgba32uint' ? 'the cache in a texture of f32 quads'
+      : decoded ? 'the cache decoded into a texture of bf16 words, exact: every value of it is a bf16 value' : 'the bf16 cache\'s own words copied into a texture, no decode pass';
     return `${blocks}every operand a texel (keys and values: ${cache}), no workgroup memory; scores, softmax and P V passes (${plan.workgroupSize} threads/workgroup) through ${scratch}; ${splits}`;
   }
   const shown = ['HEADS_PER_WG', 'TILE_N', 'WG_SIZE', 'KEYS_FROM_CACHE', 'KEYS_TEXTURE', 'KEY_TILE_BF16', 'QUERIES_TEXTURE', 'SCORE_HEADS', 'SCORE_KEYS', 'OUT_HEADS', 'OUT_VALUES'];

@@ -40,6 +40,12 @@ export interface RunConfig extends PlanOptions {
    * Lets tests and demos exercise sharding on small caches.
    */
   readonly shardBytes?: number;
+  /**
+   * An FP8 cache's scales are all powers of two, so every value of it is a
+   * bf16 value (AttentionSpec.valuesInBf16): set by prepareAttention, which
+   * reads the scales, not by hand.
+   */
+  readonly fp8InBf16?: boolean;
 }
 
 /** Bytes the runner uploads, per buffer. */
@@ -120,7 +126,7 @@ export function planCall(shape: MlaShape, numBlocks: number, tableWidth: number,
   checkConfig(config);
   const layout = kvLayout(config.kvFormat, shape, shape.pageBlockSize);
   const shards = planKvShards(layout, numBlocks, limits, config.shardBytes);
-  const spec = makeAttentionSpec(shape, layout, numBlocks, config.shaderEdits, tableWidth, shards);
+  const spec = makeAttentionSpec(shape, layout, numBlocks, config.shaderEdits, tableWidth, shards, config.fp8InBf16);
   const { version, plan } = resolveKernel(config.kernel, spec, limits, config);
   checkStorageBuffers(version, spec, plan, limits);
   checkDeviceBuffers([
@@ -191,6 +197,13 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   const cacheBytes = inputs.cacheBytes ?? quantizeKvCache(inputs.kvRows, layout, { scaleRounding: config.scaleRounding });
   if (cacheBytes.byteLength !== inputs.cache.numBlocks * layout.pageStride) {
     throw new Error(`kv cache has ${cacheBytes.byteLength} bytes, the ${layout.name} layout of ${inputs.cache.numBlocks} pages needs ${inputs.cache.numBlocks * layout.pageStride}`);
+  }
+  // Version 6 holds an FP8 cache in bf16 words where its scales are powers of two (matmuls-kernel.ts): planned again knowing so.
+  if (plan.kernel === 'matmuls' && layout.kind === 'fp8' && config.fp8InBf16 === undefined) {
+    return prepareAttention(ctx, { ...inputs, cacheBytes, cacheLayout: layout }, { ...config, fp8InBf16: cacheDecodesToBf16(cacheBytes, layout) }, onDevice);
+  }
+  if (config.fp8InBf16 && !cacheDecodesToBf16(cacheBytes, layout)) {
+    throw new Error(`fp8InBf16 is not allowed for this cache: its ${layout.name} scales are not all powers of two, so its values are not all bf16 values`);
   }
   if (plan.keys === 'tile-bf16' && !cacheDecodesToBf16(cacheBytes, layout)) {
     // The default for FP8 (tiled-kernel.ts): a cache whose scales are not powers of two takes the f32 tile instead.
