@@ -14,7 +14,7 @@ export interface TextureSize {
 
 export type KernelTextureFormat = 'rgba32float' | 'rgba32uint';
 
-/** A 2D texture of `width` x `height` rgba32float texels, for `usage`. */
+/** A 2D texture of `width` x `height` texels of `format` (rgba32float unless told), for `usage`. */
 export function rgba32Texture(device: GPUDevice, label: string, size: TextureSize, usage: GPUTextureUsageFlags, format: KernelTextureFormat = 'rgba32float'): GPUTexture {
   return device.createTexture({ label, size: [size.width, size.height], format, usage });
 }

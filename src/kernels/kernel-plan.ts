@@ -158,8 +158,9 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
  * The cache as bf16 words in a texture (eight values a texel, d_qk / 8
  * texels a slot), for a cache whose every value is a bf16 value
  * (AttentionSpec.valuesInBf16), or undefined where it cannot be: d_qk not a
- * multiple of 8 (whole texels), a sharded cache, or wider than the device
- * allows. Slots sit as many to a texture row as make the row whole 256-byte
+ * multiple of 8 (whole texels), a sharded cache, wider than the device
+ * allows, or (decoded into a buffer of its rows first) past one storage
+ * binding. Slots sit as many to a texture row as make the row whole 256-byte
  * pieces (COPY_ROW_ALIGNMENT), so that a row of a copy is one: V3.2's
  * 1152-byte slot two a row, MODEL1's 1024-byte one.
  */
