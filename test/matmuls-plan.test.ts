@@ -44,7 +44,7 @@ describe('version 6 (matmuls): the plan', () => {
   });
 
   it('keeps its scratch: the splits\' partials, the score matrix (its texture\'s bytes), the keys\' texels, the rows\' statistics, the decoded cache', () => {
-    const p = plan(shape, { splits: 2 });
+    const p = plan(shape, { splits: 2, fp8InBf16: false }); // FP8 whose scales are not powers of two: f32 quads
     const { width, bands } = probLayout(shape);
     expect({ width, bands }).toEqual({ width: 1024, bands: 1 });
     expect(p.scratch.map((s) => [s.label, s.bytes])).toEqual([
@@ -83,11 +83,17 @@ describe('version 6 (matmuls): the plan', () => {
     expect(odd.cacheTexture).toMatchObject({ format: 'rgba32uint', slotTexels: 72, slotsPerRow: 2 });
     expect(odd.scratch.map((s) => s.label)).toContain('decoded cache rows');
     expect(describePlan(odd)).toContain('(keys and values: the cache decoded into a texture of bf16 words, exact: every value of it is a bf16 value)');
-    // FP8 in words only where its scales are powers of two (read from the cache when the call is prepared: fp8InBf16), else f32 quads.
-    expect(plan(shape, {}).cacheTexture).toMatchObject({ format: 'rgba32float', slotTexels: 144, slotsPerRow: 1 });
+    // FP8 in words where its scales are powers of two (read from the cache when the call is prepared: fp8InBf16; before
+    // that, taken to be), else f32 quads.
     expect(plan(shape, { fp8InBf16: true }).cacheTexture).toMatchObject({ format: 'rgba32uint', slotTexels: 72, slotsPerRow: 2 });
     expect(plan(shape, { fp8InBf16: true }).scratch.map((s) => s.label)).toContain('decoded cache rows');
+    expect(plan(shape, {}).cacheTexture).toEqual(plan(shape, { fp8InBf16: true }).cacheTexture);
+    expect(plan(shape, { fp8InBf16: false }).cacheTexture).toMatchObject({ format: 'rgba32float', slotTexels: 144, slotsPerRow: 1 });
     expect(plan(shape, { kvFormat: 'f32', fp8InBf16: true }).cacheTexture?.format).toBe('rgba32float');
+    // V3.2 FP8 at 64K keys on llvmpipe: as words (113 MiB of decoded rows) it fits one 128 MiB binding, as quads (144 MiB) not
+    const long = presetShape('v32', { seqlens: [65_536], hQ: 16 });
+    expect(plan(long, {}).cacheTexture?.format).toBe('rgba32uint');
+    expect(() => plan(long, { fp8InBf16: false })).toThrow(/keys "texture": 65664 cache slots of 144 f32 texels \(151289856 bytes\) do not fit one texture of this device/);
   });
 
   it('wraps a long row into bands of at most PROB_WIDTH_MAX texels, and every call\'s params carry the layout', () => {

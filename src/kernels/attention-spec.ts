@@ -20,12 +20,15 @@ export interface AttentionSpec {
   /** Shader files replaced for this call: the caller's edits, and kv_shards.wgsl written for several shards. */
   readonly edits?: ShaderEdits;
   /**
-   * Every value of the cache is a bf16 value: a bf16 cache, or an FP8 one
-   * whose scales are powers of two (its bytes read when the call is
-   * prepared: src/run/runner.ts, decodesToBf16). Version 6 then holds the
-   * cache in its texture as bf16 words, half the bytes of f32 quads.
+   * Whether every value of the cache is a bf16 value: true for a bf16
+   * cache, false for an f32 one; for an FP8 one whether its scales are
+   * powers of two (read from its bytes when the call is prepared:
+   * src/run/runner.ts, decodesToBf16), undefined before they are read (a
+   * plan then takes them to be, as FlashMLA's quantiser makes them, and the
+   * runner plans again where they are not). Version 6 holds such a cache in
+   * its texture as bf16 words, half the bytes of f32 quads.
    */
-  readonly valuesInBf16: boolean;
+  readonly valuesInBf16: boolean | undefined;
 }
 
 /** The cache in one buffer. */
@@ -37,11 +40,11 @@ export function oneShard(layout: KvLayout, numBlocks: number): KvShards {
 /**
  * `blockTableWidth`: row width of the block table actually given (default: the narrowest that fits);
  * `shards`: how the cache is cut into buffers (default: one buffer);
- * `fp8InBf16`: an FP8 cache's scales are all powers of two (AttentionSpec.valuesInBf16).
+ * `fp8InBf16`: whether an FP8 cache's scales are all powers of two, undefined before they are read (AttentionSpec.valuesInBf16).
  */
 export function makeAttentionSpec(
   shape: MlaShape, layout: KvLayout, numBlocks: number, edits?: ShaderEdits, blockTableWidth = maxBlocksPerSeq(shape),
-  shards: KvShards = oneShard(layout, numBlocks), fp8InBf16 = false,
+  shards: KvShards = oneShard(layout, numBlocks), fp8InBf16?: boolean,
 ): AttentionSpec {
   let allEdits = edits;
   if (shards.count > 1) {
@@ -50,7 +53,7 @@ export function makeAttentionSpec(
     }
     allEdits = { ...edits, 'kv_shards.wgsl': kvShardsSource(shards.count, SHADER_FILES['kv_shards.wgsl']) };
   }
-  const valuesInBf16 = layout.kind === 'bf16' || (layout.kind === 'fp8' && fp8InBf16);
+  const valuesInBf16 = layout.kind === 'fp8' ? fp8InBf16 : layout.kind === 'bf16';
   return { shape, layout, numBlocks, maxBlocksPerSeq: blockTableWidth, sparse: shape.topk > 0, shards, edits: allEdits, valuesInBf16 };
 }
 

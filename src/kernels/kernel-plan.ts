@@ -156,8 +156,9 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
  * The cache as bf16 words in a texture (eight values a texel, d_qk / 8
- * texels a slot), for a cache whose every value is a bf16 value
- * (AttentionSpec.valuesInBf16), or undefined where it cannot be: d_qk not a
+ * texels a slot), for a cache whose every value is a bf16 value (or an FP8
+ * one whose scales are not read yet: AttentionSpec.valuesInBf16), or
+ * undefined where it cannot be: d_qk not a
  * multiple of 8 (whole texels), a sharded cache, wider than the device
  * allows, or (decoded into a buffer of its rows first) past one storage
  * binding. Slots sit as many to a texture row as make the row whole 256-byte
@@ -166,7 +167,7 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
  */
 export function wordsCacheTexture(spec: AttentionSpec, limits: DeviceLimits): CacheTexture | undefined {
   const { dQk } = spec.layout;
-  if (!spec.valuesInBf16 || dQk % 8 !== 0 || spec.shards.count !== 1) return undefined;
+  if (spec.valuesInBf16 === false || dQk % 8 !== 0 || spec.shards.count !== 1) return undefined;
   const slotBytes = 2 * dQk;
   const slotsPerRow = COPY_ROW_ALIGNMENT / gcd(slotBytes, COPY_ROW_ALIGNMENT);
   const rows = Math.ceil((cacheSlotsOf(spec) + 1) / slotsPerRow); // the zero slot too

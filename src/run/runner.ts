@@ -41,9 +41,10 @@ export interface RunConfig extends PlanOptions {
    */
   readonly shardBytes?: number;
   /**
-   * An FP8 cache's scales are all powers of two, so every value of it is a
-   * bf16 value (AttentionSpec.valuesInBf16): set by prepareAttention, which
-   * reads the scales, not by hand.
+   * Whether an FP8 cache's scales are all powers of two, so that every value
+   * of it is a bf16 value (AttentionSpec.valuesInBf16): set by
+   * prepareAttention, which reads the scales, not by hand; before that a
+   * plan takes them to be.
    */
   readonly fp8InBf16?: boolean;
 }
@@ -198,9 +199,16 @@ export async function prepareAttention(ctx: GpuContext, inputs: MlaInputs, confi
   if (cacheBytes.byteLength !== inputs.cache.numBlocks * layout.pageStride) {
     throw new Error(`kv cache has ${cacheBytes.byteLength} bytes, the ${layout.name} layout of ${inputs.cache.numBlocks} pages needs ${inputs.cache.numBlocks * layout.pageStride}`);
   }
-  // Version 6 holds an FP8 cache in bf16 words where its scales are powers of two (matmuls-kernel.ts): planned again knowing so.
+  // Version 6 holds an FP8 cache in bf16 words where its scales are powers of two (matmuls-kernel.ts), as its plan took
+  // them to be before they were read: planned again knowing.
   if (plan.kernel === 'matmuls' && layout.kind === 'fp8' && config.fp8InBf16 === undefined) {
-    return prepareAttention(ctx, { ...inputs, cacheBytes, cacheLayout: layout }, { ...config, fp8InBf16: cacheDecodesToBf16(cacheBytes, layout) }, onDevice);
+    const exact = cacheDecodesToBf16(cacheBytes, layout);
+    try {
+      return await prepareAttention(ctx, { ...inputs, cacheBytes, cacheLayout: layout }, { ...config, fp8InBf16: exact }, onDevice);
+    } catch (e) {
+      if (exact || !(e instanceof PlanDoesNotFit)) throw e;
+      throw new PlanDoesNotFit(`this cache's ${layout.name} scales are not all powers of two (--scale-rounding plain, or a cache made so), so kernel matmuls holds it as f32 quads, not bf16 words: ${e.message}`);
+    }
   }
   if (config.fp8InBf16 && !cacheDecodesToBf16(cacheBytes, layout)) {
     throw new Error(`fp8InBf16 is not allowed for this cache: its ${layout.name} scales are not all powers of two, so its values are not all bf16 values`);
