@@ -6,10 +6,12 @@
 //   quads ([cache texture]): rgba32float, a slot's D_QK / 4 texels of f32
 //     quads: the cache decoded by cache_texture.wgsl, or an f32 cache
 //     copied as it is;
-//   bf16 words ([cache words]): rgba32uint, a slot's D_QK / 8 texels, the
-//     bf16 cache's own bytes copied as they are: eight values a texel, two
-//     quads, unpacked here (a shift or a mask a value). No decode pass, and
-//     half the bytes of the quads a call copies.
+//   bf16 words ([cache words]): rgba32uint, a slot's D_QK / 8 texels,
+//     eight values a texel, two quads, unpacked here (a shift or a mask a
+//     value), where every value of the cache is a bf16 value: a bf16
+//     cache's own bytes copied as they are (no decode pass), or an FP8
+//     cache with power-of-two scales decoded into them by cache_texture.wgsl.
+//     Half the bytes of the quads a call writes and copies.
 // Slots sit SLOTS_PER_ROW to a texture row (a row of a copy must be a
 // multiple of 256 bytes: V3.2's bf16 slot is 1152 bytes, two of them 2304),
 // the texture's height in rows to a column, columns side by side:

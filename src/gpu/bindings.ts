@@ -29,7 +29,7 @@ export const BINDINGS = {
   // decodes the cache into cacheRows, which the host copies into the texture
   cacheTexture: 23,
   cacheRows: 24,
-  // version 6 over a bf16 cache: the cache's own words in an rgba32uint texture (v6_cache.wgsl), at the cache texture's binding
+  // version 6 where every value of the cache is a bf16 value: the cache as bf16 words in an rgba32uint texture (v6_cache.wgsl)
   cacheWords: 23,
   // ... and cache_texture.wgsl's rows of those words, where it decodes the cache into them (an FP8 cache in bf16)
   cacheWordRows: 24,

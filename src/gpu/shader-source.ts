@@ -130,9 +130,10 @@ export const QUERY_TEXTURE_LINE = '// [query texture]';
 export const CACHE_TEXTURE_LINE = '// [cache texture]';
 
 /**
- * Lines marked so are kept only in a version 6 module that reads a bf16
- * cache's own words from an rgba32uint texture (v6_cache.wgsl); the quads'
- * lines (CACHE_TEXTURE_LINE) are blanked there, and these elsewhere.
+ * Lines marked so are kept only in a module that reads the cache as bf16
+ * words from an rgba32uint texture (version 6: v6_cache.wgsl) or decodes it
+ * into them (cache_texture.wgsl); the quads' lines (CACHE_TEXTURE_LINE) are
+ * blanked there, and these elsewhere.
  */
 export const CACHE_WORDS_LINE = '// [cache words]';
 
@@ -156,7 +157,7 @@ export interface ComposeOptions {
   readonly queryTexture?: boolean;
   /** Keep the lines marked CACHE_TEXTURE_LINE (a module that reads the cache decoded into a texture). */
   readonly cacheTexture?: boolean;
-  /** Keep the lines marked CACHE_WORDS_LINE (a version 6 module that reads a bf16 cache's words from a texture). */
+  /** Keep the lines marked CACHE_WORDS_LINE (a module that reads the cache as bf16 words, or decodes it into them). */
   readonly cacheWords?: boolean;
 }
 

@@ -3,8 +3,7 @@
  * of a kernel), read by textureLoad and written by textureStore or a copy
  * (the queries' texture, the cache decoded, the read-cost window, an edited
  * module's stand-in); and rgba32uint, four words a texel, where version 6
- * reads a bf16 cache's own bytes (eight values a texel) copied in as they
- * are.
+ * reads the cache as bf16 words (eight values a texel).
  */
 
 export interface TextureSize {

@@ -70,7 +70,7 @@ function matmulsModules(spec: AttentionSpec): Record<'scores' | 'softmax' | 'val
 /**
  * The marked lines the modules keep: the 32-head and 64-value blocks' where
  * the blocks have them, the queries' texture always (every operand is a
- * texel), and the cache's texture as f32 quads or as a bf16 cache's words
+ * texel), and the cache's texture as f32 quads or as bf16 words
  * (CACHE_WORDS: v6_cache.wgsl).
  */
 function matmulsModuleOptions(c: Readonly<Record<string, number>>): ComposeOptions {
@@ -162,7 +162,7 @@ export async function matmulsPasses(
     pipeline('softmax', sharedConstants(spec)),
     pipeline('values', { D_V: shape.dV, OUT_HEADS: c.OUT_HEADS, OUT_VALUES: c.OUT_VALUES, VALUES_WG: c.VALUES_WG, SLOT_TEXELS: c.SLOT_TEXELS, SLOTS_PER_ROW: c.SLOTS_PER_ROW }),
   ]);
-  // The cache's texture is bound by the name the modules declare it by (v6_cache.wgsl): f32 quads or a bf16 cache's words.
+  // The cache's texture is bound by the name the modules declare it by (v6_cache.wgsl): f32 quads or bf16 words.
   const cacheBinding = c.CACHE_WORDS === 1 ? 'cacheWords' : 'cacheTexture';
   const scores = scratchOf(plan, scratch, SCORE_MATRIX_LABEL);
   const keyRows = scratchOf(plan, scratch, KEY_ROWS_LABEL);
