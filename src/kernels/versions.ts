@@ -80,7 +80,7 @@ export const KERNEL_VERSIONS: readonly KernelVersion[] = [
     plan: subgroupsPlan, passes: subgroupsPasses,
   },
   {
-    id: 'v6', name: 'matmuls', improves: 'v1\'s three passes with v4\'s register blocks: S = Q K^T and O = P V as two plain matrix products, every operand a texel, no barrier and no workgroup memory; the score matrix in memory',
+    id: 'v6', name: 'matmuls', improves: 'v1\'s three passes with v4\'s register blocks: S = Q K^T and O = P V as two plain matrix products, every operand a texel (the cache as bf16 words where its values are bf16: no decode pass for a bf16 cache), no barrier and no workgroup memory; the score matrix in memory',
     files: [...MATMULS_FILES, 'combine.wgsl'], host: 'src/kernels/matmuls-kernel.ts', reference: REFERENCE, tests: GPU_TESTS,
     options: ['splits', 'scoreBlock', 'outBlock'],
     // Not among flash's own choices: it keeps every score in memory, and where it wins (the CPU emulators here) is
