@@ -17,7 +17,7 @@
 // cache whose scales are powers of two: the host reads them), the same
 // values as bf16 words, eight a texel ([cache words] lines,
 // cacheWordRows): SLOT_TEXELS = D_QK/8 texels a slot, SLOTS_PER_ROW slots
-// a row (v6_cache.wgsl's layout), half the bytes to write and to copy. The
+// a row (kv_cache.wgsl's cacheSlotTexel), half the bytes to write and to copy. The
 // words are exact: each f32 value's low half is zero.
 //
 // Why a storage buffer and then a copy, not textureStore: the host copies
@@ -46,8 +46,6 @@
 const WG: u32 = 64u;
 override ROWS: u32;        // the texture's height: rows a column
 override ROW_TEXELS: u32;  // a row's length in cacheRows (the texture's width, padded to 256 bytes)
-override SLOT_TEXELS: u32 = D_QK / 4u; // texels a slot: D_QK/4 f32 quads, or D_QK/8 texels of bf16 words
-override SLOTS_PER_ROW: u32 = 1u;      // slots a row (quads: 1)
 override BF16_BY_VEC4: bool = false; // a bf16 record starts on 16 bytes and holds whole loads (the host says: kernel-plan.ts, cacheRowLoads)
 @group(0) @binding(24) var<storage, read_write> cacheRows: array<vec4<f32>>;      // [cache texture]
 @group(0) @binding(24) var<storage, read_write> cacheWordRows: array<vec4<u32>>;  // [cache words]
@@ -72,8 +70,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let slot = id.x;
   if (slot >= params.num_slots) { return; }
   let dq4 = D_QK / 4u;
-  let column = ROWS * SLOTS_PER_ROW;
-  let at = (slot % column / SLOTS_PER_ROW) * ROW_TEXELS + slot / column * SLOTS_PER_ROW * SLOT_TEXELS + slot % SLOTS_PER_ROW * SLOT_TEXELS;
+  let origin = cacheSlotTexel(slot, ROWS); // kv_cache.wgsl: SLOT_TEXELS texels a slot, SLOTS_PER_ROW a row
+  let at = origin.y * ROW_TEXELS + origin.x;
   let p = pageOf(slot);
   let t = tokenOf(p, slot);
   var scales = vec4<u32>(0u);

@@ -188,11 +188,11 @@ fn cacheRow(slot: i32) -> vec3<u32> {
 }
 
 // Where the key in `slot` starts in cacheTexture (KEYS_TEXTURE): x = its first
-// texel's column, y = its row, z = 1 (cache_texture.wgsl's layout).
+// texel's column, y = its row, z = 1 (kv_cache.wgsl's cacheSlotTexel).
 fn textureRow(slot: u32) -> vec3<u32> {
   var rows = 1u;
   rows = textureDimensions(cacheTexture).y; // [cache texture]
-  return vec3<u32>(slot / rows * (D_QK / 4u), slot % rows, 1u);
+  return vec3<u32>(cacheSlotTexel(slot, rows), 1u);
 }
 
 // The scale words of the key in `slot` (FP8 read from the cache; zeros

@@ -38,6 +38,19 @@ override SCALE_STRIDE_W: u32 = 0u;
 override SCALE_IS_UE8M0: bool = false;
 override QUANT_TILE: u32 = 1u;
 override SHARD_PAGES: u32;
+override SLOT_TEXELS: u32 = D_QK / 4u; // the cache's texture (below): texels a slot, D_QK/4 f32 quads or D_QK/8 texels of bf16 words
+override SLOTS_PER_ROW: u32 = 1u;      // ... and slots a texture row (quads: 1)
+
+// Where the cache's texture holds slot `slot`, the one statement of its
+// layout for every shader that writes or reads it (cache_texture.wgsl,
+// key_tile.wgsl's textureRow, v6_scores.wgsl's slotOrigin) and the host's
+// CacheTexture (src/kernels/kernel-plan.ts): SLOT_TEXELS texels a slot,
+// SLOTS_PER_ROW slots a row, `rows` rows a column, columns side by side;
+// the slot's first texel.
+fn cacheSlotTexel(slot: u32, rows: u32) -> vec2<u32> {
+  let column = rows * SLOTS_PER_ROW;
+  return vec2<u32>(slot / column * SLOTS_PER_ROW * SLOT_TEXELS + slot % SLOTS_PER_ROW * SLOT_TEXELS, slot % column / SLOTS_PER_ROW);
+}
 
 // Shard 0 of the cache (the whole cache when it fits one binding).
 @group(0) @binding(0) var<storage, read> kv: array<vec4<u32>>;

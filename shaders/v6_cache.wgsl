@@ -12,31 +12,20 @@
 //     cache's own bytes copied as they are (no decode pass), or an FP8
 //     cache with power-of-two scales decoded into them by cache_texture.wgsl.
 //     Half the bytes of the quads a call writes and copies.
-// Slots sit SLOTS_PER_ROW to a texture row (a row of a copy must be a
-// multiple of 256 bytes: V3.2's bf16 slot is 1152 bytes, two of them 2304),
-// the texture's height in rows to a column, columns side by side:
-//   slot s -> texel (s / (rows * SLOTS_PER_ROW) * SLOTS_PER_ROW * SLOT_TEXELS
-//                    + s % SLOTS_PER_ROW * SLOT_TEXELS,
-//                    s % (rows * SLOTS_PER_ROW) / SLOTS_PER_ROW).
-// The texture has one slot more than the cache, never written (zeros):
-// where version 6 points a key it does not read.
+// Where a slot sits in it is kv_cache.wgsl's cacheSlotTexel (SLOT_TEXELS
+// texels a slot, SLOTS_PER_ROW slots a row: V3.2's 1152-byte bf16 slots
+// two a row, as a row of a copy is whole 256-byte pieces), which the score
+// pass uses (v6_scores.wgsl, slotOrigin). The texture has one slot more
+// than the cache, never written (zeros): where version 6 points a key it
+// does not read.
 
-override SLOT_TEXELS: u32;        // texels a slot: D_QK / 4 (quads) or D_QK / 8 (bf16 words)
-override SLOTS_PER_ROW: u32 = 1u; // slots a texture row (quads: always 1)
 @group(0) @binding(23) var cacheTexture: texture_2d<f32>; // [cache texture]
 @group(0) @binding(23) var cacheWords: texture_2d<u32>;   // [cache words]
 
-// Slots a column of the texture holds.
-fn slotsPerColumn() -> u32 {
-  return textureDimensions(cacheTexture).y * SLOTS_PER_ROW; // [cache texture]
-  return textureDimensions(cacheWords).y * SLOTS_PER_ROW;   // [cache words]
-}
-
-// Where the key in `slot` starts in the texture, x << 16 | y.
-fn slotOrigin(slot: u32) -> u32 {
-  let column = slotsPerColumn();
-  let x = slot / column * SLOTS_PER_ROW * SLOT_TEXELS + slot % SLOTS_PER_ROW * SLOT_TEXELS;
-  return (x << 16u) | (slot % column / SLOTS_PER_ROW);
+// The texture's rows.
+fn cacheRows() -> u32 {
+  return textureDimensions(cacheTexture).y; // [cache texture]
+  return textureDimensions(cacheWords).y;   // [cache words]
 }
 
 // Four bf16 values in two words, low half first (kv_cache.wgsl's

@@ -60,7 +60,13 @@ struct ScoreStrips {
   k4: HeadQuads, k5: HeadQuads, k6: HeadQuads, k7: HeadQuads, // [32 heads]
 }
 
-// Where the k-th key of row (b, i) starts in the cache's texture (v6_cache.wgsl's slotOrigin); a key past the
+// Where the key in `slot` starts in the cache's texture (kv_cache.wgsl's cacheSlotTexel), x << 16 | y.
+fn slotOrigin(slot: u32) -> u32 {
+  let origin = cacheSlotTexel(slot, cacheRows());
+  return (origin.x << 16u) | origin.y;
+}
+
+// Where the k-th key of row (b, i) starts in the cache's texture; a key past the
 // row's `count` keys, or skipped, starts at the texture's zero slot (slot
 // num_slots, never written: kernel-plan.ts, cacheTextureSize), so that it is
 // read as zeros with no branch (an unread slot of the cache may hold NaN).

@@ -172,20 +172,22 @@ describe('the cache decoded into a texture (--keys texture)', () => {
     expect(cacheRowLoads(bf16(presetShape('v32', { seqlens: [64], pageBlockSize: 16, ...SMALL_HEAD })))).toEqual({ BF16_BY_VEC4: 0 });
     expect(cacheRowLoads(spec(shape))).toEqual({ BF16_BY_VEC4: 0 });
   });
-  // The layout in three shaders and the host (CacheTexture): slot s at texel (s / column * SLOTS_PER_ROW * SLOT_TEXELS +
-  // s % SLOTS_PER_ROW * SLOT_TEXELS, s % column / SLOTS_PER_ROW), column = rows * SLOTS_PER_ROW; v4's texture is f32 quads,
-  // a slot a row (SLOT_TEXELS d_qk / 4, SLOTS_PER_ROW 1, cache_texture.wgsl's defaults).
-  it('cache_texture.wgsl writes the rows of the texels key_tile.wgsl and v6_cache.wgsl read: a run of SLOT_TEXELS texels a slot, SLOTS_PER_ROW slots a row, the texture\'s height rows a column', () => {
+  // The layout is stated once in WGSL, kv_cache.wgsl's cacheSlotTexel (slot s at texel (s / column * SLOTS_PER_ROW *
+  // SLOT_TEXELS + s % SLOTS_PER_ROW * SLOT_TEXELS, s % column / SLOTS_PER_ROW), column = rows * SLOTS_PER_ROW), and
+  // the shader that writes the texture and the two that read it go through it; v4's texture is f32 quads, a slot a
+  // row (the overrides' defaults). The host's numbers (CacheTexture) are checked against the kernels' results.
+  it('cache_texture.wgsl writes the rows of the texels key_tile.wgsl and v6 read: one layout, kv_cache.wgsl\'s cacheSlotTexel', () => {
+    const layout = SHADER_FILES['kv_cache.wgsl'];
+    expect(layout).toMatch(/override SLOT_TEXELS: u32 = D_QK \/ 4u;/);
+    expect(layout).toMatch(/override SLOTS_PER_ROW: u32 = 1u;/);
+    expect(layout).toMatch(/let column = rows \* SLOTS_PER_ROW;\n  return vec2<u32>\(slot \/ column \* SLOTS_PER_ROW \* SLOT_TEXELS \+ slot % SLOTS_PER_ROW \* SLOT_TEXELS, slot % column \/ SLOTS_PER_ROW\);/);
     const writer = SHADER_FILES['cache_texture.wgsl'];
     expect(writer).toMatch(/var<storage, read_write> cacheRows: array<vec4<f32>>;/);
-    expect(writer).toMatch(/override SLOT_TEXELS: u32 = D_QK \/ 4u;/);
-    expect(writer).toMatch(/override SLOTS_PER_ROW: u32 = 1u;/);
-    expect(writer).toMatch(/let column = ROWS \* SLOTS_PER_ROW;/);
-    expect(writer).toMatch(/let at = \(slot % column \/ SLOTS_PER_ROW\) \* ROW_TEXELS \+ slot \/ column \* SLOTS_PER_ROW \* SLOT_TEXELS \+ slot % SLOTS_PER_ROW \* SLOT_TEXELS;/);
-    expect(SHADER_FILES['key_tile.wgsl']).toMatch(/return vec3<u32>\(slot \/ rows \* \(D_QK \/ 4u\), slot % rows, 1u\);/);
-    const reader = SHADER_FILES['v6_cache.wgsl'];
-    expect(reader).toMatch(/let x = slot \/ column \* SLOTS_PER_ROW \* SLOT_TEXELS \+ slot % SLOTS_PER_ROW \* SLOT_TEXELS;/);
-    expect(reader).toMatch(/return \(x << 16u\) \| \(slot % column \/ SLOTS_PER_ROW\);/);
+    expect(writer).toMatch(/let origin = cacheSlotTexel\(slot, ROWS\);.*\n  let at = origin\.y \* ROW_TEXELS \+ origin\.x;/);
+    expect(SHADER_FILES['key_tile.wgsl']).toMatch(/return vec3<u32>\(cacheSlotTexel\(slot, rows\), 1u\);/);
+    expect(SHADER_FILES['v6_scores.wgsl']).toMatch(/let origin = cacheSlotTexel\(slot, cacheRows\(\)\);/);
+    // No shader restates it.
+    for (const file of SHADER_FILE_NAMES.filter((f) => f !== 'kv_cache.wgsl')) expect(SHADER_FILES[file], file).not.toMatch(/% SLOTS_PER_ROW \* SLOT_TEXELS/);
   });
 });
 

@@ -81,12 +81,17 @@ export function queryTextureSize(shape: MlaShape): TextureSize {
  * bytes for every 4 values, would be larger still).
  */
 export function cacheTextureSize(spec: AttentionSpec, limits: DeviceLimits): TextureSize | undefined {
-  const slots = cacheSlotsOf(spec) + 1;
+  return cacheTextureOf(spec, limits, quadSlots(spec))?.size;
+}
+
+/** A texture of the cache's slots laid out as `slots` says (CacheTexture), as tall as the device allows; undefined where it does not fit. */
+function cacheTextureOf(spec: AttentionSpec, limits: DeviceLimits, slots: CacheSlots): CacheTexture | undefined {
+  const rows = Math.ceil((cacheSlotsOf(spec) + 1) / slots.slotsPerRow); // the zero slot too
   const most = limits.maxTextureDimension2D;
-  const height = Math.max(1, Math.min(slots, most));
-  const width = Math.ceil(slots / height) * (spec.shape.dQk / 4);
-  const fits = spec.shards.count === 1 && width <= most && cacheTextureRows({ width, height }).bytes <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  return fits ? { width, height } : undefined;
+  const height = Math.max(1, Math.min(rows, most));
+  const size = { width: Math.ceil(rows / height) * slots.slotsPerRow * slots.slotTexels, height };
+  const fits = spec.shards.count === 1 && size.width <= most && cacheTextureRows(size).bytes <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  return fits ? { ...slots, size } : undefined;
 }
 
 /** The cache's texture (cacheTextureSize), or PlanDoesNotFit saying why the device has none for it and what to use `instead`. */
@@ -114,18 +119,13 @@ export function cacheTextureRows(size: TextureSize): { readonly rowTexels: numbe
 }
 
 /**
- * Whether the cache can be copied into its texture as it is, with no decode
- * pass: an f32 cache in one buffer whose slots follow each other with no
- * gap (every page full of tokens, each token d_qk values, no padding), and
- * whose slot is a whole number of COPY_ROW_ALIGNMENT bytes (d_qk 576 and
- * 512 are; a 68-dim head is not): each slot is then one row of the
- * texture, a column of the texture one copy.
+ * Whether an f32 cache can be copied into its texture of quads as it is,
+ * with no decode pass (cacheTextureCopiesStraight): d_qk 576 and 512 can,
+ * a 68-dim head cannot (its slot is not a whole number of
+ * COPY_ROW_ALIGNMENT bytes).
  */
 export function cacheCopiesStraight(spec: AttentionSpec): boolean {
-  const { layout } = spec;
-  const slotBytes = 4 * layout.dQk;
-  return layout.kind === 'f32' && spec.shards.count === 1 && layout.tokenStride === slotBytes
-    && layout.pageStride === layout.pageBlockSize * slotBytes && slotBytes % COPY_ROW_ALIGNMENT === 0;
+  return cacheTextureCopiesStraight(spec, quadSlots(spec));
 }
 
 /**
@@ -135,21 +135,30 @@ export function cacheCopiesStraight(spec: AttentionSpec): boolean {
  * and 6. 'rgba32uint': a slot's d_qk / 8 texels of bf16 words, eight values
  * a texel, `slotsPerRow` slots a row (wordsCacheTexture: a bf16 cache's own
  * bytes, or an FP8 cache with power-of-two scales decoded into them);
- * version 6 only (shaders/v6_cache.wgsl, which says the layout). Either has
+ * version 6 only (shaders/v6_cache.wgsl). The layout is shaders/kv_cache.wgsl's cacheSlotTexel. Either has
  * one slot more than the cache, never written: zeros.
  */
-export interface CacheTexture {
-  readonly format: KernelTextureFormat;
+export interface CacheTexture extends CacheSlots {
   readonly size: TextureSize;
+}
+
+/** How a cache texture holds a slot: its format, texels a slot, slots a texture row. */
+export interface CacheSlots {
+  readonly format: KernelTextureFormat;
   /** Texels a slot: d_qk / 4 or d_qk / 8. */
   readonly slotTexels: number;
   /** Slots a texture row: 1 for quads; for words as many as make a row of whole 256-byte pieces (COPY_ROW_ALIGNMENT). */
   readonly slotsPerRow: number;
 }
 
+/** f32 quads, a slot a row (version 4's texture, and version 6's where the cache's values are not all bf16). */
+function quadSlots(spec: AttentionSpec): CacheSlots {
+  return { format: 'rgba32float', slotTexels: spec.shape.dQk / 4, slotsPerRow: 1 };
+}
+
 /** The cache as f32 quads in a texture (cacheTextureSizeOrRefuse: PlanDoesNotFit, with `instead`, where the device has none). */
 export function quadsCacheTexture(spec: AttentionSpec, limits: DeviceLimits, instead?: string): CacheTexture {
-  return { format: 'rgba32float', size: cacheTextureSizeOrRefuse(spec, limits, instead), slotTexels: spec.shape.dQk / 4, slotsPerRow: 1 };
+  return { ...quadSlots(spec), size: cacheTextureSizeOrRefuse(spec, limits, instead) };
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
@@ -167,40 +176,27 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
  */
 export function wordsCacheTexture(spec: AttentionSpec, limits: DeviceLimits): CacheTexture | undefined {
   const { dQk } = spec.layout;
-  if (spec.valuesInBf16 === false || dQk % 8 !== 0 || spec.shards.count !== 1) return undefined;
-  const slotBytes = 2 * dQk;
-  const slotsPerRow = COPY_ROW_ALIGNMENT / gcd(slotBytes, COPY_ROW_ALIGNMENT);
-  const rows = Math.ceil((cacheSlotsOf(spec) + 1) / slotsPerRow); // the zero slot too
-  const most = limits.maxTextureDimension2D;
-  const height = Math.max(1, Math.min(rows, most));
-  const slotTexels = dQk / 8;
-  const width = Math.ceil(rows / height) * slotsPerRow * slotTexels;
-  const size = { width, height };
-  const fits = width <= most && cacheTextureRows(size).bytes <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  return fits ? { format: 'rgba32uint', size, slotTexels, slotsPerRow } : undefined;
+  if (spec.valuesInBf16 === false || dQk % 8 !== 0) return undefined;
+  return cacheTextureOf(spec, limits, { format: 'rgba32uint', slotTexels: dQk / 8, slotsPerRow: COPY_ROW_ALIGNMENT / gcd(2 * dQk, COPY_ROW_ALIGNMENT) });
 }
 
 /**
- * Whether a bf16 cache's own bytes are its words texture's rows, so that
- * copies move them in with no decode pass: a bf16 cache whose slots follow
- * each other with no gap (each token d_qk values, no padding, every page
- * full), in whole rows of `slotsPerRow` slots.
+ * Whether the cache's own bytes are its texture's rows, so that copies move
+ * them in with no decode pass: an f32 cache into quads or a bf16 cache into
+ * words, in one buffer, whose slots follow each other with no gap (every
+ * page full of tokens, each token d_qk values, no padding), in rows of
+ * whole COPY_ROW_ALIGNMENT-byte pieces, the last row whole.
  */
-export function wordsCopyStraight(spec: AttentionSpec, t: CacheTexture): boolean {
+export function cacheTextureCopiesStraight(spec: AttentionSpec, t: CacheSlots): boolean {
   const { layout } = spec;
-  const slotBytes = 2 * layout.dQk;
-  return t.format === 'rgba32uint' && layout.kind === 'bf16' && layout.tokenStride === slotBytes && layout.pageStride === layout.pageBlockSize * slotBytes
-    && cacheSlotsOf(spec) % t.slotsPerRow === 0;
-}
-
-/** Whether the cache goes into its texture as it is (an f32 cache's quads or a bf16 cache's words), with no decode pass. */
-export function cacheTextureCopiesStraight(spec: AttentionSpec, t: CacheTexture): boolean {
-  return t.format === 'rgba32uint' ? wordsCopyStraight(spec, t) : cacheCopiesStraight(spec);
+  const slotBytes = 16 * t.slotTexels;
+  return layout.kind === (t.format === 'rgba32float' ? 'f32' : 'bf16') && spec.shards.count === 1 && layout.tokenStride === slotBytes
+    && layout.pageStride === layout.pageBlockSize * slotBytes && (t.slotsPerRow * slotBytes) % COPY_ROW_ALIGNMENT === 0 && cacheSlotsOf(spec) % t.slotsPerRow === 0;
 }
 
 /**
- * The copies that move a cache straight into its texture (an f32 cache,
- * cacheCopiesStraight, or a bf16 one's words, wordsCopyStraight): one a
+ * The copies that move a cache straight into its texture (an f32 cache's
+ * quads or a bf16 one's words: cacheTextureCopiesStraight): one a
  * column of up to `size.height` rows of `slotsPerRow` slots, from the
  * column's first slot in the cache to its first texel, each row
  * `bytesPerRow` bytes of the cache and `texels` texels of the texture.

@@ -160,7 +160,7 @@ export async function matmulsPasses(
   const [scoresP, softmaxP, valuesP] = await Promise.all([
     pipeline('scores', { ...sharedConstants(spec), SCORE_HEADS: c.SCORE_HEADS, SCORE_KEYS: c.SCORE_KEYS, SLOT_TEXELS: c.SLOT_TEXELS, SLOTS_PER_ROW: c.SLOTS_PER_ROW }),
     pipeline('softmax', sharedConstants(spec)),
-    pipeline('values', { D_V: shape.dV, OUT_HEADS: c.OUT_HEADS, OUT_VALUES: c.OUT_VALUES, VALUES_WG: c.VALUES_WG, SLOT_TEXELS: c.SLOT_TEXELS, SLOTS_PER_ROW: c.SLOTS_PER_ROW }),
+    pipeline('values', { D_V: shape.dV, OUT_HEADS: c.OUT_HEADS, OUT_VALUES: c.OUT_VALUES, VALUES_WG: c.VALUES_WG }),
   ]);
   // The cache's texture is bound by the name the modules declare it by (v6_cache.wgsl): f32 quads or bf16 words.
   const cacheBinding = c.CACHE_WORDS === 1 ? 'cacheWords' : 'cacheTexture';

@@ -125,7 +125,7 @@ const CACHE_TEXTURE_WG = shaderConstant(SHADER_FILES['cache_texture.wgsl'], 'WG'
  * dispatch: the pass that decodes the cache into rows
  * (shaders/cache_texture.wgsl) and the copy of those rows into the texture,
  * or, for an f32 cache whose slots are already the texture's rows
- * (cacheCopiesStraight) and a bf16 cache's own words (wordsCopyStraight), copies
+ * (cacheCopiesStraight) and a bf16 cache's own words (cacheTextureCopiesStraight), copies
  * of the cache itself, one a column of the texture.
  */
 export async function cacheTexturePasses(
