@@ -1,12 +1,14 @@
 /**
- * A shader change measured: the tiled kernel with the working tree's WGSL
+ * A shader change measured: a kernel (v4 tiled, or v6 matmuls) with the working tree's WGSL
  * against the same configuration with the WGSL of a git revision (given to
  * the runner as shader edits, as the page's editor does), both checked
  * against the f64 reference, then timed in interleaved rounds with the
  * plain-matmul yardstick (16x16) in the same rounds.
  *
  *   MLA_ADAPTER=llvmpipe npx tsx scripts/shaders-ab.ts [--rev HEAD] [--preset v32] [--kv f32] [--h-q 64] [--seqlen 4096]
- *     [--score-block 16x16] [--out-block 16x32] [--keys cache] [--heads-per-workgroup 32] [--tile-n 64] [--rounds 5]
+ *     [--kernel tiled] [--score-block 16x16] [--out-block 16x32] [--keys cache] [--heads-per-workgroup 32] [--tile-n 64] [--rounds 5]
+ *
+ * --kernel matmuls (v6) takes the two blocks only (--keys, --heads-per-workgroup and --tile-n are v4's).
  */
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
@@ -14,7 +16,7 @@ import { projectModules } from './project-modules';
 
 const { values } = parseArgs({
   options: {
-    rev: { type: 'string', default: 'HEAD' }, preset: { type: 'string', default: 'v32' }, kv: { type: 'string', default: 'f32' },
+    rev: { type: 'string', default: 'HEAD' }, kernel: { type: 'string', default: 'tiled' }, preset: { type: 'string', default: 'v32' }, kv: { type: 'string', default: 'f32' },
     'h-q': { type: 'string', default: '64' }, seqlen: { type: 'string', default: '4096' }, 'score-block': { type: 'string', default: '16x16' },
     'out-block': { type: 'string', default: '16x32' }, keys: { type: 'string', default: 'cache' }, 'heads-per-workgroup': { type: 'string', default: '32' },
     'tile-n': { type: 'string', default: '64' }, rounds: { type: 'string', default: '5' },
@@ -40,8 +42,10 @@ const ctx = await openNodeDevice();
 const kvFormat = values.kv as 'f32' | 'bf16' | 'fp8';
 const shape = presetShape(values.preset!, { hQ: Number(values['h-q']), seqlens: [Number(values.seqlen)] });
 const inputs = generateInputs(shape, { seed: 0 });
-const config = {
-  kernel: 'tiled' as const, kvFormat, scoreBlock: values['score-block'] as '16x16', outBlock: values['out-block'] as '16x32',
+const blocks = { kvFormat, scoreBlock: values['score-block'] as '16x16', outBlock: values['out-block'] as '16x32' };
+if (values.kernel !== 'tiled' && values.kernel !== 'matmuls') throw new Error(`--kernel: "${values.kernel}" is not tiled or matmuls`);
+const config = values.kernel === 'matmuls' ? { kernel: 'matmuls' as const, ...blocks } : {
+  kernel: 'tiled' as const, ...blocks,
   keys: values.keys as 'cache' | 'tile', headsPerWorkgroup: Number(values['heads-per-workgroup']), tileN: Number(values['tile-n']),
 };
 const say = (s: string) => process.stdout.write(`${s}\n`);

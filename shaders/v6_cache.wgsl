@@ -34,9 +34,45 @@ fn bf16Quad(w: vec2<u32>) -> vec4<f32> {
   return bitcast<vec4<f32>>(vec4<u32>(w.x << 16u, w.x & 0xffff0000u, w.y << 16u, w.y & 0xffff0000u));
 }
 
-// Quad j (dims 4j .. 4j + 3) of the key whose first texel is (x, y).
+// Quad j (dims 4j .. 4j + 3) of the key whose first texel is (x, y): for a
+// head dim of an odd count of quads, whose last quad has no pair (only in
+// the quads' form: the host asks for words only where D_QK / 4 is even).
 fn cacheQuad(x: u32, y: u32, j: u32) -> vec4<f32> {
   return textureLoad(cacheTexture, vec2<u32>(x + j, y), 0); // [cache texture]
   let w = textureLoad(cacheWords, vec2<u32>(x + j / 2u, y), 0); // [cache words]
   return bf16Quad(select(w.xy, w.zw, j % 2u == 1u));          // [cache words]
+}
+
+// Quads j and j + 1 (j even) of one key.
+struct QuadPair {
+  lo: vec4<f32>, hi: vec4<f32>,
+}
+
+// Quads j and j + 1 (j even) of the key whose first texel is (x, y): two
+// texels of f32 quads, or one of bf16 words, both of whose halves are used.
+// The passes step over the head dim two quads at a time so that a texel of
+// words is read once, not once for each of its quads: half the key reads.
+fn cacheQuadPair(x: u32, y: u32, j: u32) -> QuadPair {
+  return QuadPair(textureLoad(cacheTexture, vec2<u32>(x + j, y), 0), textureLoad(cacheTexture, vec2<u32>(x + j + 1u, y), 0)); // [cache texture]
+  let w = textureLoad(cacheWords, vec2<u32>(x + j / 2u, y), 0); // [cache words]
+  return QuadPair(bf16Quad(w.xy), bf16Quad(w.zw));              // [cache words]
+}
+
+// Quads j and j + 1 (j even) of four keys, each as the columns of a matrix
+// (rows: 4 dims, columns: the 4 keys).
+struct FourKeyPairs {
+  lo: mat4x4<f32>, hi: mat4x4<f32>,
+}
+
+fn fourKeyPairs(x: vec4<u32>, y: vec4<u32>, j: u32) -> FourKeyPairs {
+  let a = cacheQuadPair(x.x, y.x, j);
+  let b = cacheQuadPair(x.y, y.y, j);
+  let c = cacheQuadPair(x.z, y.z, j);
+  let d = cacheQuadPair(x.w, y.w, j);
+  return FourKeyPairs(mat4x4<f32>(a.lo, b.lo, c.lo, d.lo), mat4x4<f32>(a.hi, b.hi, c.hi, d.hi));
+}
+
+// acc + m.lo x + m.hi y: a pair of quads' products (head_quads.wgsl, addProduct).
+fn addPair(acc: HeadQuads, m: FourKeyPairs, x: HeadQuads, y: HeadQuads, pieces: u32) -> HeadQuads {
+  return addProduct(addProduct(acc, m.lo, x, pieces), m.hi, y, pieces);
 }

@@ -15,9 +15,11 @@
 // column a head). At the end it writes out, lse and max_logits through
 // fused_io.wgsl, as the fused versions do: the row's result with one split,
 // the split's partial for combine.wgsl with several.
-// Per four keys a thread reads OUT_HEADS + OUT_VALUES texels and one
-// vec4<u32> of keyRows for OUT_HEADS x OUT_VALUES x 4 multiply-adds, with no
-// barrier: version 4's P V read its probabilities from workgroup memory.
+// Per four keys a thread reads OUT_HEADS + OUT_VALUES texels (OUT_HEADS +
+// OUT_VALUES / 2 where the cache is bf16 words: a key's value quads are read
+// in pairs, one texel of words a pair, v6_cache.wgsl's cacheQuadPair) and
+// one vec4<u32> of keyRows for OUT_HEADS x OUT_VALUES x 4 multiply-adds, with
+// no barrier: version 4's P V read its probabilities from workgroup memory.
 // Geometry: grid (ceil(headBlocks * DIM_GROUPS * num_splits / VALUES_WG),
 // s_q, batch), VALUES_WG threads; thread t: value group t % DIM_GROUPS, head
 // block t / DIM_GROUPS % headBlocks, split t / (DIM_GROUPS * headBlocks).
@@ -38,13 +40,6 @@ struct OutBlock {
   v4: HeadQuads, v5: HeadQuads, v6: HeadQuads, v7: HeadQuads,
   v8: HeadQuads, v9: HeadQuads, v10: HeadQuads, v11: HeadQuads,   // [64 values]
   v12: HeadQuads, v13: HeadQuads, v14: HeadQuads, v15: HeadQuads, // [64 values]
-}
-
-// Value quad c of four keys (first texels at columns x, rows y: a key not
-// read starts at the texture's zero slot, v6_scores.wgsl) as the columns of
-// a matrix (rows: 4 values, columns: 4 keys).
-fn valueQuads(x: vec4<u32>, y: vec4<u32>, c: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(cacheQuad(x.x, y.x, c), cacheQuad(x.y, y.y, c), cacheQuad(x.z, y.z, c), cacheQuad(x.w, y.w, c));
 }
 
 // Four heads' probabilities of one key quad, at texel (x, row + band): column c is head c's, rows its four keys.
@@ -106,23 +101,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   // The chunk's quads are the same for every head of the row (v6_softmax.wgsl).
   let chunk = bitcast<vec2<u32>>(rowStats[rowOf(b, i, h0) * params.num_splits + split].zw);
   let first = g * OUT_QUADS;
-  let last = DV4 - 1u; // a quad past D_V is read as the last one and never written
-  let c0 = min(first, last);
-  let c1 = min(first + 1u, last);
-  let c2 = min(first + 2u, last);
-  let c3 = min(first + 3u, last);
-  let c4 = min(first + 4u, last);
-  let c5 = min(first + 5u, last);
-  let c6 = min(first + 6u, last);
-  let c7 = min(first + 7u, last);
-  let c8 = min(first + 8u, last);   // [64 values]
-  let c9 = min(first + 9u, last);   // [64 values]
-  let c10 = min(first + 10u, last); // [64 values]
-  let c11 = min(first + 11u, last); // [64 values]
-  let c12 = min(first + 12u, last); // [64 values]
-  let c13 = min(first + 13u, last); // [64 values]
-  let c14 = min(first + 14u, last); // [64 values]
-  let c15 = min(first + 15u, last); // [64 values]
+  // The value quads are read in pairs (quads e and e + 1, e even: one texel of bf16 words, v6_cache.wgsl's
+  // cacheQuadPair). A pair past D_V is read as the last pair and never written; where D_V / 4 is odd the
+  // last pair's second quad lies past D_V (only in the quads' form: words need an even D_QK / 4), read and
+  // never written.
+  let last = (DV4 - 1u) & ~1u;
+  let e0 = min(first, last);
+  let e1 = min(first + 2u, last);
+  let e2 = min(first + 4u, last);
+  let e3 = min(first + 6u, last);
+  let e4 = min(first + 8u, last);   // [64 values]
+  let e5 = min(first + 10u, last);  // [64 values]
+  let e6 = min(first + 12u, last);  // [64 values]
+  let e7 = min(first + 14u, last);  // [64 values]
   var o = OutBlock();
   let prob = headRows(bi, h0, params.prob_bands); // probTexel(r, kq).y = r * prob_bands + kq / prob_width
   let keyBase = bi * rowQuads();
@@ -135,28 +126,36 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let keys = keyRows[keyBase + kq];
     let kx = keys >> vec4<u32>(16u);
     let ky = keys & vec4<u32>(0xffffu);
-    o.v0 = addProduct(o.v0, valueQuads(kx, ky, c0), p, pieces);
-    o.v1 = addProduct(o.v1, valueQuads(kx, ky, c1), p, pieces);
+    let p0 = fourKeyPairs(kx, ky, e0);
+    o.v0 = addProduct(o.v0, p0.lo, p, pieces);
+    o.v1 = addProduct(o.v1, p0.hi, p, pieces);
     if (OUT_QUADS >= 4u) {
-      o.v2 = addProduct(o.v2, valueQuads(kx, ky, c2), p, pieces);
-      o.v3 = addProduct(o.v3, valueQuads(kx, ky, c3), p, pieces);
+      let p1 = fourKeyPairs(kx, ky, e1);
+      o.v2 = addProduct(o.v2, p1.lo, p, pieces);
+      o.v3 = addProduct(o.v3, p1.hi, p, pieces);
     }
     if (OUT_QUADS >= 8u) {
-      o.v4 = addProduct(o.v4, valueQuads(kx, ky, c4), p, pieces);
-      o.v5 = addProduct(o.v5, valueQuads(kx, ky, c5), p, pieces);
-      o.v6 = addProduct(o.v6, valueQuads(kx, ky, c6), p, pieces);
-      o.v7 = addProduct(o.v7, valueQuads(kx, ky, c7), p, pieces);
+      let p2 = fourKeyPairs(kx, ky, e2);
+      let p3 = fourKeyPairs(kx, ky, e3);
+      o.v4 = addProduct(o.v4, p2.lo, p, pieces);
+      o.v5 = addProduct(o.v5, p2.hi, p, pieces);
+      o.v6 = addProduct(o.v6, p3.lo, p, pieces);
+      o.v7 = addProduct(o.v7, p3.hi, p, pieces);
     }
-    if (OUT_QUADS == 16u) {                                             // [64 values]
-      o.v8 = addProduct(o.v8, valueQuads(kx, ky, c8), p, pieces);       // [64 values]
-      o.v9 = addProduct(o.v9, valueQuads(kx, ky, c9), p, pieces);       // [64 values]
-      o.v10 = addProduct(o.v10, valueQuads(kx, ky, c10), p, pieces);    // [64 values]
-      o.v11 = addProduct(o.v11, valueQuads(kx, ky, c11), p, pieces);    // [64 values]
-      o.v12 = addProduct(o.v12, valueQuads(kx, ky, c12), p, pieces);    // [64 values]
-      o.v13 = addProduct(o.v13, valueQuads(kx, ky, c13), p, pieces);    // [64 values]
-      o.v14 = addProduct(o.v14, valueQuads(kx, ky, c14), p, pieces);    // [64 values]
-      o.v15 = addProduct(o.v15, valueQuads(kx, ky, c15), p, pieces);    // [64 values]
-    }                                                                   // [64 values]
+    if (OUT_QUADS == 16u) {                          // [64 values]
+      let p4 = fourKeyPairs(kx, ky, e4);             // [64 values]
+      let p5 = fourKeyPairs(kx, ky, e5);             // [64 values]
+      let p6 = fourKeyPairs(kx, ky, e6);             // [64 values]
+      let p7 = fourKeyPairs(kx, ky, e7);             // [64 values]
+      o.v8 = addProduct(o.v8, p4.lo, p, pieces);     // [64 values]
+      o.v9 = addProduct(o.v9, p4.hi, p, pieces);     // [64 values]
+      o.v10 = addProduct(o.v10, p5.lo, p, pieces);   // [64 values]
+      o.v11 = addProduct(o.v11, p5.hi, p, pieces);   // [64 values]
+      o.v12 = addProduct(o.v12, p6.lo, p, pieces);   // [64 values]
+      o.v13 = addProduct(o.v13, p6.hi, p, pieces);   // [64 values]
+      o.v14 = addProduct(o.v14, p7.lo, p, pieces);   // [64 values]
+      o.v15 = addProduct(o.v15, p7.hi, p, pieces);   // [64 values]
+    }                                                // [64 values]
     x++;
     if (x == params.prob_width) {
       x = 0u;
