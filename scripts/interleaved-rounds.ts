@@ -23,9 +23,7 @@ const { values } = parseArgs({
     form: { type: 'string', default: '32:texture:texture' }, configs: { type: 'string', default: '{"v6":{"kernel":"matmuls"},"v4":{"kernel":"tiled"}}' },
   },
 });
-const { load, close, openNodeDevice, describeAdapter, presetShape, generateInputs } = await projectModules();
-const { prepareAttention } = await load<typeof import('../src/run/runner')>('/src/run/runner.ts');
-const { timeWork, summarize } = await load<typeof import('../src/timing/timer')>('/src/timing/timer.ts');
+const { load, close, openNodeDevice, describeAdapter, presetShape, generateInputs, prepareAttention, timeWork, summarize } = await projectModules();
 const { plainMatmulWork } = await load<typeof import('../src/timing/plain-matmul')>('/src/timing/plain-matmul.ts');
 type RunConfig = import('../src/run/runner').RunConfig;
 

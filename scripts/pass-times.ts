@@ -18,9 +18,7 @@ const { values } = parseArgs({
     shapes: { type: 'string', default: 'v32:fp8,v32:bf16' }, config: { type: 'string', default: '{"kernel":"matmuls"}' }, rounds: { type: 'string', default: '5' },
   },
 });
-const { load, close, openNodeDevice, describeAdapter, presetShape, generateInputs } = await projectModules();
-const { prepareAttention } = await load<typeof import('../src/run/runner')>('/src/run/runner.ts');
-const { timeWork, summarize } = await load<typeof import('../src/timing/timer')>('/src/timing/timer.ts');
+const { load, close, openNodeDevice, describeAdapter, presetShape, generateInputs, prepareAttention, timeWork, summarize } = await projectModules();
 const { encodePasses } = await load<typeof import('../src/kernels/kernel-plan')>('/src/kernels/kernel-plan.ts');
 type RunConfig = import('../src/run/runner').RunConfig;
 

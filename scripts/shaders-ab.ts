@@ -22,12 +22,10 @@ const { values } = parseArgs({
     'tile-n': { type: 'string', default: '64' }, rounds: { type: 'string', default: '5' },
   },
 });
-const { load, close, openNodeDevice, describeAdapter, presetShape, generateInputs } = await projectModules();
+const { load, close, openNodeDevice, describeAdapter, presetShape, generateInputs, prepareAttention, submitChecked, timeWork, summarize } = await projectModules();
 const { SHADER_FILES } = await load<typeof import('../src/gpu/shader-source')>('/src/gpu/shader-source.ts');
-const { prepareAttention, submitChecked } = await load<typeof import('../src/run/runner')>('/src/run/runner.ts');
 const { referenceOnCache } = await load<typeof import('../src/reference/reference-chunked')>('/src/reference/reference-chunked.ts');
 const { compareToReference, formatCheck } = await load<typeof import('../src/reference/check')>('/src/reference/check.ts');
-const { timeWork, summarize } = await load<typeof import('../src/timing/timer')>('/src/timing/timer.ts');
 const { plainMatmulWork } = await load<typeof import('../src/timing/plain-matmul')>('/src/timing/plain-matmul.ts');
 
 // The revision's text of every shader file that differs from the working tree's (empty where the

@@ -13,10 +13,10 @@
 // copied into one), which is the form the plain-matmul yardstick times
 // (plain_matmul.wgsl). On a CPU emulating a GPU (llvmpipe, SwiftShader), where
 // a barrier and a read of workgroup memory are dear, it ran faster than
-// version 4's best configuration (docs/kernels.md, "Version 6": 78-94 % of
-// the yardstick on llvmpipe in all six shapes, f32, bf16 and FP8, once the
-// cache is held as bf16 words where every value of it is one; 74-109 % on
-// SwiftShader).
+// version 4's best configuration (docs/kernels.md, "Version 6": 86-119 %
+// of the yardstick on llvmpipe by per-round medians in all six shapes, f32,
+// bf16 and FP8, once the cache is held as bf16 words where every value of it
+// is one and each texel of them is read once a step; 90-131 % on SwiftShader).
 // The price is the matrix: 4 bytes per head per key of every row, written
 // once, read twice and copied once, and a call only as long as that matrix
 // and its texture fit the device (the host refuses the rest:
