@@ -74,6 +74,6 @@ describe.skipIf(!gpu)('bench --tune', () => {
     expect(t.code).toBe(2);
     expect(t.stderr).toMatch(/--profile .*other\.json is for another adapter \(Another GPU\); this one is .*: name another file/);
     expect((await cli(['bench', '--tune', '--score-blocks', '8x9'], env)).stderr).toMatch(/--score-blocks "8x9" is not allowed: --score-blocks must be one of 8x8, 8x16, 16x8, 16x16/);
-    expect((await cli(['bench', '--tune', '--budget', '0'], env)).stderr).toMatch(/--budget "0" is not allowed: --budget must be an integer from 1 to 86400/);
+    expect((await cli(['bench', '--tune', '--budget', '0'], env)).stderr).toMatch(/--budget "0" is not allowed: --budget must be a whole number of seconds from 1 to 86400, or none/);
   });
 });

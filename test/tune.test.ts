@@ -6,7 +6,7 @@ import {
 } from '../src/tune/profile';
 import { FULL_SPACE, KNOBS, LIKELIEST_FIRST, TUNING_AXES, allConfigs, configName, configOfPlan, spaceFromLists, withAxis } from '../src/tune/tuning-space';
 import { type MatmulScoreBlockName, blockSize } from '../src/kernels/register-blocks';
-import { WALK_STEPS, stepsOf, walkOrder } from '../src/tune/tuner';
+import { DEFAULT_PRUNED_BUDGET_SECONDS, WALK_STEPS, budgetFromFlag, stepsOf, walkOrder } from '../src/tune/tuner';
 import { heatGrid } from '../src/tune/heat-map';
 import { comparisonCells, parseDeviceResults } from '../src/tune/device-results';
 import { defaultProfilePath } from '../src/cli/profile-file';
@@ -139,6 +139,21 @@ describe('tuning space', () => {
     expect(walkOrder('tileN', [8, 64, 16])).toEqual([64, 16, 8]);
     expect(walkOrder('keys', FULL_SPACE.keys)).toEqual(['texture', 'cache', 'tile', 'tile-bf16', 'tile-storage']);
     expect(walkOrder('queries', FULL_SPACE.queries)).toEqual(['texture', 'storage']);
+  });
+});
+
+describe('the search\'s budget', () => {
+  it('is 45 s for the pruned search and none for the exhaustive one unless told; none, or whole seconds from 1 to a day', () => {
+    expect(DEFAULT_PRUNED_BUDGET_SECONDS).toBe(45);
+    expect(budgetFromFlag(undefined, 'pruned')).toBe(45);
+    expect(budgetFromFlag('', 'pruned')).toBe(45);
+    expect(budgetFromFlag(undefined, 'exhaustive')).toBeUndefined();
+    expect(budgetFromFlag('none', 'pruned')).toBeUndefined();
+    expect(budgetFromFlag('600', 'exhaustive')).toBe(600);
+    expect(budgetFromFlag(' 30 ', 'pruned')).toBe(30);
+    for (const bad of ['0', '1.5', '-3', '90000', 'forever', '0x10']) {
+      expect(() => budgetFromFlag(bad, 'pruned')).toThrow(`--budget "${bad}" is not allowed: --budget must be a whole number of seconds from 1 to 86400, or none`);
+    }
   });
 });
 

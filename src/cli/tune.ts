@@ -14,7 +14,7 @@ import { intFlag, oneOf } from '../run/run-options';
 import { fmtRate } from '../run/report';
 import { matmulFormShort } from '../timing/plain-matmul';
 import { spaceFromLists } from '../tune/tuning-space';
-import { checkTuneFits } from '../tune/tuner';
+import { budgetFromFlag, checkTuneFits } from '../tune/tuner';
 import { tuneOnDevice } from '../tune/tune-on-device';
 import { tuneMarkdown } from '../tune/tune-report';
 import { type DeviceProfile, emptyProfile, entryOf, withEntry } from '../tune/profile';
@@ -32,8 +32,9 @@ each candidate is checked against the f64 reference before it is timed. The pick
   --topk K              a sparse shape: K indices per query row into the seqlen's keys (the class a sparse decode or
                         a sparse prefill of top-K reads: mla-sandbox prefill --kernel flash takes its pick)
   --exhaustive          time every configuration that fits (default: the pruned search)
-  --budget SECONDS      start no new candidate after this many seconds of search (the default and each version's
-                        start are always timed; the final rounds follow); default: none, the search runs to its end
+  --budget SECONDS|none start no new candidate after this many seconds of search (the default and each version's
+                        start are always timed; the final rounds follow); default: 45 for the pruned search (about
+                        1.5 min in all on llvmpipe), none for --exhaustive; none: the search runs to its end
   narrow the space (each a comma-separated list; default: all of it):
   --kernels tiled,matmuls  --score-blocks 8x8,16x8,32x32 (32x32: matmuls only)  --out-blocks 8x16,16x32
   --keys tile,tile-bf16,tile-storage,cache,texture  --queries storage,texture  --heads-per-workgroup 16,64  --tile-n 32,64
@@ -58,7 +59,8 @@ export async function runTune(argv: string[]): Promise<number> {
   const hQ = intFlag('h-q', values['h-q'], 1, 1024)!;
   const seqlen = intFlag('seqlen', values.seqlen, 1, 1 << 20)!;
   const topk = intFlag('topk', values.topk, 1, 1 << 16) ?? 0;
-  const budgetSeconds = intFlag('budget', values.budget, 1, 86_400);
+  const search = values.exhaustive ? 'exhaustive' : 'pruned';
+  const budgetSeconds = budgetFromFlag(values.budget, search);
   checkOutputPaths((['out', 'json-out', 'profile'] as const).filter((f) => typeof values[f] === 'string').map((flag) => ({ flag, path: values[flag] as string })), []);
   const shape = presetShape(preset, { hQ, seqlens: [seqlen], topk });
   const space = spaceFromLists({
@@ -78,7 +80,7 @@ export async function runTune(argv: string[]): Promise<number> {
   const inputs = generateInputs(shape, { seed: 0 });
   const tty = process.stderr.isTTY;
   const { result, ceilings, measured } = await tuneOnDevice(ctx, inputs, kvFormat, {
-    space, search: values.exhaustive ? 'exhaustive' : 'pruned', budgetSeconds,
+    space, search, budgetSeconds,
     onProgress: (p) => {
       const line = `${p.phase === 'search' ? `timed ${p.timed}` : 'final rounds'}: ${p.name}${p.ms !== undefined ? ` ${p.ms.toFixed(2)} ms` : ''}; best ${p.bestName ?? '-'} ${p.bestMs?.toFixed(2) ?? ''} ms`;
       if (tty) process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns ?? 120) - 1)}`);

@@ -13,7 +13,7 @@ import { PRESET_NAMES, type PresetName, presetShape } from '../mla/shape';
 import { KV_FORMATS, type KvFormat } from '../mla/kv-layout';
 import { PAGE_MEMORY_BUDGET, intFlag, oneOf } from '../run/run-options';
 import type { DeviceCeilings } from '../timing/device-ceilings';
-import { type TuneResult, checkTuneFits } from '../tune/tuner';
+import { DEFAULT_PRUNED_BUDGET_SECONDS, type TuneResult, budgetFromFlag, checkTuneFits } from '../tune/tuner';
 import { tuneOnDevice } from '../tune/tune-on-device';
 import { FULL_SPACE, SPACE_FLAGS, TUNING_AXES, type TuningAxis, spaceFromLists } from '../tune/tuning-space';
 import { AXIS_TITLES, heatGrid } from '../tune/heat-map';
@@ -49,7 +49,7 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
       <label><span>Query heads h_q</span><input name="h-q" value="${PAGE_TUNE.hQ}"></label>
       <label><span>Keys (seqlen)</span><input name="seqlen" value="${PAGE_TUNE.seqlen}"></label>
       <label><span>Search</span>${select('search', ['pruned', 'exhaustive'], 'pruned', (v) => (v === 'pruned' ? 'pruned (walk the knobs)' : 'exhaustive (time all)'))}</label>
-      <label><span>Budget (s)</span><input name="budget" placeholder="none" title="seconds of search after which no new candidate starts (the fastest few are still timed again); empty: none"></label>
+      <label><span>Budget (s)</span><input name="budget" placeholder="${DEFAULT_PRUNED_BUDGET_SECONDS} (pruned)" title="seconds of search after which no new candidate starts (the default and each version's start are always timed; the fastest few are timed again); empty: ${DEFAULT_PRUNED_BUDGET_SECONDS} for the pruned search, none for the exhaustive one; none: no budget"></label>
       ${spaceFields}
       <div class="buttons"><button type="submit" id="tune-start">Tune</button><button type="button" id="tune-cancel" disabled>Cancel</button></div>
     </form>
@@ -132,7 +132,7 @@ export function mountTunePanel(host: HTMLElement, getDevice: () => Promise<GpuCo
     const seqlen = intFlag('seqlen', field('seqlen'), 1, 1 << 20)!;
     const space = spaceFromLists(Object.fromEntries(TUNING_AXES.map((a) => [SPACE_FLAGS[a], field(SPACE_FLAGS[a])])));
     const search = field('search') === 'exhaustive' ? 'exhaustive' : 'pruned';
-    const budgetSeconds = field('budget').trim() === '' ? undefined : intFlag('budget', field('budget'), 1, 86_400);
+    const budgetSeconds = budgetFromFlag(field('budget'), search);
     const shape = presetShape(preset, { hQ, seqlens: [seqlen] });
     const ctx = await getDevice();
     checkTuneFits(shape, kvFormat, ctx.limits, PAGE_MEMORY_BUDGET);

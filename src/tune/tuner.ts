@@ -44,6 +44,35 @@ import {
 
 export type TuneSearch = 'pruned' | 'exhaustive';
 
+/**
+ * The pruned search's budget where the user names none (`bench --tune`, the
+ * page's Tune section): 45 s of search. Without one, on llvmpipe from an
+ * empty shader cache, the pruned search over the full space (3,115
+ * configurations fitting at V3.2 FP8, h_q 64, seqlen 4096) took over ten
+ * minutes, most of it compiling v4's 32-head modules; with 45 s the whole
+ * command took 1 min 24 s and picked v6 at 93 % of the yardstick
+ * (docs/tuning.md, "Version 6 in the tuner's space"). The default and each
+ * version's start are timed whatever the budget, so a slow device still gets
+ * a pick; `--budget none` runs the search to its end. The exhaustive search
+ * has no default budget: it is asked for to time everything.
+ */
+export const DEFAULT_PRUNED_BUDGET_SECONDS = 45;
+
+/**
+ * The budget a user's text asks for (the CLI's --budget, the page's field):
+ * seconds from 1 to a day, "none" for no budget, or nothing for the
+ * search's default (DEFAULT_PRUNED_BUDGET_SECONDS for the pruned search,
+ * none for the exhaustive one).
+ */
+export function budgetFromFlag(text: string | undefined, search: TuneSearch): number | undefined {
+  const given = text?.trim() ?? '';
+  if (given === '') return search === 'pruned' ? DEFAULT_PRUNED_BUDGET_SECONDS : undefined;
+  if (given === 'none') return undefined;
+  const seconds = /^\d+$/.test(given) ? Number(given) : NaN;
+  if (!(seconds >= 1 && seconds <= 86_400)) throw new Error(`--budget ${JSON.stringify(text)} is not allowed: --budget must be a whole number of seconds from 1 to 86400, or none`);
+  return seconds;
+}
+
 export interface TuneOptions {
   readonly space: TuningSpace;
   readonly search?: TuneSearch;
