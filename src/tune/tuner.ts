@@ -48,10 +48,10 @@ export type TuneSearch = 'pruned' | 'exhaustive';
  * The pruned search's budget where the user names none (`bench --tune`, the
  * page's Tune section): 45 s of search. Without one, on llvmpipe from an
  * empty shader cache, the pruned search over the full space (3,115
- * configurations fitting at V3.2 FP8, h_q 64, seqlen 4096) took over ten
- * minutes, most of it compiling v4's 32-head modules; with 45 s the whole
- * command took 1 min 24 s and picked v6 at 93 % of the yardstick
- * (docs/tuning.md, "Version 6 in the tuner's space"). The default and each
+ * configurations fitting at V3.2 FP8, h_q 64, seqlen 4096) took 11 min 21 s,
+ * most of it compiling v4's 32-head modules; with 45 s the whole command
+ * took 1 min 22 s and its pick ran within 1 % of the longer search's
+ * (docs/tuning.md, "The search", --budget). The default and each
  * version's start are timed whatever the budget, so a slow device still gets
  * a pick; `--budget none` runs the search to its end. The exhaustive search
  * has no default budget: it is asked for to time everything.
