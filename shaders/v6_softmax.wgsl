@@ -14,17 +14,21 @@
 // One thread walks its chunk twice, with no barrier and no workgroup memory:
 // a tree reduction's barriers cost more than the walk on a CPU emulating a
 // GPU (a GPU would rather share a row between threads; not measured here).
-// Geometry: grid (ceil(rows * num_splits / WG), 1, 1), WG threads; thread t
-// takes row t / num_splits, split t % num_splits (rows = batch x s_q x h_q:
-// the length of rowStats / num_splits).
+// Geometry: grid (ceil(rows * num_splits / SOFTMAX_WG), 1, 1), SOFTMAX_WG
+// threads; thread t takes row t / num_splits, split t % num_splits (rows =
+// batch x s_q x h_q: the length of rowStats / num_splits). On a CPU a
+// workgroup runs on one core, so the host asks for a few threads a
+// workgroup there: with 64, a call of 64 rows and one split was one
+// workgroup on one core (llvmpipe, V3.2 FP8, h_q 64, 4096 keys, S 32x32 /
+// O 8x64: 0.76 ms; 0.43 with 8 threads, scripts/pass-times.ts).
 
-const WG: u32 = 64u;
+override SOFTMAX_WG: u32 = 64u; // threads a workgroup (the host's: a few on a CPU, as the P V pass's)
 const M_START: f32 = -1.0e30; // fused_io.wgsl's running-max start: finite, so exp2(MASKED - m) is 0, not NaN
 
 @group(0) @binding(7) var<storage, read_write> scores: array<vec4<f32>>;    // S in, P out (v6_layout.wgsl)
 @group(0) @binding(27) var<storage, read_write> rowStats: array<vec4<f32>>; // [row][split]: m, l, first quad, end quad
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(SOFTMAX_WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let t = gid.x;
   if (t >= arrayLength(&rowStats)) {

@@ -24,7 +24,7 @@ import { refuseQueryTextureOver } from './tiled-kernel';
 /** The three passes' own files (their modules add the shared ones: matmulsModules). */
 export const MATMULS_FILES = ['v6_scores.wgsl', 'v6_softmax.wgsl', 'v6_values.wgsl', 'v6_layout.wgsl', 'v6_cache.wgsl', 'head_quads.wgsl'] as const;
 
-/** Threads of the score and softmax passes' workgroups (their shaders' WG). */
+/** Threads of the score pass's workgroups (its shader's WG). */
 const WG = 64;
 
 /** The score matrix's scratch buffer: S, then P in place (shaders/v6_layout.wgsl). */
@@ -53,8 +53,8 @@ export function defaultMatmulBlocks(limits: DeviceLimits): MatmulBlocks {
   return limits.maxOutValues >= 64 ? { score: '32x32', out: '32x64' } : { score: '16x16', out: '16x32' };
 }
 
-/** The threads of a P V workgroup: a few on a CPU (each workgroup runs on one core: every core should have some), 64 on a GPU. */
-function valuesWorkgroup(limits: DeviceLimits): number {
+/** The threads of a softmax or P V workgroup: a few on a CPU (each workgroup runs on one core: every core should have some), 64 on a GPU. */
+function rowsWorkgroup(limits: DeviceLimits): number {
   return limits.cpuThreads > 0 ? 8 : 64;
 }
 
@@ -115,15 +115,15 @@ export function matmulsPlan(spec: AttentionSpec, limits: DeviceLimits, options: 
   if (decoded) cacheRowLoads(spec);
   refuseQueryTextureOver(spec, limits);
   const dimGroups = Math.ceil(shape.dV / out.cols);
-  const valuesWg = valuesWorkgroup(limits);
+  const rowsWg = rowsWorkgroup(limits);
   const threadsPerSplit = shape.batch * shape.sQ * Math.ceil(shape.hQ / out.heads) * dimGroups;
   // A thread of the softmax walks its chunk twice; one of P V once, four keys a step.
-  const splits = chooseSplits(spec, Math.ceil(threadsPerSplit / valuesWg), options.splits, limits, { keysPerTile: 4, loopsPerTile: 2 });
+  const splits = chooseSplits(spec, Math.ceil(threadsPerSplit / rowsWg), options.splits, limits, { keysPerTile: 4, loopsPerTile: 2 });
   return {
-    kernel: 'matmuls', splits, tileN: 0, headsPerWorkgroup: out.heads, workgroupSize: valuesWg, workgroupBytes: 0,
+    kernel: 'matmuls', splits, tileN: 0, headsPerWorkgroup: out.heads, workgroupSize: rowsWg, workgroupBytes: 0,
     keys: 'texture', queries: 'texture', scoreBlock: blocks.score, outBlock: blocks.out,
     constants: {
-      SCORE_HEADS: score.heads, SCORE_KEYS: score.cols, OUT_HEADS: out.heads, OUT_VALUES: out.cols, VALUES_WG: valuesWg,
+      SCORE_HEADS: score.heads, SCORE_KEYS: score.cols, OUT_HEADS: out.heads, OUT_VALUES: out.cols, VALUES_WG: rowsWg, SOFTMAX_WG: rowsWg,
       CACHE_WORDS: words ? 1 : 0, SLOT_TEXELS: cacheTexture.slotTexels, SLOTS_PER_ROW: cacheTexture.slotsPerRow,
     },
     scratch: [
@@ -159,7 +159,7 @@ export async function matmulsPasses(
   });
   const [scoresP, softmaxP, valuesP] = await Promise.all([
     pipeline('scores', { ...sharedConstants(spec), SCORE_HEADS: c.SCORE_HEADS, SCORE_KEYS: c.SCORE_KEYS, SLOT_TEXELS: c.SLOT_TEXELS, SLOTS_PER_ROW: c.SLOTS_PER_ROW }),
-    pipeline('softmax', sharedConstants(spec)),
+    pipeline('softmax', { ...sharedConstants(spec), SOFTMAX_WG: c.SOFTMAX_WG }),
     pipeline('values', { D_V: shape.dV, OUT_HEADS: c.OUT_HEADS, OUT_VALUES: c.OUT_VALUES, VALUES_WG: c.VALUES_WG }),
   ]);
   // The cache's texture is bound by the name the modules declare it by (v6_cache.wgsl): f32 quads or bf16 words.
@@ -182,7 +182,7 @@ export async function matmulsPasses(
       bindGroup: bindGroup(device, scoresP, 'v6-matmuls:scores', { scores, keyRows, queryTexture: queryTexture.createView(), [cacheBinding]: cacheTexture.createView(), ...keys }),
     },
     {
-      label: 'v6-matmuls:softmax', pipeline: softmaxP, workgroups: [Math.ceil(rows * plan.splits / WG), 1, 1],
+      label: 'v6-matmuls:softmax', pipeline: softmaxP, workgroups: [Math.ceil(rows * plan.splits / c.SOFTMAX_WG), 1, 1],
       // The softmax reads the row's key count only: seqlens (dense) and params; a sparse row's is params.topk.
       bindGroup: bindGroup(device, softmaxP, 'v6-matmuls:softmax', { scores, rowStats, params: buffers.params, ...(spec.sparse ? {} : { seqlens: buffers.keyList }) }),
     },
