@@ -4,12 +4,11 @@
 //
 // Computes cacheRows[y * ROW_TEXELS + x] = quad j of the key in cache slot s,
 // decoded to f32 (kv_cache.wgsl's loadKvQuad: f32, bf16 or FP8 with its
-// scales), for every texel (x, y) of the cache's texture, laid out as
-// (src/kernels/kernel-plan.ts, cacheTextureSize): a column of D_QK/4 texels
-// a slot, ROWS slots a column, columns side by side:
-//   slot s, quad j  ->  texel (s / ROWS * D_QK/4 + j, s % ROWS)
-// where ROWS is the texture's height (key_tile.wgsl reads it back with
-// textureDimensions). Texels past the last slot are left as they started,
+// scales), for every texel (x, y) of the cache's texture: slot s's quad j
+// is the j-th texel from cacheSlotTexel(s, ROWS) (kv_cache.wgsl, the one
+// statement of the layout; with the overrides' defaults D_QK/4 texels a
+// slot, a slot a row), where ROWS is the texture's height (the readers take
+// it from textureDimensions). Texels past the last slot are left as they started,
 // zeros; the first slot past the cache's (slot num_slots, which the texture
 // always has) is where version 6 points a key it does not read.
 //

@@ -81,11 +81,11 @@ export function queryTextureSize(shape: MlaShape): TextureSize {
  * bytes for every 4 values, would be larger still).
  */
 export function cacheTextureSize(spec: AttentionSpec, limits: DeviceLimits): TextureSize | undefined {
-  return cacheTextureOf(spec, limits, quadSlots(spec))?.size;
+  return fitCacheTexture(spec, limits, quadSlots(spec))?.size;
 }
 
 /** A texture of the cache's slots laid out as `slots` says (CacheTexture), as tall as the device allows; undefined where it does not fit. */
-function cacheTextureOf(spec: AttentionSpec, limits: DeviceLimits, slots: CacheSlots): CacheTexture | undefined {
+function fitCacheTexture(spec: AttentionSpec, limits: DeviceLimits, slots: CacheSlots): CacheTexture | undefined {
   const rows = Math.ceil((cacheSlotsOf(spec) + 1) / slots.slotsPerRow); // the zero slot too
   const most = limits.maxTextureDimension2D;
   const height = Math.max(1, Math.min(rows, most));
@@ -177,7 +177,7 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 export function wordsCacheTexture(spec: AttentionSpec, limits: DeviceLimits): CacheTexture | undefined {
   const { dQk } = spec.layout;
   if (spec.valuesInBf16 === false || dQk % 8 !== 0) return undefined;
-  return cacheTextureOf(spec, limits, { format: 'rgba32uint', slotTexels: dQk / 8, slotsPerRow: COPY_ROW_ALIGNMENT / gcd(2 * dQk, COPY_ROW_ALIGNMENT) });
+  return fitCacheTexture(spec, limits, { format: 'rgba32uint', slotTexels: dQk / 8, slotsPerRow: COPY_ROW_ALIGNMENT / gcd(2 * dQk, COPY_ROW_ALIGNMENT) });
 }
 
 /**

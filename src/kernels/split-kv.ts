@@ -131,9 +131,9 @@ const CACHE_TEXTURE_WG = shaderConstant(SHADER_FILES['cache_texture.wgsl'], 'WG'
 export async function cacheTexturePasses(
   device: GPUDevice, spec: AttentionSpec, plan: KernelPlan, buffers: AttentionBuffers, texture: GPUTexture, scratch: readonly GPUBuffer[],
 ): Promise<CallPass[]> {
-  const size = { width: texture.width, height: texture.height };
   const t = plan.cacheTexture;
   if (!t) throw new Error(`kernel ${plan.kernel}: a cache texture was bound but the plan has none`);
+  const { size } = t; // the texture was made from it (runner.ts)
   if (cacheTextureCopiesStraight(spec, t)) {
     const [kv] = buffers.kv;
     return [{
